@@ -1,0 +1,18 @@
+//! The partner program's rules as pure functions: no I/O, no database, no HTTP.
+//!
+//! Every rule of `DOMAIN.md` that the service enforces lives here once, and the
+//! API both authorizes and computes `allowed_actions` from the same functions.
+
+pub mod actor;
+pub mod customer;
+pub mod error;
+pub mod ids;
+pub mod opportunity;
+pub mod org;
+pub mod role;
+pub mod values;
+
+pub use actor::Actor;
+pub use error::{DomainError, FieldError};
+pub use ids::{CustomerId, OpportunityId, OrgId, UserId};
+pub use role::Role;

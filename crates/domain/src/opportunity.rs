@@ -1,0 +1,630 @@
+//! The opportunity: statuses, who may see it, and who may do what to it.
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::actor::Actor;
+use crate::error::{DomainError, Violations};
+use crate::ids::{OrgId, UserId};
+use crate::role::Role;
+
+/// Lifecycle status, as in DOMAIN.md's status table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Status {
+    Draft,
+    PendingApproval,
+    Delivered,
+    Accepted,
+    Declined,
+    Returned,
+    Expired,
+    Won,
+    Lost,
+    Canceled,
+    Rejected,
+}
+
+impl Status {
+    pub const ALL: [Status; 11] = [
+        Status::Draft,
+        Status::PendingApproval,
+        Status::Delivered,
+        Status::Accepted,
+        Status::Declined,
+        Status::Returned,
+        Status::Expired,
+        Status::Won,
+        Status::Lost,
+        Status::Canceled,
+        Status::Rejected,
+    ];
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Status::Draft => "draft",
+            Status::PendingApproval => "pending_approval",
+            Status::Delivered => "delivered",
+            Status::Accepted => "accepted",
+            Status::Declined => "declined",
+            Status::Returned => "returned",
+            Status::Expired => "expired",
+            Status::Won => "won",
+            Status::Lost => "lost",
+            Status::Canceled => "canceled",
+            Status::Rejected => "rejected",
+        }
+    }
+
+    /// Closed for good: nothing changes it any more.
+    pub fn is_terminal(&self) -> bool {
+        matches!(
+            self,
+            Status::Won | Status::Lost | Status::Canceled | Status::Rejected
+        )
+    }
+
+    /// A live offer: the primary partner and collaborators see it.
+    pub fn is_live_offer(&self) -> bool {
+        matches!(
+            self,
+            Status::Delivered | Status::Accepted | Status::Won | Status::Lost
+        )
+    }
+}
+
+impl FromStr for Status {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Status::ALL
+            .into_iter()
+            .find(|st| st.as_str() == s)
+            .ok_or_else(|| format!("unknown status `{s}`"))
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Who brought the opportunity in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Origin {
+    Vendor,
+    Partner,
+}
+
+impl Origin {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Origin::Vendor => "vendor",
+            Origin::Partner => "partner",
+        }
+    }
+}
+
+impl FromStr for Origin {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "vendor" => Ok(Origin::Vendor),
+            "partner" => Ok(Origin::Partner),
+            _ => Err(format!("unknown origin `{s}`")),
+        }
+    }
+}
+
+/// Sales phase, in the order partners move through it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Phase {
+    Qualify,
+    Develop,
+    Propose,
+    Negotiate,
+    Commit,
+}
+
+impl Phase {
+    pub const ALL: [Phase; 5] = [
+        Phase::Qualify,
+        Phase::Develop,
+        Phase::Propose,
+        Phase::Negotiate,
+        Phase::Commit,
+    ];
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Phase::Qualify => "qualify",
+            Phase::Develop => "develop",
+            Phase::Propose => "propose",
+            Phase::Negotiate => "negotiate",
+            Phase::Commit => "commit",
+        }
+    }
+}
+
+impl FromStr for Phase {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Phase::ALL
+            .into_iter()
+            .find(|p| p.as_str() == s)
+            .ok_or_else(|| format!("unknown phase `{s}`"))
+    }
+}
+
+/// What the rules need to know about one opportunity.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OpportunityFacts {
+    pub status: Status,
+    pub origin: Origin,
+    pub owner_org_id: OrgId,
+    pub owner_user_id: UserId,
+    pub primary_partner_id: Option<OrgId>,
+    pub collaborator_ids: Vec<OrgId>,
+}
+
+/// An action a caller may take on an existing opportunity. Each one that the
+/// API serves is listed in `allowed_actions` when the caller may take it now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    /// Change fields (`PATCH`).
+    Edit,
+}
+
+impl Action {
+    pub const ALL: [Action; 1] = [Action::Edit];
+
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Action::Edit => "edit",
+        }
+    }
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Which opportunities a caller may read, in a form a query can apply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Visibility {
+    /// Vendor users: everything.
+    All,
+    /// Partner users: those their orgs created (any status), or that are
+    /// offered live to their orgs as primary partner or collaborator; an
+    /// account manager additionally only those it owns.
+    Partner {
+        orgs: Vec<OrgId>,
+        owner: Option<UserId>,
+    },
+}
+
+/// Rule (visibility): vendor users see all; a partner admin or director sees
+/// what its org (and, for a distributor, its resellers) created or holds a
+/// live offer on; an account manager sees those of them it owns.
+pub fn visibility(actor: &Actor) -> Visibility {
+    if actor.is_vendor() {
+        return Visibility::All;
+    }
+    match actor.role {
+        Role::AccountManager => Visibility::Partner {
+            orgs: vec![actor.org_id],
+            owner: Some(actor.user_id),
+        },
+        _ => Visibility::Partner {
+            orgs: actor.org_scope(),
+            owner: None,
+        },
+    }
+}
+
+impl Visibility {
+    pub fn allows(&self, opp: &OpportunityFacts) -> bool {
+        match self {
+            Visibility::All => true,
+            Visibility::Partner { orgs, owner } => {
+                if owner.is_some_and(|u| u != opp.owner_user_id) {
+                    return false;
+                }
+                let created =
+                    opp.origin == Origin::Partner && orgs.contains(&opp.owner_org_id);
+                let offered = opp.status.is_live_offer()
+                    && (opp.primary_partner_id.is_some_and(|p| orgs.contains(&p))
+                        || opp.collaborator_ids.iter().any(|c| orgs.contains(c)));
+                created || offered
+            }
+        }
+    }
+}
+
+pub fn can_view(actor: &Actor, opp: &OpportunityFacts) -> bool {
+    visibility(actor).allows(opp)
+}
+
+/// Rule: while an opportunity is only `delivered`, partners do not see the
+/// contact's e-mail and phone; they get them when they accept.
+pub fn contact_details_visible(actor: &Actor, opp: &OpportunityFacts) -> bool {
+    actor.is_vendor() || opp.status != Status::Delivered
+}
+
+/// Decides whether `actor` may take `action` on `opp` now. The same function
+/// authorizes requests and computes `allowed_actions`.
+/// Errors: 404 when invisible, 403 when the actor is not in the action's row
+/// (read-only roles always), 409 when the status is not in it.
+pub fn decide(actor: &Actor, opp: &OpportunityFacts, action: Action) -> Result<(), DomainError> {
+    if !can_view(actor, opp) {
+        return Err(DomainError::NotFound);
+    }
+    actor.ensure_can_write()?;
+    let from: &[Status] = match action {
+        Action::Edit => edit_statuses(actor, opp)?,
+    };
+    if from.contains(&opp.status) {
+        Ok(())
+    } else {
+        Err(DomainError::InvalidTransition {
+            status: opp.status.to_string(),
+            action: action.to_string(),
+            allowed: allowed_actions(actor, opp)
+                .iter()
+                .map(|a| a.as_str().to_owned())
+                .collect(),
+        })
+    }
+}
+
+/// Every action `actor` may take on `opp` now.
+pub fn allowed_actions(actor: &Actor, opp: &OpportunityFacts) -> Vec<Action> {
+    Action::ALL
+        .into_iter()
+        .filter(|a| {
+            // `decide` builds its 409 from this list, so test the row here
+            // without recursing through the error path.
+            can_view(actor, opp)
+                && actor.ensure_can_write().is_ok()
+                && match a {
+                    Action::Edit => {
+                        edit_statuses(actor, opp).is_ok_and(|s| s.contains(&opp.status))
+                    }
+                }
+        })
+        .collect()
+}
+
+/// Is the caller the opportunity's owner, or an admin of the owning org?
+fn owns_or_admins(actor: &Actor, org: OrgId, opp: &OpportunityFacts) -> bool {
+    actor.org_id == org && (actor.role == Role::PartnerAdmin || opp.owner_user_id == actor.user_id)
+}
+
+/// Rule: vendor writers edit any open opportunity; the creating org's admin or
+/// the owner edit a partner-created one while it awaits approval; the primary
+/// partner's admin or owner edit while they work it. Collaborators cannot
+/// change fields.
+fn edit_statuses(actor: &Actor, opp: &OpportunityFacts) -> Result<&'static [Status], DomainError> {
+    const OPEN: &[Status] = &[
+        Status::Draft,
+        Status::PendingApproval,
+        Status::Delivered,
+        Status::Accepted,
+        Status::Declined,
+        Status::Returned,
+        Status::Expired,
+    ];
+    if actor.is_vendor() {
+        return if actor.role.is_vendor_writer() {
+            Ok(OPEN)
+        } else {
+            Err(DomainError::forbidden("only vendor writers edit opportunities"))
+        };
+    }
+    let creator = opp.origin == Origin::Partner && owns_or_admins(actor, opp.owner_org_id, opp);
+    let primary = opp
+        .primary_partner_id
+        .is_some_and(|p| owns_or_admins(actor, p, opp));
+    match (creator, primary) {
+        (true, true) => Ok(&[Status::PendingApproval, Status::Accepted]),
+        (true, false) => Ok(&[Status::PendingApproval]),
+        (false, true) => Ok(&[Status::Accepted]),
+        (false, false) if opp.collaborator_ids.contains(&actor.org_id) => Err(
+            DomainError::forbidden("collaborators cannot change an opportunity's fields"),
+        ),
+        (false, false) => Err(DomainError::forbidden(
+            "only the owner or its org's admin edits this opportunity",
+        )),
+    }
+}
+
+/// What a new opportunity starts as, decided from who creates it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Creation {
+    pub status: Status,
+    pub origin: Origin,
+}
+
+/// What the create rules need to know about a request.
+#[derive(Debug, Clone, Copy)]
+pub struct CreateRequest {
+    /// The customer's holding org, or `None` when the id names no customer.
+    pub customer_org_id: Option<OrgId>,
+    pub has_estimated_revenue: bool,
+    pub has_expected_close_date: bool,
+}
+
+/// Rule: vendor writers create drafts; partner admins and account managers
+/// create `pending_approval` opportunities for their org's customers (a
+/// distributor's also for its resellers' customers) and must give amount,
+/// currency and expected close date.
+pub fn decide_create(actor: &Actor, req: &CreateRequest) -> Result<Creation, DomainError> {
+    actor.ensure_can_write()?;
+    if actor.is_vendor() {
+        if !actor.role.is_vendor_writer() {
+            return Err(DomainError::forbidden("only vendor writers create opportunities"));
+        }
+        if req.customer_org_id.is_none() {
+            return Err(DomainError::invalid("customer_id", "no such customer"));
+        }
+        return Ok(Creation {
+            status: Status::Draft,
+            origin: Origin::Vendor,
+        });
+    }
+    let mut v = Violations::new();
+    match req.customer_org_id {
+        Some(org) if actor.org_scope().contains(&org) => {}
+        // A customer the caller cannot see answers exactly like a missing one.
+        _ => v.add("customer_id", "no such customer"),
+    }
+    let required = [
+        ("estimated_revenue", req.has_estimated_revenue),
+        ("expected_close_date", req.has_expected_close_date),
+    ];
+    for (field, present) in required {
+        if !present {
+            v.add(field, "partners must give full revenue information");
+        }
+    }
+    v.into_result()?;
+    Ok(Creation {
+        status: Status::PendingApproval,
+        origin: Origin::Partner,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::actor::tests::{distributor_admin, reseller_admin, vendor};
+
+    fn facts(status: Status, origin: Origin, owner_org: OrgId, owner: UserId) -> OpportunityFacts {
+        OpportunityFacts {
+            status,
+            origin,
+            owner_org_id: owner_org,
+            owner_user_id: owner,
+            primary_partner_id: None,
+            collaborator_ids: vec![],
+        }
+    }
+
+    fn full_revenue(customer_org: OrgId) -> CreateRequest {
+        CreateRequest {
+            customer_org_id: Some(customer_org),
+            has_estimated_revenue: true,
+            has_expected_close_date: true,
+        }
+    }
+
+    #[test]
+    fn vendor_writer_creates_drafts() {
+        for role in [Role::VendorAdmin, Role::ChannelManager] {
+            let c = decide_create(&vendor(role), &full_revenue(OrgId::new())).unwrap();
+            assert_eq!(c.status, Status::Draft);
+            assert_eq!(c.origin, Origin::Vendor);
+        }
+    }
+
+    #[test]
+    fn partner_creates_pending_approval() {
+        let a = reseller_admin();
+        let c = decide_create(&a, &full_revenue(a.org_id)).unwrap();
+        assert_eq!(c.status, Status::PendingApproval);
+        let am = a.clone().with_role(Role::AccountManager);
+        assert_eq!(
+            decide_create(&am, &full_revenue(am.org_id)).unwrap().origin,
+            Origin::Partner
+        );
+    }
+
+    #[test]
+    fn partner_must_give_full_revenue_information() {
+        let a = reseller_admin();
+        let req = CreateRequest {
+            customer_org_id: Some(a.org_id),
+            has_estimated_revenue: false,
+            has_expected_close_date: false,
+        };
+        match decide_create(&a, &req) {
+            Err(DomainError::Invalid(fields)) => assert_eq!(fields.len(), 2),
+            other => panic!("{other:?}"),
+        }
+        let vendor_req = CreateRequest {
+            customer_org_id: Some(a.org_id),
+            ..req
+        };
+        assert!(decide_create(&vendor(Role::ChannelManager), &vendor_req).is_ok());
+    }
+
+    #[test]
+    fn distributor_creates_for_its_resellers_customers_but_not_others() {
+        let d = distributor_admin().with_role(Role::AccountManager);
+        assert!(decide_create(&d, &full_revenue(d.reseller_ids[0])).is_ok());
+        assert!(decide_create(&d, &full_revenue(OrgId::new())).is_err());
+        let r = reseller_admin();
+        assert!(decide_create(&r, &full_revenue(OrgId::new())).is_err());
+    }
+
+    #[test]
+    fn directors_and_viewers_cannot_create() {
+        let dir = reseller_admin().with_role(Role::AccountManagerDirector);
+        assert!(matches!(
+            decide_create(&dir, &full_revenue(dir.org_id)),
+            Err(DomainError::Forbidden(_))
+        ));
+        assert!(matches!(
+            decide_create(&vendor(Role::VendorViewer), &full_revenue(OrgId::new())),
+            Err(DomainError::Forbidden(_))
+        ));
+    }
+
+    #[test]
+    fn vendor_users_see_everything() {
+        let o = facts(Status::Draft, Origin::Vendor, OrgId::new(), UserId::new());
+        assert!(can_view(&vendor(Role::VendorViewer), &o));
+    }
+
+    #[test]
+    fn partner_sees_its_own_opportunities_in_any_status() {
+        let a = reseller_admin();
+        for status in Status::ALL {
+            let o = facts(status, Origin::Partner, a.org_id, UserId::new());
+            assert!(can_view(&a, &o), "{status}");
+        }
+    }
+
+    #[test]
+    fn partner_sees_vendor_opportunities_only_while_offered_live() {
+        let a = reseller_admin();
+        for status in Status::ALL {
+            let mut o = facts(status, Origin::Vendor, OrgId::new(), UserId::new());
+            o.primary_partner_id = Some(a.org_id);
+            assert_eq!(can_view(&a, &o), status.is_live_offer(), "{status}");
+            o.primary_partner_id = None;
+            o.collaborator_ids = vec![a.org_id];
+            assert_eq!(can_view(&a, &o), status.is_live_offer(), "{status}");
+        }
+    }
+
+    #[test]
+    fn foreign_partner_cannot_see() {
+        let a = reseller_admin();
+        let o = facts(Status::Accepted, Origin::Partner, OrgId::new(), UserId::new());
+        assert!(!can_view(&a, &o));
+    }
+
+    #[test]
+    fn distributor_sees_its_resellers_opportunities() {
+        let d = distributor_admin().with_role(Role::AccountManagerDirector);
+        let o = facts(Status::PendingApproval, Origin::Partner, d.reseller_ids[0], UserId::new());
+        assert!(can_view(&d, &o));
+    }
+
+    #[test]
+    fn account_manager_sees_only_those_it_owns() {
+        let am = reseller_admin().with_role(Role::AccountManager);
+        let mine = facts(Status::PendingApproval, Origin::Partner, am.org_id, am.user_id);
+        let colleague = facts(Status::PendingApproval, Origin::Partner, am.org_id, UserId::new());
+        assert!(can_view(&am, &mine));
+        assert!(!can_view(&am, &colleague));
+    }
+
+    #[test]
+    fn contact_details_are_withheld_while_delivered() {
+        let a = reseller_admin();
+        let mut o = facts(Status::Delivered, Origin::Vendor, OrgId::new(), UserId::new());
+        o.primary_partner_id = Some(a.org_id);
+        assert!(!contact_details_visible(&a, &o));
+        assert!(contact_details_visible(&vendor(Role::ChannelManager), &o));
+        o.status = Status::Accepted;
+        assert!(contact_details_visible(&a, &o));
+    }
+
+    #[test]
+    fn invisible_opportunity_is_not_found_for_any_action() {
+        let a = reseller_admin();
+        let o = facts(Status::Draft, Origin::Vendor, OrgId::new(), UserId::new());
+        assert_eq!(decide(&a, &o, Action::Edit), Err(DomainError::NotFound));
+    }
+
+    #[test]
+    fn directors_are_read_only_on_every_write() {
+        let dir = reseller_admin().with_role(Role::AccountManagerDirector);
+        for status in Status::ALL {
+            let o = facts(status, Origin::Partner, dir.org_id, UserId::new());
+            for action in Action::ALL {
+                assert!(matches!(decide(&dir, &o, action), Err(DomainError::Forbidden(_))));
+            }
+            assert!(allowed_actions(&dir, &o).is_empty());
+        }
+    }
+
+    #[test]
+    fn vendor_writer_edits_open_opportunities_only() {
+        let cm = vendor(Role::ChannelManager);
+        for status in Status::ALL {
+            let o = facts(status, Origin::Vendor, cm.org_id, cm.user_id);
+            let r = decide(&cm, &o, Action::Edit);
+            if status.is_terminal() {
+                assert!(matches!(r, Err(DomainError::InvalidTransition { .. })), "{status}");
+            } else {
+                assert!(r.is_ok(), "{status}");
+            }
+        }
+    }
+
+    #[test]
+    fn partner_edits_its_own_pending_opportunity() {
+        let am = reseller_admin().with_role(Role::AccountManager);
+        let o = facts(Status::PendingApproval, Origin::Partner, am.org_id, am.user_id);
+        assert_eq!(decide(&am, &o, Action::Edit), Ok(()));
+        let mut rejected = o.clone();
+        rejected.status = Status::Rejected;
+        match decide(&am, &rejected, Action::Edit) {
+            Err(DomainError::InvalidTransition { status, allowed, .. }) => {
+                assert_eq!(status, "rejected");
+                assert!(allowed.is_empty());
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn collaborators_cannot_change_fields() {
+        let collab = reseller_admin();
+        let mut o = facts(Status::Accepted, Origin::Vendor, OrgId::new(), UserId::new());
+        o.primary_partner_id = Some(OrgId::new());
+        o.collaborator_ids = vec![collab.org_id];
+        assert!(matches!(decide(&collab, &o, Action::Edit), Err(DomainError::Forbidden(_))));
+        assert!(allowed_actions(&collab, &o).is_empty());
+    }
+
+    #[test]
+    fn allowed_actions_agree_with_decide_for_every_status_and_role() {
+        let partner = reseller_admin();
+        for role in Role::ALL {
+            let actor = if role.is_vendor_role() {
+                vendor(role)
+            } else {
+                partner.clone().with_role(role)
+            };
+            for status in Status::ALL {
+                for origin in [Origin::Vendor, Origin::Partner] {
+                    let mut o = facts(status, origin, partner.org_id, actor.user_id);
+                    o.primary_partner_id = Some(partner.org_id);
+                    let allowed = allowed_actions(&actor, &o);
+                    for action in Action::ALL {
+                        assert_eq!(
+                            allowed.contains(&action),
+                            decide(&actor, &o, action).is_ok(),
+                            "{role} {status} {origin:?} {action}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,182 @@
+//! Organizations and their assignment profiles.
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::actor::Actor;
+use crate::error::DomainError;
+use crate::ids::OrgId;
+use crate::role::Role;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OrgKind {
+    Vendor,
+    Distributor,
+    Reseller,
+}
+
+impl OrgKind {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            OrgKind::Vendor => "vendor",
+            OrgKind::Distributor => "distributor",
+            OrgKind::Reseller => "reseller",
+        }
+    }
+
+    pub fn is_partner(&self) -> bool {
+        !matches!(self, OrgKind::Vendor)
+    }
+}
+
+impl FromStr for OrgKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "vendor" => Ok(OrgKind::Vendor),
+            "distributor" => Ok(OrgKind::Distributor),
+            "reseller" => Ok(OrgKind::Reseller),
+            _ => Err(format!("unknown org kind `{s}`")),
+        }
+    }
+}
+
+impl fmt::Display for OrgKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Partner tier, best first: `platinum` > `gold` > `silver` > `registered`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Tier {
+    Registered,
+    Silver,
+    Gold,
+    Platinum,
+}
+
+impl Tier {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Tier::Registered => "registered",
+            Tier::Silver => "silver",
+            Tier::Gold => "gold",
+            Tier::Platinum => "platinum",
+        }
+    }
+}
+
+impl FromStr for Tier {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "registered" => Ok(Tier::Registered),
+            "silver" => Ok(Tier::Silver),
+            "gold" => Ok(Tier::Gold),
+            "platinum" => Ok(Tier::Platinum),
+            _ => Err(format!("unknown tier `{s}`")),
+        }
+    }
+}
+
+/// Largest capacity a partner may declare (open opportunities at once).
+pub const MAX_CAPACITY: i32 = 100_000;
+
+/// Rule: only partner orgs are created through the API (the vendor exists
+/// once, from bootstrap), and only a reseller may have a parent, which must be
+/// a distributor.
+pub fn check_new_org(
+    kind: OrgKind,
+    parent_kind: Option<OrgKind>,
+) -> Result<(), DomainError> {
+    if kind == OrgKind::Vendor {
+        return Err(DomainError::invalid(
+            "kind",
+            "the vendor org exists once and is created at bootstrap",
+        ));
+    }
+    check_parent(kind, parent_kind)
+}
+
+/// Rule: a parent link goes from a reseller to a distributor, nowhere else.
+pub fn check_parent(kind: OrgKind, parent_kind: Option<OrgKind>) -> Result<(), DomainError> {
+    match (kind, parent_kind) {
+        (_, None) => Ok(()),
+        (OrgKind::Reseller, Some(OrgKind::Distributor)) => Ok(()),
+        (OrgKind::Reseller, Some(_)) => Err(DomainError::invalid(
+            "parent_id",
+            "a reseller's parent must be a distributor",
+        )),
+        (_, Some(_)) => Err(DomainError::invalid(
+            "parent_id",
+            "only a reseller may have a parent",
+        )),
+    }
+}
+
+/// Rule: orgs are managed by the vendor admin only.
+pub fn can_manage_orgs(actor: &Actor) -> Result<(), DomainError> {
+    if actor.role == Role::VendorAdmin {
+        Ok(())
+    } else if actor.role.is_read_only() {
+        Err(DomainError::forbidden("read-only roles cannot change orgs"))
+    } else {
+        Err(DomainError::forbidden("only a vendor admin manages orgs"))
+    }
+}
+
+/// Rule: vendor users see every org; a partner sees itself and, for a
+/// distributor, its resellers. Other orgs do not exist for it (404).
+pub fn can_view_org(actor: &Actor, org: OrgId) -> bool {
+    actor.is_vendor() || actor.org_scope().contains(&org)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::actor::tests::{distributor_admin, reseller_admin, vendor};
+
+    #[test]
+    fn vendor_org_is_never_created_through_the_api() {
+        assert!(check_new_org(OrgKind::Vendor, None).is_err());
+        assert!(check_new_org(OrgKind::Distributor, None).is_ok());
+    }
+
+    #[test]
+    fn reseller_parent_must_be_a_distributor() {
+        assert!(check_parent(OrgKind::Reseller, Some(OrgKind::Distributor)).is_ok());
+        assert!(check_parent(OrgKind::Reseller, Some(OrgKind::Reseller)).is_err());
+        assert!(check_parent(OrgKind::Reseller, Some(OrgKind::Vendor)).is_err());
+        assert!(check_parent(OrgKind::Distributor, Some(OrgKind::Distributor)).is_err());
+    }
+
+    #[test]
+    fn only_vendor_admin_manages_orgs() {
+        for role in Role::ALL {
+            let actor = if role.is_vendor_role() {
+                vendor(role)
+            } else {
+                distributor_admin().with_role(role)
+            };
+            assert_eq!(can_manage_orgs(&actor).is_ok(), role == Role::VendorAdmin, "{role}");
+        }
+    }
+
+    #[test]
+    fn partner_sees_its_own_org_and_its_resellers_only() {
+        let dist = distributor_admin();
+        let res = reseller_admin();
+        assert!(can_view_org(&dist, dist.org_id));
+        assert!(can_view_org(&dist, dist.reseller_ids[0]));
+        assert!(!can_view_org(&res, dist.org_id));
+        assert!(can_view_org(&vendor(Role::VendorViewer), res.org_id));
+    }
+
+    #[test]
+    fn tiers_rank_platinum_over_gold_over_silver_over_registered() {
+        assert!(Tier::Platinum > Tier::Gold);
+        assert!(Tier::Gold > Tier::Silver);
+        assert!(Tier::Silver > Tier::Registered);
+    }
+}

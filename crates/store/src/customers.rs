@@ -1,0 +1,116 @@
+//! Customers: rows, forms and queries, including identity look-ups.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use uuid::Uuid;
+
+use crate::schema::{customers, orgs};
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = customers, check_for_backend(diesel::pg::Pg))]
+pub struct Customer {
+    pub id: Uuid,
+    pub org_id: Uuid,
+    pub name: String,
+    pub name_key: String,
+    pub country: String,
+    pub industry: Option<String>,
+    pub tax_id: Option<String>,
+    pub tax_id_key: Option<String>,
+    pub web_domain: Option<String>,
+    pub domain_key: Option<String>,
+    pub registration: String,
+    pub version: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = customers)]
+pub struct NewCustomer {
+    pub id: Uuid,
+    pub org_id: Uuid,
+    pub name: String,
+    pub name_key: String,
+    pub country: String,
+    pub industry: Option<String>,
+    pub tax_id: Option<String>,
+    pub tax_id_key: Option<String>,
+    pub web_domain: Option<String>,
+    pub domain_key: Option<String>,
+    pub registration: String,
+}
+
+/// The normalized identity to look for.
+#[derive(Debug, Clone, Copy)]
+pub struct IdentityKeys<'a> {
+    pub name_key: &'a str,
+    pub country: &'a str,
+    pub tax_id_key: Option<&'a str>,
+    pub domain_key: Option<&'a str>,
+}
+
+impl Customer {
+    pub fn find(conn: &mut PgConnection, id: Uuid) -> QueryResult<Option<Customer>> {
+        customers::table
+            .find(id)
+            .select(Customer::as_select())
+            .first(conn)
+            .optional()
+    }
+
+    /// A page of customers in id order; `orgs` restricts to those orgs' customers.
+    pub fn list(
+        conn: &mut PgConnection,
+        orgs: Option<&[Uuid]>,
+        after: Option<Uuid>,
+        limit: i64,
+    ) -> QueryResult<Vec<Customer>> {
+        let mut q = customers::table.select(Customer::as_select()).into_boxed();
+        if let Some(orgs) = orgs {
+            q = q.filter(customers::org_id.eq_any(orgs.to_vec()));
+        }
+        if let Some(after) = after {
+            q = q.filter(customers::id.gt(after));
+        }
+        q.order(customers::id.asc()).limit(limit).load(conn)
+    }
+
+    /// Every customer that may be the same real customer, with its org's name.
+    pub fn identity_candidates(
+        conn: &mut PgConnection,
+        keys: IdentityKeys<'_>,
+    ) -> QueryResult<Vec<(Customer, String)>> {
+        let by_name = customers::name_key
+            .eq(keys.name_key.to_owned())
+            .and(customers::country.eq(keys.country.to_owned()));
+        let mut q = customers::table
+            .inner_join(orgs::table)
+            .select((Customer::as_select(), orgs::name))
+            .filter(by_name)
+            .into_boxed();
+        if let Some(t) = keys.tax_id_key {
+            q = q.or_filter(customers::tax_id_key.eq(t.to_owned()));
+        }
+        if let Some(d) = keys.domain_key {
+            q = q.or_filter(customers::domain_key.eq(d.to_owned()));
+        }
+        q.load(conn)
+    }
+
+    pub fn insert(conn: &mut PgConnection, new: &NewCustomer) -> QueryResult<Customer> {
+        diesel::insert_into(customers::table)
+            .values(new)
+            .returning(Customer::as_returning())
+            .get_result(conn)
+    }
+}
+
+/// Serializes identity checks for customers: associations are rare, and a
+/// transaction-scoped advisory lock makes check-then-insert race-free.
+pub fn lock_identity_checks(conn: &mut PgConnection) -> QueryResult<()> {
+    // "prm-cust" as a 64-bit key.
+    diesel::sql_query("SELECT pg_advisory_xact_lock(8102082474087215476)")
+        .execute(conn)
+        .map(|_| ())
+}

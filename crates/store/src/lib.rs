@@ -1,0 +1,18 @@
+//! Postgres persistence: the generated schema, row types with their queries,
+//! the connection pool and the migrations runner. Rules live in `prm-domain`;
+//! functions here take `&mut PgConnection` so that several compose inside one
+//! transaction.
+
+pub mod actors;
+pub mod customers;
+pub mod error;
+pub mod migrate;
+pub mod opportunities;
+pub mod orgs;
+pub mod pool;
+pub mod schema;
+pub mod users;
+
+pub use diesel::PgConnection;
+pub use error::StoreError;
+pub use pool::{PgPool, PoolSettings};

@@ -1,0 +1,274 @@
+//! Opportunities: rows, forms, visibility-filtered queries and status events.
+
+use std::collections::HashMap;
+
+use bigdecimal::BigDecimal;
+use chrono::{DateTime, NaiveDate, Utc};
+use diesel::dsl::exists;
+use diesel::prelude::*;
+use prm_domain::opportunity::{OpportunityFacts, Status, Visibility};
+use uuid::Uuid;
+
+use crate::StoreError;
+use crate::schema::{customers, opportunities, opportunity_collaborators, opportunity_events};
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = opportunities, check_for_backend(diesel::pg::Pg))]
+pub struct Opportunity {
+    pub id: Uuid,
+    pub reference_no: i64,
+    pub topic: String,
+    pub customer_id: Uuid,
+    pub contact_name: Option<String>,
+    pub contact_email: Option<String>,
+    pub contact_phone: Option<String>,
+    pub contact_title: Option<String>,
+    pub currency: Option<String>,
+    pub estimated_revenue: Option<BigDecimal>,
+    pub expected_close_date: Option<NaiveDate>,
+    pub customer_situation: Option<String>,
+    pub customer_need: Option<String>,
+    pub proposed_solution: Option<String>,
+    pub country: Option<String>,
+    pub industry: Option<String>,
+    pub product_lines: Vec<String>,
+    pub marketing_task_id: Option<Uuid>,
+    pub origin: String,
+    pub status: String,
+    pub owner_org_id: Uuid,
+    pub owner_user_id: Uuid,
+    pub primary_partner_id: Option<Uuid>,
+    pub pipeline_phase: Option<String>,
+    pub win_probability: Option<i16>,
+    pub accept_by: Option<DateTime<Utc>>,
+    pub expires_on: Option<NaiveDate>,
+    pub extension_count: i32,
+    pub close_reason: Option<String>,
+    pub actual_revenue: Option<BigDecimal>,
+    pub closed_at: Option<DateTime<Utc>>,
+    pub version: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = opportunities)]
+pub struct NewOpportunity {
+    pub id: Uuid,
+    pub topic: String,
+    pub customer_id: Uuid,
+    pub contact_name: Option<String>,
+    pub contact_email: Option<String>,
+    pub contact_phone: Option<String>,
+    pub contact_title: Option<String>,
+    pub currency: Option<String>,
+    pub estimated_revenue: Option<BigDecimal>,
+    pub expected_close_date: Option<NaiveDate>,
+    pub customer_situation: Option<String>,
+    pub customer_need: Option<String>,
+    pub proposed_solution: Option<String>,
+    pub country: Option<String>,
+    pub industry: Option<String>,
+    pub product_lines: Vec<String>,
+    pub marketing_task_id: Option<Uuid>,
+    pub origin: String,
+    pub status: String,
+    pub owner_org_id: Uuid,
+    pub owner_user_id: Uuid,
+    pub primary_partner_id: Option<Uuid>,
+    pub accept_by: Option<DateTime<Utc>>,
+    pub expires_on: Option<NaiveDate>,
+}
+
+/// A field edit. Outer `None` leaves a column alone; `Some(None)` clears it.
+#[derive(Debug, Default, AsChangeset)]
+#[diesel(table_name = opportunities)]
+pub struct OpportunityChanges {
+    pub topic: Option<String>,
+    pub contact_name: Option<Option<String>>,
+    pub contact_email: Option<Option<String>>,
+    pub contact_phone: Option<Option<String>>,
+    pub contact_title: Option<Option<String>>,
+    pub currency: Option<Option<String>>,
+    pub estimated_revenue: Option<Option<BigDecimal>>,
+    pub expected_close_date: Option<Option<NaiveDate>>,
+    pub customer_situation: Option<Option<String>>,
+    pub customer_need: Option<Option<String>>,
+    pub proposed_solution: Option<Option<String>>,
+    pub country: Option<Option<String>>,
+    pub industry: Option<Option<String>>,
+    pub product_lines: Option<Vec<String>>,
+}
+
+/// An opportunity with what a response shows beside it.
+#[derive(Debug, Clone)]
+pub struct OpportunityView {
+    pub row: Opportunity,
+    pub customer_name: String,
+    pub collaborator_ids: Vec<Uuid>,
+}
+
+impl Opportunity {
+    /// The facts the domain rules decide on.
+    pub fn facts(&self, collaborators: &[Uuid]) -> Result<OpportunityFacts, StoreError> {
+        Ok(OpportunityFacts {
+            status: self.status.parse().map_err(StoreError::Corrupt)?,
+            origin: self.origin.parse().map_err(StoreError::Corrupt)?,
+            owner_org_id: self.owner_org_id.into(),
+            owner_user_id: self.owner_user_id.into(),
+            primary_partner_id: self.primary_partner_id.map(Into::into),
+            collaborator_ids: collaborators.iter().copied().map(Into::into).collect(),
+        })
+    }
+
+    pub fn insert(conn: &mut PgConnection, new: &NewOpportunity) -> QueryResult<Opportunity> {
+        diesel::insert_into(opportunities::table)
+            .values(new)
+            .returning(Opportunity::as_returning())
+            .get_result(conn)
+    }
+
+    /// Loads the row and locks it until the transaction ends, so a change
+    /// decided on it cannot race another.
+    pub fn find_for_update(conn: &mut PgConnection, id: Uuid) -> QueryResult<Option<Opportunity>> {
+        opportunities::table
+            .find(id)
+            .select(Opportunity::as_select())
+            .for_update()
+            .first(conn)
+            .optional()
+    }
+
+    /// Applies a field edit and bumps the version.
+    pub fn update(
+        conn: &mut PgConnection,
+        id: Uuid,
+        changes: &OpportunityChanges,
+    ) -> QueryResult<Opportunity> {
+        diesel::update(opportunities::table.find(id))
+            .set((
+                changes,
+                opportunities::version.eq(opportunities::version + 1),
+                opportunities::updated_at.eq(diesel::dsl::now),
+            ))
+            .returning(Opportunity::as_returning())
+            .get_result(conn)
+    }
+}
+
+/// Collaborating org ids for each of the given opportunities, in one query.
+pub fn collaborators(
+    conn: &mut PgConnection,
+    ids: &[Uuid],
+) -> QueryResult<HashMap<Uuid, Vec<Uuid>>> {
+    let rows: Vec<(Uuid, Uuid)> = opportunity_collaborators::table
+        .filter(opportunity_collaborators::opportunity_id.eq_any(ids.to_vec()))
+        .select((
+            opportunity_collaborators::opportunity_id,
+            opportunity_collaborators::org_id,
+        ))
+        .order((
+            opportunity_collaborators::opportunity_id,
+            opportunity_collaborators::org_id,
+        ))
+        .load(conn)?;
+    let mut map: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
+    for (opp, org) in rows {
+        map.entry(opp).or_default().push(org);
+    }
+    Ok(map)
+}
+
+/// One opportunity with its customer name and collaborators.
+pub fn find_view(conn: &mut PgConnection, id: Uuid) -> QueryResult<Option<OpportunityView>> {
+    let row: Option<(Opportunity, String)> = opportunities::table
+        .inner_join(customers::table)
+        .filter(opportunities::id.eq(id))
+        .select((Opportunity::as_select(), customers::name))
+        .first(conn)
+        .optional()?;
+    let Some((row, customer_name)) = row else {
+        return Ok(None);
+    };
+    let collaborator_ids = collaborators(conn, &[id])?.remove(&id).unwrap_or_default();
+    Ok(Some(OpportunityView {
+        row,
+        customer_name,
+        collaborator_ids,
+    }))
+}
+
+/// A page of the opportunities `visibility` lets the caller read, newest
+/// first, after the `after` id.
+pub fn list_visible(
+    conn: &mut PgConnection,
+    visibility: &Visibility,
+    after: Option<Uuid>,
+    limit: i64,
+) -> QueryResult<Vec<OpportunityView>> {
+    let mut q = opportunities::table
+        .inner_join(customers::table)
+        .select((Opportunity::as_select(), customers::name))
+        .into_boxed();
+    if let Visibility::Partner { orgs, owner } = visibility {
+        let orgs: Vec<Uuid> = orgs.iter().map(|o| o.0).collect();
+        let live: Vec<&str> = Status::ALL
+            .iter()
+            .filter(|s| s.is_live_offer())
+            .map(|s| s.as_str())
+            .collect();
+        let created = opportunities::origin
+            .eq("partner")
+            .and(opportunities::owner_org_id.eq_any(orgs.clone()));
+        let collaborating = exists(
+            opportunity_collaborators::table
+                .filter(opportunity_collaborators::opportunity_id.eq(opportunities::id))
+                .filter(opportunity_collaborators::org_id.eq_any(orgs.clone())),
+        );
+        let offered = opportunities::status.eq_any(live).and(
+            opportunities::primary_partner_id
+                .assume_not_null()
+                .eq_any(orgs)
+                .or(collaborating),
+        );
+        q = q.filter(created.or(offered));
+        if let Some(owner) = owner {
+            q = q.filter(opportunities::owner_user_id.eq(owner.0));
+        }
+    }
+    if let Some(after) = after {
+        q = q.filter(opportunities::id.lt(after));
+    }
+    let rows: Vec<(Opportunity, String)> =
+        q.order(opportunities::id.desc()).limit(limit).load(conn)?;
+    let ids: Vec<Uuid> = rows.iter().map(|(o, _)| o.id).collect();
+    let mut collab = collaborators(conn, &ids)?;
+    Ok(rows
+        .into_iter()
+        .map(|(row, customer_name)| OpportunityView {
+            collaborator_ids: collab.remove(&row.id).unwrap_or_default(),
+            row,
+            customer_name,
+        })
+        .collect())
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = opportunity_events)]
+pub struct NewEvent<'a> {
+    pub id: Uuid,
+    pub opportunity_id: Uuid,
+    pub actor_user_id: Option<Uuid>,
+    pub action: &'a str,
+    pub from_status: Option<&'a str>,
+    pub to_status: &'a str,
+    pub reason: Option<&'a str>,
+}
+
+/// Records a status event; call inside the transaction that made the change.
+pub fn record_event(conn: &mut PgConnection, event: &NewEvent<'_>) -> QueryResult<()> {
+    diesel::insert_into(opportunity_events::table)
+        .values(event)
+        .execute(conn)
+        .map(|_| ())
+}

@@ -1,0 +1,75 @@
+//! Users: the mapping from a JWT subject to an org and a role.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use uuid::Uuid;
+
+use crate::schema::users;
+
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = users, check_for_backend(diesel::pg::Pg))]
+pub struct User {
+    pub id: Uuid,
+    pub subject: String,
+    pub org_id: Uuid,
+    pub role: String,
+    pub name: String,
+    pub email: String,
+    pub active: bool,
+    pub version: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = users)]
+pub struct NewUser {
+    pub id: Uuid,
+    pub subject: String,
+    pub org_id: Uuid,
+    pub role: String,
+    pub name: String,
+    pub email: String,
+}
+
+impl User {
+    pub fn find(conn: &mut PgConnection, id: Uuid) -> QueryResult<Option<User>> {
+        users::table
+            .find(id)
+            .select(User::as_select())
+            .first(conn)
+            .optional()
+    }
+
+    pub fn find_by_subject(conn: &mut PgConnection, subject: &str) -> QueryResult<Option<User>> {
+        users::table
+            .filter(users::subject.eq(subject))
+            .select(User::as_select())
+            .first(conn)
+            .optional()
+    }
+
+    /// A page of users in id order; `orgs` restricts to users of those orgs.
+    pub fn list(
+        conn: &mut PgConnection,
+        orgs: Option<&[Uuid]>,
+        after: Option<Uuid>,
+        limit: i64,
+    ) -> QueryResult<Vec<User>> {
+        let mut q = users::table.select(User::as_select()).into_boxed();
+        if let Some(orgs) = orgs {
+            q = q.filter(users::org_id.eq_any(orgs.to_vec()));
+        }
+        if let Some(after) = after {
+            q = q.filter(users::id.gt(after));
+        }
+        q.order(users::id.asc()).limit(limit).load(conn)
+    }
+
+    pub fn insert(conn: &mut PgConnection, new: &NewUser) -> QueryResult<User> {
+        diesel::insert_into(users::table)
+            .values(new)
+            .returning(User::as_returning())
+            .get_result(conn)
+    }
+}
