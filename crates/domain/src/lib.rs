@@ -10,6 +10,7 @@ pub mod ids;
 pub mod opportunity;
 pub mod org;
 pub mod role;
+pub mod user;
 pub mod values;
 
 pub use actor::Actor;

@@ -180,3 +180,52 @@ mod tests {
         assert!(Tier::Silver > Tier::Registered);
     }
 }
+
+/// Which parts of an org a PATCH touches.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OrgEdit {
+    /// Anything besides the `accepting` switch.
+    pub other_fields: bool,
+    pub accepting: bool,
+}
+
+/// Rule: the vendor admin edits any org; a partner admin may only pause or
+/// resume its own org (`accepting`); everyone else is refused.
+pub fn can_edit_org(actor: &Actor, org: OrgId, edit: OrgEdit) -> Result<(), DomainError> {
+    if !can_view_org(actor, org) {
+        return Err(DomainError::NotFound);
+    }
+    if actor.role == Role::VendorAdmin {
+        return Ok(());
+    }
+    actor.ensure_can_write()?;
+    if actor.role == Role::PartnerAdmin && actor.org_id == org && !edit.other_fields {
+        return Ok(());
+    }
+    Err(DomainError::forbidden(
+        "only the vendor admin edits orgs; a partner admin may only set its own `accepting`",
+    ))
+}
+
+#[cfg(test)]
+mod edit_tests {
+    use super::*;
+    use crate::actor::tests::{distributor_admin, reseller_admin, vendor};
+
+    #[test]
+    fn partner_admin_may_pause_its_own_org_only() {
+        let a = reseller_admin();
+        let pause = OrgEdit { other_fields: false, accepting: true };
+        let rename = OrgEdit { other_fields: true, accepting: false };
+        assert!(can_edit_org(&a, a.org_id, pause).is_ok());
+        assert!(matches!(can_edit_org(&a, a.org_id, rename), Err(DomainError::Forbidden(_))));
+        assert_eq!(can_edit_org(&a, OrgId::new(), pause), Err(DomainError::NotFound));
+        let d = distributor_admin();
+        assert!(matches!(
+            can_edit_org(&d, d.reseller_ids[0], pause),
+            Err(DomainError::Forbidden(_))
+        ));
+        assert!(can_edit_org(&vendor(Role::VendorAdmin), a.org_id, rename).is_ok());
+        assert!(can_edit_org(&vendor(Role::ChannelManager), a.org_id, pause).is_err());
+    }
+}

@@ -158,29 +158,14 @@ pub enum MoneyError {
 impl Money {
     /// Parses a decimal string (`"12500.00"`) in a known currency.
     pub fn parse(amount: &str, currency: CurrencyCode) -> Result<Self, MoneyError> {
-        let s = amount.trim();
-        let unsigned = s.strip_prefix('-').unwrap_or(s);
-        let (int, frac) = unsigned.split_once('.').unwrap_or((unsigned, ""));
-        let digits = |p: &str| p.bytes().all(|b| b.is_ascii_digit());
-        if int.is_empty() || !digits(int) || !digits(frac) || (s.contains('.') && frac.is_empty())
-        {
-            return Err(MoneyError::NotDecimal);
-        }
-        if s.starts_with('-') && (int.bytes().any(|b| b != b'0') || frac.bytes().any(|b| b != b'0'))
-        {
-            return Err(MoneyError::Negative);
-        }
-        if int.trim_start_matches('0').len() > MAX_AMOUNT_INTEGER_DIGITS {
-            return Err(MoneyError::TooLarge);
-        }
+        let (value, places_used) = parse_amount(amount)?;
         let places = currency.minor_units();
-        if frac.trim_end_matches('0').len() > usize::from(places) {
+        if places_used > usize::from(places) {
             return Err(MoneyError::TooPrecise {
                 currency: currency.to_string(),
                 places,
             });
         }
-        let value = BigDecimal::from_str(unsigned).map_err(|_| MoneyError::NotDecimal)?;
         Ok(Self::from_parts(value, currency))
     }
 
@@ -202,6 +187,27 @@ impl Money {
     pub fn amount_string(&self) -> String {
         self.amount.to_plain_string()
     }
+}
+
+/// Checks an amount's shape whatever its currency: a plain non-negative
+/// decimal of at most 15 integer digits. Returns it with the number of
+/// significant decimal places it uses.
+pub fn parse_amount(amount: &str) -> Result<(BigDecimal, usize), MoneyError> {
+    let s = amount.trim();
+    let unsigned = s.strip_prefix('-').unwrap_or(s);
+    let (int, frac) = unsigned.split_once('.').unwrap_or((unsigned, ""));
+    let digits = |p: &str| p.bytes().all(|b| b.is_ascii_digit());
+    if int.is_empty() || !digits(int) || !digits(frac) || (s.contains('.') && frac.is_empty()) {
+        return Err(MoneyError::NotDecimal);
+    }
+    if s.starts_with('-') && (int.bytes().any(|b| b != b'0') || frac.bytes().any(|b| b != b'0')) {
+        return Err(MoneyError::Negative);
+    }
+    if int.trim_start_matches('0').len() > MAX_AMOUNT_INTEGER_DIGITS {
+        return Err(MoneyError::TooLarge);
+    }
+    let value = BigDecimal::from_str(unsigned).map_err(|_| MoneyError::NotDecimal)?;
+    Ok((value, frac.trim_end_matches('0').len()))
 }
 
 /// A syntactically plausible e-mail address, trimmed.

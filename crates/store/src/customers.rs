@@ -110,7 +110,5 @@ impl Customer {
 /// transaction-scoped advisory lock makes check-then-insert race-free.
 pub fn lock_identity_checks(conn: &mut PgConnection) -> QueryResult<()> {
     // "prm-cust" as a 64-bit key.
-    diesel::sql_query("SELECT pg_advisory_xact_lock(8102082474087215476)")
-        .execute(conn)
-        .map(|_| ())
+    crate::pool::advisory_xact_lock(conn, 0x7072_6d2d_6375_7374)
 }

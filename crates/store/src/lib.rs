@@ -16,3 +16,9 @@ pub mod users;
 pub use diesel::PgConnection;
 pub use error::StoreError;
 pub use pool::{PgPool, PoolSettings};
+
+/// Diesel's result types, for callers composing transactions.
+pub mod diesel_result {
+    pub use diesel::result::Error;
+}
+pub use diesel::Connection;

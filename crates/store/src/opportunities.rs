@@ -272,3 +272,40 @@ pub fn record_event(conn: &mut PgConnection, event: &NewEvent<'_>) -> QueryResul
         .execute(conn)
         .map(|_| ())
 }
+
+/// Sets what only later lifecycle steps normally set: collaborators, phase
+/// and probability, close reason and actual revenue. Used by demo seeding.
+pub fn seed_details(
+    conn: &mut PgConnection,
+    id: Uuid,
+    collaborator_ids: &[Uuid],
+    phase: Option<(&str, i16)>,
+    closed: Option<(&str, BigDecimal)>,
+) -> QueryResult<()> {
+    for org in collaborator_ids {
+        diesel::insert_into(opportunity_collaborators::table)
+            .values((
+                opportunity_collaborators::opportunity_id.eq(id),
+                opportunity_collaborators::org_id.eq(org),
+            ))
+            .execute(conn)?;
+    }
+    if let Some((p, w)) = phase {
+        diesel::update(opportunities::table.find(id))
+            .set((
+                opportunities::pipeline_phase.eq(p),
+                opportunities::win_probability.eq(w),
+            ))
+            .execute(conn)?;
+    }
+    if let Some((reason, actual)) = closed {
+        diesel::update(opportunities::table.find(id))
+            .set((
+                opportunities::close_reason.eq(reason),
+                opportunities::actual_revenue.eq(actual),
+                opportunities::closed_at.eq(diesel::dsl::now),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}

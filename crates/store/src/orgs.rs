@@ -95,16 +95,21 @@ impl Org {
             .optional()
     }
 
-    /// A page of orgs in id order; `only` restricts to the given ids.
+    /// A page of orgs in id order; `only` restricts to the given ids, `kind`
+    /// to one kind.
     pub fn list(
         conn: &mut PgConnection,
         only: Option<&[Uuid]>,
+        kind: Option<&str>,
         after: Option<Uuid>,
         limit: i64,
     ) -> QueryResult<Vec<Org>> {
         let mut q = orgs::table.select(Org::as_select()).into_boxed();
         if let Some(ids) = only {
             q = q.filter(orgs::id.eq_any(ids.to_vec()));
+        }
+        if let Some(kind) = kind {
+            q = q.filter(orgs::kind.eq(kind.to_owned()));
         }
         if let Some(after) = after {
             q = q.filter(orgs::id.gt(after));

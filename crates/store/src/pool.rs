@@ -57,3 +57,12 @@ pub fn build_pool(database_url: &str, settings: &PoolSettings) -> PgPool {
         }))
         .build_unchecked(manager)
 }
+
+/// Takes a transaction-scoped advisory lock on `key`.
+pub fn advisory_xact_lock(conn: &mut PgConnection, key: i64) -> diesel::QueryResult<()> {
+    use diesel::RunQueryDsl;
+    diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
+        .bind::<diesel::sql_types::BigInt, _>(key)
+        .execute(conn)
+        .map(|_| ())
+}

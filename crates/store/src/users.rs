@@ -32,7 +32,39 @@ pub struct NewUser {
     pub email: String,
 }
 
+/// A partial update: `None` leaves a column as it is.
+#[derive(Debug, Default, AsChangeset)]
+#[diesel(table_name = users)]
+pub struct UserChanges {
+    pub role: Option<String>,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub active: Option<bool>,
+}
+
 impl User {
+    /// Loads the row and locks it until the transaction ends.
+    pub fn find_for_update(conn: &mut PgConnection, id: Uuid) -> QueryResult<Option<User>> {
+        users::table
+            .find(id)
+            .select(User::as_select())
+            .for_update()
+            .first(conn)
+            .optional()
+    }
+
+    /// Applies changes and bumps the version.
+    pub fn update(conn: &mut PgConnection, id: Uuid, changes: &UserChanges) -> QueryResult<User> {
+        diesel::update(users::table.find(id))
+            .set((
+                changes,
+                users::version.eq(users::version + 1),
+                users::updated_at.eq(diesel::dsl::now),
+            ))
+            .returning(User::as_returning())
+            .get_result(conn)
+    }
+
     pub fn find(conn: &mut PgConnection, id: Uuid) -> QueryResult<Option<User>> {
         users::table
             .find(id)

@@ -1,0 +1,175 @@
+//! Bearer-token authentication: JWT verification pinned to the configured
+//! algorithm, and local token minting for development.
+
+use std::collections::HashSet;
+use std::future::{Ready, ready};
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpRequest, web};
+use chrono::Utc;
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+
+use crate::config::{JwtConfig, JwtKey};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Seconds of clock skew tolerated on `exp` and `nbf`.
+pub const LEEWAY_SECS: u64 = 10;
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Claims {
+    pub sub: String,
+    pub exp: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iat: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iss: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aud: Option<String>,
+}
+
+/// Verifies bearer tokens against one key and one algorithm.
+pub struct JwtVerifier {
+    key: DecodingKey,
+    validation: Validation,
+}
+
+impl std::fmt::Debug for JwtVerifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JwtVerifier")
+            .field("algorithms", &self.validation.algorithms)
+            .finish_non_exhaustive()
+    }
+}
+
+impl JwtVerifier {
+    pub fn new(cfg: &JwtConfig) -> Result<Self, String> {
+        let (key, alg) = match &cfg.key {
+            JwtKey::Hs256 { secret, .. } => (DecodingKey::from_secret(secret), Algorithm::HS256),
+            JwtKey::Rs256 { public_key_pem } => (
+                DecodingKey::from_rsa_pem(public_key_pem).map_err(|e| e.to_string())?,
+                Algorithm::RS256,
+            ),
+        };
+        // One algorithm only: a token signed any other way (`none`, or HS256
+        // made with an RSA public key as secret) is refused.
+        let mut validation = Validation::new(alg);
+        validation.leeway = LEEWAY_SECS;
+        validation.validate_exp = true;
+        validation.validate_nbf = true;
+        let mut required: HashSet<String> = ["exp", "sub"].iter().map(|s| (*s).to_owned()).collect();
+        match &cfg.issuer {
+            Some(iss) => {
+                validation.set_issuer(&[iss]);
+                required.insert("iss".to_owned());
+            }
+            None => validation.iss = None,
+        }
+        match &cfg.audience {
+            Some(aud) => {
+                validation.set_audience(&[aud]);
+                required.insert("aud".to_owned());
+            }
+            None => validation.validate_aud = false,
+        }
+        validation.required_spec_claims = required;
+        Ok(Self { key, validation })
+    }
+
+    pub fn verify(&self, token: &str) -> Result<Claims, ApiError> {
+        jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation)
+            .map(|data| data.claims)
+            .map_err(|e| {
+                let detail = match e.kind() {
+                    ErrorKind::ExpiredSignature => "the token has expired",
+                    ErrorKind::ImmatureSignature => "the token is not valid yet (nbf)",
+                    ErrorKind::InvalidIssuer => "the token's issuer is not accepted",
+                    ErrorKind::InvalidAudience => "the token's audience is not accepted",
+                    ErrorKind::InvalidAlgorithm => "the token's algorithm is not accepted",
+                    ErrorKind::InvalidSignature => "the token's signature is invalid",
+                    ErrorKind::MissingRequiredClaim(_) => "the token lacks a required claim",
+                    _ => "the token is malformed",
+                };
+                ApiError::Unauthorized {
+                    code: "invalid_token",
+                    detail: detail.to_owned(),
+                }
+            })
+    }
+}
+
+/// Mints an HS256 token for local development (`prm token`).
+pub fn mint_token(
+    cfg: &JwtConfig,
+    subject: &str,
+    ttl: chrono::Duration,
+) -> Result<String, String> {
+    let JwtKey::Hs256 { secret, .. } = &cfg.key else {
+        return Err("minting needs PRM_JWT_SECRET (HS256); RS256 tokens come from your identity provider".to_owned());
+    };
+    let now = Utc::now().timestamp();
+    let claims = Claims {
+        sub: subject.to_owned(),
+        exp: now + ttl.num_seconds(),
+        nbf: Some(now - 5),
+        iat: Some(now),
+        iss: cfg.issuer.clone(),
+        aud: cfg.audience.clone(),
+    };
+    jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        &claims,
+        &EncodingKey::from_secret(secret),
+    )
+    .map_err(|e| e.to_string())
+}
+
+/// The verified subject of a request's bearer token. Resolving it to a user
+/// happens inside the request's database unit of work.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub subject: String,
+}
+
+impl FromRequest for Caller {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(caller_from(req))
+    }
+}
+
+fn caller_from(req: &HttpRequest) -> Result<Caller, ApiError> {
+    let state = req
+        .app_data::<web::Data<AppState>>()
+        .ok_or_else(|| ApiError::Internal("application state missing".to_owned()))?;
+    let value = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .ok_or_else(|| ApiError::Unauthorized {
+            code: "missing_token",
+            detail: "send `Authorization: Bearer <token>`".to_owned(),
+        })?;
+    let token = value
+        .to_str()
+        .ok()
+        .and_then(|v| {
+            let (scheme, rest) = v.split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
+        })
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| ApiError::Unauthorized {
+            code: "invalid_token",
+            detail: "the Authorization header must be `Bearer <token>`".to_owned(),
+        })?;
+    let claims = state.verifier.verify(token)?;
+    Ok(Caller {
+        subject: claims.sub,
+    })
+}

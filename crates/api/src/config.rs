@@ -1,0 +1,213 @@
+//! Configuration from environment variables, each with a local default,
+//! validated once at start with a message naming the variable.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use prm_store::PoolSettings;
+
+/// The clearly-labelled local demo secret used when neither
+/// `PRM_JWT_SECRET` nor `PRM_JWT_PUBLIC_KEY_FILE` is set. Never for production.
+pub const DEMO_JWT_SECRET: &str = "prm-local-demo-secret-do-not-use-in-production";
+
+pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/prm";
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+
+/// How tokens are verified.
+#[derive(Clone)]
+pub enum JwtKey {
+    /// HS256 with a shared secret.
+    Hs256 { secret: Vec<u8>, is_demo: bool },
+    /// RS256 with a PEM public key.
+    Rs256 { public_key_pem: Vec<u8> },
+}
+
+impl std::fmt::Debug for JwtKey {
+    // Never print the secret.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            JwtKey::Hs256 { is_demo, .. } => write!(f, "Hs256 {{ demo: {is_demo} }}"),
+            JwtKey::Rs256 { .. } => write!(f, "Rs256"),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct JwtConfig {
+    pub key: JwtKey,
+    pub issuer: Option<String>,
+    pub audience: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub database_url: String,
+    pub listen: SocketAddr,
+    pub jwt: JwtConfig,
+    pub bootstrap_admin_subject: Option<String>,
+    pub vendor_name: String,
+    pub pool: PoolSettings,
+    /// Actix worker threads; 0 means one per core.
+    pub workers: usize,
+}
+
+/// A bad configuration value: which variable, and what is wrong with it.
+#[derive(Debug, thiserror::Error)]
+#[error("{var}: {message}")]
+pub struct ConfigError {
+    pub var: &'static str,
+    pub message: String,
+}
+
+fn err(var: &'static str, message: impl Into<String>) -> ConfigError {
+    ConfigError {
+        var,
+        message: message.into(),
+    }
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    /// Reads configuration through `get`, so tests need not touch the environment.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let var = |k: &str| get(k).filter(|v| !v.trim().is_empty());
+
+        let database_url = var("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
+        if !(database_url.starts_with("postgres://") || database_url.starts_with("postgresql://"))
+        {
+            return Err(err(
+                "DATABASE_URL",
+                "must be a postgres:// URL such as postgres://postgres@127.0.0.1:5432/prm",
+            ));
+        }
+
+        let listen_raw = var("PRM_LISTEN").unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
+        let listen = listen_raw.parse().map_err(|_| {
+            err(
+                "PRM_LISTEN",
+                format!("`{listen_raw}` is not an address such as 127.0.0.1:8080"),
+            )
+        })?;
+
+        let key = match (var("PRM_JWT_SECRET"), var("PRM_JWT_PUBLIC_KEY_FILE")) {
+            (Some(_), Some(_)) => {
+                return Err(err(
+                    "PRM_JWT_SECRET",
+                    "set either PRM_JWT_SECRET (HS256) or PRM_JWT_PUBLIC_KEY_FILE (RS256), not both",
+                ));
+            }
+            (Some(secret), None) => {
+                if secret.len() < 32 {
+                    return Err(err(
+                        "PRM_JWT_SECRET",
+                        "must be at least 32 bytes for HS256",
+                    ));
+                }
+                JwtKey::Hs256 {
+                    secret: secret.into_bytes(),
+                    is_demo: false,
+                }
+            }
+            (None, Some(path)) => {
+                let pem = std::fs::read(&path)
+                    .map_err(|e| err("PRM_JWT_PUBLIC_KEY_FILE", format!("cannot read {path}: {e}")))?;
+                jsonwebtoken::DecodingKey::from_rsa_pem(&pem).map_err(|e| {
+                    err(
+                        "PRM_JWT_PUBLIC_KEY_FILE",
+                        format!("{path} is not an RSA public key in PEM: {e}"),
+                    )
+                })?;
+                JwtKey::Rs256 {
+                    public_key_pem: pem,
+                }
+            }
+            (None, None) => JwtKey::Hs256 {
+                secret: DEMO_JWT_SECRET.as_bytes().to_vec(),
+                is_demo: true,
+            },
+        };
+
+        let pool_size = parse_num(&var, "PRM_DB_POOL_SIZE", 10, 1, 200)?;
+        let checkout_ms = parse_num(&var, "PRM_DB_CHECKOUT_TIMEOUT_MS", 5_000, 100, 5_000)?;
+        let statement_ms = parse_num(&var, "PRM_DB_STATEMENT_TIMEOUT_MS", 10_000, 100, 600_000)?;
+        let workers = parse_num(&var, "PRM_WORKERS", 0, 0, 64)?;
+
+        Ok(Config {
+            database_url,
+            listen,
+            jwt: JwtConfig {
+                key,
+                issuer: var("PRM_JWT_ISSUER"),
+                audience: var("PRM_JWT_AUDIENCE"),
+            },
+            bootstrap_admin_subject: var("PRM_BOOTSTRAP_ADMIN_SUBJECT"),
+            vendor_name: var("PRM_VENDOR_NAME").unwrap_or_else(|| "Vendor".to_owned()),
+            pool: PoolSettings {
+                max_size: pool_size as u32,
+                checkout_timeout: Duration::from_millis(checkout_ms),
+                statement_timeout: Duration::from_millis(statement_ms),
+            },
+            workers: workers as usize,
+        })
+    }
+}
+
+fn parse_num(
+    var: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: u64,
+    min: u64,
+    max: u64,
+) -> Result<u64, ConfigError> {
+    match var(name) {
+        None => Ok(default),
+        Some(raw) => match raw.trim().parse::<u64>() {
+            Ok(n) if (min..=max).contains(&n) => Ok(n),
+            _ => Err(err(
+                name,
+                format!("`{raw}` must be a whole number from {min} to {max}"),
+            )),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn cfg(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let m: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Config::from_lookup(|k| m.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_are_local_and_use_the_labelled_demo_secret() {
+        let c = cfg(&[]).unwrap();
+        assert_eq!(c.database_url, DEFAULT_DATABASE_URL);
+        assert_eq!(c.listen.to_string(), DEFAULT_LISTEN);
+        assert!(matches!(c.jwt.key, JwtKey::Hs256 { is_demo: true, .. }));
+    }
+
+    #[test]
+    fn bad_values_name_their_variable() {
+        assert_eq!(cfg(&[("PRM_LISTEN", "nope")]).unwrap_err().var, "PRM_LISTEN");
+        assert_eq!(cfg(&[("DATABASE_URL", "mysql://x")]).unwrap_err().var, "DATABASE_URL");
+        assert_eq!(cfg(&[("PRM_JWT_SECRET", "short")]).unwrap_err().var, "PRM_JWT_SECRET");
+        assert_eq!(
+            cfg(&[("PRM_DB_POOL_SIZE", "0")]).unwrap_err().var,
+            "PRM_DB_POOL_SIZE"
+        );
+        assert_eq!(
+            cfg(&[("PRM_JWT_PUBLIC_KEY_FILE", "/nonexistent.pem")]).unwrap_err().var,
+            "PRM_JWT_PUBLIC_KEY_FILE"
+        );
+    }
+}

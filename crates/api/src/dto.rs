@@ -1,0 +1,179 @@
+//! Wire types shared by several resources: enums as the API spells them,
+//! money, and the field checks request types use.
+
+use std::borrow::Cow;
+
+use prm_domain::customer::Registration;
+use prm_domain::opportunity::{Action, Origin, Phase, Status};
+use prm_domain::org::{OrgKind, Tier};
+use prm_domain::role::Role;
+use prm_domain::values::{CountryCode, CurrencyCode, Email, Money, labels, parse_amount};
+use serde::{Deserialize, Deserializer, Serialize};
+use utoipa::ToSchema;
+use validator::{Validate, ValidationError};
+
+use crate::error::ApiError;
+
+/// Declares a wire enum mirroring a domain enum, with conversions both ways.
+macro_rules! wire_enum {
+    ($(#[$doc:meta])* $wire:ident <=> $domain:ident { $($variant:ident),+ $(,)? }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+        #[serde(rename_all = "snake_case")]
+        pub enum $wire { $($variant),+ }
+
+        impl From<$domain> for $wire {
+            fn from(v: $domain) -> Self {
+                match v { $($domain::$variant => $wire::$variant),+ }
+            }
+        }
+
+        impl From<$wire> for $domain {
+            fn from(v: $wire) -> Self {
+                match v { $($wire::$variant => $domain::$variant),+ }
+            }
+        }
+
+        impl $wire {
+            /// Reads a value stored as text.
+            pub fn from_stored(s: &str) -> Result<Self, ApiError> {
+                s.parse::<$domain>()
+                    .map(Self::from)
+                    .map_err(|e| ApiError::Internal(format!("stored value: {e}")))
+            }
+        }
+    };
+}
+
+wire_enum!(
+    /// Kind of organization.
+    OrgKindDto <=> OrgKind { Vendor, Distributor, Reseller }
+);
+wire_enum!(
+    /// Partner tier: `platinum` > `gold` > `silver` > `registered`.
+    TierDto <=> Tier { Registered, Silver, Gold, Platinum }
+);
+wire_enum!(
+    /// A user's role.
+    RoleDto <=> Role {
+        VendorAdmin, ChannelManager, VendorViewer, PartnerAdmin, AccountManager,
+        AccountManagerDirector
+    }
+);
+wire_enum!(
+    /// How an org holds a customer.
+    RegistrationDto <=> Registration { Preregistered, Associated, VendorOwned }
+);
+wire_enum!(
+    /// Opportunity lifecycle status.
+    StatusDto <=> Status {
+        Draft, PendingApproval, Delivered, Accepted, Declined, Returned, Expired, Won, Lost,
+        Canceled, Rejected
+    }
+);
+wire_enum!(
+    /// Who brought the opportunity in.
+    OriginDto <=> Origin { Vendor, Partner }
+);
+wire_enum!(
+    /// Sales pipeline phase.
+    PhaseDto <=> Phase { Qualify, Develop, Propose, Negotiate, Commit }
+);
+
+wire_enum!(
+    /// Something the caller may do to an opportunity now.
+    ActionDto <=> Action { Edit }
+);
+
+/// An exact amount in a currency. `amount` is a decimal string, never a float.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, Validate)]
+#[serde(deny_unknown_fields)]
+pub struct MoneyDto {
+    /// Non-negative decimal with at most the currency's minor-unit places.
+    #[schema(example = "120000.00", pattern = r"^[0-9]{1,15}(\.[0-9]{1,4})?$", max_length = 20)]
+    #[validate(custom(function = "valid_amount"))]
+    pub amount: String,
+    /// ISO 4217 code, upper case.
+    #[schema(example = "EUR", pattern = "^[A-Z]{3}$", min_length = 3, max_length = 3)]
+    #[validate(custom(function = "valid_currency"))]
+    pub currency: String,
+}
+
+impl MoneyDto {
+    pub fn from_money(m: &Money) -> Self {
+        Self {
+            amount: m.amount_string(),
+            currency: m.currency().to_string(),
+        }
+    }
+
+    /// Parses into domain money; `field` names it in a 422.
+    pub fn parse(&self, field: &str) -> Result<Money, ApiError> {
+        let currency: CurrencyCode = self
+            .currency
+            .parse()
+            .map_err(|e: String| ApiError::validation(format!("{field}.currency"), e))?;
+        Money::parse(&self.amount, currency)
+            .map_err(|e| ApiError::validation(format!("{field}.amount"), e.to_string()))
+    }
+}
+
+fn invalid(code: &'static str, message: impl Into<Cow<'static, str>>) -> ValidationError {
+    ValidationError::new(code).with_message(message.into())
+}
+
+pub fn valid_amount(s: &str) -> Result<(), ValidationError> {
+    // The currency decides the places; here only the shape is checked.
+    parse_amount(s)
+        .map(|_| ())
+        .map_err(|e| invalid("amount", e.to_string()))
+}
+
+pub fn valid_currency(s: &str) -> Result<(), ValidationError> {
+    s.parse::<CurrencyCode>().map(|_| ()).map_err(|e| invalid("currency", e))
+}
+
+pub fn valid_country(s: &str) -> Result<(), ValidationError> {
+    if s.len() != 2 {
+        return Err(invalid("country", "must be an ISO 3166-1 alpha-2 code such as DE"));
+    }
+    s.parse::<CountryCode>().map(|_| ()).map_err(|e| invalid("country", e))
+}
+
+pub fn valid_countries(list: &[String]) -> Result<(), ValidationError> {
+    list.iter().try_for_each(|c| valid_country(c))
+}
+
+pub fn valid_email(s: &str) -> Result<(), ValidationError> {
+    s.parse::<Email>().map(|_| ()).map_err(|e| invalid("email", e))
+}
+
+pub fn not_blank(s: &str) -> Result<(), ValidationError> {
+    if s.trim().is_empty() {
+        Err(invalid("blank", "must not be blank"))
+    } else {
+        Ok(())
+    }
+}
+
+pub fn valid_labels(list: &[String]) -> Result<(), ValidationError> {
+    labels(list).map(|_| ()).map_err(|e| invalid("labels", e))
+}
+
+/// Normalizes country codes to upper case, de-duplicated and sorted.
+pub fn countries(list: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = list.iter().map(|c| c.trim().to_ascii_uppercase()).collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// Deserializes a field that may be absent (outer `None`), `null` (clear it:
+/// `Some(None)`) or a value.
+pub fn double_option<'de, T, D>(d: D) -> Result<Option<Option<T>>, D::Error>
+where
+    T: Deserialize<'de>,
+    D: Deserializer<'de>,
+{
+    Option::<T>::deserialize(d).map(Some)
+}

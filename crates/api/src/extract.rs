@@ -1,0 +1,274 @@
+//! Request extractors whose failures are problem+json: JSON bodies (content
+//! type, size, syntax, required fields, types, validation, all fields at
+//! once), query strings, and `If-Match`.
+
+use std::future::{Ready, ready};
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
+use futures_util::StreamExt;
+use futures_util::future::LocalBoxFuture;
+use prm_domain::FieldError;
+use serde::de::DeserializeOwned;
+use utoipa::PartialSchema;
+use utoipa::openapi::{RefOr, Schema};
+use validator::{Validate, ValidationErrors, ValidationErrorsKind};
+
+use crate::error::ApiError;
+
+/// Largest request body accepted, in bytes.
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+/// A JSON request body, checked and validated.
+#[derive(Debug)]
+pub struct JsonBody<T>(pub T);
+
+impl<T> FromRequest for JsonBody<T>
+where
+    T: DeserializeOwned + Validate + PartialSchema + 'static,
+{
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let content_type_ok = is_json_content_type(req);
+        let declared_len = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        let mut payload = payload.take();
+        Box::pin(async move {
+            if !content_type_ok {
+                return Err(ApiError::UnsupportedMediaType {
+                    detail: "send the body as `Content-Type: application/json`".to_owned(),
+                });
+            }
+            if declared_len.is_some_and(|n| n > BODY_LIMIT) {
+                return Err(ApiError::PayloadTooLarge { limit: BODY_LIMIT });
+            }
+            let mut body = web::BytesMut::new();
+            while let Some(chunk) = payload.next().await {
+                let chunk = chunk.map_err(|e| ApiError::BadRequest {
+                    code: "unreadable_body",
+                    detail: format!("the request body could not be read: {e}"),
+                })?;
+                if body.len() + chunk.len() > BODY_LIMIT {
+                    return Err(ApiError::PayloadTooLarge { limit: BODY_LIMIT });
+                }
+                body.extend_from_slice(&chunk);
+            }
+            parse_body::<T>(&body).map(JsonBody)
+        })
+    }
+}
+
+fn is_json_content_type(req: &HttpRequest) -> bool {
+    match req.mime_type() {
+        Ok(Some(m)) => {
+            (m.type_() == "application")
+                && (m.subtype() == "json" || m.suffix().is_some_and(|s| s == "json"))
+        }
+        _ => false,
+    }
+}
+
+/// Parses and validates a JSON body, reporting every failing field it can.
+pub fn parse_body<T>(bytes: &[u8]) -> Result<T, ApiError>
+where
+    T: DeserializeOwned + Validate + PartialSchema,
+{
+    let value: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|e| ApiError::BadRequest {
+            code: "malformed_json",
+            detail: format!("the body is not valid JSON: {e}"),
+        })?;
+    let Some(object) = value.as_object() else {
+        return Err(ApiError::BadRequest {
+            code: "malformed_json",
+            detail: "the body must be a JSON object".to_owned(),
+        });
+    };
+    let missing: Vec<FieldError> = required_fields::<T>()
+        .into_iter()
+        .filter(|f| !object.contains_key(f))
+        .map(|f| FieldError::new(f, "is required"))
+        .collect();
+    if !missing.is_empty() {
+        return Err(ApiError::Validation(missing));
+    }
+    let parsed: T = serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let field = if path == "." { "body".to_owned() } else { path };
+        ApiError::validation(field, e.into_inner().to_string())
+    })?;
+    parsed
+        .validate()
+        .map_err(|e| ApiError::Validation(flatten_validation(&e)))?;
+    Ok(parsed)
+}
+
+fn required_fields<T: PartialSchema>() -> Vec<String> {
+    match T::schema() {
+        RefOr::T(Schema::Object(o)) => o.required,
+        _ => Vec::new(),
+    }
+}
+
+/// Turns validator's nested errors into a flat list of `field.path` entries.
+pub fn flatten_validation(errors: &ValidationErrors) -> Vec<FieldError> {
+    let mut out = Vec::new();
+    flatten_into(errors, "", &mut out);
+    out.sort_by(|a, b| a.field.cmp(&b.field));
+    out
+}
+
+fn flatten_into(errors: &ValidationErrors, prefix: &str, out: &mut Vec<FieldError>) {
+    for (field, kind) in errors.errors() {
+        let path = if prefix.is_empty() {
+            field.to_string()
+        } else {
+            format!("{prefix}.{field}")
+        };
+        match kind {
+            ValidationErrorsKind::Field(list) => {
+                for e in list {
+                    out.push(FieldError::new(path.clone(), describe(e)));
+                }
+            }
+            ValidationErrorsKind::Struct(inner) => flatten_into(inner, &path, out),
+            ValidationErrorsKind::List(items) => {
+                for (i, inner) in items {
+                    flatten_into(inner, &format!("{path}[{i}]"), out);
+                }
+            }
+        }
+    }
+}
+
+fn describe(e: &validator::ValidationError) -> String {
+    if let Some(m) = &e.message {
+        return m.to_string();
+    }
+    let p = |k: &str| e.params.get(k).map(ToString::to_string);
+    match e.code.as_ref() {
+        "length" => match (p("min"), p("max")) {
+            (Some(min), Some(max)) => format!("length must be from {min} to {max}"),
+            (None, Some(max)) => format!("length must be at most {max}"),
+            (Some(min), None) => format!("length must be at least {min}"),
+            _ => "has the wrong length".to_owned(),
+        },
+        "range" => match (p("min"), p("max")) {
+            (Some(min), Some(max)) => format!("must be from {min} to {max}"),
+            (None, Some(max)) => format!("must be at most {max}"),
+            (Some(min), None) => format!("must be at least {min}"),
+            _ => "is out of range".to_owned(),
+        },
+        "email" => "must be an e-mail address".to_owned(),
+        other => format!("is invalid ({other})"),
+    }
+}
+
+/// A query string, deserialized field by field and validated.
+#[derive(Debug)]
+pub struct QueryParams<T>(pub T);
+
+impl<T> FromRequest for QueryParams<T>
+where
+    T: DeserializeOwned + Validate + 'static,
+{
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(parse_query(req.query_string()).map(QueryParams))
+    }
+}
+
+pub fn parse_query<T: DeserializeOwned + Validate>(query: &str) -> Result<T, ApiError> {
+    let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+    let parsed: T = serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let field = if path == "." { "query".to_owned() } else { path };
+        ApiError::validation(field, e.into_inner().to_string())
+    })?;
+    parsed
+        .validate()
+        .map_err(|e| ApiError::Validation(flatten_validation(&e)))?;
+    Ok(parsed)
+}
+
+/// The `If-Match` precondition of a write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IfMatch {
+    /// No header: the write is not conditional.
+    Absent,
+    /// `*`: any current version.
+    Any,
+    /// The versions the client last saw; an unparsable header matches none.
+    Versions(Vec<i32>),
+}
+
+impl IfMatch {
+    pub fn parse(value: Option<&str>) -> Self {
+        let Some(v) = value else {
+            return IfMatch::Absent;
+        };
+        if v.trim() == "*" {
+            return IfMatch::Any;
+        }
+        IfMatch::Versions(
+            v.split(',')
+                .filter_map(|tag| {
+                    let tag = tag.trim();
+                    // A weak validator never matches for a write (RFC 9110 13.1.1).
+                    tag.strip_prefix('"')?.strip_suffix('"')?.parse().ok()
+                })
+                .collect(),
+        )
+    }
+
+    /// 412 unless the current version is one the client named.
+    pub fn check(&self, current: i32) -> Result<(), ApiError> {
+        match self {
+            IfMatch::Absent | IfMatch::Any => Ok(()),
+            IfMatch::Versions(v) if v.contains(&current) => Ok(()),
+            IfMatch::Versions(_) => Err(ApiError::VersionMismatch { current }),
+        }
+    }
+}
+
+impl FromRequest for IfMatch {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let value = req
+            .headers()
+            .get(header::IF_MATCH)
+            .map(|v| v.to_str().unwrap_or("\u{0}"));
+        ready(Ok(IfMatch::parse(value)))
+    }
+}
+
+/// The strong ETag of a resource at a version.
+pub fn etag(version: i32) -> String {
+    format!("\"{version}\"")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn if_match_accepts_strong_tags_and_star() {
+        assert_eq!(IfMatch::parse(Some("\"3\"")).check(3).ok(), Some(()));
+        assert!(IfMatch::parse(Some("\"3\"")).check(4).is_err());
+        assert!(IfMatch::parse(Some("W/\"3\"")).check(3).is_err());
+        assert!(IfMatch::parse(Some("*")).check(9).is_ok());
+        assert!(IfMatch::parse(Some("\"1\", \"2\"")).check(2).is_ok());
+        assert!(IfMatch::parse(Some("garbage")).check(1).is_err());
+        assert!(IfMatch::parse(None).check(1).is_ok());
+    }
+}

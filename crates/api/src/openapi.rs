@@ -1,0 +1,163 @@
+//! The OpenAPI document: metadata here, paths collected from the handlers by
+//! utoipa-actix-web, then the responses every operation shares (problem
+//! bodies for 400/401/403/404/412/413/415/422/500/503) and bearer security
+//! added in one pass so no handler can forget them.
+
+use utoipa::OpenApi;
+use utoipa::openapi::header::HeaderBuilder;
+use utoipa::openapi::path::{Operation, ParameterIn};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
+use utoipa::openapi::{
+    ContentBuilder, Object, Ref, RefOr, Response, ResponseBuilder, Type,
+};
+
+use crate::error::{PROBLEM_CONTENT_TYPE, Problem, ProblemField};
+use crate::extract::BODY_LIMIT;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "prm — partner opportunity management API",
+        description = "Headless API with which a vendor runs the opportunity side of its partner \
+program: channel managers create and distribute opportunities; partners (distributors and \
+resellers) accept, work, report progress and close them, bring their own for approval and \
+register deals.\n\n\
+Conventions: JSON bodies with snake_case fields, UUID ids, RFC 3339 UTC timestamps, money as \
+`{\"amount\": \"12500.00\", \"currency\": \"EUR\"}` (decimal string). Lists use cursor \
+pagination (`limit` 1–200, default 50; `cursor` = the previous page's `next_cursor`). Every \
+single resource carries `version` and an `ETag`; writes accept `If-Match` and answer 412 \
+when it is stale. Every error is `application/problem+json` with a stable `code`. Request \
+bodies are limited to 65536 bytes.",
+        license(name = "Proprietary")
+    ),
+    tags(
+        (name = "me", description = "The caller"),
+        (name = "orgs", description = "The vendor, distributors and resellers, with assignment profiles"),
+        (name = "users", description = "Mapping of identity-provider subjects to orgs and roles"),
+        (name = "customers", description = "End-customer accounts held by orgs"),
+        (name = "opportunities", description = "Sales opportunities and their lifecycle"),
+        (name = "operations", description = "Health probes"),
+    ),
+    components(schemas(Problem, ProblemField))
+)]
+#[derive(Debug)]
+pub struct ApiDoc;
+
+const SHARED: &[(&str, &str, &str)] = &[
+    ("BadRequest", "400", "Malformed request: bad JSON, or a path parameter that is not a UUID"),
+    ("Unauthorized", "401", "Missing, invalid or expired bearer token, or an unknown subject"),
+    ("Forbidden", "403", "Visible but not allowed to the caller, or the caller's user or org is deactivated"),
+    ("NotFound", "404", "Absent, or not visible to the caller"),
+    ("PreconditionFailed", "412", "`If-Match` does not match the current version; nothing changed"),
+    ("PayloadTooLarge", "413", "The body exceeds 65536 bytes"),
+    ("UnsupportedMediaType", "415", "The body is not `application/json`"),
+    ("ValidationFailed", "422", "Invalid input; `errors` lists every failing field"),
+    ("InternalError", "500", "Unexpected failure; logged, details withheld"),
+    ("ServiceUnavailable", "503", "The database is unavailable; retry after `Retry-After` seconds"),
+];
+
+fn shared_response(name: &str, description: &str) -> Response {
+    let mut b = ResponseBuilder::new().description(description).content(
+        PROBLEM_CONTENT_TYPE,
+        ContentBuilder::new()
+            .schema(Some(Ref::from_schema_name("Problem")))
+            .build(),
+    );
+    let string = || Object::with_type(Type::String);
+    if name == "Unauthorized" {
+        b = b.header(
+            "WWW-Authenticate",
+            HeaderBuilder::new()
+                .schema(string())
+                .description(Some("`Bearer realm=\"prm\"`, with `error=\"invalid_token\"` for a bad token"))
+                .build(),
+        );
+    }
+    if name == "ServiceUnavailable" {
+        b = b.header(
+            "Retry-After",
+            HeaderBuilder::new()
+                .schema(string())
+                .description(Some("Seconds to wait before retrying"))
+                .build(),
+        );
+    }
+    b.build()
+}
+
+fn add(op: &mut Operation, status: &str) {
+    let name = SHARED
+        .iter()
+        .find(|(_, s, _)| *s == status)
+        .map_or("InternalError", |(n, _, _)| *n);
+    op.responses
+        .responses
+        .entry(status.to_owned())
+        .or_insert_with(|| RefOr::Ref(Ref::from_response_name(name)));
+}
+
+/// Adds security, shared responses and the bearer scheme to the collected
+/// document.
+pub fn finalize(mut api: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+    debug_assert_eq!(BODY_LIMIT, 65536, "update the limit in the document's text");
+    let components = api.components.get_or_insert_with(Default::default);
+    components.add_security_scheme(
+        "bearer",
+        SecurityScheme::Http(
+            HttpBuilder::new()
+                .scheme(HttpAuthScheme::Bearer)
+                .bearer_format("JWT")
+                .description(Some("A JWT from the identity provider; `sub` names a user"))
+                .build(),
+        ),
+    );
+    for (name, _, description) in SHARED {
+        components
+            .responses
+            .insert((*name).to_owned(), RefOr::T(shared_response(name, description)));
+    }
+
+    for (path, item) in api.paths.paths.iter_mut() {
+        let is_api = path.starts_with("/api/v1");
+        let has_path_params = path.contains('{');
+        let ops = [
+            (&mut item.get, false),
+            (&mut item.post, false),
+            (&mut item.put, true),
+            (&mut item.patch, true),
+            (&mut item.delete, false),
+        ];
+        for (op, is_update) in ops {
+            let Some(op) = op.as_mut() else { continue };
+            if is_api {
+                op.security = Some(vec![SecurityRequirement::new("bearer", Vec::<String>::new())]);
+                add(op, "401");
+                add(op, "403");
+                add(op, "503");
+            }
+            if has_path_params {
+                add(op, "400");
+                add(op, "404");
+            }
+            if op.request_body.is_some() {
+                for s in ["400", "413", "415", "422"] {
+                    add(op, s);
+                }
+            }
+            let has_query = op.parameters.as_ref().is_some_and(|ps| {
+                ps.iter().any(|p| matches!(p.parameter_in, ParameterIn::Query))
+            });
+            if has_query {
+                add(op, "422");
+            }
+            let has_if_match = op.parameters.as_ref().is_some_and(|ps| {
+                ps.iter().any(|p| p.name == "If-Match")
+            });
+            if is_update || has_if_match {
+                add(op, "412");
+            }
+            add(op, "500");
+        }
+    }
+    api
+}

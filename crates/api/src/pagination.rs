@@ -1,0 +1,82 @@
+//! Cursor pagination: opaque cursors over a stable key, `limit` 1..=200.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::Serialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::error::ApiError;
+
+pub const DEFAULT_LIMIT: u32 = 50;
+pub const MAX_LIMIT: u32 = 200;
+
+/// One page of a list.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Page<T: ToSchema> {
+    pub items: Vec<T>,
+    /// Pass as `cursor` to get the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+pub fn encode_cursor(id: Uuid) -> String {
+    URL_SAFE_NO_PAD.encode(id.as_bytes())
+}
+
+pub fn decode_cursor(cursor: Option<&str>) -> Result<Option<Uuid>, ApiError> {
+    let Some(c) = cursor else { return Ok(None) };
+    URL_SAFE_NO_PAD
+        .decode(c)
+        .ok()
+        .and_then(|b| Uuid::from_slice(&b).ok())
+        .map(Some)
+        .ok_or_else(|| ApiError::validation("cursor", "is not a cursor this service issued"))
+}
+
+/// Rows to fetch for a page: one more than shown, to learn if another follows.
+pub fn fetch_size(limit: Option<u32>) -> i64 {
+    i64::from(limit.unwrap_or(DEFAULT_LIMIT)) + 1
+}
+
+/// Cuts the extra row off and builds the page.
+pub fn into_page<R, T: ToSchema, E>(
+    mut rows: Vec<R>,
+    limit: Option<u32>,
+    key: impl Fn(&R) -> Uuid,
+    to_dto: impl FnMut(R) -> Result<T, E>,
+) -> Result<Page<T>, E> {
+    let limit = limit.unwrap_or(DEFAULT_LIMIT) as usize;
+    let next_cursor = if rows.len() > limit {
+        rows.truncate(limit);
+        rows.last().map(|r| encode_cursor(key(r)))
+    } else {
+        None
+    };
+    Ok(Page {
+        items: rows.into_iter().map(to_dto).collect::<Result<_, E>>()?,
+        next_cursor,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_refuse_garbage() {
+        let id = Uuid::now_v7();
+        assert_eq!(decode_cursor(Some(&encode_cursor(id))).unwrap(), Some(id));
+        assert!(decode_cursor(Some("not-a-cursor")).is_err());
+        assert_eq!(decode_cursor(None).unwrap(), None);
+    }
+
+    #[test]
+    fn a_page_has_a_cursor_only_when_more_rows_follow() {
+        let ids: Vec<Uuid> = (0..3).map(|_| Uuid::now_v7()).collect();
+        let p = into_page(ids.clone(), Some(2), |u| *u, |u| Ok::<_, ()>(u.to_string())).unwrap();
+        assert_eq!(p.items.len(), 2);
+        assert_eq!(p.next_cursor, Some(encode_cursor(ids[1])));
+        let p = into_page(ids, Some(3), |u| *u, |u| Ok::<_, ()>(u.to_string())).unwrap();
+        assert!(p.next_cursor.is_none());
+    }
+}

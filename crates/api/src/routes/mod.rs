@@ -1,0 +1,53 @@
+//! HTTP handlers, one module per resource. Each handler extracts, runs one
+//! unit of work on the blocking pool, and writes a response DTO.
+
+use actix_web::HttpResponse;
+use actix_web::http::StatusCode;
+use actix_web::http::header;
+use serde::Serialize;
+use utoipa_actix_web::service_config::ServiceConfig;
+
+use crate::extract::etag;
+
+pub mod customers;
+pub mod health;
+pub mod me;
+pub mod opportunities;
+pub mod orgs;
+pub mod users;
+
+/// Registers every `/api/v1` handler; `service` (not `route`) so each
+/// reaches the OpenAPI document.
+pub fn api_v1(cfg: &mut ServiceConfig) {
+    cfg.service(me::get_me)
+        .service(orgs::create_org)
+        .service(orgs::list_orgs)
+        .service(orgs::get_org)
+        .service(orgs::update_org)
+        .service(users::create_user)
+        .service(users::list_users)
+        .service(users::get_user)
+        .service(users::update_user)
+        .service(customers::create_customer)
+        .service(customers::list_customers)
+        .service(customers::get_customer)
+        .service(opportunities::create_opportunity)
+        .service(opportunities::list_opportunities)
+        .service(opportunities::get_opportunity)
+        .service(opportunities::update_opportunity);
+}
+
+/// A single resource with its strong `ETag`.
+pub fn single<T: Serialize>(status: StatusCode, version: i32, body: &T) -> HttpResponse {
+    HttpResponse::build(status)
+        .insert_header((header::ETAG, etag(version)))
+        .json(body)
+}
+
+/// A `201 Created` with `Location` and `ETag`.
+pub fn created<T: Serialize>(location: String, version: i32, body: &T) -> HttpResponse {
+    HttpResponse::Created()
+        .insert_header((header::LOCATION, location))
+        .insert_header((header::ETAG, etag(version)))
+        .json(body)
+}

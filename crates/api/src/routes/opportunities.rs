@@ -1,0 +1,539 @@
+//! `/opportunities`: create, read, list and edit sales opportunities.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, get, patch, post, web};
+use bigdecimal::BigDecimal;
+use chrono::{DateTime, NaiveDate, Utc};
+use prm_domain::Actor;
+use prm_domain::opportunity::{
+    self as rules, Action, CreateRequest, Origin, contact_details_visible,
+};
+use prm_domain::values::{CurrencyCode, Money, labels};
+use prm_store::customers::Customer;
+use prm_store::opportunities::{
+    self as store, NewEvent, NewOpportunity, Opportunity, OpportunityChanges, OpportunityView,
+};
+use prm_store::{Connection, PgConnection};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+use validator::Validate;
+
+use crate::auth::Caller;
+use crate::dto::{
+    ActionDto, MoneyDto, OriginDto, PhaseDto, StatusDto, double_option, not_blank, valid_country,
+    valid_email, valid_labels,
+};
+use crate::error::ApiError;
+use crate::extract::{IfMatch, JsonBody, QueryParams};
+use crate::pagination::{Page, decode_cursor, fetch_size, into_page};
+use crate::routes::{created, single};
+use crate::state::AppState;
+
+/// The customer an opportunity is for.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CustomerRef {
+    pub id: Uuid,
+    #[schema(example = "Fabrikam GmbH")]
+    pub name: String,
+}
+
+/// The customer's contact person. While an opportunity is only `delivered`,
+/// partners get `email` and `phone` as `null` until they accept.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ContactDto {
+    #[schema(example = "Jo Park")]
+    pub name: Option<String>,
+    #[schema(example = "jo@fabrikam.example")]
+    pub email: Option<String>,
+    #[schema(example = "+49 30 1234")]
+    pub phone: Option<String>,
+    #[schema(example = "CIO")]
+    pub title: Option<String>,
+}
+
+/// A sales opportunity as the caller may see it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OpportunityDto {
+    pub id: Uuid,
+    /// Human reference.
+    #[schema(example = "OPP-000123")]
+    pub reference: String,
+    #[schema(example = "Cloud migration for Fabrikam")]
+    pub topic: String,
+    pub status: StatusDto,
+    pub origin: OriginDto,
+    pub customer: CustomerRef,
+    pub contact: ContactDto,
+    pub estimated_revenue: Option<MoneyDto>,
+    pub expected_close_date: Option<NaiveDate>,
+    pub customer_situation: Option<String>,
+    pub customer_need: Option<String>,
+    pub proposed_solution: Option<String>,
+    #[schema(example = "DE")]
+    pub country: Option<String>,
+    #[schema(example = "retail")]
+    pub industry: Option<String>,
+    #[schema(example = json!(["cloud"]))]
+    pub product_lines: Vec<String>,
+    pub marketing_task_id: Option<Uuid>,
+    pub owner_org_id: Uuid,
+    pub owner_user_id: Uuid,
+    pub primary_partner_id: Option<Uuid>,
+    pub collaborator_ids: Vec<Uuid>,
+    pub pipeline_phase: Option<PhaseDto>,
+    #[schema(minimum = 0, maximum = 100)]
+    pub win_probability: Option<i16>,
+    /// Deadline to accept or decline while `delivered`.
+    pub accept_by: Option<DateTime<Utc>>,
+    pub expires_on: Option<NaiveDate>,
+    pub extension_count: i32,
+    pub close_reason: Option<String>,
+    pub actual_revenue: Option<MoneyDto>,
+    pub version: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// Exactly what the caller may do to this opportunity now.
+    pub allowed_actions: Vec<ActionDto>,
+}
+
+fn stored_money(amount: Option<BigDecimal>, currency: Option<&str>) -> Result<Option<MoneyDto>, ApiError> {
+    match (amount, currency) {
+        (Some(a), Some(c)) => {
+            let c: CurrencyCode = c
+                .parse()
+                .map_err(|e: String| ApiError::Internal(format!("stored currency: {e}")))?;
+            Ok(Some(MoneyDto::from_money(&Money::from_parts(a, c))))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// Builds the response for `actor`: contact details withheld while only
+/// delivered, and `allowed_actions` from the same rules that authorize.
+pub fn opportunity_dto(v: OpportunityView, actor: &Actor) -> Result<OpportunityDto, ApiError> {
+    let facts = v.row.facts(&v.collaborator_ids)?;
+    let show_contact = contact_details_visible(actor, &facts);
+    let allowed_actions = rules::allowed_actions(actor, &facts)
+        .into_iter()
+        .map(ActionDto::from)
+        .collect();
+    let o = v.row;
+    Ok(OpportunityDto {
+        id: o.id,
+        reference: format!("OPP-{:06}", o.reference_no),
+        topic: o.topic,
+        status: facts.status.into(),
+        origin: facts.origin.into(),
+        customer: CustomerRef {
+            id: o.customer_id,
+            name: v.customer_name,
+        },
+        contact: ContactDto {
+            name: o.contact_name,
+            email: o.contact_email.filter(|_| show_contact),
+            phone: o.contact_phone.filter(|_| show_contact),
+            title: o.contact_title,
+        },
+        estimated_revenue: stored_money(o.estimated_revenue, o.currency.as_deref())?,
+        actual_revenue: stored_money(o.actual_revenue, o.currency.as_deref())?,
+        expected_close_date: o.expected_close_date,
+        customer_situation: o.customer_situation,
+        customer_need: o.customer_need,
+        proposed_solution: o.proposed_solution,
+        country: o.country,
+        industry: o.industry,
+        product_lines: o.product_lines,
+        marketing_task_id: o.marketing_task_id,
+        owner_org_id: o.owner_org_id,
+        owner_user_id: o.owner_user_id,
+        primary_partner_id: o.primary_partner_id,
+        collaborator_ids: v.collaborator_ids,
+        pipeline_phase: o.pipeline_phase.as_deref().map(PhaseDto::from_stored).transpose()?,
+        win_probability: o.win_probability,
+        accept_by: o.accept_by,
+        expires_on: o.expires_on,
+        extension_count: o.extension_count,
+        close_reason: o.close_reason,
+        version: o.version,
+        created_at: o.created_at,
+        updated_at: o.updated_at,
+        allowed_actions,
+    })
+}
+
+/// The customer's contact person.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ContactInput {
+    #[validate(length(min = 1, max = 200), custom(function = "not_blank"))]
+    #[schema(min_length = 1, max_length = 200, example = "Jo Park")]
+    pub name: String,
+    #[validate(length(max = 254), custom(function = "valid_email"))]
+    #[schema(max_length = 254, format = "email", example = "jo@fabrikam.example")]
+    pub email: Option<String>,
+    #[validate(length(min = 1, max = 50))]
+    #[schema(min_length = 1, max_length = 50, example = "+49 30 1234")]
+    pub phone: Option<String>,
+    #[validate(length(min = 1, max = 100))]
+    #[schema(min_length = 1, max_length = 100, example = "CIO")]
+    pub title: Option<String>,
+}
+
+/// A new opportunity. Vendor writers create `draft`s; partner admins and
+/// account managers create `pending_approval` ones and must give
+/// `estimated_revenue` and `expected_close_date`.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"topic": "Cloud migration for Fabrikam",
+    "customer_id": "0193a2c4-7c1e-7cc3-9d5e-5b3c2a1f0e9d",
+    "contact": {"name": "Jo Park", "email": "jo@fabrikam.example", "phone": "+49 30 1234"},
+    "estimated_revenue": {"amount": "120000.00", "currency": "EUR"},
+    "expected_close_date": "2027-03-31", "customer_situation": "On-premises data centre",
+    "customer_need": "Move to cloud", "proposed_solution": "Managed migration",
+    "country": "DE", "industry": "retail", "product_lines": ["cloud"]}))]
+pub struct CreateOpportunity {
+    #[validate(length(min = 1, max = 200), custom(function = "not_blank"))]
+    #[schema(min_length = 1, max_length = 200)]
+    pub topic: String,
+    /// A customer the caller may see (a partner: its org's, a distributor's
+    /// also its resellers').
+    pub customer_id: Uuid,
+    #[validate(nested)]
+    pub contact: Option<ContactInput>,
+    #[validate(nested)]
+    pub estimated_revenue: Option<MoneyDto>,
+    pub expected_close_date: Option<NaiveDate>,
+    #[validate(length(max = 4000))]
+    #[schema(max_length = 4000)]
+    pub customer_situation: Option<String>,
+    #[validate(length(max = 4000))]
+    #[schema(max_length = 4000)]
+    pub customer_need: Option<String>,
+    #[validate(length(max = 4000))]
+    #[schema(max_length = 4000)]
+    pub proposed_solution: Option<String>,
+    /// ISO 3166-1 alpha-2; defaults to the customer's country.
+    #[validate(custom(function = "valid_country"))]
+    #[schema(min_length = 2, max_length = 2, pattern = "^[A-Za-z]{2}$")]
+    pub country: Option<String>,
+    #[validate(length(min = 1, max = 64))]
+    #[schema(min_length = 1, max_length = 64)]
+    pub industry: Option<String>,
+    #[validate(length(max = 20), custom(function = "valid_labels"))]
+    #[schema(max_items = 20)]
+    pub product_lines: Option<Vec<String>>,
+    /// The marketing task this opportunity came from.
+    pub marketing_task_id: Option<Uuid>,
+}
+
+/// Field changes. Absent fields stay as they are; `null` clears an optional
+/// field. A partner-created opportunity keeps its revenue and close date.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"topic": "Cloud migration, phase 1",
+    "estimated_revenue": {"amount": "95000.00", "currency": "EUR"}}))]
+pub struct UpdateOpportunity {
+    #[validate(length(min = 1, max = 200), custom(function = "not_blank"))]
+    #[schema(min_length = 1, max_length = 200)]
+    pub topic: Option<String>,
+    /// Replaces the whole contact.
+    #[validate(nested)]
+    pub contact: Option<ContactInput>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<MoneyDto>)]
+    pub estimated_revenue: Option<Option<MoneyDto>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<NaiveDate>)]
+    pub expected_close_date: Option<Option<NaiveDate>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[validate(length(max = 4000))]
+    #[schema(value_type = Option<String>, max_length = 4000)]
+    pub customer_situation: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[validate(length(max = 4000))]
+    #[schema(value_type = Option<String>, max_length = 4000)]
+    pub customer_need: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[validate(length(max = 4000))]
+    #[schema(value_type = Option<String>, max_length = 4000)]
+    pub proposed_solution: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[validate(custom(function = "valid_country"))]
+    #[schema(value_type = Option<String>, min_length = 2, max_length = 2, pattern = "^[A-Za-z]{2}$")]
+    pub country: Option<Option<String>>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[validate(length(min = 1, max = 64))]
+    #[schema(value_type = Option<String>, min_length = 1, max_length = 64)]
+    pub industry: Option<Option<String>>,
+    #[validate(length(max = 20), custom(function = "valid_labels"))]
+    #[schema(max_items = 20)]
+    pub product_lines: Option<Vec<String>>,
+}
+
+#[derive(Debug, Deserialize, Validate, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct OpportunityListParams {
+    /// Page size, 1 to 200.
+    #[validate(range(min = 1, max = 200))]
+    #[param(minimum = 1, maximum = 200, default = 50)]
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    #[param(max_length = 64)]
+    pub cursor: Option<String>,
+}
+
+fn trimmed(s: Option<String>) -> Option<String> {
+    s.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+}
+
+fn normalized_labels(list: Option<&[String]>) -> Result<Option<Vec<String>>, ApiError> {
+    list.map(labels)
+        .transpose()
+        .map_err(|e| ApiError::validation("product_lines", e))
+}
+
+fn load_view(conn: &mut PgConnection, id: Uuid, actor: &Actor) -> Result<OpportunityDto, ApiError> {
+    let view = store::find_view(conn, id)?.ok_or(ApiError::NotFound)?;
+    opportunity_dto(view, actor)
+}
+
+/// Create an opportunity: `draft` for vendor writers, `pending_approval`
+/// for partners.
+#[utoipa::path(
+    tag = "opportunities",
+    request_body = CreateOpportunity,
+    responses((status = 201, description = "Created", body = OpportunityDto,
+               headers(("ETag" = String), ("Location" = String))))
+)]
+#[post("/opportunities")]
+pub async fn create_opportunity(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: JsonBody<CreateOpportunity>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.0;
+    let dto = state
+        .run(caller, move |conn, actor| {
+            conn.transaction(|conn| {
+                let customer = Customer::find(conn, body.customer_id)?;
+                let creation = rules::decide_create(
+                    actor,
+                    &CreateRequest {
+                        customer_org_id: customer.as_ref().map(|c| c.org_id.into()),
+                        has_estimated_revenue: body.estimated_revenue.is_some(),
+                        has_expected_close_date: body.expected_close_date.is_some(),
+                    },
+                )?;
+                let customer =
+                    customer.ok_or_else(|| ApiError::validation("customer_id", "no such customer"))?;
+                if body.marketing_task_id.is_some() {
+                    return Err(ApiError::validation("marketing_task_id", "no such marketing task"));
+                }
+                let money = body
+                    .estimated_revenue
+                    .as_ref()
+                    .map(|m| m.parse("estimated_revenue"))
+                    .transpose()?;
+                let contact = body.contact;
+                let new = NewOpportunity {
+                    id: Uuid::now_v7(),
+                    topic: body.topic.trim().to_owned(),
+                    customer_id: customer.id,
+                    contact_name: contact.as_ref().map(|c| c.name.trim().to_owned()),
+                    contact_email: contact.as_ref().and_then(|c| trimmed(c.email.clone())),
+                    contact_phone: contact.as_ref().and_then(|c| trimmed(c.phone.clone())),
+                    contact_title: contact.as_ref().and_then(|c| trimmed(c.title.clone())),
+                    currency: money.as_ref().map(|m| m.currency().to_string()),
+                    estimated_revenue: money.as_ref().map(|m| m.amount().clone()),
+                    expected_close_date: body.expected_close_date,
+                    customer_situation: trimmed(body.customer_situation),
+                    customer_need: trimmed(body.customer_need),
+                    proposed_solution: trimmed(body.proposed_solution),
+                    country: Some(
+                        body.country
+                            .map(|c| c.trim().to_ascii_uppercase())
+                            .unwrap_or(customer.country),
+                    ),
+                    industry: trimmed(body.industry).map(|i| i.to_lowercase()).or(customer.industry),
+                    product_lines: normalized_labels(body.product_lines.as_deref())?.unwrap_or_default(),
+                    marketing_task_id: None,
+                    origin: creation.origin.as_str().to_owned(),
+                    status: creation.status.as_str().to_owned(),
+                    owner_org_id: actor.org_id.0,
+                    owner_user_id: actor.user_id.0,
+                    primary_partner_id: None,
+                    accept_by: None,
+                    expires_on: None,
+                };
+                let row = Opportunity::insert(conn, &new)?;
+                store::record_event(
+                    conn,
+                    &NewEvent {
+                        id: Uuid::now_v7(),
+                        opportunity_id: row.id,
+                        actor_user_id: Some(actor.user_id.0),
+                        action: "create",
+                        from_status: None,
+                        to_status: &row.status,
+                        reason: None,
+                    },
+                )?;
+                load_view(conn, row.id, actor)
+            })
+        })
+        .await?;
+    Ok(created(format!("/api/v1/opportunities/{}", dto.id), dto.version, &dto))
+}
+
+/// List the opportunities the caller may see, newest first.
+#[utoipa::path(
+    tag = "opportunities",
+    params(OpportunityListParams),
+    responses((status = 200, body = Page<OpportunityDto>))
+)]
+#[get("/opportunities")]
+pub async fn list_opportunities(
+    state: web::Data<AppState>,
+    caller: Caller,
+    params: QueryParams<OpportunityListParams>,
+) -> Result<HttpResponse, ApiError> {
+    let params = params.0;
+    let after = decode_cursor(params.cursor.as_deref())?;
+    let page = state
+        .run(caller, move |conn, actor| {
+            let visibility = rules::visibility(actor);
+            let rows = store::list_visible(conn, &visibility, after, fetch_size(params.limit))?;
+            into_page(rows, params.limit, |v| v.row.id, |v| opportunity_dto(v, actor))
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(page))
+}
+
+/// Get one opportunity.
+#[utoipa::path(
+    tag = "opportunities",
+    params(("id" = Uuid, Path, description = "Opportunity id")),
+    responses((status = 200, body = OpportunityDto, headers(("ETag" = String))))
+)]
+#[get("/opportunities/{id}")]
+pub async fn get_opportunity(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let dto = state
+        .run(caller, move |conn, actor| {
+            let view = store::find_view(conn, id)?.ok_or(ApiError::NotFound)?;
+            let facts = view.row.facts(&view.collaborator_ids)?;
+            if !rules::can_view(actor, &facts) {
+                return Err(ApiError::NotFound);
+            }
+            opportunity_dto(view, actor)
+        })
+        .await?;
+    Ok(single(StatusCode::OK, dto.version, &dto))
+}
+
+/// Edit an opportunity's fields. Vendor writers: any open opportunity; the
+/// creating partner's admin or owner: while `pending_approval`; the primary
+/// partner's admin or owner: while `accepted`. Collaborators cannot.
+#[utoipa::path(
+    tag = "opportunities",
+    params(("id" = Uuid, Path, description = "Opportunity id"),
+           ("If-Match" = Option<String>, Header, description = "ETag last seen; 412 if stale")),
+    request_body = UpdateOpportunity,
+    responses(
+        (status = 200, body = OpportunityDto, headers(("ETag" = String))),
+        (status = 409, description = "Not editable in its current status (`invalid_transition`, \
+            with `current_status` and `allowed_actions`)",
+         body = crate::error::Problem, content_type = "application/problem+json"),
+    )
+)]
+#[patch("/opportunities/{id}")]
+pub async fn update_opportunity(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<Uuid>,
+    if_match: IfMatch,
+    body: JsonBody<UpdateOpportunity>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let body = body.0;
+    let dto = state
+        .run(caller, move |conn, actor| {
+            conn.transaction(|conn| {
+                let row = Opportunity::find_for_update(conn, id)?.ok_or(ApiError::NotFound)?;
+                let collaborators = store::collaborators(conn, &[id])?.remove(&id).unwrap_or_default();
+                let facts = row.facts(&collaborators)?;
+                rules::decide(actor, &facts, Action::Edit)?;
+                if_match.check(row.version)?;
+                let changes = changes_from(body, &row, facts.origin)?;
+                Opportunity::update(conn, id, &changes)?;
+                load_view(conn, id, actor)
+            })
+        })
+        .await?;
+    Ok(single(StatusCode::OK, dto.version, &dto))
+}
+
+/// Turns a PATCH body into column changes, keeping a partner-created
+/// opportunity's revenue information complete.
+fn changes_from(
+    body: UpdateOpportunity,
+    row: &Opportunity,
+    origin: Origin,
+) -> Result<OpportunityChanges, ApiError> {
+    let money: Option<Option<Money>> = match &body.estimated_revenue {
+        None => None,
+        Some(None) => Some(None),
+        Some(Some(m)) => Some(Some(m.parse("estimated_revenue")?)),
+    };
+    if origin == Origin::Partner {
+        let mut missing = Vec::new();
+        if matches!(money, Some(None)) {
+            missing.push(prm_domain::FieldError::new(
+                "estimated_revenue",
+                "partner-created opportunities keep their revenue",
+            ));
+        }
+        if matches!(body.expected_close_date, Some(None)) {
+            missing.push(prm_domain::FieldError::new(
+                "expected_close_date",
+                "partner-created opportunities keep their expected close date",
+            ));
+        }
+        if !missing.is_empty() {
+            return Err(ApiError::Validation(missing));
+        }
+    }
+    let has_actual = row.actual_revenue.is_some();
+    if has_actual && money.as_ref().is_some_and(|m| {
+        m.as_ref().map(|m| m.currency().to_string()) != row.currency
+    }) {
+        return Err(ApiError::validation(
+            "estimated_revenue.currency",
+            "cannot change the currency of a closed opportunity",
+        ));
+    }
+    let contact = body.contact;
+    let text = |v: Option<Option<String>>| v.map(trimmed);
+    Ok(OpportunityChanges {
+        topic: body.topic.map(|t| t.trim().to_owned()),
+        contact_name: contact.as_ref().map(|c| Some(c.name.trim().to_owned())),
+        contact_email: contact.as_ref().map(|c| trimmed(c.email.clone())),
+        contact_phone: contact.as_ref().map(|c| trimmed(c.phone.clone())),
+        contact_title: contact.as_ref().map(|c| trimmed(c.title.clone())),
+        currency: money.as_ref().map(|m| m.as_ref().map(|m| m.currency().to_string())),
+        estimated_revenue: money.map(|m| m.map(|m| m.amount().clone())),
+        expected_close_date: body.expected_close_date,
+        customer_situation: text(body.customer_situation),
+        customer_need: text(body.customer_need),
+        proposed_solution: text(body.proposed_solution),
+        country: body.country.map(|c| c.map(|c| c.trim().to_ascii_uppercase())),
+        industry: text(body.industry).map(|i| i.map(|i| i.to_lowercase())),
+        product_lines: normalized_labels(body.product_lines.as_deref())?,
+    })
+}

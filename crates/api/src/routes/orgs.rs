@@ -1,0 +1,361 @@
+//! `/orgs`: partners, their assignment profiles and the reseller → distributor link.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, get, patch, post, web};
+use chrono::{DateTime, Utc};
+use prm_domain::org::{self as rules, OrgEdit, OrgKind};
+use prm_domain::values::labels;
+use prm_store::Connection;
+use prm_store::orgs::{NewOrg, Org, OrgChanges};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+use validator::Validate;
+
+use crate::auth::Caller;
+use crate::dto::{
+    OrgKindDto, TierDto, countries, double_option, not_blank, valid_countries, valid_labels,
+};
+use crate::error::ApiError;
+use crate::extract::{IfMatch, JsonBody, QueryParams};
+use crate::pagination::{Page, decode_cursor, fetch_size, into_page};
+use crate::routes::{created, single};
+use crate::state::AppState;
+
+/// What automatic distribution knows about a partner.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AssignmentProfile {
+    /// ISO 3166-1 alpha-2 codes the partner covers.
+    #[schema(example = json!(["DE", "AT"]))]
+    pub countries: Vec<String>,
+    #[schema(example = json!(["retail"]))]
+    pub industries: Vec<String>,
+    #[schema(example = json!(["cloud"]))]
+    pub product_lines: Vec<String>,
+    pub tier: TierDto,
+    /// Most open opportunities the partner holds at once.
+    #[schema(example = 25)]
+    pub capacity: i32,
+    /// `false` while the partner has paused itself.
+    pub accepting: bool,
+}
+
+/// An organization.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrgDto {
+    pub id: Uuid,
+    #[schema(example = "Northwind Distribution")]
+    pub name: String,
+    pub kind: OrgKindDto,
+    /// A reseller's distributor.
+    pub parent_id: Option<Uuid>,
+    /// `false`: the vendor switched the org off; its users are refused.
+    pub active: bool,
+    /// Partners only; `null` for the vendor.
+    pub profile: Option<AssignmentProfile>,
+    pub version: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl OrgDto {
+    pub fn from_row(o: Org) -> Result<Self, ApiError> {
+        let kind = OrgKindDto::from_stored(&o.kind)?;
+        let profile = if kind == OrgKindDto::Vendor {
+            None
+        } else {
+            Some(AssignmentProfile {
+                countries: o.countries,
+                industries: o.industries,
+                product_lines: o.product_lines,
+                tier: TierDto::from_stored(&o.tier)?,
+                capacity: o.capacity,
+                accepting: o.accepting,
+            })
+        };
+        Ok(Self {
+            id: o.id,
+            name: o.name,
+            kind,
+            parent_id: o.parent_id,
+            active: o.active,
+            profile,
+            version: o.version,
+            created_at: o.created_at,
+            updated_at: o.updated_at,
+        })
+    }
+}
+
+/// Assignment profile fields; in a PATCH, absent fields stay as they are.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProfileInput {
+    #[validate(length(max = 250), custom(function = "valid_countries"))]
+    #[schema(max_items = 250, example = json!(["DE", "AT"]))]
+    pub countries: Option<Vec<String>>,
+    #[validate(length(max = 50), custom(function = "valid_labels"))]
+    #[schema(max_items = 50, example = json!(["retail"]))]
+    pub industries: Option<Vec<String>>,
+    #[validate(length(max = 50), custom(function = "valid_labels"))]
+    #[schema(max_items = 50, example = json!(["cloud"]))]
+    pub product_lines: Option<Vec<String>>,
+    pub tier: Option<TierDto>,
+    #[validate(range(min = 0, max = 100000))]
+    #[schema(minimum = 0, maximum = 100000, example = 25)]
+    pub capacity: Option<i32>,
+    pub accepting: Option<bool>,
+}
+
+impl ProfileInput {
+    fn touches_more_than_accepting(&self) -> bool {
+        self.countries.is_some()
+            || self.industries.is_some()
+            || self.product_lines.is_some()
+            || self.tier.is_some()
+            || self.capacity.is_some()
+    }
+}
+
+fn normalized_labels(v: &Option<Vec<String>>) -> Result<Option<Vec<String>>, ApiError> {
+    v.as_deref()
+        .map(labels)
+        .transpose()
+        .map_err(|e| ApiError::Internal(format!("labels passed validation: {e}")))
+}
+
+/// A new partner organization.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"name": "Northwind Distribution", "kind": "distributor",
+    "profile": {"countries": ["DE", "AT"], "industries": ["retail"], "product_lines": ["cloud"],
+                "tier": "gold", "capacity": 25, "accepting": true}}))]
+pub struct CreateOrg {
+    #[validate(length(min = 1, max = 200), custom(function = "not_blank"))]
+    #[schema(min_length = 1, max_length = 200)]
+    pub name: String,
+    /// `distributor` or `reseller`; the vendor exists once, from bootstrap.
+    pub kind: OrgKindDto,
+    /// A reseller's distributor.
+    pub parent_id: Option<Uuid>,
+    #[validate(nested)]
+    pub profile: Option<ProfileInput>,
+}
+
+/// Changes to an org. Absent fields stay; `parent_id: null` removes the link.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"profile": {"accepting": false}}))]
+pub struct UpdateOrg {
+    #[validate(length(min = 1, max = 200), custom(function = "not_blank"))]
+    #[schema(min_length = 1, max_length = 200)]
+    pub name: Option<String>,
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<Uuid>)]
+    pub parent_id: Option<Option<Uuid>>,
+    /// Vendor admin only: switch the org (and so its users) off or on.
+    pub active: Option<bool>,
+    #[validate(nested)]
+    pub profile: Option<ProfileInput>,
+}
+
+#[derive(Debug, Deserialize, Validate, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct OrgListParams {
+    /// Page size, 1 to 200.
+    #[validate(range(min = 1, max = 200))]
+    #[param(minimum = 1, maximum = 200, default = 50)]
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    #[param(max_length = 64)]
+    pub cursor: Option<String>,
+    /// Only orgs of this kind.
+    pub kind: Option<OrgKindDto>,
+}
+
+fn parent_kind(conn: &mut prm_store::PgConnection, id: Option<Uuid>) -> Result<Option<OrgKind>, ApiError> {
+    let Some(id) = id else { return Ok(None) };
+    let parent = Org::find(conn, id)?.ok_or_else(|| ApiError::validation("parent_id", "no such org"))?;
+    Ok(Some(OrgKindDto::from_stored(&parent.kind)?.into()))
+}
+
+fn duplicate_name(e: prm_store::diesel_result::Error) -> ApiError {
+    let e = prm_store::StoreError::from(e);
+    if e.unique_violation().is_some() {
+        ApiError::Conflict {
+            code: "duplicate_org_name",
+            detail: "an org with this name already exists".to_owned(),
+        }
+    } else {
+        e.into()
+    }
+}
+
+/// Create a partner organization (vendor admin).
+#[utoipa::path(
+    tag = "orgs",
+    request_body = CreateOrg,
+    responses(
+        (status = 201, description = "Created", body = OrgDto,
+         headers(("ETag" = String, description = "Version tag"), ("Location" = String))),
+        (status = 409, description = "An org with this name exists", body = crate::error::Problem,
+         content_type = "application/problem+json"),
+    )
+)]
+#[post("/orgs")]
+pub async fn create_org(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: JsonBody<CreateOrg>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.0;
+    let org = state
+        .run(caller, move |conn, actor| {
+            rules::can_manage_orgs(actor)?;
+            conn.transaction(|conn| {
+                let parent = parent_kind(conn, body.parent_id)?;
+                rules::check_new_org(body.kind.into(), parent)?;
+                let p = body.profile.as_ref();
+                let new = NewOrg {
+                    id: Uuid::now_v7(),
+                    name: body.name.trim().to_owned(),
+                    kind: OrgKind::from(body.kind).as_str().to_owned(),
+                    parent_id: body.parent_id,
+                    countries: p.and_then(|p| p.countries.as_deref()).map(countries).unwrap_or_default(),
+                    industries: normalized_labels(&p.and_then(|p| p.industries.clone()))?.unwrap_or_default(),
+                    product_lines: normalized_labels(&p.and_then(|p| p.product_lines.clone()))?.unwrap_or_default(),
+                    tier: p.and_then(|p| p.tier).map_or(TierDto::Registered, |t| t).into_tier_str(),
+                    capacity: p.and_then(|p| p.capacity).unwrap_or(10),
+                    accepting: p.and_then(|p| p.accepting).unwrap_or(true),
+                };
+                Org::insert(conn, &new).map_err(duplicate_name)
+            })
+        })
+        .await?;
+    let dto = OrgDto::from_row(org)?;
+    Ok(created(format!("/api/v1/orgs/{}", dto.id), dto.version, &dto))
+}
+
+impl TierDto {
+    fn into_tier_str(self) -> String {
+        prm_domain::org::Tier::from(self).as_str().to_owned()
+    }
+}
+
+/// List the orgs the caller may see: all for vendor users; a partner's own
+/// org and, for a distributor, its resellers.
+#[utoipa::path(tag = "orgs", params(OrgListParams), responses((status = 200, body = Page<OrgDto>)))]
+#[get("/orgs")]
+pub async fn list_orgs(
+    state: web::Data<AppState>,
+    caller: Caller,
+    params: QueryParams<OrgListParams>,
+) -> Result<HttpResponse, ApiError> {
+    let params = params.0;
+    let after = decode_cursor(params.cursor.as_deref())?;
+    let rows = state
+        .run(caller, move |conn, actor| {
+            let scope: Option<Vec<Uuid>> =
+                (!actor.is_vendor()).then(|| actor.org_scope().iter().map(|o| o.0).collect());
+            let kind = params.kind.map(|k| OrgKind::from(k).as_str());
+            Ok(Org::list(conn, scope.as_deref(), kind, after, fetch_size(params.limit))?)
+        })
+        .await?;
+    let page = into_page(rows, params.limit, |o| o.id, OrgDto::from_row)?;
+    Ok(HttpResponse::Ok().json(page))
+}
+
+/// Get one org.
+#[utoipa::path(
+    tag = "orgs",
+    params(("id" = Uuid, Path, description = "Org id")),
+    responses((status = 200, body = OrgDto, headers(("ETag" = String))))
+)]
+#[get("/orgs/{id}")]
+pub async fn get_org(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let org = state
+        .run(caller, move |conn, actor| {
+            if !rules::can_view_org(actor, id.into()) {
+                return Err(ApiError::NotFound);
+            }
+            Org::find(conn, id)?.ok_or(ApiError::NotFound)
+        })
+        .await?;
+    let dto = OrgDto::from_row(org)?;
+    Ok(single(StatusCode::OK, dto.version, &dto))
+}
+
+/// Change an org: the vendor admin any field; a partner admin only its own
+/// org's `profile.accepting` (pause or resume itself).
+#[utoipa::path(
+    tag = "orgs",
+    params(("id" = Uuid, Path, description = "Org id"),
+           ("If-Match" = Option<String>, Header, description = "ETag last seen; 412 if stale")),
+    request_body = UpdateOrg,
+    responses((status = 200, body = OrgDto, headers(("ETag" = String))),
+              (status = 409, description = "Name taken", body = crate::error::Problem,
+               content_type = "application/problem+json"))
+)]
+#[patch("/orgs/{id}")]
+pub async fn update_org(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<Uuid>,
+    if_match: IfMatch,
+    body: JsonBody<UpdateOrg>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let body = body.0;
+    let org = state
+        .run(caller, move |conn, actor| {
+            let edit = OrgEdit {
+                other_fields: body.name.is_some()
+                    || body.parent_id.is_some()
+                    || body.active.is_some()
+                    || body.profile.as_ref().is_some_and(ProfileInput::touches_more_than_accepting),
+                accepting: body.profile.as_ref().is_some_and(|p| p.accepting.is_some()),
+            };
+            conn.transaction(|conn| {
+                let current = Org::find_for_update(conn, id)?.ok_or(ApiError::NotFound)?;
+                rules::can_edit_org(actor, id.into(), edit)?;
+                if_match.check(current.version)?;
+                let kind: OrgKind = OrgKindDto::from_stored(&current.kind)?.into();
+                if kind == OrgKind::Vendor {
+                    if body.active == Some(false) {
+                        return Err(ApiError::validation("active", "the vendor org cannot be deactivated"));
+                    }
+                    if body.profile.is_some() || body.parent_id.is_some() {
+                        return Err(ApiError::validation("profile", "the vendor org has no assignment profile or parent"));
+                    }
+                }
+                if let Some(parent) = body.parent_id {
+                    if parent == Some(id) {
+                        return Err(ApiError::validation("parent_id", "an org cannot be its own parent"));
+                    }
+                    rules::check_parent(kind, parent_kind(conn, parent)?)?;
+                }
+                let p = body.profile.as_ref();
+                let changes = OrgChanges {
+                    name: body.name.as_deref().map(|n| n.trim().to_owned()),
+                    parent_id: body.parent_id,
+                    active: body.active,
+                    countries: p.and_then(|p| p.countries.as_deref()).map(countries),
+                    industries: normalized_labels(&p.and_then(|p| p.industries.clone()))?,
+                    product_lines: normalized_labels(&p.and_then(|p| p.product_lines.clone()))?,
+                    tier: p.and_then(|p| p.tier).map(TierDto::into_tier_str),
+                    capacity: p.and_then(|p| p.capacity),
+                    accepting: p.and_then(|p| p.accepting),
+                };
+                Org::update(conn, id, &changes).map_err(duplicate_name)
+            })
+        })
+        .await?;
+    let dto = OrgDto::from_row(org)?;
+    Ok(single(StatusCode::OK, dto.version, &dto))
+}

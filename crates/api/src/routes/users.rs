@@ -1,0 +1,271 @@
+//! `/users`: the mapping from identity-provider subjects to orgs and roles.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, get, patch, post, web};
+use chrono::{DateTime, Utc};
+use prm_domain::org::OrgKind;
+use prm_domain::role::Role;
+use prm_domain::user as rules;
+use prm_store::Connection;
+use prm_store::orgs::Org;
+use prm_store::users::{NewUser, User, UserChanges};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+use validator::Validate;
+
+use crate::auth::Caller;
+use crate::dto::{OrgKindDto, RoleDto, not_blank, valid_email};
+use crate::error::{ApiError, Problem};
+use crate::extract::{IfMatch, JsonBody, QueryParams};
+use crate::pagination::{Page, decode_cursor, fetch_size, into_page};
+use crate::routes::{created, single};
+use crate::state::AppState;
+
+/// A user of the service, mapped from a JWT subject.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserDto {
+    pub id: Uuid,
+    /// The identity provider's `sub` for this user.
+    #[schema(example = "auth0|5f7c8ec7c33c6c004bbafe82")]
+    pub subject: String,
+    pub org_id: Uuid,
+    pub role: RoleDto,
+    #[schema(example = "Ana Silva")]
+    pub name: String,
+    #[schema(example = "ana@contoso.example")]
+    pub email: String,
+    /// `false`: deactivated; the user's requests are refused.
+    pub active: bool,
+    pub version: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl UserDto {
+    pub fn from_row(u: User) -> Result<Self, ApiError> {
+        Ok(Self {
+            role: RoleDto::from_stored(&u.role)?,
+            id: u.id,
+            subject: u.subject,
+            org_id: u.org_id,
+            name: u.name,
+            email: u.email,
+            active: u.active,
+            version: u.version,
+            created_at: u.created_at,
+            updated_at: u.updated_at,
+        })
+    }
+}
+
+/// A new user.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"subject": "auth0|ana", "org_id": "0193a2c4-7c1e-7cc3-9d5e-5b3c2a1f0e9d",
+    "role": "account_manager", "name": "Ana Silva", "email": "ana@contoso.example"}))]
+pub struct CreateUser {
+    /// The JWT `sub` this user signs in with; unique.
+    #[validate(length(min = 1, max = 255), custom(function = "not_blank"))]
+    #[schema(min_length = 1, max_length = 255)]
+    pub subject: String,
+    pub org_id: Uuid,
+    /// Must fit the org: vendor roles for the vendor, partner roles for partners.
+    pub role: RoleDto,
+    #[validate(length(min = 1, max = 200), custom(function = "not_blank"))]
+    #[schema(min_length = 1, max_length = 200)]
+    pub name: String,
+    #[validate(length(max = 254), custom(function = "valid_email"))]
+    #[schema(max_length = 254, format = "email")]
+    pub email: String,
+}
+
+/// Changes to a user; absent fields stay as they are.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"active": false}))]
+pub struct UpdateUser {
+    pub role: Option<RoleDto>,
+    #[validate(length(min = 1, max = 200), custom(function = "not_blank"))]
+    #[schema(min_length = 1, max_length = 200)]
+    pub name: Option<String>,
+    #[validate(length(max = 254), custom(function = "valid_email"))]
+    #[schema(max_length = 254, format = "email")]
+    pub email: Option<String>,
+    /// `false` deactivates: the user's next request is refused.
+    pub active: Option<bool>,
+}
+
+#[derive(Debug, Deserialize, Validate, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct UserListParams {
+    /// Page size, 1 to 200.
+    #[validate(range(min = 1, max = 200))]
+    #[param(minimum = 1, maximum = 200, default = 50)]
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    #[param(max_length = 64)]
+    pub cursor: Option<String>,
+    /// Only users of this org (vendor users; partners always see their own org's).
+    pub org_id: Option<Uuid>,
+}
+
+fn org_kind(conn: &mut prm_store::PgConnection, org_id: Uuid) -> Result<OrgKind, ApiError> {
+    let org = Org::find(conn, org_id)?.ok_or_else(|| ApiError::validation("org_id", "no such org"))?;
+    Ok(OrgKindDto::from_stored(&org.kind)?.into())
+}
+
+/// Create a user (vendor admin for any org; partner admin for its own org).
+#[utoipa::path(
+    tag = "users",
+    request_body = CreateUser,
+    responses(
+        (status = 201, description = "Created", body = UserDto,
+         headers(("ETag" = String), ("Location" = String))),
+        (status = 409, description = "The subject is already mapped", body = Problem,
+         content_type = "application/problem+json"),
+    )
+)]
+#[post("/users")]
+pub async fn create_user(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: JsonBody<CreateUser>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.0;
+    let user = state
+        .run(caller, move |conn, actor| {
+            conn.transaction(|conn| {
+                let kind = if rules::can_view_users_of(actor, body.org_id.into()) {
+                    org_kind(conn, body.org_id)?
+                } else {
+                    // Same answer as for an org that does not exist.
+                    return Err(ApiError::validation("org_id", "no such org"));
+                };
+                rules::can_manage_user(actor, body.org_id.into(), kind, Some(body.role.into()))?;
+                let new = NewUser {
+                    id: Uuid::now_v7(),
+                    subject: body.subject.trim().to_owned(),
+                    org_id: body.org_id,
+                    role: Role::from(body.role).as_str().to_owned(),
+                    name: body.name.trim().to_owned(),
+                    email: body.email.trim().to_owned(),
+                };
+                User::insert(conn, &new).map_err(|e| {
+                    let e = prm_store::StoreError::from(e);
+                    if e.unique_violation().is_some() {
+                        ApiError::Conflict {
+                            code: "duplicate_subject",
+                            detail: "a user with this subject already exists".to_owned(),
+                        }
+                    } else {
+                        e.into()
+                    }
+                })
+            })
+        })
+        .await?;
+    let dto = UserDto::from_row(user)?;
+    Ok(created(format!("/api/v1/users/{}", dto.id), dto.version, &dto))
+}
+
+/// List users: vendor users see all (optionally one org's); partner users see
+/// their own org's.
+#[utoipa::path(tag = "users", params(UserListParams), responses((status = 200, body = Page<UserDto>)))]
+#[get("/users")]
+pub async fn list_users(
+    state: web::Data<AppState>,
+    caller: Caller,
+    params: QueryParams<UserListParams>,
+) -> Result<HttpResponse, ApiError> {
+    let params = params.0;
+    let after = decode_cursor(params.cursor.as_deref())?;
+    let rows = state
+        .run(caller, move |conn, actor| {
+            let scope: Option<Vec<Uuid>> = match (actor.is_vendor(), params.org_id) {
+                (true, None) => None,
+                (true, Some(org)) => Some(vec![org]),
+                // A partner asking for another org's users gets an empty page,
+                // exactly as for an org that does not exist.
+                (false, Some(org)) if org != actor.org_id.0 => Some(vec![]),
+                (false, _) => Some(vec![actor.org_id.0]),
+            };
+            Ok(User::list(conn, scope.as_deref(), after, fetch_size(params.limit))?)
+        })
+        .await?;
+    let page = into_page(rows, params.limit, |u| u.id, UserDto::from_row)?;
+    Ok(HttpResponse::Ok().json(page))
+}
+
+/// Get one user.
+#[utoipa::path(
+    tag = "users",
+    params(("id" = Uuid, Path, description = "User id")),
+    responses((status = 200, body = UserDto, headers(("ETag" = String))))
+)]
+#[get("/users/{id}")]
+pub async fn get_user(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let user = state
+        .run(caller, move |conn, actor| {
+            let user = User::find(conn, id)?.ok_or(ApiError::NotFound)?;
+            if rules::can_view_users_of(actor, user.org_id.into()) {
+                Ok(user)
+            } else {
+                Err(ApiError::NotFound)
+            }
+        })
+        .await?;
+    let dto = UserDto::from_row(user)?;
+    Ok(single(StatusCode::OK, dto.version, &dto))
+}
+
+/// Change a user: role, name, e-mail, or deactivate it (admins of its org).
+#[utoipa::path(
+    tag = "users",
+    params(("id" = Uuid, Path, description = "User id"),
+           ("If-Match" = Option<String>, Header, description = "ETag last seen; 412 if stale")),
+    request_body = UpdateUser,
+    responses((status = 200, body = UserDto, headers(("ETag" = String))))
+)]
+#[patch("/users/{id}")]
+pub async fn update_user(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<Uuid>,
+    if_match: IfMatch,
+    body: JsonBody<UpdateUser>,
+) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let body = body.0;
+    let user = state
+        .run(caller, move |conn, actor| {
+            conn.transaction(|conn| {
+                let current = User::find_for_update(conn, id)?.ok_or(ApiError::NotFound)?;
+                if !rules::can_view_users_of(actor, current.org_id.into()) {
+                    return Err(ApiError::NotFound);
+                }
+                let kind = org_kind(conn, current.org_id)?;
+                rules::can_manage_user(actor, current.org_id.into(), kind, body.role.map(Into::into))?;
+                if_match.check(current.version)?;
+                if current.id == actor.user_id.0 && body.active == Some(false) {
+                    return Err(ApiError::validation("active", "you cannot deactivate yourself"));
+                }
+                let changes = UserChanges {
+                    role: body.role.map(|r| Role::from(r).as_str().to_owned()),
+                    name: body.name.as_deref().map(|n| n.trim().to_owned()),
+                    email: body.email.as_deref().map(|e| e.trim().to_owned()),
+                    active: body.active,
+                };
+                Ok(User::update(conn, id, &changes)?)
+            })
+        })
+        .await?;
+    let dto = UserDto::from_row(user)?;
+    Ok(single(StatusCode::OK, dto.version, &dto))
+}

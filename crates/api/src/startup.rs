@@ -1,0 +1,284 @@
+//! Building and running the service: database preparation, the actix app
+//! with its error handling, and the OpenAPI document.
+
+use std::net::TcpListener;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{Server, ServerHandle, ServiceResponse};
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::{Method, StatusCode};
+use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers, Logger};
+use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use prm_store::migrate::{ensure_database, run_migrations};
+use prm_store::pool::build_pool;
+use prm_store::{Connection, PgConnection, PgPool};
+use utoipa::OpenApi;
+use utoipa_actix_web::{AppExt, scope};
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::auth::JwtVerifier;
+use crate::config::Config;
+use crate::error::{ApiError, PROBLEM_CONTENT_TYPE, problem, problem_response};
+use crate::openapi::{ApiDoc, finalize};
+use crate::routes::{self, health};
+use crate::state::AppState;
+
+/// Why the service could not start; each prints as one line.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(
+        "cannot reach Postgres at {url} ({cause}); start Postgres or set DATABASE_URL"
+    )]
+    DatabaseUnreachable { url: String, cause: String },
+    #[error("{0}")]
+    Migration(String),
+    #[error("{0}")]
+    Bootstrap(String),
+    #[error("cannot listen: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("{0}")]
+    Auth(String),
+}
+
+/// Hides the password in a database URL before printing it.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{}:***{}", &url[..s + 3], user, &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// Creates the database if missing, applies pending migrations under an
+/// advisory lock, makes sure the vendor org and bootstrap admin exist, and
+/// returns the pool.
+pub fn prepare_database(config: &Config) -> Result<PgPool, StartupError> {
+    let unreachable = |cause: String| StartupError::DatabaseUnreachable {
+        url: redact_url(&config.database_url),
+        cause,
+    };
+    ensure_database(&config.database_url).map_err(|e| unreachable(e.to_string()))?;
+    let mut conn = PgConnection::establish(&config.database_url)
+        .map_err(|e| unreachable(e.to_string()))?;
+    let applied = run_migrations(&mut conn).map_err(|e| StartupError::Migration(e.to_string()))?;
+    for version in &applied {
+        tracing::info!(version = %version, "migration applied");
+    }
+    crate::bootstrap::ensure_vendor(&mut conn, config)
+        .map_err(|e| StartupError::Bootstrap(e.to_string()))?;
+    Ok(build_pool(&config.database_url, &config.pool))
+}
+
+/// The OpenAPI document, exactly as served at `/api-docs/openapi.json`.
+pub fn openapi_document() -> utoipa::openapi::OpenApi {
+    let (_, api) = App::new()
+        .into_utoipa_app()
+        .openapi(ApiDoc::openapi())
+        .service(health::healthz)
+        .service(health::readyz)
+        .service(scope::scope("/api/v1").configure(routes::api_v1))
+        .split_for_parts();
+    finalize(api)
+}
+
+/// Route templates and their methods, to tell 405 from 404.
+#[derive(Debug, Clone)]
+pub struct RouteTable(Vec<(Vec<String>, Vec<Method>)>);
+
+impl RouteTable {
+    pub fn from_openapi(api: &utoipa::openapi::OpenApi) -> Self {
+        let routes = api
+            .paths
+            .paths
+            .iter()
+            .map(|(path, item)| {
+                let segments = path.split('/').map(str::to_owned).collect();
+                let mut methods = Vec::new();
+                for (op, m) in [
+                    (&item.get, Method::GET),
+                    (&item.post, Method::POST),
+                    (&item.put, Method::PUT),
+                    (&item.patch, Method::PATCH),
+                    (&item.delete, Method::DELETE),
+                ] {
+                    if op.is_some() {
+                        methods.push(m);
+                    }
+                }
+                (segments, methods)
+            })
+            .collect();
+        Self(routes)
+    }
+
+    /// The methods served at `path`, or `None` when no route matches it.
+    pub fn methods_for(&self, path: &str) -> Option<Vec<Method>> {
+        let segs: Vec<&str> = path.split('/').collect();
+        let mut found: Option<Vec<Method>> = None;
+        for (template, methods) in &self.0 {
+            let matches = template.len() == segs.len()
+                && template.iter().zip(&segs).all(|(t, s)| {
+                    (t.starts_with('{') && !s.is_empty()) || t == s
+                });
+            if matches {
+                found.get_or_insert_with(Vec::new).extend(methods.iter().cloned());
+            }
+        }
+        found
+    }
+}
+
+/// Unknown route → 404, known route with another method → 405 with `Allow`.
+async fn fallback(req: HttpRequest, table: web::Data<RouteTable>) -> HttpResponse {
+    match table.methods_for(req.path()) {
+        Some(methods) if !methods.contains(req.method()) => {
+            let allow = methods.iter().map(Method::as_str).collect::<Vec<_>>().join(", ");
+            let mut res = problem_response(&problem(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method_not_allowed",
+                format!("{} is not served here; use {allow}", req.method()),
+            ));
+            if let Ok(v) = HeaderValue::from_str(&allow) {
+                res.headers_mut().insert(header::ALLOW, v);
+            }
+            res
+        }
+        _ => problem_response(&problem(
+            StatusCode::NOT_FOUND,
+            "route_not_found",
+            format!("no route {}", req.path()),
+        )),
+    }
+}
+
+/// Last line of defence: any 4xx/5xx that is not already problem+json (from
+/// actix itself or a library) is rewritten as one, keeping `Allow`.
+fn problemize<B: MessageBody + 'static>(
+    res: ServiceResponse<B>,
+) -> actix_web::Result<ErrorHandlerResponse<B>> {
+    let is_problem = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(PROBLEM_CONTENT_TYPE.as_bytes()));
+    if is_problem {
+        return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+    }
+    let status = res.status();
+    let allow = res.headers().get(header::ALLOW).cloned();
+    let (req, _) = res.into_parts();
+    let code = match status.as_u16() {
+        400 => "bad_request",
+        404 => "route_not_found",
+        405 => "method_not_allowed",
+        413 => "payload_too_large",
+        415 => "unsupported_media_type",
+        s if s >= 500 => "internal_error",
+        _ => "request_refused",
+    };
+    let detail = status.canonical_reason().unwrap_or("error").to_owned();
+    let mut new = problem_response(&problem(status, code, detail));
+    if let Some(a) = allow {
+        new.headers_mut().insert(header::ALLOW, a);
+    }
+    Ok(ErrorHandlerResponse::Response(
+        ServiceResponse::new(req, new).map_into_right_body(),
+    ))
+}
+
+fn path_error(_: actix_web::error::PathError, _: &HttpRequest) -> actix_web::Error {
+    ApiError::BadRequest {
+        code: "invalid_path_parameter",
+        detail: "a path parameter is malformed; ids are UUIDs".to_owned(),
+    }
+    .into()
+}
+
+/// A bound, not yet running server.
+pub struct Application {
+    server: Server,
+    port: u16,
+}
+
+impl std::fmt::Debug for Application {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Application").field("port", &self.port).finish()
+    }
+}
+
+impl Application {
+    /// Binds `config.listen` (port 0 picks a free port) and builds the server.
+    pub fn build(config: &Config, pool: PgPool) -> Result<Self, StartupError> {
+        let listener = TcpListener::bind(config.listen)?;
+        let port = listener.local_addr()?.port();
+        let verifier = JwtVerifier::new(&config.jwt).map_err(StartupError::Auth)?;
+        let state = web::Data::new(AppState { pool, verifier });
+        let doc = openapi_document();
+        let table = web::Data::new(RouteTable::from_openapi(&doc));
+        let mut server = HttpServer::new(move || {
+            let (app, _) = App::new()
+                .app_data(state.clone())
+                .app_data(table.clone())
+                .app_data(web::PathConfig::default().error_handler(path_error))
+                .into_utoipa_app()
+                .service(health::healthz)
+                .service(health::readyz)
+                .service(scope::scope("/api/v1").configure(routes::api_v1))
+                .split_for_parts();
+            app.service(
+                SwaggerUi::new("/swagger-ui/{_:.*}").url("/api-docs/openapi.json", doc.clone()),
+            )
+            .default_service(web::to(fallback))
+            .wrap(ErrorHandlers::new().default_handler(problemize))
+            .wrap(Logger::new("%s %r %Dms %{X-Request-Id}i").log_target("prm::http"))
+        })
+        .listen(listener)?
+        .shutdown_timeout(30);
+        if config.workers > 0 {
+            server = server.workers(config.workers);
+        }
+        Ok(Self {
+            server: server.run(),
+            port,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn route_table_tells_unknown_routes_from_wrong_methods() {
+        let t = RouteTable::from_openapi(&openapi_document());
+        assert!(t.methods_for("/api/v1/nothing").is_none());
+        let m = t.methods_for("/api/v1/orgs/123").unwrap();
+        assert!(m.contains(&Method::GET) && m.contains(&Method::PATCH));
+        assert!(!m.contains(&Method::DELETE));
+    }
+
+    #[test]
+    fn database_passwords_are_redacted() {
+        assert_eq!(
+            redact_url("postgres://u:secret@h:5432/db"),
+            "postgres://u:***@h:5432/db"
+        );
+        assert_eq!(redact_url("postgres://u@h/db"), "postgres://u@h/db");
+    }
+}

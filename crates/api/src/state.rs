@@ -1,0 +1,65 @@
+//! Shared application state and the one blocking unit of work per request.
+
+use actix_web::web;
+use prm_domain::Actor;
+use prm_store::actors::{ActorLookup, load_actor};
+use prm_store::{PgConnection, PgPool, StoreError};
+
+use crate::auth::{Caller, JwtVerifier};
+use crate::error::ApiError;
+
+#[derive(Debug)]
+pub struct AppState {
+    pub pool: PgPool,
+    pub verifier: JwtVerifier,
+}
+
+impl AppState {
+    /// Runs `work` on the blocking pool with one connection: resolves the
+    /// caller to an active user first, then hands both to `work`. Sync Diesel
+    /// never runs on the event loop, and a request checks out one connection.
+    pub async fn run<T, F>(&self, caller: Caller, work: F) -> Result<T, ApiError>
+    where
+        F: FnOnce(&mut PgConnection, &Actor) -> Result<T, ApiError> + Send + 'static,
+        T: Send + 'static,
+    {
+        self.with_conn(move |conn| {
+            let actor = resolve_actor(conn, &caller.subject)?;
+            work(conn, &actor)
+        })
+        .await
+    }
+
+    /// Runs `work` on the blocking pool with one connection, unauthenticated.
+    pub async fn with_conn<T, F>(&self, work: F) -> Result<T, ApiError>
+    where
+        F: FnOnce(&mut PgConnection) -> Result<T, ApiError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let pool = self.pool.clone();
+        web::block(move || {
+            let mut conn = pool.get().map_err(StoreError::from)?;
+            work(&mut conn)
+        })
+        .await
+        .map_err(|e| ApiError::Internal(format!("blocking task failed: {e}")))?
+    }
+}
+
+fn resolve_actor(conn: &mut PgConnection, subject: &str) -> Result<Actor, ApiError> {
+    match load_actor(conn, subject)? {
+        ActorLookup::Found(actor) => Ok(actor),
+        ActorLookup::UnknownSubject => Err(ApiError::Unauthorized {
+            code: "unknown_subject",
+            detail: "the token's subject is not a user of this service".to_owned(),
+        }),
+        ActorLookup::UserInactive => Err(ApiError::Forbidden {
+            code: "user_inactive",
+            detail: "this user has been deactivated".to_owned(),
+        }),
+        ActorLookup::OrgInactive => Err(ApiError::Forbidden {
+            code: "org_inactive",
+            detail: "this user's organization has been deactivated".to_owned(),
+        }),
+    }
+}
