@@ -16,10 +16,11 @@ use crate::error::ApiError;
 
 /// Declares a wire enum mirroring a domain enum, with conversions both ways.
 macro_rules! wire_enum {
-    ($(#[$doc:meta])* $wire:ident <=> $domain:ident { $($variant:ident),+ $(,)? }) => {
+    ($(#[$doc:meta])* $wire:ident as $schema:ident <=> $domain:ident { $($variant:ident),+ $(,)? }) => {
         $(#[$doc])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
         #[serde(rename_all = "snake_case")]
+        #[schema(as = $schema)]
         pub enum $wire { $($variant),+ }
 
         impl From<$domain> for $wire {
@@ -47,47 +48,48 @@ macro_rules! wire_enum {
 
 wire_enum!(
     /// Kind of organization.
-    OrgKindDto <=> OrgKind { Vendor, Distributor, Reseller }
+    OrgKindDto as OrgKind <=> OrgKind { Vendor, Distributor, Reseller }
 );
 wire_enum!(
     /// Partner tier: `platinum` > `gold` > `silver` > `registered`.
-    TierDto <=> Tier { Registered, Silver, Gold, Platinum }
+    TierDto as Tier <=> Tier { Registered, Silver, Gold, Platinum }
 );
 wire_enum!(
     /// A user's role.
-    RoleDto <=> Role {
+    RoleDto as Role <=> Role {
         VendorAdmin, ChannelManager, VendorViewer, PartnerAdmin, AccountManager,
         AccountManagerDirector
     }
 );
 wire_enum!(
     /// How an org holds a customer.
-    RegistrationDto <=> Registration { Preregistered, Associated, VendorOwned }
+    RegistrationDto as CustomerRegistration <=> Registration { Preregistered, Associated, VendorOwned }
 );
 wire_enum!(
     /// Opportunity lifecycle status.
-    StatusDto <=> Status {
+    StatusDto as OpportunityStatus <=> Status {
         Draft, PendingApproval, Delivered, Accepted, Declined, Returned, Expired, Won, Lost,
         Canceled, Rejected
     }
 );
 wire_enum!(
     /// Who brought the opportunity in.
-    OriginDto <=> Origin { Vendor, Partner }
+    OriginDto as Origin <=> Origin { Vendor, Partner }
 );
 wire_enum!(
     /// Sales pipeline phase.
-    PhaseDto <=> Phase { Qualify, Develop, Propose, Negotiate, Commit }
+    PhaseDto as PipelinePhase <=> Phase { Qualify, Develop, Propose, Negotiate, Commit }
 );
 
 wire_enum!(
     /// Something the caller may do to an opportunity now.
-    ActionDto <=> Action { Edit }
+    ActionDto as OpportunityAction <=> Action { Edit }
 );
 
 /// An exact amount in a currency. `amount` is a decimal string, never a float.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, Validate)]
 #[serde(deny_unknown_fields)]
+#[schema(as = Money)]
 pub struct MoneyDto {
     /// Non-negative decimal with at most the currency's minor-unit places.
     #[schema(example = "120000.00", pattern = r"^[0-9]{1,15}(\.[0-9]{1,4})?$", max_length = 20)]

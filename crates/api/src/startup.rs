@@ -58,9 +58,14 @@ pub fn redact_url(url: &str) -> String {
 /// advisory lock, makes sure the vendor org and bootstrap admin exist, and
 /// returns the pool.
 pub fn prepare_database(config: &Config) -> Result<PgPool, StartupError> {
+    // One line: libpq's messages span several.
     let unreachable = |cause: String| StartupError::DatabaseUnreachable {
         url: redact_url(&config.database_url),
-        cause,
+        cause: cause
+            .trim_start_matches("database unavailable: ")
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" "),
     };
     ensure_database(&config.database_url).map_err(|e| unreachable(e.to_string()))?;
     let mut conn = PgConnection::establish(&config.database_url)

@@ -25,6 +25,7 @@ use crate::state::AppState;
 
 /// An end-customer account.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Customer)]
 pub struct CustomerDto {
     pub id: Uuid,
     /// The org that holds this customer.

@@ -8,6 +8,7 @@ use crate::error::{ApiError, Problem};
 use crate::state::AppState;
 
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Health)]
 pub struct HealthDto {
     #[schema(example = "ok")]
     pub status: String,

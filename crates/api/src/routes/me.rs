@@ -14,6 +14,7 @@ use crate::state::AppState;
 
 /// The caller: its user (with role) and its org.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Me)]
 pub struct MeDto {
     pub user: UserDto,
     pub org: OrgDto,

@@ -41,6 +41,7 @@ pub struct CustomerRef {
 /// The customer's contact person. While an opportunity is only `delivered`,
 /// partners get `email` and `phone` as `null` until they accept.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Contact)]
 pub struct ContactDto {
     #[schema(example = "Jo Park")]
     pub name: Option<String>,
@@ -54,6 +55,7 @@ pub struct ContactDto {
 
 /// A sales opportunity as the caller may see it.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Opportunity)]
 pub struct OpportunityDto {
     pub id: Uuid,
     /// Human reference.

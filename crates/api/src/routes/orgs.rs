@@ -42,6 +42,7 @@ pub struct AssignmentProfile {
 
 /// An organization.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Org)]
 pub struct OrgDto {
     pub id: Uuid,
     #[schema(example = "Northwind Distribution")]

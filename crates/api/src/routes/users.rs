@@ -24,6 +24,7 @@ use crate::state::AppState;
 
 /// A user of the service, mapped from a JWT subject.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = User)]
 pub struct UserDto {
     pub id: Uuid,
     /// The identity provider's `sub` for this user.

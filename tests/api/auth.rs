@@ -1,0 +1,141 @@
+//! Bearer authentication: algorithm pinned, `none` refused, `exp` required,
+//! `nbf` checked, subjects mapped to active users.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::Utc;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use prm_tests::{ADMIN, TEST_SECRET, TestApp};
+use serde_json::{Value, json};
+
+fn sign(claims: &Value, secret: &str) -> String {
+    jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &EncodingKey::from_secret(secret.as_bytes()))
+        .unwrap()
+}
+
+fn b64(v: &Value) -> String {
+    URL_SAFE_NO_PAD.encode(v.to_string())
+}
+
+async fn expect_401(app: &TestApp, token: &str, what: &str) {
+    let res = app.get("/api/v1/me", token).await;
+    assert_eq!(res.status, 401, "{what}: {}", res.text);
+    assert_eq!(res.content_type(), "application/problem+json", "{what}");
+    assert!(res.header("www-authenticate").unwrap_or("").starts_with("Bearer"), "{what}");
+}
+
+#[actix_web::test]
+async fn missing_token_is_401_with_www_authenticate() {
+    let app = TestApp::spawn().await;
+    let res = app.send(app.client.get(format!("{}/api/v1/me", app.base))).await;
+    let res = res.expect_problem(401, "missing_token");
+    assert_eq!(res.header("www-authenticate"), Some("Bearer realm=\"prm\""));
+}
+
+#[actix_web::test]
+async fn bad_tokens_are_refused() {
+    let app = TestApp::spawn().await;
+    let now = Utc::now().timestamp();
+    let valid = json!({"sub": ADMIN, "exp": now + 600});
+    // Sanity: the same claims, correctly signed, pass.
+    app.get("/api/v1/me", &sign(&valid, TEST_SECRET)).await.expect(200);
+
+    let none = format!("{}.{}.", b64(&json!({"alg": "none", "typ": "JWT"})), b64(&valid));
+    expect_401(&app, &none, "alg none").await;
+    expect_401(&app, &sign(&valid, "another-secret-another-secret-another"), "wrong key").await;
+    expect_401(&app, &sign(&json!({"sub": ADMIN, "exp": now - 120}), TEST_SECRET), "expired").await;
+    expect_401(&app, &sign(&json!({"sub": ADMIN}), TEST_SECRET), "no exp").await;
+    expect_401(&app, &sign(&json!({"sub": ADMIN, "exp": (now + 600).to_string()}), TEST_SECRET), "exp as string").await;
+    expect_401(
+        &app,
+        &sign(&json!({"sub": ADMIN, "exp": now + 600, "nbf": now + 300}), TEST_SECRET),
+        "nbf in the future",
+    )
+    .await;
+    expect_401(&app, "not.a.jwt", "malformed").await;
+    let hs512 = jsonwebtoken::encode(
+        &Header::new(Algorithm::HS512),
+        &valid,
+        &EncodingKey::from_secret(TEST_SECRET.as_bytes()),
+    )
+    .unwrap();
+    expect_401(&app, &hs512, "other algorithm").await;
+    let res = app
+        .send(app.client.get(format!("{}/api/v1/me", app.base)).header("authorization", "Basic abc"))
+        .await;
+    res.expect_problem(401, "invalid_token");
+}
+
+#[actix_web::test]
+async fn expiry_within_the_leeway_is_accepted() {
+    let app = TestApp::spawn().await;
+    let now = Utc::now().timestamp();
+    let token = sign(&json!({"sub": ADMIN, "exp": now - 3}), TEST_SECRET);
+    app.get("/api/v1/me", &token).await.expect(200);
+}
+
+#[actix_web::test]
+async fn unknown_subject_is_401() {
+    let app = TestApp::spawn().await;
+    app.get("/api/v1/me", &app.token("nobody"))
+        .await
+        .expect_problem(401, "unknown_subject");
+}
+
+#[actix_web::test]
+async fn deactivated_user_is_refused_on_its_next_request() {
+    let app = TestApp::spawn().await;
+    let org = app.org("Acme Reseller", "reseller", None).await;
+    let user = app.user(&org, "account_manager").await;
+    app.get("/api/v1/me", &user.token).await.expect(200);
+    app.patch(&format!("/api/v1/users/{}", user.id), &app.admin(), &json!({"active": false}))
+        .await
+        .expect(200);
+    app.get("/api/v1/me", &user.token)
+        .await
+        .expect_problem(403, "user_inactive");
+}
+
+#[actix_web::test]
+async fn users_of_a_deactivated_org_are_refused() {
+    let app = TestApp::spawn().await;
+    let org = app.org("Acme Reseller", "reseller", None).await;
+    let user = app.user(&org, "partner_admin").await;
+    app.patch(&format!("/api/v1/orgs/{org}"), &app.admin(), &json!({"active": false}))
+        .await
+        .expect(200);
+    app.get("/api/v1/orgs", &user.token)
+        .await
+        .expect_problem(403, "org_inactive");
+}
+
+#[actix_web::test]
+async fn issuer_and_audience_are_checked_when_configured() {
+    let app = TestApp::spawn_with(|c| {
+        c.jwt.issuer = Some("https://idp.example".to_owned());
+        c.jwt.audience = Some("prm".to_owned());
+    })
+    .await;
+    let now = Utc::now().timestamp();
+    let good = json!({"sub": ADMIN, "exp": now + 600, "iss": "https://idp.example", "aud": "prm"});
+    app.get("/api/v1/me", &sign(&good, TEST_SECRET)).await.expect(200);
+    let mut wrong_iss = good.clone();
+    wrong_iss["iss"] = json!("https://evil.example");
+    expect_401(&app, &sign(&wrong_iss, TEST_SECRET), "wrong iss").await;
+    let mut wrong_aud = good.clone();
+    wrong_aud["aud"] = json!("other");
+    expect_401(&app, &sign(&wrong_aud, TEST_SECRET), "wrong aud").await;
+    expect_401(&app, &sign(&json!({"sub": ADMIN, "exp": now + 600}), TEST_SECRET), "no iss/aud").await;
+}
+
+#[actix_web::test]
+async fn me_returns_the_callers_user_role_and_org() {
+    let app = TestApp::spawn().await;
+    let org = app.org("Acme Reseller", "reseller", None).await;
+    let user = app.user(&org, "account_manager_director").await;
+    let me = app.get("/api/v1/me", &user.token).await.expect(200);
+    assert_eq!(me.body["user"]["subject"], user.subject);
+    assert_eq!(me.body["user"]["role"], "account_manager_director");
+    assert_eq!(me.body["org"]["id"], org);
+    assert_eq!(me.body["org"]["kind"], "reseller");
+}

@@ -1,0 +1,139 @@
+//! Every error is problem+json, actix's own included.
+
+use prm_tests::TestApp;
+use serde_json::json;
+
+#[actix_web::test]
+async fn malformed_json_is_400_problem() {
+    let app = TestApp::spawn().await;
+    let res = app
+        .send(
+            app.client
+                .post(format!("{}/api/v1/orgs", app.base))
+                .bearer_auth(app.admin())
+                .header("content-type", "application/json")
+                .body("{\"name\": "),
+        )
+        .await;
+    res.expect_problem(400, "malformed_json");
+}
+
+#[actix_web::test]
+async fn wrong_content_type_is_415_problem() {
+    let app = TestApp::spawn().await;
+    let res = app
+        .send(
+            app.client
+                .post(format!("{}/api/v1/orgs", app.base))
+                .bearer_auth(app.admin())
+                .header("content-type", "text/plain")
+                .body("{}"),
+        )
+        .await;
+    res.expect_problem(415, "unsupported_media_type");
+}
+
+#[actix_web::test]
+async fn bad_path_parameter_is_400_problem() {
+    let app = TestApp::spawn().await;
+    app.get("/api/v1/orgs/not-a-uuid", &app.admin())
+        .await
+        .expect_problem(400, "invalid_path_parameter");
+}
+
+#[actix_web::test]
+async fn unknown_route_is_404_problem_and_wrong_method_is_405_with_allow() {
+    let app = TestApp::spawn().await;
+    app.get("/api/v1/nothing-here", &app.admin())
+        .await
+        .expect_problem(404, "route_not_found");
+    let res = app
+        .send(app.client.delete(format!("{}/api/v1/orgs", app.base)).bearer_auth(app.admin()))
+        .await
+        .expect_problem(405, "method_not_allowed");
+    assert_eq!(res.header("allow"), Some("GET, POST"));
+    let res = app
+        .send(app.client.put(format!("{}/api/v1/opportunities/{}", app.base, uuid::Uuid::nil())))
+        .await
+        .expect_problem(405, "method_not_allowed");
+    assert_eq!(res.header("allow"), Some("GET, PATCH"));
+}
+
+#[actix_web::test]
+async fn body_over_the_limit_is_413_problem() {
+    let app = TestApp::spawn().await;
+    let big = "x".repeat(70 * 1024);
+    let res = app
+        .post("/api/v1/orgs", &app.admin(), &json!({"name": big, "kind": "reseller"}))
+        .await;
+    res.expect_problem(413, "payload_too_large");
+}
+
+#[actix_web::test]
+async fn validation_lists_every_failing_field() {
+    let app = TestApp::spawn().await;
+    let res = app
+        .post(
+            "/api/v1/customers",
+            &app.admin(),
+            &json!({"name": " ", "country": "XX", "web_domain": "x"}),
+        )
+        .await
+        .expect_problem(422, "validation_failed");
+    let mut fields = res.error_fields();
+    fields.sort();
+    assert_eq!(fields, vec!["country", "name", "web_domain"]);
+
+    let res = app.post("/api/v1/customers", &app.admin(), &json!({})).await;
+    let res = res.expect_problem(422, "validation_failed");
+    assert_eq!(res.error_fields(), vec!["name", "country"]);
+}
+
+#[actix_web::test]
+async fn wrong_types_and_unknown_fields_name_the_field() {
+    let app = TestApp::spawn().await;
+    let res = app
+        .post("/api/v1/orgs", &app.admin(), &json!({"name": 5, "kind": "reseller"}))
+        .await
+        .expect_problem(422, "validation_failed");
+    assert_eq!(res.error_fields(), vec!["name"]);
+    let res = app
+        .post("/api/v1/orgs", &app.admin(), &json!({"name": "A", "kind": "reseller", "colour": "red"}))
+        .await
+        .expect_problem(422, "validation_failed");
+    assert!(res.body["errors"][0]["message"].as_str().unwrap().contains("colour"));
+    let res = app
+        .post("/api/v1/orgs", &app.admin(), &json!({"name": "A", "kind": "emperor"}))
+        .await
+        .expect_problem(422, "validation_failed");
+    assert_eq!(res.error_fields(), vec!["kind"]);
+}
+
+#[actix_web::test]
+async fn bad_query_parameters_are_422_naming_the_parameter() {
+    let app = TestApp::spawn().await;
+    for q in ["limit=0", "limit=201", "limit=abc", "cursor=%%%"] {
+        let res = app
+            .get(&format!("/api/v1/opportunities?{q}"), &app.admin())
+            .await
+            .expect_problem(422, "validation_failed");
+        let field = q.split('=').next().unwrap();
+        assert_eq!(res.error_fields(), vec![field], "{q}");
+    }
+}
+
+#[actix_web::test]
+async fn database_errors_never_reach_the_client() {
+    let app = TestApp::spawn().await;
+    let org = app.org("Dup Partner", "reseller", None).await;
+    let body = json!({"subject": "same-subject", "org_id": org, "role": "partner_admin",
+                      "name": "A", "email": "a@x.example"});
+    app.post("/api/v1/users", &app.admin(), &body).await.expect(201);
+    let res = app
+        .post("/api/v1/users", &app.admin(), &body)
+        .await
+        .expect_problem(409, "duplicate_subject");
+    for leak in ["users_subject_key", "duplicate key", "constraint", "SQL"] {
+        assert!(!res.text.contains(leak), "{leak} leaked: {}", res.text);
+    }
+}

@@ -1,0 +1,13 @@
+//! Black-box tests of the HTTP API: the real app on port 0, a real Postgres
+//! database per test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod auth;
+mod customers;
+mod errors;
+mod openapi;
+mod health;
+mod opportunities;
+mod orgs;
+mod startup;
+mod users;

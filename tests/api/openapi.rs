@@ -1,0 +1,84 @@
+//! The OpenAPI contract: committed, served, complete.
+
+use prm_tests::TestApp;
+use serde_json::Value;
+
+fn committed() -> Value {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../openapi/openapi.json");
+    let text = std::fs::read_to_string(path).expect("openapi/openapi.json is committed");
+    serde_json::from_str(&text).unwrap()
+}
+
+#[actix_web::test]
+async fn served_document_matches_the_committed_one() {
+    let app = TestApp::spawn().await;
+    let res = app
+        .send(app.client.get(format!("{}/api-docs/openapi.json", app.base)))
+        .await
+        .expect(200);
+    assert!(
+        res.body == committed(),
+        "the served OpenAPI document differs from openapi/openapi.json: run `make openapi` and commit"
+    );
+}
+
+#[test]
+fn every_operation_is_documented_completely() {
+    let doc = committed();
+    let mut operations = 0;
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            operations += 1;
+            let here = format!("{method} {path}");
+            assert!(op["operationId"].is_string(), "{here}: operationId");
+            assert!(op["tags"].as_array().is_some_and(|t| !t.is_empty()), "{here}: tag");
+            let responses = op["responses"].as_object().unwrap();
+            assert!(responses.keys().any(|s| s.starts_with('2')), "{here}: success response");
+            if path.starts_with("/api/v1") {
+                assert_eq!(op["security"][0]["bearer"], Value::Array(vec![]), "{here}: bearer");
+                for s in ["401", "403", "500", "503"] {
+                    assert!(responses.contains_key(s), "{here}: {s}");
+                }
+            }
+            if path.contains('{') {
+                assert!(responses.contains_key("404"), "{here}: 404");
+            }
+            if op.get("requestBody").is_some() {
+                for s in ["400", "413", "415", "422"] {
+                    assert!(responses.contains_key(s), "{here}: {s}");
+                }
+            }
+            for (status, r) in responses {
+                if status.starts_with('4') || status.starts_with('5') {
+                    let target = r.get("$ref").and_then(Value::as_str).map(|name| {
+                        let key = name.rsplit('/').next().unwrap();
+                        &doc["components"]["responses"][key]
+                    });
+                    let r = target.unwrap_or(r);
+                    assert!(
+                        r["content"]["application/problem+json"]["schema"]["$ref"]
+                            == "#/components/schemas/Problem",
+                        "{here} {status}: problem schema"
+                    );
+                }
+            }
+        }
+    }
+    assert!(operations >= 18, "found {operations} operations");
+}
+
+#[actix_web::test]
+async fn swagger_ui_is_served_from_the_binary() {
+    let app = TestApp::spawn().await;
+    let res = app
+        .send(app.client.get(format!("{}/swagger-ui/", app.base)))
+        .await
+        .expect(200);
+    assert!(res.content_type().starts_with("text/html"));
+    assert!(res.text.contains("swagger"), "{}", &res.text[..200.min(res.text.len())]);
+    let res = app
+        .send(app.client.get(format!("{}/swagger-ui/swagger-initializer.js", app.base)))
+        .await
+        .expect(200);
+    assert!(res.text.contains("/api-docs/openapi.json"));
+}

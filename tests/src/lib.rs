@@ -1,0 +1,424 @@
+//! Test harness: a migrated template database cloned per test, the app
+//! started on port 0 against the clone, and small HTTP helpers.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr)]
+
+use std::collections::hash_map::DefaultHasher;
+use std::hash::{Hash, Hasher};
+use std::path::Path;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::sql_types::{BigInt, Text};
+use diesel::{Connection, PgConnection, QueryableByName, RunQueryDsl};
+use prm_api::config::{Config, JwtConfig, JwtKey};
+use prm_api::startup::{Application, prepare_database};
+use prm_store::PoolSettings;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+/// HS256 secret of every test app (32+ bytes, test-only).
+pub const TEST_SECRET: &str = "prm-test-secret-0123456789abcdef0123456789";
+/// Subject of the vendor admin that start-up bootstraps in every test app.
+pub const ADMIN: &str = "test-vendor-admin";
+
+/// The Postgres server tests use, without a database name.
+pub fn server_url() -> String {
+    std::env::var("PRM_TEST_DATABASE_SERVER")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned())
+}
+
+fn admin_conn() -> PgConnection {
+    PgConnection::establish(&format!("{}/postgres", server_url()))
+        .expect("tests need Postgres on 127.0.0.1:5432 (set PRM_TEST_DATABASE_SERVER)")
+}
+
+#[derive(QueryableByName)]
+struct Datname {
+    #[diesel(sql_type = Text)]
+    datname: String,
+}
+
+fn databases_like(conn: &mut PgConnection, pattern: &str) -> Vec<String> {
+    diesel::sql_query("SELECT datname FROM pg_database WHERE datname LIKE $1")
+        .bind::<Text, _>(pattern)
+        .load::<Datname>(conn)
+        .unwrap()
+        .into_iter()
+        .map(|d| d.datname)
+        .collect()
+}
+
+/// A name that changes whenever any migration file changes.
+fn template_name() -> String {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../migrations");
+    let mut files: Vec<_> = walk(&dir);
+    files.sort();
+    let mut h = DefaultHasher::new();
+    for f in files {
+        f.strip_prefix(&dir).unwrap().hash(&mut h);
+        std::fs::read(&f).unwrap().hash(&mut h);
+    }
+    format!("prm_tpl_{:016x}", h.finish())
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// Builds the migrated template once per test run, across processes.
+fn ensure_template() -> &'static str {
+    static TEMPLATE: OnceLock<String> = OnceLock::new();
+    TEMPLATE.get_or_init(|| {
+        let name = template_name();
+        let mut admin = admin_conn();
+        diesel::sql_query("SELECT pg_advisory_lock($1)")
+            .bind::<BigInt, _>(0x7072_6d2d_7465_7374_i64)
+            .execute(&mut admin)
+            .unwrap();
+        if databases_like(&mut admin, &name).is_empty() {
+            // Build under another name and rename, so a crash never leaves a
+            // half-migrated template behind under the real name.
+            let building = format!("{name}_building");
+            admin
+                .batch_execute(&format!("DROP DATABASE IF EXISTS {building} WITH (FORCE)"))
+                .unwrap();
+            admin.batch_execute(&format!("CREATE DATABASE {building}")).unwrap();
+            {
+                let mut c =
+                    PgConnection::establish(&format!("{}/{building}", server_url())).unwrap();
+                prm_store::migrate::run_migrations(&mut c).unwrap();
+            }
+            admin
+                .batch_execute(&format!("ALTER DATABASE {building} RENAME TO {name}"))
+                .unwrap();
+            for stale in databases_like(&mut admin, "prm_tpl_%") {
+                if stale != name {
+                    let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {stale} WITH (FORCE)"));
+                }
+            }
+        }
+        diesel::sql_query("SELECT pg_advisory_unlock($1)")
+            .bind::<BigInt, _>(0x7072_6d2d_7465_7374_i64)
+            .execute(&mut admin)
+            .unwrap();
+        name
+    })
+}
+
+/// A database of one test's own, dropped when the test ends.
+#[derive(Debug)]
+pub struct TestDb {
+    pub name: String,
+    pub url: String,
+}
+
+impl TestDb {
+    /// A fresh clone of the migrated template.
+    pub fn migrated() -> Self {
+        let template = ensure_template();
+        let name = format!("prm_test_{}", Uuid::new_v4().simple());
+        let mut admin = admin_conn();
+        let mut attempt = 0;
+        loop {
+            match admin.batch_execute(&format!("CREATE DATABASE {name} TEMPLATE {template}")) {
+                Ok(()) => break,
+                Err(e) if attempt < 50 && e.to_string().contains("being accessed") => {
+                    attempt += 1;
+                    std::thread::sleep(Duration::from_millis(100));
+                }
+                Err(e) => panic!("cannot clone the template: {e}"),
+            }
+        }
+        Self::named(name)
+    }
+
+    /// A fresh database with no tables at all.
+    pub fn empty() -> Self {
+        let name = format!("prm_test_{}", Uuid::new_v4().simple());
+        admin_conn()
+            .batch_execute(&format!("CREATE DATABASE {name}"))
+            .unwrap();
+        Self::named(name)
+    }
+
+    /// A name for a database that does not exist yet (dropped if created).
+    pub fn absent() -> Self {
+        Self::named(format!("prm_test_{}", Uuid::new_v4().simple()))
+    }
+
+    fn named(name: String) -> Self {
+        let url = format!("{}/{name}", server_url());
+        Self { name, url }
+    }
+
+    pub fn conn(&self) -> PgConnection {
+        PgConnection::establish(&self.url).unwrap()
+    }
+
+    pub fn exists(&self) -> bool {
+        !databases_like(&mut admin_conn(), &self.name).is_empty()
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let _ = admin_conn().batch_execute(&format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            self.name
+        ));
+    }
+}
+
+/// The configuration every test app starts from.
+pub fn test_config(database_url: &str) -> Config {
+    Config {
+        database_url: database_url.to_owned(),
+        listen: "127.0.0.1:0".parse().unwrap(),
+        jwt: JwtConfig {
+            key: JwtKey::Hs256 {
+                secret: TEST_SECRET.as_bytes().to_vec(),
+                is_demo: false,
+            },
+            issuer: None,
+            audience: None,
+        },
+        bootstrap_admin_subject: Some(ADMIN.to_owned()),
+        vendor_name: "Test Vendor".to_owned(),
+        pool: PoolSettings {
+            max_size: 4,
+            ..PoolSettings::default()
+        },
+        workers: 1,
+    }
+}
+
+/// A response, read whole.
+#[derive(Debug)]
+pub struct Resp {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub text: String,
+    pub body: Value,
+}
+
+impl Resp {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    pub fn content_type(&self) -> &str {
+        self.header("content-type").unwrap_or("")
+    }
+
+    /// Asserts the status, printing the body when it differs.
+    #[track_caller]
+    pub fn expect(self, status: u16) -> Self {
+        assert_eq!(self.status, status, "unexpected status; body: {}", self.text);
+        self
+    }
+
+    /// Asserts a problem+json error with this status and code.
+    #[track_caller]
+    pub fn expect_problem(self, status: u16, code: &str) -> Self {
+        assert_eq!(self.status, status, "unexpected status; body: {}", self.text);
+        assert_eq!(self.content_type(), "application/problem+json", "{}", self.text);
+        assert_eq!(self.body["code"], code, "{}", self.text);
+        assert_eq!(self.body["status"], status);
+        self
+    }
+
+    pub fn id(&self) -> String {
+        self.body["id"].as_str().expect("response has an id").to_owned()
+    }
+
+    /// Field names listed in a 422.
+    pub fn error_fields(&self) -> Vec<String> {
+        self.body["errors"]
+            .as_array()
+            .map(|a| a.iter().map(|e| e["field"].as_str().unwrap_or("").to_owned()).collect())
+            .unwrap_or_default()
+    }
+}
+
+/// A user created for a test, with a token for it.
+#[derive(Debug, Clone)]
+pub struct TestUser {
+    pub id: String,
+    pub subject: String,
+    pub org_id: String,
+    pub token: String,
+}
+
+/// The app running on port 0 against its own database.
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub config: Config,
+    handle: actix_web::dev::ServerHandle,
+    // Dropped last: the database goes after the server stopped.
+    pub db: TestDb,
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(|_| {}).await
+    }
+
+    /// Starts the app after `adjust` has changed its configuration.
+    pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> Self {
+        let db = TestDb::migrated();
+        let mut config = test_config(&db.url);
+        adjust(&mut config);
+        let pool = prepare_database(&config).expect("test database prepares");
+        let app = Application::build(&config, pool).expect("app builds");
+        let base = format!("http://127.0.0.1:{}", app.port());
+        let handle = app.handle();
+        actix_web::rt::spawn(app.run_until_stopped());
+        Self {
+            base,
+            client: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()
+                .unwrap(),
+            config,
+            handle,
+            db,
+        }
+    }
+
+    pub fn token(&self, subject: &str) -> String {
+        prm_api::auth::mint_token(&self.config.jwt, subject, chrono::Duration::hours(1)).unwrap()
+    }
+
+    pub fn admin(&self) -> String {
+        self.token(ADMIN)
+    }
+
+    pub async fn send(&self, req: reqwest::RequestBuilder) -> Resp {
+        let res = req.send().await.expect("request is sent");
+        let status = res.status().as_u16();
+        let headers = res.headers().clone();
+        let text = res.text().await.unwrap_or_default();
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Resp {
+            status,
+            headers,
+            text,
+            body,
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Resp {
+        self.send(self.client.get(self.url(path)).bearer_auth(token)).await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: &Value) -> Resp {
+        self.send(self.client.post(self.url(path)).bearer_auth(token).json(body))
+            .await
+    }
+
+    pub async fn patch(&self, path: &str, token: &str, body: &Value) -> Resp {
+        self.send(self.client.patch(self.url(path)).bearer_auth(token).json(body))
+            .await
+    }
+
+    pub async fn patch_if_match(&self, path: &str, token: &str, etag: &str, body: &Value) -> Resp {
+        self.send(
+            self.client
+                .patch(self.url(path))
+                .bearer_auth(token)
+                .header("If-Match", etag)
+                .json(body),
+        )
+        .await
+    }
+
+    /// Creates a partner org as the vendor admin.
+    pub async fn org(&self, name: &str, kind: &str, parent: Option<&str>) -> String {
+        self.post(
+            "/api/v1/orgs",
+            &self.admin(),
+            &json!({"name": name, "kind": kind, "parent_id": parent,
+                    "profile": {"countries": ["DE"], "product_lines": ["cloud"]}}),
+        )
+        .await
+        .expect(201)
+        .id()
+    }
+
+    /// Creates a user with `role` in `org` (vendor admin acting) and a token.
+    pub async fn user(&self, org_id: &str, role: &str) -> TestUser {
+        let subject = format!("{role}-{}", Uuid::new_v4().simple());
+        let res = self
+            .post(
+                "/api/v1/users",
+                &self.admin(),
+                &json!({"subject": subject, "org_id": org_id, "role": role,
+                        "name": format!("Test {role}"), "email": format!("{subject}@test.example")}),
+            )
+            .await
+            .expect(201);
+        TestUser {
+            id: res.id(),
+            token: self.token(&subject),
+            subject,
+            org_id: org_id.to_owned(),
+        }
+    }
+
+    /// The vendor org's id.
+    pub async fn vendor_id(&self) -> String {
+        let me = self.get("/api/v1/me", &self.admin()).await.expect(200);
+        me.body["org"]["id"].as_str().unwrap().to_owned()
+    }
+
+    /// Creates a customer held by `org_id` (vendor admin acting).
+    pub async fn customer(&self, org_id: &str, name: &str) -> String {
+        self.post(
+            "/api/v1/customers",
+            &self.admin(),
+            &json!({"name": name, "country": "DE", "org_id": org_id}),
+        )
+        .await
+        .expect(201)
+        .id()
+    }
+
+    /// Runs SQL directly against the test database (fixtures only).
+    pub fn sql(&self, sql: &str) {
+        self.db.conn().batch_execute(sql).unwrap();
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        // `stop` sends its command at once; the database is dropped after.
+        drop(self.handle.stop(false));
+    }
+}
+
+/// A body for a partner-created opportunity with full revenue information.
+pub fn partner_opportunity(customer_id: &str) -> Value {
+    json!({
+        "topic": "Cloud migration",
+        "customer_id": customer_id,
+        "contact": {"name": "Jo Park", "email": "jo@fabrikam.example", "phone": "+49 30 1234"},
+        "estimated_revenue": {"amount": "120000.00", "currency": "EUR"},
+        "expected_close_date": "2027-03-31",
+        "product_lines": ["cloud"]
+    })
+}
