@@ -9,8 +9,12 @@ use prm_tests::{ADMIN, TEST_SECRET, TestApp};
 use serde_json::{Value, json};
 
 fn sign(claims: &Value, secret: &str) -> String {
-    jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &EncodingKey::from_secret(secret.as_bytes()))
-        .unwrap()
+    jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        claims,
+        &EncodingKey::from_secret(secret.as_bytes()),
+    )
+    .unwrap()
 }
 
 fn b64(v: &Value) -> String {
@@ -21,13 +25,20 @@ async fn expect_401(app: &TestApp, token: &str, what: &str) {
     let res = app.get("/api/v1/me", token).await;
     assert_eq!(res.status, 401, "{what}: {}", res.text);
     assert_eq!(res.content_type(), "application/problem+json", "{what}");
-    assert!(res.header("www-authenticate").unwrap_or("").starts_with("Bearer"), "{what}");
+    assert!(
+        res.header("www-authenticate")
+            .unwrap_or("")
+            .starts_with("Bearer"),
+        "{what}"
+    );
 }
 
 #[actix_web::test]
 async fn missing_token_is_401_with_www_authenticate() {
     let app = TestApp::spawn().await;
-    let res = app.send(app.client.get(format!("{}/api/v1/me", app.base))).await;
+    let res = app
+        .send(app.client.get(format!("{}/api/v1/me", app.base)))
+        .await;
     let res = res.expect_problem(401, "missing_token");
     assert_eq!(res.header("www-authenticate"), Some("Bearer realm=\"prm\""));
 }
@@ -38,17 +49,44 @@ async fn bad_tokens_are_refused() {
     let now = Utc::now().timestamp();
     let valid = json!({"sub": ADMIN, "exp": now + 600});
     // Sanity: the same claims, correctly signed, pass.
-    app.get("/api/v1/me", &sign(&valid, TEST_SECRET)).await.expect(200);
+    app.get("/api/v1/me", &sign(&valid, TEST_SECRET))
+        .await
+        .expect(200);
 
-    let none = format!("{}.{}.", b64(&json!({"alg": "none", "typ": "JWT"})), b64(&valid));
+    let none = format!(
+        "{}.{}.",
+        b64(&json!({"alg": "none", "typ": "JWT"})),
+        b64(&valid)
+    );
     expect_401(&app, &none, "alg none").await;
-    expect_401(&app, &sign(&valid, "another-secret-another-secret-another"), "wrong key").await;
-    expect_401(&app, &sign(&json!({"sub": ADMIN, "exp": now - 120}), TEST_SECRET), "expired").await;
-    expect_401(&app, &sign(&json!({"sub": ADMIN}), TEST_SECRET), "no exp").await;
-    expect_401(&app, &sign(&json!({"sub": ADMIN, "exp": (now + 600).to_string()}), TEST_SECRET), "exp as string").await;
     expect_401(
         &app,
-        &sign(&json!({"sub": ADMIN, "exp": now + 600, "nbf": now + 300}), TEST_SECRET),
+        &sign(&valid, "another-secret-another-secret-another"),
+        "wrong key",
+    )
+    .await;
+    expect_401(
+        &app,
+        &sign(&json!({"sub": ADMIN, "exp": now - 120}), TEST_SECRET),
+        "expired",
+    )
+    .await;
+    expect_401(&app, &sign(&json!({"sub": ADMIN}), TEST_SECRET), "no exp").await;
+    expect_401(
+        &app,
+        &sign(
+            &json!({"sub": ADMIN, "exp": (now + 600).to_string()}),
+            TEST_SECRET,
+        ),
+        "exp as string",
+    )
+    .await;
+    expect_401(
+        &app,
+        &sign(
+            &json!({"sub": ADMIN, "exp": now + 600, "nbf": now + 300}),
+            TEST_SECRET,
+        ),
         "nbf in the future",
     )
     .await;
@@ -61,7 +99,11 @@ async fn bad_tokens_are_refused() {
     .unwrap();
     expect_401(&app, &hs512, "other algorithm").await;
     let res = app
-        .send(app.client.get(format!("{}/api/v1/me", app.base)).header("authorization", "Basic abc"))
+        .send(
+            app.client
+                .get(format!("{}/api/v1/me", app.base))
+                .header("authorization", "Basic abc"),
+        )
         .await;
     res.expect_problem(401, "invalid_token");
 }
@@ -88,9 +130,13 @@ async fn deactivated_user_is_refused_on_its_next_request() {
     let org = app.org("Acme Reseller", "reseller", None).await;
     let user = app.user(&org, "account_manager").await;
     app.get("/api/v1/me", &user.token).await.expect(200);
-    app.patch(&format!("/api/v1/users/{}", user.id), &app.admin(), &json!({"active": false}))
-        .await
-        .expect(200);
+    app.patch(
+        &format!("/api/v1/users/{}", user.id),
+        &app.admin(),
+        &json!({"active": false}),
+    )
+    .await
+    .expect(200);
     app.get("/api/v1/me", &user.token)
         .await
         .expect_problem(403, "user_inactive");
@@ -101,9 +147,13 @@ async fn users_of_a_deactivated_org_are_refused() {
     let app = TestApp::spawn().await;
     let org = app.org("Acme Reseller", "reseller", None).await;
     let user = app.user(&org, "partner_admin").await;
-    app.patch(&format!("/api/v1/orgs/{org}"), &app.admin(), &json!({"active": false}))
-        .await
-        .expect(200);
+    app.patch(
+        &format!("/api/v1/orgs/{org}"),
+        &app.admin(),
+        &json!({"active": false}),
+    )
+    .await
+    .expect(200);
     app.get("/api/v1/orgs", &user.token)
         .await
         .expect_problem(403, "org_inactive");
@@ -118,14 +168,21 @@ async fn issuer_and_audience_are_checked_when_configured() {
     .await;
     let now = Utc::now().timestamp();
     let good = json!({"sub": ADMIN, "exp": now + 600, "iss": "https://idp.example", "aud": "prm"});
-    app.get("/api/v1/me", &sign(&good, TEST_SECRET)).await.expect(200);
+    app.get("/api/v1/me", &sign(&good, TEST_SECRET))
+        .await
+        .expect(200);
     let mut wrong_iss = good.clone();
     wrong_iss["iss"] = json!("https://evil.example");
     expect_401(&app, &sign(&wrong_iss, TEST_SECRET), "wrong iss").await;
     let mut wrong_aud = good.clone();
     wrong_aud["aud"] = json!("other");
     expect_401(&app, &sign(&wrong_aud, TEST_SECRET), "wrong aud").await;
-    expect_401(&app, &sign(&json!({"sub": ADMIN, "exp": now + 600}), TEST_SECRET), "no iss/aud").await;
+    expect_401(
+        &app,
+        &sign(&json!({"sub": ADMIN, "exp": now + 600}), TEST_SECRET),
+        "no iss/aud",
+    )
+    .await;
 }
 
 #[actix_web::test]

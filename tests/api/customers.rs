@@ -20,19 +20,31 @@ async fn partner_preregisters_customers_for_its_own_org() {
     let org = app.org("P", "reseller", None).await;
     let am = app.user(&org, "account_manager").await;
     let res = app
-        .post("/api/v1/customers", &am.token, &json!({"name": "Fabrikam GmbH", "country": "de", "industry": "Retail"}))
+        .post(
+            "/api/v1/customers",
+            &am.token,
+            &json!({"name": "Fabrikam GmbH", "country": "de", "industry": "Retail"}),
+        )
         .await
         .expect(201);
     assert_eq!(res.body["org_id"], org);
     assert_eq!(res.body["registration"], "preregistered");
     assert_eq!(res.body["country"], "DE");
-    app.post("/api/v1/customers", &am.token, &json!({"name": "X", "country": "DE", "registration": "associated"}))
-        .await
-        .expect_problem(422, "validation_failed");
+    app.post(
+        "/api/v1/customers",
+        &am.token,
+        &json!({"name": "X", "country": "DE", "registration": "associated"}),
+    )
+    .await
+    .expect_problem(422, "validation_failed");
     let director = app.user(&org, "account_manager_director").await;
-    app.post("/api/v1/customers", &director.token, &json!({"name": "Y", "country": "DE"}))
-        .await
-        .expect_problem(403, "forbidden");
+    app.post(
+        "/api/v1/customers",
+        &director.token,
+        &json!({"name": "Y", "country": "DE"}),
+    )
+    .await
+    .expect_problem(403, "forbidden");
 }
 
 #[actix_web::test]
@@ -40,12 +52,20 @@ async fn an_org_holds_the_same_customer_once() {
     let app = TestApp::spawn().await;
     let org = app.org("P", "reseller", None).await;
     let admin = app.user(&org, "partner_admin").await;
-    app.post("/api/v1/customers", &admin.token, &json!({"name": "Fabrikam GmbH", "country": "DE"}))
-        .await
-        .expect(201);
-    app.post("/api/v1/customers", &admin.token, &json!({"name": "FABRIKAM", "country": "DE"}))
-        .await
-        .expect_problem(409, "duplicate_customer");
+    app.post(
+        "/api/v1/customers",
+        &admin.token,
+        &json!({"name": "Fabrikam GmbH", "country": "DE"}),
+    )
+    .await
+    .expect(201);
+    app.post(
+        "/api/v1/customers",
+        &admin.token,
+        &json!({"name": "FABRIKAM", "country": "DE"}),
+    )
+    .await
+    .expect_problem(409, "duplicate_customer");
 }
 
 #[actix_web::test]
@@ -56,9 +76,13 @@ async fn several_partners_may_preregister_one_customer_but_only_one_holds_it() {
     let c = app.org("Gamma", "reseller", None).await;
     for org in [&a, &b] {
         let admin = app.user(org, "partner_admin").await;
-        app.post("/api/v1/customers", &admin.token, &json!({"name": "Fabrikam GmbH", "country": "DE"}))
-            .await
-            .expect(201);
+        app.post(
+            "/api/v1/customers",
+            &admin.token,
+            &json!({"name": "Fabrikam GmbH", "country": "DE"}),
+        )
+        .await
+        .expect(201);
     }
     app.post(
         "/api/v1/customers",
@@ -76,7 +100,12 @@ async fn several_partners_may_preregister_one_customer_but_only_one_holds_it() {
         )
         .await;
     let res = res.expect_problem(409, "duplicate_customer");
-    assert!(res.body["detail"].as_str().unwrap().contains("same customer"));
+    assert!(
+        res.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("same customer")
+    );
     // Matched by tax id and web domain although name and country differ.
     app.post(
         "/api/v1/customers",
@@ -94,7 +123,11 @@ async fn several_partners_may_preregister_one_customer_but_only_one_holds_it() {
         )
         .await
         .expect_problem(409, "customer_already_associated");
-    assert!(res.body["detail"].as_str().unwrap().contains(&c), "names the holder: {}", res.text);
+    assert!(
+        res.body["detail"].as_str().unwrap().contains(&c),
+        "names the holder: {}",
+        res.text
+    );
 }
 
 #[actix_web::test]
@@ -110,16 +143,42 @@ async fn distributor_sees_its_own_and_its_resellers_customers_as_two_scopes() {
 
     let mut both = vec![own.clone(), child.clone()];
     both.sort();
-    assert_eq!(ids(&app.get("/api/v1/customers", &director.token).await.expect(200)), both);
-    assert_eq!(ids(&app.get("/api/v1/customers?scope=mine", &director.token).await.expect(200)), vec![own.clone()]);
-    assert_eq!(ids(&app.get("/api/v1/customers?scope=resellers", &director.token).await.expect(200)), vec![child.clone()]);
-    app.get(&format!("/api/v1/customers/{child}"), &director.token).await.expect(200);
+    assert_eq!(
+        ids(&app
+            .get("/api/v1/customers", &director.token)
+            .await
+            .expect(200)),
+        both
+    );
+    assert_eq!(
+        ids(&app
+            .get("/api/v1/customers?scope=mine", &director.token)
+            .await
+            .expect(200)),
+        vec![own.clone()]
+    );
+    assert_eq!(
+        ids(&app
+            .get("/api/v1/customers?scope=resellers", &director.token)
+            .await
+            .expect(200)),
+        vec![child.clone()]
+    );
+    app.get(&format!("/api/v1/customers/{child}"), &director.token)
+        .await
+        .expect(200);
     app.get(&format!("/api/v1/customers/{foreign}"), &director.token)
         .await
         .expect_problem(404, "not_found");
 
     let reseller_admin = app.user(&res, "partner_admin").await;
-    assert_eq!(ids(&app.get("/api/v1/customers", &reseller_admin.token).await.expect(200)), vec![child]);
+    assert_eq!(
+        ids(&app
+            .get("/api/v1/customers", &reseller_admin.token)
+            .await
+            .expect(200)),
+        vec![child]
+    );
     app.get(&format!("/api/v1/customers/{own}"), &reseller_admin.token)
         .await
         .expect_problem(404, "not_found");
@@ -129,7 +188,11 @@ async fn distributor_sees_its_own_and_its_resellers_customers_as_two_scopes() {
 async fn vendor_holds_its_own_customers() {
     let app = TestApp::spawn().await;
     let res = app
-        .post("/api/v1/customers", &app.admin(), &json!({"name": "Woodgrove Bank", "country": "GB"}))
+        .post(
+            "/api/v1/customers",
+            &app.admin(),
+            &json!({"name": "Woodgrove Bank", "country": "GB"}),
+        )
         .await
         .expect(201);
     assert_eq!(res.body["registration"], "vendor_owned");

@@ -48,12 +48,20 @@ async fn unknown_route_is_404_problem_and_wrong_method_is_405_with_allow() {
         .await
         .expect_problem(404, "route_not_found");
     let res = app
-        .send(app.client.delete(format!("{}/api/v1/orgs", app.base)).bearer_auth(app.admin()))
+        .send(
+            app.client
+                .delete(format!("{}/api/v1/orgs", app.base))
+                .bearer_auth(app.admin()),
+        )
         .await
         .expect_problem(405, "method_not_allowed");
     assert_eq!(res.header("allow"), Some("GET, POST"));
     let res = app
-        .send(app.client.put(format!("{}/api/v1/opportunities/{}", app.base, uuid::Uuid::nil())))
+        .send(app.client.put(format!(
+            "{}/api/v1/opportunities/{}",
+            app.base,
+            uuid::Uuid::nil()
+        )))
         .await
         .expect_problem(405, "method_not_allowed");
     assert_eq!(res.header("allow"), Some("GET, PATCH"));
@@ -64,7 +72,11 @@ async fn body_over_the_limit_is_413_problem() {
     let app = TestApp::spawn().await;
     let big = "x".repeat(70 * 1024);
     let res = app
-        .post("/api/v1/orgs", &app.admin(), &json!({"name": big, "kind": "reseller"}))
+        .post(
+            "/api/v1/orgs",
+            &app.admin(),
+            &json!({"name": big, "kind": "reseller"}),
+        )
         .await;
     res.expect_problem(413, "payload_too_large");
 }
@@ -84,7 +96,9 @@ async fn validation_lists_every_failing_field() {
     fields.sort();
     assert_eq!(fields, vec!["country", "name", "web_domain"]);
 
-    let res = app.post("/api/v1/customers", &app.admin(), &json!({})).await;
+    let res = app
+        .post("/api/v1/customers", &app.admin(), &json!({}))
+        .await;
     let res = res.expect_problem(422, "validation_failed");
     assert_eq!(res.error_fields(), vec!["name", "country"]);
 }
@@ -93,17 +107,34 @@ async fn validation_lists_every_failing_field() {
 async fn wrong_types_and_unknown_fields_name_the_field() {
     let app = TestApp::spawn().await;
     let res = app
-        .post("/api/v1/orgs", &app.admin(), &json!({"name": 5, "kind": "reseller"}))
+        .post(
+            "/api/v1/orgs",
+            &app.admin(),
+            &json!({"name": 5, "kind": "reseller"}),
+        )
         .await
         .expect_problem(422, "validation_failed");
     assert_eq!(res.error_fields(), vec!["name"]);
     let res = app
-        .post("/api/v1/orgs", &app.admin(), &json!({"name": "A", "kind": "reseller", "colour": "red"}))
+        .post(
+            "/api/v1/orgs",
+            &app.admin(),
+            &json!({"name": "A", "kind": "reseller", "colour": "red"}),
+        )
         .await
         .expect_problem(422, "validation_failed");
-    assert!(res.body["errors"][0]["message"].as_str().unwrap().contains("colour"));
+    assert!(
+        res.body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("colour")
+    );
     let res = app
-        .post("/api/v1/orgs", &app.admin(), &json!({"name": "A", "kind": "emperor"}))
+        .post(
+            "/api/v1/orgs",
+            &app.admin(),
+            &json!({"name": "A", "kind": "emperor"}),
+        )
         .await
         .expect_problem(422, "validation_failed");
     assert_eq!(res.error_fields(), vec!["kind"]);
@@ -128,7 +159,9 @@ async fn database_errors_never_reach_the_client() {
     let org = app.org("Dup Partner", "reseller", None).await;
     let body = json!({"subject": "same-subject", "org_id": org, "role": "partner_admin",
                       "name": "A", "email": "a@x.example"});
-    app.post("/api/v1/users", &app.admin(), &body).await.expect(201);
+    app.post("/api/v1/users", &app.admin(), &body)
+        .await
+        .expect(201);
     let res = app
         .post("/api/v1/users", &app.admin(), &body)
         .await

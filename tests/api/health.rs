@@ -5,9 +5,15 @@ use prm_tests::{TestApp, TestDb, test_config};
 #[actix_web::test]
 async fn healthz_answers_without_a_database_and_readyz_checks_it() {
     let app = TestApp::spawn().await;
-    let res = app.send(app.client.get(format!("{}/healthz", app.base))).await.expect(200);
+    let res = app
+        .send(app.client.get(format!("{}/healthz", app.base)))
+        .await
+        .expect(200);
     assert_eq!(res.body["status"], "ok");
-    let res = app.send(app.client.get(format!("{}/readyz", app.base))).await.expect(200);
+    let res = app
+        .send(app.client.get(format!("{}/readyz", app.base)))
+        .await
+        .expect(200);
     assert_eq!(res.body["status"], "ready");
 }
 
@@ -41,6 +47,9 @@ async fn readyz_is_503_when_the_database_is_unreachable() {
     assert_eq!(res.status().as_u16(), 503);
     let body: serde_json::Value = res.json().await.unwrap();
     assert_eq!(body["code"], "service_unavailable");
-    assert!(!body.to_string().contains("127.0.0.1:1"), "no connection details leak: {body}");
+    assert!(
+        !body.to_string().contains("127.0.0.1:1"),
+        "no connection details leak: {body}"
+    );
     handle.stop(false).await;
 }

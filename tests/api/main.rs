@@ -5,8 +5,8 @@
 mod auth;
 mod customers;
 mod errors;
-mod openapi;
 mod health;
+mod openapi;
 mod opportunities;
 mod orgs;
 mod startup;

@@ -13,7 +13,10 @@ fn committed() -> Value {
 async fn served_document_matches_the_committed_one() {
     let app = TestApp::spawn().await;
     let res = app
-        .send(app.client.get(format!("{}/api-docs/openapi.json", app.base)))
+        .send(
+            app.client
+                .get(format!("{}/api-docs/openapi.json", app.base)),
+        )
         .await
         .expect(200);
     assert!(
@@ -31,11 +34,21 @@ fn every_operation_is_documented_completely() {
             operations += 1;
             let here = format!("{method} {path}");
             assert!(op["operationId"].is_string(), "{here}: operationId");
-            assert!(op["tags"].as_array().is_some_and(|t| !t.is_empty()), "{here}: tag");
+            assert!(
+                op["tags"].as_array().is_some_and(|t| !t.is_empty()),
+                "{here}: tag"
+            );
             let responses = op["responses"].as_object().unwrap();
-            assert!(responses.keys().any(|s| s.starts_with('2')), "{here}: success response");
+            assert!(
+                responses.keys().any(|s| s.starts_with('2')),
+                "{here}: success response"
+            );
             if path.starts_with("/api/v1") {
-                assert_eq!(op["security"][0]["bearer"], Value::Array(vec![]), "{here}: bearer");
+                assert_eq!(
+                    op["security"][0]["bearer"],
+                    Value::Array(vec![]),
+                    "{here}: bearer"
+                );
                 for s in ["401", "403", "500", "503"] {
                     assert!(responses.contains_key(s), "{here}: {s}");
                 }
@@ -75,9 +88,16 @@ async fn swagger_ui_is_served_from_the_binary() {
         .await
         .expect(200);
     assert!(res.content_type().starts_with("text/html"));
-    assert!(res.text.contains("swagger"), "{}", &res.text[..200.min(res.text.len())]);
+    assert!(
+        res.text.contains("swagger"),
+        "{}",
+        &res.text[..200.min(res.text.len())]
+    );
     let res = app
-        .send(app.client.get(format!("{}/swagger-ui/swagger-initializer.js", app.base)))
+        .send(
+            app.client
+                .get(format!("{}/swagger-ui/swagger-initializer.js", app.base)),
+        )
         .await
         .expect(200);
     assert!(res.text.contains("/api-docs/openapi.json"));

@@ -65,9 +65,13 @@ fn path(id: &str) -> String {
 #[actix_web::test]
 async fn vendor_writer_creates_drafts() {
     let w = world().await;
-    let res = create(&w.app, &w.cm.token, &json!({"topic": "Vendor lead", "customer_id": w.vendor_customer}))
-        .await
-        .expect(201);
+    let res = create(
+        &w.app,
+        &w.cm.token,
+        &json!({"topic": "Vendor lead", "customer_id": w.vendor_customer}),
+    )
+    .await
+    .expect(201);
     let b = &res.body;
     assert_eq!(b["status"], "draft");
     assert_eq!(b["origin"], "vendor");
@@ -77,7 +81,10 @@ async fn vendor_writer_creates_drafts() {
     assert_eq!(b["allowed_actions"], json!(["edit"]));
     assert_eq!(b["version"], 1);
     let reference = b["reference"].as_str().unwrap();
-    assert!(reference.starts_with("OPP-") && reference.len() == 10, "{reference}");
+    assert!(
+        reference.starts_with("OPP-") && reference.len() == 10,
+        "{reference}"
+    );
     assert_eq!(res.header("etag"), Some("\"1\""));
     assert_eq!(res.header("location"), Some(path(&res.id()).as_str()));
 }
@@ -85,13 +92,20 @@ async fn vendor_writer_creates_drafts() {
 #[actix_web::test]
 async fn partner_creates_pending_approval() {
     let w = world().await;
-    let res = create(&w.app, &w.res.am1.token, &partner_opportunity(&w.res.customer))
-        .await
-        .expect(201);
+    let res = create(
+        &w.app,
+        &w.res.am1.token,
+        &partner_opportunity(&w.res.customer),
+    )
+    .await
+    .expect(201);
     assert_eq!(res.body["status"], "pending_approval");
     assert_eq!(res.body["origin"], "partner");
     assert_eq!(res.body["owner_org_id"], w.res.id);
-    assert_eq!(res.body["estimated_revenue"], json!({"amount": "120000.00", "currency": "EUR"}));
+    assert_eq!(
+        res.body["estimated_revenue"],
+        json!({"amount": "120000.00", "currency": "EUR"})
+    );
     assert_eq!(res.body["expected_close_date"], "2027-03-31");
     // The creation is recorded as the first event of its timeline.
     use diesel::RunQueryDsl;
@@ -112,14 +126,25 @@ async fn partner_creates_pending_approval() {
 #[actix_web::test]
 async fn partner_must_give_full_revenue_information() {
     let w = world().await;
-    let res = create(&w.app, &w.res.admin.token, &json!({"topic": "No money", "customer_id": w.res.customer}))
-        .await
-        .expect_problem(422, "validation_failed");
-    assert_eq!(res.error_fields(), vec!["estimated_revenue", "expected_close_date"]);
+    let res = create(
+        &w.app,
+        &w.res.admin.token,
+        &json!({"topic": "No money", "customer_id": w.res.customer}),
+    )
+    .await
+    .expect_problem(422, "validation_failed");
+    assert_eq!(
+        res.error_fields(),
+        vec!["estimated_revenue", "expected_close_date"]
+    );
     // The vendor may leave them out.
-    create(&w.app, &w.cm.token, &json!({"topic": "No money", "customer_id": w.res.customer}))
-        .await
-        .expect(201);
+    create(
+        &w.app,
+        &w.cm.token,
+        &json!({"topic": "No money", "customer_id": w.res.customer}),
+    )
+    .await
+    .expect(201);
 }
 
 #[actix_web::test]
@@ -131,18 +156,26 @@ async fn partner_creates_only_for_customers_it_may_see() {
             .expect_problem(422, "validation_failed");
         assert_eq!(res.error_fields(), vec!["customer_id"]);
     }
-    let absent = create(&w.app, &w.res.am1.token, &partner_opportunity(&uuid::Uuid::now_v7().to_string()))
-        .await
-        .expect_problem(422, "validation_failed");
+    let absent = create(
+        &w.app,
+        &w.res.am1.token,
+        &partner_opportunity(&uuid::Uuid::now_v7().to_string()),
+    )
+    .await
+    .expect_problem(422, "validation_failed");
     assert_eq!(absent.error_fields(), vec!["customer_id"]);
 }
 
 #[actix_web::test]
 async fn distributor_creates_for_its_resellers_customers() {
     let w = world().await;
-    let res = create(&w.app, &w.dist.am1.token, &partner_opportunity(&w.res.customer))
-        .await
-        .expect(201);
+    let res = create(
+        &w.app,
+        &w.dist.am1.token,
+        &partner_opportunity(&w.res.customer),
+    )
+    .await
+    .expect(201);
     assert_eq!(res.body["owner_org_id"], w.dist.id);
     assert_eq!(res.body["customer"]["id"], w.res.customer);
 }
@@ -150,23 +183,47 @@ async fn distributor_creates_for_its_resellers_customers() {
 #[actix_web::test]
 async fn directors_and_viewers_are_read_only() {
     let w = world().await;
-    create(&w.app, &w.viewer.token, &json!({"topic": "x", "customer_id": w.vendor_customer}))
+    create(
+        &w.app,
+        &w.viewer.token,
+        &json!({"topic": "x", "customer_id": w.vendor_customer}),
+    )
+    .await
+    .expect_problem(403, "forbidden");
+    create(
+        &w.app,
+        &w.res.director.token,
+        &partner_opportunity(&w.res.customer),
+    )
+    .await
+    .expect_problem(403, "forbidden");
+    let opp = create(
+        &w.app,
+        &w.res.am1.token,
+        &partner_opportunity(&w.res.customer),
+    )
+    .await
+    .expect(201);
+    let seen = w
+        .app
+        .get(&path(&opp.id()), &w.res.director.token)
         .await
-        .expect_problem(403, "forbidden");
-    create(&w.app, &w.res.director.token, &partner_opportunity(&w.res.customer))
-        .await
-        .expect_problem(403, "forbidden");
-    let opp = create(&w.app, &w.res.am1.token, &partner_opportunity(&w.res.customer))
-        .await
-        .expect(201);
-    let seen = w.app.get(&path(&opp.id()), &w.res.director.token).await.expect(200);
+        .expect(200);
     assert_eq!(seen.body["allowed_actions"], json!([]));
     w.app
-        .patch(&path(&opp.id()), &w.res.director.token, &json!({"topic": "director edit"}))
+        .patch(
+            &path(&opp.id()),
+            &w.res.director.token,
+            &json!({"topic": "director edit"}),
+        )
         .await
         .expect_problem(403, "forbidden");
     w.app
-        .patch(&path(&opp.id()), &w.viewer.token, &json!({"topic": "viewer edit"}))
+        .patch(
+            &path(&opp.id()),
+            &w.viewer.token,
+            &json!({"topic": "viewer edit"}),
+        )
         .await
         .expect_problem(403, "forbidden");
 }
@@ -199,27 +256,50 @@ async fn money_is_exact_decimal_strings() {
     let res = create(&w.app, &w.res.am1.token, &body)
         .await
         .expect_problem(422, "validation_failed");
-    assert_eq!(res.error_fields(), vec!["estimated_revenue.amount"], "a float is refused");
+    assert_eq!(
+        res.error_fields(),
+        vec!["estimated_revenue.amount"],
+        "a float is refused"
+    );
 }
 
 #[actix_web::test]
 async fn foreign_partner_gets_404_identical_to_absent() {
     let w = world().await;
-    let opp = create(&w.app, &w.res.am1.token, &partner_opportunity(&w.res.customer))
-        .await
-        .expect(201)
-        .id();
-    let draft = create(&w.app, &w.cm.token, &json!({"topic": "draft", "customer_id": w.res.customer}))
-        .await
-        .expect(201)
-        .id();
+    let opp = create(
+        &w.app,
+        &w.res.am1.token,
+        &partner_opportunity(&w.res.customer),
+    )
+    .await
+    .expect(201)
+    .id();
+    let draft = create(
+        &w.app,
+        &w.cm.token,
+        &json!({"topic": "draft", "customer_id": w.res.customer}),
+    )
+    .await
+    .expect(201)
+    .id();
     let absent = w
         .app
-        .get(&path(&uuid::Uuid::now_v7().to_string()), &w.other.admin.token)
+        .get(
+            &path(&uuid::Uuid::now_v7().to_string()),
+            &w.other.admin.token,
+        )
         .await
         .expect_problem(404, "not_found");
-    for (id, token) in [(&opp, &w.other.admin.token), (&draft, &w.res.admin.token), (&opp, &w.other.director.token)] {
-        let res = w.app.get(&path(id), token).await.expect_problem(404, "not_found");
+    for (id, token) in [
+        (&opp, &w.other.admin.token),
+        (&draft, &w.res.admin.token),
+        (&opp, &w.other.director.token),
+    ] {
+        let res = w
+            .app
+            .get(&path(id), token)
+            .await
+            .expect_problem(404, "not_found");
         assert_eq!(res.text, absent.text);
         w.app
             .patch(&path(id), token, &json!({"topic": "x"}))
@@ -231,74 +311,170 @@ async fn foreign_partner_gets_404_identical_to_absent() {
 #[actix_web::test]
 async fn account_manager_sees_only_those_it_owns() {
     let w = world().await;
-    let opp = create(&w.app, &w.res.am1.token, &partner_opportunity(&w.res.customer))
-        .await
-        .expect(201)
-        .id();
+    let opp = create(
+        &w.app,
+        &w.res.am1.token,
+        &partner_opportunity(&w.res.customer),
+    )
+    .await
+    .expect(201)
+    .id();
     w.app.get(&path(&opp), &w.res.am1.token).await.expect(200);
-    w.app.get(&path(&opp), &w.res.am2.token).await.expect_problem(404, "not_found");
+    w.app
+        .get(&path(&opp), &w.res.am2.token)
+        .await
+        .expect_problem(404, "not_found");
     w.app.get(&path(&opp), &w.res.admin.token).await.expect(200);
-    w.app.get(&path(&opp), &w.res.director.token).await.expect(200);
-    let list = w.app.get("/api/v1/opportunities", &w.res.am2.token).await.expect(200);
+    w.app
+        .get(&path(&opp), &w.res.director.token)
+        .await
+        .expect(200);
+    let list = w
+        .app
+        .get("/api/v1/opportunities", &w.res.am2.token)
+        .await
+        .expect(200);
     assert!(list.body["items"].as_array().unwrap().is_empty());
 }
 
 #[actix_web::test]
 async fn distributor_sees_its_resellers_opportunities() {
     let w = world().await;
-    let opp = create(&w.app, &w.res.am1.token, &partner_opportunity(&w.res.customer))
+    let opp = create(
+        &w.app,
+        &w.res.am1.token,
+        &partner_opportunity(&w.res.customer),
+    )
+    .await
+    .expect(201)
+    .id();
+    w.app
+        .get(&path(&opp), &w.dist.director.token)
         .await
-        .expect(201)
-        .id();
-    w.app.get(&path(&opp), &w.dist.director.token).await.expect(200);
-    w.app.get(&path(&opp), &w.dist.admin.token).await.expect(200);
+        .expect(200);
+    w.app
+        .get(&path(&opp), &w.dist.admin.token)
+        .await
+        .expect(200);
     // ...but a reseller does not see its distributor's.
-    let dist_opp = create(&w.app, &w.dist.am1.token, &partner_opportunity(&w.dist.customer))
+    let dist_opp = create(
+        &w.app,
+        &w.dist.am1.token,
+        &partner_opportunity(&w.dist.customer),
+    )
+    .await
+    .expect(201)
+    .id();
+    w.app
+        .get(&path(&dist_opp), &w.res.admin.token)
         .await
-        .expect(201)
-        .id();
-    w.app.get(&path(&dist_opp), &w.res.admin.token).await.expect_problem(404, "not_found");
+        .expect_problem(404, "not_found");
 }
 
 #[actix_web::test]
 async fn partner_sees_vendor_opportunities_only_while_offered_live() {
     let w = world().await;
-    let opp = create(&w.app, &w.cm.token, &json!({"topic": "offer", "customer_id": w.vendor_customer,
-        "contact": {"name": "Jo", "email": "jo@c.example", "phone": "+1 555"}}))
+    let opp = create(
+        &w.app,
+        &w.cm.token,
+        &json!({"topic": "offer", "customer_id": w.vendor_customer,
+        "contact": {"name": "Jo", "email": "jo@c.example", "phone": "+1 555"}}),
+    )
+    .await
+    .expect(201)
+    .id();
+    w.app
+        .get(&path(&opp), &w.other.admin.token)
         .await
-        .expect(201)
-        .id();
-    w.app.get(&path(&opp), &w.other.admin.token).await.expect_problem(404, "not_found");
+        .expect_problem(404, "not_found");
     // Fixture: the offer goes to Other (distribution arrives with the lifecycle).
     w.app.sql(&format!(
         "UPDATE opportunities SET status = 'delivered', primary_partner_id = '{}' WHERE id = '{opp}'",
         w.other.id
     ));
-    let seen = w.app.get(&path(&opp), &w.other.admin.token).await.expect(200);
+    let seen = w
+        .app
+        .get(&path(&opp), &w.other.admin.token)
+        .await
+        .expect(200);
     assert_eq!(seen.body["contact"]["name"], "Jo");
-    assert!(seen.body["contact"]["email"].is_null(), "withheld while only delivered");
-    assert!(seen.body["contact"]["phone"].is_null(), "withheld while only delivered");
+    assert!(
+        seen.body["contact"]["email"].is_null(),
+        "withheld while only delivered"
+    );
+    assert!(
+        seen.body["contact"]["phone"].is_null(),
+        "withheld while only delivered"
+    );
     let vendor_view = w.app.get(&path(&opp), &w.cm.token).await.expect(200);
     assert_eq!(vendor_view.body["contact"]["email"], "jo@c.example");
-    w.app.sql(&format!("UPDATE opportunities SET status = 'accepted' WHERE id = '{opp}'"));
-    let seen = w.app.get(&path(&opp), &w.other.admin.token).await.expect(200);
-    assert_eq!(seen.body["contact"]["email"], "jo@c.example", "shown once accepted");
-    w.app.sql(&format!("UPDATE opportunities SET status = 'returned' WHERE id = '{opp}'"));
-    w.app.get(&path(&opp), &w.other.admin.token).await.expect_problem(404, "not_found");
+    w.app.sql(&format!(
+        "UPDATE opportunities SET status = 'accepted' WHERE id = '{opp}'"
+    ));
+    let seen = w
+        .app
+        .get(&path(&opp), &w.other.admin.token)
+        .await
+        .expect(200);
+    assert_eq!(
+        seen.body["contact"]["email"], "jo@c.example",
+        "shown once accepted"
+    );
+    w.app.sql(&format!(
+        "UPDATE opportunities SET status = 'returned' WHERE id = '{opp}'"
+    ));
+    w.app
+        .get(&path(&opp), &w.other.admin.token)
+        .await
+        .expect_problem(404, "not_found");
 }
 
 #[actix_web::test]
 async fn lists_never_contain_what_get_refuses() {
     let w = world().await;
-    create(&w.app, &w.cm.token, &json!({"topic": "draft", "customer_id": w.vendor_customer})).await.expect(201);
-    create(&w.app, &w.res.am1.token, &partner_opportunity(&w.res.customer)).await.expect(201);
-    create(&w.app, &w.res.am2.token, &partner_opportunity(&w.res.customer)).await.expect(201);
-    create(&w.app, &w.dist.am1.token, &partner_opportunity(&w.dist.customer)).await.expect(201);
-    create(&w.app, &w.other.admin.token, &partner_opportunity(&w.other.customer)).await.expect(201);
-    let collab = create(&w.app, &w.cm.token, &json!({"topic": "collab", "customer_id": w.vendor_customer}))
-        .await
-        .expect(201)
-        .id();
+    create(
+        &w.app,
+        &w.cm.token,
+        &json!({"topic": "draft", "customer_id": w.vendor_customer}),
+    )
+    .await
+    .expect(201);
+    create(
+        &w.app,
+        &w.res.am1.token,
+        &partner_opportunity(&w.res.customer),
+    )
+    .await
+    .expect(201);
+    create(
+        &w.app,
+        &w.res.am2.token,
+        &partner_opportunity(&w.res.customer),
+    )
+    .await
+    .expect(201);
+    create(
+        &w.app,
+        &w.dist.am1.token,
+        &partner_opportunity(&w.dist.customer),
+    )
+    .await
+    .expect(201);
+    create(
+        &w.app,
+        &w.other.admin.token,
+        &partner_opportunity(&w.other.customer),
+    )
+    .await
+    .expect(201);
+    let collab = create(
+        &w.app,
+        &w.cm.token,
+        &json!({"topic": "collab", "customer_id": w.vendor_customer}),
+    )
+    .await
+    .expect(201)
+    .id();
     w.app.sql(&format!(
         "UPDATE opportunities SET status = 'accepted', primary_partner_id = '{}' WHERE id = '{collab}';
          INSERT INTO opportunity_collaborators (opportunity_id, org_id) VALUES ('{collab}', '{}')",
@@ -318,8 +494,14 @@ async fn lists_never_contain_what_get_refuses() {
         let mut ids = Vec::new();
         let mut cursor: Option<String> = None;
         loop {
-            let q = cursor.as_ref().map_or("limit=2".to_owned(), |c| format!("limit=2&cursor={c}"));
-            let page = w.app.get(&format!("/api/v1/opportunities?{q}"), &user.token).await.expect(200);
+            let q = cursor
+                .as_ref()
+                .map_or("limit=2".to_owned(), |c| format!("limit=2&cursor={c}"));
+            let page = w
+                .app
+                .get(&format!("/api/v1/opportunities?{q}"), &user.token)
+                .await
+                .expect(200);
             for o in page.body["items"].as_array().unwrap() {
                 ids.push(o["id"].as_str().unwrap().to_owned());
             }
@@ -341,20 +523,52 @@ async fn pages_stay_stable_while_rows_are_inserted() {
     let mut created = Vec::new();
     for i in 0..5 {
         created.push(
-            create(&w.app, &w.cm.token, &json!({"topic": format!("o{i}"), "customer_id": w.vendor_customer}))
-                .await
-                .expect(201)
-                .id(),
+            create(
+                &w.app,
+                &w.cm.token,
+                &json!({"topic": format!("o{i}"), "customer_id": w.vendor_customer}),
+            )
+            .await
+            .expect(201)
+            .id(),
         );
     }
-    let first = w.app.get("/api/v1/opportunities?limit=2", &w.cm.token).await.expect(200);
+    let first = w
+        .app
+        .get("/api/v1/opportunities?limit=2", &w.cm.token)
+        .await
+        .expect(200);
     // Insert between pages: the new row is newer, so it is not on later pages.
-    create(&w.app, &w.cm.token, &json!({"topic": "late", "customer_id": w.vendor_customer})).await.expect(201);
-    let mut ids: Vec<String> = first.body["items"].as_array().unwrap().iter().map(|o| o["id"].as_str().unwrap().to_owned()).collect();
+    create(
+        &w.app,
+        &w.cm.token,
+        &json!({"topic": "late", "customer_id": w.vendor_customer}),
+    )
+    .await
+    .expect(201);
+    let mut ids: Vec<String> = first.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["id"].as_str().unwrap().to_owned())
+        .collect();
     let mut cursor = first.body["next_cursor"].as_str().map(str::to_owned);
     while let Some(c) = cursor {
-        let page = w.app.get(&format!("/api/v1/opportunities?limit=2&cursor={c}"), &w.cm.token).await.expect(200);
-        ids.extend(page.body["items"].as_array().unwrap().iter().map(|o| o["id"].as_str().unwrap().to_owned()));
+        let page = w
+            .app
+            .get(
+                &format!("/api/v1/opportunities?limit=2&cursor={c}"),
+                &w.cm.token,
+            )
+            .await
+            .expect(200);
+        ids.extend(
+            page.body["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|o| o["id"].as_str().unwrap().to_owned()),
+        );
         cursor = page.body["next_cursor"].as_str().map(str::to_owned);
     }
     created.reverse();
@@ -364,9 +578,13 @@ async fn pages_stay_stable_while_rows_are_inserted() {
 #[actix_web::test]
 async fn owner_edits_its_pending_opportunity_with_if_match() {
     let w = world().await;
-    let opp = create(&w.app, &w.res.am1.token, &partner_opportunity(&w.res.customer))
-        .await
-        .expect(201);
+    let opp = create(
+        &w.app,
+        &w.res.am1.token,
+        &partner_opportunity(&w.res.customer),
+    )
+    .await
+    .expect(201);
     let p = path(&opp.id());
     let res = w
         .app
@@ -376,8 +594,15 @@ async fn owner_edits_its_pending_opportunity_with_if_match() {
     assert_eq!(res.body["version"], 2);
     assert_eq!(res.header("etag"), Some("\"2\""));
     assert_eq!(res.body["topic"], "Renamed");
-    assert_eq!(res.body["estimated_revenue"], json!({"amount": "99.99", "currency": "USD"}));
-    let res = w.app.patch(&p, &w.res.admin.token, &json!({"customer_need": null})).await.expect(200);
+    assert_eq!(
+        res.body["estimated_revenue"],
+        json!({"amount": "99.99", "currency": "USD"})
+    );
+    let res = w
+        .app
+        .patch(&p, &w.res.admin.token, &json!({"customer_need": null}))
+        .await
+        .expect(200);
     assert!(res.body["customer_need"].is_null(), "null clears");
     assert_eq!(res.body["topic"], "Renamed", "absent fields stay");
     let stale = w
@@ -388,21 +613,37 @@ async fn owner_edits_its_pending_opportunity_with_if_match() {
     assert_eq!(stale.body["current_version"], 3);
     let res = w
         .app
-        .patch(&p, &w.res.am1.token, &json!({"estimated_revenue": null, "expected_close_date": null}))
+        .patch(
+            &p,
+            &w.res.am1.token,
+            &json!({"estimated_revenue": null, "expected_close_date": null}),
+        )
         .await
         .expect_problem(422, "validation_failed");
-    assert_eq!(res.error_fields(), vec!["estimated_revenue", "expected_close_date"]);
-    w.app.patch(&p, &w.res.am2.token, &json!({"topic": "not mine"})).await.expect_problem(404, "not_found");
+    assert_eq!(
+        res.error_fields(),
+        vec!["estimated_revenue", "expected_close_date"]
+    );
+    w.app
+        .patch(&p, &w.res.am2.token, &json!({"topic": "not mine"}))
+        .await
+        .expect_problem(404, "not_found");
 }
 
 #[actix_web::test]
 async fn edit_in_a_terminal_status_is_409_naming_status_and_allowed_actions() {
     let w = world().await;
-    let opp = create(&w.app, &w.res.am1.token, &partner_opportunity(&w.res.customer))
-        .await
-        .expect(201)
-        .id();
-    w.app.sql(&format!("UPDATE opportunities SET status = 'rejected' WHERE id = '{opp}'"));
+    let opp = create(
+        &w.app,
+        &w.res.am1.token,
+        &partner_opportunity(&w.res.customer),
+    )
+    .await
+    .expect(201)
+    .id();
+    w.app.sql(&format!(
+        "UPDATE opportunities SET status = 'rejected' WHERE id = '{opp}'"
+    ));
     let res = w
         .app
         .patch(&path(&opp), &w.res.am1.token, &json!({"topic": "too late"}))
@@ -417,26 +658,46 @@ async fn edit_in_a_terminal_status_is_409_naming_status_and_allowed_actions() {
 #[actix_web::test]
 async fn collaborators_cannot_change_fields() {
     let w = world().await;
-    let opp = create(&w.app, &w.cm.token, &json!({"topic": "collab", "customer_id": w.vendor_customer}))
-        .await
-        .expect(201)
-        .id();
+    let opp = create(
+        &w.app,
+        &w.cm.token,
+        &json!({"topic": "collab", "customer_id": w.vendor_customer}),
+    )
+    .await
+    .expect(201)
+    .id();
     w.app.sql(&format!(
         "UPDATE opportunities SET status = 'accepted', primary_partner_id = '{}' WHERE id = '{opp}';
          INSERT INTO opportunity_collaborators (opportunity_id, org_id) VALUES ('{opp}', '{}')",
         w.dist.id, w.other.id
     ));
-    let seen = w.app.get(&path(&opp), &w.other.admin.token).await.expect(200);
+    let seen = w
+        .app
+        .get(&path(&opp), &w.other.admin.token)
+        .await
+        .expect(200);
     assert_eq!(seen.body["collaborator_ids"], json!([w.other.id]));
     assert_eq!(seen.body["allowed_actions"], json!([]));
     w.app
-        .patch(&path(&opp), &w.other.admin.token, &json!({"topic": "collaborator edit"}))
+        .patch(
+            &path(&opp),
+            &w.other.admin.token,
+            &json!({"topic": "collaborator edit"}),
+        )
         .await
         .expect_problem(403, "forbidden");
-    let primary = w.app.get(&path(&opp), &w.dist.admin.token).await.expect(200);
+    let primary = w
+        .app
+        .get(&path(&opp), &w.dist.admin.token)
+        .await
+        .expect(200);
     assert_eq!(primary.body["allowed_actions"], json!(["edit"]));
     w.app
-        .patch(&path(&opp), &w.dist.admin.token, &json!({"topic": "primary edit"}))
+        .patch(
+            &path(&opp),
+            &w.dist.admin.token,
+            &json!({"topic": "primary edit"}),
+        )
         .await
         .expect(200);
 }

@@ -18,7 +18,10 @@ async fn vendor_admin_creates_a_distributor_with_a_reseller_under_it() {
         .await
         .expect(201);
     let dist = res.id();
-    assert_eq!(res.header("location"), Some(format!("/api/v1/orgs/{dist}").as_str()));
+    assert_eq!(
+        res.header("location"),
+        Some(format!("/api/v1/orgs/{dist}").as_str())
+    );
     assert_eq!(res.header("etag"), Some("\"1\""));
     let p = &res.body["profile"];
     assert_eq!(p["countries"], json!(["AT", "DE"]));
@@ -27,7 +30,11 @@ async fn vendor_admin_creates_a_distributor_with_a_reseller_under_it() {
     assert_eq!(p["capacity"], 25);
 
     let res = app
-        .post("/api/v1/orgs", &app.admin(), &json!({"name": "Contoso", "kind": "reseller", "parent_id": dist}))
+        .post(
+            "/api/v1/orgs",
+            &app.admin(),
+            &json!({"name": "Contoso", "kind": "reseller", "parent_id": dist}),
+        )
         .await
         .expect(201);
     assert_eq!(res.body["parent_id"], dist);
@@ -39,19 +46,31 @@ async fn reseller_parent_must_be_a_distributor() {
     let app = TestApp::spawn().await;
     let reseller = app.org("R1", "reseller", None).await;
     let res = app
-        .post("/api/v1/orgs", &app.admin(), &json!({"name": "R2", "kind": "reseller", "parent_id": reseller}))
+        .post(
+            "/api/v1/orgs",
+            &app.admin(),
+            &json!({"name": "R2", "kind": "reseller", "parent_id": reseller}),
+        )
         .await
         .expect_problem(422, "validation_failed");
     assert_eq!(res.error_fields(), vec!["parent_id"]);
     let dist = app.org("D1", "distributor", None).await;
     let res = app
-        .post("/api/v1/orgs", &app.admin(), &json!({"name": "D2", "kind": "distributor", "parent_id": dist}))
+        .post(
+            "/api/v1/orgs",
+            &app.admin(),
+            &json!({"name": "D2", "kind": "distributor", "parent_id": dist}),
+        )
         .await
         .expect_problem(422, "validation_failed");
     assert_eq!(res.error_fields(), vec!["parent_id"]);
-    app.post("/api/v1/orgs", &app.admin(), &json!({"name": "V2", "kind": "vendor"}))
-        .await
-        .expect_problem(422, "validation_failed");
+    app.post(
+        "/api/v1/orgs",
+        &app.admin(),
+        &json!({"name": "V2", "kind": "vendor"}),
+    )
+    .await
+    .expect_problem(422, "validation_failed");
 }
 
 #[actix_web::test]
@@ -66,9 +85,13 @@ async fn only_vendor_admin_creates_orgs() {
         (&partner, "account_manager_director"),
     ] {
         let u = app.user(org, role).await;
-        app.post("/api/v1/orgs", &u.token, &json!({"name": format!("X {role}"), "kind": "reseller"}))
-            .await
-            .expect_problem(403, "forbidden");
+        app.post(
+            "/api/v1/orgs",
+            &u.token,
+            &json!({"name": format!("X {role}"), "kind": "reseller"}),
+        )
+        .await
+        .expect_problem(403, "forbidden");
     }
 }
 
@@ -76,9 +99,13 @@ async fn only_vendor_admin_creates_orgs() {
 async fn duplicate_org_name_is_409() {
     let app = TestApp::spawn().await;
     app.org("Same Name", "reseller", None).await;
-    app.post("/api/v1/orgs", &app.admin(), &json!({"name": "same name", "kind": "reseller"}))
-        .await
-        .expect_problem(409, "duplicate_org_name");
+    app.post(
+        "/api/v1/orgs",
+        &app.admin(),
+        &json!({"name": "same name", "kind": "reseller"}),
+    )
+    .await
+    .expect_problem(409, "duplicate_org_name");
 }
 
 #[actix_web::test]
@@ -100,14 +127,24 @@ async fn partner_sees_its_own_org_and_its_resellers_only() {
     let mut expected = vec![dist.clone(), res1.clone()];
     expected.sort();
     assert_eq!(ids, expected);
-    app.get(&format!("/api/v1/orgs/{res1}"), &admin.token).await.expect(200);
-    let foreign = app.get(&format!("/api/v1/orgs/{other}"), &admin.token).await;
+    app.get(&format!("/api/v1/orgs/{res1}"), &admin.token)
+        .await
+        .expect(200);
+    let foreign = app
+        .get(&format!("/api/v1/orgs/{other}"), &admin.token)
+        .await;
     let foreign = foreign.expect_problem(404, "not_found");
     let absent = app
-        .get(&format!("/api/v1/orgs/{}", uuid::Uuid::now_v7()), &admin.token)
+        .get(
+            &format!("/api/v1/orgs/{}", uuid::Uuid::now_v7()),
+            &admin.token,
+        )
         .await
         .expect_problem(404, "not_found");
-    assert_eq!(foreign.text, absent.text, "foreign and absent look the same");
+    assert_eq!(
+        foreign.text, absent.text,
+        "foreign and absent look the same"
+    );
 
     let reseller_admin = app.user(&res1, "partner_admin").await;
     app.get(&format!("/api/v1/orgs/{dist}"), &reseller_admin.token)
@@ -146,7 +183,10 @@ async fn vendor_users_list_every_org_with_pagination() {
     dedup.sort();
     dedup.dedup();
     assert_eq!(dedup.len(), seen.len(), "no org twice");
-    let resellers = app.get("/api/v1/orgs?kind=reseller", &viewer.token).await.expect(200);
+    let resellers = app
+        .get("/api/v1/orgs?kind=reseller", &viewer.token)
+        .await
+        .expect(200);
     assert_eq!(resellers.body["items"].as_array().unwrap().len(), 5);
 }
 
@@ -156,19 +196,32 @@ async fn patch_org_honours_if_match() {
     let org = app.org("Versioned", "distributor", None).await;
     let path = format!("/api/v1/orgs/{org}");
     let res = app
-        .patch_if_match(&path, &app.admin(), "\"1\"", &json!({"profile": {"tier": "platinum", "capacity": 40}}))
+        .patch_if_match(
+            &path,
+            &app.admin(),
+            "\"1\"",
+            &json!({"profile": {"tier": "platinum", "capacity": 40}}),
+        )
         .await
         .expect(200);
     assert_eq!(res.body["version"], 2);
     assert_eq!(res.header("etag"), Some("\"2\""));
     assert_eq!(res.body["profile"]["tier"], "platinum");
     let stale = app
-        .patch_if_match(&path, &app.admin(), "\"1\"", &json!({"name": "Lost update"}))
+        .patch_if_match(
+            &path,
+            &app.admin(),
+            "\"1\"",
+            &json!({"name": "Lost update"}),
+        )
         .await
         .expect_problem(412, "version_mismatch");
     assert_eq!(stale.body["current_version"], 2);
     let now = app.get(&path, &app.admin()).await.expect(200);
-    assert_eq!(now.body["name"], "Versioned", "a stale write changes nothing");
+    assert_eq!(
+        now.body["name"], "Versioned",
+        "a stale write changes nothing"
+    );
 }
 
 #[actix_web::test]
@@ -178,24 +231,40 @@ async fn partner_admin_may_pause_its_own_org_but_not_edit_it() {
     let admin = app.user(&org, "partner_admin").await;
     let path = format!("/api/v1/orgs/{org}");
     let res = app
-        .patch(&path, &admin.token, &json!({"profile": {"accepting": false}}))
+        .patch(
+            &path,
+            &admin.token,
+            &json!({"profile": {"accepting": false}}),
+        )
         .await
         .expect(200);
     assert_eq!(res.body["profile"]["accepting"], false);
     app.patch(&path, &admin.token, &json!({"name": "Renamed"}))
         .await
         .expect_problem(403, "forbidden");
-    app.patch(&path, &admin.token, &json!({"profile": {"tier": "platinum"}}))
-        .await
-        .expect_problem(403, "forbidden");
+    app.patch(
+        &path,
+        &admin.token,
+        &json!({"profile": {"tier": "platinum"}}),
+    )
+    .await
+    .expect_problem(403, "forbidden");
     let director = app.user(&org, "account_manager_director").await;
-    app.patch(&path, &director.token, &json!({"profile": {"accepting": true}}))
-        .await
-        .expect_problem(403, "forbidden");
+    app.patch(
+        &path,
+        &director.token,
+        &json!({"profile": {"accepting": true}}),
+    )
+    .await
+    .expect_problem(403, "forbidden");
     let other = app.org("Other", "reseller", None).await;
-    app.patch(&format!("/api/v1/orgs/{other}"), &admin.token, &json!({"profile": {"accepting": false}}))
-        .await
-        .expect_problem(404, "not_found");
+    app.patch(
+        &format!("/api/v1/orgs/{other}"),
+        &admin.token,
+        &json!({"profile": {"accepting": false}}),
+    )
+    .await
+    .expect_problem(404, "not_found");
 }
 
 #[actix_web::test]
@@ -203,10 +272,17 @@ async fn the_vendor_org_cannot_be_deactivated() {
     let app = TestApp::spawn().await;
     let vendor = app.vendor_id().await;
     let res = app
-        .patch(&format!("/api/v1/orgs/{vendor}"), &app.admin(), &json!({"active": false}))
+        .patch(
+            &format!("/api/v1/orgs/{vendor}"),
+            &app.admin(),
+            &json!({"active": false}),
+        )
         .await
         .expect_problem(422, "validation_failed");
     assert_eq!(res.error_fields(), vec!["active"]);
     let me = app.get("/api/v1/me", &app.admin()).await.expect(200);
-    assert!(me.body["org"]["profile"].is_null(), "the vendor has no assignment profile");
+    assert!(
+        me.body["org"]["profile"].is_null(),
+        "the vendor has no assignment profile"
+    );
 }

@@ -25,8 +25,22 @@ async fn serve_creates_a_missing_database_and_migrates_it() {
     assert!(db.exists());
     let mut conn = db.conn();
     assert!(prm_store::migrate::is_migrated(&mut conn).unwrap());
-    assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM orgs WHERE kind = 'vendor'"), 1);
-    assert_eq!(count(&mut conn, &format!("SELECT count(*) AS n FROM users WHERE subject = '{ADMIN}' AND role = 'vendor_admin'")), 1);
+    assert_eq!(
+        count(
+            &mut conn,
+            "SELECT count(*) AS n FROM orgs WHERE kind = 'vendor'"
+        ),
+        1
+    );
+    assert_eq!(
+        count(
+            &mut conn,
+            &format!(
+                "SELECT count(*) AS n FROM users WHERE subject = '{ADMIN}' AND role = 'vendor_admin'"
+            )
+        ),
+        1
+    );
 }
 
 #[actix_web::test]
@@ -43,7 +57,13 @@ async fn replicas_starting_together_migrate_and_bootstrap_once() {
         t.join().unwrap().unwrap();
     }
     let mut conn = db.conn();
-    assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM orgs WHERE kind = 'vendor'"), 1);
+    assert_eq!(
+        count(
+            &mut conn,
+            "SELECT count(*) AS n FROM orgs WHERE kind = 'vendor'"
+        ),
+        1
+    );
     assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM users"), 1);
 }
 
@@ -61,13 +81,25 @@ async fn demo_seed_is_idempotent_and_every_demo_token_works() {
     let app = TestApp::spawn().await;
     let mut conn = app.db.conn();
     assert!(seed::seed(&mut conn, &app.config).unwrap());
-    assert!(!seed::seed(&mut conn, &app.config).unwrap(), "second run seeds nothing");
-    let statuses = count(&mut conn, "SELECT count(DISTINCT status) AS n FROM opportunities");
-    assert!(statuses >= 8, "demo data shows many statuses, got {statuses}");
+    assert!(
+        !seed::seed(&mut conn, &app.config).unwrap(),
+        "second run seeds nothing"
+    );
+    let statuses = count(
+        &mut conn,
+        "SELECT count(DISTINCT status) AS n FROM opportunities",
+    );
+    assert!(
+        statuses >= 8,
+        "demo data shows many statuses, got {statuses}"
+    );
     let users = seed::demo_users(&app.config);
     assert_eq!(users.len(), 15);
     for u in users {
-        let me = app.get("/api/v1/me", &app.token(&u.subject)).await.expect(200);
+        let me = app
+            .get("/api/v1/me", &app.token(&u.subject))
+            .await
+            .expect(200);
         assert_eq!(me.body["user"]["role"], u.role);
         assert_eq!(me.body["org"]["name"], u.org);
     }

@@ -92,7 +92,9 @@ fn ensure_template() -> &'static str {
             admin
                 .batch_execute(&format!("DROP DATABASE IF EXISTS {building} WITH (FORCE)"))
                 .unwrap();
-            admin.batch_execute(&format!("CREATE DATABASE {building}")).unwrap();
+            admin
+                .batch_execute(&format!("CREATE DATABASE {building}"))
+                .unwrap();
             {
                 let mut c =
                     PgConnection::establish(&format!("{}/{building}", server_url())).unwrap();
@@ -103,7 +105,8 @@ fn ensure_template() -> &'static str {
                 .unwrap();
             for stale in databases_like(&mut admin, "prm_tpl_%") {
                 if stale != name {
-                    let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {stale} WITH (FORCE)"));
+                    let _ = admin
+                        .batch_execute(&format!("DROP DATABASE IF EXISTS {stale} WITH (FORCE)"));
                 }
             }
         }
@@ -223,29 +226,49 @@ impl Resp {
     /// Asserts the status, printing the body when it differs.
     #[track_caller]
     pub fn expect(self, status: u16) -> Self {
-        assert_eq!(self.status, status, "unexpected status; body: {}", self.text);
+        assert_eq!(
+            self.status, status,
+            "unexpected status; body: {}",
+            self.text
+        );
         self
     }
 
     /// Asserts a problem+json error with this status and code.
     #[track_caller]
     pub fn expect_problem(self, status: u16, code: &str) -> Self {
-        assert_eq!(self.status, status, "unexpected status; body: {}", self.text);
-        assert_eq!(self.content_type(), "application/problem+json", "{}", self.text);
+        assert_eq!(
+            self.status, status,
+            "unexpected status; body: {}",
+            self.text
+        );
+        assert_eq!(
+            self.content_type(),
+            "application/problem+json",
+            "{}",
+            self.text
+        );
         assert_eq!(self.body["code"], code, "{}", self.text);
         assert_eq!(self.body["status"], status);
         self
     }
 
     pub fn id(&self) -> String {
-        self.body["id"].as_str().expect("response has an id").to_owned()
+        self.body["id"]
+            .as_str()
+            .expect("response has an id")
+            .to_owned()
     }
 
     /// Field names listed in a 422.
     pub fn error_fields(&self) -> Vec<String> {
         self.body["errors"]
             .as_array()
-            .map(|a| a.iter().map(|e| e["field"].as_str().unwrap_or("").to_owned()).collect())
+            .map(|a| {
+                a.iter()
+                    .map(|e| e["field"].as_str().unwrap_or("").to_owned())
+                    .collect()
+            })
             .unwrap_or_default()
     }
 }
@@ -323,17 +346,28 @@ impl TestApp {
     }
 
     pub async fn get(&self, path: &str, token: &str) -> Resp {
-        self.send(self.client.get(self.url(path)).bearer_auth(token)).await
+        self.send(self.client.get(self.url(path)).bearer_auth(token))
+            .await
     }
 
     pub async fn post(&self, path: &str, token: &str, body: &Value) -> Resp {
-        self.send(self.client.post(self.url(path)).bearer_auth(token).json(body))
-            .await
+        self.send(
+            self.client
+                .post(self.url(path))
+                .bearer_auth(token)
+                .json(body),
+        )
+        .await
     }
 
     pub async fn patch(&self, path: &str, token: &str, body: &Value) -> Resp {
-        self.send(self.client.patch(self.url(path)).bearer_auth(token).json(body))
-            .await
+        self.send(
+            self.client
+                .patch(self.url(path))
+                .bearer_auth(token)
+                .json(body),
+        )
+        .await
     }
 
     pub async fn patch_if_match(&self, path: &str, token: &str, etag: &str, body: &Value) -> Resp {

@@ -62,7 +62,8 @@ impl JwtVerifier {
         validation.leeway = LEEWAY_SECS;
         validation.validate_exp = true;
         validation.validate_nbf = true;
-        let mut required: HashSet<String> = ["exp", "sub"].iter().map(|s| (*s).to_owned()).collect();
+        let mut required: HashSet<String> =
+            ["exp", "sub"].iter().map(|s| (*s).to_owned()).collect();
         match &cfg.issuer {
             Some(iss) => {
                 validation.set_issuer(&[iss]);
@@ -104,13 +105,12 @@ impl JwtVerifier {
 }
 
 /// Mints an HS256 token for local development (`prm token`).
-pub fn mint_token(
-    cfg: &JwtConfig,
-    subject: &str,
-    ttl: chrono::Duration,
-) -> Result<String, String> {
+pub fn mint_token(cfg: &JwtConfig, subject: &str, ttl: chrono::Duration) -> Result<String, String> {
     let JwtKey::Hs256 { secret, .. } = &cfg.key else {
-        return Err("minting needs PRM_JWT_SECRET (HS256); RS256 tokens come from your identity provider".to_owned());
+        return Err(
+            "minting needs PRM_JWT_SECRET (HS256); RS256 tokens come from your identity provider"
+                .to_owned(),
+        );
     };
     let now = Utc::now().timestamp();
     let claims = Claims {

@@ -77,8 +77,7 @@ impl Config {
         let var = |k: &str| get(k).filter(|v| !v.trim().is_empty());
 
         let database_url = var("DATABASE_URL").unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
-        if !(database_url.starts_with("postgres://") || database_url.starts_with("postgresql://"))
-        {
+        if !(database_url.starts_with("postgres://") || database_url.starts_with("postgresql://")) {
             return Err(err(
                 "DATABASE_URL",
                 "must be a postgres:// URL such as postgres://postgres@127.0.0.1:5432/prm",
@@ -102,10 +101,7 @@ impl Config {
             }
             (Some(secret), None) => {
                 if secret.len() < 32 {
-                    return Err(err(
-                        "PRM_JWT_SECRET",
-                        "must be at least 32 bytes for HS256",
-                    ));
+                    return Err(err("PRM_JWT_SECRET", "must be at least 32 bytes for HS256"));
                 }
                 JwtKey::Hs256 {
                     secret: secret.into_bytes(),
@@ -113,8 +109,12 @@ impl Config {
                 }
             }
             (None, Some(path)) => {
-                let pem = std::fs::read(&path)
-                    .map_err(|e| err("PRM_JWT_PUBLIC_KEY_FILE", format!("cannot read {path}: {e}")))?;
+                let pem = std::fs::read(&path).map_err(|e| {
+                    err(
+                        "PRM_JWT_PUBLIC_KEY_FILE",
+                        format!("cannot read {path}: {e}"),
+                    )
+                })?;
                 jsonwebtoken::DecodingKey::from_rsa_pem(&pem).map_err(|e| {
                     err(
                         "PRM_JWT_PUBLIC_KEY_FILE",
@@ -198,15 +198,26 @@ mod tests {
 
     #[test]
     fn bad_values_name_their_variable() {
-        assert_eq!(cfg(&[("PRM_LISTEN", "nope")]).unwrap_err().var, "PRM_LISTEN");
-        assert_eq!(cfg(&[("DATABASE_URL", "mysql://x")]).unwrap_err().var, "DATABASE_URL");
-        assert_eq!(cfg(&[("PRM_JWT_SECRET", "short")]).unwrap_err().var, "PRM_JWT_SECRET");
+        assert_eq!(
+            cfg(&[("PRM_LISTEN", "nope")]).unwrap_err().var,
+            "PRM_LISTEN"
+        );
+        assert_eq!(
+            cfg(&[("DATABASE_URL", "mysql://x")]).unwrap_err().var,
+            "DATABASE_URL"
+        );
+        assert_eq!(
+            cfg(&[("PRM_JWT_SECRET", "short")]).unwrap_err().var,
+            "PRM_JWT_SECRET"
+        );
         assert_eq!(
             cfg(&[("PRM_DB_POOL_SIZE", "0")]).unwrap_err().var,
             "PRM_DB_POOL_SIZE"
         );
         assert_eq!(
-            cfg(&[("PRM_JWT_PUBLIC_KEY_FILE", "/nonexistent.pem")]).unwrap_err().var,
+            cfg(&[("PRM_JWT_PUBLIC_KEY_FILE", "/nonexistent.pem")])
+                .unwrap_err()
+                .var,
             "PRM_JWT_PUBLIC_KEY_FILE"
         );
     }

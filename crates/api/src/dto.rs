@@ -92,11 +92,20 @@ wire_enum!(
 #[schema(as = Money)]
 pub struct MoneyDto {
     /// Non-negative decimal with at most the currency's minor-unit places.
-    #[schema(example = "120000.00", pattern = r"^[0-9]{1,15}(\.[0-9]{1,4})?$", max_length = 20)]
+    #[schema(
+        example = "120000.00",
+        pattern = r"^[0-9]{1,15}(\.[0-9]{1,4})?$",
+        max_length = 20
+    )]
     #[validate(custom(function = "valid_amount"))]
     pub amount: String,
     /// ISO 4217 code, upper case.
-    #[schema(example = "EUR", pattern = "^[A-Z]{3}$", min_length = 3, max_length = 3)]
+    #[schema(
+        example = "EUR",
+        pattern = "^[A-Z]{3}$",
+        min_length = 3,
+        max_length = 3
+    )]
     #[validate(custom(function = "valid_currency"))]
     pub currency: String,
 }
@@ -132,14 +141,21 @@ pub fn valid_amount(s: &str) -> Result<(), ValidationError> {
 }
 
 pub fn valid_currency(s: &str) -> Result<(), ValidationError> {
-    s.parse::<CurrencyCode>().map(|_| ()).map_err(|e| invalid("currency", e))
+    s.parse::<CurrencyCode>()
+        .map(|_| ())
+        .map_err(|e| invalid("currency", e))
 }
 
 pub fn valid_country(s: &str) -> Result<(), ValidationError> {
     if s.len() != 2 {
-        return Err(invalid("country", "must be an ISO 3166-1 alpha-2 code such as DE"));
+        return Err(invalid(
+            "country",
+            "must be an ISO 3166-1 alpha-2 code such as DE",
+        ));
     }
-    s.parse::<CountryCode>().map(|_| ()).map_err(|e| invalid("country", e))
+    s.parse::<CountryCode>()
+        .map(|_| ())
+        .map_err(|e| invalid("country", e))
 }
 
 pub fn valid_countries(list: &[String]) -> Result<(), ValidationError> {
@@ -147,7 +163,9 @@ pub fn valid_countries(list: &[String]) -> Result<(), ValidationError> {
 }
 
 pub fn valid_email(s: &str) -> Result<(), ValidationError> {
-    s.parse::<Email>().map(|_| ()).map_err(|e| invalid("email", e))
+    s.parse::<Email>()
+        .map(|_| ())
+        .map_err(|e| invalid("email", e))
 }
 
 pub fn not_blank(s: &str) -> Result<(), ValidationError> {

@@ -149,10 +149,7 @@ impl ApiError {
 pub fn problem(status: StatusCode, code: &str, detail: impl Into<String>) -> Problem {
     Problem {
         problem_type: format!("urn:prm:problem:{code}"),
-        title: status
-            .canonical_reason()
-            .unwrap_or("Error")
-            .to_owned(),
+        title: status.canonical_reason().unwrap_or("Error").to_owned(),
         status: status.as_u16(),
         detail: detail.into(),
         code: code.to_owned(),
@@ -201,7 +198,9 @@ impl ResponseError for ApiError {
                 let v = if *code == "missing_token" {
                     "Bearer realm=\"prm\"".to_owned()
                 } else {
-                    format!("Bearer realm=\"prm\", error=\"invalid_token\", error_description=\"{code}\"")
+                    format!(
+                        "Bearer realm=\"prm\", error=\"invalid_token\", error_description=\"{code}\""
+                    )
                 };
                 if let Ok(v) = HeaderValue::from_str(&v) {
                     headers.insert(header::WWW_AUTHENTICATE, v);

@@ -190,7 +190,11 @@ pub fn parse_query<T: DeserializeOwned + Validate>(query: &str) -> Result<T, Api
     let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
     let parsed: T = serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
-        let field = if path == "." { "query".to_owned() } else { path };
+        let field = if path == "." {
+            "query".to_owned()
+        } else {
+            path
+        };
         ApiError::validation(field, e.into_inner().to_string())
     })?;
     parsed

@@ -11,7 +11,11 @@ use prm_api::{auth, init_logging, seed};
 use prm_store::{Connection, PgConnection};
 
 #[derive(Debug, Parser)]
-#[command(name = "prm", version, about = "Partner opportunity management service")]
+#[command(
+    name = "prm",
+    version,
+    about = "Partner opportunity management service"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -88,7 +92,9 @@ fn fail(message: &str) -> ExitCode {
 
 fn serve(config: Config) -> ExitCode {
     if matches!(config.jwt.key, JwtKey::Hs256 { is_demo: true, .. }) {
-        tracing::warn!("using the built-in demo JWT secret: set PRM_JWT_SECRET or PRM_JWT_PUBLIC_KEY_FILE outside local development");
+        tracing::warn!(
+            "using the built-in demo JWT secret: set PRM_JWT_SECRET or PRM_JWT_PUBLIC_KEY_FILE outside local development"
+        );
     }
     let pool = match prepare_database(&config) {
         Ok(p) => p,

@@ -7,9 +7,7 @@ use utoipa::OpenApi;
 use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::path::{Operation, ParameterIn};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
-use utoipa::openapi::{
-    ContentBuilder, Object, Ref, RefOr, Response, ResponseBuilder, Type,
-};
+use utoipa::openapi::{ContentBuilder, Object, Ref, RefOr, Response, ResponseBuilder, Type};
 
 use crate::error::{PROBLEM_CONTENT_TYPE, Problem, ProblemField};
 use crate::extract::BODY_LIMIT;
@@ -44,16 +42,48 @@ bodies are limited to 65536 bytes.",
 pub struct ApiDoc;
 
 const SHARED: &[(&str, &str, &str)] = &[
-    ("BadRequest", "400", "Malformed request: bad JSON, or a path parameter that is not a UUID"),
-    ("Unauthorized", "401", "Missing, invalid or expired bearer token, or an unknown subject"),
-    ("Forbidden", "403", "Visible but not allowed to the caller, or the caller's user or org is deactivated"),
+    (
+        "BadRequest",
+        "400",
+        "Malformed request: bad JSON, or a path parameter that is not a UUID",
+    ),
+    (
+        "Unauthorized",
+        "401",
+        "Missing, invalid or expired bearer token, or an unknown subject",
+    ),
+    (
+        "Forbidden",
+        "403",
+        "Visible but not allowed to the caller, or the caller's user or org is deactivated",
+    ),
     ("NotFound", "404", "Absent, or not visible to the caller"),
-    ("PreconditionFailed", "412", "`If-Match` does not match the current version; nothing changed"),
+    (
+        "PreconditionFailed",
+        "412",
+        "`If-Match` does not match the current version; nothing changed",
+    ),
     ("PayloadTooLarge", "413", "The body exceeds 65536 bytes"),
-    ("UnsupportedMediaType", "415", "The body is not `application/json`"),
-    ("ValidationFailed", "422", "Invalid input; `errors` lists every failing field"),
-    ("InternalError", "500", "Unexpected failure; logged, details withheld"),
-    ("ServiceUnavailable", "503", "The database is unavailable; retry after `Retry-After` seconds"),
+    (
+        "UnsupportedMediaType",
+        "415",
+        "The body is not `application/json`",
+    ),
+    (
+        "ValidationFailed",
+        "422",
+        "Invalid input; `errors` lists every failing field",
+    ),
+    (
+        "InternalError",
+        "500",
+        "Unexpected failure; logged, details withheld",
+    ),
+    (
+        "ServiceUnavailable",
+        "503",
+        "The database is unavailable; retry after `Retry-After` seconds",
+    ),
 ];
 
 fn shared_response(name: &str, description: &str) -> Response {
@@ -69,7 +99,9 @@ fn shared_response(name: &str, description: &str) -> Response {
             "WWW-Authenticate",
             HeaderBuilder::new()
                 .schema(string())
-                .description(Some("`Bearer realm=\"prm\"`, with `error=\"invalid_token\"` for a bad token"))
+                .description(Some(
+                    "`Bearer realm=\"prm\"`, with `error=\"invalid_token\"` for a bad token",
+                ))
                 .build(),
         );
     }
@@ -112,9 +144,10 @@ pub fn finalize(mut api: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
         ),
     );
     for (name, _, description) in SHARED {
-        components
-            .responses
-            .insert((*name).to_owned(), RefOr::T(shared_response(name, description)));
+        components.responses.insert(
+            (*name).to_owned(),
+            RefOr::T(shared_response(name, description)),
+        );
     }
 
     for (path, item) in api.paths.paths.iter_mut() {
@@ -130,7 +163,10 @@ pub fn finalize(mut api: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
         for (op, is_update) in ops {
             let Some(op) = op.as_mut() else { continue };
             if is_api {
-                op.security = Some(vec![SecurityRequirement::new("bearer", Vec::<String>::new())]);
+                op.security = Some(vec![SecurityRequirement::new(
+                    "bearer",
+                    Vec::<String>::new(),
+                )]);
                 add(op, "401");
                 add(op, "403");
                 add(op, "503");
@@ -145,14 +181,16 @@ pub fn finalize(mut api: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
                 }
             }
             let has_query = op.parameters.as_ref().is_some_and(|ps| {
-                ps.iter().any(|p| matches!(p.parameter_in, ParameterIn::Query))
+                ps.iter()
+                    .any(|p| matches!(p.parameter_in, ParameterIn::Query))
             });
             if has_query {
                 add(op, "422");
             }
-            let has_if_match = op.parameters.as_ref().is_some_and(|ps| {
-                ps.iter().any(|p| p.name == "If-Match")
-            });
+            let has_if_match = op
+                .parameters
+                .as_ref()
+                .is_some_and(|ps| ps.iter().any(|p| p.name == "If-Match"));
             if is_update || has_if_match {
                 add(op, "412");
             }

@@ -153,8 +153,20 @@ pub fn seed(conn: &mut PgConnection, config: &Config) -> Result<bool, StoreError
             }
         }
         let uid = |s: &str| users.get(s).copied().unwrap_or_default();
-        let customer = |conn: &mut PgConnection, org: Uuid, name: &str, country: &str, industry: &str, reg: &str| {
-            let identity = CustomerIdentity::new(name, country.parse().map_err(|e: String| StoreError::Corrupt(e))?, None, None);
+        let customer = |conn: &mut PgConnection,
+                        org: Uuid,
+                        name: &str,
+                        country: &str,
+                        industry: &str,
+                        reg: &str| {
+            let identity = CustomerIdentity::new(
+                name,
+                country
+                    .parse()
+                    .map_err(|e: String| StoreError::Corrupt(e))?,
+                None,
+                None,
+            );
             Customer::insert(
                 conn,
                 &NewCustomer {
@@ -176,51 +188,138 @@ pub fn seed(conn: &mut PgConnection, config: &Config) -> Result<bool, StoreError
         let northwind = orgs["northwind"];
         let contoso = orgs["contoso"];
         let tailspin = orgs["tailspin"];
-        let woodgrove = customer(conn, vendor.id, "Woodgrove Bank", "GB", "finance", "vendor_owned")?;
-        let litware = customer(conn, northwind, "Litware Inc", "AT", "manufacturing", "preregistered")?;
+        let woodgrove = customer(
+            conn,
+            vendor.id,
+            "Woodgrove Bank",
+            "GB",
+            "finance",
+            "vendor_owned",
+        )?;
+        let litware = customer(
+            conn,
+            northwind,
+            "Litware Inc",
+            "AT",
+            "manufacturing",
+            "preregistered",
+        )?;
         let fabrikam = customer(conn, contoso, "Fabrikam GmbH", "DE", "retail", "associated")?;
-        let adventure = customer(conn, tailspin, "Adventure Works SAS", "FR", "finance", "preregistered")?;
+        let adventure = customer(
+            conn,
+            tailspin,
+            "Adventure Works SAS",
+            "FR",
+            "finance",
+            "preregistered",
+        )?;
 
         let cm = uid("demo-channel-manager");
         let now = Utc::now();
         let close = |days: i64| Some((now + Duration::days(days)).date_naive());
         let specs: Vec<SeedOpp> = vec![
-            SeedOpp::vendor("Security assessment for Woodgrove", &woodgrove, "draft", vendor.id, cm),
+            SeedOpp::vendor(
+                "Security assessment for Woodgrove",
+                &woodgrove,
+                "draft",
+                vendor.id,
+                cm,
+            ),
             SeedOpp {
                 accept_by: Some(now + Duration::hours(72)),
                 primary: Some(northwind),
-                ..SeedOpp::vendor("Cloud rollout for Litware plants", &litware, "delivered", vendor.id, cm)
+                ..SeedOpp::vendor(
+                    "Cloud rollout for Litware plants",
+                    &litware,
+                    "delivered",
+                    vendor.id,
+                    cm,
+                )
             },
             SeedOpp {
                 primary: Some(contoso),
                 phase: Some(("develop", 40)),
                 expires_on: close(120),
-                ..SeedOpp::vendor("Store analytics for Fabrikam", &fabrikam, "accepted", contoso, uid("demo-contoso-am1"))
+                ..SeedOpp::vendor(
+                    "Store analytics for Fabrikam",
+                    &fabrikam,
+                    "accepted",
+                    contoso,
+                    uid("demo-contoso-am1"),
+                )
             },
             SeedOpp {
                 primary: Some(tailspin),
                 collaborators: vec![northwind],
                 phase: Some(("propose", 60)),
                 expires_on: close(90),
-                ..SeedOpp::vendor("Zero-trust programme for Woodgrove", &woodgrove, "accepted", tailspin, uid("demo-tailspin-admin"))
+                ..SeedOpp::vendor(
+                    "Zero-trust programme for Woodgrove",
+                    &woodgrove,
+                    "accepted",
+                    tailspin,
+                    uid("demo-tailspin-admin"),
+                )
             },
-            SeedOpp::partner("Fabrikam loyalty platform", &fabrikam, "pending_approval", contoso, uid("demo-contoso-am2")),
-            SeedOpp::partner("Litware shop-floor IoT", &litware, "pending_approval", northwind, uid("demo-northwind-am1")),
+            SeedOpp::partner(
+                "Fabrikam loyalty platform",
+                &fabrikam,
+                "pending_approval",
+                contoso,
+                uid("demo-contoso-am2"),
+            ),
+            SeedOpp::partner(
+                "Litware shop-floor IoT",
+                &litware,
+                "pending_approval",
+                northwind,
+                uid("demo-northwind-am1"),
+            ),
             SeedOpp {
                 primary: Some(tailspin),
                 phase: Some(("commit", 100)),
                 closed: Some(("signed a three-year contract", "84000.00")),
-                ..SeedOpp::vendor("Fraud detection for Adventure Works", &adventure, "won", tailspin, uid("demo-tailspin-am1"))
+                ..SeedOpp::vendor(
+                    "Fraud detection for Adventure Works",
+                    &adventure,
+                    "won",
+                    tailspin,
+                    uid("demo-tailspin-am1"),
+                )
             },
             SeedOpp {
                 primary: Some(northwind),
                 phase: Some(("negotiate", 30)),
                 closed: Some(("lost on price", "0.00")),
-                ..SeedOpp::vendor("Backup modernisation for Litware", &litware, "lost", northwind, uid("demo-northwind-am2"))
+                ..SeedOpp::vendor(
+                    "Backup modernisation for Litware",
+                    &litware,
+                    "lost",
+                    northwind,
+                    uid("demo-northwind-am2"),
+                )
             },
-            SeedOpp::vendor("Branch network refresh for Woodgrove", &woodgrove, "declined", vendor.id, cm),
-            SeedOpp::partner("Adventure Works data lake", &adventure, "rejected", tailspin, uid("demo-tailspin-am1")),
-            SeedOpp::vendor("Printer fleet for Woodgrove", &woodgrove, "canceled", vendor.id, cm),
+            SeedOpp::vendor(
+                "Branch network refresh for Woodgrove",
+                &woodgrove,
+                "declined",
+                vendor.id,
+                cm,
+            ),
+            SeedOpp::partner(
+                "Adventure Works data lake",
+                &adventure,
+                "rejected",
+                tailspin,
+                uid("demo-tailspin-am1"),
+            ),
+            SeedOpp::vendor(
+                "Printer fleet for Woodgrove",
+                &woodgrove,
+                "canceled",
+                vendor.id,
+                cm,
+            ),
         ];
         for spec in specs {
             insert_opportunity(conn, spec)?;
@@ -272,7 +371,13 @@ struct SeedOpp {
 }
 
 impl SeedOpp {
-    fn vendor(topic: &'static str, c: &Customer, status: &'static str, owner_org: Uuid, owner_user: Uuid) -> Self {
+    fn vendor(
+        topic: &'static str,
+        c: &Customer,
+        status: &'static str,
+        owner_org: Uuid,
+        owner_user: Uuid,
+    ) -> Self {
         Self {
             topic,
             customer_id: c.id,
@@ -291,7 +396,13 @@ impl SeedOpp {
         }
     }
 
-    fn partner(topic: &'static str, c: &Customer, status: &'static str, owner_org: Uuid, owner_user: Uuid) -> Self {
+    fn partner(
+        topic: &'static str,
+        c: &Customer,
+        status: &'static str,
+        owner_org: Uuid,
+        owner_user: Uuid,
+    ) -> Self {
         Self {
             origin: "partner",
             ..Self::vendor(topic, c, status, owner_org, owner_user)

@@ -26,9 +26,7 @@ use crate::state::AppState;
 /// Why the service could not start; each prints as one line.
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
-    #[error(
-        "cannot reach Postgres at {url} ({cause}); start Postgres or set DATABASE_URL"
-    )]
+    #[error("cannot reach Postgres at {url} ({cause}); start Postgres or set DATABASE_URL")]
     DatabaseUnreachable { url: String, cause: String },
     #[error("{0}")]
     Migration(String),
@@ -68,8 +66,8 @@ pub fn prepare_database(config: &Config) -> Result<PgPool, StartupError> {
             .join(" "),
     };
     ensure_database(&config.database_url).map_err(|e| unreachable(e.to_string()))?;
-    let mut conn = PgConnection::establish(&config.database_url)
-        .map_err(|e| unreachable(e.to_string()))?;
+    let mut conn =
+        PgConnection::establish(&config.database_url).map_err(|e| unreachable(e.to_string()))?;
     let applied = run_migrations(&mut conn).map_err(|e| StartupError::Migration(e.to_string()))?;
     for version in &applied {
         tracing::info!(version = %version, "migration applied");
@@ -127,11 +125,14 @@ impl RouteTable {
         let mut found: Option<Vec<Method>> = None;
         for (template, methods) in &self.0 {
             let matches = template.len() == segs.len()
-                && template.iter().zip(&segs).all(|(t, s)| {
-                    (t.starts_with('{') && !s.is_empty()) || t == s
-                });
+                && template
+                    .iter()
+                    .zip(&segs)
+                    .all(|(t, s)| (t.starts_with('{') && !s.is_empty()) || t == s);
             if matches {
-                found.get_or_insert_with(Vec::new).extend(methods.iter().cloned());
+                found
+                    .get_or_insert_with(Vec::new)
+                    .extend(methods.iter().cloned());
             }
         }
         found
@@ -142,7 +143,11 @@ impl RouteTable {
 async fn fallback(req: HttpRequest, table: web::Data<RouteTable>) -> HttpResponse {
     match table.methods_for(req.path()) {
         Some(methods) if !methods.contains(req.method()) => {
-            let allow = methods.iter().map(Method::as_str).collect::<Vec<_>>().join(", ");
+            let allow = methods
+                .iter()
+                .map(Method::as_str)
+                .collect::<Vec<_>>()
+                .join(", ");
             let mut res = problem_response(&problem(
                 StatusCode::METHOD_NOT_ALLOWED,
                 "method_not_allowed",
@@ -211,7 +216,9 @@ pub struct Application {
 
 impl std::fmt::Debug for Application {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Application").field("port", &self.port).finish()
+        f.debug_struct("Application")
+            .field("port", &self.port)
+            .finish()
     }
 }
 

@@ -51,10 +51,48 @@ impl fmt::Display for Registration {
 
 /// Legal-form words ignored at the end of a company name.
 const LEGAL_SUFFIXES: &[&str] = &[
-    "ab", "ag", "aps", "as", "asa", "bv", "bvba", "co", "company", "corp", "corporation", "cv",
-    "eg", "ev", "gbr", "gmbh", "inc", "incorporated", "kft", "kg", "kgaa", "kk", "limited", "llc",
-    "llp", "lp", "ltd", "mbh", "nv", "oy", "oyj", "plc", "pte", "pty", "sa", "sarl", "sas", "se",
-    "spa", "sro", "srl", "ug",
+    "ab",
+    "ag",
+    "aps",
+    "as",
+    "asa",
+    "bv",
+    "bvba",
+    "co",
+    "company",
+    "corp",
+    "corporation",
+    "cv",
+    "eg",
+    "ev",
+    "gbr",
+    "gmbh",
+    "inc",
+    "incorporated",
+    "kft",
+    "kg",
+    "kgaa",
+    "kk",
+    "limited",
+    "llc",
+    "llp",
+    "lp",
+    "ltd",
+    "mbh",
+    "nv",
+    "oy",
+    "oyj",
+    "plc",
+    "pte",
+    "pty",
+    "sa",
+    "sarl",
+    "sas",
+    "se",
+    "spa",
+    "sro",
+    "srl",
+    "ug",
 ];
 
 /// Rule (customer identity): case, punctuation and trailing legal suffixes
@@ -121,9 +159,8 @@ impl CustomerIdentity {
     /// Rule (customer identity): same normalized name and country, or an equal
     /// tax id, or an equal web domain when both give one.
     pub fn same_customer(&self, other: &CustomerIdentity) -> bool {
-        let both_equal = |a: &Option<String>, b: &Option<String>| {
-            matches!((a, b), (Some(x), Some(y)) if x == y)
-        };
+        let both_equal =
+            |a: &Option<String>, b: &Option<String>| matches!((a, b), (Some(x), Some(y)) if x == y);
         (self.name_key == other.name_key && self.country == other.country)
             || both_equal(&self.tax_id, &other.tax_id)
             || both_equal(&self.web_domain, &other.web_domain)
@@ -153,7 +190,9 @@ pub fn decide_registration(
     let (org_id, kind) = target_org;
     if actor.is_vendor() {
         if !actor.role.is_vendor_writer() {
-            return Err(DomainError::forbidden("only vendor writers register customers"));
+            return Err(DomainError::forbidden(
+                "only vendor writers register customers",
+            ));
         }
         return match (kind, requested) {
             (OrgKind::Vendor, None | Some(Registration::VendorOwned)) => {
@@ -194,7 +233,10 @@ pub fn check_new_customer(
     identity: &CustomerIdentity,
     existing: &[ExistingCustomer],
 ) -> Result<(), DomainError> {
-    for other in existing.iter().filter(|e| e.identity.same_customer(identity)) {
+    for other in existing
+        .iter()
+        .filter(|e| e.identity.same_customer(identity))
+    {
         if other.org_id == org_id {
             return Err(DomainError::Conflict {
                 code: "duplicate_customer",
@@ -237,7 +279,10 @@ mod tests {
         assert_eq!(normalize_name("Fabrikam GmbH"), "fabrikam");
         assert_eq!(normalize_name("FABRIKAM, g.m.b.h."), "fabrikam g m b h");
         assert_eq!(normalize_name("Contoso Ltd."), "contoso");
-        assert_eq!(normalize_name("Müller & Söhne GmbH & Co. KG"), "müller söhne");
+        assert_eq!(
+            normalize_name("Müller & Söhne GmbH & Co. KG"),
+            "müller söhne"
+        );
         assert_eq!(normalize_name("Inc"), "inc");
         let a = CustomerIdentity::new("Fabrikam GmbH", de(), None, None);
         let b = CustomerIdentity::new("fabrikam", de(), None, None);
@@ -278,8 +323,8 @@ mod tests {
         let holder = OrgId::new();
         let rows = [existing(holder, Registration::Associated, "Fabrikam GmbH")];
         let id = CustomerIdentity::new("Fabrikam", de(), None, None);
-        let err = check_new_customer(OrgId::new(), Registration::Associated, &id, &rows)
-            .unwrap_err();
+        let err =
+            check_new_customer(OrgId::new(), Registration::Associated, &id, &rows).unwrap_err();
         match err {
             DomainError::Conflict { code, detail } => {
                 assert_eq!(code, "customer_already_associated");
@@ -303,7 +348,10 @@ mod tests {
         let id = CustomerIdentity::new("FABRIKAM gmbh", de(), None, None);
         assert!(matches!(
             check_new_customer(org, Registration::Preregistered, &id, &rows),
-            Err(DomainError::Conflict { code: "duplicate_customer", .. })
+            Err(DomainError::Conflict {
+                code: "duplicate_customer",
+                ..
+            })
         ));
     }
 
@@ -340,7 +388,14 @@ mod tests {
             .unwrap(),
             Registration::Associated
         );
-        assert!(decide_registration(&vendor(Role::VendorViewer), (cm.org_id, OrgKind::Vendor), None).is_err());
+        assert!(
+            decide_registration(
+                &vendor(Role::VendorViewer),
+                (cm.org_id, OrgKind::Vendor),
+                None
+            )
+            .is_err()
+        );
     }
 
     #[test]

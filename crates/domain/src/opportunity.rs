@@ -241,8 +241,7 @@ impl Visibility {
                 if owner.is_some_and(|u| u != opp.owner_user_id) {
                     return false;
                 }
-                let created =
-                    opp.origin == Origin::Partner && orgs.contains(&opp.owner_org_id);
+                let created = opp.origin == Origin::Partner && orgs.contains(&opp.owner_org_id);
                 let offered = opp.status.is_live_offer()
                     && (opp.primary_partner_id.is_some_and(|p| orgs.contains(&p))
                         || opp.collaborator_ids.iter().any(|c| orgs.contains(c)));
@@ -329,7 +328,9 @@ fn edit_statuses(actor: &Actor, opp: &OpportunityFacts) -> Result<&'static [Stat
         return if actor.role.is_vendor_writer() {
             Ok(OPEN)
         } else {
-            Err(DomainError::forbidden("only vendor writers edit opportunities"))
+            Err(DomainError::forbidden(
+                "only vendor writers edit opportunities",
+            ))
         };
     }
     let creator = opp.origin == Origin::Partner && owns_or_admins(actor, opp.owner_org_id, opp);
@@ -373,7 +374,9 @@ pub fn decide_create(actor: &Actor, req: &CreateRequest) -> Result<Creation, Dom
     actor.ensure_can_write()?;
     if actor.is_vendor() {
         if !actor.role.is_vendor_writer() {
-            return Err(DomainError::forbidden("only vendor writers create opportunities"));
+            return Err(DomainError::forbidden(
+                "only vendor writers create opportunities",
+            ));
         }
         if req.customer_org_id.is_none() {
             return Err(DomainError::invalid("customer_id", "no such customer"));
@@ -522,22 +525,42 @@ mod tests {
     #[test]
     fn foreign_partner_cannot_see() {
         let a = reseller_admin();
-        let o = facts(Status::Accepted, Origin::Partner, OrgId::new(), UserId::new());
+        let o = facts(
+            Status::Accepted,
+            Origin::Partner,
+            OrgId::new(),
+            UserId::new(),
+        );
         assert!(!can_view(&a, &o));
     }
 
     #[test]
     fn distributor_sees_its_resellers_opportunities() {
         let d = distributor_admin().with_role(Role::AccountManagerDirector);
-        let o = facts(Status::PendingApproval, Origin::Partner, d.reseller_ids[0], UserId::new());
+        let o = facts(
+            Status::PendingApproval,
+            Origin::Partner,
+            d.reseller_ids[0],
+            UserId::new(),
+        );
         assert!(can_view(&d, &o));
     }
 
     #[test]
     fn account_manager_sees_only_those_it_owns() {
         let am = reseller_admin().with_role(Role::AccountManager);
-        let mine = facts(Status::PendingApproval, Origin::Partner, am.org_id, am.user_id);
-        let colleague = facts(Status::PendingApproval, Origin::Partner, am.org_id, UserId::new());
+        let mine = facts(
+            Status::PendingApproval,
+            Origin::Partner,
+            am.org_id,
+            am.user_id,
+        );
+        let colleague = facts(
+            Status::PendingApproval,
+            Origin::Partner,
+            am.org_id,
+            UserId::new(),
+        );
         assert!(can_view(&am, &mine));
         assert!(!can_view(&am, &colleague));
     }
@@ -545,7 +568,12 @@ mod tests {
     #[test]
     fn contact_details_are_withheld_while_delivered() {
         let a = reseller_admin();
-        let mut o = facts(Status::Delivered, Origin::Vendor, OrgId::new(), UserId::new());
+        let mut o = facts(
+            Status::Delivered,
+            Origin::Vendor,
+            OrgId::new(),
+            UserId::new(),
+        );
         o.primary_partner_id = Some(a.org_id);
         assert!(!contact_details_visible(&a, &o));
         assert!(contact_details_visible(&vendor(Role::ChannelManager), &o));
@@ -566,7 +594,10 @@ mod tests {
         for status in Status::ALL {
             let o = facts(status, Origin::Partner, dir.org_id, UserId::new());
             for action in Action::ALL {
-                assert!(matches!(decide(&dir, &o, action), Err(DomainError::Forbidden(_))));
+                assert!(matches!(
+                    decide(&dir, &o, action),
+                    Err(DomainError::Forbidden(_))
+                ));
             }
             assert!(allowed_actions(&dir, &o).is_empty());
         }
@@ -579,7 +610,10 @@ mod tests {
             let o = facts(status, Origin::Vendor, cm.org_id, cm.user_id);
             let r = decide(&cm, &o, Action::Edit);
             if status.is_terminal() {
-                assert!(matches!(r, Err(DomainError::InvalidTransition { .. })), "{status}");
+                assert!(
+                    matches!(r, Err(DomainError::InvalidTransition { .. })),
+                    "{status}"
+                );
             } else {
                 assert!(r.is_ok(), "{status}");
             }
@@ -589,12 +623,19 @@ mod tests {
     #[test]
     fn partner_edits_its_own_pending_opportunity() {
         let am = reseller_admin().with_role(Role::AccountManager);
-        let o = facts(Status::PendingApproval, Origin::Partner, am.org_id, am.user_id);
+        let o = facts(
+            Status::PendingApproval,
+            Origin::Partner,
+            am.org_id,
+            am.user_id,
+        );
         assert_eq!(decide(&am, &o, Action::Edit), Ok(()));
         let mut rejected = o.clone();
         rejected.status = Status::Rejected;
         match decide(&am, &rejected, Action::Edit) {
-            Err(DomainError::InvalidTransition { status, allowed, .. }) => {
+            Err(DomainError::InvalidTransition {
+                status, allowed, ..
+            }) => {
                 assert_eq!(status, "rejected");
                 assert!(allowed.is_empty());
             }
@@ -605,10 +646,18 @@ mod tests {
     #[test]
     fn collaborators_cannot_change_fields() {
         let collab = reseller_admin();
-        let mut o = facts(Status::Accepted, Origin::Vendor, OrgId::new(), UserId::new());
+        let mut o = facts(
+            Status::Accepted,
+            Origin::Vendor,
+            OrgId::new(),
+            UserId::new(),
+        );
         o.primary_partner_id = Some(OrgId::new());
         o.collaborator_ids = vec![collab.org_id];
-        assert!(matches!(decide(&collab, &o, Action::Edit), Err(DomainError::Forbidden(_))));
+        assert!(matches!(
+            decide(&collab, &o, Action::Edit),
+            Err(DomainError::Forbidden(_))
+        ));
         assert!(allowed_actions(&collab, &o).is_empty());
     }
 

@@ -86,10 +86,7 @@ pub const MAX_CAPACITY: i32 = 100_000;
 /// Rule: only partner orgs are created through the API (the vendor exists
 /// once, from bootstrap), and only a reseller may have a parent, which must be
 /// a distributor.
-pub fn check_new_org(
-    kind: OrgKind,
-    parent_kind: Option<OrgKind>,
-) -> Result<(), DomainError> {
+pub fn check_new_org(kind: OrgKind, parent_kind: Option<OrgKind>) -> Result<(), DomainError> {
     if kind == OrgKind::Vendor {
         return Err(DomainError::invalid(
             "kind",
@@ -159,7 +156,11 @@ mod tests {
             } else {
                 distributor_admin().with_role(role)
             };
-            assert_eq!(can_manage_orgs(&actor).is_ok(), role == Role::VendorAdmin, "{role}");
+            assert_eq!(
+                can_manage_orgs(&actor).is_ok(),
+                role == Role::VendorAdmin,
+                "{role}"
+            );
         }
     }
 
@@ -215,11 +216,23 @@ mod edit_tests {
     #[test]
     fn partner_admin_may_pause_its_own_org_only() {
         let a = reseller_admin();
-        let pause = OrgEdit { other_fields: false, accepting: true };
-        let rename = OrgEdit { other_fields: true, accepting: false };
+        let pause = OrgEdit {
+            other_fields: false,
+            accepting: true,
+        };
+        let rename = OrgEdit {
+            other_fields: true,
+            accepting: false,
+        };
         assert!(can_edit_org(&a, a.org_id, pause).is_ok());
-        assert!(matches!(can_edit_org(&a, a.org_id, rename), Err(DomainError::Forbidden(_))));
-        assert_eq!(can_edit_org(&a, OrgId::new(), pause), Err(DomainError::NotFound));
+        assert!(matches!(
+            can_edit_org(&a, a.org_id, rename),
+            Err(DomainError::Forbidden(_))
+        ));
+        assert_eq!(
+            can_edit_org(&a, OrgId::new(), pause),
+            Err(DomainError::NotFound)
+        );
         let d = distributor_admin();
         assert!(matches!(
             can_edit_org(&d, d.reseller_ids[0], pause),

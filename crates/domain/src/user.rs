@@ -32,13 +32,13 @@ pub fn can_manage_user(
             "only the vendor admin or the org's partner admin manages its users",
         ));
     }
-    if let Some(role) = role {
-        if !role.fits(org_kind) {
-            return Err(DomainError::invalid(
-                "role",
-                format!("the {role} role does not belong in a {org_kind} org"),
-            ));
-        }
+    if let Some(role) = role
+        && !role.fits(org_kind)
+    {
+        return Err(DomainError::invalid(
+            "role",
+            format!("the {role} role does not belong in a {org_kind} org"),
+        ));
     }
     Ok(())
 }
@@ -51,16 +51,39 @@ mod tests {
     #[test]
     fn vendor_admin_manages_users_of_any_org() {
         let admin = vendor(Role::VendorAdmin);
-        assert!(can_manage_user(&admin, OrgId::new(), OrgKind::Reseller, Some(Role::AccountManager)).is_ok());
-        assert!(can_manage_user(&admin, admin.org_id, OrgKind::Vendor, Some(Role::ChannelManager)).is_ok());
+        assert!(
+            can_manage_user(
+                &admin,
+                OrgId::new(),
+                OrgKind::Reseller,
+                Some(Role::AccountManager)
+            )
+            .is_ok()
+        );
+        assert!(
+            can_manage_user(
+                &admin,
+                admin.org_id,
+                OrgKind::Vendor,
+                Some(Role::ChannelManager)
+            )
+            .is_ok()
+        );
     }
 
     #[test]
     fn partner_admin_manages_its_own_org_users_only() {
         let a = reseller_admin();
-        assert!(can_manage_user(&a, a.org_id, OrgKind::Reseller, Some(Role::AccountManager)).is_ok());
+        assert!(
+            can_manage_user(&a, a.org_id, OrgKind::Reseller, Some(Role::AccountManager)).is_ok()
+        );
         assert!(matches!(
-            can_manage_user(&a, OrgId::new(), OrgKind::Reseller, Some(Role::AccountManager)),
+            can_manage_user(
+                &a,
+                OrgId::new(),
+                OrgKind::Reseller,
+                Some(Role::AccountManager)
+            ),
             Err(DomainError::Invalid(_))
         ));
         // A distributor's admin does not manage its resellers' users.

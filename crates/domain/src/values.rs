@@ -45,10 +45,31 @@ const CURRENCIES: &[&str] = &[
 
 /// Currencies whose minor unit is not the usual two decimals.
 const MINOR_UNITS: &[(&str, u8)] = &[
-    ("BIF", 0), ("CLP", 0), ("DJF", 0), ("GNF", 0), ("ISK", 0), ("JPY", 0), ("KMF", 0),
-    ("KRW", 0), ("PYG", 0), ("RWF", 0), ("UGX", 0), ("VND", 0), ("VUV", 0), ("XAF", 0),
-    ("XOF", 0), ("XPF", 0), ("BHD", 3), ("IQD", 3), ("JOD", 3), ("KWD", 3), ("LYD", 3),
-    ("OMR", 3), ("TND", 3), ("CLF", 4), ("UYW", 4),
+    ("BIF", 0),
+    ("CLP", 0),
+    ("DJF", 0),
+    ("GNF", 0),
+    ("ISK", 0),
+    ("JPY", 0),
+    ("KMF", 0),
+    ("KRW", 0),
+    ("PYG", 0),
+    ("RWF", 0),
+    ("UGX", 0),
+    ("VND", 0),
+    ("VUV", 0),
+    ("XAF", 0),
+    ("XOF", 0),
+    ("XPF", 0),
+    ("BHD", 3),
+    ("IQD", 3),
+    ("JOD", 3),
+    ("KWD", 3),
+    ("LYD", 3),
+    ("OMR", 3),
+    ("TND", 3),
+    ("CLF", 4),
+    ("UYW", 4),
 ];
 
 /// Largest number of integer digits an amount may have (fits NUMERIC(19,4)).
@@ -342,7 +363,14 @@ mod tests {
     #[test]
     fn emails_need_a_local_part_and_a_dotted_domain() {
         assert!("jo@fabrikam.example".parse::<Email>().is_ok());
-        for bad in ["jo", "@x.com", "jo@x", "jo@@x.com", "j o@x.com", "jo@x.com."] {
+        for bad in [
+            "jo",
+            "@x.com",
+            "jo@x",
+            "jo@@x.com",
+            "j o@x.com",
+            "jo@x.com.",
+        ] {
             assert!(bad.parse::<Email>().is_err(), "{bad}");
         }
     }

@@ -22,9 +22,10 @@ impl StoreError {
     /// The name of the unique constraint a write broke, if that is what failed.
     pub fn unique_violation(&self) -> Option<&str> {
         match self {
-            StoreError::Query(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info)) => {
-                Some(info.constraint_name().unwrap_or(""))
-            }
+            StoreError::Query(DieselError::DatabaseError(
+                DatabaseErrorKind::UniqueViolation,
+                info,
+            )) => Some(info.constraint_name().unwrap_or("")),
             _ => None,
         }
     }

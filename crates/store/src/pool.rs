@@ -2,9 +2,9 @@
 
 use std::time::Duration;
 
+use diesel::PgConnection;
 use diesel::connection::SimpleConnection;
 use diesel::r2d2::{ConnectionManager, CustomizeConnection};
-use diesel::PgConnection;
 
 pub type PgPool = r2d2::Pool<ConnectionManager<PgConnection>>;
 pub type PooledConn = r2d2::PooledConnection<ConnectionManager<PgConnection>>;

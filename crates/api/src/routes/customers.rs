@@ -3,9 +3,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
-use prm_domain::customer::{
-    self as rules, CustomerIdentity, ExistingCustomer, Registration,
-};
+use prm_domain::customer::{self as rules, CustomerIdentity, ExistingCustomer, Registration};
 use prm_domain::values::CountryCode;
 use prm_store::Connection;
 use prm_store::customers::{Customer, IdentityKeys, NewCustomer, lock_identity_checks};
@@ -74,7 +72,12 @@ pub struct CreateCustomer {
     pub name: String,
     /// ISO 3166-1 alpha-2.
     #[validate(custom(function = "valid_country"))]
-    #[schema(min_length = 2, max_length = 2, pattern = "^[A-Za-z]{2}$", example = "DE")]
+    #[schema(
+        min_length = 2,
+        max_length = 2,
+        pattern = "^[A-Za-z]{2}$",
+        example = "DE"
+    )]
     pub country: String,
     #[validate(length(min = 1, max = 64))]
     #[schema(min_length = 1, max_length = 64)]
@@ -145,11 +148,18 @@ pub async fn create_customer(
             conn.transaction(|conn| {
                 let org_id = body.org_id.unwrap_or(actor.org_id.0);
                 let visible = actor.is_vendor() || org_id == actor.org_id.0;
-                let org = if visible { Org::find(conn, org_id)? } else { None };
+                let org = if visible {
+                    Org::find(conn, org_id)?
+                } else {
+                    None
+                };
                 let org = org.ok_or_else(|| ApiError::validation("org_id", "no such org"))?;
                 let kind = OrgKindDto::from_stored(&org.kind)?.into();
-                let registration =
-                    rules::decide_registration(actor, (org_id.into(), kind), body.registration.map(Into::into))?;
+                let registration = rules::decide_registration(
+                    actor,
+                    (org_id.into(), kind),
+                    body.registration.map(Into::into),
+                )?;
                 let country: CountryCode = body
                     .country
                     .parse()
@@ -192,7 +202,11 @@ pub async fn create_customer(
         })
         .await?;
     let dto = CustomerDto::from_row(customer)?;
-    Ok(created(format!("/api/v1/customers/{}", dto.id), dto.version, &dto))
+    Ok(created(
+        format!("/api/v1/customers/{}", dto.id),
+        dto.version,
+        &dto,
+    ))
 }
 
 fn existing_customer(c: Customer, org_name: String) -> Result<ExistingCustomer, ApiError> {
@@ -242,7 +256,12 @@ pub async fn list_customers(
                 }
                 Some(ids)
             };
-            Ok(Customer::list(conn, scope.as_deref(), after, fetch_size(params.limit))?)
+            Ok(Customer::list(
+                conn,
+                scope.as_deref(),
+                after,
+                fetch_size(params.limit),
+            )?)
         })
         .await?;
     let page = into_page(rows, params.limit, |c| c.id, CustomerDto::from_row)?;

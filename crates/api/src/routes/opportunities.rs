@@ -99,7 +99,10 @@ pub struct OpportunityDto {
     pub allowed_actions: Vec<ActionDto>,
 }
 
-fn stored_money(amount: Option<BigDecimal>, currency: Option<&str>) -> Result<Option<MoneyDto>, ApiError> {
+fn stored_money(
+    amount: Option<BigDecimal>,
+    currency: Option<&str>,
+) -> Result<Option<MoneyDto>, ApiError> {
     match (amount, currency) {
         (Some(a), Some(c)) => {
             let c: CurrencyCode = c
@@ -151,7 +154,11 @@ pub fn opportunity_dto(v: OpportunityView, actor: &Actor) -> Result<OpportunityD
         owner_user_id: o.owner_user_id,
         primary_partner_id: o.primary_partner_id,
         collaborator_ids: v.collaborator_ids,
-        pipeline_phase: o.pipeline_phase.as_deref().map(PhaseDto::from_stored).transpose()?,
+        pipeline_phase: o
+            .pipeline_phase
+            .as_deref()
+            .map(PhaseDto::from_stored)
+            .transpose()?,
         win_probability: o.win_probability,
         accept_by: o.accept_by,
         expires_on: o.expires_on,
@@ -328,10 +335,13 @@ pub async fn create_opportunity(
                         has_expected_close_date: body.expected_close_date.is_some(),
                     },
                 )?;
-                let customer =
-                    customer.ok_or_else(|| ApiError::validation("customer_id", "no such customer"))?;
+                let customer = customer
+                    .ok_or_else(|| ApiError::validation("customer_id", "no such customer"))?;
                 if body.marketing_task_id.is_some() {
-                    return Err(ApiError::validation("marketing_task_id", "no such marketing task"));
+                    return Err(ApiError::validation(
+                        "marketing_task_id",
+                        "no such marketing task",
+                    ));
                 }
                 let money = body
                     .estimated_revenue
@@ -358,8 +368,11 @@ pub async fn create_opportunity(
                             .map(|c| c.trim().to_ascii_uppercase())
                             .unwrap_or(customer.country),
                     ),
-                    industry: trimmed(body.industry).map(|i| i.to_lowercase()).or(customer.industry),
-                    product_lines: normalized_labels(body.product_lines.as_deref())?.unwrap_or_default(),
+                    industry: trimmed(body.industry)
+                        .map(|i| i.to_lowercase())
+                        .or(customer.industry),
+                    product_lines: normalized_labels(body.product_lines.as_deref())?
+                        .unwrap_or_default(),
                     marketing_task_id: None,
                     origin: creation.origin.as_str().to_owned(),
                     status: creation.status.as_str().to_owned(),
@@ -386,7 +399,11 @@ pub async fn create_opportunity(
             })
         })
         .await?;
-    Ok(created(format!("/api/v1/opportunities/{}", dto.id), dto.version, &dto))
+    Ok(created(
+        format!("/api/v1/opportunities/{}", dto.id),
+        dto.version,
+        &dto,
+    ))
 }
 
 /// List the opportunities the caller may see, newest first.
@@ -407,7 +424,12 @@ pub async fn list_opportunities(
         .run(caller, move |conn, actor| {
             let visibility = rules::visibility(actor);
             let rows = store::list_visible(conn, &visibility, after, fetch_size(params.limit))?;
-            into_page(rows, params.limit, |v| v.row.id, |v| opportunity_dto(v, actor))
+            into_page(
+                rows,
+                params.limit,
+                |v| v.row.id,
+                |v| opportunity_dto(v, actor),
+            )
         })
         .await?;
     Ok(HttpResponse::Ok().json(page))
@@ -468,7 +490,9 @@ pub async fn update_opportunity(
         .run(caller, move |conn, actor| {
             conn.transaction(|conn| {
                 let row = Opportunity::find_for_update(conn, id)?.ok_or(ApiError::NotFound)?;
-                let collaborators = store::collaborators(conn, &[id])?.remove(&id).unwrap_or_default();
+                let collaborators = store::collaborators(conn, &[id])?
+                    .remove(&id)
+                    .unwrap_or_default();
                 let facts = row.facts(&collaborators)?;
                 rules::decide(actor, &facts, Action::Edit)?;
                 if_match.check(row.version)?;
@@ -512,9 +536,11 @@ fn changes_from(
         }
     }
     let has_actual = row.actual_revenue.is_some();
-    if has_actual && money.as_ref().is_some_and(|m| {
-        m.as_ref().map(|m| m.currency().to_string()) != row.currency
-    }) {
+    if has_actual
+        && money
+            .as_ref()
+            .is_some_and(|m| m.as_ref().map(|m| m.currency().to_string()) != row.currency)
+    {
         return Err(ApiError::validation(
             "estimated_revenue.currency",
             "cannot change the currency of a closed opportunity",
@@ -528,13 +554,17 @@ fn changes_from(
         contact_email: contact.as_ref().map(|c| trimmed(c.email.clone())),
         contact_phone: contact.as_ref().map(|c| trimmed(c.phone.clone())),
         contact_title: contact.as_ref().map(|c| trimmed(c.title.clone())),
-        currency: money.as_ref().map(|m| m.as_ref().map(|m| m.currency().to_string())),
+        currency: money
+            .as_ref()
+            .map(|m| m.as_ref().map(|m| m.currency().to_string())),
         estimated_revenue: money.map(|m| m.map(|m| m.amount().clone())),
         expected_close_date: body.expected_close_date,
         customer_situation: text(body.customer_situation),
         customer_need: text(body.customer_need),
         proposed_solution: text(body.proposed_solution),
-        country: body.country.map(|c| c.map(|c| c.trim().to_ascii_uppercase())),
+        country: body
+            .country
+            .map(|c| c.map(|c| c.trim().to_ascii_uppercase())),
         industry: text(body.industry).map(|i| i.map(|i| i.to_lowercase())),
         product_lines: normalized_labels(body.product_lines.as_deref())?,
     })

@@ -175,9 +175,13 @@ pub struct OrgListParams {
     pub kind: Option<OrgKindDto>,
 }
 
-fn parent_kind(conn: &mut prm_store::PgConnection, id: Option<Uuid>) -> Result<Option<OrgKind>, ApiError> {
+fn parent_kind(
+    conn: &mut prm_store::PgConnection,
+    id: Option<Uuid>,
+) -> Result<Option<OrgKind>, ApiError> {
     let Some(id) = id else { return Ok(None) };
-    let parent = Org::find(conn, id)?.ok_or_else(|| ApiError::validation("parent_id", "no such org"))?;
+    let parent =
+        Org::find(conn, id)?.ok_or_else(|| ApiError::validation("parent_id", "no such org"))?;
     Ok(Some(OrgKindDto::from_stored(&parent.kind)?.into()))
 }
 
@@ -223,10 +227,18 @@ pub async fn create_org(
                     name: body.name.trim().to_owned(),
                     kind: OrgKind::from(body.kind).as_str().to_owned(),
                     parent_id: body.parent_id,
-                    countries: p.and_then(|p| p.countries.as_deref()).map(countries).unwrap_or_default(),
-                    industries: normalized_labels(&p.and_then(|p| p.industries.clone()))?.unwrap_or_default(),
-                    product_lines: normalized_labels(&p.and_then(|p| p.product_lines.clone()))?.unwrap_or_default(),
-                    tier: p.and_then(|p| p.tier).map_or(TierDto::Registered, |t| t).into_tier_str(),
+                    countries: p
+                        .and_then(|p| p.countries.as_deref())
+                        .map(countries)
+                        .unwrap_or_default(),
+                    industries: normalized_labels(&p.and_then(|p| p.industries.clone()))?
+                        .unwrap_or_default(),
+                    product_lines: normalized_labels(&p.and_then(|p| p.product_lines.clone()))?
+                        .unwrap_or_default(),
+                    tier: p
+                        .and_then(|p| p.tier)
+                        .map_or(TierDto::Registered, |t| t)
+                        .into_tier_str(),
                     capacity: p.and_then(|p| p.capacity).unwrap_or(10),
                     accepting: p.and_then(|p| p.accepting).unwrap_or(true),
                 };
@@ -235,7 +247,11 @@ pub async fn create_org(
         })
         .await?;
     let dto = OrgDto::from_row(org)?;
-    Ok(created(format!("/api/v1/orgs/{}", dto.id), dto.version, &dto))
+    Ok(created(
+        format!("/api/v1/orgs/{}", dto.id),
+        dto.version,
+        &dto,
+    ))
 }
 
 impl TierDto {
@@ -260,7 +276,13 @@ pub async fn list_orgs(
             let scope: Option<Vec<Uuid>> =
                 (!actor.is_vendor()).then(|| actor.org_scope().iter().map(|o| o.0).collect());
             let kind = params.kind.map(|k| OrgKind::from(k).as_str());
-            Ok(Org::list(conn, scope.as_deref(), kind, after, fetch_size(params.limit))?)
+            Ok(Org::list(
+                conn,
+                scope.as_deref(),
+                kind,
+                after,
+                fetch_size(params.limit),
+            )?)
         })
         .await?;
     let page = into_page(rows, params.limit, |o| o.id, OrgDto::from_row)?;
@@ -319,7 +341,10 @@ pub async fn update_org(
                 other_fields: body.name.is_some()
                     || body.parent_id.is_some()
                     || body.active.is_some()
-                    || body.profile.as_ref().is_some_and(ProfileInput::touches_more_than_accepting),
+                    || body
+                        .profile
+                        .as_ref()
+                        .is_some_and(ProfileInput::touches_more_than_accepting),
                 accepting: body.profile.as_ref().is_some_and(|p| p.accepting.is_some()),
             };
             conn.transaction(|conn| {
@@ -329,15 +354,24 @@ pub async fn update_org(
                 let kind: OrgKind = OrgKindDto::from_stored(&current.kind)?.into();
                 if kind == OrgKind::Vendor {
                     if body.active == Some(false) {
-                        return Err(ApiError::validation("active", "the vendor org cannot be deactivated"));
+                        return Err(ApiError::validation(
+                            "active",
+                            "the vendor org cannot be deactivated",
+                        ));
                     }
                     if body.profile.is_some() || body.parent_id.is_some() {
-                        return Err(ApiError::validation("profile", "the vendor org has no assignment profile or parent"));
+                        return Err(ApiError::validation(
+                            "profile",
+                            "the vendor org has no assignment profile or parent",
+                        ));
                     }
                 }
                 if let Some(parent) = body.parent_id {
                     if parent == Some(id) {
-                        return Err(ApiError::validation("parent_id", "an org cannot be its own parent"));
+                        return Err(ApiError::validation(
+                            "parent_id",
+                            "an org cannot be its own parent",
+                        ));
                     }
                     rules::check_parent(kind, parent_kind(conn, parent)?)?;
                 }

@@ -113,7 +113,8 @@ pub struct UserListParams {
 }
 
 fn org_kind(conn: &mut prm_store::PgConnection, org_id: Uuid) -> Result<OrgKind, ApiError> {
-    let org = Org::find(conn, org_id)?.ok_or_else(|| ApiError::validation("org_id", "no such org"))?;
+    let org =
+        Org::find(conn, org_id)?.ok_or_else(|| ApiError::validation("org_id", "no such org"))?;
     Ok(OrgKindDto::from_stored(&org.kind)?.into())
 }
 
@@ -168,7 +169,11 @@ pub async fn create_user(
         })
         .await?;
     let dto = UserDto::from_row(user)?;
-    Ok(created(format!("/api/v1/users/{}", dto.id), dto.version, &dto))
+    Ok(created(
+        format!("/api/v1/users/{}", dto.id),
+        dto.version,
+        &dto,
+    ))
 }
 
 /// List users: vendor users see all (optionally one org's); partner users see
@@ -192,7 +197,12 @@ pub async fn list_users(
                 (false, Some(org)) if org != actor.org_id.0 => Some(vec![]),
                 (false, _) => Some(vec![actor.org_id.0]),
             };
-            Ok(User::list(conn, scope.as_deref(), after, fetch_size(params.limit))?)
+            Ok(User::list(
+                conn,
+                scope.as_deref(),
+                after,
+                fetch_size(params.limit),
+            )?)
         })
         .await?;
     let page = into_page(rows, params.limit, |u| u.id, UserDto::from_row)?;
@@ -252,10 +262,18 @@ pub async fn update_user(
                     return Err(ApiError::NotFound);
                 }
                 let kind = org_kind(conn, current.org_id)?;
-                rules::can_manage_user(actor, current.org_id.into(), kind, body.role.map(Into::into))?;
+                rules::can_manage_user(
+                    actor,
+                    current.org_id.into(),
+                    kind,
+                    body.role.map(Into::into),
+                )?;
                 if_match.check(current.version)?;
                 if current.id == actor.user_id.0 && body.active == Some(false) {
-                    return Err(ApiError::validation("active", "you cannot deactivate yourself"));
+                    return Err(ApiError::validation(
+                        "active",
+                        "you cannot deactivate yourself",
+                    ));
                 }
                 let changes = UserChanges {
                     role: body.role.map(|r| Role::from(r).as_str().to_owned()),

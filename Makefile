@@ -1,0 +1,68 @@
+# prm — the commands people and CI use. `make run` and `make test` are all a
+# fresh machine needs (Rust toolchain and a Postgres on 127.0.0.1:5432).
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+CARGO ?= cargo
+PRM := target/debug/prm
+export DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/prm
+# Postgres server the tests create their databases on (no database name).
+export PRM_TEST_DATABASE_SERVER ?= postgres://postgres@127.0.0.1:5432
+DIESEL_CLI_VERSION := 2.3.2
+TOOLS := $(CURDIR)/target/tools
+
+.PHONY: help deps build run test fmt-check lint unit-and-api-tests openapi schema clean-test-dbs
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+deps: ## Install what building needs: libpq headers, rustfmt and clippy
+	@if ! pkg-config --exists libpq 2>/dev/null && ! [ -e /usr/include/postgresql/libpq-fe.h ]; then \
+		echo "installing libpq-dev (Diesel links libpq)"; \
+		$(if $(filter 0,$(shell id -u)),,sudo) apt-get update -qq && \
+		$(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y -qq libpq-dev pkg-config >/dev/null; \
+	fi
+	@command -v psql >/dev/null || { \
+		echo "installing postgresql-client (used to clean up test databases)"; \
+		$(if $(filter 0,$(shell id -u)),,sudo) apt-get update -qq && \
+		$(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y -qq postgresql-client >/dev/null; }
+	@$(CARGO) fmt --version >/dev/null 2>&1 || rustup component add rustfmt
+	@$(CARGO) clippy --version >/dev/null 2>&1 || rustup component add clippy
+
+build: deps ## Build the prm binary
+	$(CARGO) build -p prm-api --bin prm
+
+run: build ## Create, migrate and seed the local database, print demo tokens, serve
+	$(PRM) seed-demo
+	exec $(PRM) serve
+
+test: deps fmt-check lint clean-test-dbs unit-and-api-tests ## Everything CI enforces
+
+fmt-check:
+	$(CARGO) fmt --all -- --check
+
+lint: ## Clippy on every target, warnings are errors
+	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+
+unit-and-api-tests: ## Domain unit tests, store tests, black-box API tests (includes the OpenAPI drift check)
+	@mkdir -p target
+	@set -o pipefail; $(CARGO) test --workspace --locked --all-targets 2>&1 | tee target/test-output.txt
+	@# One closing line summing every test binary's result.
+	@awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($$(i) ~ /^passed;?$$/) p += $$(i-1); if ($$(i) ~ /^failed;?$$/) f += $$(i-1) } } \
+		END { printf "%d passed, %d failed\n", p, f }' target/test-output.txt
+
+openapi: ## Regenerate openapi/openapi.json from the code
+	$(CARGO) run -q -p prm-api --bin prm -- openapi > openapi/openapi.json
+
+clean-test-dbs: ## Drop test databases left by interrupted runs
+	@psql "$(PRM_TEST_DATABASE_SERVER)/postgres" -Atc \
+		"SELECT datname FROM pg_database WHERE datname LIKE 'prm\_test\_%'" 2>/dev/null | \
+		while read -r db; do psql "$(PRM_TEST_DATABASE_SERVER)/postgres" -qc "DROP DATABASE IF EXISTS \"$$db\" WITH (FORCE)"; done; true
+
+schema: ## Regenerate crates/store/src/schema.rs from the migrations (installs diesel_cli)
+	@test -x $(TOOLS)/bin/diesel || $(CARGO) install diesel_cli --version $(DIESEL_CLI_VERSION) \
+		--no-default-features --features postgres --locked --root $(TOOLS)
+	$(TOOLS)/bin/diesel database reset --database-url $(PRM_TEST_DATABASE_SERVER)/prm_schema
+	$(TOOLS)/bin/diesel print-schema --database-url $(PRM_TEST_DATABASE_SERVER)/prm_schema > crates/store/src/schema.rs
+	$(TOOLS)/bin/diesel database drop --database-url $(PRM_TEST_DATABASE_SERVER)/prm_schema
