@@ -23,6 +23,10 @@ deps: ## Install what building needs: libpq headers, rustfmt and clippy
 		$(if $(filter 0,$(shell id -u)),,sudo) apt-get update -qq && \
 		$(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y -qq libpq-dev pkg-config >/dev/null; \
 	fi
+	@command -v openssl >/dev/null || { \
+		echo "installing openssl (tests generate throwaway RSA keys)"; \
+		$(if $(filter 0,$(shell id -u)),,sudo) apt-get update -qq && \
+		$(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y -qq openssl >/dev/null; }
 	@command -v psql >/dev/null || { \
 		echo "installing postgresql-client (used to clean up test databases)"; \
 		$(if $(filter 0,$(shell id -u)),,sudo) apt-get update -qq && \

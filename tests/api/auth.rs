@@ -196,3 +196,69 @@ async fn me_returns_the_callers_user_role_and_org() {
     assert_eq!(me.body["org"]["id"], org);
     assert_eq!(me.body["org"]["kind"], "reseller");
 }
+
+/// Generates a throwaway RSA key pair with the openssl CLI (installed by
+/// `make deps`), so no private key lives in the repository.
+fn rsa_key_pair() -> (Vec<u8>, Vec<u8>) {
+    let dir = std::env::temp_dir().join(format!("prm-rsa-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let private = dir.join("private.pem");
+    let public = dir.join("public.pem");
+    let ok = std::process::Command::new("openssl")
+        .args([
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:2048",
+            "-out",
+        ])
+        .arg(&private)
+        .status()
+        .expect("openssl is installed (make deps)")
+        .success()
+        && std::process::Command::new("openssl")
+            .args(["pkey", "-pubout", "-in"])
+            .arg(&private)
+            .arg("-out")
+            .arg(&public)
+            .status()
+            .unwrap()
+            .success();
+    assert!(ok, "openssl generated a key pair");
+    let pair = (
+        std::fs::read(&private).unwrap(),
+        std::fs::read(&public).unwrap(),
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+    pair
+}
+
+#[actix_web::test]
+async fn rs256_tokens_verify_against_the_public_key_and_hs256_confusion_fails() {
+    let (private, public) = rsa_key_pair();
+    let public_for_app = public.clone();
+    let app = TestApp::spawn_with(move |c| {
+        c.jwt.key = prm_api::config::JwtKey::Rs256 {
+            public_key_pem: public_for_app,
+        }
+    })
+    .await;
+    let claims = json!({"sub": ADMIN, "exp": Utc::now().timestamp() + 600});
+    let rs = jsonwebtoken::encode(
+        &Header::new(Algorithm::RS256),
+        &claims,
+        &EncodingKey::from_rsa_pem(&private).unwrap(),
+    )
+    .unwrap();
+    app.get("/api/v1/me", &rs).await.expect(200);
+    // The classic confusion: HS256 "signed" with the public key as the secret.
+    let confused = jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        &claims,
+        &EncodingKey::from_secret(&public),
+    )
+    .unwrap();
+    expect_401(&app, &confused, "HS256 with the RSA public key").await;
+    expect_401(&app, &sign(&claims, TEST_SECRET), "HS256 with a secret").await;
+}
