@@ -5,10 +5,13 @@
 
 pub mod actor;
 pub mod customer;
+pub mod deal;
 pub mod error;
 pub mod ids;
+pub mod lifecycle;
 pub mod opportunity;
 pub mod org;
+pub mod policy;
 pub mod role;
 pub mod user;
 pub mod values;

@@ -5,7 +5,9 @@ use std::str::FromStr;
 
 use crate::actor::Actor;
 use crate::error::{DomainError, Violations};
+
 use crate::ids::{OrgId, UserId};
+pub use crate::lifecycle::{Action, allowed_actions, decide};
 use crate::role::Role;
 
 /// Lifecycle status, as in DOMAIN.md's status table.
@@ -162,42 +164,9 @@ pub struct OpportunityFacts {
     pub origin: Origin,
     pub owner_org_id: OrgId,
     pub owner_user_id: UserId,
+    pub creator_user_id: UserId,
     pub primary_partner_id: Option<OrgId>,
     pub collaborator_ids: Vec<OrgId>,
-}
-
-/// An action a caller may take on an existing opportunity. Each one that the
-/// API serves is listed in `allowed_actions` when the caller may take it now.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Action {
-    /// Change fields (`PATCH`).
-    Edit,
-}
-
-impl Action {
-    pub const ALL: [Action; 1] = [Action::Edit];
-
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Action::Edit => "edit",
-        }
-    }
-}
-
-impl FromStr for Action {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Action::ALL
-            .into_iter()
-            .find(|a| a.as_str() == s)
-            .ok_or_else(|| format!("unknown action `{s}`"))
-    }
-}
-
-impl fmt::Display for Action {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
 }
 
 /// Which opportunities a caller may read, in a form a query can apply.
@@ -261,95 +230,6 @@ pub fn contact_details_visible(actor: &Actor, opp: &OpportunityFacts) -> bool {
     actor.is_vendor() || opp.status != Status::Delivered
 }
 
-/// Decides whether `actor` may take `action` on `opp` now. The same function
-/// authorizes requests and computes `allowed_actions`.
-/// Errors: 404 when invisible, 403 when the actor is not in the action's row
-/// (read-only roles always), 409 when the status is not in it.
-pub fn decide(actor: &Actor, opp: &OpportunityFacts, action: Action) -> Result<(), DomainError> {
-    if !can_view(actor, opp) {
-        return Err(DomainError::NotFound);
-    }
-    actor.ensure_can_write()?;
-    let from: &[Status] = match action {
-        Action::Edit => edit_statuses(actor, opp)?,
-    };
-    if from.contains(&opp.status) {
-        Ok(())
-    } else {
-        Err(DomainError::InvalidTransition {
-            status: opp.status.to_string(),
-            action: action.to_string(),
-            allowed: allowed_actions(actor, opp)
-                .iter()
-                .map(|a| a.as_str().to_owned())
-                .collect(),
-        })
-    }
-}
-
-/// Every action `actor` may take on `opp` now.
-pub fn allowed_actions(actor: &Actor, opp: &OpportunityFacts) -> Vec<Action> {
-    Action::ALL
-        .into_iter()
-        .filter(|a| {
-            // `decide` builds its 409 from this list, so test the row here
-            // without recursing through the error path.
-            can_view(actor, opp)
-                && actor.ensure_can_write().is_ok()
-                && match a {
-                    Action::Edit => {
-                        edit_statuses(actor, opp).is_ok_and(|s| s.contains(&opp.status))
-                    }
-                }
-        })
-        .collect()
-}
-
-/// Is the caller the opportunity's owner, or an admin of the owning org?
-fn owns_or_admins(actor: &Actor, org: OrgId, opp: &OpportunityFacts) -> bool {
-    actor.org_id == org && (actor.role == Role::PartnerAdmin || opp.owner_user_id == actor.user_id)
-}
-
-/// Rule: vendor writers edit any open opportunity; the creating org's admin or
-/// the owner edit a partner-created one while it awaits approval; the primary
-/// partner's admin or owner edit while they work it. Collaborators cannot
-/// change fields.
-fn edit_statuses(actor: &Actor, opp: &OpportunityFacts) -> Result<&'static [Status], DomainError> {
-    const OPEN: &[Status] = &[
-        Status::Draft,
-        Status::PendingApproval,
-        Status::Delivered,
-        Status::Accepted,
-        Status::Declined,
-        Status::Returned,
-        Status::Expired,
-    ];
-    if actor.is_vendor() {
-        return if actor.role.is_vendor_writer() {
-            Ok(OPEN)
-        } else {
-            Err(DomainError::forbidden(
-                "only vendor writers edit opportunities",
-            ))
-        };
-    }
-    let creator = opp.origin == Origin::Partner && owns_or_admins(actor, opp.owner_org_id, opp);
-    let primary = opp
-        .primary_partner_id
-        .is_some_and(|p| owns_or_admins(actor, p, opp));
-    match (creator, primary) {
-        (true, true) => Ok(&[Status::PendingApproval, Status::Accepted]),
-        (true, false) => Ok(&[Status::PendingApproval]),
-        (false, true) => Ok(&[Status::Accepted]),
-        (false, false) if opp.collaborator_ids.contains(&actor.org_id) => Err(
-            DomainError::forbidden("collaborators cannot change an opportunity's fields"),
-        ),
-        (false, false) => Err(DomainError::forbidden(
-            "only the owner or its org's admin edits this opportunity",
-        )),
-    }
-}
-
 /// What a new opportunity starts as, decided from who creates it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Creation {
@@ -409,16 +289,22 @@ pub fn decide_create(actor: &Actor, req: &CreateRequest) -> Result<Creation, Dom
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::actor::tests::{distributor_admin, reseller_admin, vendor};
 
-    fn facts(status: Status, origin: Origin, owner_org: OrgId, owner: UserId) -> OpportunityFacts {
+    pub(crate) fn facts(
+        status: Status,
+        origin: Origin,
+        owner_org: OrgId,
+        owner: UserId,
+    ) -> OpportunityFacts {
         OpportunityFacts {
             status,
             origin,
             owner_org_id: owner_org,
             owner_user_id: owner,
+            creator_user_id: owner,
             primary_partner_id: None,
             collaborator_ids: vec![],
         }
@@ -579,111 +465,5 @@ mod tests {
         assert!(contact_details_visible(&vendor(Role::ChannelManager), &o));
         o.status = Status::Accepted;
         assert!(contact_details_visible(&a, &o));
-    }
-
-    #[test]
-    fn invisible_opportunity_is_not_found_for_any_action() {
-        let a = reseller_admin();
-        let o = facts(Status::Draft, Origin::Vendor, OrgId::new(), UserId::new());
-        assert_eq!(decide(&a, &o, Action::Edit), Err(DomainError::NotFound));
-    }
-
-    #[test]
-    fn directors_are_read_only_on_every_write() {
-        let dir = reseller_admin().with_role(Role::AccountManagerDirector);
-        for status in Status::ALL {
-            let o = facts(status, Origin::Partner, dir.org_id, UserId::new());
-            for action in Action::ALL {
-                assert!(matches!(
-                    decide(&dir, &o, action),
-                    Err(DomainError::Forbidden(_))
-                ));
-            }
-            assert!(allowed_actions(&dir, &o).is_empty());
-        }
-    }
-
-    #[test]
-    fn vendor_writer_edits_open_opportunities_only() {
-        let cm = vendor(Role::ChannelManager);
-        for status in Status::ALL {
-            let o = facts(status, Origin::Vendor, cm.org_id, cm.user_id);
-            let r = decide(&cm, &o, Action::Edit);
-            if status.is_terminal() {
-                assert!(
-                    matches!(r, Err(DomainError::InvalidTransition { .. })),
-                    "{status}"
-                );
-            } else {
-                assert!(r.is_ok(), "{status}");
-            }
-        }
-    }
-
-    #[test]
-    fn partner_edits_its_own_pending_opportunity() {
-        let am = reseller_admin().with_role(Role::AccountManager);
-        let o = facts(
-            Status::PendingApproval,
-            Origin::Partner,
-            am.org_id,
-            am.user_id,
-        );
-        assert_eq!(decide(&am, &o, Action::Edit), Ok(()));
-        let mut rejected = o.clone();
-        rejected.status = Status::Rejected;
-        match decide(&am, &rejected, Action::Edit) {
-            Err(DomainError::InvalidTransition {
-                status, allowed, ..
-            }) => {
-                assert_eq!(status, "rejected");
-                assert!(allowed.is_empty());
-            }
-            other => panic!("{other:?}"),
-        }
-    }
-
-    #[test]
-    fn collaborators_cannot_change_fields() {
-        let collab = reseller_admin();
-        let mut o = facts(
-            Status::Accepted,
-            Origin::Vendor,
-            OrgId::new(),
-            UserId::new(),
-        );
-        o.primary_partner_id = Some(OrgId::new());
-        o.collaborator_ids = vec![collab.org_id];
-        assert!(matches!(
-            decide(&collab, &o, Action::Edit),
-            Err(DomainError::Forbidden(_))
-        ));
-        assert!(allowed_actions(&collab, &o).is_empty());
-    }
-
-    #[test]
-    fn allowed_actions_agree_with_decide_for_every_status_and_role() {
-        let partner = reseller_admin();
-        for role in Role::ALL {
-            let actor = if role.is_vendor_role() {
-                vendor(role)
-            } else {
-                partner.clone().with_role(role)
-            };
-            for status in Status::ALL {
-                for origin in [Origin::Vendor, Origin::Partner] {
-                    let mut o = facts(status, origin, partner.org_id, actor.user_id);
-                    o.primary_partner_id = Some(partner.org_id);
-                    let allowed = allowed_actions(&actor, &o);
-                    for action in Action::ALL {
-                        assert_eq!(
-                            allowed.contains(&action),
-                            decide(&actor, &o, action).is_ok(),
-                            "{role} {status} {origin:?} {action}"
-                        );
-                    }
-                }
-            }
-        }
     }
 }
