@@ -68,5 +68,7 @@ schema: ## Regenerate crates/store/src/schema.rs from the migrations (installs d
 	@test -x $(TOOLS)/bin/diesel || $(CARGO) install diesel_cli --version $(DIESEL_CLI_VERSION) \
 		--no-default-features --features postgres --locked --root $(TOOLS)
 	$(TOOLS)/bin/diesel database reset --database-url $(PRM_TEST_DATABASE_SERVER)/prm_schema
+	@# diesel_cli adds a helper migration we do not use.
+	rm -rf migrations/00000000000000_diesel_initial_setup
 	$(TOOLS)/bin/diesel print-schema --database-url $(PRM_TEST_DATABASE_SERVER)/prm_schema > crates/store/src/schema.rs
 	$(TOOLS)/bin/diesel database drop --database-url $(PRM_TEST_DATABASE_SERVER)/prm_schema

@@ -112,3 +112,22 @@ pub fn lock_identity_checks(conn: &mut PgConnection) -> QueryResult<()> {
     // "prm-cust" as a 64-bit key.
     crate::pool::advisory_xact_lock(conn, 0x7072_6d2d_6375_7374)
 }
+
+/// Records that `user` revealed the names of these customers.
+pub fn record_reveals(conn: &mut PgConnection, user: Uuid, customers: &[Uuid]) -> QueryResult<()> {
+    use crate::schema::customer_reveals;
+    let rows: Vec<_> = customers
+        .iter()
+        .map(|c| {
+            (
+                customer_reveals::id.eq(Uuid::now_v7()),
+                customer_reveals::user_id.eq(user),
+                customer_reveals::customer_id.eq(*c),
+            )
+        })
+        .collect();
+    diesel::insert_into(customer_reveals::table)
+        .values(rows)
+        .execute(conn)
+        .map(|_| ())
+}

@@ -3,12 +3,18 @@
 //! functions here take `&mut PgConnection` so that several compose inside one
 //! transaction.
 
+pub mod activity;
 pub mod actors;
 pub mod customers;
+pub mod dashboard;
+pub mod deals;
 pub mod error;
+pub mod listing;
+pub mod marketing;
 pub mod migrate;
 pub mod opportunities;
 pub mod orgs;
+pub mod policies;
 pub mod pool;
 pub mod schema;
 pub mod users;

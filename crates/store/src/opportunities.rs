@@ -4,9 +4,8 @@ use std::collections::HashMap;
 
 use bigdecimal::BigDecimal;
 use chrono::{DateTime, NaiveDate, Utc};
-use diesel::dsl::exists;
 use diesel::prelude::*;
-use prm_domain::opportunity::{OpportunityFacts, Status, Visibility};
+use prm_domain::opportunity::OpportunityFacts;
 use uuid::Uuid;
 
 use crate::StoreError;
@@ -49,6 +48,7 @@ pub struct Opportunity {
     pub version: i32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    pub created_by_user_id: Uuid,
 }
 
 #[derive(Debug, Insertable)]
@@ -78,6 +78,7 @@ pub struct NewOpportunity {
     pub primary_partner_id: Option<Uuid>,
     pub accept_by: Option<DateTime<Utc>>,
     pub expires_on: Option<NaiveDate>,
+    pub created_by_user_id: Uuid,
 }
 
 /// A field edit. Outer `None` leaves a column alone; `Some(None)` clears it.
@@ -98,6 +99,25 @@ pub struct OpportunityChanges {
     pub country: Option<Option<String>>,
     pub industry: Option<Option<String>>,
     pub product_lines: Option<Vec<String>>,
+    pub marketing_task_id: Option<Option<Uuid>>,
+}
+
+/// A change of lifecycle state. Outer `None` leaves a column alone.
+#[derive(Debug, Default, AsChangeset)]
+#[diesel(table_name = opportunities)]
+pub struct StateChanges {
+    pub status: Option<String>,
+    pub primary_partner_id: Option<Option<Uuid>>,
+    pub owner_org_id: Option<Uuid>,
+    pub owner_user_id: Option<Uuid>,
+    pub accept_by: Option<Option<DateTime<Utc>>>,
+    pub expires_on: Option<Option<NaiveDate>>,
+    pub extension_count: Option<i32>,
+    pub close_reason: Option<Option<String>>,
+    pub actual_revenue: Option<Option<BigDecimal>>,
+    pub closed_at: Option<Option<DateTime<Utc>>>,
+    pub pipeline_phase: Option<Option<String>>,
+    pub win_probability: Option<Option<i16>>,
 }
 
 /// An opportunity with what a response shows beside it.
@@ -116,6 +136,7 @@ impl Opportunity {
             origin: self.origin.parse().map_err(StoreError::Corrupt)?,
             owner_org_id: self.owner_org_id.into(),
             owner_user_id: self.owner_user_id.into(),
+            creator_user_id: self.created_by_user_id.into(),
             primary_partner_id: self.primary_partner_id.map(Into::into),
             collaborator_ids: collaborators.iter().copied().map(Into::into).collect(),
         })
@@ -139,6 +160,22 @@ impl Opportunity {
             .optional()
     }
 
+    /// Applies a lifecycle change and bumps the version.
+    pub fn change_state(
+        conn: &mut PgConnection,
+        id: Uuid,
+        changes: &StateChanges,
+    ) -> QueryResult<Opportunity> {
+        diesel::update(opportunities::table.find(id))
+            .set((
+                changes,
+                opportunities::version.eq(opportunities::version + 1),
+                opportunities::updated_at.eq(diesel::dsl::now),
+            ))
+            .returning(Opportunity::as_returning())
+            .get_result(conn)
+    }
+
     /// Applies a field edit and bumps the version.
     pub fn update(
         conn: &mut PgConnection,
@@ -154,6 +191,44 @@ impl Opportunity {
             .returning(Opportunity::as_returning())
             .get_result(conn)
     }
+}
+
+/// Replaces the collaborating orgs of an opportunity.
+pub fn set_collaborators(conn: &mut PgConnection, id: Uuid, orgs: &[Uuid]) -> QueryResult<()> {
+    diesel::delete(
+        opportunity_collaborators::table.filter(opportunity_collaborators::opportunity_id.eq(id)),
+    )
+    .execute(conn)?;
+    add_collaborators(conn, id, orgs)
+}
+
+/// Adds collaborating orgs; ones already there stay.
+pub fn add_collaborators(conn: &mut PgConnection, id: Uuid, orgs: &[Uuid]) -> QueryResult<()> {
+    let rows: Vec<_> = orgs
+        .iter()
+        .map(|o| {
+            (
+                opportunity_collaborators::opportunity_id.eq(id),
+                opportunity_collaborators::org_id.eq(*o),
+            )
+        })
+        .collect();
+    diesel::insert_into(opportunity_collaborators::table)
+        .values(rows)
+        .on_conflict_do_nothing()
+        .execute(conn)
+        .map(|_| ())
+}
+
+/// Removes one collaborating org; returns whether it was there.
+pub fn remove_collaborator(conn: &mut PgConnection, id: Uuid, org: Uuid) -> QueryResult<bool> {
+    diesel::delete(
+        opportunity_collaborators::table
+            .filter(opportunity_collaborators::opportunity_id.eq(id))
+            .filter(opportunity_collaborators::org_id.eq(org)),
+    )
+    .execute(conn)
+    .map(|n| n > 0)
 }
 
 /// Collaborating org ids for each of the given opportunities, in one query.
@@ -198,67 +273,14 @@ pub fn find_view(conn: &mut PgConnection, id: Uuid) -> QueryResult<Option<Opport
     }))
 }
 
-/// A page of the opportunities `visibility` lets the caller read, newest
-/// first, after the `after` id.
-pub fn list_visible(
-    conn: &mut PgConnection,
-    visibility: &Visibility,
-    after: Option<Uuid>,
-    limit: i64,
-) -> QueryResult<Vec<OpportunityView>> {
-    let mut q = opportunities::table
-        .inner_join(customers::table)
-        .select((Opportunity::as_select(), customers::name))
-        .into_boxed();
-    if let Visibility::Partner { orgs, owner } = visibility {
-        let orgs: Vec<Uuid> = orgs.iter().map(|o| o.0).collect();
-        let live: Vec<&str> = Status::ALL
-            .iter()
-            .filter(|s| s.is_live_offer())
-            .map(|s| s.as_str())
-            .collect();
-        let created = opportunities::origin
-            .eq("partner")
-            .and(opportunities::owner_org_id.eq_any(orgs.clone()));
-        let collaborating = exists(
-            opportunity_collaborators::table
-                .filter(opportunity_collaborators::opportunity_id.eq(opportunities::id))
-                .filter(opportunity_collaborators::org_id.eq_any(orgs.clone())),
-        );
-        let offered = opportunities::status.eq_any(live).and(
-            opportunities::primary_partner_id
-                .assume_not_null()
-                .eq_any(orgs)
-                .or(collaborating),
-        );
-        q = q.filter(created.or(offered));
-        if let Some(owner) = owner {
-            q = q.filter(opportunities::owner_user_id.eq(owner.0));
-        }
-    }
-    if let Some(after) = after {
-        q = q.filter(opportunities::id.lt(after));
-    }
-    let rows: Vec<(Opportunity, String)> =
-        q.order(opportunities::id.desc()).limit(limit).load(conn)?;
-    let ids: Vec<Uuid> = rows.iter().map(|(o, _)| o.id).collect();
-    let mut collab = collaborators(conn, &ids)?;
-    Ok(rows
-        .into_iter()
-        .map(|(row, customer_name)| OpportunityView {
-            collaborator_ids: collab.remove(&row.id).unwrap_or_default(),
-            row,
-            customer_name,
-        })
-        .collect())
-}
-
 #[derive(Debug, Insertable)]
 #[diesel(table_name = opportunity_events)]
 pub struct NewEvent<'a> {
     pub id: Uuid,
     pub opportunity_id: Uuid,
     pub actor_user_id: Option<Uuid>,
+    pub actor_org_id: Option<Uuid>,
+    pub partner_org_id: Option<Uuid>,
     pub action: &'a str,
     pub from_status: Option<&'a str>,
     pub to_status: &'a str,

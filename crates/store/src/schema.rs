@@ -1,6 +1,15 @@
 // @generated automatically by Diesel CLI.
 
 diesel::table! {
+    customer_reveals (id) {
+        id -> Uuid,
+        user_id -> Uuid,
+        customer_id -> Uuid,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     customers (id) {
         id -> Uuid,
         org_id -> Uuid,
@@ -16,6 +25,54 @@ diesel::table! {
         version -> Int4,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    deal_registrations (id) {
+        id -> Uuid,
+        opportunity_id -> Uuid,
+        org_id -> Uuid,
+        customer_id -> Uuid,
+        product_lines -> Array<Text>,
+        justification -> Nullable<Text>,
+        status -> Text,
+        exclusive_until -> Nullable<Date>,
+        decision_reason -> Nullable<Text>,
+        conflict_ids -> Array<Uuid>,
+        submitted_by_user_id -> Uuid,
+        decided_by_user_id -> Nullable<Uuid>,
+        decided_at -> Nullable<Timestamptz>,
+        version -> Int4,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    marketing_tasks (id) {
+        id -> Uuid,
+        name -> Text,
+        description -> Nullable<Text>,
+        product_lines -> Array<Text>,
+        starts_on -> Nullable<Date>,
+        ends_on -> Nullable<Date>,
+        created_by_user_id -> Uuid,
+        version -> Int4,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    notes (id) {
+        id -> Uuid,
+        opportunity_id -> Uuid,
+        author_user_id -> Uuid,
+        author_org_id -> Uuid,
+        body -> Text,
+        internal -> Bool,
+        created_at -> Timestamptz,
     }
 }
 
@@ -55,6 +112,7 @@ diesel::table! {
         version -> Int4,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        created_by_user_id -> Uuid,
     }
 }
 
@@ -76,6 +134,8 @@ diesel::table! {
         to_status -> Text,
         reason -> Nullable<Text>,
         created_at -> Timestamptz,
+        actor_org_id -> Nullable<Uuid>,
+        partner_org_id -> Nullable<Uuid>,
     }
 }
 
@@ -99,6 +159,42 @@ diesel::table! {
 }
 
 diesel::table! {
+    policies (id) {
+        id -> Int2,
+        acceptance_window_hours -> Int4,
+        auto_reassign -> Bool,
+        max_auto_reassignments -> Int4,
+        max_extensions -> Int4,
+        max_extension_days -> Int4,
+        registration_exclusivity_days -> Int4,
+        opportunity_validity_days -> Int4,
+        weight_country -> Int4,
+        weight_industry -> Int4,
+        weight_product_lines -> Int4,
+        weight_tier -> Int4,
+        weight_capacity -> Int4,
+        weight_history -> Int4,
+        version -> Int4,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    progress_entries (id) {
+        id -> Uuid,
+        opportunity_id -> Uuid,
+        author_user_id -> Uuid,
+        author_org_id -> Uuid,
+        development_phase -> Text,
+        win_probability -> Int2,
+        technical_exchange -> Nullable<Text>,
+        test_details -> Nullable<Text>,
+        progress_details -> Nullable<Text>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     users (id) {
         id -> Uuid,
         subject -> Text,
@@ -113,20 +209,38 @@ diesel::table! {
     }
 }
 
+diesel::joinable!(customer_reveals -> customers (customer_id));
+diesel::joinable!(customer_reveals -> users (user_id));
 diesel::joinable!(customers -> orgs (org_id));
+diesel::joinable!(deal_registrations -> customers (customer_id));
+diesel::joinable!(deal_registrations -> opportunities (opportunity_id));
+diesel::joinable!(deal_registrations -> orgs (org_id));
+diesel::joinable!(marketing_tasks -> users (created_by_user_id));
+diesel::joinable!(notes -> opportunities (opportunity_id));
+diesel::joinable!(notes -> orgs (author_org_id));
+diesel::joinable!(notes -> users (author_user_id));
 diesel::joinable!(opportunities -> customers (customer_id));
-diesel::joinable!(opportunities -> users (owner_user_id));
+diesel::joinable!(opportunities -> marketing_tasks (marketing_task_id));
 diesel::joinable!(opportunity_collaborators -> opportunities (opportunity_id));
 diesel::joinable!(opportunity_collaborators -> orgs (org_id));
 diesel::joinable!(opportunity_events -> opportunities (opportunity_id));
 diesel::joinable!(opportunity_events -> users (actor_user_id));
+diesel::joinable!(progress_entries -> opportunities (opportunity_id));
+diesel::joinable!(progress_entries -> orgs (author_org_id));
+diesel::joinable!(progress_entries -> users (author_user_id));
 diesel::joinable!(users -> orgs (org_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    customer_reveals,
     customers,
+    deal_registrations,
+    marketing_tasks,
+    notes,
     opportunities,
     opportunity_collaborators,
     opportunity_events,
     orgs,
+    policies,
+    progress_entries,
     users,
 );

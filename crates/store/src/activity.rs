@@ -1,0 +1,188 @@
+//! Progress entries (append-only), notes and status events: what an
+//! opportunity's timeline is made of.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use uuid::Uuid;
+
+use crate::schema::{notes, opportunity_events, progress_entries};
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = progress_entries, check_for_backend(diesel::pg::Pg))]
+pub struct ProgressEntry {
+    pub id: Uuid,
+    pub opportunity_id: Uuid,
+    pub author_user_id: Uuid,
+    pub author_org_id: Uuid,
+    pub development_phase: String,
+    pub win_probability: i16,
+    pub technical_exchange: Option<String>,
+    pub test_details: Option<String>,
+    pub progress_details: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = progress_entries)]
+pub struct NewProgress {
+    pub id: Uuid,
+    pub opportunity_id: Uuid,
+    pub author_user_id: Uuid,
+    pub author_org_id: Uuid,
+    pub development_phase: String,
+    pub win_probability: i16,
+    pub technical_exchange: Option<String>,
+    pub test_details: Option<String>,
+    pub progress_details: Option<String>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = notes, check_for_backend(diesel::pg::Pg))]
+pub struct Note {
+    pub id: Uuid,
+    pub opportunity_id: Uuid,
+    pub author_user_id: Uuid,
+    pub author_org_id: Uuid,
+    pub body: String,
+    pub internal: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = notes)]
+pub struct NewNote {
+    pub id: Uuid,
+    pub opportunity_id: Uuid,
+    pub author_user_id: Uuid,
+    pub author_org_id: Uuid,
+    pub body: String,
+    pub internal: bool,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = opportunity_events, check_for_backend(diesel::pg::Pg))]
+pub struct Event {
+    pub id: Uuid,
+    pub opportunity_id: Uuid,
+    pub actor_user_id: Option<Uuid>,
+    pub action: String,
+    pub from_status: Option<String>,
+    pub to_status: String,
+    pub reason: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub actor_org_id: Option<Uuid>,
+    pub partner_org_id: Option<Uuid>,
+}
+
+/// Where the previous timeline page ended.
+pub type TimelineAfter = (DateTime<Utc>, Uuid);
+
+impl ProgressEntry {
+    pub fn insert(conn: &mut PgConnection, new: &NewProgress) -> QueryResult<ProgressEntry> {
+        diesel::insert_into(progress_entries::table)
+            .values(new)
+            .returning(ProgressEntry::as_returning())
+            .get_result(conn)
+    }
+
+    /// Entries newest first, after a keyset position.
+    pub fn page(
+        conn: &mut PgConnection,
+        opportunity: Uuid,
+        after: Option<TimelineAfter>,
+        limit: i64,
+    ) -> QueryResult<Vec<ProgressEntry>> {
+        let mut q = progress_entries::table
+            .filter(progress_entries::opportunity_id.eq(opportunity))
+            .select(ProgressEntry::as_select())
+            .into_boxed();
+        if let Some((t, id)) = after {
+            q = q.filter(
+                progress_entries::created_at
+                    .lt(t)
+                    .or(progress_entries::created_at.eq(t).and(progress_entries::id.lt(id))),
+            );
+        }
+        q.order((progress_entries::created_at.desc(), progress_entries::id.desc()))
+            .limit(limit)
+            .load(conn)
+    }
+}
+
+impl Note {
+    pub fn insert(conn: &mut PgConnection, new: &NewNote) -> QueryResult<Note> {
+        diesel::insert_into(notes::table)
+            .values(new)
+            .returning(Note::as_returning())
+            .get_result(conn)
+    }
+
+    /// Notes newest first that the given org may read: shared ones and its
+    /// own internal ones (`None`: every note).
+    pub fn page(
+        conn: &mut PgConnection,
+        opportunity: Uuid,
+        reader_org: Option<Uuid>,
+        after: Option<TimelineAfter>,
+        limit: i64,
+    ) -> QueryResult<Vec<Note>> {
+        let mut q = notes::table
+            .filter(notes::opportunity_id.eq(opportunity))
+            .select(Note::as_select())
+            .into_boxed();
+        if let Some(org) = reader_org {
+            q = q.filter(notes::internal.eq(false).or(notes::author_org_id.eq(org)));
+        }
+        if let Some((t, id)) = after {
+            q = q.filter(notes::created_at.lt(t).or(notes::created_at.eq(t).and(notes::id.lt(id))));
+        }
+        q.order((notes::created_at.desc(), notes::id.desc()))
+            .limit(limit)
+            .load(conn)
+    }
+}
+
+impl Event {
+    /// Status events newest first; `concerning` restricts to events acted by
+    /// or concerning those orgs (`None`: all).
+    pub fn page(
+        conn: &mut PgConnection,
+        opportunity: Uuid,
+        concerning: Option<&[Uuid]>,
+        after: Option<TimelineAfter>,
+        limit: i64,
+    ) -> QueryResult<Vec<Event>> {
+        let mut q = opportunity_events::table
+            .filter(opportunity_events::opportunity_id.eq(opportunity))
+            .select(Event::as_select())
+            .into_boxed();
+        if let Some(orgs) = concerning {
+            q = q.filter(
+                opportunity_events::actor_org_id
+                    .assume_not_null()
+                    .eq_any(orgs.to_vec())
+                    .or(opportunity_events::partner_org_id.assume_not_null().eq_any(orgs.to_vec())),
+            );
+        }
+        if let Some((t, id)) = after {
+            q = q.filter(
+                opportunity_events::created_at
+                    .lt(t)
+                    .or(opportunity_events::created_at.eq(t).and(opportunity_events::id.lt(id))),
+            );
+        }
+        q.order((opportunity_events::created_at.desc(), opportunity_events::id.desc()))
+            .limit(limit)
+            .load(conn)
+    }
+}
+
+/// The latest progress entry's phase, if any.
+pub fn latest_phase(conn: &mut PgConnection, opportunity: Uuid) -> QueryResult<Option<String>> {
+    progress_entries::table
+        .filter(progress_entries::opportunity_id.eq(opportunity))
+        .order((progress_entries::created_at.desc(), progress_entries::id.desc()))
+        .select(progress_entries::development_phase)
+        .first(conn)
+        .optional()
+}

@@ -1,0 +1,355 @@
+//! Opportunity lists: the caller's visibility, filters, sorts and keyset
+//! pagination, rendered as one query; and the counts dashboards show, built
+//! from the same predicates so their numbers agree with the lists.
+
+use bigdecimal::BigDecimal;
+use chrono::{DateTime, NaiveDate, Utc};
+use diesel::dsl::{exists, sql};
+use diesel::pg::Pg;
+use diesel::prelude::*;
+use diesel::sql_types::{Bool, Date, Numeric, Timestamptz};
+use prm_domain::opportunity::{Status, Visibility};
+use uuid::Uuid;
+
+use crate::opportunities::{Opportunity, OpportunityView, collaborators};
+use crate::schema::{customers, opportunities, opportunity_collaborators};
+
+type Source = diesel::helper_types::InnerJoinQuerySource<opportunities::table, customers::table>;
+type Pred<'a> = Box<dyn BoxableExpression<Source, Pg, SqlType = Bool> + 'a>;
+
+/// The views of API.md, relative to the caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum View {
+    /// Offered to my org and awaiting it.
+    Distributed,
+    /// Accepted by my org.
+    Managed,
+    /// My org collaborates on it.
+    Collaborating,
+    /// I own it.
+    Mine,
+}
+
+/// Filters of an opportunity list; every one narrows.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    pub statuses: Vec<Status>,
+    pub view: Option<View>,
+    pub partner_id: Option<Uuid>,
+    pub customer_id: Option<Uuid>,
+    pub phase: Option<String>,
+    pub q: Option<String>,
+    pub updated_since: Option<DateTime<Utc>>,
+    pub closed_since: Option<DateTime<Utc>>,
+    pub marketing_task_id: Option<Uuid>,
+    pub expires_before: Option<NaiveDate>,
+}
+
+/// Sort orders; every one ends with the id so the order is total.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Sort {
+    #[default]
+    CreatedDesc,
+    CreatedAsc,
+    UpdatedDesc,
+    UpdatedAsc,
+    CloseDateAsc,
+    CloseDateDesc,
+    RevenueDesc,
+    RevenueAsc,
+}
+
+/// Where the previous page ended: the sort key of its last row and its id.
+#[derive(Debug, Clone, PartialEq)]
+pub enum After {
+    Id(Uuid),
+    Time(DateTime<Utc>, Uuid),
+    Date(NaiveDate, Uuid),
+    Amount(BigDecimal, Uuid),
+}
+
+/// Sorting keys of nullable columns, so NULLs sort last ascending and the
+/// keyset comparison stays a plain row comparison.
+const CLOSE_DATE_KEY: &str = "coalesce(opportunities.expected_close_date, DATE '9999-12-31')";
+const REVENUE_KEY: &str = "coalesce(opportunities.estimated_revenue, -1)";
+
+/// The null stand-ins above, for building cursors.
+pub fn close_date_key(d: Option<NaiveDate>) -> NaiveDate {
+    d.unwrap_or_else(|| NaiveDate::from_ymd_opt(9999, 12, 31).unwrap_or(NaiveDate::MAX))
+}
+
+pub fn revenue_key(r: Option<&BigDecimal>) -> BigDecimal {
+    r.cloned().unwrap_or_else(|| BigDecimal::from(-1))
+}
+
+/// The caller's identity as the views need it.
+#[derive(Debug, Clone, Copy)]
+pub struct Me {
+    pub org: Uuid,
+    pub user: Uuid,
+}
+
+fn and<'a>(a: Pred<'a>, b: Pred<'a>) -> Pred<'a> {
+    Box::new(a.and(b))
+}
+
+fn live_statuses() -> Vec<&'static str> {
+    Status::ALL
+        .iter()
+        .filter(|s| s.is_live_offer())
+        .map(Status::as_str)
+        .collect()
+}
+
+fn collaborates<'a>(orgs: Vec<Uuid>) -> Pred<'a> {
+    Box::new(exists(
+        opportunity_collaborators::table
+            .filter(opportunity_collaborators::opportunity_id.eq(opportunities::id))
+            .filter(opportunity_collaborators::org_id.eq_any(orgs)),
+    ))
+}
+
+/// The visibility rule of the domain, rendered as SQL.
+fn visible<'a>(visibility: &Visibility) -> Pred<'a> {
+    match visibility {
+        Visibility::All => Box::new(sql::<Bool>("TRUE")),
+        Visibility::Partner { orgs, owner } => {
+            let orgs: Vec<Uuid> = orgs.iter().map(|o| o.0).collect();
+            let created: Pred<'a> = Box::new(
+                opportunities::origin
+                    .eq("partner")
+                    .and(opportunities::owner_org_id.eq_any(orgs.clone())),
+            );
+            let primary: Pred<'a> = Box::new(
+                opportunities::primary_partner_id
+                    .assume_not_null()
+                    .eq_any(orgs.clone()),
+            );
+            let offered: Pred<'a> = Box::new(
+                opportunities::status
+                    .eq_any(live_statuses())
+                    .and(primary.or(collaborates(orgs))),
+            );
+            let mut p: Pred<'a> = Box::new(created.or(offered));
+            if let Some(owner) = owner {
+                p = and(p, Box::new(opportunities::owner_user_id.eq(owner.0)));
+            }
+            p
+        }
+    }
+}
+
+fn predicate<'a>(visibility: &Visibility, me: Me, f: &Filter) -> Pred<'a> {
+    let mut p = visible(visibility);
+    if !f.statuses.is_empty() {
+        let s: Vec<&'static str> = f.statuses.iter().map(Status::as_str).collect();
+        p = and(p, Box::new(opportunities::status.eq_any(s)));
+    }
+    match f.view {
+        None => {}
+        Some(View::Distributed) => {
+            p = and(p, Box::new(opportunities::status.eq("delivered")));
+            p = and(p, Box::new(opportunities::primary_partner_id.assume_not_null().eq(me.org)));
+        }
+        Some(View::Managed) => {
+            p = and(p, Box::new(opportunities::status.eq("accepted")));
+            p = and(p, Box::new(opportunities::primary_partner_id.assume_not_null().eq(me.org)));
+        }
+        Some(View::Collaborating) => {
+            p = and(p, Box::new(opportunities::status.eq_any(live_statuses())));
+            p = and(p, collaborates(vec![me.org]));
+        }
+        Some(View::Mine) => p = and(p, Box::new(opportunities::owner_user_id.eq(me.user))),
+    }
+    if let Some(id) = f.partner_id {
+        p = and(p, Box::new(opportunities::primary_partner_id.assume_not_null().eq(id)));
+    }
+    if let Some(id) = f.customer_id {
+        p = and(p, Box::new(opportunities::customer_id.eq(id)));
+    }
+    if let Some(id) = f.marketing_task_id {
+        p = and(p, Box::new(opportunities::marketing_task_id.assume_not_null().eq(id)));
+    }
+    if let Some(phase) = &f.phase {
+        p = and(p, Box::new(opportunities::pipeline_phase.assume_not_null().eq(phase.clone())));
+    }
+    if let Some(q) = &f.q {
+        let pattern = format!("%{}%", escape_like(q));
+        p = and(
+            p,
+            Box::new(
+                opportunities::topic
+                    .ilike(pattern.clone())
+                    .or(customers::name.ilike(pattern)),
+            ),
+        );
+    }
+    if let Some(t) = f.updated_since {
+        p = and(p, Box::new(opportunities::updated_at.ge(t)));
+    }
+    if let Some(t) = f.closed_since {
+        p = and(p, Box::new(opportunities::closed_at.assume_not_null().ge(t)));
+    }
+    if let Some(d) = f.expires_before {
+        p = and(p, Box::new(opportunities::expires_on.assume_not_null().le(d)));
+    }
+    p
+}
+
+/// `%`, `_` and `\` match themselves in a search.
+fn escape_like(q: &str) -> String {
+    q.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+}
+
+fn keyset<'a>(sort: Sort, after: &After) -> Option<Pred<'a>> {
+    let desc = matches!(
+        sort,
+        Sort::CreatedDesc | Sort::UpdatedDesc | Sort::CloseDateDesc | Sort::RevenueDesc
+    );
+    let op = if desc { "<" } else { ">" };
+    Some(match (sort, after) {
+        (Sort::CreatedDesc, After::Id(id)) => Box::new(opportunities::id.lt(*id)),
+        (Sort::CreatedAsc, After::Id(id)) => Box::new(opportunities::id.gt(*id)),
+        (Sort::UpdatedDesc | Sort::UpdatedAsc, After::Time(t, id)) => Box::new(
+            sql::<Bool>(&format!("(opportunities.updated_at, opportunities.id) {op} ("))
+                .bind::<Timestamptz, _>(*t)
+                .sql(", ")
+                .bind::<diesel::sql_types::Uuid, _>(*id)
+                .sql(")"),
+        ),
+        (Sort::CloseDateAsc | Sort::CloseDateDesc, After::Date(d, id)) => Box::new(
+            sql::<Bool>(&format!("({CLOSE_DATE_KEY}, opportunities.id) {op} ("))
+                .bind::<Date, _>(*d)
+                .sql(", ")
+                .bind::<diesel::sql_types::Uuid, _>(*id)
+                .sql(")"),
+        ),
+        (Sort::RevenueAsc | Sort::RevenueDesc, After::Amount(a, id)) => Box::new(
+            sql::<Bool>(&format!("({REVENUE_KEY}, opportunities.id) {op} ("))
+                .bind::<Numeric, _>(a.clone())
+                .sql(", ")
+                .bind::<diesel::sql_types::Uuid, _>(*id)
+                .sql(")"),
+        ),
+        _ => return None,
+    })
+}
+
+fn order_sql(sort: Sort) -> String {
+    match sort {
+        Sort::CreatedDesc => "opportunities.id DESC".to_owned(),
+        Sort::CreatedAsc => "opportunities.id ASC".to_owned(),
+        Sort::UpdatedDesc => "opportunities.updated_at DESC, opportunities.id DESC".to_owned(),
+        Sort::UpdatedAsc => "opportunities.updated_at ASC, opportunities.id ASC".to_owned(),
+        Sort::CloseDateAsc => format!("{CLOSE_DATE_KEY} ASC, opportunities.id ASC"),
+        Sort::CloseDateDesc => format!("{CLOSE_DATE_KEY} DESC, opportunities.id DESC"),
+        Sort::RevenueDesc => format!("{REVENUE_KEY} DESC, opportunities.id DESC"),
+        Sort::RevenueAsc => format!("{REVENUE_KEY} ASC, opportunities.id ASC"),
+    }
+}
+
+/// Whether a cursor was made for this sort.
+pub fn cursor_fits(sort: Sort, after: &After) -> bool {
+    keyset(sort, after).is_some()
+}
+
+/// One page (plus one row, to tell whether more follow) of what the caller
+/// may see, filtered and sorted, with customer names and collaborators.
+pub fn list(
+    conn: &mut PgConnection,
+    visibility: &Visibility,
+    me: Me,
+    filter: &Filter,
+    sort: Sort,
+    after: Option<&After>,
+    limit: i64,
+) -> QueryResult<Vec<OpportunityView>> {
+    let mut p = predicate(visibility, me, filter);
+    if let Some(after) = after
+        && let Some(k) = keyset(sort, after)
+    {
+        p = and(p, k);
+    }
+    let rows: Vec<(Opportunity, String)> = opportunities::table
+        .inner_join(customers::table)
+        .filter(p)
+        .select((Opportunity::as_select(), customers::name))
+        .order(sql::<diesel::sql_types::Text>(&order_sql(sort)))
+        .limit(limit)
+        .load(conn)?;
+    let ids: Vec<Uuid> = rows.iter().map(|(o, _)| o.id).collect();
+    let mut collab = collaborators(conn, &ids)?;
+    Ok(rows
+        .into_iter()
+        .map(|(row, customer_name)| OpportunityView {
+            collaborator_ids: collab.remove(&row.id).unwrap_or_default(),
+            row,
+            customer_name,
+        })
+        .collect())
+}
+
+/// How many opportunities a list with these filters holds.
+pub fn count(
+    conn: &mut PgConnection,
+    visibility: &Visibility,
+    me: Me,
+    filter: &Filter,
+) -> QueryResult<i64> {
+    opportunities::table
+        .inner_join(customers::table)
+        .filter(predicate(visibility, me, filter))
+        .count()
+        .get_result(conn)
+}
+
+/// Count and estimated value by currency of a filtered list.
+pub fn value_by_currency(
+    conn: &mut PgConnection,
+    visibility: &Visibility,
+    me: Me,
+    filter: &Filter,
+) -> QueryResult<Vec<(String, BigDecimal)>> {
+    let rows: Vec<(Option<String>, Option<BigDecimal>)> = opportunities::table
+        .inner_join(customers::table)
+        .filter(predicate(visibility, me, filter))
+        .filter(opportunities::currency.is_not_null())
+        .group_by(opportunities::currency)
+        .select((opportunities::currency, diesel::dsl::sum(opportunities::estimated_revenue)))
+        .order(opportunities::currency)
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(c, v)| Some((c?, v.unwrap_or_default())))
+        .collect())
+}
+
+/// Counts of a filtered list by pipeline phase (unset phases omitted).
+pub fn count_by_phase(
+    conn: &mut PgConnection,
+    visibility: &Visibility,
+    me: Me,
+    filter: &Filter,
+) -> QueryResult<Vec<(String, i64)>> {
+    let rows: Vec<(Option<String>, i64)> = opportunities::table
+        .inner_join(customers::table)
+        .filter(predicate(visibility, me, filter))
+        .group_by(opportunities::pipeline_phase)
+        .select((opportunities::pipeline_phase, diesel::dsl::count_star()))
+        .load(conn)?;
+    Ok(rows.into_iter().filter_map(|(p, n)| Some((p?, n))).collect())
+}
+
+/// The earliest `accept_by` of a filtered list.
+pub fn earliest_deadline(
+    conn: &mut PgConnection,
+    visibility: &Visibility,
+    me: Me,
+    filter: &Filter,
+) -> QueryResult<Option<DateTime<Utc>>> {
+    opportunities::table
+        .inner_join(customers::table)
+        .filter(predicate(visibility, me, filter))
+        .select(diesel::dsl::min(opportunities::accept_by))
+        .first(conn)
+}

@@ -1,0 +1,12 @@
+DROP TABLE customer_reveals;
+DROP TABLE deal_registrations;
+DROP TABLE policies;
+DROP TABLE notes;
+DROP TABLE progress_entries;
+ALTER TABLE opportunities DROP CONSTRAINT opportunities_marketing_task_fk;
+DROP TABLE marketing_tasks;
+ALTER TABLE opportunity_events DROP COLUMN partner_org_id;
+ALTER TABLE opportunity_events DROP COLUMN actor_org_id;
+DROP INDEX opportunities_close_date;
+DROP INDEX opportunities_updated;
+ALTER TABLE opportunities DROP COLUMN created_by_user_id;
