@@ -105,8 +105,9 @@ CREATE TABLE opportunities (
     version             integer NOT NULL DEFAULT 1,
     created_at          timestamptz NOT NULL DEFAULT now(),
     updated_at          timestamptz NOT NULL DEFAULT now(),
-    -- An amount means nothing without its currency.
-    CHECK ((estimated_revenue IS NULL) = (currency IS NULL)),
+    -- An amount means nothing without its currency, and vice versa.
+    CONSTRAINT opportunities_money_has_currency
+        CHECK ((estimated_revenue IS NULL AND actual_revenue IS NULL) = (currency IS NULL)),
     CHECK (array_position(product_lines, NULL) IS NULL)
 );
 CREATE INDEX opportunities_owner_org ON opportunities (owner_org_id, id);

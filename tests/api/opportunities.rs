@@ -78,7 +78,10 @@ async fn vendor_writer_creates_drafts() {
     assert_eq!(b["owner_user_id"], w.cm.id);
     assert_eq!(b["customer"]["name"], "Vendor Customer");
     assert_eq!(b["country"], "DE", "defaults to the customer's country");
-    assert_eq!(b["allowed_actions"], json!(["edit"]));
+    assert_eq!(
+        b["allowed_actions"],
+        json!(["edit", "distribute", "cancel", "assign_owner", "add_note"])
+    );
     assert_eq!(b["version"], 1);
     let reference = b["reference"].as_str().unwrap();
     assert!(
@@ -650,9 +653,9 @@ async fn edit_in_a_terminal_status_is_409_naming_status_and_allowed_actions() {
         .await
         .expect_problem(409, "invalid_transition");
     assert_eq!(res.body["current_status"], "rejected");
-    assert_eq!(res.body["allowed_actions"], json!([]));
+    assert_eq!(res.body["allowed_actions"], json!(["add_note"]));
     let seen = w.app.get(&path(&opp), &w.res.am1.token).await.expect(200);
-    assert_eq!(seen.body["allowed_actions"], json!([]));
+    assert_eq!(seen.body["allowed_actions"], json!(["add_note"]));
 }
 
 #[actix_web::test]
@@ -677,7 +680,7 @@ async fn collaborators_cannot_change_fields() {
         .await
         .expect(200);
     assert_eq!(seen.body["collaborator_ids"], json!([w.other.id]));
-    assert_eq!(seen.body["allowed_actions"], json!([]));
+    assert_eq!(seen.body["allowed_actions"], json!(["add_note", "add_progress"]));
     w.app
         .patch(
             &path(&opp),

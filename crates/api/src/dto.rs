@@ -4,6 +4,7 @@
 use std::borrow::Cow;
 
 use prm_domain::customer::Registration;
+use prm_domain::deal::{RegAction, RegStatus};
 use prm_domain::opportunity::{Action, Origin, Phase, Status};
 use prm_domain::org::{OrgKind, Tier};
 use prm_domain::role::Role;
@@ -83,8 +84,32 @@ wire_enum!(
 
 wire_enum!(
     /// Something the caller may do to an opportunity now.
-    ActionDto as OpportunityAction <=> Action { Edit }
+    ActionDto as OpportunityAction <=> Action {
+        Edit, Approve, Reject, Withdraw, Distribute, Accept, Decline, Return, Close, Extend,
+        Cancel, AssignOwner, ManageCollaborators, AddNote, AddProgress, RegisterDeal
+    }
 );
+
+wire_enum!(
+    /// Deal registration status.
+    RegStatusDto as DealRegistrationStatus <=> RegStatus {
+        Submitted, Approved, Rejected, Withdrawn, Expired, Closed
+    }
+);
+wire_enum!(
+    /// Something the caller may do to a deal registration now.
+    RegActionDto as DealRegistrationAction <=> RegAction { Approve, Reject, Withdraw }
+);
+
+/// A reason, required by decline, return, reject and cancel.
+#[derive(Debug, Clone, Deserialize, ToSchema, Validate)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"reason": "no capacity this quarter"}))]
+pub struct ReasonBody {
+    #[validate(length(min = 1, max = 1000), custom(function = "not_blank"))]
+    #[schema(min_length = 1, max_length = 1000)]
+    pub reason: String,
+}
 
 /// An exact amount in a currency. `amount` is a decimal string, never a float.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, Validate)]

@@ -38,17 +38,44 @@ pub fn fetch_size(limit: Option<u32>) -> i64 {
     i64::from(limit.unwrap_or(DEFAULT_LIMIT)) + 1
 }
 
-/// Cuts the extra row off and builds the page.
+/// An opaque cursor around any position text.
+pub fn encode_token(position: &str) -> String {
+    URL_SAFE_NO_PAD.encode(position.as_bytes())
+}
+
+/// The position text inside a cursor from `encode_token`.
+pub fn decode_token(cursor: Option<&str>) -> Result<Option<String>, ApiError> {
+    let Some(c) = cursor else { return Ok(None) };
+    URL_SAFE_NO_PAD
+        .decode(c)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .map(Some)
+        .ok_or_else(|| ApiError::validation("cursor", "is not a cursor this service issued"))
+}
+
+/// Cuts the extra row off and builds the page, keyed by id.
 pub fn into_page<R, T: ToSchema, E>(
-    mut rows: Vec<R>,
+    rows: Vec<R>,
     limit: Option<u32>,
     key: impl Fn(&R) -> Uuid,
+    to_dto: impl FnMut(R) -> Result<T, E>,
+) -> Result<Page<T>, E> {
+    into_page_keyed(rows, limit, |r| encode_cursor(key(r)), to_dto)
+}
+
+/// Cuts the extra row off and builds the page; `cursor` makes the cursor
+/// that continues after a row.
+pub fn into_page_keyed<R, T: ToSchema, E>(
+    mut rows: Vec<R>,
+    limit: Option<u32>,
+    cursor: impl Fn(&R) -> String,
     to_dto: impl FnMut(R) -> Result<T, E>,
 ) -> Result<Page<T>, E> {
     let limit = limit.unwrap_or(DEFAULT_LIMIT) as usize;
     let next_cursor = if rows.len() > limit {
         rows.truncate(limit);
-        rows.last().map(|r| encode_cursor(key(r)))
+        rows.last().map(cursor)
     } else {
         None
     };

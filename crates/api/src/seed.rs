@@ -362,6 +362,7 @@ struct SeedOpp {
     origin: &'static str,
     owner_org: Uuid,
     owner_user: Uuid,
+    creator: Uuid,
     primary: Option<Uuid>,
     collaborators: Vec<Uuid>,
     accept_by: Option<chrono::DateTime<Utc>>,
@@ -387,6 +388,7 @@ impl SeedOpp {
             origin: "vendor",
             owner_org,
             owner_user,
+            creator: owner_user,
             primary: None,
             collaborators: vec![],
             accept_by: None,
@@ -439,6 +441,7 @@ fn insert_opportunity(conn: &mut PgConnection, s: SeedOpp) -> Result<(), StoreEr
             primary_partner_id: s.primary,
             accept_by: s.accept_by,
             expires_on: s.expires_on,
+            created_by_user_id: s.creator,
         },
     )?;
     prm_store::opportunities::seed_details(
@@ -456,7 +459,9 @@ fn insert_opportunity(conn: &mut PgConnection, s: SeedOpp) -> Result<(), StoreEr
         &NewEvent {
             id: Uuid::now_v7(),
             opportunity_id: row.id,
-            actor_user_id: Some(s.owner_user),
+            actor_user_id: Some(s.creator),
+            actor_org_id: None,
+            partner_org_id: s.primary.or((s.origin == "partner").then_some(s.owner_org)),
             action: "seed",
             from_status: None,
             to_status: s.status,

@@ -107,6 +107,7 @@ pub struct OpportunityChanges {
 #[diesel(table_name = opportunities)]
 pub struct StateChanges {
     pub status: Option<String>,
+    pub currency: Option<Option<String>>,
     pub primary_partner_id: Option<Option<Uuid>>,
     pub owner_org_id: Option<Uuid>,
     pub owner_user_id: Option<Uuid>,

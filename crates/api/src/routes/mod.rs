@@ -9,11 +9,17 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::extract::etag;
 
+pub mod activity;
 pub mod customers;
+pub mod dashboard;
+pub mod deals;
 pub mod health;
+pub mod lifecycle;
+pub mod marketing;
 pub mod me;
 pub mod opportunities;
 pub mod orgs;
+pub mod policies;
 pub mod users;
 
 /// Registers every `/api/v1` handler; `service` (not `route`) so each
@@ -34,7 +40,39 @@ pub fn api_v1(cfg: &mut ServiceConfig) {
         .service(opportunities::create_opportunity)
         .service(opportunities::list_opportunities)
         .service(opportunities::get_opportunity)
-        .service(opportunities::update_opportunity);
+        .service(opportunities::update_opportunity)
+        .service(lifecycle::approve)
+        .service(lifecycle::reject)
+        .service(lifecycle::withdraw)
+        .service(lifecycle::distribute)
+        .service(lifecycle::accept)
+        .service(lifecycle::decline)
+        .service(lifecycle::return_)
+        .service(lifecycle::close)
+        .service(lifecycle::extend)
+        .service(lifecycle::cancel)
+        .service(lifecycle::assign_owner)
+        .service(lifecycle::list_collaborators)
+        .service(lifecycle::add_collaborator)
+        .service(lifecycle::remove_collaborator)
+        .service(activity::add_progress)
+        .service(activity::list_progress)
+        .service(activity::add_note)
+        .service(activity::list_notes)
+        .service(activity::timeline)
+        .service(deals::register)
+        .service(deals::get_for_opportunity)
+        .service(deals::list)
+        .service(deals::get)
+        .service(deals::approve)
+        .service(deals::reject)
+        .service(deals::withdraw)
+        .service(marketing::create)
+        .service(marketing::list)
+        .service(marketing::get)
+        .service(policies::get)
+        .service(policies::put)
+        .service(dashboard::get);
 }
 
 /// A single resource with its strong `ETag`.

@@ -6,8 +6,10 @@ use bigdecimal::BigDecimal;
 use chrono::{DateTime, NaiveDate, Utc};
 use prm_domain::Actor;
 use prm_domain::opportunity::{
-    self as rules, Action, CreateRequest, Origin, contact_details_visible,
+    self as rules, Action, CreateRequest, Origin, Phase, Status, contact_details_visible,
 };
+use prm_store::listing;
+use prm_store::marketing::MarketingTask;
 use prm_domain::values::{CurrencyCode, Money, labels};
 use prm_store::customers::Customer;
 use prm_store::opportunities::{
@@ -26,7 +28,7 @@ use crate::dto::{
 };
 use crate::error::ApiError;
 use crate::extract::{IfMatch, JsonBody, QueryParams};
-use crate::pagination::{Page, decode_cursor, fetch_size, into_page};
+use crate::pagination::{Page, decode_token, encode_token, fetch_size, into_page_keyed};
 use crate::routes::{created, single};
 use crate::state::AppState;
 
@@ -280,6 +282,70 @@ pub struct UpdateOpportunity {
     pub product_lines: Option<Vec<String>>,
 }
 
+/// Which of the caller's opportunities to list.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ListView {
+    /// Offered to my org and awaiting its answer (`delivered`).
+    Distributed,
+    /// Accepted by my org, which is the primary partner (`accepted`).
+    Managed,
+    /// My org collaborates on it.
+    Collaborating,
+    /// I own it.
+    Mine,
+}
+
+/// List order; `-` means descending. Ties are broken by id.
+#[derive(Debug, Clone, Copy, Default, Deserialize, ToSchema, PartialEq, Eq)]
+pub enum ListSort {
+    #[default]
+    #[serde(rename = "-created_at")]
+    CreatedDesc,
+    #[serde(rename = "created_at")]
+    CreatedAsc,
+    #[serde(rename = "-updated_at")]
+    UpdatedDesc,
+    #[serde(rename = "updated_at")]
+    UpdatedAsc,
+    #[serde(rename = "expected_close_date")]
+    CloseDateAsc,
+    #[serde(rename = "-expected_close_date")]
+    CloseDateDesc,
+    #[serde(rename = "-estimated_revenue")]
+    RevenueDesc,
+    #[serde(rename = "estimated_revenue")]
+    RevenueAsc,
+}
+
+impl ListSort {
+    fn store(self) -> listing::Sort {
+        match self {
+            ListSort::CreatedDesc => listing::Sort::CreatedDesc,
+            ListSort::CreatedAsc => listing::Sort::CreatedAsc,
+            ListSort::UpdatedDesc => listing::Sort::UpdatedDesc,
+            ListSort::UpdatedAsc => listing::Sort::UpdatedAsc,
+            ListSort::CloseDateAsc => listing::Sort::CloseDateAsc,
+            ListSort::CloseDateDesc => listing::Sort::CloseDateDesc,
+            ListSort::RevenueDesc => listing::Sort::RevenueDesc,
+            ListSort::RevenueAsc => listing::Sort::RevenueAsc,
+        }
+    }
+
+    fn code(self) -> &'static str {
+        match self {
+            ListSort::CreatedDesc => "-created_at",
+            ListSort::CreatedAsc => "created_at",
+            ListSort::UpdatedDesc => "-updated_at",
+            ListSort::UpdatedAsc => "updated_at",
+            ListSort::CloseDateAsc => "expected_close_date",
+            ListSort::CloseDateDesc => "-expected_close_date",
+            ListSort::RevenueDesc => "-estimated_revenue",
+            ListSort::RevenueAsc => "estimated_revenue",
+        }
+    }
+}
+
 #[derive(Debug, Deserialize, Validate, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
@@ -288,9 +354,108 @@ pub struct OpportunityListParams {
     #[validate(range(min = 1, max = 200))]
     #[param(minimum = 1, maximum = 200, default = 50)]
     pub limit: Option<u32>,
-    /// `next_cursor` of the previous page.
-    #[param(max_length = 64)]
+    /// `next_cursor` of the previous page (with the same `sort`).
+    #[param(max_length = 200)]
     pub cursor: Option<String>,
+    /// Comma-separated statuses, e.g. `delivered,accepted`.
+    #[validate(length(max = 300))]
+    #[param(max_length = 300, example = "delivered,accepted")]
+    pub status: Option<String>,
+    #[param(inline)]
+    pub view: Option<ListView>,
+    /// Primary partner.
+    pub partner_id: Option<Uuid>,
+    pub customer_id: Option<Uuid>,
+    pub marketing_task_id: Option<Uuid>,
+    #[param(inline)]
+    pub phase: Option<PhaseDto>,
+    /// Text search over topic and customer name (case-insensitive).
+    #[validate(length(min = 1, max = 100))]
+    #[param(min_length = 1, max_length = 100)]
+    pub q: Option<String>,
+    /// Only those changed at or after this instant.
+    pub updated_since: Option<DateTime<Utc>>,
+    /// Only those closed (won or lost) at or after this instant.
+    pub closed_since: Option<DateTime<Utc>>,
+    #[param(inline)]
+    pub sort: Option<ListSort>,
+}
+
+impl OpportunityListParams {
+    fn filter(&self) -> Result<listing::Filter, ApiError> {
+        let statuses = match &self.status {
+            None => Vec::new(),
+            Some(list) => list
+                .split(',')
+                .map(|s| {
+                    s.trim()
+                        .parse::<Status>()
+                        .map_err(|e| ApiError::validation("status", e))
+                })
+                .collect::<Result<_, _>>()?,
+        };
+        Ok(listing::Filter {
+            statuses,
+            view: self.view.map(|v| match v {
+                ListView::Distributed => listing::View::Distributed,
+                ListView::Managed => listing::View::Managed,
+                ListView::Collaborating => listing::View::Collaborating,
+                ListView::Mine => listing::View::Mine,
+            }),
+            partner_id: self.partner_id,
+            customer_id: self.customer_id,
+            phase: self.phase.map(|p| Phase::from(p).as_str().to_owned()),
+            q: self.q.as_ref().map(|q| q.trim().to_owned()).filter(|q| !q.is_empty()),
+            updated_since: self.updated_since,
+            closed_since: self.closed_since,
+            marketing_task_id: self.marketing_task_id,
+            expires_before: None,
+        })
+    }
+}
+
+/// The cursor continuing after `o` in `sort` order.
+fn list_cursor(sort: ListSort, o: &Opportunity) -> String {
+    let key = match sort.store() {
+        listing::Sort::CreatedDesc | listing::Sort::CreatedAsc => String::new(),
+        listing::Sort::UpdatedDesc | listing::Sort::UpdatedAsc => o.updated_at.to_rfc3339(),
+        listing::Sort::CloseDateAsc | listing::Sort::CloseDateDesc => {
+            listing::close_date_key(o.expected_close_date).to_string()
+        }
+        listing::Sort::RevenueDesc | listing::Sort::RevenueAsc => {
+            listing::revenue_key(o.estimated_revenue.as_ref()).to_plain_string()
+        }
+    };
+    encode_token(&format!("{}|{key}|{}", sort.code(), o.id))
+}
+
+fn parse_list_cursor(sort: ListSort, cursor: Option<&str>) -> Result<Option<listing::After>, ApiError> {
+    let Some(text) = decode_token(cursor)? else {
+        return Ok(None);
+    };
+    let bad = || ApiError::validation("cursor", "is not a cursor of this list and sort");
+    let mut parts = text.splitn(3, '|');
+    let (Some(code), Some(key), Some(id)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(bad());
+    };
+    if code != sort.code() {
+        return Err(bad());
+    }
+    let id: Uuid = id.parse().map_err(|_| bad())?;
+    let after = match sort.store() {
+        listing::Sort::CreatedDesc | listing::Sort::CreatedAsc => listing::After::Id(id),
+        listing::Sort::UpdatedDesc | listing::Sort::UpdatedAsc => listing::After::Time(
+            DateTime::parse_from_rfc3339(key).map_err(|_| bad())?.with_timezone(&Utc),
+            id,
+        ),
+        listing::Sort::CloseDateAsc | listing::Sort::CloseDateDesc => {
+            listing::After::Date(key.parse().map_err(|_| bad())?, id)
+        }
+        listing::Sort::RevenueDesc | listing::Sort::RevenueAsc => {
+            listing::After::Amount(key.parse().map_err(|_| bad())?, id)
+        }
+    };
+    Ok(Some(after))
 }
 
 fn trimmed(s: Option<String>) -> Option<String> {
@@ -303,7 +468,7 @@ fn normalized_labels(list: Option<&[String]>) -> Result<Option<Vec<String>>, Api
         .map_err(|e| ApiError::validation("product_lines", e))
 }
 
-fn load_view(conn: &mut PgConnection, id: Uuid, actor: &Actor) -> Result<OpportunityDto, ApiError> {
+pub fn load_view(conn: &mut PgConnection, id: Uuid, actor: &Actor) -> Result<OpportunityDto, ApiError> {
     let view = store::find_view(conn, id)?.ok_or(ApiError::NotFound)?;
     opportunity_dto(view, actor)
 }
@@ -337,11 +502,10 @@ pub async fn create_opportunity(
                 )?;
                 let customer = customer
                     .ok_or_else(|| ApiError::validation("customer_id", "no such customer"))?;
-                if body.marketing_task_id.is_some() {
-                    return Err(ApiError::validation(
-                        "marketing_task_id",
-                        "no such marketing task",
-                    ));
+                if let Some(task) = body.marketing_task_id
+                    && MarketingTask::find(conn, task)?.is_none()
+                {
+                    return Err(ApiError::validation("marketing_task_id", "no such marketing task"));
                 }
                 let money = body
                     .estimated_revenue
@@ -373,7 +537,7 @@ pub async fn create_opportunity(
                         .or(customer.industry),
                     product_lines: normalized_labels(body.product_lines.as_deref())?
                         .unwrap_or_default(),
-                    marketing_task_id: None,
+                    marketing_task_id: body.marketing_task_id,
                     origin: creation.origin.as_str().to_owned(),
                     status: creation.status.as_str().to_owned(),
                     owner_org_id: actor.org_id.0,
@@ -381,6 +545,7 @@ pub async fn create_opportunity(
                     primary_partner_id: None,
                     accept_by: None,
                     expires_on: None,
+                    created_by_user_id: actor.user_id.0,
                 };
                 let row = Opportunity::insert(conn, &new)?;
                 store::record_event(
@@ -390,6 +555,8 @@ pub async fn create_opportunity(
                         opportunity_id: row.id,
                         actor_user_id: Some(actor.user_id.0),
                         action: "create",
+                        actor_org_id: Some(actor.org_id.0),
+                        partner_org_id: (creation.origin == Origin::Partner).then_some(actor.org_id.0),
                         from_status: None,
                         to_status: &row.status,
                         reason: None,
@@ -406,7 +573,8 @@ pub async fn create_opportunity(
     ))
 }
 
-/// List the opportunities the caller may see, newest first.
+/// List the opportunities the caller may see: filtered, sorted, paginated.
+/// A list never holds an opportunity the caller could not `GET`.
 #[utoipa::path(
     tag = "opportunities",
     params(OpportunityListParams),
@@ -419,17 +587,25 @@ pub async fn list_opportunities(
     params: QueryParams<OpportunityListParams>,
 ) -> Result<HttpResponse, ApiError> {
     let params = params.0;
-    let after = decode_cursor(params.cursor.as_deref())?;
+    let sort = params.sort.unwrap_or_default();
+    let filter = params.filter()?;
+    let after = parse_list_cursor(sort, params.cursor.as_deref())?;
     let page = state
         .run(caller, move |conn, actor| {
             let visibility = rules::visibility(actor);
-            let rows = store::list_visible(conn, &visibility, after, fetch_size(params.limit))?;
-            into_page(
-                rows,
-                params.limit,
-                |v| v.row.id,
-                |v| opportunity_dto(v, actor),
-            )
+            let me = listing::Me { org: actor.org_id.0, user: actor.user_id.0 };
+            let rows = listing::list(
+                conn,
+                &visibility,
+                me,
+                &filter,
+                sort.store(),
+                after.as_ref(),
+                fetch_size(params.limit),
+            )?;
+            into_page_keyed(rows, params.limit, |v| list_cursor(sort, &v.row), |v| {
+                opportunity_dto(v, actor)
+            })
         })
         .await?;
     Ok(HttpResponse::Ok().json(page))
@@ -567,5 +743,6 @@ fn changes_from(
             .map(|c| c.map(|c| c.trim().to_ascii_uppercase())),
         industry: text(body.industry).map(|i| i.map(|i| i.to_lowercase())),
         product_lines: normalized_labels(body.product_lines.as_deref())?,
+        marketing_task_id: None,
     })
 }

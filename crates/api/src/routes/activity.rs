@@ -1,0 +1,367 @@
+//! Progress entries, notes and the timeline of an opportunity.
+
+use actix_web::{HttpResponse, get, post, web};
+use chrono::{DateTime, Utc};
+use prm_domain::Actor;
+use prm_domain::lifecycle::check_phase;
+use prm_domain::opportunity::{self as rules, Action, Phase};
+use prm_store::activity::{Event, NewNote, NewProgress, Note, ProgressEntry, latest_phase};
+use prm_store::opportunities::{self as store, Opportunity, StateChanges};
+use prm_store::{Connection, PgConnection};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+use validator::Validate;
+
+use crate::auth::Caller;
+use crate::dto::{PhaseDto, not_blank};
+use crate::error::ApiError;
+use crate::extract::{JsonBody, QueryParams};
+use crate::pagination::{Page, decode_token, encode_token, fetch_size, into_page_keyed};
+use crate::routes::created;
+use crate::state::AppState;
+
+/// One progress report: append-only, never changed or deleted.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = ProgressEntry)]
+pub struct ProgressDto {
+    pub id: Uuid,
+    pub opportunity_id: Uuid,
+    pub author_user_id: Uuid,
+    pub author_org_id: Uuid,
+    pub development_phase: PhaseDto,
+    #[schema(minimum = 0, maximum = 100)]
+    pub win_probability: i16,
+    pub technical_exchange: Option<String>,
+    pub test_details: Option<String>,
+    pub progress_details: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl ProgressDto {
+    fn from_row(p: ProgressEntry) -> Result<Self, ApiError> {
+        Ok(Self {
+            development_phase: PhaseDto::from_stored(&p.development_phase)?,
+            id: p.id,
+            opportunity_id: p.opportunity_id,
+            author_user_id: p.author_user_id,
+            author_org_id: p.author_org_id,
+            win_probability: p.win_probability,
+            technical_exchange: p.technical_exchange,
+            test_details: p.test_details,
+            progress_details: p.progress_details,
+            created_at: p.created_at,
+        })
+    }
+}
+
+/// A new progress report. Partners move the phase forward only.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"development_phase": "propose", "win_probability": 60,
+    "technical_exchange": "Architecture workshop held", "test_details": "PoC passed",
+    "progress_details": "Proposal sent"}))]
+pub struct CreateProgress {
+    pub development_phase: PhaseDto,
+    #[validate(range(min = 0, max = 100))]
+    #[schema(minimum = 0, maximum = 100)]
+    pub win_probability: i16,
+    #[validate(length(max = 4000))]
+    #[schema(max_length = 4000)]
+    pub technical_exchange: Option<String>,
+    #[validate(length(max = 4000))]
+    #[schema(max_length = 4000)]
+    pub test_details: Option<String>,
+    #[validate(length(max = 4000))]
+    #[schema(max_length = 4000)]
+    pub progress_details: Option<String>,
+}
+
+/// A text note. `internal` notes are visible only to the author's org.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Note)]
+pub struct NoteDto {
+    pub id: Uuid,
+    pub opportunity_id: Uuid,
+    pub author_user_id: Uuid,
+    pub author_org_id: Uuid,
+    pub body: String,
+    pub internal: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<Note> for NoteDto {
+    fn from(n: Note) -> Self {
+        Self {
+            id: n.id,
+            opportunity_id: n.opportunity_id,
+            author_user_id: n.author_user_id,
+            author_org_id: n.author_org_id,
+            body: n.body,
+            internal: n.internal,
+            created_at: n.created_at,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"body": "Customer asked for a second demo", "internal": false}))]
+pub struct CreateNote {
+    #[validate(length(min = 1, max = 10000), custom(function = "not_blank"))]
+    #[schema(min_length = 1, max_length = 10000)]
+    pub body: String,
+    /// Visible only to the author's org. Default `false`.
+    #[serde(default)]
+    pub internal: bool,
+}
+
+/// A status change in the timeline.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StatusChangeDto {
+    /// The action taken, e.g. `distribute`, `accept`, `close`.
+    #[schema(example = "accept")]
+    pub action: String,
+    pub from: Option<String>,
+    pub to: String,
+    pub reason: Option<String>,
+}
+
+/// What a timeline item is.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum TimelineKind {
+    Note,
+    Progress,
+    StatusChange,
+}
+
+/// One timeline item: exactly one of `note`, `progress`, `status_change` is set.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = TimelineItem)]
+pub struct TimelineItemDto {
+    pub kind: TimelineKind,
+    pub id: Uuid,
+    pub created_at: DateTime<Utc>,
+    pub actor_user_id: Option<Uuid>,
+    pub actor_org_id: Option<Uuid>,
+    pub note: Option<NoteDto>,
+    pub progress: Option<ProgressDto>,
+    pub status_change: Option<StatusChangeDto>,
+}
+
+#[derive(Debug, Deserialize, Validate, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ActivityParams {
+    /// Page size, 1 to 200.
+    #[validate(range(min = 1, max = 200))]
+    #[param(minimum = 1, maximum = 200, default = 50)]
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    #[param(max_length = 200)]
+    pub cursor: Option<String>,
+}
+
+fn parse_after(cursor: Option<&str>) -> Result<Option<(DateTime<Utc>, Uuid)>, ApiError> {
+    let Some(text) = decode_token(cursor)? else { return Ok(None) };
+    let bad = || ApiError::validation("cursor", "is not a cursor this service issued");
+    let (t, id) = text.split_once('|').ok_or_else(bad)?;
+    Ok(Some((
+        DateTime::parse_from_rfc3339(t).map_err(|_| bad())?.with_timezone(&Utc),
+        id.parse().map_err(|_| bad())?,
+    )))
+}
+
+fn cursor_at(t: DateTime<Utc>, id: Uuid) -> String {
+    encode_token(&format!("{}|{id}", t.to_rfc3339()))
+}
+
+/// Loads the opportunity for `action` under lock, or 404/403/409.
+fn opportunity_for(conn: &mut PgConnection, actor: &Actor, id: Uuid, action: Action) -> Result<Opportunity, ApiError> {
+    let row = Opportunity::find_for_update(conn, id)?.ok_or(ApiError::NotFound)?;
+    let collaborators = store::collaborators(conn, &[id])?.remove(&id).unwrap_or_default();
+    rules::decide(actor, &row.facts(&collaborators)?, action)?;
+    Ok(row)
+}
+
+/// Checks the caller may read the opportunity.
+fn readable(conn: &mut PgConnection, actor: &Actor, id: Uuid) -> Result<(), ApiError> {
+    let view = store::find_view(conn, id)?.ok_or(ApiError::NotFound)?;
+    if rules::can_view(actor, &view.row.facts(&view.collaborator_ids)?) {
+        Ok(())
+    } else {
+        Err(ApiError::NotFound)
+    }
+}
+
+fn text(v: Option<String>) -> Option<String> {
+    v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty())
+}
+
+/// Add a progress entry (vendor writers, the primary partner's admin or
+/// owner, collaborators, the reseller's distributor) to an accepted
+/// opportunity. The latest entry sets its phase and win probability.
+#[utoipa::path(
+    tag = "activity",
+    params(("id" = Uuid, Path)),
+    request_body = CreateProgress,
+    responses((status = 201, body = ProgressDto),
+              (status = 409, description = "Not `accepted` (`invalid_transition`)", body = crate::error::Problem, content_type = "application/problem+json"))
+)]
+#[post("/opportunities/{id}/progress")]
+pub async fn add_progress(state: web::Data<AppState>, caller: Caller, id: web::Path<Uuid>, body: JsonBody<CreateProgress>) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let body = body.0;
+    let entry = state
+        .run(caller, move |conn, actor| {
+            conn.transaction(|conn| {
+                opportunity_for(conn, actor, id, Action::AddProgress)?;
+                let phase: Phase = body.development_phase.into();
+                let latest = latest_phase(conn, id)?
+                    .map(|p| PhaseDto::from_stored(&p).map(Phase::from))
+                    .transpose()?;
+                check_phase(actor, latest, phase)?;
+                let entry = ProgressEntry::insert(conn, &NewProgress {
+                    id: Uuid::now_v7(),
+                    opportunity_id: id,
+                    author_user_id: actor.user_id.0,
+                    author_org_id: actor.org_id.0,
+                    development_phase: phase.as_str().to_owned(),
+                    win_probability: body.win_probability,
+                    technical_exchange: text(body.technical_exchange),
+                    test_details: text(body.test_details),
+                    progress_details: text(body.progress_details),
+                })?;
+                Opportunity::change_state(conn, id, &StateChanges {
+                    pipeline_phase: Some(Some(entry.development_phase.clone())),
+                    win_probability: Some(Some(entry.win_probability)),
+                    ..StateChanges::default()
+                })?;
+                ProgressDto::from_row(entry)
+            })
+        })
+        .await?;
+    Ok(created(format!("/api/v1/opportunities/{id}/progress"), 1, &entry))
+}
+
+/// Progress entries, newest first.
+#[utoipa::path(tag = "activity", params(("id" = Uuid, Path), ActivityParams), responses((status = 200, body = Page<ProgressDto>)))]
+#[get("/opportunities/{id}/progress")]
+pub async fn list_progress(state: web::Data<AppState>, caller: Caller, id: web::Path<Uuid>, params: QueryParams<ActivityParams>) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let params = params.0;
+    let after = parse_after(params.cursor.as_deref())?;
+    let page = state
+        .run(caller, move |conn, actor| {
+            readable(conn, actor, id)?;
+            let rows = ProgressEntry::page(conn, id, after, fetch_size(params.limit))?;
+            into_page_keyed(rows, params.limit, |p| cursor_at(p.created_at, p.id), ProgressDto::from_row)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(page))
+}
+
+/// Add a note (anyone who sees the opportunity and may write; collaborators too).
+#[utoipa::path(tag = "activity", params(("id" = Uuid, Path)), request_body = CreateNote, responses((status = 201, body = NoteDto)))]
+#[post("/opportunities/{id}/notes")]
+pub async fn add_note(state: web::Data<AppState>, caller: Caller, id: web::Path<Uuid>, body: JsonBody<CreateNote>) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let body = body.0;
+    let note = state
+        .run(caller, move |conn, actor| {
+            conn.transaction(|conn| {
+                opportunity_for(conn, actor, id, Action::AddNote)?;
+                Ok(Note::insert(conn, &NewNote {
+                    id: Uuid::now_v7(),
+                    opportunity_id: id,
+                    author_user_id: actor.user_id.0,
+                    author_org_id: actor.org_id.0,
+                    body: body.body.trim().to_owned(),
+                    internal: body.internal,
+                })?)
+            })
+        })
+        .await?;
+    Ok(created(format!("/api/v1/opportunities/{id}/notes"), 1, &NoteDto::from(note)))
+}
+
+/// Notes the caller may read (shared ones and its org's internal ones), newest first.
+#[utoipa::path(tag = "activity", params(("id" = Uuid, Path), ActivityParams), responses((status = 200, body = Page<NoteDto>)))]
+#[get("/opportunities/{id}/notes")]
+pub async fn list_notes(state: web::Data<AppState>, caller: Caller, id: web::Path<Uuid>, params: QueryParams<ActivityParams>) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let params = params.0;
+    let after = parse_after(params.cursor.as_deref())?;
+    let page = state
+        .run(caller, move |conn, actor| {
+            readable(conn, actor, id)?;
+            let rows = Note::page(conn, id, Some(actor.org_id.0), after, fetch_size(params.limit))?;
+            into_page_keyed(rows, params.limit, |n| cursor_at(n.created_at, n.id), |n| Ok::<_, ApiError>(NoteDto::from(n)))
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(page))
+}
+
+/// The timeline: notes, progress entries and status changes, newest first.
+/// Partners see the status changes their orgs made or that concern them.
+#[utoipa::path(tag = "activity", params(("id" = Uuid, Path), ActivityParams), responses((status = 200, body = Page<TimelineItemDto>)))]
+#[get("/opportunities/{id}/timeline")]
+pub async fn timeline(state: web::Data<AppState>, caller: Caller, id: web::Path<Uuid>, params: QueryParams<ActivityParams>) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let params = params.0;
+    let after = parse_after(params.cursor.as_deref())?;
+    let page = state
+        .run(caller, move |conn, actor| {
+            readable(conn, actor, id)?;
+            let n = fetch_size(params.limit);
+            let scope: Option<Vec<Uuid>> = (!actor.is_vendor()).then(|| actor.org_scope().iter().map(|o| o.0).collect());
+            let mut items: Vec<TimelineItemDto> = Vec::new();
+            for note in Note::page(conn, id, Some(actor.org_id.0), after, n)? {
+                items.push(TimelineItemDto {
+                    kind: TimelineKind::Note,
+                    id: note.id,
+                    created_at: note.created_at,
+                    actor_user_id: Some(note.author_user_id),
+                    actor_org_id: Some(note.author_org_id),
+                    note: Some(note.into()),
+                    progress: None,
+                    status_change: None,
+                });
+            }
+            for p in ProgressEntry::page(conn, id, after, n)? {
+                items.push(TimelineItemDto {
+                    kind: TimelineKind::Progress,
+                    id: p.id,
+                    created_at: p.created_at,
+                    actor_user_id: Some(p.author_user_id),
+                    actor_org_id: Some(p.author_org_id),
+                    progress: Some(ProgressDto::from_row(p)?),
+                    note: None,
+                    status_change: None,
+                });
+            }
+            for e in Event::page(conn, id, scope.as_deref(), after, n)? {
+                items.push(TimelineItemDto {
+                    kind: TimelineKind::StatusChange,
+                    id: e.id,
+                    created_at: e.created_at,
+                    actor_user_id: e.actor_user_id,
+                    actor_org_id: e.actor_org_id,
+                    status_change: Some(StatusChangeDto {
+                        action: e.action,
+                        from: e.from_status,
+                        to: e.to_status,
+                        reason: e.reason,
+                    }),
+                    note: None,
+                    progress: None,
+                });
+            }
+            items.sort_by(|a, b| (b.created_at, b.id).cmp(&(a.created_at, a.id)));
+            items.truncate(usize::try_from(n).unwrap_or(usize::MAX));
+            into_page_keyed(items, params.limit, |i| cursor_at(i.created_at, i.id), Ok::<_, ApiError>)
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(page))
+}

@@ -1,0 +1,260 @@
+//! `/dashboard`: figures shaped by the caller's role, computed with the same
+//! filters as the opportunity list, so each number matches a list query.
+
+use actix_web::{HttpResponse, get, web};
+use chrono::{DateTime, Duration, Utc};
+use prm_domain::Actor;
+use prm_domain::opportunity::{self as rules, Status};
+use prm_domain::values::{CurrencyCode, Money};
+use prm_store::PgConnection;
+use prm_store::dashboard::{RECENT_DAYS, vendor_figures};
+use prm_store::deals::Registration;
+use prm_store::listing::{self, Filter, Me, View};
+use serde::Serialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use crate::auth::Caller;
+use crate::dto::MoneyDto;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// Days ahead within which a managed opportunity counts as expiring soon.
+pub const EXPIRING_SOON_DAYS: i64 = 14;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DistributedFigures {
+    /// Offers awaiting the caller's org (`?view=distributed`).
+    pub count: i64,
+    /// Their estimated value, per currency.
+    pub value: Vec<MoneyDto>,
+    /// The nearest `accept_by`.
+    pub next_deadline: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Default, Serialize, ToSchema)]
+pub struct PhaseCounts {
+    pub qualify: i64,
+    pub develop: i64,
+    pub propose: i64,
+    pub negotiate: i64,
+    pub commit: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ManagedFigures {
+    /// Accepted with the caller's org as primary partner (`?view=managed`).
+    pub count: i64,
+    pub by_phase: PhaseCounts,
+    /// Accepted ones the caller's org collaborates on
+    /// (`?view=collaborating&status=accepted`).
+    pub collaborating: i64,
+    /// Managed ones expiring within 14 days.
+    pub expiring_soon: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ClosedFigures {
+    pub won: i64,
+    pub lost: i64,
+}
+
+#[derive(Debug, Default, Serialize, ToSchema)]
+pub struct RegistrationCounts {
+    pub submitted: i64,
+    pub approved: i64,
+    pub rejected: i64,
+    pub withdrawn: i64,
+    pub expired: i64,
+    pub closed: i64,
+}
+
+/// What a partner user sees.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PartnerDashboard {
+    /// Always `partner`.
+    #[schema(example = "partner")]
+    pub kind: String,
+    pub distributed: DistributedFigures,
+    pub managed: ManagedFigures,
+    /// Won and lost in the last 90 days with the caller's org as primary partner.
+    pub closed_90d: ClosedFigures,
+    /// won / (won + lost) over the last 90 days; `null` when none closed.
+    pub win_rate: Option<f64>,
+    pub deal_registrations: RegistrationCounts,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PartnerPipelineDto {
+    pub org_id: Uuid,
+    pub name: String,
+    pub delivered: i64,
+    pub accepted: i64,
+    /// Estimated value of accepted opportunities, per currency.
+    pub pipeline: Vec<MoneyDto>,
+    pub won_90d: i64,
+    pub lost_90d: i64,
+}
+
+/// What a vendor user sees.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VendorDashboard {
+    /// Always `vendor`.
+    #[schema(example = "vendor")]
+    pub kind: String,
+    pub partners: Vec<PartnerPipelineDto>,
+    /// Offers accepted / offers answered or expired, last 90 days; `null` when none.
+    pub acceptance_rate: Option<f64>,
+    /// Median hours from delivery to acceptance, last 90 days.
+    pub median_hours_to_accept: Option<f64>,
+    pub pending_approvals: i64,
+    pub pending_registrations: i64,
+    /// Accepted opportunities unchanged for 30 days.
+    pub stalled: i64,
+}
+
+/// The dashboard: `kind` tells which shape it is.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum Dashboard {
+    Partner(PartnerDashboard),
+    Vendor(VendorDashboard),
+}
+
+fn money(rows: Vec<(String, bigdecimal::BigDecimal)>) -> Result<Vec<MoneyDto>, ApiError> {
+    rows.into_iter()
+        .map(|(c, v)| {
+            let c: CurrencyCode = c.parse().map_err(|e: String| ApiError::Internal(e))?;
+            Ok(MoneyDto::from_money(&Money::from_parts(v, c)))
+        })
+        .collect()
+}
+
+fn ratio(a: i64, b: i64) -> Option<f64> {
+    (a + b > 0).then(|| a as f64 / (a + b) as f64)
+}
+
+/// The filters behind each partner figure, shared with the tests that
+/// compare them with list queries.
+pub fn partner_filters(actor: &Actor, now: DateTime<Utc>) -> [(&'static str, Filter); 6] {
+    let recent = now - Duration::days(i64::from(RECENT_DAYS));
+    let closed = |s: Status| Filter {
+        statuses: vec![s],
+        partner_id: Some(actor.org_id.0),
+        closed_since: Some(recent),
+        ..Filter::default()
+    };
+    [
+        ("distributed", Filter { view: Some(View::Distributed), ..Filter::default() }),
+        ("managed", Filter { view: Some(View::Managed), ..Filter::default() }),
+        ("collaborating", Filter { view: Some(View::Collaborating), statuses: vec![Status::Accepted], ..Filter::default() }),
+        ("expiring_soon", Filter {
+            view: Some(View::Managed),
+            expires_before: Some((now + Duration::days(EXPIRING_SOON_DAYS)).date_naive()),
+            ..Filter::default()
+        }),
+        ("won", closed(Status::Won)),
+        ("lost", closed(Status::Lost)),
+    ]
+}
+
+fn partner(conn: &mut PgConnection, actor: &Actor) -> Result<PartnerDashboard, ApiError> {
+    let vis = rules::visibility(actor);
+    let me = Me { org: actor.org_id.0, user: actor.user_id.0 };
+    let [(_, distributed), (_, managed), (_, collaborating), (_, expiring), (_, won), (_, lost)] =
+        partner_filters(actor, Utc::now());
+    let mut by_phase = PhaseCounts::default();
+    for (phase, n) in listing::count_by_phase(conn, &vis, me, &managed)? {
+        match phase.as_str() {
+            "qualify" => by_phase.qualify = n,
+            "develop" => by_phase.develop = n,
+            "propose" => by_phase.propose = n,
+            "negotiate" => by_phase.negotiate = n,
+            "commit" => by_phase.commit = n,
+            _ => {}
+        }
+    }
+    let won = listing::count(conn, &vis, me, &won)?;
+    let lost = listing::count(conn, &vis, me, &lost)?;
+    let scope: Vec<Uuid> = actor.org_scope().iter().map(|o| o.0).collect();
+    let mut regs = RegistrationCounts::default();
+    for (status, n) in Registration::count_by_status(conn, Some(&scope))? {
+        match status.as_str() {
+            "submitted" => regs.submitted = n,
+            "approved" => regs.approved = n,
+            "rejected" => regs.rejected = n,
+            "withdrawn" => regs.withdrawn = n,
+            "expired" => regs.expired = n,
+            "closed" => regs.closed = n,
+            _ => {}
+        }
+    }
+    Ok(PartnerDashboard {
+        kind: "partner".to_owned(),
+        distributed: DistributedFigures {
+            count: listing::count(conn, &vis, me, &distributed)?,
+            value: money(listing::value_by_currency(conn, &vis, me, &distributed)?)?,
+            next_deadline: listing::earliest_deadline(conn, &vis, me, &distributed)?,
+        },
+        managed: ManagedFigures {
+            count: listing::count(conn, &vis, me, &managed)?,
+            by_phase,
+            collaborating: listing::count(conn, &vis, me, &collaborating)?,
+            expiring_soon: listing::count(conn, &vis, me, &expiring)?,
+        },
+        closed_90d: ClosedFigures { won, lost },
+        win_rate: ratio(won, lost),
+        deal_registrations: regs,
+    })
+}
+
+fn vendor(conn: &mut PgConnection) -> Result<VendorDashboard, ApiError> {
+    let f = vendor_figures(conn)?;
+    let partners = f
+        .partners
+        .into_iter()
+        .map(|p| {
+            let values: Vec<_> = f
+                .values
+                .iter()
+                .filter(|v| v.org_id == p.org_id)
+                .map(|v| (v.currency.clone(), v.value.clone()))
+                .collect();
+            Ok(PartnerPipelineDto {
+                pipeline: money(values)?,
+                org_id: p.org_id,
+                name: p.name,
+                delivered: p.delivered,
+                accepted: p.accepted,
+                won_90d: p.won_90d,
+                lost_90d: p.lost_90d,
+            })
+        })
+        .collect::<Result<Vec<_>, ApiError>>()?;
+    Ok(VendorDashboard {
+        kind: "vendor".to_owned(),
+        partners,
+        acceptance_rate: ratio(f.accepted_90d, f.refused_90d),
+        median_hours_to_accept: f.median_hours_to_accept,
+        pending_approvals: f.pending_approvals,
+        pending_registrations: f.pending_registrations,
+        stalled: f.stalled,
+    })
+}
+
+/// The caller's dashboard: partner roles get their org's pipeline (account
+/// managers: what they own); vendor roles get the program overview.
+#[utoipa::path(tag = "dashboard", responses((status = 200, body = Dashboard)))]
+#[get("/dashboard")]
+pub async fn get(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
+    let d = state
+        .run(caller, |conn, actor| {
+            if actor.is_vendor() {
+                Ok(Dashboard::Vendor(vendor(conn)?))
+            } else {
+                Ok(Dashboard::Partner(partner(conn, actor)?))
+            }
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(d))
+}

@@ -1,0 +1,560 @@
+//! Lifecycle actions on an opportunity: `POST /opportunities/{id}/<action>`.
+//! Each runs under a row lock in one transaction: load, let the domain decide,
+//! check `If-Match`, write the change and its status event, answer the
+//! opportunity as the caller now sees it.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, delete, get, post, web};
+use chrono::{DateTime, NaiveDate, Utc};
+use prm_domain::Actor;
+use prm_domain::lifecycle::{
+    Command, PartnerState, check_close, check_distribution, check_extension, transition,
+};
+use prm_domain::opportunity::{self as rules, Action, Status};
+use prm_domain::org::OrgKind;
+use prm_domain::values::CurrencyCode;
+use prm_store::opportunities::{self as store, NewEvent, Opportunity, StateChanges};
+use prm_store::orgs::Org;
+use prm_store::policies::PolicyRow;
+use prm_store::users::User;
+use prm_store::{Connection, PgConnection, deals};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+use validator::Validate;
+
+use crate::auth::Caller;
+use crate::dto::{MoneyDto, OrgKindDto, ReasonBody, RoleDto, not_blank};
+use crate::error::{ApiError, Problem};
+use crate::extract::{IfMatch, JsonBody};
+use crate::routes::opportunities::{OpportunityDto, load_view};
+use crate::routes::single;
+use crate::state::AppState;
+
+/// Extra column changes an action makes beyond the domain's outcome.
+type Extra<'a> = Box<dyn FnOnce(&Opportunity, &mut StateChanges, &mut PgConnection) -> Result<(), ApiError> + 'a>;
+
+/// Applies one lifecycle command inside the caller's transaction.
+pub fn apply(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    id: Uuid,
+    if_match: &IfMatch,
+    command: Command,
+    reason: Option<&str>,
+    extra: Extra<'_>,
+) -> Result<OpportunityDto, ApiError> {
+    let row = Opportunity::find_for_update(conn, id)?.ok_or(ApiError::NotFound)?;
+    let collaborators = store::collaborators(conn, &[id])?.remove(&id).unwrap_or_default();
+    let facts = row.facts(&collaborators)?;
+    let vendor = Org::vendor(conn)?.ok_or_else(|| ApiError::Internal("no vendor org".into()))?;
+    let outcome = transition(actor, &facts, &command, vendor.id.into())?;
+    if_match.check(row.version)?;
+    let mut changes = StateChanges {
+        status: Some(outcome.to.as_str().to_owned()),
+        primary_partner_id: outcome.primary.map(|p| Some(p.0)),
+        owner_org_id: outcome.owner.map(|(o, _)| o.0),
+        owner_user_id: outcome.owner.map(|(_, u)| u.0),
+        ..StateChanges::default()
+    };
+    extra(&row, &mut changes, conn)?;
+    Opportunity::change_state(conn, id, &changes)?;
+    if let Some(c) = &outcome.collaborators {
+        let ids: Vec<Uuid> = c.iter().map(|o| o.0).collect();
+        store::set_collaborators(conn, id, &ids)?;
+    }
+    match outcome.to {
+        Status::Won | Status::Lost => {
+            deals::close_for_opportunity(conn, id)?;
+        }
+        Status::Canceled | Status::Rejected | Status::Returned | Status::Declined => {
+            deals::end_for_opportunity(conn, id)?;
+        }
+        _ => {}
+    }
+    store::record_event(
+        conn,
+        &NewEvent {
+            id: Uuid::now_v7(),
+            opportunity_id: id,
+            actor_user_id: Some(actor.user_id.0),
+            actor_org_id: Some(actor.org_id.0),
+            partner_org_id: outcome.partner.map(|p| p.0),
+            action: command.action().as_str(),
+            from_status: Some(&row.status),
+            to_status: outcome.to.as_str(),
+            reason,
+        },
+    )?;
+    load_view(conn, id, actor)
+}
+
+/// Runs one command as its own request and answers the opportunity.
+async fn act(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: Uuid,
+    if_match: IfMatch,
+    command: Command,
+    reason: Option<String>,
+    extra: impl FnOnce(&Opportunity, &mut StateChanges, &mut PgConnection) -> Result<(), ApiError>
+    + Send
+    + 'static,
+) -> Result<HttpResponse, ApiError> {
+    let dto = state
+        .run(caller, move |conn, actor| {
+            conn.transaction(|conn| {
+                apply(conn, actor, id, &if_match, command, reason.as_deref(), Box::new(extra))
+            })
+        })
+        .await?;
+    Ok(single(StatusCode::OK, dto.version, &dto))
+}
+
+fn validity_from_today(conn: &mut PgConnection) -> Result<NaiveDate, ApiError> {
+    let policy = PolicyRow::load(conn)?.policy();
+    Ok(Utc::now().date_naive() + chrono::Days::new(u64::from(policy.opportunity_validity_days)))
+}
+
+/// Sets the expiry an accepted opportunity starts with, unless it has one.
+fn start_validity(row: &Opportunity, c: &mut StateChanges, conn: &mut PgConnection) -> Result<(), ApiError> {
+    if row.expires_on.is_none() {
+        c.expires_on = Some(Some(validity_from_today(conn)?));
+    }
+    c.accept_by = Some(None);
+    Ok(())
+}
+
+/// Approve a partner-created opportunity: it becomes `accepted`, with the
+/// creating org as primary partner (vendor writers).
+#[utoipa::path(
+    tag = "lifecycle",
+    params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = "ETag last seen; 412 if stale")),
+    responses((status = 200, body = OpportunityDto, headers(("ETag" = String))),
+              (status = 409, description = "Not `pending_approval` (`invalid_transition`)", body = Problem, content_type = "application/problem+json"))
+)]
+#[post("/opportunities/{id}/approve")]
+pub async fn approve(state: web::Data<AppState>, caller: Caller, id: web::Path<Uuid>, if_match: IfMatch) -> Result<HttpResponse, ApiError> {
+    act(state, caller, id.into_inner(), if_match, Command::Approve, None, start_validity).await
+}
+
+/// Reject a partner-created opportunity, with a reason (vendor writers).
+#[utoipa::path(
+    tag = "lifecycle",
+    params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = "ETag last seen; 412 if stale")),
+    request_body = ReasonBody,
+    responses((status = 200, body = OpportunityDto, headers(("ETag" = String))),
+              (status = 409, description = "Not `pending_approval` (`invalid_transition`)", body = Problem, content_type = "application/problem+json"))
+)]
+#[post("/opportunities/{id}/reject")]
+pub async fn reject(state: web::Data<AppState>, caller: Caller, id: web::Path<Uuid>, if_match: IfMatch, body: JsonBody<ReasonBody>) -> Result<HttpResponse, ApiError> {
+    act(state, caller, id.into_inner(), if_match, Command::Reject, Some(body.0.reason.trim().to_owned()), |_, _, _| Ok(())).await
+}
+
+/// Withdraw a partner-created opportunity still awaiting approval (its
+/// creator or the creating org's admin): it becomes `canceled`.
+#[utoipa::path(
+    tag = "lifecycle",
+    params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = "ETag last seen; 412 if stale")),
+    responses((status = 200, body = OpportunityDto, headers(("ETag" = String))),
+              (status = 409, description = "Not `pending_approval` (`invalid_transition`)", body = Problem, content_type = "application/problem+json"))
+)]
+#[post("/opportunities/{id}/withdraw")]
+pub async fn withdraw(state: web::Data<AppState>, caller: Caller, id: web::Path<Uuid>, if_match: IfMatch) -> Result<HttpResponse, ApiError> {
+    act(state, caller, id.into_inner(), if_match, Command::Withdraw, None, |_, _, _| Ok(())).await
+}
+
+/// To one partner (`delivered`, answer due by `accept_by`), or to a primary
+/// partner with collaborators (`accepted` at once).
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"partner_id": "0193a2c4-7c1e-7cc3-9d5e-5b3c2a1f0e9d", "accept_by": "2027-01-10T12:00:00Z"}))]
+pub struct DistributeBody {
+    /// The partner org offered the opportunity (the primary partner).
+    pub partner_id: Uuid,
+    /// Single-partner form only: the answer deadline. Default: now plus the
+    /// policy's acceptance window. Must be in the future.
+    pub accept_by: Option<DateTime<Utc>>,
+    /// Collaboration form: the collaborating partner orgs (1 to 20). When
+    /// given, the opportunity is `accepted` at once.
+    #[validate(length(min = 1, max = 20))]
+    #[schema(min_items = 1, max_items = 20)]
+    pub collaborator_ids: Option<Vec<Uuid>>,
+}
+
+fn partner_state(conn: &mut PgConnection, id: Uuid) -> Result<Option<PartnerState>, ApiError> {
+    Ok(match Org::find(conn, id)? {
+        None => None,
+        Some(o) => Some(PartnerState {
+            id: o.id.into(),
+            is_partner: OrgKind::from(OrgKindDto::from_stored(&o.kind)?).is_partner(),
+            active: o.active,
+            accepting: o.accepting,
+        }),
+    })
+}
+
+/// Distribute to one partner or in collaboration (vendor writers), from
+/// `draft`, `declined`, `returned` or `expired`.
+#[utoipa::path(
+    tag = "lifecycle",
+    params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = "ETag last seen; 412 if stale")),
+    request_body = DistributeBody,
+    responses((status = 200, body = OpportunityDto, headers(("ETag" = String))),
+              (status = 409, description = "Not distributable in its status (`invalid_transition`), or the partner paused itself (`partner_not_accepting`)", body = Problem, content_type = "application/problem+json"))
+)]
+#[post("/opportunities/{id}/distribute")]
+pub async fn distribute(state: web::Data<AppState>, caller: Caller, id: web::Path<Uuid>, if_match: IfMatch, body: JsonBody<DistributeBody>) -> Result<HttpResponse, ApiError> {
+    let body = body.0;
+    let id = id.into_inner();
+    let dto = state
+        .run(caller, move |conn, actor| {
+            conn.transaction(|conn| {
+                let now = Utc::now();
+                if body.collaborator_ids.is_some() && body.accept_by.is_some() {
+                    return Err(ApiError::validation("accept_by", "a collaboration is accepted at once; leave accept_by out"));
+                }
+                if body.accept_by.is_some_and(|t| t <= now) {
+                    return Err(ApiError::validation("accept_by", "must be in the future"));
+                }
+                // Decide visibility and permission before looking at targets,
+                // so a caller who may not distribute learns nothing about orgs.
+                let row = Opportunity::find_for_update(conn, id)?.ok_or(ApiError::NotFound)?;
+                let collaborators = store::collaborators(conn, &[id])?.remove(&id).unwrap_or_default();
+                rules::decide(actor, &row.facts(&collaborators)?, Action::Distribute)?;
+                let primary = partner_state(conn, body.partner_id)?;
+                let others = body
+                    .collaborator_ids
+                    .iter()
+                    .flatten()
+                    .map(|c| partner_state(conn, *c))
+                    .collect::<Result<Vec<_>, _>>()?;
+                check_distribution(primary, &others)?;
+                let partner = body.partner_id.into();
+                let command = match &body.collaborator_ids {
+                    Some(c) => Command::DistributeCollaboration {
+                        partner,
+                        collaborators: c.iter().map(|o| (*o).into()).collect(),
+                    },
+                    None => Command::DistributeOne { partner },
+                };
+                let collaboration = body.collaborator_ids.is_some();
+                let accept_by = body.accept_by;
+                apply(conn, actor, id, &if_match, command, None, Box::new(move |row, c, conn| {
+                    if collaboration {
+                        start_validity(row, c, conn)
+                    } else {
+                        let window = PolicyRow::load(conn)?.policy().acceptance_window_hours;
+                        c.accept_by = Some(Some(accept_by.unwrap_or(now + chrono::Duration::hours(i64::from(window)))));
+                        Ok(())
+                    }
+                }))
+            })
+        })
+        .await?;
+    Ok(single(StatusCode::OK, dto.version, &dto))
+}
+
+/// Accept an offer (the offered org's admin): `accepted`, owned by the
+/// accepting admin until it assigns an owner; contact details now shown.
+#[utoipa::path(
+    tag = "lifecycle",
+    params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = "ETag last seen; 412 if stale")),
+    responses((status = 200, body = OpportunityDto, headers(("ETag" = String))),
+              (status = 409, description = "Not `delivered` (`invalid_transition`)", body = Problem, content_type = "application/problem+json"))
+)]
+#[post("/opportunities/{id}/accept")]
+pub async fn accept(state: web::Data<AppState>, caller: Caller, id: web::Path<Uuid>, if_match: IfMatch) -> Result<HttpResponse, ApiError> {
+    act(state, caller, id.into_inner(), if_match, Command::Accept, None, start_validity).await
+}
+
+/// Decline an offer, with a reason (the offered org's admin): `declined`,
+/// back with the vendor and no longer visible to the partner.
+#[utoipa::path(
+    tag = "lifecycle",
+    params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = "ETag last seen; 412 if stale")),
+    request_body = ReasonBody,
+    responses((status = 200, body = OpportunityDto, headers(("ETag" = String))),
+              (status = 409, description = "Not `delivered` (`invalid_transition`)", body = Problem, content_type = "application/problem+json"))
+)]
+#[post("/opportunities/{id}/decline")]
+pub async fn decline(state: web::Data<AppState>, caller: Caller, id: web::Path<Uuid>, if_match: IfMatch, body: JsonBody<ReasonBody>) -> Result<HttpResponse, ApiError> {
+    act(state, caller, id.into_inner(), if_match, Command::Decline, Some(body.0.reason.trim().to_owned()), |_, c, _| {
+        c.accept_by = Some(None);
+        Ok(())
+    })
+    .await
+}
+
+/// Return an accepted opportunity to the vendor, with a reason (the primary
+/// partner's admin or owner; never collaborators).
+#[utoipa::path(
+    tag = "lifecycle",
+    params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = "ETag last seen; 412 if stale")),
+    request_body = ReasonBody,
+    responses((status = 200, body = OpportunityDto, headers(("ETag" = String))),
+              (status = 409, description = "Not `accepted` (`invalid_transition`)", body = Problem, content_type = "application/problem+json"))
+)]
+#[post("/opportunities/{id}/return")]
+pub async fn return_(state: web::Data<AppState>, caller: Caller, id: web::Path<Uuid>, if_match: IfMatch, body: JsonBody<ReasonBody>) -> Result<HttpResponse, ApiError> {
+    act(state, caller, id.into_inner(), if_match, Command::Return, Some(body.0.reason.trim().to_owned()), |_, _, _| Ok(())).await
+}
+
+/// How an opportunity ended.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CloseOutcome {
+    Won,
+    Lost,
+}
+
+/// Close won or lost.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"outcome": "won", "reason": "signed", "actual_revenue": {"amount": "118000.00", "currency": "EUR"}}))]
+pub struct CloseBody {
+    pub outcome: CloseOutcome,
+    #[validate(length(min = 1, max = 1000), custom(function = "not_blank"))]
+    #[schema(min_length = 1, max_length = 1000)]
+    pub reason: String,
+    /// Required when won; in the opportunity's currency.
+    #[validate(nested)]
+    pub actual_revenue: Option<MoneyDto>,
+}
+
+/// Close an accepted opportunity won or lost (vendor writers; the primary
+/// partner's admin or owner; never collaborators). Approved deal
+/// registrations on it close with it.
+#[utoipa::path(
+    tag = "lifecycle",
+    params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = "ETag last seen; 412 if stale")),
+    request_body = CloseBody,
+    responses((status = 200, body = OpportunityDto, headers(("ETag" = String))),
+              (status = 409, description = "Not `accepted` (`invalid_transition`)", body = Problem, content_type = "application/problem+json"))
+)]
+#[post("/opportunities/{id}/close")]
+pub async fn close(state: web::Data<AppState>, caller: Caller, id: web::Path<Uuid>, if_match: IfMatch, body: JsonBody<CloseBody>) -> Result<HttpResponse, ApiError> {
+    let body = body.0;
+    let won = matches!(body.outcome, CloseOutcome::Won);
+    let actual = body.actual_revenue.as_ref().map(|m| m.parse("actual_revenue")).transpose()?;
+    let reason = body.reason.trim().to_owned();
+    let stored_reason = reason.clone();
+    act(state, caller, id.into_inner(), if_match, Command::Close { won }, Some(reason), move |row, c, _| {
+        let currency: Option<CurrencyCode> = row
+            .currency
+            .as_deref()
+            .map(str::parse)
+            .transpose()
+            .map_err(|e: String| ApiError::Internal(e))?;
+        check_close(won, actual.as_ref(), currency)?;
+        c.close_reason = Some(Some(stored_reason));
+        c.actual_revenue = Some(actual.as_ref().map(|m| m.amount().clone()));
+        c.closed_at = Some(Some(Utc::now()));
+        c.accept_by = Some(None);
+        if currency.is_none() && actual.is_some() {
+            // No estimate was given: the actual revenue sets the currency.
+            c.currency = actual.as_ref().map(|m| Some(m.currency().to_string()));
+        }
+        Ok(())
+    })
+    .await
+}
+
+/// Extend an accepted opportunity's expiry.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"expires_on": "2027-06-30"}))]
+pub struct ExtendBody {
+    /// Later than the current expiry, within the policy's horizon.
+    pub expires_on: NaiveDate,
+}
+
+/// Extend the expiry within the vendor's policy (vendor writers; the primary
+/// partner's admin or owner; never collaborators).
+#[utoipa::path(
+    tag = "lifecycle",
+    params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = "ETag last seen; 412 if stale")),
+    request_body = ExtendBody,
+    responses((status = 200, body = OpportunityDto, headers(("ETag" = String))),
+              (status = 409, description = "Not `accepted` (`invalid_transition`), or no extensions left (`extension_limit_reached`)", body = Problem, content_type = "application/problem+json"))
+)]
+#[post("/opportunities/{id}/extend")]
+pub async fn extend(state: web::Data<AppState>, caller: Caller, id: web::Path<Uuid>, if_match: IfMatch, body: JsonBody<ExtendBody>) -> Result<HttpResponse, ApiError> {
+    let requested = body.0.expires_on;
+    act(state, caller, id.into_inner(), if_match, Command::Extend, None, move |row, c, conn| {
+        let policy = PolicyRow::load(conn)?.policy();
+        let count = u32::try_from(row.extension_count).unwrap_or(u32::MAX);
+        check_extension(&policy, count, row.expires_on, requested, Utc::now().date_naive())?;
+        c.expires_on = Some(Some(requested));
+        c.extension_count = Some(row.extension_count + 1);
+        Ok(())
+    })
+    .await
+}
+
+/// Cancel an opportunity that is not closed, with a reason (vendor writers).
+#[utoipa::path(
+    tag = "lifecycle",
+    params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = "ETag last seen; 412 if stale")),
+    request_body = ReasonBody,
+    responses((status = 200, body = OpportunityDto, headers(("ETag" = String))),
+              (status = 409, description = "Already ended (`invalid_transition`)", body = Problem, content_type = "application/problem+json"))
+)]
+#[post("/opportunities/{id}/cancel")]
+pub async fn cancel(state: web::Data<AppState>, caller: Caller, id: web::Path<Uuid>, if_match: IfMatch, body: JsonBody<ReasonBody>) -> Result<HttpResponse, ApiError> {
+    act(state, caller, id.into_inner(), if_match, Command::Cancel, Some(body.0.reason.trim().to_owned()), |_, c, _| {
+        c.accept_by = Some(None);
+        Ok(())
+    })
+    .await
+}
+
+/// Make a user of the caller's own org the owner.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"user_id": "0193a2c4-7c1e-7cc3-9d5e-5b3c2a1f0e9d"}))]
+pub struct AssignOwnerBody {
+    /// An active user of the caller's org who may write (not a director or viewer).
+    pub user_id: Uuid,
+}
+
+/// Assign the owner: the holding partner's admin picks a user of its org; a
+/// vendor writer does so for vendor-owned opportunities.
+#[utoipa::path(
+    tag = "lifecycle",
+    params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = "ETag last seen; 412 if stale")),
+    request_body = AssignOwnerBody,
+    responses((status = 200, body = OpportunityDto, headers(("ETag" = String))))
+)]
+#[post("/opportunities/{id}/assign-owner")]
+pub async fn assign_owner(state: web::Data<AppState>, caller: Caller, id: web::Path<Uuid>, if_match: IfMatch, body: JsonBody<AssignOwnerBody>) -> Result<HttpResponse, ApiError> {
+    let target = body.0.user_id;
+    let id = id.into_inner();
+    let dto = state
+        .run(caller, move |conn, actor| {
+            conn.transaction(|conn| {
+                let row = Opportunity::find_for_update(conn, id)?.ok_or(ApiError::NotFound)?;
+                let collaborators = store::collaborators(conn, &[id])?.remove(&id).unwrap_or_default();
+                rules::decide(actor, &row.facts(&collaborators)?, Action::AssignOwner)?;
+                if_match.check(row.version)?;
+                // Same answer for a user of another org as for no user at all.
+                let user = User::find(conn, target)?
+                    .filter(|u| u.org_id == actor.org_id.0)
+                    .ok_or_else(|| ApiError::validation("user_id", "no such user in your org"))?;
+                let role = prm_domain::Role::from(RoleDto::from_stored(&user.role)?);
+                if !user.active || role.is_read_only() {
+                    return Err(ApiError::validation("user_id", "the owner must be an active user who may write"));
+                }
+                Opportunity::change_state(conn, id, &StateChanges {
+                    owner_org_id: Some(user.org_id),
+                    owner_user_id: Some(user.id),
+                    ..StateChanges::default()
+                })?;
+                load_view(conn, id, actor)
+            })
+        })
+        .await?;
+    Ok(single(StatusCode::OK, dto.version, &dto))
+}
+
+/// A collaborating org.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CollaboratorDto {
+    pub org_id: Uuid,
+    #[schema(example = "Contoso Reseller")]
+    pub name: String,
+}
+
+/// Add a collaborating org.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddCollaboratorBody {
+    pub org_id: Uuid,
+}
+
+/// The orgs collaborating on an opportunity.
+#[utoipa::path(
+    tag = "lifecycle",
+    params(("id" = Uuid, Path)),
+    responses((status = 200, body = Vec<CollaboratorDto>))
+)]
+#[get("/opportunities/{id}/collaborators")]
+pub async fn list_collaborators(state: web::Data<AppState>, caller: Caller, id: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let list = state
+        .run(caller, move |conn, actor| {
+            let view = store::find_view(conn, id)?.ok_or(ApiError::NotFound)?;
+            if !rules::can_view(actor, &view.row.facts(&view.collaborator_ids)?) {
+                return Err(ApiError::NotFound);
+            }
+            view.collaborator_ids
+                .iter()
+                .map(|o| {
+                    let org = Org::find(conn, *o)?.ok_or_else(|| ApiError::Internal("collaborator org gone".into()))?;
+                    Ok(CollaboratorDto { org_id: org.id, name: org.name })
+                })
+                .collect::<Result<Vec<_>, ApiError>>()
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(list))
+}
+
+/// Add a collaborating partner to an accepted opportunity (vendor writers;
+/// partners never assign an opportunity to another partner).
+#[utoipa::path(
+    tag = "lifecycle",
+    params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = "ETag last seen; 412 if stale")),
+    request_body = AddCollaboratorBody,
+    responses((status = 200, body = OpportunityDto, headers(("ETag" = String))),
+              (status = 409, description = "Not `accepted` (`invalid_transition`)", body = Problem, content_type = "application/problem+json"))
+)]
+#[post("/opportunities/{id}/collaborators")]
+pub async fn add_collaborator(state: web::Data<AppState>, caller: Caller, id: web::Path<Uuid>, if_match: IfMatch, body: JsonBody<AddCollaboratorBody>) -> Result<HttpResponse, ApiError> {
+    let org = body.0.org_id;
+    change_collaborators(state, caller, id.into_inner(), if_match, org, true).await
+}
+
+/// Remove a collaborating partner (vendor writers).
+#[utoipa::path(
+    tag = "lifecycle",
+    params(("id" = Uuid, Path), ("org_id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = "ETag last seen; 412 if stale")),
+    responses((status = 200, body = OpportunityDto, headers(("ETag" = String))),
+              (status = 409, description = "Not `accepted` (`invalid_transition`)", body = Problem, content_type = "application/problem+json"))
+)]
+#[delete("/opportunities/{id}/collaborators/{org_id}")]
+pub async fn remove_collaborator(state: web::Data<AppState>, caller: Caller, path: web::Path<(Uuid, Uuid)>, if_match: IfMatch) -> Result<HttpResponse, ApiError> {
+    let (id, org) = path.into_inner();
+    change_collaborators(state, caller, id, if_match, org, false).await
+}
+
+async fn change_collaborators(state: web::Data<AppState>, caller: Caller, id: Uuid, if_match: IfMatch, org: Uuid, add: bool) -> Result<HttpResponse, ApiError> {
+    let dto = state
+        .run(caller, move |conn, actor| {
+            conn.transaction(|conn| {
+                let row = Opportunity::find_for_update(conn, id)?.ok_or(ApiError::NotFound)?;
+                let current = store::collaborators(conn, &[id])?.remove(&id).unwrap_or_default();
+                let facts = row.facts(&current)?;
+                rules::decide(actor, &facts, Action::ManageCollaborators)?;
+                if_match.check(row.version)?;
+                if add {
+                    let mut all: Vec<_> = current.iter().map(|c| Some(PartnerState { id: (*c).into(), is_partner: true, active: true, accepting: true })).collect();
+                    all.push(partner_state(conn, org)?);
+                    let primary = row.primary_partner_id.map(|p| PartnerState { id: p.into(), is_partner: true, active: true, accepting: true });
+                    if current.contains(&org) {
+                        return Err(ApiError::validation("org_id", "already collaborates"));
+                    }
+                    check_distribution(primary, &all).map_err(|e| match e {
+                        prm_domain::DomainError::Invalid(_) => ApiError::validation("org_id", "must be an active partner org other than the primary partner"),
+                        other => other.into(),
+                    })?;
+                    store::add_collaborators(conn, id, &[org])?;
+                } else if !store::remove_collaborator(conn, id, org)? {
+                    return Err(ApiError::NotFound);
+                }
+                Opportunity::change_state(conn, id, &StateChanges::default())?;
+                load_view(conn, id, actor)
+            })
+        })
+        .await?;
+    Ok(single(StatusCode::OK, dto.version, &dto))
+}

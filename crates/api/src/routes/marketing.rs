@@ -1,0 +1,152 @@
+//! `/marketing-tasks`: vendor campaigns that opportunities come from.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, get, post, web};
+use chrono::{DateTime, NaiveDate, Utc};
+use prm_domain::Actor;
+use prm_domain::opportunity as opp_rules;
+use prm_domain::values::labels;
+use prm_store::PgConnection;
+use prm_store::listing::{self, Filter, Me};
+use prm_store::marketing::{MarketingTask, NewMarketingTask};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+use validator::Validate;
+
+use crate::auth::Caller;
+use crate::dto::{not_blank, valid_labels};
+use crate::error::ApiError;
+use crate::extract::{JsonBody, QueryParams};
+use crate::pagination::{Page, decode_cursor, fetch_size, into_page};
+use crate::routes::{created, single};
+use crate::state::AppState;
+
+/// A vendor campaign aimed at partners.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = MarketingTask)]
+pub struct MarketingTaskDto {
+    pub id: Uuid,
+    #[schema(example = "Q1 cloud migration push")]
+    pub name: String,
+    pub description: Option<String>,
+    pub product_lines: Vec<String>,
+    pub starts_on: Option<NaiveDate>,
+    pub ends_on: Option<NaiveDate>,
+    /// Opportunities created from this task that the caller may see.
+    pub opportunity_count: i64,
+    pub version: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+fn dto(conn: &mut PgConnection, actor: &Actor, t: MarketingTask) -> Result<MarketingTaskDto, ApiError> {
+    let filter = Filter { marketing_task_id: Some(t.id), ..Filter::default() };
+    let me = Me { org: actor.org_id.0, user: actor.user_id.0 };
+    let count = listing::count(conn, &opp_rules::visibility(actor), me, &filter)?;
+    Ok(MarketingTaskDto {
+        id: t.id,
+        name: t.name,
+        description: t.description,
+        product_lines: t.product_lines,
+        starts_on: t.starts_on,
+        ends_on: t.ends_on,
+        opportunity_count: count,
+        version: t.version,
+        created_at: t.created_at,
+        updated_at: t.updated_at,
+    })
+}
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"name": "Q1 cloud migration push", "description": "Partners who migrate retail customers",
+    "product_lines": ["cloud"], "starts_on": "2027-01-01", "ends_on": "2027-03-31"}))]
+pub struct CreateMarketingTask {
+    #[validate(length(min = 1, max = 200), custom(function = "not_blank"))]
+    #[schema(min_length = 1, max_length = 200)]
+    pub name: String,
+    #[validate(length(max = 4000))]
+    #[schema(max_length = 4000)]
+    pub description: Option<String>,
+    #[validate(length(max = 20), custom(function = "valid_labels"))]
+    #[schema(max_items = 20)]
+    pub product_lines: Option<Vec<String>>,
+    pub starts_on: Option<NaiveDate>,
+    /// On or after `starts_on`.
+    pub ends_on: Option<NaiveDate>,
+}
+
+#[derive(Debug, Deserialize, Validate, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct TaskListParams {
+    /// Page size, 1 to 200.
+    #[validate(range(min = 1, max = 200))]
+    #[param(minimum = 1, maximum = 200, default = 50)]
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    #[param(max_length = 64)]
+    pub cursor: Option<String>,
+}
+
+/// Create a marketing task (vendor writers).
+#[utoipa::path(tag = "marketing-tasks", request_body = CreateMarketingTask,
+    responses((status = 201, body = MarketingTaskDto, headers(("ETag" = String), ("Location" = String)))))]
+#[post("/marketing-tasks")]
+pub async fn create(state: web::Data<AppState>, caller: Caller, body: JsonBody<CreateMarketingTask>) -> Result<HttpResponse, ApiError> {
+    let body = body.0;
+    let task = state
+        .run(caller, move |conn, actor| {
+            actor.ensure_can_write()?;
+            if !actor.role.is_vendor_writer() {
+                return Err(ApiError::Forbidden { code: "forbidden", detail: "only vendor writers create marketing tasks".into() });
+            }
+            if let (Some(s), Some(e)) = (body.starts_on, body.ends_on)
+                && e < s
+            {
+                return Err(ApiError::validation("ends_on", "must be on or after starts_on"));
+            }
+            let t = MarketingTask::insert(conn, &NewMarketingTask {
+                id: Uuid::now_v7(),
+                name: body.name.trim().to_owned(),
+                description: body.description.map(|d| d.trim().to_owned()).filter(|d| !d.is_empty()),
+                product_lines: labels(&body.product_lines.unwrap_or_default()).map_err(|e| ApiError::validation("product_lines", e))?,
+                starts_on: body.starts_on,
+                ends_on: body.ends_on,
+                created_by_user_id: actor.user_id.0,
+            })?;
+            dto(conn, actor, t)
+        })
+        .await?;
+    Ok(created(format!("/api/v1/marketing-tasks/{}", task.id), task.version, &task))
+}
+
+/// Marketing tasks (every user may read them).
+#[utoipa::path(tag = "marketing-tasks", params(TaskListParams), responses((status = 200, body = Page<MarketingTaskDto>)))]
+#[get("/marketing-tasks")]
+pub async fn list(state: web::Data<AppState>, caller: Caller, params: QueryParams<TaskListParams>) -> Result<HttpResponse, ApiError> {
+    let params = params.0;
+    let after = decode_cursor(params.cursor.as_deref())?;
+    let page = state
+        .run(caller, move |conn, actor| {
+            let rows = MarketingTask::list(conn, after, fetch_size(params.limit))?;
+            into_page(rows, params.limit, |t| t.id, |t| dto(conn, actor, t))
+        })
+        .await?;
+    Ok(HttpResponse::Ok().json(page))
+}
+
+/// One marketing task, with how many opportunities it produced.
+#[utoipa::path(tag = "marketing-tasks", params(("id" = Uuid, Path)), responses((status = 200, body = MarketingTaskDto, headers(("ETag" = String)))))]
+#[get("/marketing-tasks/{id}")]
+pub async fn get(state: web::Data<AppState>, caller: Caller, id: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
+    let id = id.into_inner();
+    let task = state
+        .run(caller, move |conn, actor| {
+            let t = MarketingTask::find(conn, id)?.ok_or(ApiError::NotFound)?;
+            dto(conn, actor, t)
+        })
+        .await?;
+    Ok(single(StatusCode::OK, task.version, &task))
+}

@@ -1,0 +1,175 @@
+//! `/policies`: the vendor's policy.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, get, put, web};
+use chrono::{DateTime, Utc};
+use prm_domain::Role;
+use prm_domain::policy::{Policy, Weights};
+use prm_store::Connection;
+use prm_store::policies::PolicyRow;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use validator::Validate;
+
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::extract::{IfMatch, JsonBody};
+use crate::routes::single;
+use crate::state::AppState;
+
+/// Weights of the automatic-distribution score parts (0 to 100 each).
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(as = ScoreWeights)]
+pub struct WeightsDto {
+    #[validate(range(min = 0, max = 100))]
+    #[schema(minimum = 0, maximum = 100, example = 30)]
+    pub country: u32,
+    #[validate(range(min = 0, max = 100))]
+    #[schema(minimum = 0, maximum = 100, example = 20)]
+    pub industry: u32,
+    #[validate(range(min = 0, max = 100))]
+    #[schema(minimum = 0, maximum = 100, example = 25)]
+    pub product_lines: u32,
+    #[validate(range(min = 0, max = 100))]
+    #[schema(minimum = 0, maximum = 100, example = 10)]
+    pub tier: u32,
+    #[validate(range(min = 0, max = 100))]
+    #[schema(minimum = 0, maximum = 100, example = 10)]
+    pub capacity: u32,
+    #[validate(range(min = 0, max = 100))]
+    #[schema(minimum = 0, maximum = 100, example = 5)]
+    pub history: u32,
+}
+
+/// The policy, as written by `PUT` (every field required).
+#[derive(Debug, Clone, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"acceptance_window_hours": 72, "auto_reassign": true, "max_auto_reassignments": 3,
+    "max_extensions": 2, "max_extension_days": 90, "registration_exclusivity_days": 90,
+    "opportunity_validity_days": 90,
+    "weights": {"country": 30, "industry": 20, "product_lines": 25, "tier": 10, "capacity": 10, "history": 5}}))]
+pub struct PolicyInput {
+    /// Hours a partner has to accept or decline an offer (default 72).
+    #[validate(range(min = 1, max = 2160))]
+    #[schema(minimum = 1, maximum = 2160)]
+    pub acceptance_window_hours: u32,
+    /// Re-assign automatically on decline or expiry (default true).
+    pub auto_reassign: bool,
+    #[validate(range(min = 0, max = 20))]
+    #[schema(minimum = 0, maximum = 20)]
+    pub max_auto_reassignments: u32,
+    /// Extensions allowed per opportunity (default 2).
+    #[validate(range(min = 0, max = 20))]
+    #[schema(minimum = 0, maximum = 20)]
+    pub max_extensions: u32,
+    /// How far ahead of today an extension may set the expiry (default 90).
+    #[validate(range(min = 1, max = 730))]
+    #[schema(minimum = 1, maximum = 730)]
+    pub max_extension_days: u32,
+    /// Default exclusivity of an approved deal registration (default 90).
+    #[validate(range(min = 1, max = 730))]
+    #[schema(minimum = 1, maximum = 730)]
+    pub registration_exclusivity_days: u32,
+    /// Days an opportunity stays valid once accepted (default 90).
+    #[validate(range(min = 1, max = 730))]
+    #[schema(minimum = 1, maximum = 730)]
+    pub opportunity_validity_days: u32,
+    #[validate(nested)]
+    pub weights: WeightsDto,
+}
+
+/// The vendor's policy.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Policy)]
+pub struct PolicyDto {
+    pub acceptance_window_hours: u32,
+    pub auto_reassign: bool,
+    pub max_auto_reassignments: u32,
+    pub max_extensions: u32,
+    pub max_extension_days: u32,
+    pub registration_exclusivity_days: u32,
+    pub opportunity_validity_days: u32,
+    pub weights: WeightsDto,
+    pub version: i32,
+    pub updated_at: DateTime<Utc>,
+}
+
+fn dto(row: PolicyRow) -> PolicyDto {
+    let p = row.policy();
+    let w = p.weights;
+    PolicyDto {
+        acceptance_window_hours: p.acceptance_window_hours,
+        auto_reassign: p.auto_reassign,
+        max_auto_reassignments: p.max_auto_reassignments,
+        max_extensions: p.max_extensions,
+        max_extension_days: p.max_extension_days,
+        registration_exclusivity_days: p.registration_exclusivity_days,
+        opportunity_validity_days: p.opportunity_validity_days,
+        weights: WeightsDto {
+            country: w.country,
+            industry: w.industry,
+            product_lines: w.product_lines,
+            tier: w.tier,
+            capacity: w.capacity,
+            history: w.history,
+        },
+        version: row.version,
+        updated_at: row.updated_at,
+    }
+}
+
+/// The policy (every user may read it: partners see extension limits).
+#[utoipa::path(tag = "policies", responses((status = 200, body = PolicyDto, headers(("ETag" = String)))))]
+#[get("/policies")]
+pub async fn get(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
+    let row = state.run(caller, |conn, _| Ok(PolicyRow::load(conn)?)).await?;
+    let d = dto(row);
+    Ok(single(StatusCode::OK, d.version, &d))
+}
+
+/// Replace the policy (vendor admin).
+#[utoipa::path(
+    tag = "policies",
+    params(("If-Match" = Option<String>, Header, description = "ETag last seen; 412 if stale")),
+    request_body = PolicyInput,
+    responses((status = 200, body = PolicyDto, headers(("ETag" = String))))
+)]
+#[put("/policies")]
+pub async fn put(state: web::Data<AppState>, caller: Caller, if_match: IfMatch, body: JsonBody<PolicyInput>) -> Result<HttpResponse, ApiError> {
+    let b = body.0;
+    let row = state
+        .run(caller, move |conn, actor| {
+            actor.ensure_can_write()?;
+            if actor.role != Role::VendorAdmin {
+                return Err(ApiError::Forbidden { code: "forbidden", detail: "only the vendor admin sets the policy".into() });
+            }
+            let w = b.weights;
+            let policy = Policy {
+                acceptance_window_hours: b.acceptance_window_hours,
+                auto_reassign: b.auto_reassign,
+                max_auto_reassignments: b.max_auto_reassignments,
+                max_extensions: b.max_extensions,
+                max_extension_days: b.max_extension_days,
+                registration_exclusivity_days: b.registration_exclusivity_days,
+                opportunity_validity_days: b.opportunity_validity_days,
+                weights: Weights {
+                    country: w.country,
+                    industry: w.industry,
+                    product_lines: w.product_lines,
+                    tier: w.tier,
+                    capacity: w.capacity,
+                    history: w.history,
+                },
+            };
+            policy.validate()?;
+            conn.transaction(|conn| {
+                let current = PolicyRow::load_for_update(conn)?;
+                if_match.check(current.version)?;
+                Ok(PolicyRow::save(conn, &policy)?)
+            })
+        })
+        .await?;
+    let d = dto(row);
+    Ok(single(StatusCode::OK, d.version, &d))
+}
