@@ -381,6 +381,33 @@ impl TestApp {
         .await
     }
 
+    /// `POST /api/v1/opportunities/{id}/{action}` with an optional body.
+    pub async fn act(&self, id: &str, action: &str, token: &str, body: Option<Value>) -> Resp {
+        self.act_if_match(id, action, token, None, body).await
+    }
+
+    /// The same, with an `If-Match` header.
+    pub async fn act_if_match(
+        &self,
+        id: &str,
+        action: &str,
+        token: &str,
+        if_match: Option<&str>,
+        body: Option<Value>,
+    ) -> Resp {
+        let mut req = self
+            .client
+            .post(self.url(&format!("/api/v1/opportunities/{id}/{action}")))
+            .bearer_auth(token);
+        if let Some(tag) = if_match {
+            req = req.header("If-Match", tag);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        self.send(req).await
+    }
+
     /// Creates a partner org as the vendor admin.
     pub async fn org(&self, name: &str, kind: &str, parent: Option<&str>) -> String {
         self.post(

@@ -405,3 +405,38 @@ mod tests {
         assert!(!can_view_customer(&reseller_admin(), d.org_id));
     }
 }
+
+/// Rule: a partner sees the names of customers its own org holds; names of
+/// customers held by others it may see (a distributor's resellers') are
+/// masked in lists unless it asks to reveal them, and the reveal is recorded.
+pub fn name_is_masked(actor: &Actor, customer_org: OrgId) -> bool {
+    !actor.is_vendor() && customer_org != actor.org_id
+}
+
+/// Keeps each word's first character: "Fabrikam GmbH" → "F••••••• G•••".
+pub fn mask_name(name: &str) -> String {
+    name.split_whitespace()
+        .map(|w| {
+            let mut chars = w.chars();
+            let first = chars.next().map(String::from).unwrap_or_default();
+            first + &"•".repeat(chars.count())
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(test)]
+mod masking_tests {
+    use super::*;
+    use crate::actor::tests::{distributor_admin, vendor};
+    use crate::role::Role;
+
+    #[test]
+    fn resellers_customer_names_are_masked_for_the_distributor() {
+        let d = distributor_admin();
+        assert!(name_is_masked(&d, d.reseller_ids[0]));
+        assert!(!name_is_masked(&d, d.org_id));
+        assert!(!name_is_masked(&vendor(Role::VendorViewer), d.org_id));
+        assert_eq!(mask_name("Fabrikam GmbH"), "F••••••• G•••");
+    }
+}

@@ -100,12 +100,17 @@ impl ProgressEntry {
             q = q.filter(
                 progress_entries::created_at
                     .lt(t)
-                    .or(progress_entries::created_at.eq(t).and(progress_entries::id.lt(id))),
+                    .or(progress_entries::created_at
+                        .eq(t)
+                        .and(progress_entries::id.lt(id))),
             );
         }
-        q.order((progress_entries::created_at.desc(), progress_entries::id.desc()))
-            .limit(limit)
-            .load(conn)
+        q.order((
+            progress_entries::created_at.desc(),
+            progress_entries::id.desc(),
+        ))
+        .limit(limit)
+        .load(conn)
     }
 }
 
@@ -134,7 +139,11 @@ impl Note {
             q = q.filter(notes::internal.eq(false).or(notes::author_org_id.eq(org)));
         }
         if let Some((t, id)) = after {
-            q = q.filter(notes::created_at.lt(t).or(notes::created_at.eq(t).and(notes::id.lt(id))));
+            q = q.filter(
+                notes::created_at
+                    .lt(t)
+                    .or(notes::created_at.eq(t).and(notes::id.lt(id))),
+            );
         }
         q.order((notes::created_at.desc(), notes::id.desc()))
             .limit(limit)
@@ -161,19 +170,26 @@ impl Event {
                 opportunity_events::actor_org_id
                     .assume_not_null()
                     .eq_any(orgs.to_vec())
-                    .or(opportunity_events::partner_org_id.assume_not_null().eq_any(orgs.to_vec())),
+                    .or(opportunity_events::partner_org_id
+                        .assume_not_null()
+                        .eq_any(orgs.to_vec())),
             );
         }
         if let Some((t, id)) = after {
             q = q.filter(
                 opportunity_events::created_at
                     .lt(t)
-                    .or(opportunity_events::created_at.eq(t).and(opportunity_events::id.lt(id))),
+                    .or(opportunity_events::created_at
+                        .eq(t)
+                        .and(opportunity_events::id.lt(id))),
             );
         }
-        q.order((opportunity_events::created_at.desc(), opportunity_events::id.desc()))
-            .limit(limit)
-            .load(conn)
+        q.order((
+            opportunity_events::created_at.desc(),
+            opportunity_events::id.desc(),
+        ))
+        .limit(limit)
+        .load(conn)
     }
 }
 
@@ -181,7 +197,10 @@ impl Event {
 pub fn latest_phase(conn: &mut PgConnection, opportunity: Uuid) -> QueryResult<Option<String>> {
     progress_entries::table
         .filter(progress_entries::opportunity_id.eq(opportunity))
-        .order((progress_entries::created_at.desc(), progress_entries::id.desc()))
+        .order((
+            progress_entries::created_at.desc(),
+            progress_entries::id.desc(),
+        ))
         .select(progress_entries::development_phase)
         .first(conn)
         .optional()

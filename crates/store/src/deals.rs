@@ -79,17 +79,26 @@ impl Registration {
     }
 
     /// The newest registration of an opportunity.
-    pub fn latest_for(conn: &mut PgConnection, opportunity: Uuid) -> QueryResult<Option<Registration>> {
+    pub fn latest_for(
+        conn: &mut PgConnection,
+        opportunity: Uuid,
+    ) -> QueryResult<Option<Registration>> {
         deal_registrations::table
             .filter(deal_registrations::opportunity_id.eq(opportunity))
-            .order((deal_registrations::created_at.desc(), deal_registrations::id.desc()))
+            .order((
+                deal_registrations::created_at.desc(),
+                deal_registrations::id.desc(),
+            ))
             .select(Registration::as_select())
             .first(conn)
             .optional()
     }
 
     /// Active (submitted or approved) registrations of an opportunity, locked.
-    pub fn active_for_update(conn: &mut PgConnection, opportunity: Uuid) -> QueryResult<Vec<Registration>> {
+    pub fn active_for_update(
+        conn: &mut PgConnection,
+        opportunity: Uuid,
+    ) -> QueryResult<Vec<Registration>> {
         deal_registrations::table
             .filter(deal_registrations::opportunity_id.eq(opportunity))
             .filter(deal_registrations::status.eq_any(["submitted", "approved"]))
@@ -118,11 +127,16 @@ impl Registration {
         if let Some(after) = after {
             q = q.filter(deal_registrations::id.gt(after));
         }
-        q.order(deal_registrations::id.asc()).limit(limit).load(conn)
+        q.order(deal_registrations::id.asc())
+            .limit(limit)
+            .load(conn)
     }
 
     /// Counts by status for the given orgs (`None`: all).
-    pub fn count_by_status(conn: &mut PgConnection, orgs: Option<&[Uuid]>) -> QueryResult<Vec<(String, i64)>> {
+    pub fn count_by_status(
+        conn: &mut PgConnection,
+        orgs: Option<&[Uuid]>,
+    ) -> QueryResult<Vec<(String, i64)>> {
         let mut q = deal_registrations::table
             .group_by(deal_registrations::status)
             .select((deal_registrations::status, diesel::dsl::count_star()))
@@ -133,7 +147,11 @@ impl Registration {
         q.load(conn)
     }
 
-    pub fn update(conn: &mut PgConnection, id: Uuid, changes: &RegistrationChanges) -> QueryResult<Registration> {
+    pub fn update(
+        conn: &mut PgConnection,
+        id: Uuid,
+        changes: &RegistrationChanges,
+    ) -> QueryResult<Registration> {
         diesel::update(deal_registrations::table.find(id))
             .set((
                 changes,

@@ -149,11 +149,25 @@ fn predicate<'a>(visibility: &Visibility, me: Me, f: &Filter) -> Pred<'a> {
         None => {}
         Some(View::Distributed) => {
             p = and(p, Box::new(opportunities::status.eq("delivered")));
-            p = and(p, Box::new(opportunities::primary_partner_id.assume_not_null().eq(me.org)));
+            p = and(
+                p,
+                Box::new(
+                    opportunities::primary_partner_id
+                        .assume_not_null()
+                        .eq(me.org),
+                ),
+            );
         }
         Some(View::Managed) => {
             p = and(p, Box::new(opportunities::status.eq("accepted")));
-            p = and(p, Box::new(opportunities::primary_partner_id.assume_not_null().eq(me.org)));
+            p = and(
+                p,
+                Box::new(
+                    opportunities::primary_partner_id
+                        .assume_not_null()
+                        .eq(me.org),
+                ),
+            );
         }
         Some(View::Collaborating) => {
             p = and(p, Box::new(opportunities::status.eq_any(live_statuses())));
@@ -162,16 +176,29 @@ fn predicate<'a>(visibility: &Visibility, me: Me, f: &Filter) -> Pred<'a> {
         Some(View::Mine) => p = and(p, Box::new(opportunities::owner_user_id.eq(me.user))),
     }
     if let Some(id) = f.partner_id {
-        p = and(p, Box::new(opportunities::primary_partner_id.assume_not_null().eq(id)));
+        p = and(
+            p,
+            Box::new(opportunities::primary_partner_id.assume_not_null().eq(id)),
+        );
     }
     if let Some(id) = f.customer_id {
         p = and(p, Box::new(opportunities::customer_id.eq(id)));
     }
     if let Some(id) = f.marketing_task_id {
-        p = and(p, Box::new(opportunities::marketing_task_id.assume_not_null().eq(id)));
+        p = and(
+            p,
+            Box::new(opportunities::marketing_task_id.assume_not_null().eq(id)),
+        );
     }
     if let Some(phase) = &f.phase {
-        p = and(p, Box::new(opportunities::pipeline_phase.assume_not_null().eq(phase.clone())));
+        p = and(
+            p,
+            Box::new(
+                opportunities::pipeline_phase
+                    .assume_not_null()
+                    .eq(phase.clone()),
+            ),
+        );
     }
     if let Some(q) = &f.q {
         let pattern = format!("%{}%", escape_like(q));
@@ -188,17 +215,25 @@ fn predicate<'a>(visibility: &Visibility, me: Me, f: &Filter) -> Pred<'a> {
         p = and(p, Box::new(opportunities::updated_at.ge(t)));
     }
     if let Some(t) = f.closed_since {
-        p = and(p, Box::new(opportunities::closed_at.assume_not_null().ge(t)));
+        p = and(
+            p,
+            Box::new(opportunities::closed_at.assume_not_null().ge(t)),
+        );
     }
     if let Some(d) = f.expires_before {
-        p = and(p, Box::new(opportunities::expires_on.assume_not_null().le(d)));
+        p = and(
+            p,
+            Box::new(opportunities::expires_on.assume_not_null().le(d)),
+        );
     }
     p
 }
 
 /// `%`, `_` and `\` match themselves in a search.
 fn escape_like(q: &str) -> String {
-    q.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")
+    q.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
 }
 
 fn keyset<'a>(sort: Sort, after: &After) -> Option<Pred<'a>> {
@@ -211,11 +246,13 @@ fn keyset<'a>(sort: Sort, after: &After) -> Option<Pred<'a>> {
         (Sort::CreatedDesc, After::Id(id)) => Box::new(opportunities::id.lt(*id)),
         (Sort::CreatedAsc, After::Id(id)) => Box::new(opportunities::id.gt(*id)),
         (Sort::UpdatedDesc | Sort::UpdatedAsc, After::Time(t, id)) => Box::new(
-            sql::<Bool>(&format!("(opportunities.updated_at, opportunities.id) {op} ("))
-                .bind::<Timestamptz, _>(*t)
-                .sql(", ")
-                .bind::<diesel::sql_types::Uuid, _>(*id)
-                .sql(")"),
+            sql::<Bool>(&format!(
+                "(opportunities.updated_at, opportunities.id) {op} ("
+            ))
+            .bind::<Timestamptz, _>(*t)
+            .sql(", ")
+            .bind::<diesel::sql_types::Uuid, _>(*id)
+            .sql(")"),
         ),
         (Sort::CloseDateAsc | Sort::CloseDateDesc, After::Date(d, id)) => Box::new(
             sql::<Bool>(&format!("({CLOSE_DATE_KEY}, opportunities.id) {op} ("))
@@ -315,7 +352,10 @@ pub fn value_by_currency(
         .filter(predicate(visibility, me, filter))
         .filter(opportunities::currency.is_not_null())
         .group_by(opportunities::currency)
-        .select((opportunities::currency, diesel::dsl::sum(opportunities::estimated_revenue)))
+        .select((
+            opportunities::currency,
+            diesel::dsl::sum(opportunities::estimated_revenue),
+        ))
         .order(opportunities::currency)
         .load(conn)?;
     Ok(rows
@@ -337,7 +377,10 @@ pub fn count_by_phase(
         .group_by(opportunities::pipeline_phase)
         .select((opportunities::pipeline_phase, diesel::dsl::count_star()))
         .load(conn)?;
-    Ok(rows.into_iter().filter_map(|(p, n)| Some((p?, n))).collect())
+    Ok(rows
+        .into_iter()
+        .filter_map(|(p, n)| Some((p?, n)))
+        .collect())
 }
 
 /// The earliest `accept_by` of a filtered list.

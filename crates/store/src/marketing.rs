@@ -49,7 +49,11 @@ impl MarketingTask {
             .optional()
     }
 
-    pub fn list(conn: &mut PgConnection, after: Option<Uuid>, limit: i64) -> QueryResult<Vec<MarketingTask>> {
+    pub fn list(
+        conn: &mut PgConnection,
+        after: Option<Uuid>,
+        limit: i64,
+    ) -> QueryResult<Vec<MarketingTask>> {
         let mut q = marketing_tasks::table
             .select(MarketingTask::as_select())
             .into_boxed();

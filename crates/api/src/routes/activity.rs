@@ -164,11 +164,15 @@ pub struct ActivityParams {
 }
 
 fn parse_after(cursor: Option<&str>) -> Result<Option<(DateTime<Utc>, Uuid)>, ApiError> {
-    let Some(text) = decode_token(cursor)? else { return Ok(None) };
+    let Some(text) = decode_token(cursor)? else {
+        return Ok(None);
+    };
     let bad = || ApiError::validation("cursor", "is not a cursor this service issued");
     let (t, id) = text.split_once('|').ok_or_else(bad)?;
     Ok(Some((
-        DateTime::parse_from_rfc3339(t).map_err(|_| bad())?.with_timezone(&Utc),
+        DateTime::parse_from_rfc3339(t)
+            .map_err(|_| bad())?
+            .with_timezone(&Utc),
         id.parse().map_err(|_| bad())?,
     )))
 }
@@ -178,9 +182,16 @@ fn cursor_at(t: DateTime<Utc>, id: Uuid) -> String {
 }
 
 /// Loads the opportunity for `action` under lock, or 404/403/409.
-fn opportunity_for(conn: &mut PgConnection, actor: &Actor, id: Uuid, action: Action) -> Result<Opportunity, ApiError> {
+fn opportunity_for(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    id: Uuid,
+    action: Action,
+) -> Result<Opportunity, ApiError> {
     let row = Opportunity::find_for_update(conn, id)?.ok_or(ApiError::NotFound)?;
-    let collaborators = store::collaborators(conn, &[id])?.remove(&id).unwrap_or_default();
+    let collaborators = store::collaborators(conn, &[id])?
+        .remove(&id)
+        .unwrap_or_default();
     rules::decide(actor, &row.facts(&collaborators)?, action)?;
     Ok(row)
 }
@@ -210,7 +221,12 @@ fn text(v: Option<String>) -> Option<String> {
               (status = 409, description = "Not `accepted` (`invalid_transition`)", body = crate::error::Problem, content_type = "application/problem+json"))
 )]
 #[post("/opportunities/{id}/progress")]
-pub async fn add_progress(state: web::Data<AppState>, caller: Caller, id: web::Path<Uuid>, body: JsonBody<CreateProgress>) -> Result<HttpResponse, ApiError> {
+pub async fn add_progress(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<Uuid>,
+    body: JsonBody<CreateProgress>,
+) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let body = body.0;
     let entry = state
@@ -222,33 +238,49 @@ pub async fn add_progress(state: web::Data<AppState>, caller: Caller, id: web::P
                     .map(|p| PhaseDto::from_stored(&p).map(Phase::from))
                     .transpose()?;
                 check_phase(actor, latest, phase)?;
-                let entry = ProgressEntry::insert(conn, &NewProgress {
-                    id: Uuid::now_v7(),
-                    opportunity_id: id,
-                    author_user_id: actor.user_id.0,
-                    author_org_id: actor.org_id.0,
-                    development_phase: phase.as_str().to_owned(),
-                    win_probability: body.win_probability,
-                    technical_exchange: text(body.technical_exchange),
-                    test_details: text(body.test_details),
-                    progress_details: text(body.progress_details),
-                })?;
-                Opportunity::change_state(conn, id, &StateChanges {
-                    pipeline_phase: Some(Some(entry.development_phase.clone())),
-                    win_probability: Some(Some(entry.win_probability)),
-                    ..StateChanges::default()
-                })?;
+                let entry = ProgressEntry::insert(
+                    conn,
+                    &NewProgress {
+                        id: Uuid::now_v7(),
+                        opportunity_id: id,
+                        author_user_id: actor.user_id.0,
+                        author_org_id: actor.org_id.0,
+                        development_phase: phase.as_str().to_owned(),
+                        win_probability: body.win_probability,
+                        technical_exchange: text(body.technical_exchange),
+                        test_details: text(body.test_details),
+                        progress_details: text(body.progress_details),
+                    },
+                )?;
+                Opportunity::change_state(
+                    conn,
+                    id,
+                    &StateChanges {
+                        pipeline_phase: Some(Some(entry.development_phase.clone())),
+                        win_probability: Some(Some(entry.win_probability)),
+                        ..StateChanges::default()
+                    },
+                )?;
                 ProgressDto::from_row(entry)
             })
         })
         .await?;
-    Ok(created(format!("/api/v1/opportunities/{id}/progress"), 1, &entry))
+    Ok(created(
+        format!("/api/v1/opportunities/{id}/progress"),
+        1,
+        &entry,
+    ))
 }
 
 /// Progress entries, newest first.
 #[utoipa::path(tag = "activity", params(("id" = Uuid, Path), ActivityParams), responses((status = 200, body = Page<ProgressDto>)))]
 #[get("/opportunities/{id}/progress")]
-pub async fn list_progress(state: web::Data<AppState>, caller: Caller, id: web::Path<Uuid>, params: QueryParams<ActivityParams>) -> Result<HttpResponse, ApiError> {
+pub async fn list_progress(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<Uuid>,
+    params: QueryParams<ActivityParams>,
+) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let params = params.0;
     let after = parse_after(params.cursor.as_deref())?;
@@ -256,7 +288,12 @@ pub async fn list_progress(state: web::Data<AppState>, caller: Caller, id: web::
         .run(caller, move |conn, actor| {
             readable(conn, actor, id)?;
             let rows = ProgressEntry::page(conn, id, after, fetch_size(params.limit))?;
-            into_page_keyed(rows, params.limit, |p| cursor_at(p.created_at, p.id), ProgressDto::from_row)
+            into_page_keyed(
+                rows,
+                params.limit,
+                |p| cursor_at(p.created_at, p.id),
+                ProgressDto::from_row,
+            )
         })
         .await?;
     Ok(HttpResponse::Ok().json(page))
@@ -265,39 +302,67 @@ pub async fn list_progress(state: web::Data<AppState>, caller: Caller, id: web::
 /// Add a note (anyone who sees the opportunity and may write; collaborators too).
 #[utoipa::path(tag = "activity", params(("id" = Uuid, Path)), request_body = CreateNote, responses((status = 201, body = NoteDto)))]
 #[post("/opportunities/{id}/notes")]
-pub async fn add_note(state: web::Data<AppState>, caller: Caller, id: web::Path<Uuid>, body: JsonBody<CreateNote>) -> Result<HttpResponse, ApiError> {
+pub async fn add_note(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<Uuid>,
+    body: JsonBody<CreateNote>,
+) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let body = body.0;
     let note = state
         .run(caller, move |conn, actor| {
             conn.transaction(|conn| {
                 opportunity_for(conn, actor, id, Action::AddNote)?;
-                Ok(Note::insert(conn, &NewNote {
-                    id: Uuid::now_v7(),
-                    opportunity_id: id,
-                    author_user_id: actor.user_id.0,
-                    author_org_id: actor.org_id.0,
-                    body: body.body.trim().to_owned(),
-                    internal: body.internal,
-                })?)
+                Ok(Note::insert(
+                    conn,
+                    &NewNote {
+                        id: Uuid::now_v7(),
+                        opportunity_id: id,
+                        author_user_id: actor.user_id.0,
+                        author_org_id: actor.org_id.0,
+                        body: body.body.trim().to_owned(),
+                        internal: body.internal,
+                    },
+                )?)
             })
         })
         .await?;
-    Ok(created(format!("/api/v1/opportunities/{id}/notes"), 1, &NoteDto::from(note)))
+    Ok(created(
+        format!("/api/v1/opportunities/{id}/notes"),
+        1,
+        &NoteDto::from(note),
+    ))
 }
 
 /// Notes the caller may read (shared ones and its org's internal ones), newest first.
 #[utoipa::path(tag = "activity", params(("id" = Uuid, Path), ActivityParams), responses((status = 200, body = Page<NoteDto>)))]
 #[get("/opportunities/{id}/notes")]
-pub async fn list_notes(state: web::Data<AppState>, caller: Caller, id: web::Path<Uuid>, params: QueryParams<ActivityParams>) -> Result<HttpResponse, ApiError> {
+pub async fn list_notes(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<Uuid>,
+    params: QueryParams<ActivityParams>,
+) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let params = params.0;
     let after = parse_after(params.cursor.as_deref())?;
     let page = state
         .run(caller, move |conn, actor| {
             readable(conn, actor, id)?;
-            let rows = Note::page(conn, id, Some(actor.org_id.0), after, fetch_size(params.limit))?;
-            into_page_keyed(rows, params.limit, |n| cursor_at(n.created_at, n.id), |n| Ok::<_, ApiError>(NoteDto::from(n)))
+            let rows = Note::page(
+                conn,
+                id,
+                Some(actor.org_id.0),
+                after,
+                fetch_size(params.limit),
+            )?;
+            into_page_keyed(
+                rows,
+                params.limit,
+                |n| cursor_at(n.created_at, n.id),
+                |n| Ok::<_, ApiError>(NoteDto::from(n)),
+            )
         })
         .await?;
     Ok(HttpResponse::Ok().json(page))
@@ -307,7 +372,12 @@ pub async fn list_notes(state: web::Data<AppState>, caller: Caller, id: web::Pat
 /// Partners see the status changes their orgs made or that concern them.
 #[utoipa::path(tag = "activity", params(("id" = Uuid, Path), ActivityParams), responses((status = 200, body = Page<TimelineItemDto>)))]
 #[get("/opportunities/{id}/timeline")]
-pub async fn timeline(state: web::Data<AppState>, caller: Caller, id: web::Path<Uuid>, params: QueryParams<ActivityParams>) -> Result<HttpResponse, ApiError> {
+pub async fn timeline(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<Uuid>,
+    params: QueryParams<ActivityParams>,
+) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let params = params.0;
     let after = parse_after(params.cursor.as_deref())?;
@@ -315,7 +385,8 @@ pub async fn timeline(state: web::Data<AppState>, caller: Caller, id: web::Path<
         .run(caller, move |conn, actor| {
             readable(conn, actor, id)?;
             let n = fetch_size(params.limit);
-            let scope: Option<Vec<Uuid>> = (!actor.is_vendor()).then(|| actor.org_scope().iter().map(|o| o.0).collect());
+            let scope: Option<Vec<Uuid>> =
+                (!actor.is_vendor()).then(|| actor.org_scope().iter().map(|o| o.0).collect());
             let mut items: Vec<TimelineItemDto> = Vec::new();
             for note in Note::page(conn, id, Some(actor.org_id.0), after, n)? {
                 items.push(TimelineItemDto {
@@ -358,9 +429,14 @@ pub async fn timeline(state: web::Data<AppState>, caller: Caller, id: web::Path<
                     progress: None,
                 });
             }
-            items.sort_by(|a, b| (b.created_at, b.id).cmp(&(a.created_at, a.id)));
+            items.sort_by_key(|i| std::cmp::Reverse((i.created_at, i.id)));
             items.truncate(usize::try_from(n).unwrap_or(usize::MAX));
-            into_page_keyed(items, params.limit, |i| cursor_at(i.created_at, i.id), Ok::<_, ApiError>)
+            into_page_keyed(
+                items,
+                params.limit,
+                |i| cursor_at(i.created_at, i.id),
+                Ok::<_, ApiError>,
+            )
         })
         .await?;
     Ok(HttpResponse::Ok().json(page))

@@ -6,7 +6,9 @@ use chrono::{DateTime, Utc};
 use prm_domain::customer::{self as rules, CustomerIdentity, ExistingCustomer, Registration};
 use prm_domain::values::CountryCode;
 use prm_store::Connection;
-use prm_store::customers::{Customer, IdentityKeys, NewCustomer, lock_identity_checks};
+use prm_store::customers::{
+    Customer, IdentityKeys, NewCustomer, lock_identity_checks, record_reveals,
+};
 use prm_store::orgs::Org;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -28,8 +30,13 @@ pub struct CustomerDto {
     pub id: Uuid,
     /// The org that holds this customer.
     pub org_id: Uuid,
+    /// Masked (`F••••••• G•••`) when `name_masked` is true.
     #[schema(example = "Fabrikam GmbH")]
     pub name: String,
+    /// The name is masked: the customer is held by another org the caller
+    /// acts for (a distributor's reseller). Ask with `reveal=true` to see it;
+    /// reveals are recorded.
+    pub name_masked: bool,
     #[schema(example = "DE")]
     pub country: String,
     #[schema(example = "retail")]
@@ -45,11 +52,21 @@ pub struct CustomerDto {
 
 impl CustomerDto {
     pub fn from_row(c: Customer) -> Result<Self, ApiError> {
+        Self::shown(c, false)
+    }
+
+    /// With the name masked or not.
+    pub fn shown(c: Customer, masked: bool) -> Result<Self, ApiError> {
         Ok(Self {
             registration: RegistrationDto::from_stored(&c.registration)?,
             id: c.id,
             org_id: c.org_id,
-            name: c.name,
+            name: if masked {
+                rules::mask_name(&c.name)
+            } else {
+                c.name
+            },
+            name_masked: masked,
             country: c.country,
             industry: c.industry,
             tax_id: c.tax_id,
@@ -121,6 +138,40 @@ pub struct CustomerListParams {
     pub scope: Option<CustomerScope>,
     /// Vendor users: only this org's customers.
     pub org_id: Option<Uuid>,
+    /// Show masked names in full; the reveal is recorded.
+    pub reveal: Option<bool>,
+}
+
+#[derive(Debug, Deserialize, Validate, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct CustomerGetParams {
+    /// Show a masked name in full; the reveal is recorded.
+    pub reveal: Option<bool>,
+}
+
+/// Masks what the actor may not read by default, or records the reveal.
+fn present(
+    conn: &mut prm_store::PgConnection,
+    actor: &prm_domain::Actor,
+    rows: Vec<Customer>,
+    reveal: bool,
+) -> Result<Vec<(Customer, bool)>, ApiError> {
+    let hidden: Vec<Uuid> = rows
+        .iter()
+        .filter(|c| rules::name_is_masked(actor, c.org_id.into()))
+        .map(|c| c.id)
+        .collect();
+    if reveal && !hidden.is_empty() {
+        record_reveals(conn, actor.user_id.0, &hidden)?;
+    }
+    Ok(rows
+        .into_iter()
+        .map(|c| {
+            let masked = !reveal && hidden.contains(&c.id);
+            (c, masked)
+        })
+        .collect())
 }
 
 /// Register a customer.
@@ -256,22 +307,28 @@ pub async fn list_customers(
                 }
                 Some(ids)
             };
-            Ok(Customer::list(
-                conn,
-                scope.as_deref(),
-                after,
-                fetch_size(params.limit),
-            )?)
+            let rows = Customer::list(conn, scope.as_deref(), after, fetch_size(params.limit))?;
+            // Only the rows shown count as revealed, not the look-ahead row.
+            let shown = usize::try_from(fetch_size(params.limit) - 1).unwrap_or(0);
+            let (page_rows, extra) = split_at(rows, shown);
+            let mut out = present(conn, actor, page_rows, params.reveal.unwrap_or(false))?;
+            out.extend(extra.into_iter().map(|c| (c, true)));
+            Ok(out)
         })
         .await?;
-    let page = into_page(rows, params.limit, |c| c.id, CustomerDto::from_row)?;
+    let page = into_page(
+        rows,
+        params.limit,
+        |(c, _)| c.id,
+        |(c, m)| CustomerDto::shown(c, m),
+    )?;
     Ok(HttpResponse::Ok().json(page))
 }
 
 /// Get one customer.
 #[utoipa::path(
     tag = "customers",
-    params(("id" = Uuid, Path, description = "Customer id")),
+    params(("id" = Uuid, Path, description = "Customer id"), CustomerGetParams),
     responses((status = 200, body = CustomerDto, headers(("ETag" = String))))
 )]
 #[get("/customers/{id}")]
@@ -279,18 +336,27 @@ pub async fn get_customer(
     state: web::Data<AppState>,
     caller: Caller,
     id: web::Path<Uuid>,
+    params: QueryParams<CustomerGetParams>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
+    let params = params.0;
     let customer = state
         .run(caller, move |conn, actor| {
             let c = Customer::find(conn, id)?.ok_or(ApiError::NotFound)?;
-            if rules::can_view_customer(actor, c.org_id.into()) {
-                Ok(c)
-            } else {
-                Err(ApiError::NotFound)
+            if !rules::can_view_customer(actor, c.org_id.into()) {
+                return Err(ApiError::NotFound);
             }
+            let mut shown = present(conn, actor, vec![c], params.reveal.unwrap_or(false))?;
+            shown
+                .pop()
+                .ok_or_else(|| ApiError::Internal("customer vanished".into()))
         })
         .await?;
-    let dto = CustomerDto::from_row(customer)?;
+    let dto = CustomerDto::shown(customer.0, customer.1)?;
     Ok(single(StatusCode::OK, dto.version, &dto))
+}
+
+fn split_at(mut rows: Vec<Customer>, at: usize) -> (Vec<Customer>, Vec<Customer>) {
+    let rest = rows.split_off(at.min(rows.len()));
+    (rows, rest)
 }

@@ -145,14 +145,36 @@ pub fn partner_filters(actor: &Actor, now: DateTime<Utc>) -> [(&'static str, Fil
         ..Filter::default()
     };
     [
-        ("distributed", Filter { view: Some(View::Distributed), ..Filter::default() }),
-        ("managed", Filter { view: Some(View::Managed), ..Filter::default() }),
-        ("collaborating", Filter { view: Some(View::Collaborating), statuses: vec![Status::Accepted], ..Filter::default() }),
-        ("expiring_soon", Filter {
-            view: Some(View::Managed),
-            expires_before: Some((now + Duration::days(EXPIRING_SOON_DAYS)).date_naive()),
-            ..Filter::default()
-        }),
+        (
+            "distributed",
+            Filter {
+                view: Some(View::Distributed),
+                ..Filter::default()
+            },
+        ),
+        (
+            "managed",
+            Filter {
+                view: Some(View::Managed),
+                ..Filter::default()
+            },
+        ),
+        (
+            "collaborating",
+            Filter {
+                view: Some(View::Collaborating),
+                statuses: vec![Status::Accepted],
+                ..Filter::default()
+            },
+        ),
+        (
+            "expiring_soon",
+            Filter {
+                view: Some(View::Managed),
+                expires_before: Some((now + Duration::days(EXPIRING_SOON_DAYS)).date_naive()),
+                ..Filter::default()
+            },
+        ),
         ("won", closed(Status::Won)),
         ("lost", closed(Status::Lost)),
     ]
@@ -160,9 +182,18 @@ pub fn partner_filters(actor: &Actor, now: DateTime<Utc>) -> [(&'static str, Fil
 
 fn partner(conn: &mut PgConnection, actor: &Actor) -> Result<PartnerDashboard, ApiError> {
     let vis = rules::visibility(actor);
-    let me = Me { org: actor.org_id.0, user: actor.user_id.0 };
-    let [(_, distributed), (_, managed), (_, collaborating), (_, expiring), (_, won), (_, lost)] =
-        partner_filters(actor, Utc::now());
+    let me = Me {
+        org: actor.org_id.0,
+        user: actor.user_id.0,
+    };
+    let [
+        (_, distributed),
+        (_, managed),
+        (_, collaborating),
+        (_, expiring),
+        (_, won),
+        (_, lost),
+    ] = partner_filters(actor, Utc::now());
     let mut by_phase = PhaseCounts::default();
     for (phase, n) in listing::count_by_phase(conn, &vis, me, &managed)? {
         match phase.as_str() {

@@ -67,7 +67,10 @@ fn facts(r: &Registration) -> Result<RegistrationFacts, ApiError> {
 fn dto(r: Registration, actor: &Actor) -> Result<RegistrationDto, ApiError> {
     let f = facts(&r)?;
     Ok(RegistrationDto {
-        allowed_actions: rules::allowed_actions(actor, &f).into_iter().map(RegActionDto::from).collect(),
+        allowed_actions: rules::allowed_actions(actor, &f)
+            .into_iter()
+            .map(RegActionDto::from)
+            .collect(),
         status: f.status.into(),
         conflicts: actor.is_vendor().then_some(r.conflict_ids),
         id: r.id,
@@ -109,7 +112,10 @@ pub struct ApproveRegistration {
 }
 
 fn identity(c: &Customer) -> Result<CustomerIdentity, ApiError> {
-    let country: CountryCode = c.country.parse().map_err(|e: String| ApiError::Internal(e))?;
+    let country: CountryCode = c
+        .country
+        .parse()
+        .map_err(|e: String| ApiError::Internal(e))?;
     Ok(CustomerIdentity {
         name_key: c.name_key.clone(),
         country,
@@ -118,7 +124,10 @@ fn identity(c: &Customer) -> Result<CustomerIdentity, ApiError> {
     })
 }
 
-fn others(conn: &mut PgConnection, lines: &[String]) -> Result<Vec<OtherRegistration<Uuid>>, ApiError> {
+fn others(
+    conn: &mut PgConnection,
+    lines: &[String],
+) -> Result<Vec<OtherRegistration<Uuid>>, ApiError> {
     store::active_with_lines(conn, lines)?
         .into_iter()
         .map(|(r, c, org_name)| {
@@ -146,40 +155,65 @@ fn others(conn: &mut PgConnection, lines: &[String]) -> Result<Vec<OtherRegistra
     )
 )]
 #[post("/opportunities/{id}/deal-registration")]
-pub async fn register(state: web::Data<AppState>, caller: Caller, id: web::Path<Uuid>, body: JsonBody<CreateRegistration>) -> Result<HttpResponse, ApiError> {
+pub async fn register(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<Uuid>,
+    body: JsonBody<CreateRegistration>,
+) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let body = body.0;
     let reg = state
         .run(caller, move |conn, actor| {
             conn.transaction(|conn| {
                 let row = Opportunity::find_for_update(conn, id)?.ok_or(ApiError::NotFound)?;
-                let collaborators = opps::collaborators(conn, &[id])?.remove(&id).unwrap_or_default();
+                let collaborators = opps::collaborators(conn, &[id])?
+                    .remove(&id)
+                    .unwrap_or_default();
                 opp_rules::decide(actor, &row.facts(&collaborators)?, Action::RegisterDeal)?;
                 if !Registration::active_for_update(conn, id)?.is_empty() {
                     return Err(ApiError::Conflict {
                         code: "registration_exists",
-                        detail: "this opportunity already has a submitted or approved registration".into(),
+                        detail: "this opportunity already has a submitted or approved registration"
+                            .into(),
                     });
                 }
-                let lines = labels(&body.product_lines).map_err(|e| ApiError::validation("product_lines", e))?;
-                let customer = Customer::find(conn, row.customer_id)?.ok_or_else(|| ApiError::Internal("customer gone".into()))?;
-                let conflicts = rules::conflicts(actor.org_id, &identity(&customer)?, &lines, &others(conn, &lines)?);
-                let r = Registration::insert(conn, &NewRegistration {
-                    id: Uuid::now_v7(),
-                    opportunity_id: id,
-                    org_id: actor.org_id.0,
-                    customer_id: row.customer_id,
-                    product_lines: lines,
-                    justification: body.justification.map(|j| j.trim().to_owned()).filter(|j| !j.is_empty()),
-                    status: RegStatus::Submitted.as_str().to_owned(),
-                    conflict_ids: conflicts,
-                    submitted_by_user_id: actor.user_id.0,
-                })?;
+                let lines = labels(&body.product_lines)
+                    .map_err(|e| ApiError::validation("product_lines", e))?;
+                let customer = Customer::find(conn, row.customer_id)?
+                    .ok_or_else(|| ApiError::Internal("customer gone".into()))?;
+                let conflicts = rules::conflicts(
+                    actor.org_id,
+                    &identity(&customer)?,
+                    &lines,
+                    &others(conn, &lines)?,
+                );
+                let r = Registration::insert(
+                    conn,
+                    &NewRegistration {
+                        id: Uuid::now_v7(),
+                        opportunity_id: id,
+                        org_id: actor.org_id.0,
+                        customer_id: row.customer_id,
+                        product_lines: lines,
+                        justification: body
+                            .justification
+                            .map(|j| j.trim().to_owned())
+                            .filter(|j| !j.is_empty()),
+                        status: RegStatus::Submitted.as_str().to_owned(),
+                        conflict_ids: conflicts,
+                        submitted_by_user_id: actor.user_id.0,
+                    },
+                )?;
                 dto(r, actor)
             })
         })
         .await?;
-    Ok(created(format!("/api/v1/deal-registrations/{}", reg.id), reg.version, &reg))
+    Ok(created(
+        format!("/api/v1/deal-registrations/{}", reg.id),
+        reg.version,
+        &reg,
+    ))
 }
 
 /// The opportunity's latest deal registration.
@@ -189,7 +223,11 @@ pub async fn register(state: web::Data<AppState>, caller: Caller, id: web::Path<
     responses((status = 200, body = RegistrationDto, headers(("ETag" = String))))
 )]
 #[get("/opportunities/{id}/deal-registration")]
-pub async fn get_for_opportunity(state: web::Data<AppState>, caller: Caller, id: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
+pub async fn get_for_opportunity(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let reg = state
         .run(caller, move |conn, actor| {
@@ -226,14 +264,25 @@ pub struct RegistrationListParams {
 /// org's (and its resellers').
 #[utoipa::path(tag = "deal-registrations", params(RegistrationListParams), responses((status = 200, body = Page<RegistrationDto>)))]
 #[get("/deal-registrations")]
-pub async fn list(state: web::Data<AppState>, caller: Caller, params: QueryParams<RegistrationListParams>) -> Result<HttpResponse, ApiError> {
+pub async fn list(
+    state: web::Data<AppState>,
+    caller: Caller,
+    params: QueryParams<RegistrationListParams>,
+) -> Result<HttpResponse, ApiError> {
     let params = params.0;
     let after = decode_cursor(params.cursor.as_deref())?;
     let page = state
         .run(caller, move |conn, actor| {
-            let scope: Option<Vec<Uuid>> = (!actor.is_vendor()).then(|| actor.org_scope().iter().map(|o| o.0).collect());
+            let scope: Option<Vec<Uuid>> =
+                (!actor.is_vendor()).then(|| actor.org_scope().iter().map(|o| o.0).collect());
             let status = params.status.map(|s| RegStatus::from(s).as_str());
-            let rows = Registration::list(conn, scope.as_deref(), status, after, fetch_size(params.limit))?;
+            let rows = Registration::list(
+                conn,
+                scope.as_deref(),
+                status,
+                after,
+                fetch_size(params.limit),
+            )?;
             into_page(rows, params.limit, |r| r.id, |r| dto(r, actor))
         })
         .await?;
@@ -243,7 +292,11 @@ pub async fn list(state: web::Data<AppState>, caller: Caller, params: QueryParam
 /// One registration.
 #[utoipa::path(tag = "deal-registrations", params(("id" = Uuid, Path)), responses((status = 200, body = RegistrationDto, headers(("ETag" = String)))))]
 #[get("/deal-registrations/{id}")]
-pub async fn get(state: web::Data<AppState>, caller: Caller, id: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
+pub async fn get(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let reg = state
         .run(caller, move |conn, actor| {
@@ -281,7 +334,13 @@ fn decide_on(
               (status = 409, description = "Not `submitted` (`invalid_transition`), or another org holds exclusivity (`registration_exclusivity`)", body = Problem, content_type = "application/problem+json"))
 )]
 #[post("/deal-registrations/{id}/approve")]
-pub async fn approve(state: web::Data<AppState>, caller: Caller, id: web::Path<Uuid>, if_match: IfMatch, body: JsonBody<ApproveRegistration>) -> Result<HttpResponse, ApiError> {
+pub async fn approve(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<Uuid>,
+    if_match: IfMatch,
+    body: JsonBody<ApproveRegistration>,
+) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let until = body.0.exclusive_until;
     let reg = state
@@ -293,22 +352,39 @@ pub async fn approve(state: web::Data<AppState>, caller: Caller, id: web::Path<U
                 let r = decide_on(conn, actor, id, &if_match, RegAction::Approve)?;
                 let today = Utc::now().date_naive();
                 let until = match until {
-                    Some(d) if d <= today => return Err(ApiError::validation("exclusive_until", "must be after today")),
+                    Some(d) if d <= today => {
+                        return Err(ApiError::validation(
+                            "exclusive_until",
+                            "must be after today",
+                        ));
+                    }
                     Some(d) => d,
                     None => {
-                        let days = PolicyRow::load(conn)?.policy().registration_exclusivity_days;
+                        let days = PolicyRow::load(conn)?
+                            .policy()
+                            .registration_exclusivity_days;
                         today + chrono::Days::new(u64::from(days))
                     }
                 };
-                let customer = Customer::find(conn, r.customer_id)?.ok_or_else(|| ApiError::Internal("customer gone".into()))?;
-                rules::check_exclusivity(r.org_id.into(), &identity(&customer)?, &r.product_lines, &others(conn, &r.product_lines)?)?;
-                let r = Registration::update(conn, id, &RegistrationChanges {
-                    status: Some(RegStatus::Approved.as_str().to_owned()),
-                    exclusive_until: Some(Some(until)),
-                    decided_by_user_id: Some(Some(actor.user_id.0)),
-                    decided_at: Some(Some(Utc::now())),
-                    ..RegistrationChanges::default()
-                })?;
+                let customer = Customer::find(conn, r.customer_id)?
+                    .ok_or_else(|| ApiError::Internal("customer gone".into()))?;
+                rules::check_exclusivity(
+                    r.org_id.into(),
+                    &identity(&customer)?,
+                    &r.product_lines,
+                    &others(conn, &r.product_lines)?,
+                )?;
+                let r = Registration::update(
+                    conn,
+                    id,
+                    &RegistrationChanges {
+                        status: Some(RegStatus::Approved.as_str().to_owned()),
+                        exclusive_until: Some(Some(until)),
+                        decided_by_user_id: Some(Some(actor.user_id.0)),
+                        decided_at: Some(Some(Utc::now())),
+                        ..RegistrationChanges::default()
+                    },
+                )?;
                 dto(r, actor)
             })
         })
@@ -325,20 +401,30 @@ pub async fn approve(state: web::Data<AppState>, caller: Caller, id: web::Path<U
               (status = 409, description = "Not `submitted` (`invalid_transition`)", body = Problem, content_type = "application/problem+json"))
 )]
 #[post("/deal-registrations/{id}/reject")]
-pub async fn reject(state: web::Data<AppState>, caller: Caller, id: web::Path<Uuid>, if_match: IfMatch, body: JsonBody<ReasonBody>) -> Result<HttpResponse, ApiError> {
+pub async fn reject(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<Uuid>,
+    if_match: IfMatch,
+    body: JsonBody<ReasonBody>,
+) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let reason = body.0.reason.trim().to_owned();
     let reg = state
         .run(caller, move |conn, actor| {
             conn.transaction(|conn| {
                 decide_on(conn, actor, id, &if_match, RegAction::Reject)?;
-                let r = Registration::update(conn, id, &RegistrationChanges {
-                    status: Some(RegStatus::Rejected.as_str().to_owned()),
-                    decision_reason: Some(Some(reason)),
-                    decided_by_user_id: Some(Some(actor.user_id.0)),
-                    decided_at: Some(Some(Utc::now())),
-                    ..RegistrationChanges::default()
-                })?;
+                let r = Registration::update(
+                    conn,
+                    id,
+                    &RegistrationChanges {
+                        status: Some(RegStatus::Rejected.as_str().to_owned()),
+                        decision_reason: Some(Some(reason)),
+                        decided_by_user_id: Some(Some(actor.user_id.0)),
+                        decided_at: Some(Some(Utc::now())),
+                        ..RegistrationChanges::default()
+                    },
+                )?;
                 dto(r, actor)
             })
         })
@@ -354,16 +440,25 @@ pub async fn reject(state: web::Data<AppState>, caller: Caller, id: web::Path<Uu
               (status = 409, description = "Not `submitted` (`invalid_transition`)", body = Problem, content_type = "application/problem+json"))
 )]
 #[post("/deal-registrations/{id}/withdraw")]
-pub async fn withdraw(state: web::Data<AppState>, caller: Caller, id: web::Path<Uuid>, if_match: IfMatch) -> Result<HttpResponse, ApiError> {
+pub async fn withdraw(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<Uuid>,
+    if_match: IfMatch,
+) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let reg = state
         .run(caller, move |conn, actor| {
             conn.transaction(|conn| {
                 decide_on(conn, actor, id, &if_match, RegAction::Withdraw)?;
-                let r = Registration::update(conn, id, &RegistrationChanges {
-                    status: Some(RegStatus::Withdrawn.as_str().to_owned()),
-                    ..RegistrationChanges::default()
-                })?;
+                let r = Registration::update(
+                    conn,
+                    id,
+                    &RegistrationChanges {
+                        status: Some(RegStatus::Withdrawn.as_str().to_owned()),
+                        ..RegistrationChanges::default()
+                    },
+                )?;
                 dto(r, actor)
             })
         })

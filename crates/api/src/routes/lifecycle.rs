@@ -32,7 +32,9 @@ use crate::routes::single;
 use crate::state::AppState;
 
 /// Extra column changes an action makes beyond the domain's outcome.
-type Extra<'a> = Box<dyn FnOnce(&Opportunity, &mut StateChanges, &mut PgConnection) -> Result<(), ApiError> + 'a>;
+type Extra<'a> = Box<
+    dyn FnOnce(&Opportunity, &mut StateChanges, &mut PgConnection) -> Result<(), ApiError> + 'a,
+>;
 
 /// Applies one lifecycle command inside the caller's transaction.
 pub fn apply(
@@ -45,7 +47,9 @@ pub fn apply(
     extra: Extra<'_>,
 ) -> Result<OpportunityDto, ApiError> {
     let row = Opportunity::find_for_update(conn, id)?.ok_or(ApiError::NotFound)?;
-    let collaborators = store::collaborators(conn, &[id])?.remove(&id).unwrap_or_default();
+    let collaborators = store::collaborators(conn, &[id])?
+        .remove(&id)
+        .unwrap_or_default();
     let facts = row.facts(&collaborators)?;
     let vendor = Org::vendor(conn)?.ok_or_else(|| ApiError::Internal("no vendor org".into()))?;
     let outcome = transition(actor, &facts, &command, vendor.id.into())?;
@@ -104,7 +108,15 @@ async fn act(
     let dto = state
         .run(caller, move |conn, actor| {
             conn.transaction(|conn| {
-                apply(conn, actor, id, &if_match, command, reason.as_deref(), Box::new(extra))
+                apply(
+                    conn,
+                    actor,
+                    id,
+                    &if_match,
+                    command,
+                    reason.as_deref(),
+                    Box::new(extra),
+                )
             })
         })
         .await?;
@@ -117,7 +129,11 @@ fn validity_from_today(conn: &mut PgConnection) -> Result<NaiveDate, ApiError> {
 }
 
 /// Sets the expiry an accepted opportunity starts with, unless it has one.
-fn start_validity(row: &Opportunity, c: &mut StateChanges, conn: &mut PgConnection) -> Result<(), ApiError> {
+fn start_validity(
+    row: &Opportunity,
+    c: &mut StateChanges,
+    conn: &mut PgConnection,
+) -> Result<(), ApiError> {
     if row.expires_on.is_none() {
         c.expires_on = Some(Some(validity_from_today(conn)?));
     }
@@ -134,8 +150,22 @@ fn start_validity(row: &Opportunity, c: &mut StateChanges, conn: &mut PgConnecti
               (status = 409, description = "Not `pending_approval` (`invalid_transition`)", body = Problem, content_type = "application/problem+json"))
 )]
 #[post("/opportunities/{id}/approve")]
-pub async fn approve(state: web::Data<AppState>, caller: Caller, id: web::Path<Uuid>, if_match: IfMatch) -> Result<HttpResponse, ApiError> {
-    act(state, caller, id.into_inner(), if_match, Command::Approve, None, start_validity).await
+pub async fn approve(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<Uuid>,
+    if_match: IfMatch,
+) -> Result<HttpResponse, ApiError> {
+    act(
+        state,
+        caller,
+        id.into_inner(),
+        if_match,
+        Command::Approve,
+        None,
+        start_validity,
+    )
+    .await
 }
 
 /// Reject a partner-created opportunity, with a reason (vendor writers).
@@ -147,8 +177,23 @@ pub async fn approve(state: web::Data<AppState>, caller: Caller, id: web::Path<U
               (status = 409, description = "Not `pending_approval` (`invalid_transition`)", body = Problem, content_type = "application/problem+json"))
 )]
 #[post("/opportunities/{id}/reject")]
-pub async fn reject(state: web::Data<AppState>, caller: Caller, id: web::Path<Uuid>, if_match: IfMatch, body: JsonBody<ReasonBody>) -> Result<HttpResponse, ApiError> {
-    act(state, caller, id.into_inner(), if_match, Command::Reject, Some(body.0.reason.trim().to_owned()), |_, _, _| Ok(())).await
+pub async fn reject(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<Uuid>,
+    if_match: IfMatch,
+    body: JsonBody<ReasonBody>,
+) -> Result<HttpResponse, ApiError> {
+    act(
+        state,
+        caller,
+        id.into_inner(),
+        if_match,
+        Command::Reject,
+        Some(body.0.reason.trim().to_owned()),
+        |_, _, _| Ok(()),
+    )
+    .await
 }
 
 /// Withdraw a partner-created opportunity still awaiting approval (its
@@ -160,8 +205,22 @@ pub async fn reject(state: web::Data<AppState>, caller: Caller, id: web::Path<Uu
               (status = 409, description = "Not `pending_approval` (`invalid_transition`)", body = Problem, content_type = "application/problem+json"))
 )]
 #[post("/opportunities/{id}/withdraw")]
-pub async fn withdraw(state: web::Data<AppState>, caller: Caller, id: web::Path<Uuid>, if_match: IfMatch) -> Result<HttpResponse, ApiError> {
-    act(state, caller, id.into_inner(), if_match, Command::Withdraw, None, |_, _, _| Ok(())).await
+pub async fn withdraw(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<Uuid>,
+    if_match: IfMatch,
+) -> Result<HttpResponse, ApiError> {
+    act(
+        state,
+        caller,
+        id.into_inner(),
+        if_match,
+        Command::Withdraw,
+        None,
+        |_, _, _| Ok(()),
+    )
+    .await
 }
 
 /// To one partner (`delivered`, answer due by `accept_by`), or to a primary
@@ -204,7 +263,13 @@ fn partner_state(conn: &mut PgConnection, id: Uuid) -> Result<Option<PartnerStat
               (status = 409, description = "Not distributable in its status (`invalid_transition`), or the partner paused itself (`partner_not_accepting`)", body = Problem, content_type = "application/problem+json"))
 )]
 #[post("/opportunities/{id}/distribute")]
-pub async fn distribute(state: web::Data<AppState>, caller: Caller, id: web::Path<Uuid>, if_match: IfMatch, body: JsonBody<DistributeBody>) -> Result<HttpResponse, ApiError> {
+pub async fn distribute(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<Uuid>,
+    if_match: IfMatch,
+    body: JsonBody<DistributeBody>,
+) -> Result<HttpResponse, ApiError> {
     let body = body.0;
     let id = id.into_inner();
     let dto = state
@@ -212,7 +277,10 @@ pub async fn distribute(state: web::Data<AppState>, caller: Caller, id: web::Pat
             conn.transaction(|conn| {
                 let now = Utc::now();
                 if body.collaborator_ids.is_some() && body.accept_by.is_some() {
-                    return Err(ApiError::validation("accept_by", "a collaboration is accepted at once; leave accept_by out"));
+                    return Err(ApiError::validation(
+                        "accept_by",
+                        "a collaboration is accepted at once; leave accept_by out",
+                    ));
                 }
                 if body.accept_by.is_some_and(|t| t <= now) {
                     return Err(ApiError::validation("accept_by", "must be in the future"));
@@ -220,7 +288,9 @@ pub async fn distribute(state: web::Data<AppState>, caller: Caller, id: web::Pat
                 // Decide visibility and permission before looking at targets,
                 // so a caller who may not distribute learns nothing about orgs.
                 let row = Opportunity::find_for_update(conn, id)?.ok_or(ApiError::NotFound)?;
-                let collaborators = store::collaborators(conn, &[id])?.remove(&id).unwrap_or_default();
+                let collaborators = store::collaborators(conn, &[id])?
+                    .remove(&id)
+                    .unwrap_or_default();
                 rules::decide(actor, &row.facts(&collaborators)?, Action::Distribute)?;
                 let primary = partner_state(conn, body.partner_id)?;
                 let others = body
@@ -240,15 +310,26 @@ pub async fn distribute(state: web::Data<AppState>, caller: Caller, id: web::Pat
                 };
                 let collaboration = body.collaborator_ids.is_some();
                 let accept_by = body.accept_by;
-                apply(conn, actor, id, &if_match, command, None, Box::new(move |row, c, conn| {
-                    if collaboration {
-                        start_validity(row, c, conn)
-                    } else {
-                        let window = PolicyRow::load(conn)?.policy().acceptance_window_hours;
-                        c.accept_by = Some(Some(accept_by.unwrap_or(now + chrono::Duration::hours(i64::from(window)))));
-                        Ok(())
-                    }
-                }))
+                apply(
+                    conn,
+                    actor,
+                    id,
+                    &if_match,
+                    command,
+                    None,
+                    Box::new(move |row, c, conn| {
+                        if collaboration {
+                            start_validity(row, c, conn)
+                        } else {
+                            let window = PolicyRow::load(conn)?.policy().acceptance_window_hours;
+                            c.accept_by = Some(Some(
+                                accept_by
+                                    .unwrap_or(now + chrono::Duration::hours(i64::from(window))),
+                            ));
+                            Ok(())
+                        }
+                    }),
+                )
             })
         })
         .await?;
@@ -264,8 +345,22 @@ pub async fn distribute(state: web::Data<AppState>, caller: Caller, id: web::Pat
               (status = 409, description = "Not `delivered` (`invalid_transition`)", body = Problem, content_type = "application/problem+json"))
 )]
 #[post("/opportunities/{id}/accept")]
-pub async fn accept(state: web::Data<AppState>, caller: Caller, id: web::Path<Uuid>, if_match: IfMatch) -> Result<HttpResponse, ApiError> {
-    act(state, caller, id.into_inner(), if_match, Command::Accept, None, start_validity).await
+pub async fn accept(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<Uuid>,
+    if_match: IfMatch,
+) -> Result<HttpResponse, ApiError> {
+    act(
+        state,
+        caller,
+        id.into_inner(),
+        if_match,
+        Command::Accept,
+        None,
+        start_validity,
+    )
+    .await
 }
 
 /// Decline an offer, with a reason (the offered org's admin): `declined`,
@@ -278,11 +373,25 @@ pub async fn accept(state: web::Data<AppState>, caller: Caller, id: web::Path<Uu
               (status = 409, description = "Not `delivered` (`invalid_transition`)", body = Problem, content_type = "application/problem+json"))
 )]
 #[post("/opportunities/{id}/decline")]
-pub async fn decline(state: web::Data<AppState>, caller: Caller, id: web::Path<Uuid>, if_match: IfMatch, body: JsonBody<ReasonBody>) -> Result<HttpResponse, ApiError> {
-    act(state, caller, id.into_inner(), if_match, Command::Decline, Some(body.0.reason.trim().to_owned()), |_, c, _| {
-        c.accept_by = Some(None);
-        Ok(())
-    })
+pub async fn decline(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<Uuid>,
+    if_match: IfMatch,
+    body: JsonBody<ReasonBody>,
+) -> Result<HttpResponse, ApiError> {
+    act(
+        state,
+        caller,
+        id.into_inner(),
+        if_match,
+        Command::Decline,
+        Some(body.0.reason.trim().to_owned()),
+        |_, c, _| {
+            c.accept_by = Some(None);
+            Ok(())
+        },
+    )
     .await
 }
 
@@ -296,8 +405,23 @@ pub async fn decline(state: web::Data<AppState>, caller: Caller, id: web::Path<U
               (status = 409, description = "Not `accepted` (`invalid_transition`)", body = Problem, content_type = "application/problem+json"))
 )]
 #[post("/opportunities/{id}/return")]
-pub async fn return_(state: web::Data<AppState>, caller: Caller, id: web::Path<Uuid>, if_match: IfMatch, body: JsonBody<ReasonBody>) -> Result<HttpResponse, ApiError> {
-    act(state, caller, id.into_inner(), if_match, Command::Return, Some(body.0.reason.trim().to_owned()), |_, _, _| Ok(())).await
+pub async fn return_(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<Uuid>,
+    if_match: IfMatch,
+    body: JsonBody<ReasonBody>,
+) -> Result<HttpResponse, ApiError> {
+    act(
+        state,
+        caller,
+        id.into_inner(),
+        if_match,
+        Command::Return,
+        Some(body.0.reason.trim().to_owned()),
+        |_, _, _| Ok(()),
+    )
+    .await
 }
 
 /// How an opportunity ended.
@@ -333,30 +457,48 @@ pub struct CloseBody {
               (status = 409, description = "Not `accepted` (`invalid_transition`)", body = Problem, content_type = "application/problem+json"))
 )]
 #[post("/opportunities/{id}/close")]
-pub async fn close(state: web::Data<AppState>, caller: Caller, id: web::Path<Uuid>, if_match: IfMatch, body: JsonBody<CloseBody>) -> Result<HttpResponse, ApiError> {
+pub async fn close(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<Uuid>,
+    if_match: IfMatch,
+    body: JsonBody<CloseBody>,
+) -> Result<HttpResponse, ApiError> {
     let body = body.0;
     let won = matches!(body.outcome, CloseOutcome::Won);
-    let actual = body.actual_revenue.as_ref().map(|m| m.parse("actual_revenue")).transpose()?;
+    let actual = body
+        .actual_revenue
+        .as_ref()
+        .map(|m| m.parse("actual_revenue"))
+        .transpose()?;
     let reason = body.reason.trim().to_owned();
     let stored_reason = reason.clone();
-    act(state, caller, id.into_inner(), if_match, Command::Close { won }, Some(reason), move |row, c, _| {
-        let currency: Option<CurrencyCode> = row
-            .currency
-            .as_deref()
-            .map(str::parse)
-            .transpose()
-            .map_err(|e: String| ApiError::Internal(e))?;
-        check_close(won, actual.as_ref(), currency)?;
-        c.close_reason = Some(Some(stored_reason));
-        c.actual_revenue = Some(actual.as_ref().map(|m| m.amount().clone()));
-        c.closed_at = Some(Some(Utc::now()));
-        c.accept_by = Some(None);
-        if currency.is_none() && actual.is_some() {
-            // No estimate was given: the actual revenue sets the currency.
-            c.currency = actual.as_ref().map(|m| Some(m.currency().to_string()));
-        }
-        Ok(())
-    })
+    act(
+        state,
+        caller,
+        id.into_inner(),
+        if_match,
+        Command::Close { won },
+        Some(reason),
+        move |row, c, _| {
+            let currency: Option<CurrencyCode> = row
+                .currency
+                .as_deref()
+                .map(str::parse)
+                .transpose()
+                .map_err(|e: String| ApiError::Internal(e))?;
+            check_close(won, actual.as_ref(), currency)?;
+            c.close_reason = Some(Some(stored_reason));
+            c.actual_revenue = Some(actual.as_ref().map(|m| m.amount().clone()));
+            c.closed_at = Some(Some(Utc::now()));
+            c.accept_by = Some(None);
+            if currency.is_none() && actual.is_some() {
+                // No estimate was given: the actual revenue sets the currency.
+                c.currency = actual.as_ref().map(|m| Some(m.currency().to_string()));
+            }
+            Ok(())
+        },
+    )
     .await
 }
 
@@ -379,16 +521,36 @@ pub struct ExtendBody {
               (status = 409, description = "Not `accepted` (`invalid_transition`), or no extensions left (`extension_limit_reached`)", body = Problem, content_type = "application/problem+json"))
 )]
 #[post("/opportunities/{id}/extend")]
-pub async fn extend(state: web::Data<AppState>, caller: Caller, id: web::Path<Uuid>, if_match: IfMatch, body: JsonBody<ExtendBody>) -> Result<HttpResponse, ApiError> {
+pub async fn extend(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<Uuid>,
+    if_match: IfMatch,
+    body: JsonBody<ExtendBody>,
+) -> Result<HttpResponse, ApiError> {
     let requested = body.0.expires_on;
-    act(state, caller, id.into_inner(), if_match, Command::Extend, None, move |row, c, conn| {
-        let policy = PolicyRow::load(conn)?.policy();
-        let count = u32::try_from(row.extension_count).unwrap_or(u32::MAX);
-        check_extension(&policy, count, row.expires_on, requested, Utc::now().date_naive())?;
-        c.expires_on = Some(Some(requested));
-        c.extension_count = Some(row.extension_count + 1);
-        Ok(())
-    })
+    act(
+        state,
+        caller,
+        id.into_inner(),
+        if_match,
+        Command::Extend,
+        None,
+        move |row, c, conn| {
+            let policy = PolicyRow::load(conn)?.policy();
+            let count = u32::try_from(row.extension_count).unwrap_or(u32::MAX);
+            check_extension(
+                &policy,
+                count,
+                row.expires_on,
+                requested,
+                Utc::now().date_naive(),
+            )?;
+            c.expires_on = Some(Some(requested));
+            c.extension_count = Some(row.extension_count + 1);
+            Ok(())
+        },
+    )
     .await
 }
 
@@ -401,11 +563,25 @@ pub async fn extend(state: web::Data<AppState>, caller: Caller, id: web::Path<Uu
               (status = 409, description = "Already ended (`invalid_transition`)", body = Problem, content_type = "application/problem+json"))
 )]
 #[post("/opportunities/{id}/cancel")]
-pub async fn cancel(state: web::Data<AppState>, caller: Caller, id: web::Path<Uuid>, if_match: IfMatch, body: JsonBody<ReasonBody>) -> Result<HttpResponse, ApiError> {
-    act(state, caller, id.into_inner(), if_match, Command::Cancel, Some(body.0.reason.trim().to_owned()), |_, c, _| {
-        c.accept_by = Some(None);
-        Ok(())
-    })
+pub async fn cancel(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<Uuid>,
+    if_match: IfMatch,
+    body: JsonBody<ReasonBody>,
+) -> Result<HttpResponse, ApiError> {
+    act(
+        state,
+        caller,
+        id.into_inner(),
+        if_match,
+        Command::Cancel,
+        Some(body.0.reason.trim().to_owned()),
+        |_, c, _| {
+            c.accept_by = Some(None);
+            Ok(())
+        },
+    )
     .await
 }
 
@@ -427,14 +603,22 @@ pub struct AssignOwnerBody {
     responses((status = 200, body = OpportunityDto, headers(("ETag" = String))))
 )]
 #[post("/opportunities/{id}/assign-owner")]
-pub async fn assign_owner(state: web::Data<AppState>, caller: Caller, id: web::Path<Uuid>, if_match: IfMatch, body: JsonBody<AssignOwnerBody>) -> Result<HttpResponse, ApiError> {
+pub async fn assign_owner(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<Uuid>,
+    if_match: IfMatch,
+    body: JsonBody<AssignOwnerBody>,
+) -> Result<HttpResponse, ApiError> {
     let target = body.0.user_id;
     let id = id.into_inner();
     let dto = state
         .run(caller, move |conn, actor| {
             conn.transaction(|conn| {
                 let row = Opportunity::find_for_update(conn, id)?.ok_or(ApiError::NotFound)?;
-                let collaborators = store::collaborators(conn, &[id])?.remove(&id).unwrap_or_default();
+                let collaborators = store::collaborators(conn, &[id])?
+                    .remove(&id)
+                    .unwrap_or_default();
                 rules::decide(actor, &row.facts(&collaborators)?, Action::AssignOwner)?;
                 if_match.check(row.version)?;
                 // Same answer for a user of another org as for no user at all.
@@ -443,13 +627,20 @@ pub async fn assign_owner(state: web::Data<AppState>, caller: Caller, id: web::P
                     .ok_or_else(|| ApiError::validation("user_id", "no such user in your org"))?;
                 let role = prm_domain::Role::from(RoleDto::from_stored(&user.role)?);
                 if !user.active || role.is_read_only() {
-                    return Err(ApiError::validation("user_id", "the owner must be an active user who may write"));
+                    return Err(ApiError::validation(
+                        "user_id",
+                        "the owner must be an active user who may write",
+                    ));
                 }
-                Opportunity::change_state(conn, id, &StateChanges {
-                    owner_org_id: Some(user.org_id),
-                    owner_user_id: Some(user.id),
-                    ..StateChanges::default()
-                })?;
+                Opportunity::change_state(
+                    conn,
+                    id,
+                    &StateChanges {
+                        owner_org_id: Some(user.org_id),
+                        owner_user_id: Some(user.id),
+                        ..StateChanges::default()
+                    },
+                )?;
                 load_view(conn, id, actor)
             })
         })
@@ -479,7 +670,11 @@ pub struct AddCollaboratorBody {
     responses((status = 200, body = Vec<CollaboratorDto>))
 )]
 #[get("/opportunities/{id}/collaborators")]
-pub async fn list_collaborators(state: web::Data<AppState>, caller: Caller, id: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
+pub async fn list_collaborators(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let list = state
         .run(caller, move |conn, actor| {
@@ -490,8 +685,12 @@ pub async fn list_collaborators(state: web::Data<AppState>, caller: Caller, id: 
             view.collaborator_ids
                 .iter()
                 .map(|o| {
-                    let org = Org::find(conn, *o)?.ok_or_else(|| ApiError::Internal("collaborator org gone".into()))?;
-                    Ok(CollaboratorDto { org_id: org.id, name: org.name })
+                    let org = Org::find(conn, *o)?
+                        .ok_or_else(|| ApiError::Internal("collaborator org gone".into()))?;
+                    Ok(CollaboratorDto {
+                        org_id: org.id,
+                        name: org.name,
+                    })
                 })
                 .collect::<Result<Vec<_>, ApiError>>()
         })
@@ -509,7 +708,13 @@ pub async fn list_collaborators(state: web::Data<AppState>, caller: Caller, id: 
               (status = 409, description = "Not `accepted` (`invalid_transition`)", body = Problem, content_type = "application/problem+json"))
 )]
 #[post("/opportunities/{id}/collaborators")]
-pub async fn add_collaborator(state: web::Data<AppState>, caller: Caller, id: web::Path<Uuid>, if_match: IfMatch, body: JsonBody<AddCollaboratorBody>) -> Result<HttpResponse, ApiError> {
+pub async fn add_collaborator(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<Uuid>,
+    if_match: IfMatch,
+    body: JsonBody<AddCollaboratorBody>,
+) -> Result<HttpResponse, ApiError> {
     let org = body.0.org_id;
     change_collaborators(state, caller, id.into_inner(), if_match, org, true).await
 }
@@ -522,29 +727,61 @@ pub async fn add_collaborator(state: web::Data<AppState>, caller: Caller, id: we
               (status = 409, description = "Not `accepted` (`invalid_transition`)", body = Problem, content_type = "application/problem+json"))
 )]
 #[delete("/opportunities/{id}/collaborators/{org_id}")]
-pub async fn remove_collaborator(state: web::Data<AppState>, caller: Caller, path: web::Path<(Uuid, Uuid)>, if_match: IfMatch) -> Result<HttpResponse, ApiError> {
+pub async fn remove_collaborator(
+    state: web::Data<AppState>,
+    caller: Caller,
+    path: web::Path<(Uuid, Uuid)>,
+    if_match: IfMatch,
+) -> Result<HttpResponse, ApiError> {
     let (id, org) = path.into_inner();
     change_collaborators(state, caller, id, if_match, org, false).await
 }
 
-async fn change_collaborators(state: web::Data<AppState>, caller: Caller, id: Uuid, if_match: IfMatch, org: Uuid, add: bool) -> Result<HttpResponse, ApiError> {
+async fn change_collaborators(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: Uuid,
+    if_match: IfMatch,
+    org: Uuid,
+    add: bool,
+) -> Result<HttpResponse, ApiError> {
     let dto = state
         .run(caller, move |conn, actor| {
             conn.transaction(|conn| {
                 let row = Opportunity::find_for_update(conn, id)?.ok_or(ApiError::NotFound)?;
-                let current = store::collaborators(conn, &[id])?.remove(&id).unwrap_or_default();
+                let current = store::collaborators(conn, &[id])?
+                    .remove(&id)
+                    .unwrap_or_default();
                 let facts = row.facts(&current)?;
                 rules::decide(actor, &facts, Action::ManageCollaborators)?;
                 if_match.check(row.version)?;
                 if add {
-                    let mut all: Vec<_> = current.iter().map(|c| Some(PartnerState { id: (*c).into(), is_partner: true, active: true, accepting: true })).collect();
+                    let mut all: Vec<_> = current
+                        .iter()
+                        .map(|c| {
+                            Some(PartnerState {
+                                id: (*c).into(),
+                                is_partner: true,
+                                active: true,
+                                accepting: true,
+                            })
+                        })
+                        .collect();
                     all.push(partner_state(conn, org)?);
-                    let primary = row.primary_partner_id.map(|p| PartnerState { id: p.into(), is_partner: true, active: true, accepting: true });
+                    let primary = row.primary_partner_id.map(|p| PartnerState {
+                        id: p.into(),
+                        is_partner: true,
+                        active: true,
+                        accepting: true,
+                    });
                     if current.contains(&org) {
                         return Err(ApiError::validation("org_id", "already collaborates"));
                     }
                     check_distribution(primary, &all).map_err(|e| match e {
-                        prm_domain::DomainError::Invalid(_) => ApiError::validation("org_id", "must be an active partner org other than the primary partner"),
+                        prm_domain::DomainError::Invalid(_) => ApiError::validation(
+                            "org_id",
+                            "must be an active partner org other than the primary partner",
+                        ),
                         other => other.into(),
                     })?;
                     store::add_collaborators(conn, id, &[org])?;

@@ -40,9 +40,19 @@ pub struct MarketingTaskDto {
     pub updated_at: DateTime<Utc>,
 }
 
-fn dto(conn: &mut PgConnection, actor: &Actor, t: MarketingTask) -> Result<MarketingTaskDto, ApiError> {
-    let filter = Filter { marketing_task_id: Some(t.id), ..Filter::default() };
-    let me = Me { org: actor.org_id.0, user: actor.user_id.0 };
+fn dto(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    t: MarketingTask,
+) -> Result<MarketingTaskDto, ApiError> {
+    let filter = Filter {
+        marketing_task_id: Some(t.id),
+        ..Filter::default()
+    };
+    let me = Me {
+        org: actor.org_id.0,
+        user: actor.user_id.0,
+    };
     let count = listing::count(conn, &opp_rules::visibility(actor), me, &filter)?;
     Ok(MarketingTaskDto {
         id: t.id,
@@ -94,38 +104,63 @@ pub struct TaskListParams {
 #[utoipa::path(tag = "marketing-tasks", request_body = CreateMarketingTask,
     responses((status = 201, body = MarketingTaskDto, headers(("ETag" = String), ("Location" = String)))))]
 #[post("/marketing-tasks")]
-pub async fn create(state: web::Data<AppState>, caller: Caller, body: JsonBody<CreateMarketingTask>) -> Result<HttpResponse, ApiError> {
+pub async fn create(
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: JsonBody<CreateMarketingTask>,
+) -> Result<HttpResponse, ApiError> {
     let body = body.0;
     let task = state
         .run(caller, move |conn, actor| {
             actor.ensure_can_write()?;
             if !actor.role.is_vendor_writer() {
-                return Err(ApiError::Forbidden { code: "forbidden", detail: "only vendor writers create marketing tasks".into() });
+                return Err(ApiError::Forbidden {
+                    code: "forbidden",
+                    detail: "only vendor writers create marketing tasks".into(),
+                });
             }
             if let (Some(s), Some(e)) = (body.starts_on, body.ends_on)
                 && e < s
             {
-                return Err(ApiError::validation("ends_on", "must be on or after starts_on"));
+                return Err(ApiError::validation(
+                    "ends_on",
+                    "must be on or after starts_on",
+                ));
             }
-            let t = MarketingTask::insert(conn, &NewMarketingTask {
-                id: Uuid::now_v7(),
-                name: body.name.trim().to_owned(),
-                description: body.description.map(|d| d.trim().to_owned()).filter(|d| !d.is_empty()),
-                product_lines: labels(&body.product_lines.unwrap_or_default()).map_err(|e| ApiError::validation("product_lines", e))?,
-                starts_on: body.starts_on,
-                ends_on: body.ends_on,
-                created_by_user_id: actor.user_id.0,
-            })?;
+            let t = MarketingTask::insert(
+                conn,
+                &NewMarketingTask {
+                    id: Uuid::now_v7(),
+                    name: body.name.trim().to_owned(),
+                    description: body
+                        .description
+                        .map(|d| d.trim().to_owned())
+                        .filter(|d| !d.is_empty()),
+                    product_lines: labels(&body.product_lines.unwrap_or_default())
+                        .map_err(|e| ApiError::validation("product_lines", e))?,
+                    starts_on: body.starts_on,
+                    ends_on: body.ends_on,
+                    created_by_user_id: actor.user_id.0,
+                },
+            )?;
             dto(conn, actor, t)
         })
         .await?;
-    Ok(created(format!("/api/v1/marketing-tasks/{}", task.id), task.version, &task))
+    Ok(created(
+        format!("/api/v1/marketing-tasks/{}", task.id),
+        task.version,
+        &task,
+    ))
 }
 
 /// Marketing tasks (every user may read them).
 #[utoipa::path(tag = "marketing-tasks", params(TaskListParams), responses((status = 200, body = Page<MarketingTaskDto>)))]
 #[get("/marketing-tasks")]
-pub async fn list(state: web::Data<AppState>, caller: Caller, params: QueryParams<TaskListParams>) -> Result<HttpResponse, ApiError> {
+pub async fn list(
+    state: web::Data<AppState>,
+    caller: Caller,
+    params: QueryParams<TaskListParams>,
+) -> Result<HttpResponse, ApiError> {
     let params = params.0;
     let after = decode_cursor(params.cursor.as_deref())?;
     let page = state
@@ -140,7 +175,11 @@ pub async fn list(state: web::Data<AppState>, caller: Caller, params: QueryParam
 /// One marketing task, with how many opportunities it produced.
 #[utoipa::path(tag = "marketing-tasks", params(("id" = Uuid, Path)), responses((status = 200, body = MarketingTaskDto, headers(("ETag" = String)))))]
 #[get("/marketing-tasks/{id}")]
-pub async fn get(state: web::Data<AppState>, caller: Caller, id: web::Path<Uuid>) -> Result<HttpResponse, ApiError> {
+pub async fn get(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let task = state
         .run(caller, move |conn, actor| {

@@ -8,10 +8,10 @@ use prm_domain::Actor;
 use prm_domain::opportunity::{
     self as rules, Action, CreateRequest, Origin, Phase, Status, contact_details_visible,
 };
-use prm_store::listing;
-use prm_store::marketing::MarketingTask;
 use prm_domain::values::{CurrencyCode, Money, labels};
 use prm_store::customers::Customer;
+use prm_store::listing;
+use prm_store::marketing::MarketingTask;
 use prm_store::opportunities::{
     self as store, NewEvent, NewOpportunity, Opportunity, OpportunityChanges, OpportunityView,
 };
@@ -405,7 +405,11 @@ impl OpportunityListParams {
             partner_id: self.partner_id,
             customer_id: self.customer_id,
             phase: self.phase.map(|p| Phase::from(p).as_str().to_owned()),
-            q: self.q.as_ref().map(|q| q.trim().to_owned()).filter(|q| !q.is_empty()),
+            q: self
+                .q
+                .as_ref()
+                .map(|q| q.trim().to_owned())
+                .filter(|q| !q.is_empty()),
             updated_since: self.updated_since,
             closed_since: self.closed_since,
             marketing_task_id: self.marketing_task_id,
@@ -429,7 +433,10 @@ fn list_cursor(sort: ListSort, o: &Opportunity) -> String {
     encode_token(&format!("{}|{key}|{}", sort.code(), o.id))
 }
 
-fn parse_list_cursor(sort: ListSort, cursor: Option<&str>) -> Result<Option<listing::After>, ApiError> {
+fn parse_list_cursor(
+    sort: ListSort,
+    cursor: Option<&str>,
+) -> Result<Option<listing::After>, ApiError> {
     let Some(text) = decode_token(cursor)? else {
         return Ok(None);
     };
@@ -445,7 +452,9 @@ fn parse_list_cursor(sort: ListSort, cursor: Option<&str>) -> Result<Option<list
     let after = match sort.store() {
         listing::Sort::CreatedDesc | listing::Sort::CreatedAsc => listing::After::Id(id),
         listing::Sort::UpdatedDesc | listing::Sort::UpdatedAsc => listing::After::Time(
-            DateTime::parse_from_rfc3339(key).map_err(|_| bad())?.with_timezone(&Utc),
+            DateTime::parse_from_rfc3339(key)
+                .map_err(|_| bad())?
+                .with_timezone(&Utc),
             id,
         ),
         listing::Sort::CloseDateAsc | listing::Sort::CloseDateDesc => {
@@ -468,7 +477,11 @@ fn normalized_labels(list: Option<&[String]>) -> Result<Option<Vec<String>>, Api
         .map_err(|e| ApiError::validation("product_lines", e))
 }
 
-pub fn load_view(conn: &mut PgConnection, id: Uuid, actor: &Actor) -> Result<OpportunityDto, ApiError> {
+pub fn load_view(
+    conn: &mut PgConnection,
+    id: Uuid,
+    actor: &Actor,
+) -> Result<OpportunityDto, ApiError> {
     let view = store::find_view(conn, id)?.ok_or(ApiError::NotFound)?;
     opportunity_dto(view, actor)
 }
@@ -505,7 +518,10 @@ pub async fn create_opportunity(
                 if let Some(task) = body.marketing_task_id
                     && MarketingTask::find(conn, task)?.is_none()
                 {
-                    return Err(ApiError::validation("marketing_task_id", "no such marketing task"));
+                    return Err(ApiError::validation(
+                        "marketing_task_id",
+                        "no such marketing task",
+                    ));
                 }
                 let money = body
                     .estimated_revenue
@@ -556,7 +572,8 @@ pub async fn create_opportunity(
                         actor_user_id: Some(actor.user_id.0),
                         action: "create",
                         actor_org_id: Some(actor.org_id.0),
-                        partner_org_id: (creation.origin == Origin::Partner).then_some(actor.org_id.0),
+                        partner_org_id: (creation.origin == Origin::Partner)
+                            .then_some(actor.org_id.0),
                         from_status: None,
                         to_status: &row.status,
                         reason: None,
@@ -593,7 +610,10 @@ pub async fn list_opportunities(
     let page = state
         .run(caller, move |conn, actor| {
             let visibility = rules::visibility(actor);
-            let me = listing::Me { org: actor.org_id.0, user: actor.user_id.0 };
+            let me = listing::Me {
+                org: actor.org_id.0,
+                user: actor.user_id.0,
+            };
             let rows = listing::list(
                 conn,
                 &visibility,
@@ -603,9 +623,12 @@ pub async fn list_opportunities(
                 after.as_ref(),
                 fetch_size(params.limit),
             )?;
-            into_page_keyed(rows, params.limit, |v| list_cursor(sort, &v.row), |v| {
-                opportunity_dto(v, actor)
-            })
+            into_page_keyed(
+                rows,
+                params.limit,
+                |v| list_cursor(sort, &v.row),
+                |v| opportunity_dto(v, actor),
+            )
         })
         .await?;
     Ok(HttpResponse::Ok().json(page))

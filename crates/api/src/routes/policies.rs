@@ -123,7 +123,9 @@ fn dto(row: PolicyRow) -> PolicyDto {
 #[utoipa::path(tag = "policies", responses((status = 200, body = PolicyDto, headers(("ETag" = String)))))]
 #[get("/policies")]
 pub async fn get(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
-    let row = state.run(caller, |conn, _| Ok(PolicyRow::load(conn)?)).await?;
+    let row = state
+        .run(caller, |conn, _| Ok(PolicyRow::load(conn)?))
+        .await?;
     let d = dto(row);
     Ok(single(StatusCode::OK, d.version, &d))
 }
@@ -136,13 +138,21 @@ pub async fn get(state: web::Data<AppState>, caller: Caller) -> Result<HttpRespo
     responses((status = 200, body = PolicyDto, headers(("ETag" = String))))
 )]
 #[put("/policies")]
-pub async fn put(state: web::Data<AppState>, caller: Caller, if_match: IfMatch, body: JsonBody<PolicyInput>) -> Result<HttpResponse, ApiError> {
+pub async fn put(
+    state: web::Data<AppState>,
+    caller: Caller,
+    if_match: IfMatch,
+    body: JsonBody<PolicyInput>,
+) -> Result<HttpResponse, ApiError> {
     let b = body.0;
     let row = state
         .run(caller, move |conn, actor| {
             actor.ensure_can_write()?;
             if actor.role != Role::VendorAdmin {
-                return Err(ApiError::Forbidden { code: "forbidden", detail: "only the vendor admin sets the policy".into() });
+                return Err(ApiError::Forbidden {
+                    code: "forbidden",
+                    detail: "only the vendor admin sets the policy".into(),
+                });
             }
             let w = b.weights;
             let policy = Policy {
