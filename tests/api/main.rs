@@ -4,6 +4,7 @@
 
 mod auth;
 mod customers;
+mod deals;
 mod errors;
 mod health;
 mod lifecycle;
@@ -11,5 +12,6 @@ mod openapi;
 mod opportunities;
 mod orgs;
 mod startup;
+mod tasks_and_dashboards;
 mod users;
 mod world;
