@@ -375,11 +375,11 @@ async fn lists_filter_by_status_view_and_text_and_sort_stably() {
     );
     assert_eq!(
         all_ids(&w, &format!("partner_id={}", w.other.id), &w.cm).await,
-        [b.clone()]
+        vec![b.clone()]
     );
     assert_eq!(
         all_ids(&w, "view=distributed", &w.other.admin).await,
-        [b.clone()]
+        vec![b.clone()]
     );
     assert!(
         all_ids(&w, "view=distributed", &w.res.admin)
