@@ -93,31 +93,138 @@ pub fn apply(
     load_view(conn, id, actor)
 }
 
-/// Runs one command as its own request and answers the opportunity.
-async fn act(
+/// A lifecycle request with what it carries.
+#[derive(Debug)]
+pub enum Request {
+    Approve,
+    Reject(String),
+    Withdraw,
+    Distribute(DistributeBody),
+    Accept,
+    Decline(String),
+    Return(String),
+    Close(CloseBody),
+    Extend(NaiveDate),
+    Cancel(String),
+}
+
+/// Performs a lifecycle request inside the caller's transaction: the one
+/// place each action's rules and side effects are applied.
+pub fn perform(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    id: Uuid,
+    if_match: &IfMatch,
+    request: Request,
+) -> Result<OpportunityDto, ApiError> {
+    match request {
+        Request::Approve => apply(
+            conn,
+            actor,
+            id,
+            if_match,
+            Command::Approve,
+            None,
+            Box::new(start_validity),
+        ),
+        Request::Reject(reason) => apply(
+            conn,
+            actor,
+            id,
+            if_match,
+            Command::Reject,
+            Some(reason.trim()),
+            Box::new(|_, _, _| Ok(())),
+        ),
+        Request::Withdraw => apply(
+            conn,
+            actor,
+            id,
+            if_match,
+            Command::Withdraw,
+            None,
+            Box::new(|_, _, _| Ok(())),
+        ),
+        Request::Distribute(body) => distribute_in(conn, actor, id, if_match, body),
+        Request::Accept => apply(
+            conn,
+            actor,
+            id,
+            if_match,
+            Command::Accept,
+            None,
+            Box::new(start_validity),
+        ),
+        Request::Decline(reason) => apply(
+            conn,
+            actor,
+            id,
+            if_match,
+            Command::Decline,
+            Some(reason.trim()),
+            Box::new(|_, c, _| {
+                c.accept_by = Some(None);
+                Ok(())
+            }),
+        ),
+        Request::Return(reason) => apply(
+            conn,
+            actor,
+            id,
+            if_match,
+            Command::Return,
+            Some(reason.trim()),
+            Box::new(|_, _, _| Ok(())),
+        ),
+        Request::Close(body) => close_in(conn, actor, id, if_match, body),
+        Request::Extend(date) => apply(
+            conn,
+            actor,
+            id,
+            if_match,
+            Command::Extend,
+            None,
+            Box::new(move |row, c, conn| {
+                let policy = PolicyRow::load(conn)?.policy();
+                let count = u32::try_from(row.extension_count).unwrap_or(u32::MAX);
+                check_extension(
+                    &policy,
+                    count,
+                    row.expires_on,
+                    date,
+                    Utc::now().date_naive(),
+                )?;
+                c.expires_on = Some(Some(date));
+                c.extension_count = Some(row.extension_count + 1);
+                Ok(())
+            }),
+        ),
+        Request::Cancel(reason) => apply(
+            conn,
+            actor,
+            id,
+            if_match,
+            Command::Cancel,
+            Some(reason.trim()),
+            Box::new(|_, c, _| {
+                c.accept_by = Some(None);
+                Ok(())
+            }),
+        ),
+    }
+}
+
+/// Runs one request as its own HTTP request and answers the opportunity.
+async fn respond(
     state: web::Data<AppState>,
     caller: Caller,
     id: Uuid,
     if_match: IfMatch,
-    command: Command,
-    reason: Option<String>,
-    extra: impl FnOnce(&Opportunity, &mut StateChanges, &mut PgConnection) -> Result<(), ApiError>
-    + Send
-    + 'static,
+    request: Request,
 ) -> Result<HttpResponse, ApiError> {
     let dto = state
         .run(caller, move |conn, actor| {
-            conn.transaction(|conn| {
-                apply(
-                    conn,
-                    actor,
-                    id,
-                    &if_match,
-                    command,
-                    reason.as_deref(),
-                    Box::new(extra),
-                )
-            })
+            conn.transaction(|conn| perform(conn, actor, id, &if_match, request))
         })
         .await?;
     Ok(single(StatusCode::OK, dto.version, &dto))
@@ -156,16 +263,7 @@ pub async fn approve(
     id: web::Path<Uuid>,
     if_match: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
-    act(
-        state,
-        caller,
-        id.into_inner(),
-        if_match,
-        Command::Approve,
-        None,
-        start_validity,
-    )
-    .await
+    respond(state, caller, id.into_inner(), if_match, Request::Approve).await
 }
 
 /// Reject a partner-created opportunity, with a reason (vendor writers).
@@ -184,14 +282,12 @@ pub async fn reject(
     if_match: IfMatch,
     body: JsonBody<ReasonBody>,
 ) -> Result<HttpResponse, ApiError> {
-    act(
+    respond(
         state,
         caller,
         id.into_inner(),
         if_match,
-        Command::Reject,
-        Some(body.0.reason.trim().to_owned()),
-        |_, _, _| Ok(()),
+        Request::Reject(body.0.reason),
     )
     .await
 }
@@ -211,16 +307,7 @@ pub async fn withdraw(
     id: web::Path<Uuid>,
     if_match: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
-    act(
-        state,
-        caller,
-        id.into_inner(),
-        if_match,
-        Command::Withdraw,
-        None,
-        |_, _, _| Ok(()),
-    )
-    .await
+    respond(state, caller, id.into_inner(), if_match, Request::Withdraw).await
 }
 
 /// To one partner (`delivered`, answer due by `accept_by`), or to a primary
@@ -253,6 +340,69 @@ fn partner_state(conn: &mut PgConnection, id: Uuid) -> Result<Option<PartnerStat
     })
 }
 
+fn distribute_in(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    id: Uuid,
+    if_match: &IfMatch,
+    body: DistributeBody,
+) -> Result<OpportunityDto, ApiError> {
+    let now = Utc::now();
+    if body.collaborator_ids.is_some() && body.accept_by.is_some() {
+        return Err(ApiError::validation(
+            "accept_by",
+            "a collaboration is accepted at once; leave accept_by out",
+        ));
+    }
+    if body.accept_by.is_some_and(|t| t <= now) {
+        return Err(ApiError::validation("accept_by", "must be in the future"));
+    }
+    // Decide visibility and permission before looking at targets, so a
+    // caller who may not distribute learns nothing about orgs.
+    let row = Opportunity::find_for_update(conn, id)?.ok_or(ApiError::NotFound)?;
+    let collaborators = store::collaborators(conn, &[id])?
+        .remove(&id)
+        .unwrap_or_default();
+    rules::decide(actor, &row.facts(&collaborators)?, Action::Distribute)?;
+    let primary = partner_state(conn, body.partner_id)?;
+    let others = body
+        .collaborator_ids
+        .iter()
+        .flatten()
+        .map(|c| partner_state(conn, *c))
+        .collect::<Result<Vec<_>, _>>()?;
+    check_distribution(primary, &others)?;
+    let partner = body.partner_id.into();
+    let command = match &body.collaborator_ids {
+        Some(c) => Command::DistributeCollaboration {
+            partner,
+            collaborators: c.iter().map(|o| (*o).into()).collect(),
+        },
+        None => Command::DistributeOne { partner },
+    };
+    let collaboration = body.collaborator_ids.is_some();
+    let accept_by = body.accept_by;
+    apply(
+        conn,
+        actor,
+        id,
+        if_match,
+        command,
+        None,
+        Box::new(move |row, c, conn| {
+            if collaboration {
+                start_validity(row, c, conn)
+            } else {
+                let window = PolicyRow::load(conn)?.policy().acceptance_window_hours;
+                c.accept_by = Some(Some(
+                    accept_by.unwrap_or(now + chrono::Duration::hours(i64::from(window))),
+                ));
+                Ok(())
+            }
+        }),
+    )
+}
+
 /// Distribute to one partner or in collaboration (vendor writers), from
 /// `draft`, `declined`, `returned` or `expired`.
 #[utoipa::path(
@@ -270,70 +420,14 @@ pub async fn distribute(
     if_match: IfMatch,
     body: JsonBody<DistributeBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let body = body.0;
-    let id = id.into_inner();
-    let dto = state
-        .run(caller, move |conn, actor| {
-            conn.transaction(|conn| {
-                let now = Utc::now();
-                if body.collaborator_ids.is_some() && body.accept_by.is_some() {
-                    return Err(ApiError::validation(
-                        "accept_by",
-                        "a collaboration is accepted at once; leave accept_by out",
-                    ));
-                }
-                if body.accept_by.is_some_and(|t| t <= now) {
-                    return Err(ApiError::validation("accept_by", "must be in the future"));
-                }
-                // Decide visibility and permission before looking at targets,
-                // so a caller who may not distribute learns nothing about orgs.
-                let row = Opportunity::find_for_update(conn, id)?.ok_or(ApiError::NotFound)?;
-                let collaborators = store::collaborators(conn, &[id])?
-                    .remove(&id)
-                    .unwrap_or_default();
-                rules::decide(actor, &row.facts(&collaborators)?, Action::Distribute)?;
-                let primary = partner_state(conn, body.partner_id)?;
-                let others = body
-                    .collaborator_ids
-                    .iter()
-                    .flatten()
-                    .map(|c| partner_state(conn, *c))
-                    .collect::<Result<Vec<_>, _>>()?;
-                check_distribution(primary, &others)?;
-                let partner = body.partner_id.into();
-                let command = match &body.collaborator_ids {
-                    Some(c) => Command::DistributeCollaboration {
-                        partner,
-                        collaborators: c.iter().map(|o| (*o).into()).collect(),
-                    },
-                    None => Command::DistributeOne { partner },
-                };
-                let collaboration = body.collaborator_ids.is_some();
-                let accept_by = body.accept_by;
-                apply(
-                    conn,
-                    actor,
-                    id,
-                    &if_match,
-                    command,
-                    None,
-                    Box::new(move |row, c, conn| {
-                        if collaboration {
-                            start_validity(row, c, conn)
-                        } else {
-                            let window = PolicyRow::load(conn)?.policy().acceptance_window_hours;
-                            c.accept_by = Some(Some(
-                                accept_by
-                                    .unwrap_or(now + chrono::Duration::hours(i64::from(window))),
-                            ));
-                            Ok(())
-                        }
-                    }),
-                )
-            })
-        })
-        .await?;
-    Ok(single(StatusCode::OK, dto.version, &dto))
+    respond(
+        state,
+        caller,
+        id.into_inner(),
+        if_match,
+        Request::Distribute(body.0),
+    )
+    .await
 }
 
 /// Accept an offer (the offered org's admin): `accepted`, owned by the
@@ -351,16 +445,7 @@ pub async fn accept(
     id: web::Path<Uuid>,
     if_match: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
-    act(
-        state,
-        caller,
-        id.into_inner(),
-        if_match,
-        Command::Accept,
-        None,
-        start_validity,
-    )
-    .await
+    respond(state, caller, id.into_inner(), if_match, Request::Accept).await
 }
 
 /// Decline an offer, with a reason (the offered org's admin): `declined`,
@@ -380,17 +465,12 @@ pub async fn decline(
     if_match: IfMatch,
     body: JsonBody<ReasonBody>,
 ) -> Result<HttpResponse, ApiError> {
-    act(
+    respond(
         state,
         caller,
         id.into_inner(),
         if_match,
-        Command::Decline,
-        Some(body.0.reason.trim().to_owned()),
-        |_, c, _| {
-            c.accept_by = Some(None);
-            Ok(())
-        },
+        Request::Decline(body.0.reason),
     )
     .await
 }
@@ -412,14 +492,12 @@ pub async fn return_(
     if_match: IfMatch,
     body: JsonBody<ReasonBody>,
 ) -> Result<HttpResponse, ApiError> {
-    act(
+    respond(
         state,
         caller,
         id.into_inner(),
         if_match,
-        Command::Return,
-        Some(body.0.reason.trim().to_owned()),
-        |_, _, _| Ok(()),
+        Request::Return(body.0.reason),
     )
     .await
 }
@@ -446,6 +524,49 @@ pub struct CloseBody {
     pub actual_revenue: Option<MoneyDto>,
 }
 
+fn close_in(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    id: Uuid,
+    if_match: &IfMatch,
+    body: CloseBody,
+) -> Result<OpportunityDto, ApiError> {
+    let won = matches!(body.outcome, CloseOutcome::Won);
+    let actual = body
+        .actual_revenue
+        .as_ref()
+        .map(|m| m.parse("actual_revenue"))
+        .transpose()?;
+    let reason = body.reason.trim().to_owned();
+    let stored_reason = reason.clone();
+    apply(
+        conn,
+        actor,
+        id,
+        if_match,
+        Command::Close { won },
+        Some(&reason),
+        Box::new(move |row, c, _| {
+            let currency: Option<CurrencyCode> = row
+                .currency
+                .as_deref()
+                .map(str::parse)
+                .transpose()
+                .map_err(|e: String| ApiError::Internal(e))?;
+            check_close(won, actual.as_ref(), currency)?;
+            c.close_reason = Some(Some(stored_reason));
+            c.actual_revenue = Some(actual.as_ref().map(|m| m.amount().clone()));
+            c.closed_at = Some(Some(Utc::now()));
+            c.accept_by = Some(None);
+            if currency.is_none() && actual.is_some() {
+                // No estimate was given: the actual revenue sets the currency.
+                c.currency = actual.as_ref().map(|m| Some(m.currency().to_string()));
+            }
+            Ok(())
+        }),
+    )
+}
+
 /// Close an accepted opportunity won or lost (vendor writers; the primary
 /// partner's admin or owner; never collaborators). Approved deal
 /// registrations on it close with it.
@@ -464,40 +585,12 @@ pub async fn close(
     if_match: IfMatch,
     body: JsonBody<CloseBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let body = body.0;
-    let won = matches!(body.outcome, CloseOutcome::Won);
-    let actual = body
-        .actual_revenue
-        .as_ref()
-        .map(|m| m.parse("actual_revenue"))
-        .transpose()?;
-    let reason = body.reason.trim().to_owned();
-    let stored_reason = reason.clone();
-    act(
+    respond(
         state,
         caller,
         id.into_inner(),
         if_match,
-        Command::Close { won },
-        Some(reason),
-        move |row, c, _| {
-            let currency: Option<CurrencyCode> = row
-                .currency
-                .as_deref()
-                .map(str::parse)
-                .transpose()
-                .map_err(|e: String| ApiError::Internal(e))?;
-            check_close(won, actual.as_ref(), currency)?;
-            c.close_reason = Some(Some(stored_reason));
-            c.actual_revenue = Some(actual.as_ref().map(|m| m.amount().clone()));
-            c.closed_at = Some(Some(Utc::now()));
-            c.accept_by = Some(None);
-            if currency.is_none() && actual.is_some() {
-                // No estimate was given: the actual revenue sets the currency.
-                c.currency = actual.as_ref().map(|m| Some(m.currency().to_string()));
-            }
-            Ok(())
-        },
+        Request::Close(body.0),
     )
     .await
 }
@@ -528,28 +621,12 @@ pub async fn extend(
     if_match: IfMatch,
     body: JsonBody<ExtendBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let requested = body.0.expires_on;
-    act(
+    respond(
         state,
         caller,
         id.into_inner(),
         if_match,
-        Command::Extend,
-        None,
-        move |row, c, conn| {
-            let policy = PolicyRow::load(conn)?.policy();
-            let count = u32::try_from(row.extension_count).unwrap_or(u32::MAX);
-            check_extension(
-                &policy,
-                count,
-                row.expires_on,
-                requested,
-                Utc::now().date_naive(),
-            )?;
-            c.expires_on = Some(Some(requested));
-            c.extension_count = Some(row.extension_count + 1);
-            Ok(())
-        },
+        Request::Extend(body.0.expires_on),
     )
     .await
 }
@@ -570,17 +647,12 @@ pub async fn cancel(
     if_match: IfMatch,
     body: JsonBody<ReasonBody>,
 ) -> Result<HttpResponse, ApiError> {
-    act(
+    respond(
         state,
         caller,
         id.into_inner(),
         if_match,
-        Command::Cancel,
-        Some(body.0.reason.trim().to_owned()),
-        |_, c, _| {
-            c.accept_by = Some(None);
-            Ok(())
-        },
+        Request::Cancel(body.0.reason),
     )
     .await
 }
