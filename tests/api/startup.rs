@@ -102,5 +102,20 @@ async fn demo_seed_is_idempotent_and_every_demo_token_works() {
             .expect(200);
         assert_eq!(me.body["user"]["role"], u.role);
         assert_eq!(me.body["org"]["name"], u.org);
+        let token = app.token(&u.subject);
+        let list = app.get("/api/v1/opportunities", &token).await.expect(200);
+        let d = app.get("/api/v1/dashboard", &token).await.expect(200);
+        if u.role == "partner_admin" {
+            assert!(
+                !list.body["items"].as_array().unwrap().is_empty(),
+                "{} sees work",
+                u.subject
+            );
+            assert!(
+                d.body["managed"]["count"].as_i64().unwrap()
+                    + d.body["distributed"]["count"].as_i64().unwrap()
+                    > 0
+            );
+        }
     }
 }

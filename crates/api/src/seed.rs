@@ -3,18 +3,26 @@
 //! unrelated reseller, each with an admin, two account managers and a
 //! director; customers; and opportunities in many statuses.
 
-use bigdecimal::BigDecimal;
-use chrono::{Duration, NaiveDate, Utc};
+use chrono::{Duration, Utc};
+use prm_domain::Actor;
 use prm_domain::customer::CustomerIdentity;
+use prm_store::actors::{ActorLookup, load_actor};
 use prm_store::customers::{Customer, NewCustomer};
-use prm_store::opportunities::{self as store, NewEvent, NewOpportunity, Opportunity};
+use prm_store::marketing::{MarketingTask, NewMarketingTask};
+use prm_store::opportunities::{self as store, NewEvent, Opportunity, StateChanges};
 use prm_store::orgs::{NewOrg, Org};
 use prm_store::users::{NewUser, User};
 use prm_store::{Connection, PgConnection, StoreError};
-use std::str::FromStr;
 use uuid::Uuid;
 
 use crate::config::Config;
+use crate::dto::{MoneyDto, PhaseDto};
+use crate::error::ApiError;
+use crate::extract::IfMatch;
+use crate::routes::activity::{CreateNote, CreateProgress, add_note_in, add_progress_in};
+use crate::routes::deals::{CreateRegistration, approve_in, register_in};
+use crate::routes::lifecycle::{CloseBody, CloseOutcome, DistributeBody, Request, perform};
+use crate::routes::opportunities::{ContactInput, CreateOpportunity, create_in};
 
 /// A demo user to print a token for.
 #[derive(Debug, Clone)]
@@ -152,39 +160,6 @@ pub fn seed(conn: &mut PgConnection, config: &Config) -> Result<bool, StoreError
                 users.insert(subject, u);
             }
         }
-        let uid = |s: &str| users.get(s).copied().unwrap_or_default();
-        let customer = |conn: &mut PgConnection,
-                        org: Uuid,
-                        name: &str,
-                        country: &str,
-                        industry: &str,
-                        reg: &str| {
-            let identity = CustomerIdentity::new(
-                name,
-                country
-                    .parse()
-                    .map_err(|e: String| StoreError::Corrupt(e))?,
-                None,
-                None,
-            );
-            Customer::insert(
-                conn,
-                &NewCustomer {
-                    id: Uuid::now_v7(),
-                    org_id: org,
-                    name: name.to_owned(),
-                    name_key: identity.name_key,
-                    country: country.to_owned(),
-                    industry: Some(industry.to_owned()),
-                    tax_id: None,
-                    tax_id_key: None,
-                    web_domain: None,
-                    domain_key: None,
-                    registration: reg.to_owned(),
-                },
-            )
-            .map_err(StoreError::from)
-        };
         let northwind = orgs["northwind"];
         let contoso = orgs["contoso"];
         let tailspin = orgs["tailspin"];
@@ -213,119 +188,459 @@ pub fn seed(conn: &mut PgConnection, config: &Config) -> Result<bool, StoreError
             "finance",
             "preregistered",
         )?;
-
-        let cm = uid("demo-channel-manager");
-        let now = Utc::now();
-        let close = |days: i64| Some((now + Duration::days(days)).date_naive());
-        let specs: Vec<SeedOpp> = vec![
-            SeedOpp::vendor(
-                "Security assessment for Woodgrove",
-                &woodgrove,
-                "draft",
-                vendor.id,
-                cm,
-            ),
-            SeedOpp {
-                accept_by: Some(now + Duration::hours(72)),
-                primary: Some(northwind),
-                ..SeedOpp::vendor(
-                    "Cloud rollout for Litware plants",
-                    &litware,
-                    "delivered",
-                    vendor.id,
-                    cm,
-                )
+        let task = MarketingTask::insert(
+            conn,
+            &NewMarketingTask {
+                id: Uuid::now_v7(),
+                name: "Retail cloud push".to_owned(),
+                description: Some("Help retail customers move their shops to the cloud".to_owned()),
+                product_lines: vec!["cloud".to_owned()],
+                starts_on: Some(Utc::now().date_naive()),
+                ends_on: None,
+                created_by_user_id: users["demo-channel-manager"],
             },
-            SeedOpp {
-                primary: Some(contoso),
-                phase: Some(("develop", 40)),
-                expires_on: close(120),
-                ..SeedOpp::vendor(
-                    "Store analytics for Fabrikam",
-                    &fabrikam,
-                    "accepted",
-                    contoso,
-                    uid("demo-contoso-am1"),
-                )
+        )?;
+        story(
+            conn,
+            &Customers {
+                woodgrove,
+                litware,
+                fabrikam,
+                adventure,
             },
-            SeedOpp {
-                primary: Some(tailspin),
-                collaborators: vec![northwind],
-                phase: Some(("propose", 60)),
-                expires_on: close(90),
-                ..SeedOpp::vendor(
-                    "Zero-trust programme for Woodgrove",
-                    &woodgrove,
-                    "accepted",
-                    tailspin,
-                    uid("demo-tailspin-admin"),
-                )
-            },
-            SeedOpp::partner(
-                "Fabrikam loyalty platform",
-                &fabrikam,
-                "pending_approval",
-                contoso,
-                uid("demo-contoso-am2"),
-            ),
-            SeedOpp::partner(
-                "Litware shop-floor IoT",
-                &litware,
-                "pending_approval",
-                northwind,
-                uid("demo-northwind-am1"),
-            ),
-            SeedOpp {
-                primary: Some(tailspin),
-                phase: Some(("commit", 100)),
-                closed: Some(("signed a three-year contract", "84000.00")),
-                ..SeedOpp::vendor(
-                    "Fraud detection for Adventure Works",
-                    &adventure,
-                    "won",
-                    tailspin,
-                    uid("demo-tailspin-am1"),
-                )
-            },
-            SeedOpp {
-                primary: Some(northwind),
-                phase: Some(("negotiate", 30)),
-                closed: Some(("lost on price", "0.00")),
-                ..SeedOpp::vendor(
-                    "Backup modernisation for Litware",
-                    &litware,
-                    "lost",
-                    northwind,
-                    uid("demo-northwind-am2"),
-                )
-            },
-            SeedOpp::vendor(
-                "Branch network refresh for Woodgrove",
-                &woodgrove,
-                "declined",
-                vendor.id,
-                cm,
-            ),
-            SeedOpp::partner(
-                "Adventure Works data lake",
-                &adventure,
-                "rejected",
-                tailspin,
-                uid("demo-tailspin-am1"),
-            ),
-            SeedOpp::vendor(
-                "Printer fleet for Woodgrove",
-                &woodgrove,
-                "canceled",
-                vendor.id,
-                cm,
-            ),
-        ];
-        for spec in specs {
-            insert_opportunity(conn, spec)?;
-        }
+            task.id,
+        )
+        .map_err(|e| StoreError::Corrupt(format!("demo story: {e}")))?;
         Ok(true)
     })
+}
+
+fn customer(
+    conn: &mut PgConnection,
+    org: Uuid,
+    name: &str,
+    country: &str,
+    industry: &str,
+    registration: &str,
+) -> Result<Uuid, StoreError> {
+    let country_code = country.parse().map_err(StoreError::Corrupt)?;
+    let identity = CustomerIdentity::new(name, country_code, None, None);
+    Ok(Customer::insert(
+        conn,
+        &NewCustomer {
+            id: Uuid::now_v7(),
+            org_id: org,
+            name: name.to_owned(),
+            name_key: identity.name_key,
+            country: country.to_owned(),
+            industry: Some(industry.to_owned()),
+            tax_id: None,
+            tax_id_key: None,
+            web_domain: None,
+            domain_key: None,
+            registration: registration.to_owned(),
+        },
+    )?
+    .id)
+}
+
+/// Demo customers by name.
+struct Customers {
+    woodgrove: Uuid,
+    litware: Uuid,
+    fabrikam: Uuid,
+    adventure: Uuid,
+}
+
+fn actor(conn: &mut PgConnection, subject: &str) -> Result<Actor, ApiError> {
+    match load_actor(conn, subject)? {
+        ActorLookup::Found(a) => Ok(a),
+        _ => Err(ApiError::Internal(format!("demo user {subject} missing"))),
+    }
+}
+
+fn body(
+    topic: &str,
+    customer: Uuid,
+    amount: &str,
+    product: &str,
+    task: Option<Uuid>,
+) -> CreateOpportunity {
+    CreateOpportunity {
+        topic: topic.to_owned(),
+        customer_id: customer,
+        contact: Some(ContactInput {
+            name: "Jo Park".to_owned(),
+            email: Some("jo.park@customer.example".to_owned()),
+            phone: Some("+49 30 1234 567".to_owned()),
+            title: Some("Head of IT".to_owned()),
+        }),
+        estimated_revenue: Some(MoneyDto {
+            amount: amount.to_owned(),
+            currency: "EUR".to_owned(),
+        }),
+        expected_close_date: Some((Utc::now() + Duration::days(60)).date_naive()),
+        customer_situation: Some("Ageing on-premises estate".to_owned()),
+        customer_need: Some("Lower running costs and better security".to_owned()),
+        proposed_solution: Some("Phased migration with managed services".to_owned()),
+        country: None,
+        industry: None,
+        product_lines: Some(vec![product.to_owned()]),
+        marketing_task_id: task,
+    }
+}
+
+/// Plays the demo story through the same functions the API runs, so every
+/// state it leaves is one the rules can produce.
+fn story(conn: &mut PgConnection, c: &Customers, task: Uuid) -> Result<(), ApiError> {
+    let cm = actor(conn, "demo-channel-manager")?;
+    let nw = actor(conn, "demo-northwind-admin")?;
+    let nw_am1 = actor(conn, "demo-northwind-am1")?;
+    let co = actor(conn, "demo-contoso-admin")?;
+    let co_am1 = actor(conn, "demo-contoso-am1")?;
+    let co_am2 = actor(conn, "demo-contoso-am2")?;
+    let ts = actor(conn, "demo-tailspin-admin")?;
+    let ts_am1 = actor(conn, "demo-tailspin-am1")?;
+    let ts_am2 = actor(conn, "demo-tailspin-am2")?;
+    let any = IfMatch::Absent;
+    let create = |conn: &mut PgConnection, who: &Actor, b: CreateOpportunity| {
+        create_in(conn, who, b).map(|o| o.id)
+    };
+    let to = |partner: Uuid| {
+        Request::Distribute(DistributeBody {
+            partner_id: partner,
+            accept_by: None,
+            collaborator_ids: None,
+        })
+    };
+    let progress = |phase: PhaseDto, p: i16, text: &str| CreateProgress {
+        development_phase: phase,
+        win_probability: p,
+        technical_exchange: Some("Architecture workshop with the customer's IT".to_owned()),
+        test_details: None,
+        progress_details: Some(text.to_owned()),
+    };
+
+    // draft
+    create(
+        conn,
+        &cm,
+        body(
+            "Security assessment for Woodgrove",
+            c.woodgrove,
+            "45000.00",
+            "security",
+            None,
+        ),
+    )?;
+    // delivered to Northwind, awaiting its answer
+    let o = create(
+        conn,
+        &cm,
+        body(
+            "Cloud rollout for Litware plants",
+            c.litware,
+            "250000.00",
+            "cloud",
+            Some(task),
+        ),
+    )?;
+    perform(conn, &cm, o, &any, to(nw.org_id.0))?;
+    // accepted by Contoso, owned by an account manager, with progress and notes
+    let o = create(
+        conn,
+        &cm,
+        body(
+            "Store analytics for Fabrikam",
+            c.fabrikam,
+            "120000.00",
+            "cloud",
+            Some(task),
+        ),
+    )?;
+    perform(conn, &cm, o, &any, to(co.org_id.0))?;
+    perform(conn, &co, o, &any, Request::Accept)?;
+    crate::routes::lifecycle::assign_owner_in(conn, &co, o, &any, co_am1.user_id.0)?;
+    add_progress_in(
+        conn,
+        &co_am1,
+        o,
+        progress(PhaseDto::Develop, 40, "Demo held; pilot scoped"),
+    )?;
+    add_note_in(
+        conn,
+        &co_am1,
+        o,
+        CreateNote {
+            body: "Customer asked for a second demo".to_owned(),
+            internal: false,
+        },
+    )?;
+    add_note_in(
+        conn,
+        &co_am1,
+        o,
+        CreateNote {
+            body: "Our margin target: 18%".to_owned(),
+            internal: true,
+        },
+    )?;
+    // a collaboration: Tailspin leads, Northwind helps
+    let o = create(
+        conn,
+        &cm,
+        body(
+            "Zero-trust programme for Woodgrove",
+            c.woodgrove,
+            "480000.00",
+            "security",
+            None,
+        ),
+    )?;
+    perform(
+        conn,
+        &cm,
+        o,
+        &any,
+        Request::Distribute(DistributeBody {
+            partner_id: ts.org_id.0,
+            accept_by: None,
+            collaborator_ids: Some(vec![nw.org_id.0]),
+        }),
+    )?;
+    add_progress_in(
+        conn,
+        &ts,
+        o,
+        progress(PhaseDto::Propose, 60, "Proposal sent"),
+    )?;
+    add_note_in(
+        conn,
+        &nw,
+        o,
+        CreateNote {
+            body: "We can staff the network part".to_owned(),
+            internal: false,
+        },
+    )?;
+    // partner-created, awaiting approval, with a submitted deal registration
+    let o = create(
+        conn,
+        &co_am2,
+        body(
+            "Fabrikam loyalty platform",
+            c.fabrikam,
+            "90000.00",
+            "cloud",
+            Some(task),
+        ),
+    )?;
+    register_in(
+        conn,
+        &co_am2,
+        o,
+        CreateRegistration {
+            product_lines: vec!["cloud".to_owned()],
+            justification: Some("We sourced this customer".to_owned()),
+        },
+    )?;
+    create(
+        conn,
+        &nw_am1,
+        body("Litware shop-floor IoT", c.litware, "60000.00", "iot", None),
+    )?;
+    // partner-created, approved, registered, won
+    let o = create(
+        conn,
+        &ts_am1,
+        body(
+            "Fraud detection for Adventure Works",
+            c.adventure,
+            "84000.00",
+            "security",
+            None,
+        ),
+    )?;
+    let reg = register_in(
+        conn,
+        &ts_am1,
+        o,
+        CreateRegistration {
+            product_lines: vec!["security".to_owned()],
+            justification: None,
+        },
+    )?;
+    approve_in(conn, &cm, reg.id, &any, None)?;
+    perform(conn, &cm, o, &any, Request::Approve)?;
+    add_progress_in(
+        conn,
+        &ts_am1,
+        o,
+        progress(PhaseDto::Commit, 100, "Contract signed"),
+    )?;
+    perform(
+        conn,
+        &ts_am1,
+        o,
+        &any,
+        Request::Close(CloseBody {
+            outcome: CloseOutcome::Won,
+            reason: "Signed a three-year contract".to_owned(),
+            actual_revenue: Some(MoneyDto {
+                amount: "84000.00".to_owned(),
+                currency: "EUR".to_owned(),
+            }),
+        }),
+    )?;
+    // accepted by Northwind, then lost
+    let o = create(
+        conn,
+        &cm,
+        body(
+            "Backup modernisation for Litware",
+            c.litware,
+            "70000.00",
+            "cloud",
+            None,
+        ),
+    )?;
+    perform(conn, &cm, o, &any, to(nw.org_id.0))?;
+    perform(conn, &nw, o, &any, Request::Accept)?;
+    perform(
+        conn,
+        &nw,
+        o,
+        &any,
+        Request::Close(CloseBody {
+            outcome: CloseOutcome::Lost,
+            reason: "Lost on price".to_owned(),
+            actual_revenue: None,
+        }),
+    )?;
+    // declined by Tailspin
+    let o = create(
+        conn,
+        &cm,
+        body(
+            "Branch network refresh for Woodgrove",
+            c.woodgrove,
+            "150000.00",
+            "network",
+            None,
+        ),
+    )?;
+    perform(conn, &cm, o, &any, to(ts.org_id.0))?;
+    perform(
+        conn,
+        &ts,
+        o,
+        &any,
+        Request::Decline("No capacity this quarter".to_owned()),
+    )?;
+    // returned by Contoso
+    let o = create(
+        conn,
+        &cm,
+        body(
+            "Kiosk fleet for Fabrikam",
+            c.fabrikam,
+            "35000.00",
+            "devices",
+            None,
+        ),
+    )?;
+    perform(conn, &cm, o, &any, to(co.org_id.0))?;
+    perform(conn, &co, o, &any, Request::Accept)?;
+    perform(
+        conn,
+        &co,
+        o,
+        &any,
+        Request::Return("Customer went quiet".to_owned()),
+    )?;
+    // rejected
+    let o = create(
+        conn,
+        &ts_am2,
+        body(
+            "Adventure Works data lake",
+            c.adventure,
+            "40000.00",
+            "cloud",
+            None,
+        ),
+    )?;
+    perform(
+        conn,
+        &cm,
+        o,
+        &any,
+        Request::Reject("Already in the vendor's pipeline".to_owned()),
+    )?;
+    // canceled
+    let o = create(
+        conn,
+        &cm,
+        body(
+            "Printer fleet for Woodgrove",
+            c.woodgrove,
+            "12000.00",
+            "devices",
+            None,
+        ),
+    )?;
+    perform(
+        conn,
+        &cm,
+        o,
+        &any,
+        Request::Cancel("Customer chose another vendor".to_owned()),
+    )?;
+    // expired: offered to Contoso, whose answer never came. The deadline
+    // worker (a later release) does this; the demo moves the clock instead.
+    let o = create(
+        conn,
+        &cm,
+        body(
+            "Payment terminals for Litware",
+            c.litware,
+            "28000.00",
+            "devices",
+            None,
+        ),
+    )?;
+    perform(conn, &cm, o, &any, to(co.org_id.0))?;
+    expire_for_demo(conn, o, co.org_id.0)?;
+    Ok(())
+}
+
+/// Marks an offer expired as the deadline worker will: as the system, with
+/// its status event, in the same transaction.
+fn expire_for_demo(conn: &mut PgConnection, id: Uuid, partner: Uuid) -> Result<(), ApiError> {
+    Opportunity::change_state(
+        conn,
+        id,
+        &StateChanges {
+            status: Some("expired".to_owned()),
+            accept_by: Some(None),
+            ..StateChanges::default()
+        },
+    )?;
+    store::record_event(
+        conn,
+        &NewEvent {
+            id: Uuid::now_v7(),
+            opportunity_id: id,
+            actor_user_id: None,
+            actor_org_id: None,
+            partner_org_id: Some(partner),
+            action: "expire",
+            from_status: Some("delivered"),
+            to_status: "expired",
+            reason: Some("no answer before the deadline"),
+        },
+    )?;
+    Ok(())
 }
 
 fn ensure_user(
@@ -351,122 +666,4 @@ fn ensure_user(
         },
     )?
     .id)
-}
-
-struct SeedOpp {
-    topic: &'static str,
-    customer_id: Uuid,
-    country: String,
-    industry: Option<String>,
-    status: &'static str,
-    origin: &'static str,
-    owner_org: Uuid,
-    owner_user: Uuid,
-    creator: Uuid,
-    primary: Option<Uuid>,
-    collaborators: Vec<Uuid>,
-    accept_by: Option<chrono::DateTime<Utc>>,
-    expires_on: Option<NaiveDate>,
-    phase: Option<(&'static str, i16)>,
-    closed: Option<(&'static str, &'static str)>,
-}
-
-impl SeedOpp {
-    fn vendor(
-        topic: &'static str,
-        c: &Customer,
-        status: &'static str,
-        owner_org: Uuid,
-        owner_user: Uuid,
-    ) -> Self {
-        Self {
-            topic,
-            customer_id: c.id,
-            country: c.country.clone(),
-            industry: c.industry.clone(),
-            status,
-            origin: "vendor",
-            owner_org,
-            owner_user,
-            creator: owner_user,
-            primary: None,
-            collaborators: vec![],
-            accept_by: None,
-            expires_on: None,
-            phase: None,
-            closed: None,
-        }
-    }
-
-    fn partner(
-        topic: &'static str,
-        c: &Customer,
-        status: &'static str,
-        owner_org: Uuid,
-        owner_user: Uuid,
-    ) -> Self {
-        Self {
-            origin: "partner",
-            ..Self::vendor(topic, c, status, owner_org, owner_user)
-        }
-    }
-}
-
-fn insert_opportunity(conn: &mut PgConnection, s: SeedOpp) -> Result<(), StoreError> {
-    let amount = |v: &str| BigDecimal::from_str(v).map_err(|e| StoreError::Corrupt(e.to_string()));
-    let row = Opportunity::insert(
-        conn,
-        &NewOpportunity {
-            id: Uuid::now_v7(),
-            topic: s.topic.to_owned(),
-            customer_id: s.customer_id,
-            contact_name: Some("Jo Park".to_owned()),
-            contact_email: Some("jo.park@customer.example".to_owned()),
-            contact_phone: Some("+49 30 1234 567".to_owned()),
-            contact_title: Some("Head of IT".to_owned()),
-            currency: Some("EUR".to_owned()),
-            estimated_revenue: Some(amount("120000.00")?),
-            expected_close_date: Some((Utc::now() + Duration::days(60)).date_naive()),
-            customer_situation: Some("Ageing on-premises estate".to_owned()),
-            customer_need: Some("Lower running costs and better security".to_owned()),
-            proposed_solution: Some("Phased migration with managed services".to_owned()),
-            country: Some(s.country),
-            industry: s.industry,
-            product_lines: vec!["cloud".to_owned()],
-            marketing_task_id: None,
-            origin: s.origin.to_owned(),
-            status: s.status.to_owned(),
-            owner_org_id: s.owner_org,
-            owner_user_id: s.owner_user,
-            primary_partner_id: s.primary,
-            accept_by: s.accept_by,
-            expires_on: s.expires_on,
-            created_by_user_id: s.creator,
-        },
-    )?;
-    prm_store::opportunities::seed_details(
-        conn,
-        row.id,
-        &s.collaborators,
-        s.phase,
-        match s.closed {
-            Some((reason, actual)) => Some((reason, amount(actual)?)),
-            None => None,
-        },
-    )?;
-    store::record_event(
-        conn,
-        &NewEvent {
-            id: Uuid::now_v7(),
-            opportunity_id: row.id,
-            actor_user_id: Some(s.creator),
-            actor_org_id: None,
-            partner_org_id: s.primary.or((s.origin == "partner").then_some(s.owner_org)),
-            action: "seed",
-            from_status: None,
-            to_status: s.status,
-            reason: Some("demo data"),
-        },
-    )?;
-    Ok(())
 }

@@ -210,6 +210,45 @@ fn text(v: Option<String>) -> Option<String> {
     v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty())
 }
 
+/// Adds a progress entry in the caller's transaction.
+pub fn add_progress_in(
+    conn: &mut PgConnection,
+    actor: &prm_domain::Actor,
+    id: Uuid,
+    body: CreateProgress,
+) -> Result<ProgressDto, ApiError> {
+    opportunity_for(conn, actor, id, Action::AddProgress)?;
+    let phase: Phase = body.development_phase.into();
+    let latest = latest_phase(conn, id)?
+        .map(|p| PhaseDto::from_stored(&p).map(Phase::from))
+        .transpose()?;
+    check_phase(actor, latest, phase)?;
+    let entry = ProgressEntry::insert(
+        conn,
+        &NewProgress {
+            id: Uuid::now_v7(),
+            opportunity_id: id,
+            author_user_id: actor.user_id.0,
+            author_org_id: actor.org_id.0,
+            development_phase: phase.as_str().to_owned(),
+            win_probability: body.win_probability,
+            technical_exchange: text(body.technical_exchange),
+            test_details: text(body.test_details),
+            progress_details: text(body.progress_details),
+        },
+    )?;
+    Opportunity::change_state(
+        conn,
+        id,
+        &StateChanges {
+            pipeline_phase: Some(Some(entry.development_phase.clone())),
+            win_probability: Some(Some(entry.win_probability)),
+            ..StateChanges::default()
+        },
+    )?;
+    ProgressDto::from_row(entry)
+}
+
 /// Add a progress entry (vendor writers, the primary partner's admin or
 /// owner, collaborators, the reseller's distributor) to an accepted
 /// opportunity. The latest entry sets its phase and win probability.
@@ -231,38 +270,7 @@ pub async fn add_progress(
     let body = body.0;
     let entry = state
         .run(caller, move |conn, actor| {
-            conn.transaction(|conn| {
-                opportunity_for(conn, actor, id, Action::AddProgress)?;
-                let phase: Phase = body.development_phase.into();
-                let latest = latest_phase(conn, id)?
-                    .map(|p| PhaseDto::from_stored(&p).map(Phase::from))
-                    .transpose()?;
-                check_phase(actor, latest, phase)?;
-                let entry = ProgressEntry::insert(
-                    conn,
-                    &NewProgress {
-                        id: Uuid::now_v7(),
-                        opportunity_id: id,
-                        author_user_id: actor.user_id.0,
-                        author_org_id: actor.org_id.0,
-                        development_phase: phase.as_str().to_owned(),
-                        win_probability: body.win_probability,
-                        technical_exchange: text(body.technical_exchange),
-                        test_details: text(body.test_details),
-                        progress_details: text(body.progress_details),
-                    },
-                )?;
-                Opportunity::change_state(
-                    conn,
-                    id,
-                    &StateChanges {
-                        pipeline_phase: Some(Some(entry.development_phase.clone())),
-                        win_probability: Some(Some(entry.win_probability)),
-                        ..StateChanges::default()
-                    },
-                )?;
-                ProgressDto::from_row(entry)
-            })
+            conn.transaction(|conn| add_progress_in(conn, actor, id, body))
         })
         .await?;
     Ok(created(
@@ -299,6 +307,27 @@ pub async fn list_progress(
     Ok(HttpResponse::Ok().json(page))
 }
 
+/// Adds a note in the caller's transaction.
+pub fn add_note_in(
+    conn: &mut PgConnection,
+    actor: &prm_domain::Actor,
+    id: Uuid,
+    body: CreateNote,
+) -> Result<NoteDto, ApiError> {
+    opportunity_for(conn, actor, id, Action::AddNote)?;
+    Ok(NoteDto::from(Note::insert(
+        conn,
+        &NewNote {
+            id: Uuid::now_v7(),
+            opportunity_id: id,
+            author_user_id: actor.user_id.0,
+            author_org_id: actor.org_id.0,
+            body: body.body.trim().to_owned(),
+            internal: body.internal,
+        },
+    )?))
+}
+
 /// Add a note (anyone who sees the opportunity and may write; collaborators too).
 #[utoipa::path(tag = "activity", params(("id" = Uuid, Path)), request_body = CreateNote, responses((status = 201, body = NoteDto)))]
 #[post("/opportunities/{id}/notes")]
@@ -312,26 +341,13 @@ pub async fn add_note(
     let body = body.0;
     let note = state
         .run(caller, move |conn, actor| {
-            conn.transaction(|conn| {
-                opportunity_for(conn, actor, id, Action::AddNote)?;
-                Ok(Note::insert(
-                    conn,
-                    &NewNote {
-                        id: Uuid::now_v7(),
-                        opportunity_id: id,
-                        author_user_id: actor.user_id.0,
-                        author_org_id: actor.org_id.0,
-                        body: body.body.trim().to_owned(),
-                        internal: body.internal,
-                    },
-                )?)
-            })
+            conn.transaction(|conn| add_note_in(conn, actor, id, body))
         })
         .await?;
     Ok(created(
         format!("/api/v1/opportunities/{id}/notes"),
         1,
-        &NoteDto::from(note),
+        &note,
     ))
 }
 

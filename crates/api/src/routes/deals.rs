@@ -143,6 +143,54 @@ fn others(
         .collect()
 }
 
+/// Registers a deal in the caller's transaction.
+pub fn register_in(
+    conn: &mut PgConnection,
+    actor: &prm_domain::Actor,
+    id: Uuid,
+    body: CreateRegistration,
+) -> Result<RegistrationDto, ApiError> {
+    let row = Opportunity::find_for_update(conn, id)?.ok_or(ApiError::NotFound)?;
+    let collaborators = opps::collaborators(conn, &[id])?
+        .remove(&id)
+        .unwrap_or_default();
+    opp_rules::decide(actor, &row.facts(&collaborators)?, Action::RegisterDeal)?;
+    if !Registration::active_for_update(conn, id)?.is_empty() {
+        return Err(ApiError::Conflict {
+            code: "registration_exists",
+            detail: "this opportunity already has a submitted or approved registration".into(),
+        });
+    }
+    let lines =
+        labels(&body.product_lines).map_err(|e| ApiError::validation("product_lines", e))?;
+    let customer = Customer::find(conn, row.customer_id)?
+        .ok_or_else(|| ApiError::Internal("customer gone".into()))?;
+    let conflicts = rules::conflicts(
+        actor.org_id,
+        &identity(&customer)?,
+        &lines,
+        &others(conn, &lines)?,
+    );
+    let r = Registration::insert(
+        conn,
+        &NewRegistration {
+            id: Uuid::now_v7(),
+            opportunity_id: id,
+            org_id: actor.org_id.0,
+            customer_id: row.customer_id,
+            product_lines: lines,
+            justification: body
+                .justification
+                .map(|j| j.trim().to_owned())
+                .filter(|j| !j.is_empty()),
+            status: RegStatus::Submitted.as_str().to_owned(),
+            conflict_ids: conflicts,
+            submitted_by_user_id: actor.user_id.0,
+        },
+    )?;
+    dto(r, actor)
+}
+
 /// Register a deal (the creating org's admin or the owner). Conflicting
 /// registrations of other orgs are recorded on it.
 #[utoipa::path(
@@ -165,48 +213,7 @@ pub async fn register(
     let body = body.0;
     let reg = state
         .run(caller, move |conn, actor| {
-            conn.transaction(|conn| {
-                let row = Opportunity::find_for_update(conn, id)?.ok_or(ApiError::NotFound)?;
-                let collaborators = opps::collaborators(conn, &[id])?
-                    .remove(&id)
-                    .unwrap_or_default();
-                opp_rules::decide(actor, &row.facts(&collaborators)?, Action::RegisterDeal)?;
-                if !Registration::active_for_update(conn, id)?.is_empty() {
-                    return Err(ApiError::Conflict {
-                        code: "registration_exists",
-                        detail: "this opportunity already has a submitted or approved registration"
-                            .into(),
-                    });
-                }
-                let lines = labels(&body.product_lines)
-                    .map_err(|e| ApiError::validation("product_lines", e))?;
-                let customer = Customer::find(conn, row.customer_id)?
-                    .ok_or_else(|| ApiError::Internal("customer gone".into()))?;
-                let conflicts = rules::conflicts(
-                    actor.org_id,
-                    &identity(&customer)?,
-                    &lines,
-                    &others(conn, &lines)?,
-                );
-                let r = Registration::insert(
-                    conn,
-                    &NewRegistration {
-                        id: Uuid::now_v7(),
-                        opportunity_id: id,
-                        org_id: actor.org_id.0,
-                        customer_id: row.customer_id,
-                        product_lines: lines,
-                        justification: body
-                            .justification
-                            .map(|j| j.trim().to_owned())
-                            .filter(|j| !j.is_empty()),
-                        status: RegStatus::Submitted.as_str().to_owned(),
-                        conflict_ids: conflicts,
-                        submitted_by_user_id: actor.user_id.0,
-                    },
-                )?;
-                dto(r, actor)
-            })
+            conn.transaction(|conn| register_in(conn, actor, id, body))
         })
         .await?;
     Ok(created(
@@ -323,6 +330,56 @@ fn decide_on(
     Ok(r)
 }
 
+/// Approves a registration in the caller's transaction.
+pub fn approve_in(
+    conn: &mut PgConnection,
+    actor: &prm_domain::Actor,
+    id: Uuid,
+    if_match: &IfMatch,
+    until: Option<NaiveDate>,
+) -> Result<RegistrationDto, ApiError> {
+    // Serialize approvals so the exclusivity check sees every
+    // approval committed before it.
+    store::lock_approvals(conn)?;
+    let r = decide_on(conn, actor, id, if_match, RegAction::Approve)?;
+    let today = Utc::now().date_naive();
+    let until = match until {
+        Some(d) if d <= today => {
+            return Err(ApiError::validation(
+                "exclusive_until",
+                "must be after today",
+            ));
+        }
+        Some(d) => d,
+        None => {
+            let days = PolicyRow::load(conn)?
+                .policy()
+                .registration_exclusivity_days;
+            today + chrono::Days::new(u64::from(days))
+        }
+    };
+    let customer = Customer::find(conn, r.customer_id)?
+        .ok_or_else(|| ApiError::Internal("customer gone".into()))?;
+    rules::check_exclusivity(
+        r.org_id.into(),
+        &identity(&customer)?,
+        &r.product_lines,
+        &others(conn, &r.product_lines)?,
+    )?;
+    let r = Registration::update(
+        conn,
+        id,
+        &RegistrationChanges {
+            status: Some(RegStatus::Approved.as_str().to_owned()),
+            exclusive_until: Some(Some(until)),
+            decided_by_user_id: Some(Some(actor.user_id.0)),
+            decided_at: Some(Some(Utc::now())),
+            ..RegistrationChanges::default()
+        },
+    )?;
+    dto(r, actor)
+}
+
 /// Approve a submitted registration (vendor writers). While another org holds
 /// an approved registration for the same customer and a shared product line,
 /// this is a 409 naming the holder; two approvals racing never both pass.
@@ -345,48 +402,7 @@ pub async fn approve(
     let until = body.0.exclusive_until;
     let reg = state
         .run(caller, move |conn, actor| {
-            conn.transaction(|conn| {
-                // Serialize approvals so the exclusivity check sees every
-                // approval committed before it.
-                store::lock_approvals(conn)?;
-                let r = decide_on(conn, actor, id, &if_match, RegAction::Approve)?;
-                let today = Utc::now().date_naive();
-                let until = match until {
-                    Some(d) if d <= today => {
-                        return Err(ApiError::validation(
-                            "exclusive_until",
-                            "must be after today",
-                        ));
-                    }
-                    Some(d) => d,
-                    None => {
-                        let days = PolicyRow::load(conn)?
-                            .policy()
-                            .registration_exclusivity_days;
-                        today + chrono::Days::new(u64::from(days))
-                    }
-                };
-                let customer = Customer::find(conn, r.customer_id)?
-                    .ok_or_else(|| ApiError::Internal("customer gone".into()))?;
-                rules::check_exclusivity(
-                    r.org_id.into(),
-                    &identity(&customer)?,
-                    &r.product_lines,
-                    &others(conn, &r.product_lines)?,
-                )?;
-                let r = Registration::update(
-                    conn,
-                    id,
-                    &RegistrationChanges {
-                        status: Some(RegStatus::Approved.as_str().to_owned()),
-                        exclusive_until: Some(Some(until)),
-                        decided_by_user_id: Some(Some(actor.user_id.0)),
-                        decided_at: Some(Some(Utc::now())),
-                        ..RegistrationChanges::default()
-                    },
-                )?;
-                dto(r, actor)
-            })
+            conn.transaction(|conn| approve_in(conn, actor, id, &if_match, until))
         })
         .await?;
     Ok(single(StatusCode::OK, reg.version, &reg))

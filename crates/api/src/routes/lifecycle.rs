@@ -666,6 +666,43 @@ pub struct AssignOwnerBody {
     pub user_id: Uuid,
 }
 
+/// Assigns the owner in the caller's transaction.
+pub fn assign_owner_in(
+    conn: &mut PgConnection,
+    actor: &prm_domain::Actor,
+    id: Uuid,
+    if_match: &IfMatch,
+    target: Uuid,
+) -> Result<OpportunityDto, ApiError> {
+    let row = Opportunity::find_for_update(conn, id)?.ok_or(ApiError::NotFound)?;
+    let collaborators = store::collaborators(conn, &[id])?
+        .remove(&id)
+        .unwrap_or_default();
+    rules::decide(actor, &row.facts(&collaborators)?, Action::AssignOwner)?;
+    if_match.check(row.version)?;
+    // Same answer for a user of another org as for no user at all.
+    let user = User::find(conn, target)?
+        .filter(|u| u.org_id == actor.org_id.0)
+        .ok_or_else(|| ApiError::validation("user_id", "no such user in your org"))?;
+    let role = prm_domain::Role::from(RoleDto::from_stored(&user.role)?);
+    if !user.active || role.is_read_only() {
+        return Err(ApiError::validation(
+            "user_id",
+            "the owner must be an active user who may write",
+        ));
+    }
+    Opportunity::change_state(
+        conn,
+        id,
+        &StateChanges {
+            owner_org_id: Some(user.org_id),
+            owner_user_id: Some(user.id),
+            ..StateChanges::default()
+        },
+    )?;
+    load_view(conn, id, actor)
+}
+
 /// Assign the owner: the holding partner's admin picks a user of its org; a
 /// vendor writer does so for vendor-owned opportunities.
 #[utoipa::path(
@@ -686,35 +723,7 @@ pub async fn assign_owner(
     let id = id.into_inner();
     let dto = state
         .run(caller, move |conn, actor| {
-            conn.transaction(|conn| {
-                let row = Opportunity::find_for_update(conn, id)?.ok_or(ApiError::NotFound)?;
-                let collaborators = store::collaborators(conn, &[id])?
-                    .remove(&id)
-                    .unwrap_or_default();
-                rules::decide(actor, &row.facts(&collaborators)?, Action::AssignOwner)?;
-                if_match.check(row.version)?;
-                // Same answer for a user of another org as for no user at all.
-                let user = User::find(conn, target)?
-                    .filter(|u| u.org_id == actor.org_id.0)
-                    .ok_or_else(|| ApiError::validation("user_id", "no such user in your org"))?;
-                let role = prm_domain::Role::from(RoleDto::from_stored(&user.role)?);
-                if !user.active || role.is_read_only() {
-                    return Err(ApiError::validation(
-                        "user_id",
-                        "the owner must be an active user who may write",
-                    ));
-                }
-                Opportunity::change_state(
-                    conn,
-                    id,
-                    &StateChanges {
-                        owner_org_id: Some(user.org_id),
-                        owner_user_id: Some(user.id),
-                        ..StateChanges::default()
-                    },
-                )?;
-                load_view(conn, id, actor)
-            })
+            conn.transaction(|conn| assign_owner_in(conn, actor, id, &if_match, target))
         })
         .await?;
     Ok(single(StatusCode::OK, dto.version, &dto))

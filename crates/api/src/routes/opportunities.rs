@@ -486,6 +486,88 @@ pub fn load_view(
     opportunity_dto(view, actor)
 }
 
+/// Creates an opportunity in the caller's transaction.
+pub fn create_in(
+    conn: &mut PgConnection,
+    actor: &prm_domain::Actor,
+    body: CreateOpportunity,
+) -> Result<OpportunityDto, ApiError> {
+    let customer = Customer::find(conn, body.customer_id)?;
+    let creation = rules::decide_create(
+        actor,
+        &CreateRequest {
+            customer_org_id: customer.as_ref().map(|c| c.org_id.into()),
+            has_estimated_revenue: body.estimated_revenue.is_some(),
+            has_expected_close_date: body.expected_close_date.is_some(),
+        },
+    )?;
+    let customer =
+        customer.ok_or_else(|| ApiError::validation("customer_id", "no such customer"))?;
+    if let Some(task) = body.marketing_task_id
+        && MarketingTask::find(conn, task)?.is_none()
+    {
+        return Err(ApiError::validation(
+            "marketing_task_id",
+            "no such marketing task",
+        ));
+    }
+    let money = body
+        .estimated_revenue
+        .as_ref()
+        .map(|m| m.parse("estimated_revenue"))
+        .transpose()?;
+    let contact = body.contact;
+    let new = NewOpportunity {
+        id: Uuid::now_v7(),
+        topic: body.topic.trim().to_owned(),
+        customer_id: customer.id,
+        contact_name: contact.as_ref().map(|c| c.name.trim().to_owned()),
+        contact_email: contact.as_ref().and_then(|c| trimmed(c.email.clone())),
+        contact_phone: contact.as_ref().and_then(|c| trimmed(c.phone.clone())),
+        contact_title: contact.as_ref().and_then(|c| trimmed(c.title.clone())),
+        currency: money.as_ref().map(|m| m.currency().to_string()),
+        estimated_revenue: money.as_ref().map(|m| m.amount().clone()),
+        expected_close_date: body.expected_close_date,
+        customer_situation: trimmed(body.customer_situation),
+        customer_need: trimmed(body.customer_need),
+        proposed_solution: trimmed(body.proposed_solution),
+        country: Some(
+            body.country
+                .map(|c| c.trim().to_ascii_uppercase())
+                .unwrap_or(customer.country),
+        ),
+        industry: trimmed(body.industry)
+            .map(|i| i.to_lowercase())
+            .or(customer.industry),
+        product_lines: normalized_labels(body.product_lines.as_deref())?.unwrap_or_default(),
+        marketing_task_id: body.marketing_task_id,
+        origin: creation.origin.as_str().to_owned(),
+        status: creation.status.as_str().to_owned(),
+        owner_org_id: actor.org_id.0,
+        owner_user_id: actor.user_id.0,
+        primary_partner_id: None,
+        accept_by: None,
+        expires_on: None,
+        created_by_user_id: actor.user_id.0,
+    };
+    let row = Opportunity::insert(conn, &new)?;
+    store::record_event(
+        conn,
+        &NewEvent {
+            id: Uuid::now_v7(),
+            opportunity_id: row.id,
+            actor_user_id: Some(actor.user_id.0),
+            action: "create",
+            actor_org_id: Some(actor.org_id.0),
+            partner_org_id: (creation.origin == Origin::Partner).then_some(actor.org_id.0),
+            from_status: None,
+            to_status: &row.status,
+            reason: None,
+        },
+    )?;
+    load_view(conn, row.id, actor)
+}
+
 /// Create an opportunity: `draft` for vendor writers, `pending_approval`
 /// for partners.
 #[utoipa::path(
@@ -503,84 +585,7 @@ pub async fn create_opportunity(
     let body = body.0;
     let dto = state
         .run(caller, move |conn, actor| {
-            conn.transaction(|conn| {
-                let customer = Customer::find(conn, body.customer_id)?;
-                let creation = rules::decide_create(
-                    actor,
-                    &CreateRequest {
-                        customer_org_id: customer.as_ref().map(|c| c.org_id.into()),
-                        has_estimated_revenue: body.estimated_revenue.is_some(),
-                        has_expected_close_date: body.expected_close_date.is_some(),
-                    },
-                )?;
-                let customer = customer
-                    .ok_or_else(|| ApiError::validation("customer_id", "no such customer"))?;
-                if let Some(task) = body.marketing_task_id
-                    && MarketingTask::find(conn, task)?.is_none()
-                {
-                    return Err(ApiError::validation(
-                        "marketing_task_id",
-                        "no such marketing task",
-                    ));
-                }
-                let money = body
-                    .estimated_revenue
-                    .as_ref()
-                    .map(|m| m.parse("estimated_revenue"))
-                    .transpose()?;
-                let contact = body.contact;
-                let new = NewOpportunity {
-                    id: Uuid::now_v7(),
-                    topic: body.topic.trim().to_owned(),
-                    customer_id: customer.id,
-                    contact_name: contact.as_ref().map(|c| c.name.trim().to_owned()),
-                    contact_email: contact.as_ref().and_then(|c| trimmed(c.email.clone())),
-                    contact_phone: contact.as_ref().and_then(|c| trimmed(c.phone.clone())),
-                    contact_title: contact.as_ref().and_then(|c| trimmed(c.title.clone())),
-                    currency: money.as_ref().map(|m| m.currency().to_string()),
-                    estimated_revenue: money.as_ref().map(|m| m.amount().clone()),
-                    expected_close_date: body.expected_close_date,
-                    customer_situation: trimmed(body.customer_situation),
-                    customer_need: trimmed(body.customer_need),
-                    proposed_solution: trimmed(body.proposed_solution),
-                    country: Some(
-                        body.country
-                            .map(|c| c.trim().to_ascii_uppercase())
-                            .unwrap_or(customer.country),
-                    ),
-                    industry: trimmed(body.industry)
-                        .map(|i| i.to_lowercase())
-                        .or(customer.industry),
-                    product_lines: normalized_labels(body.product_lines.as_deref())?
-                        .unwrap_or_default(),
-                    marketing_task_id: body.marketing_task_id,
-                    origin: creation.origin.as_str().to_owned(),
-                    status: creation.status.as_str().to_owned(),
-                    owner_org_id: actor.org_id.0,
-                    owner_user_id: actor.user_id.0,
-                    primary_partner_id: None,
-                    accept_by: None,
-                    expires_on: None,
-                    created_by_user_id: actor.user_id.0,
-                };
-                let row = Opportunity::insert(conn, &new)?;
-                store::record_event(
-                    conn,
-                    &NewEvent {
-                        id: Uuid::now_v7(),
-                        opportunity_id: row.id,
-                        actor_user_id: Some(actor.user_id.0),
-                        action: "create",
-                        actor_org_id: Some(actor.org_id.0),
-                        partner_org_id: (creation.origin == Origin::Partner)
-                            .then_some(actor.org_id.0),
-                        from_status: None,
-                        to_status: &row.status,
-                        reason: None,
-                    },
-                )?;
-                load_view(conn, row.id, actor)
-            })
+            conn.transaction(|conn| create_in(conn, actor, body))
         })
         .await?;
     Ok(created(
