@@ -102,3 +102,65 @@ async fn swagger_ui_is_served_from_the_binary() {
         .expect(200);
     assert!(res.text.contains("/api-docs/openapi.json"));
 }
+
+/// Whether a schema (following `$ref`s) shows a client what it looks like:
+/// its own example, or examples for every structured part.
+fn has_example(doc: &Value, schema: &Value, depth: usize) -> bool {
+    if depth > 8 {
+        return false;
+    }
+    if schema.get("example").is_some() || schema.get("examples").is_some() {
+        return true;
+    }
+    if let Some(r) = schema.get("$ref").and_then(Value::as_str) {
+        let name = r.rsplit('/').next().unwrap();
+        return has_example(doc, &doc["components"]["schemas"][name], depth + 1);
+    }
+    for key in ["oneOf", "allOf", "anyOf"] {
+        if let Some(list) = schema.get(key).and_then(Value::as_array) {
+            return list.iter().all(|s| {
+                s.get("type") == Some(&Value::String("null".into())) || has_example(doc, s, depth + 1)
+            });
+        }
+    }
+    if let Some(items) = schema.get("items") {
+        return has_example(doc, items, depth + 1);
+    }
+    match schema.get("properties").and_then(Value::as_object) {
+        // Objects pass when every structured property does.
+        Some(props) => props.values().all(|p| {
+            let structured = p.get("$ref").is_some()
+                || p.get("items").is_some()
+                || p.get("oneOf").is_some()
+                || p.get("properties").is_some();
+            !structured || has_example(doc, p, depth + 1)
+        }),
+        None => schema.get("type").is_some(),
+    }
+}
+
+#[test]
+fn every_operation_has_request_and_response_examples() {
+    let doc = committed();
+    let mut missing = Vec::new();
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            if let Some(body) = op.get("requestBody") {
+                let schema = &body["content"]["application/json"]["schema"];
+                if !has_example(&doc, schema, 0) {
+                    missing.push(format!("{method} {path}: request"));
+                }
+            }
+            for (status, r) in op["responses"].as_object().unwrap() {
+                if !status.starts_with('2') {
+                    continue;
+                }
+                let schema = &r["content"]["application/json"]["schema"];
+                if !schema.is_null() && !has_example(&doc, schema, 0) {
+                    missing.push(format!("{method} {path}: {status} response"));
+                }
+            }
+        }
+    }
+    assert!(missing.is_empty(), "operations without examples: {missing:#?}");
+}

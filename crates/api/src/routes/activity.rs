@@ -23,7 +23,10 @@ use crate::state::AppState;
 
 /// One progress report: append-only, never changed or deleted.
 #[derive(Debug, Serialize, ToSchema)]
-#[schema(as = ProgressEntry)]
+#[schema(as = ProgressEntry, example = json!({"id": "0193a2c9-5555-7cc3-9d5e-5b3c2a1f0e9d", "opportunity_id": "0193a2c7-3333-7cc3-9d5e-5b3c2a1f0e9d",
+    "author_user_id": "0193a2c5-1111-7cc3-9d5e-5b3c2a1f0e9d", "author_org_id": "0193a2c4-7c1e-7cc3-9d5e-5b3c2a1f0e9d",
+    "development_phase": "propose", "win_probability": 60, "technical_exchange": "Architecture workshop held",
+    "test_details": "PoC passed", "progress_details": "Proposal sent", "created_at": "2026-11-20T16:30:00Z"}))]
 pub struct ProgressDto {
     pub id: Uuid,
     pub opportunity_id: Uuid,
@@ -79,7 +82,9 @@ pub struct CreateProgress {
 
 /// A text note. `internal` notes are visible only to the author's org.
 #[derive(Debug, Serialize, ToSchema)]
-#[schema(as = Note)]
+#[schema(as = Note, example = json!({"id": "0193a2ca-6666-7cc3-9d5e-5b3c2a1f0e9d", "opportunity_id": "0193a2c7-3333-7cc3-9d5e-5b3c2a1f0e9d",
+    "author_user_id": "0193a2c5-1111-7cc3-9d5e-5b3c2a1f0e9d", "author_org_id": "0193a2c4-7c1e-7cc3-9d5e-5b3c2a1f0e9d",
+    "body": "Customer asked for a second demo", "internal": false, "created_at": "2026-11-18T09:45:00Z"}))]
 pub struct NoteDto {
     pub id: Uuid,
     pub opportunity_id: Uuid,
@@ -138,7 +143,10 @@ pub enum TimelineKind {
 
 /// One timeline item: exactly one of `note`, `progress`, `status_change` is set.
 #[derive(Debug, Serialize, ToSchema)]
-#[schema(as = TimelineItem)]
+#[schema(as = TimelineItem, example = json!({"kind": "status_change", "id": "0193a2cb-7777-7cc3-9d5e-5b3c2a1f0e9d",
+    "created_at": "2026-11-14T10:00:00Z", "actor_user_id": "0193a2c5-1111-7cc3-9d5e-5b3c2a1f0e9d",
+    "actor_org_id": "0193a2c4-7c1e-7cc3-9d5e-5b3c2a1f0e9d", "note": null, "progress": null,
+    "status_change": {"action": "accept", "from": "delivered", "to": "accepted", "reason": null}}))]
 pub struct TimelineItemDto {
     pub kind: TimelineKind,
     pub id: Uuid,

@@ -25,7 +25,10 @@ use crate::state::AppState;
 
 /// An end-customer account.
 #[derive(Debug, Serialize, ToSchema)]
-#[schema(as = Customer)]
+#[schema(as = Customer, example = json!({"id": "0193a2c6-2222-7cc3-9d5e-5b3c2a1f0e9d", "org_id": "0193a2c4-7c1e-7cc3-9d5e-5b3c2a1f0e9d",
+    "name": "Fabrikam GmbH", "name_masked": false, "country": "DE", "industry": "retail", "tax_id": null,
+    "web_domain": "fabrikam.example", "registration": "preregistered", "version": 1,
+    "created_at": "2026-11-03T10:00:00Z", "updated_at": "2026-11-03T10:00:00Z"}))]
 pub struct CustomerDto {
     pub id: Uuid,
     /// The org that holds this customer.

@@ -71,6 +71,12 @@ pub struct RegistrationCounts {
 
 /// What a partner user sees.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"kind": "partner",
+    "distributed": {"count": 3, "value": [{"amount": "250000.00", "currency": "EUR"}], "next_deadline": "2026-11-24T12:00:00Z"},
+    "managed": {"count": 12, "by_phase": {"qualify": 2, "develop": 5, "propose": 3, "negotiate": 1, "commit": 1},
+                "collaborating": 2, "expiring_soon": 1},
+    "closed_90d": {"won": 4, "lost": 2}, "win_rate": 0.67,
+    "deal_registrations": {"submitted": 1, "approved": 3, "rejected": 0, "withdrawn": 0, "expired": 0, "closed": 2}}))]
 pub struct PartnerDashboard {
     /// Always `partner`.
     #[schema(example = "partner")]
@@ -98,6 +104,12 @@ pub struct PartnerPipelineDto {
 
 /// What a vendor user sees.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"kind": "vendor",
+    "partners": [{"org_id": "0193a2c4-7c1e-7cc3-9d5e-5b3c2a1f0e9d", "name": "Northwind Distribution",
+                  "delivered": 2, "accepted": 7, "pipeline": [{"amount": "910000.00", "currency": "EUR"}],
+                  "won_90d": 3, "lost_90d": 1}],
+    "acceptance_rate": 0.82, "median_hours_to_accept": 9.5, "pending_approvals": 4,
+    "pending_registrations": 2, "stalled": 1}))]
 pub struct VendorDashboard {
     /// Always `vendor`.
     #[schema(example = "vendor")]

@@ -29,7 +29,13 @@ use crate::state::AppState;
 
 /// A partner's claim to exclusivity for a customer and product lines.
 #[derive(Debug, Serialize, ToSchema)]
-#[schema(as = DealRegistration)]
+#[schema(as = DealRegistration, example = json!({"id": "0193a2c8-4444-7cc3-9d5e-5b3c2a1f0e9d", "opportunity_id": "0193a2c7-3333-7cc3-9d5e-5b3c2a1f0e9d",
+    "org_id": "0193a2c4-7c1e-7cc3-9d5e-5b3c2a1f0e9d", "customer_id": "0193a2c6-2222-7cc3-9d5e-5b3c2a1f0e9d",
+    "product_lines": ["cloud"], "justification": "we sourced this customer", "status": "submitted",
+    "exclusive_until": null, "decision_reason": null, "conflicts": [],
+    "submitted_by_user_id": "0193a2c5-1111-7cc3-9d5e-5b3c2a1f0e9d", "decided_at": null, "version": 1,
+    "created_at": "2026-11-12T11:00:00Z", "updated_at": "2026-11-12T11:00:00Z",
+    "allowed_actions": ["approve", "reject"]}))]
 pub struct RegistrationDto {
     pub id: Uuid,
     pub opportunity_id: Uuid,

@@ -731,6 +731,7 @@ pub async fn assign_owner(
 
 /// A collaborating org.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = Collaborator)]
 pub struct CollaboratorDto {
     pub org_id: Uuid,
     #[schema(example = "Contoso Reseller")]
@@ -740,6 +741,7 @@ pub struct CollaboratorDto {
 /// Add a collaborating org.
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(example = json!({"org_id": "0193a2c4-7c1e-7cc3-9d5e-5b3c2a1f0e9d"}))]
 pub struct AddCollaboratorBody {
     pub org_id: Uuid,
 }

@@ -24,7 +24,10 @@ use crate::state::AppState;
 
 /// A vendor campaign aimed at partners.
 #[derive(Debug, Serialize, ToSchema)]
-#[schema(as = MarketingTask)]
+#[schema(as = MarketingTask, example = json!({"id": "0193a2cc-8888-7cc3-9d5e-5b3c2a1f0e9d", "name": "Q1 cloud migration push",
+    "description": "Partners who migrate retail customers", "product_lines": ["cloud"],
+    "starts_on": "2027-01-01", "ends_on": "2027-03-31", "opportunity_count": 4, "version": 1,
+    "created_at": "2026-11-01T08:00:00Z", "updated_at": "2026-11-01T08:00:00Z"}))]
 pub struct MarketingTaskDto {
     pub id: Uuid,
     #[schema(example = "Q1 cloud migration push")]

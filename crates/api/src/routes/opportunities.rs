@@ -57,7 +57,20 @@ pub struct ContactDto {
 
 /// A sales opportunity as the caller may see it.
 #[derive(Debug, Serialize, ToSchema)]
-#[schema(as = Opportunity)]
+#[schema(as = Opportunity, example = json!({"id": "0193a2c7-3333-7cc3-9d5e-5b3c2a1f0e9d", "reference": "OPP-000123",
+    "topic": "Cloud migration for Fabrikam", "status": "accepted", "origin": "vendor",
+    "customer": {"id": "0193a2c6-2222-7cc3-9d5e-5b3c2a1f0e9d", "name": "Fabrikam GmbH"},
+    "contact": {"name": "Jo Park", "email": "jo@fabrikam.example", "phone": "+49 30 1234", "title": "CIO"},
+    "estimated_revenue": {"amount": "120000.00", "currency": "EUR"}, "expected_close_date": "2027-03-31",
+    "customer_situation": "On-premises data centre", "customer_need": "Move to cloud",
+    "proposed_solution": "Managed migration", "country": "DE", "industry": "retail",
+    "product_lines": ["cloud"], "marketing_task_id": null,
+    "owner_org_id": "0193a2c4-7c1e-7cc3-9d5e-5b3c2a1f0e9d", "owner_user_id": "0193a2c5-1111-7cc3-9d5e-5b3c2a1f0e9d",
+    "primary_partner_id": "0193a2c4-7c1e-7cc3-9d5e-5b3c2a1f0e9d", "collaborator_ids": [],
+    "pipeline_phase": "propose", "win_probability": 60, "accept_by": null, "expires_on": "2027-02-19",
+    "extension_count": 0, "close_reason": null, "actual_revenue": null, "version": 5,
+    "created_at": "2026-11-10T08:00:00Z", "updated_at": "2026-11-20T16:30:00Z",
+    "allowed_actions": ["edit", "return", "close", "extend", "assign_owner", "add_note", "add_progress"]}))]
 pub struct OpportunityDto {
     pub id: Uuid,
     /// Human reference.

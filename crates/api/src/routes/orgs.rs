@@ -42,7 +42,11 @@ pub struct AssignmentProfile {
 
 /// An organization.
 #[derive(Debug, Serialize, ToSchema)]
-#[schema(as = Org)]
+#[schema(as = Org, example = json!({"id": "0193a2c4-7c1e-7cc3-9d5e-5b3c2a1f0e9d", "name": "Northwind Distribution",
+    "kind": "distributor", "parent_id": null, "active": true,
+    "profile": {"countries": ["AT", "DE"], "industries": ["retail"], "product_lines": ["cloud"],
+                "tier": "gold", "capacity": 25, "accepting": true},
+    "version": 3, "created_at": "2026-11-02T09:15:00Z", "updated_at": "2026-11-20T14:02:11Z"}))]
 pub struct OrgDto {
     pub id: Uuid,
     #[schema(example = "Northwind Distribution")]

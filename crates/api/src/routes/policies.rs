@@ -81,7 +81,11 @@ pub struct PolicyInput {
 
 /// The vendor's policy.
 #[derive(Debug, Serialize, ToSchema)]
-#[schema(as = Policy)]
+#[schema(as = Policy, example = json!({"acceptance_window_hours": 72, "auto_reassign": true, "max_auto_reassignments": 3,
+    "max_extensions": 2, "max_extension_days": 90, "registration_exclusivity_days": 90,
+    "opportunity_validity_days": 90,
+    "weights": {"country": 30, "industry": 20, "product_lines": 25, "tier": 10, "capacity": 10, "history": 5},
+    "version": 1, "updated_at": "2026-11-01T08:00:00Z"}))]
 pub struct PolicyDto {
     pub acceptance_window_hours: u32,
     pub auto_reassign: bool,

@@ -24,7 +24,10 @@ use crate::state::AppState;
 
 /// A user of the service, mapped from a JWT subject.
 #[derive(Debug, Serialize, ToSchema)]
-#[schema(as = User)]
+#[schema(as = User, example = json!({"id": "0193a2c5-1111-7cc3-9d5e-5b3c2a1f0e9d", "subject": "auth0|ana",
+    "org_id": "0193a2c4-7c1e-7cc3-9d5e-5b3c2a1f0e9d", "role": "account_manager", "name": "Ana Silva",
+    "email": "ana@contoso.example", "active": true, "version": 1,
+    "created_at": "2026-11-02T09:20:00Z", "updated_at": "2026-11-02T09:20:00Z"}))]
 pub struct UserDto {
     pub id: Uuid,
     /// The identity provider's `sub` for this user.
