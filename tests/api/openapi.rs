@@ -119,7 +119,8 @@ fn has_example(doc: &Value, schema: &Value, depth: usize) -> bool {
     for key in ["oneOf", "allOf", "anyOf"] {
         if let Some(list) = schema.get(key).and_then(Value::as_array) {
             return list.iter().all(|s| {
-                s.get("type") == Some(&Value::String("null".into())) || has_example(doc, s, depth + 1)
+                s.get("type") == Some(&Value::String("null".into()))
+                    || has_example(doc, s, depth + 1)
             });
         }
     }
@@ -162,5 +163,8 @@ fn every_operation_has_request_and_response_examples() {
             }
         }
     }
-    assert!(missing.is_empty(), "operations without examples: {missing:#?}");
+    assert!(
+        missing.is_empty(),
+        "operations without examples: {missing:#?}"
+    );
 }
