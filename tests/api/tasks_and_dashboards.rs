@@ -264,6 +264,13 @@ async fn partner_dashboard_agrees_with_the_lists() {
             .len()
     );
     assert_eq!(d.body["managed"]["collaborating"], 1);
+    let soon = (chrono::Utc::now() + chrono::Duration::days(14)).date_naive();
+    assert_eq!(
+        d.body["managed"]["expiring_soon"].as_u64().unwrap() as usize,
+        count(format!("view=managed&expires_before={soon}"))
+            .await
+            .len()
+    );
     let since = (chrono::Utc::now() - chrono::Duration::days(90))
         .to_rfc3339()
         .replace('+', "%2B");

@@ -390,6 +390,8 @@ pub struct OpportunityListParams {
     pub updated_since: Option<DateTime<Utc>>,
     /// Only those closed (won or lost) at or after this instant.
     pub closed_since: Option<DateTime<Utc>>,
+    /// Only those whose expiry date is on or before this day.
+    pub expires_before: Option<NaiveDate>,
     #[param(inline)]
     pub sort: Option<ListSort>,
 }
@@ -426,7 +428,7 @@ impl OpportunityListParams {
             updated_since: self.updated_since,
             closed_since: self.closed_since,
             marketing_task_id: self.marketing_task_id,
-            expires_before: None,
+            expires_before: self.expires_before,
         })
     }
 }
