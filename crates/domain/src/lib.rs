@@ -4,9 +4,11 @@
 //! API both authorizes and computes `allowed_actions` from the same functions.
 
 pub mod actor;
+pub mod assignment;
 pub mod customer;
 pub mod deal;
 pub mod error;
+pub mod events;
 pub mod ids;
 pub mod lifecycle;
 pub mod opportunity;

@@ -50,6 +50,19 @@ diesel::table! {
 }
 
 diesel::table! {
+    events (seq) {
+        seq -> Int8,
+        id -> Uuid,
+        #[sql_name = "type"]
+        type_ -> Text,
+        opportunity_id -> Nullable<Uuid>,
+        audience -> Array<Uuid>,
+        data -> Jsonb,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     marketing_tasks (id) {
         id -> Uuid,
         name -> Text,
@@ -113,6 +126,8 @@ diesel::table! {
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
         created_by_user_id -> Uuid,
+        auto_assignments -> Int4,
+        reassign_pending -> Bool,
     }
 }
 
@@ -155,6 +170,7 @@ diesel::table! {
         version -> Int4,
         created_at -> Timestamptz,
         updated_at -> Timestamptz,
+        last_assigned_at -> Nullable<Timestamptz>,
     }
 }
 
@@ -209,12 +225,44 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    webhook_deliveries (id) {
+        id -> Uuid,
+        webhook_id -> Uuid,
+        event_id -> Uuid,
+        status -> Text,
+        attempts -> Int4,
+        next_attempt_at -> Timestamptz,
+        lease_until -> Nullable<Timestamptz>,
+        last_status_code -> Nullable<Int4>,
+        last_error -> Nullable<Text>,
+        delivered_at -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
+    webhooks (id) {
+        id -> Uuid,
+        org_id -> Uuid,
+        url -> Text,
+        event_types -> Array<Text>,
+        secret -> Text,
+        active -> Bool,
+        created_by_user_id -> Uuid,
+        version -> Int4,
+        created_at -> Timestamptz,
+        updated_at -> Timestamptz,
+    }
+}
+
 diesel::joinable!(customer_reveals -> customers (customer_id));
 diesel::joinable!(customer_reveals -> users (user_id));
 diesel::joinable!(customers -> orgs (org_id));
 diesel::joinable!(deal_registrations -> customers (customer_id));
 diesel::joinable!(deal_registrations -> opportunities (opportunity_id));
 diesel::joinable!(deal_registrations -> orgs (org_id));
+diesel::joinable!(events -> opportunities (opportunity_id));
 diesel::joinable!(marketing_tasks -> users (created_by_user_id));
 diesel::joinable!(notes -> opportunities (opportunity_id));
 diesel::joinable!(notes -> orgs (author_org_id));
@@ -229,11 +277,15 @@ diesel::joinable!(progress_entries -> opportunities (opportunity_id));
 diesel::joinable!(progress_entries -> orgs (author_org_id));
 diesel::joinable!(progress_entries -> users (author_user_id));
 diesel::joinable!(users -> orgs (org_id));
+diesel::joinable!(webhook_deliveries -> webhooks (webhook_id));
+diesel::joinable!(webhooks -> orgs (org_id));
+diesel::joinable!(webhooks -> users (created_by_user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     customer_reveals,
     customers,
     deal_registrations,
+    events,
     marketing_tasks,
     notes,
     opportunities,
@@ -243,4 +295,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     policies,
     progress_entries,
     users,
+    webhook_deliveries,
+    webhooks,
 );
