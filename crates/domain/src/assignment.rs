@@ -133,7 +133,11 @@ pub fn tier_factor(t: Tier) -> f64 {
 }
 
 fn ratio(a: u32, b: u32) -> f64 {
-    if b == 0 { 0.0 } else { f64::from(a) / f64::from(b) }
+    if b == 0 {
+        0.0
+    } else {
+        f64::from(a) / f64::from(b)
+    }
 }
 
 fn round2(x: f64) -> f64 {
@@ -164,7 +168,8 @@ pub fn exclusion(p: &Partner) -> Option<Exclusion> {
 /// rate, half win rate), each times its policy weight.
 pub fn score(want: &Wanted, p: &Partner, w: &Weights) -> Parts {
     let has = |list: &[String], v: &Option<String>| {
-        v.as_ref().is_some_and(|v| list.iter().any(|x| x.eq_ignore_ascii_case(v)))
+        v.as_ref()
+            .is_some_and(|v| list.iter().any(|x| x.eq_ignore_ascii_case(v)))
     };
     let covered = want
         .product_lines
@@ -181,8 +186,22 @@ pub fn score(want: &Wanted, p: &Partner, w: &Weights) -> Parts {
     let history = 0.5 * ratio(h.accepted, h.offered) + 0.5 * ratio(h.won, h.closed);
     let weigh = |weight: u32, share: f64| round2(f64::from(weight) * share);
     Parts {
-        country: weigh(w.country, if has(&p.countries, &want.country) { 1.0 } else { 0.0 }),
-        industry: weigh(w.industry, if has(&p.industries, &want.industry) { 1.0 } else { 0.0 }),
+        country: weigh(
+            w.country,
+            if has(&p.countries, &want.country) {
+                1.0
+            } else {
+                0.0
+            },
+        ),
+        industry: weigh(
+            w.industry,
+            if has(&p.industries, &want.industry) {
+                1.0
+            } else {
+                0.0
+            },
+        ),
         product_lines: weigh(w.product_lines, covered_share),
         tier: weigh(w.tier, tier_factor(p.tier)),
         capacity: weigh(w.capacity, free),
@@ -197,7 +216,11 @@ pub fn rank(want: &Wanted, partners: &[Partner], weights: &Weights) -> Ranking {
     let mut r = Ranking::default();
     for p in partners {
         match exclusion(p) {
-            Some(reason) => r.excluded.push(Excluded { id: p.id, name: p.name.clone(), reason }),
+            Some(reason) => r.excluded.push(Excluded {
+                id: p.id,
+                name: p.name.clone(),
+                reason,
+            }),
             None => {
                 let parts = score(want, p, weights);
                 r.candidates.push(Scored {
@@ -216,7 +239,8 @@ pub fn rank(want: &Wanted, partners: &[Partner], weights: &Weights) -> Ranking {
             .then_with(|| a.last_assigned_at.cmp(&b.last_assigned_at))
             .then_with(|| a.id.cmp(&b.id))
     });
-    r.excluded.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.id.cmp(&b.id)));
+    r.excluded
+        .sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.id.cmp(&b.id)));
     r
 }
 
@@ -258,7 +282,12 @@ mod tests {
     #[test]
     fn score_parts_follow_the_weights() {
         let p = Partner {
-            history: History { offered: 4, accepted: 3, won: 1, closed: 2 },
+            history: History {
+                offered: 4,
+                accepted: 3,
+                won: 1,
+                closed: 2,
+            },
             ..partner("A")
         };
         let parts = score(&want(), &p, &weights());
@@ -273,9 +302,17 @@ mod tests {
 
     #[test]
     fn no_match_scores_nothing_for_that_part() {
-        let p = Partner { countries: vec!["FR".into()], industries: vec![], product_lines: vec![], ..partner("B") };
+        let p = Partner {
+            countries: vec!["FR".into()],
+            industries: vec![],
+            product_lines: vec![],
+            ..partner("B")
+        };
         let parts = score(&want(), &p, &weights());
-        assert_eq!((parts.country, parts.industry, parts.product_lines), (0.0, 0.0, 0.0));
+        assert_eq!(
+            (parts.country, parts.industry, parts.product_lines),
+            (0.0, 0.0, 0.0)
+        );
         let none = score(&Wanted::default(), &partner("C"), &weights());
         assert_eq!(none.country + none.industry + none.product_lines, 0.0);
     }
@@ -283,7 +320,17 @@ mod tests {
     #[test]
     fn tiers_rank_in_order() {
         let w = weights();
-        let s = |t| score(&want(), &Partner { tier: t, ..partner("T") }, &w).tier;
+        let s = |t| {
+            score(
+                &want(),
+                &Partner {
+                    tier: t,
+                    ..partner("T")
+                },
+                &w,
+            )
+            .tier
+        };
         assert!(s(Tier::Platinum) > s(Tier::Gold));
         assert!(s(Tier::Gold) > s(Tier::Silver));
         assert!(s(Tier::Silver) > s(Tier::Registered));
@@ -292,14 +339,54 @@ mod tests {
     #[test]
     fn candidates_exclude_inactive_paused_full_and_those_who_refused_it() {
         let cases = [
-            (Partner { active: false, ..partner("a") }, Exclusion::Inactive),
-            (Partner { accepting: false, ..partner("b") }, Exclusion::Paused),
-            (Partner { open: 10, ..partner("c") }, Exclusion::AtCapacity),
-            (Partner { past: Some(PastAnswer::Declined), ..partner("d") }, Exclusion::Declined),
-            (Partner { past: Some(PastAnswer::Returned), ..partner("e") }, Exclusion::Returned),
-            (Partner { past: Some(PastAnswer::Expired), ..partner("f") }, Exclusion::Expired),
+            (
+                Partner {
+                    active: false,
+                    ..partner("a")
+                },
+                Exclusion::Inactive,
+            ),
+            (
+                Partner {
+                    accepting: false,
+                    ..partner("b")
+                },
+                Exclusion::Paused,
+            ),
+            (
+                Partner {
+                    open: 10,
+                    ..partner("c")
+                },
+                Exclusion::AtCapacity,
+            ),
+            (
+                Partner {
+                    past: Some(PastAnswer::Declined),
+                    ..partner("d")
+                },
+                Exclusion::Declined,
+            ),
+            (
+                Partner {
+                    past: Some(PastAnswer::Returned),
+                    ..partner("e")
+                },
+                Exclusion::Returned,
+            ),
+            (
+                Partner {
+                    past: Some(PastAnswer::Expired),
+                    ..partner("f")
+                },
+                Exclusion::Expired,
+            ),
         ];
-        let all: Vec<Partner> = cases.iter().map(|(p, _)| p.clone()).chain([partner("ok")]).collect();
+        let all: Vec<Partner> = cases
+            .iter()
+            .map(|(p, _)| p.clone())
+            .chain([partner("ok")])
+            .collect();
         let r = rank(&want(), &all, &weights());
         assert_eq!(r.candidates.len(), 1);
         assert_eq!(r.best().unwrap().name, "ok");
@@ -311,8 +398,14 @@ mod tests {
 
     #[test]
     fn the_best_score_wins() {
-        let strong = Partner { tier: Tier::Platinum, ..partner("strong") };
-        let weak = Partner { tier: Tier::Registered, ..partner("weak") };
+        let strong = Partner {
+            tier: Tier::Platinum,
+            ..partner("strong")
+        };
+        let weak = Partner {
+            tier: Tier::Registered,
+            ..partner("weak")
+        };
         let r = rank(&want(), &[weak, strong.clone()], &weights());
         assert_eq!(r.best().unwrap().id, strong.id);
     }
@@ -320,9 +413,18 @@ mod tests {
     #[test]
     fn ties_go_to_the_partner_assigned_least_recently() {
         let now = Utc::now();
-        let recent = Partner { last_assigned_at: Some(now), ..partner("recent") };
-        let older = Partner { last_assigned_at: Some(now - chrono::Duration::days(3)), ..partner("older") };
-        let never = Partner { last_assigned_at: None, ..partner("never") };
+        let recent = Partner {
+            last_assigned_at: Some(now),
+            ..partner("recent")
+        };
+        let older = Partner {
+            last_assigned_at: Some(now - chrono::Duration::days(3)),
+            ..partner("older")
+        };
+        let never = Partner {
+            last_assigned_at: None,
+            ..partner("never")
+        };
         let r = rank(&want(), &[recent, older.clone(), never.clone()], &weights());
         let order: Vec<_> = r.candidates.iter().map(|c| c.name.as_str()).collect();
         assert_eq!(order, ["never", "older", "recent"]);

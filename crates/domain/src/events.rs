@@ -151,7 +151,12 @@ mod tests {
     fn a_declining_partner_hears_of_its_decline_but_not_the_next_offer() {
         let (a, b) = (OrgId::new(), OrgId::new());
         let none = |_: OrgId| None;
-        let mut delivered = facts(Status::Delivered, Origin::Vendor, OrgId::new(), UserId::new());
+        let mut delivered = facts(
+            Status::Delivered,
+            Origin::Vendor,
+            OrgId::new(),
+            UserId::new(),
+        );
         delivered.primary_partner_id = Some(a);
         let mut declined = delivered.clone();
         declined.status = Status::Declined;
@@ -169,15 +174,33 @@ mod tests {
         let own = facts(Status::PendingApproval, Origin::Partner, res, UserId::new());
         assert_eq!(audience(&own, &parent), vec![res, dist]);
         let draft = facts(Status::Draft, Origin::Vendor, OrgId::new(), UserId::new());
-        assert!(audience(&draft, &parent).is_empty(), "vendor drafts reach no partner");
+        assert!(
+            audience(&draft, &parent).is_empty(),
+            "vendor drafts reach no partner"
+        );
     }
 
     #[test]
     fn each_transition_writes_its_event() {
-        assert_eq!(for_transition(Action::Distribute, Status::Delivered), EventType::OpportunityDelivered);
-        assert_eq!(for_transition(Action::Distribute, Status::Accepted), EventType::OpportunityAccepted);
-        assert_eq!(for_transition(Action::Close, Status::Lost), EventType::OpportunityClosed);
-        assert_eq!(for_transition(Action::Approve, Status::Accepted), EventType::OpportunityApproved);
-        assert_eq!(for_transition(Action::Extend, Status::Accepted), EventType::OpportunityExtended);
+        assert_eq!(
+            for_transition(Action::Distribute, Status::Delivered),
+            EventType::OpportunityDelivered
+        );
+        assert_eq!(
+            for_transition(Action::Distribute, Status::Accepted),
+            EventType::OpportunityAccepted
+        );
+        assert_eq!(
+            for_transition(Action::Close, Status::Lost),
+            EventType::OpportunityClosed
+        );
+        assert_eq!(
+            for_transition(Action::Approve, Status::Accepted),
+            EventType::OpportunityApproved
+        );
+        assert_eq!(
+            for_transition(Action::Extend, Status::Accepted),
+            EventType::OpportunityExtended
+        );
     }
 }
