@@ -3,6 +3,8 @@ DROP TABLE webhooks;
 DROP TABLE events;
 DROP INDEX deal_registrations_exclusivity_end;
 ALTER TABLE orgs DROP COLUMN last_assigned_at;
+DROP INDEX opportunity_events_actor_org;
+DROP INDEX opportunity_events_partner;
 DROP INDEX opportunities_reassign;
 DROP INDEX opportunities_offer_deadline;
 ALTER TABLE opportunities DROP COLUMN reassign_pending;

@@ -7,6 +7,12 @@ ALTER TABLE opportunities ADD COLUMN reassign_pending boolean NOT NULL DEFAULT f
 CREATE INDEX opportunities_offer_deadline ON opportunities (accept_by) WHERE status = 'delivered';
 CREATE INDEX opportunities_reassign ON opportunities (updated_at) WHERE reassign_pending;
 
+-- Partner history for the ranking: offers, answers and outcomes per org.
+CREATE INDEX opportunity_events_partner ON opportunity_events (partner_org_id, action)
+    WHERE partner_org_id IS NOT NULL;
+CREATE INDEX opportunity_events_actor_org ON opportunity_events (actor_org_id, action)
+    WHERE actor_org_id IS NOT NULL;
+
 -- Ties in the ranking go to the partner assigned least recently.
 ALTER TABLE orgs ADD COLUMN last_assigned_at timestamptz;
 

@@ -785,6 +785,7 @@ async fn allowed_actions_agree_with_the_endpoints() {
         ("reject", Some(json!({"reason": "r"}))),
         ("withdraw", None),
         ("distribute", Some(json!({"partner_id": w.res.id}))),
+        ("auto-assign", None),
         ("accept", None),
         ("decline", Some(json!({"reason": "r"}))),
         ("return", Some(json!({"reason": "r"}))),

@@ -31,7 +31,14 @@ async fn vendor_writer_creates_drafts() {
     assert_eq!(b["country"], "DE", "defaults to the customer's country");
     assert_eq!(
         b["allowed_actions"],
-        json!(["edit", "distribute", "cancel", "assign_owner", "add_note"])
+        json!([
+            "edit",
+            "distribute",
+            "auto_assign",
+            "cancel",
+            "assign_owner",
+            "add_note"
+        ])
     );
     assert_eq!(b["version"], 1);
     let reference = b["reference"].as_str().unwrap();

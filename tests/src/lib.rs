@@ -202,6 +202,14 @@ pub fn test_config(database_url: &str) -> Config {
             ..PoolSettings::default()
         },
         workers: 1,
+        run_worker: false,
+        worker_interval: std::time::Duration::from_millis(50),
+        webhooks: prm_api::webhook_send::WebhookSettings {
+            allow_private: true,
+            timeout: std::time::Duration::from_secs(2),
+            max_attempts: 4,
+            retry_base: std::time::Duration::from_millis(200),
+        },
     }
 }
 
@@ -482,4 +490,109 @@ pub fn partner_opportunity(customer_id: &str) -> Value {
         "expected_close_date": "2027-03-31",
         "product_lines": ["cloud"]
     })
+}
+
+/// A request the test receiver got.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+    pub at: chrono::DateTime<chrono::Utc>,
+}
+
+impl Received {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// A tiny HTTP receiver on 127.0.0.1 for webhook tests: answers each request
+/// with the next status of `statuses` (the last one repeats) and records it.
+/// It stops after `max_requests` or when dropped with its listener thread.
+pub struct Receiver {
+    pub url: String,
+    pub got: std::sync::Arc<std::sync::Mutex<Vec<Received>>>,
+}
+
+impl Receiver {
+    pub fn start(statuses: Vec<u16>, max_requests: usize) -> Self {
+        use std::io::{BufRead, BufReader, Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        let got = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = got.clone();
+        std::thread::spawn(move || {
+            for (i, stream) in listener.incoming().take(max_requests).enumerate() {
+                let Ok(mut stream) = stream else { continue };
+                let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut headers = Vec::new();
+                let mut line = String::new();
+                let _ = reader.read_line(&mut line); // request line
+                loop {
+                    line.clear();
+                    if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                        break;
+                    }
+                    if let Some((k, v)) = line.trim_end().split_once(':') {
+                        headers.push((k.trim().to_owned(), v.trim().to_owned()));
+                    }
+                }
+                let len = headers
+                    .iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+                    .and_then(|(_, v)| v.parse::<usize>().ok())
+                    .unwrap_or(0);
+                let mut body = vec![0u8; len];
+                let _ = reader.read_exact(&mut body);
+                log.lock().unwrap().push(Received {
+                    headers,
+                    body: String::from_utf8_lossy(&body).into_owned(),
+                    at: chrono::Utc::now(),
+                });
+                let status = statuses.get(i).or(statuses.last()).copied().unwrap_or(200);
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 {status} X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                );
+            }
+        });
+        Self { url, got }
+    }
+
+    pub fn received(&self) -> Vec<Received> {
+        self.got.lock().unwrap().clone()
+    }
+}
+
+impl TestApp {
+    /// One worker pass, on a plain thread (the worker's HTTP client blocks).
+    pub fn tick(&self) -> prm_api::worker::TickReport {
+        let pool = prm_store::pool::build_pool(&self.db.url, &self.config.pool);
+        let settings = self.config.webhooks.clone();
+        std::thread::spawn(move || {
+            prm_api::worker::Worker::new(pool, settings)
+                .unwrap()
+                .tick()
+                .unwrap()
+        })
+        .join()
+        .unwrap()
+    }
+
+    /// Ticks until `done` holds or `limit` passes.
+    pub fn tick_until(&self, limit: Duration, done: impl Fn() -> bool) -> bool {
+        let start = std::time::Instant::now();
+        while start.elapsed() < limit {
+            self.tick();
+            if done() {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        false
+    }
 }

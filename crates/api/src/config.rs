@@ -49,6 +49,11 @@ pub struct Config {
     pub pool: PoolSettings,
     /// Actix worker threads; 0 means one per core.
     pub workers: usize,
+    /// Run the deadline and delivery worker inside `serve`.
+    pub run_worker: bool,
+    /// Time between worker ticks.
+    pub worker_interval: Duration,
+    pub webhooks: crate::webhook_send::WebhookSettings,
 }
 
 /// A bad configuration value: which variable, and what is wrong with it.
@@ -135,6 +140,12 @@ impl Config {
         let checkout_ms = parse_num(&var, "PRM_DB_CHECKOUT_TIMEOUT_MS", 5_000, 100, 5_000)?;
         let statement_ms = parse_num(&var, "PRM_DB_STATEMENT_TIMEOUT_MS", 10_000, 100, 600_000)?;
         let workers = parse_num(&var, "PRM_WORKERS", 0, 0, 64)?;
+        let run_worker = parse_bool(&var, "PRM_WORKER", true)?;
+        let worker_ms = parse_num(&var, "PRM_WORKER_INTERVAL_MS", 1_000, 10, 60_000)?;
+        let allow_private = parse_bool(&var, "PRM_WEBHOOK_ALLOW_PRIVATE", false)?;
+        let hook_timeout_ms = parse_num(&var, "PRM_WEBHOOK_TIMEOUT_MS", 5_000, 100, 30_000)?;
+        let max_attempts = parse_num(&var, "PRM_WEBHOOK_MAX_ATTEMPTS", 8, 1, 20)?;
+        let retry_base_ms = parse_num(&var, "PRM_WEBHOOK_RETRY_BASE_MS", 2_000, 10, 600_000)?;
 
         Ok(Config {
             database_url,
@@ -152,7 +163,28 @@ impl Config {
                 statement_timeout: Duration::from_millis(statement_ms),
             },
             workers: workers as usize,
+            run_worker,
+            worker_interval: Duration::from_millis(worker_ms),
+            webhooks: crate::webhook_send::WebhookSettings {
+                allow_private,
+                timeout: Duration::from_millis(hook_timeout_ms),
+                max_attempts: max_attempts as u32,
+                retry_base: Duration::from_millis(retry_base_ms),
+            },
         })
+    }
+}
+
+fn parse_bool(
+    var: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    default: bool,
+) -> Result<bool, ConfigError> {
+    match var(name).map(|v| v.trim().to_ascii_lowercase()) {
+        None => Ok(default),
+        Some(v) if matches!(v.as_str(), "true" | "1" | "yes") => Ok(true),
+        Some(v) if matches!(v.as_str(), "false" | "0" | "no") => Ok(false),
+        Some(v) => Err(err(name, format!("`{v}` must be true or false"))),
     }
 }
 
@@ -213,6 +245,16 @@ mod tests {
         assert_eq!(
             cfg(&[("PRM_DB_POOL_SIZE", "0")]).unwrap_err().var,
             "PRM_DB_POOL_SIZE"
+        );
+        assert_eq!(
+            cfg(&[("PRM_WEBHOOK_ALLOW_PRIVATE", "maybe")])
+                .unwrap_err()
+                .var,
+            "PRM_WEBHOOK_ALLOW_PRIVATE"
+        );
+        assert_eq!(
+            cfg(&[("PRM_WORKER_INTERVAL_MS", "0")]).unwrap_err().var,
+            "PRM_WORKER_INTERVAL_MS"
         );
         assert_eq!(
             cfg(&[("PRM_JWT_PUBLIC_KEY_FILE", "/nonexistent.pem")])

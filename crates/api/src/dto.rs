@@ -85,7 +85,7 @@ wire_enum!(
 wire_enum!(
     /// Something the caller may do to an opportunity now.
     ActionDto as OpportunityAction <=> Action {
-        Edit, Approve, Reject, Withdraw, Distribute, Accept, Decline, Return, Close, Extend,
+        Edit, Approve, Reject, Withdraw, Distribute, AutoAssign, Accept, Decline, Return, Close, Extend,
         Cancel, AssignOwner, ManageCollaborators, AddNote, AddProgress, RegisterDeal
     }
 );

@@ -7,12 +7,15 @@ pub mod config;
 pub mod dto;
 pub mod error;
 pub mod extract;
+pub mod notify;
 pub mod openapi;
 pub mod pagination;
 pub mod routes;
 pub mod seed;
 pub mod startup;
 pub mod state;
+pub mod webhook_send;
+pub mod worker;
 
 /// Sets up JSON logs on stderr; `RUST_LOG` filters (default `info`).
 pub fn init_logging() {

@@ -38,6 +38,8 @@ enum Command {
         #[arg(long, default_value_t = 24)]
         ttl_hours: i64,
     },
+    /// Run only the deadline and webhook worker (no HTTP server).
+    Worker,
     /// Create demo orgs, users, customers and opportunities (once), and print
     /// a token for each demo user.
     SeedDemo,
@@ -82,6 +84,23 @@ fn main() -> ExitCode {
             }
         }
         Command::SeedDemo => seed_demo(&config),
+        Command::Worker => match prepare_database(&config) {
+            Err(e) => fail(&e.to_string()),
+            Ok(pool) => match prm_api::worker::Worker::new(pool, config.webhooks.clone()) {
+                Err(e) => fail(&e),
+                Ok(w) => {
+                    tracing::info!(
+                        interval_ms = config.worker_interval.as_millis() as u64,
+                        "worker started"
+                    );
+                    w.run(
+                        config.worker_interval,
+                        &std::sync::atomic::AtomicBool::new(false),
+                    );
+                    ExitCode::SUCCESS
+                }
+            },
+        },
     }
 }
 
@@ -100,6 +119,18 @@ fn serve(config: Config) -> ExitCode {
         Ok(p) => p,
         Err(e) => return fail(&e.to_string()),
     };
+    let worker = if config.run_worker {
+        match prm_api::worker::spawn(
+            pool.clone(),
+            config.webhooks.clone(),
+            config.worker_interval,
+        ) {
+            Ok(w) => Some(w),
+            Err(e) => return fail(&e),
+        }
+    } else {
+        None
+    };
     let result = actix_web::rt::System::new().block_on(async move {
         let app = Application::build(&config, pool)?;
         let base = format!("http://{}:{}", config.listen.ip(), app.port());
@@ -107,6 +138,10 @@ fn serve(config: Config) -> ExitCode {
         eprintln!("prm listening on {base} — Swagger UI at {base}/swagger-ui/");
         app.run_until_stopped().await.map_err(StartupError::from)
     });
+    if let Some((stop, handle)) = worker {
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let _ = handle.join();
+    }
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(&e.to_string()),

@@ -40,6 +40,7 @@ bodies are limited to 65536 bytes.",
         (name = "marketing-tasks", description = "Vendor campaigns that opportunities come from"),
         (name = "policies", description = "The vendor's acceptance, extension, exclusivity and ranking policy"),
         (name = "dashboard", description = "Figures shaped by the caller's role"),
+        (name = "notifications", description = "The event feed and signed webhooks. A delivery is `POST` of `{\"id\", \"type\", \"created_at\", \"data\"}` with `Prm-Event-Id` and `Prm-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256 of \"<t>.<raw body>\" under the secret>`; retried with exponential backoff, at least once, same event id."),
         (name = "operations", description = "Health probes"),
     ),
     components(schemas(Problem, ProblemField))

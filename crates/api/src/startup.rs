@@ -228,7 +228,11 @@ impl Application {
         let listener = TcpListener::bind(config.listen)?;
         let port = listener.local_addr()?.port();
         let verifier = JwtVerifier::new(&config.jwt).map_err(StartupError::Auth)?;
-        let state = web::Data::new(AppState { pool, verifier });
+        let state = web::Data::new(AppState {
+            pool,
+            verifier,
+            webhooks: config.webhooks.clone(),
+        });
         let doc = openapi_document();
         let table = web::Data::new(RouteTable::from_openapi(&doc));
         let mut server = HttpServer::new(move || {

@@ -12,6 +12,7 @@ use crate::error::ApiError;
 pub struct AppState {
     pub pool: PgPool,
     pub verifier: JwtVerifier,
+    pub webhooks: crate::webhook_send::WebhookSettings,
 }
 
 impl AppState {

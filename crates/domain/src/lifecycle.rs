@@ -20,6 +20,8 @@ pub enum Action {
     Withdraw,
     /// To one partner (→ `delivered`) or in collaboration (→ `accepted`).
     Distribute,
+    /// To the best-ranked candidate (→ `delivered`).
+    AutoAssign,
     Accept,
     Decline,
     Return,
@@ -36,12 +38,13 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 16] = [
+    pub const ALL: [Action; 17] = [
         Action::Edit,
         Action::Approve,
         Action::Reject,
         Action::Withdraw,
         Action::Distribute,
+        Action::AutoAssign,
         Action::Accept,
         Action::Decline,
         Action::Return,
@@ -62,6 +65,7 @@ impl Action {
             Action::Reject => "reject",
             Action::Withdraw => "withdraw",
             Action::Distribute => "distribute",
+            Action::AutoAssign => "auto_assign",
             Action::Accept => "accept",
             Action::Decline => "decline",
             Action::Return => "return",
@@ -99,7 +103,7 @@ impl Action {
             ],
             Action::Approve | Action::Reject => &[Row(VendorWriter, &[PendingApproval])],
             Action::Withdraw => &[Row(CreatorAdminOrOwner, &[PendingApproval])],
-            Action::Distribute => &[Row(VendorWriter, REDISTRIBUTABLE)],
+            Action::Distribute | Action::AutoAssign => &[Row(VendorWriter, REDISTRIBUTABLE)],
             Action::Accept | Action::Decline => &[Row(OfferedAdmin, &[Delivered])],
             Action::Return => &[Row(PrimaryAdminOrOwner, &[Accepted])],
             Action::Close | Action::Extend => &[
@@ -132,7 +136,9 @@ impl Action {
                 "only vendor writers decide on partner-created opportunities"
             }
             Action::Withdraw => "only its creator or the creating org's admin withdraws it",
-            Action::Distribute => "only vendor writers distribute opportunities",
+            Action::Distribute | Action::AutoAssign => {
+                "only vendor writers distribute opportunities"
+            }
             Action::Accept | Action::Decline => {
                 "only the offered partner's admin accepts or declines"
             }
@@ -599,6 +605,10 @@ pub enum Command {
     DistributeOne {
         partner: crate::ids::OrgId,
     },
+    /// To the best-ranked candidate, chosen by the caller from the ranking.
+    AutoAssign {
+        partner: crate::ids::OrgId,
+    },
     /// To a primary partner and collaborators, accepted at once.
     DistributeCollaboration {
         partner: crate::ids::OrgId,
@@ -623,6 +633,7 @@ impl Command {
             Command::DistributeOne { .. } | Command::DistributeCollaboration { .. } => {
                 Action::Distribute
             }
+            Command::AutoAssign { .. } => Action::AutoAssign,
             Command::Accept => Action::Accept,
             Command::Decline => Action::Decline,
             Command::Return => Action::Return,
@@ -684,7 +695,7 @@ pub fn transition(
             partner: Some(opp.owner_org_id),
             ..same
         },
-        Command::DistributeOne { partner } => Outcome {
+        Command::DistributeOne { partner } | Command::AutoAssign { partner } => Outcome {
             to: Status::Delivered,
             primary: Some(*partner),
             collaborators: Some(Vec::new()),
@@ -725,6 +736,67 @@ pub fn transition(
             ..same
         },
     })
+}
+
+/// What the system (the deadline worker) may do without an actor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SystemCommand {
+    /// An offer whose `accept_by` has passed.
+    Expire,
+    /// Automatic re-assignment to the next candidate.
+    Reassign { partner: crate::ids::OrgId },
+}
+
+/// Rule: the system expires a `delivered` offer once `accept_by` has passed,
+/// and re-assigns from the statuses a vendor writer could distribute from.
+pub fn system_transition(
+    opp: &OpportunityFacts,
+    accept_by: Option<chrono::DateTime<chrono::Utc>>,
+    now: chrono::DateTime<chrono::Utc>,
+    command: SystemCommand,
+) -> Result<Outcome, DomainError> {
+    let refuse = |action: &str| DomainError::InvalidTransition {
+        status: opp.status.to_string(),
+        action: action.to_owned(),
+        allowed: Vec::new(),
+    };
+    match command {
+        SystemCommand::Expire => {
+            if opp.status != Status::Delivered || accept_by.is_none_or(|t| t > now) {
+                return Err(refuse("expire"));
+            }
+            Ok(Outcome {
+                to: Status::Expired,
+                primary: None,
+                collaborators: None,
+                owner: None,
+                partner: opp.primary_partner_id,
+            })
+        }
+        SystemCommand::Reassign { partner } => {
+            if !matches!(
+                opp.status,
+                Status::Declined | Status::Expired | Status::Returned | Status::Draft
+            ) {
+                return Err(refuse("auto_assign"));
+            }
+            Ok(Outcome {
+                to: Status::Delivered,
+                primary: Some(partner),
+                collaborators: Some(Vec::new()),
+                owner: None,
+                partner: Some(partner),
+            })
+        }
+    }
+}
+
+/// Rule (automatic re-assignment): on decline or expiry, when the policy
+/// says so and its limit is not reached.
+pub fn should_reassign(policy: &crate::policy::Policy, to: Status, auto_assignments: u32) -> bool {
+    matches!(to, Status::Declined | Status::Expired)
+        && policy.auto_reassign
+        && auto_assignments < policy.max_auto_reassignments
 }
 
 /// A partner org as the distribution rules see it.
@@ -1008,6 +1080,73 @@ mod rule_tests {
         assert!(check_close(true, Some(&m), Some(eur)).is_err());
         assert!(check_close(true, Some(&m), Some(usd)).is_ok());
         assert!(check_close(true, Some(&m), None).is_ok());
+    }
+
+    #[test]
+    fn the_system_expires_only_delivered_offers_past_their_deadline() {
+        let now = chrono::Utc::now();
+        let mut o = facts(
+            Status::Delivered,
+            Origin::Vendor,
+            OrgId::new(),
+            UserId::new(),
+        );
+        o.primary_partner_id = Some(OrgId::new());
+        let past = Some(now - chrono::Duration::seconds(1));
+        let out = system_transition(&o, past, now, SystemCommand::Expire).unwrap();
+        assert_eq!(out.to, Status::Expired);
+        assert_eq!(out.partner, o.primary_partner_id);
+        let future = Some(now + chrono::Duration::hours(1));
+        assert!(system_transition(&o, future, now, SystemCommand::Expire).is_err());
+        o.status = Status::Accepted;
+        assert!(system_transition(&o, past, now, SystemCommand::Expire).is_err());
+    }
+
+    #[test]
+    fn reassignment_follows_the_policy_and_its_limit() {
+        let p = Policy {
+            auto_reassign: true,
+            max_auto_reassignments: 2,
+            ..Policy::default()
+        };
+        assert!(should_reassign(&p, Status::Declined, 0));
+        assert!(should_reassign(&p, Status::Expired, 1));
+        assert!(!should_reassign(&p, Status::Expired, 2));
+        assert!(!should_reassign(&p, Status::Returned, 0));
+        let off = Policy {
+            auto_reassign: false,
+            ..p
+        };
+        assert!(!should_reassign(&off, Status::Declined, 0));
+        let now = chrono::Utc::now();
+        let declined = facts(
+            Status::Declined,
+            Origin::Vendor,
+            OrgId::new(),
+            UserId::new(),
+        );
+        let out = system_transition(
+            &declined,
+            None,
+            now,
+            SystemCommand::Reassign {
+                partner: OrgId::new(),
+            },
+        )
+        .unwrap();
+        assert_eq!(out.to, Status::Delivered);
+        let won = facts(Status::Won, Origin::Vendor, OrgId::new(), UserId::new());
+        assert!(
+            system_transition(
+                &won,
+                None,
+                now,
+                SystemCommand::Reassign {
+                    partner: OrgId::new()
+                }
+            )
+            .is_err()
+        );
     }
 
     #[test]

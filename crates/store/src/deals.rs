@@ -186,7 +186,10 @@ pub fn lock_approvals(conn: &mut PgConnection) -> QueryResult<()> {
 }
 
 /// Closes the approved registrations of an opportunity that closed.
-pub fn close_for_opportunity(conn: &mut PgConnection, opportunity: Uuid) -> QueryResult<usize> {
+pub fn close_for_opportunity(
+    conn: &mut PgConnection,
+    opportunity: Uuid,
+) -> QueryResult<Vec<Registration>> {
     diesel::update(
         deal_registrations::table
             .filter(deal_registrations::opportunity_id.eq(opportunity))
@@ -197,12 +200,16 @@ pub fn close_for_opportunity(conn: &mut PgConnection, opportunity: Uuid) -> Quer
         deal_registrations::version.eq(deal_registrations::version + 1),
         deal_registrations::updated_at.eq(diesel::dsl::now),
     ))
-    .execute(conn)
+    .returning(Registration::as_returning())
+    .get_results(conn)
 }
 
 /// Withdraws the submitted registrations of an opportunity that ended
 /// without closing (canceled, rejected, withdrawn, returned).
-pub fn end_for_opportunity(conn: &mut PgConnection, opportunity: Uuid) -> QueryResult<usize> {
+pub fn end_for_opportunity(
+    conn: &mut PgConnection,
+    opportunity: Uuid,
+) -> QueryResult<Vec<Registration>> {
     diesel::update(
         deal_registrations::table
             .filter(deal_registrations::opportunity_id.eq(opportunity))
@@ -213,5 +220,6 @@ pub fn end_for_opportunity(conn: &mut PgConnection, opportunity: Uuid) -> QueryR
         deal_registrations::version.eq(deal_registrations::version + 1),
         deal_registrations::updated_at.eq(diesel::dsl::now),
     ))
-    .execute(conn)
+    .returning(Registration::as_returning())
+    .get_results(conn)
 }

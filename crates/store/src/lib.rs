@@ -5,6 +5,7 @@
 
 pub mod activity;
 pub mod actors;
+pub mod assignment;
 pub mod customers;
 pub mod dashboard;
 pub mod deals;
@@ -14,10 +15,12 @@ pub mod marketing;
 pub mod migrate;
 pub mod opportunities;
 pub mod orgs;
+pub mod outbox;
 pub mod policies;
 pub mod pool;
 pub mod schema;
 pub mod users;
+pub mod webhooks;
 
 pub use diesel::PgConnection;
 pub use error::StoreError;

@@ -17,9 +17,12 @@ use crate::auth::Caller;
 use crate::dto::{PhaseDto, not_blank};
 use crate::error::ApiError;
 use crate::extract::{JsonBody, QueryParams};
+use crate::notify;
 use crate::pagination::{Page, decode_token, encode_token, fetch_size, into_page_keyed};
 use crate::routes::created;
 use crate::state::AppState;
+use prm_domain::events::EventType;
+use serde_json::json;
 
 /// One progress report: append-only, never changed or deleted.
 #[derive(Debug, Serialize, ToSchema)]
@@ -254,6 +257,14 @@ pub fn add_progress_in(
             ..StateChanges::default()
         },
     )?;
+    notify::opportunity(
+        conn,
+        EventType::ProgressAdded,
+        None,
+        id,
+        json!({"progress_entry_id": entry.id, "development_phase": entry.development_phase,
+               "win_probability": entry.win_probability}),
+    )?;
     ProgressDto::from_row(entry)
 }
 
@@ -323,7 +334,7 @@ pub fn add_note_in(
     body: CreateNote,
 ) -> Result<NoteDto, ApiError> {
     opportunity_for(conn, actor, id, Action::AddNote)?;
-    Ok(NoteDto::from(Note::insert(
+    let note = Note::insert(
         conn,
         &NewNote {
             id: Uuid::now_v7(),
@@ -333,7 +344,16 @@ pub fn add_note_in(
             body: body.body.trim().to_owned(),
             internal: body.internal,
         },
-    )?))
+    )?;
+    notify::note(
+        conn,
+        id,
+        actor.org_id,
+        actor.is_vendor(),
+        note.internal,
+        json!({"opportunity_id": id, "note_id": note.id, "internal": note.internal}),
+    )?;
+    Ok(NoteDto::from(note))
 }
 
 /// Add a note (anyone who sees the opportunity and may write; collaborators too).

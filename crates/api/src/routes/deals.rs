@@ -23,9 +23,11 @@ use crate::auth::Caller;
 use crate::dto::{ReasonBody, RegActionDto, RegStatusDto, valid_labels};
 use crate::error::{ApiError, Problem};
 use crate::extract::{IfMatch, JsonBody, QueryParams};
+use crate::notify;
 use crate::pagination::{Page, decode_cursor, fetch_size, into_page};
 use crate::routes::{created, single};
 use crate::state::AppState;
+use prm_domain::events::EventType;
 
 /// A partner's claim to exclusivity for a customer and product lines.
 #[derive(Debug, Serialize, ToSchema)]
@@ -194,6 +196,8 @@ pub fn register_in(
             submitted_by_user_id: actor.user_id.0,
         },
     )?;
+    notify::registration(conn, EventType::DealRegistrationSubmitted, &r)?;
+    notify::registration(conn, EventType::DealRegistrationSubmitted, &r)?;
     dto(r, actor)
 }
 
@@ -383,6 +387,7 @@ pub fn approve_in(
             ..RegistrationChanges::default()
         },
     )?;
+    notify::registration(conn, EventType::DealRegistrationApproved, &r)?;
     dto(r, actor)
 }
 
@@ -447,6 +452,7 @@ pub async fn reject(
                         ..RegistrationChanges::default()
                     },
                 )?;
+                notify::registration(conn, EventType::DealRegistrationRejected, &r)?;
                 dto(r, actor)
             })
         })
@@ -481,6 +487,7 @@ pub async fn withdraw(
                         ..RegistrationChanges::default()
                     },
                 )?;
+                notify::registration(conn, EventType::DealRegistrationWithdrawn, &r)?;
                 dto(r, actor)
             })
         })

@@ -7,18 +7,22 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, delete, get, post, web};
 use chrono::{DateTime, NaiveDate, Utc};
 use prm_domain::Actor;
+use prm_domain::events::{EventType, for_transition};
 use prm_domain::lifecycle::{
-    Command, PartnerState, check_close, check_distribution, check_extension, transition,
+    Command, PartnerState, check_close, check_distribution, check_extension, should_reassign,
+    transition,
 };
 use prm_domain::opportunity::{self as rules, Action, Status};
 use prm_domain::org::OrgKind;
 use prm_domain::values::CurrencyCode;
+use prm_store::assignment;
 use prm_store::opportunities::{self as store, NewEvent, Opportunity, StateChanges};
 use prm_store::orgs::Org;
 use prm_store::policies::PolicyRow;
 use prm_store::users::User;
 use prm_store::{Connection, PgConnection, deals};
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 use utoipa::ToSchema;
 use uuid::Uuid;
 use validator::Validate;
@@ -27,6 +31,7 @@ use crate::auth::Caller;
 use crate::dto::{MoneyDto, OrgKindDto, ReasonBody, RoleDto, not_blank};
 use crate::error::{ApiError, Problem};
 use crate::extract::{IfMatch, JsonBody};
+use crate::notify;
 use crate::routes::opportunities::{OpportunityDto, load_view};
 use crate::routes::single;
 use crate::state::AppState;
@@ -67,14 +72,31 @@ pub fn apply(
         let ids: Vec<Uuid> = c.iter().map(|o| o.0).collect();
         store::set_collaborators(conn, id, &ids)?;
     }
-    match outcome.to {
-        Status::Won | Status::Lost => {
-            deals::close_for_opportunity(conn, id)?;
-        }
+    let (closed, ended) = match outcome.to {
+        Status::Won | Status::Lost => (deals::close_for_opportunity(conn, id)?, Vec::new()),
         Status::Canceled | Status::Rejected | Status::Returned | Status::Declined => {
-            deals::end_for_opportunity(conn, id)?;
+            (Vec::new(), deals::end_for_opportunity(conn, id)?)
         }
-        _ => {}
+        _ => (Vec::new(), Vec::new()),
+    };
+    for r in &closed {
+        notify::registration(conn, EventType::DealRegistrationClosed, r)?;
+    }
+    for r in &ended {
+        notify::registration(conn, EventType::DealRegistrationWithdrawn, r)?;
+    }
+    // Automatic re-assignment: marked here, done by the deadline worker.
+    let policy = PolicyRow::load(conn)?.policy();
+    let (_, count) = assignment::reassign_state(conn, id)?;
+    let pending = should_reassign(
+        &policy,
+        outcome.to,
+        u32::try_from(count).unwrap_or(u32::MAX),
+    );
+    let auto = matches!(command, Command::AutoAssign { .. });
+    assignment::set_reassign(conn, id, pending, auto)?;
+    if let Some(p) = outcome.primary.filter(|_| outcome.to == Status::Delivered) {
+        assignment::mark_assigned(conn, p.0)?;
     }
     store::record_event(
         conn,
@@ -90,6 +112,13 @@ pub fn apply(
             reason,
         },
     )?;
+    notify::opportunity(
+        conn,
+        for_transition(command.action(), outcome.to),
+        Some(&facts),
+        id,
+        json!({"action": command.action().as_str(), "reason": reason, "actor_org_id": actor.org_id.0}),
+    )?;
     load_view(conn, id, actor)
 }
 
@@ -100,6 +129,7 @@ pub enum Request {
     Reject(String),
     Withdraw,
     Distribute(DistributeBody),
+    AutoAssign,
     Accept,
     Decline(String),
     Return(String),
@@ -146,6 +176,20 @@ pub fn perform(
             Box::new(|_, _, _| Ok(())),
         ),
         Request::Distribute(body) => distribute_in(conn, actor, id, if_match, body),
+        Request::AutoAssign => {
+            let partner = crate::routes::assignment::best_partner(conn, actor, id)?;
+            apply(
+                conn,
+                actor,
+                id,
+                if_match,
+                Command::AutoAssign {
+                    partner: partner.into(),
+                },
+                None,
+                Box::new(offer_window(None)),
+            )
+        }
         Request::Accept => apply(
             conn,
             actor,
@@ -215,7 +259,7 @@ pub fn perform(
 }
 
 /// Runs one request as its own HTTP request and answers the opportunity.
-async fn respond(
+pub async fn respond(
     state: web::Data<AppState>,
     caller: Caller,
     id: Uuid,
@@ -233,6 +277,19 @@ async fn respond(
 fn validity_from_today(conn: &mut PgConnection) -> Result<NaiveDate, ApiError> {
     let policy = PolicyRow::load(conn)?.policy();
     Ok(Utc::now().date_naive() + chrono::Days::new(u64::from(policy.opportunity_validity_days)))
+}
+
+/// Sets an offer's deadline: the one given, or now plus the policy's window.
+pub fn offer_window(
+    accept_by: Option<DateTime<Utc>>,
+) -> impl FnOnce(&Opportunity, &mut StateChanges, &mut PgConnection) -> Result<(), ApiError> {
+    move |_, c, conn| {
+        let window = PolicyRow::load(conn)?.policy().acceptance_window_hours;
+        c.accept_by = Some(Some(
+            accept_by.unwrap_or(Utc::now() + chrono::Duration::hours(i64::from(window))),
+        ));
+        Ok(())
+    }
 }
 
 /// Sets the expiry an accepted opportunity starts with, unless it has one.
@@ -700,6 +757,13 @@ pub fn assign_owner_in(
             ..StateChanges::default()
         },
     )?;
+    notify::opportunity(
+        conn,
+        EventType::OpportunityOwnerAssigned,
+        None,
+        id,
+        json!({"owner_user_id": target}),
+    )?;
     load_view(conn, id, actor)
 }
 
@@ -872,6 +936,13 @@ async fn change_collaborators(
                     return Err(ApiError::NotFound);
                 }
                 Opportunity::change_state(conn, id, &StateChanges::default())?;
+                notify::opportunity(
+                    conn,
+                    EventType::OpportunityCollaboratorsChanged,
+                    Some(&facts),
+                    id,
+                    json!({"org_id": org, "added": add}),
+                )?;
                 load_view(conn, id, actor)
             })
         })

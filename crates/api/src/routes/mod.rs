@@ -10,6 +10,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 use crate::extract::etag;
 
 pub mod activity;
+pub mod assignment;
 pub mod customers;
 pub mod dashboard;
 pub mod deals;
@@ -21,6 +22,7 @@ pub mod opportunities;
 pub mod orgs;
 pub mod policies;
 pub mod users;
+pub mod webhooks;
 
 /// Registers every `/api/v1` handler; `service` (not `route`) so each
 /// reaches the OpenAPI document.
@@ -45,6 +47,8 @@ pub fn api_v1(cfg: &mut ServiceConfig) {
         .service(lifecycle::reject)
         .service(lifecycle::withdraw)
         .service(lifecycle::distribute)
+        .service(assignment::candidates)
+        .service(assignment::auto_assign)
         .service(lifecycle::accept)
         .service(lifecycle::decline)
         .service(lifecycle::return_)
@@ -72,7 +76,13 @@ pub fn api_v1(cfg: &mut ServiceConfig) {
         .service(marketing::get)
         .service(policies::get)
         .service(policies::put)
-        .service(dashboard::get);
+        .service(dashboard::get)
+        .service(webhooks::create)
+        .service(webhooks::list)
+        .service(webhooks::get)
+        .service(webhooks::remove)
+        .service(webhooks::deliveries)
+        .service(webhooks::event_feed);
 }
 
 /// A single resource with its strong `ETag`.

@@ -28,9 +28,12 @@ use crate::dto::{
 };
 use crate::error::ApiError;
 use crate::extract::{IfMatch, JsonBody, QueryParams};
+use crate::notify;
 use crate::pagination::{Page, decode_token, encode_token, fetch_size, into_page_keyed};
 use crate::routes::{created, single};
 use crate::state::AppState;
+use prm_domain::events::EventType;
+use serde_json::json;
 
 /// The customer an opportunity is for.
 #[derive(Debug, Serialize, ToSchema)]
@@ -580,6 +583,7 @@ pub fn create_in(
             reason: None,
         },
     )?;
+    notify::opportunity(conn, EventType::OpportunityCreated, None, row.id, json!({}))?;
     load_view(conn, row.id, actor)
 }
 
@@ -717,6 +721,13 @@ pub async fn update_opportunity(
                 if_match.check(row.version)?;
                 let changes = changes_from(body, &row, facts.origin)?;
                 Opportunity::update(conn, id, &changes)?;
+                notify::opportunity(
+                    conn,
+                    EventType::OpportunityUpdated,
+                    Some(&facts),
+                    id,
+                    json!({}),
+                )?;
                 load_view(conn, id, actor)
             })
         })

@@ -1,0 +1,105 @@
+//! The transactional outbox: events written with the change they describe,
+//! the webhook deliveries fanned out from them in the same transaction, and
+//! the feed that reads them back in order.
+
+use chrono::{DateTime, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::{Array, Text, Uuid as SqlUuid};
+use uuid::Uuid;
+
+use crate::schema::{events, opportunities};
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = events, check_for_backend(diesel::pg::Pg))]
+pub struct EventRow {
+    pub seq: i64,
+    pub id: Uuid,
+    pub type_: String,
+    pub opportunity_id: Option<Uuid>,
+    pub audience: Vec<Uuid>,
+    pub data: serde_json::Value,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = events)]
+pub struct NewEventRow {
+    pub id: Uuid,
+    pub type_: String,
+    pub opportunity_id: Option<Uuid>,
+    pub audience: Vec<Uuid>,
+    pub data: serde_json::Value,
+}
+
+/// Writes an event and queues it for every active webhook that may receive
+/// it: the vendor's, and those of the orgs in its audience, filtered by the
+/// webhook's event types. Call inside the transaction of the change.
+pub fn write(conn: &mut PgConnection, event: &NewEventRow) -> QueryResult<EventRow> {
+    let row = diesel::insert_into(events::table)
+        .values(event)
+        .returning(EventRow::as_returning())
+        .get_result(conn)?;
+    diesel::sql_query(
+        "INSERT INTO webhook_deliveries (id, webhook_id, event_id)
+         SELECT gen_random_uuid(), w.id, $1
+         FROM webhooks w JOIN orgs o ON o.id = w.org_id
+         WHERE w.active AND o.active
+           AND (o.kind = 'vendor' OR w.org_id = ANY($2))
+           AND (cardinality(w.event_types) = 0 OR $3 = ANY(w.event_types))",
+    )
+    .bind::<SqlUuid, _>(row.id)
+    .bind::<Array<SqlUuid>, _>(&row.audience)
+    .bind::<Text, _>(&row.type_)
+    .execute(conn)?;
+    Ok(row)
+}
+
+/// Who reads the feed.
+#[derive(Debug, Clone, Copy)]
+pub enum Reader {
+    /// Vendor users: every event.
+    Vendor,
+    /// Partner admins and directors: events whose audience holds their org.
+    Org(Uuid),
+    /// Account managers: those events, of opportunities they own.
+    Owner { org: Uuid, user: Uuid },
+}
+
+/// Events after `after_seq`, oldest first.
+pub fn feed(
+    conn: &mut PgConnection,
+    reader: Reader,
+    after_seq: Option<i64>,
+    limit: i64,
+) -> QueryResult<Vec<EventRow>> {
+    let mut q = events::table.select(EventRow::as_select()).into_boxed();
+    match reader {
+        Reader::Vendor => {}
+        Reader::Org(org) => q = q.filter(events::audience.contains(vec![org])),
+        Reader::Owner { org, user } => {
+            let owned = opportunities::table
+                .filter(opportunities::owner_user_id.eq(user))
+                .select(opportunities::id);
+            q = q
+                .filter(events::audience.contains(vec![org]))
+                .filter(events::opportunity_id.assume_not_null().eq_any(owned));
+        }
+    }
+    if let Some(s) = after_seq {
+        q = q.filter(events::seq.gt(s));
+    }
+    q.order(events::seq.asc()).limit(limit).load(conn)
+}
+
+/// Each org's distributor, for the given orgs.
+pub fn parents(conn: &mut PgConnection, orgs: &[Uuid]) -> QueryResult<Vec<(Uuid, Uuid)>> {
+    use crate::schema::orgs;
+    let rows: Vec<(Uuid, Option<Uuid>)> = orgs::table
+        .filter(orgs::id.eq_any(orgs.to_vec()))
+        .select((orgs::id, orgs::parent_id))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(o, p)| Some((o, p?)))
+        .collect())
+}
