@@ -5,6 +5,7 @@
 mod auth;
 mod customers;
 mod deals;
+mod distribution;
 mod errors;
 mod health;
 mod lifecycle;
