@@ -9,6 +9,7 @@ mod distribution;
 mod errors;
 mod health;
 mod lifecycle;
+mod notifications;
 mod openapi;
 mod opportunities;
 mod orgs;

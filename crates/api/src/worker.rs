@@ -281,7 +281,8 @@ impl Worker {
                     ok += 1;
                 }
                 Sent::Failed { status, error } => {
-                    let attempts = u32::try_from(c.delivery.attempts + 1).unwrap_or(u32::MAX);
+                    // The claim already counted this attempt.
+                    let attempts = u32::try_from(c.delivery.attempts).unwrap_or(u32::MAX);
                     let retry_at = (attempts < self.settings.max_attempts).then(|| {
                         let factor = 2u32.saturating_pow(attempts.saturating_sub(1)).min(1800);
                         let delay =
@@ -327,17 +328,21 @@ impl Worker {
 }
 
 /// Starts a worker on its own thread; set the flag to stop it.
+/// The blocking HTTP client is built on the worker's own thread: it must not
+/// be created or dropped inside an async runtime.
 pub fn spawn(
     pool: PgPool,
     settings: WebhookSettings,
     interval: Duration,
 ) -> Result<(Arc<AtomicBool>, std::thread::JoinHandle<()>), String> {
-    let worker = Worker::new(pool, settings)?;
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
     let handle = std::thread::Builder::new()
         .name("prm-worker".to_owned())
-        .spawn(move || worker.run(interval, &flag))
+        .spawn(move || match Worker::new(pool, settings) {
+            Ok(worker) => worker.run(interval, &flag),
+            Err(e) => tracing::error!(error = %e, "worker could not start"),
+        })
         .map_err(|e| e.to_string())?;
     Ok((stop, handle))
 }
