@@ -1,6 +1,8 @@
 //! Automatic distribution: the explainable ranking, auto-assign, deadlines
 //! and re-assignment by the worker, and several workers at once.
 
+use std::time::Duration;
+
 use crate::world::{World, world};
 use serde_json::json;
 
@@ -478,4 +480,70 @@ async fn two_workers_never_handle_one_offer_twice() {
     .unwrap();
     assert_eq!(twice.n, 0, "no offer handled twice");
     eprintln!("two workers: {ea} + {eb} = {n} offers expired, 0 twice");
+}
+
+/// The worker with its database cut off and back: ticks fail without
+/// panicking while it is down, and the first tick after it returns does the
+/// work that piled up.
+#[actix_web::test]
+async fn the_worker_survives_the_database_going_away_and_coming_back() {
+    let w = world().await;
+    let proxy = prm_tests::DbProxy::start();
+    let mut settings = w.app.config.pool.clone();
+    settings.checkout_timeout = Duration::from_millis(500);
+    let pool = prm_store::pool::build_pool(&proxy.url(&w.app.db), &settings);
+    let hooks = w.app.config.webhooks.clone();
+    let worker = std::thread::spawn(move || {
+        let worker = prm_api::worker::Worker::new(pool, hooks).unwrap();
+        worker.tick().unwrap();
+        worker
+    })
+    .join()
+    .unwrap();
+    let id = draft(&w, "DE").await;
+    w.app
+        .act(
+            &id,
+            "distribute",
+            &w.cm.token,
+            Some(json!({"partner_id": w.dist.id})),
+        )
+        .await
+        .expect(200);
+    overdue(&w, &id);
+    proxy.cut();
+    let (worker, down_ok) = std::thread::spawn(move || {
+        let results: Vec<bool> = (0..3).map(|_| worker.tick().is_ok()).collect();
+        (worker, results)
+    })
+    .join()
+    .unwrap();
+    assert_eq!(
+        down_ok,
+        [false, false, false],
+        "ticks fail while the database is away"
+    );
+    proxy.restore();
+    let back = std::time::Instant::now();
+    let (recovered_ms, report) = std::thread::spawn(move || {
+        loop {
+            if let Ok(r) = worker.tick() {
+                return (back.elapsed().as_millis(), r);
+            }
+            assert!(
+                back.elapsed() < Duration::from_secs(10),
+                "the worker did not recover"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    })
+    .join()
+    .unwrap();
+    assert_eq!(
+        report.expired, 1,
+        "the overdue offer is handled once the database is back"
+    );
+    eprintln!(
+        "worker: 3 failed ticks while the database was cut; first good tick {recovered_ms} ms after it returned"
+    );
 }

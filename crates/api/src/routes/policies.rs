@@ -18,6 +18,11 @@ use crate::routes::single;
 use crate::state::AppState;
 
 /// Weights of the automatic-distribution score parts (0 to 100 each).
+/// Defaults: country 30, industry 20, product_lines 25, tier 10, capacity 10,
+/// history 5. A part is its weight times a share: country and industry match
+/// (0 or 1), share of the wanted product lines covered, tier (platinum 1,
+/// gold 0.75, silver 0.5, registered 0.25), share of capacity free, and
+/// history (half acceptance rate, half win rate).
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(as = ScoreWeights)]
