@@ -537,6 +537,8 @@ fn story(conn: &mut PgConnection, c: &Customers, task: Uuid) -> Result<(), ApiEr
         &any,
         Request::Decline("No capacity this quarter".to_owned()),
     )?;
+    // Keep this one declined in the demo rather than re-assigned at once.
+    prm_store::assignment::set_reassign(conn, o, false, false)?;
     // returned by Contoso
     let o = create(
         conn,
