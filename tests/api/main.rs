@@ -9,6 +9,7 @@ mod deals;
 mod distribution;
 mod errors;
 mod health;
+mod idempotency;
 mod lifecycle;
 mod notifications;
 mod openapi;

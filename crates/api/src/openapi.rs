@@ -203,6 +203,31 @@ pub fn finalize(mut api: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
             }
             add(op, "500");
         }
+        if is_api && let Some(op) = item.post.as_mut() {
+            add_idempotency(op);
+        }
     }
     api
+}
+
+/// Every POST takes `Idempotency-Key`; a retry with the same key and body
+/// returns the first response, the same key with another body is a 422, and
+/// one still running is a 409.
+fn add_idempotency(op: &mut Operation) {
+    use utoipa::openapi::path::{ParameterBuilder, ParameterIn as In};
+    use utoipa::openapi::{ObjectBuilder, Required};
+    let param = ParameterBuilder::new()
+        .name("Idempotency-Key")
+        .parameter_in(In::Header)
+        .required(Required::False)
+        .description(Some(
+            "Makes a retry safe: the same key and body within 24 h return the first response \
+             (with `Idempotency-Replayed: true`) and do nothing again; the same key with another \
+             body is a 422; while the first is still running a retry is a 409. Keys are per caller.",
+        ))
+        .schema(Some(ObjectBuilder::new().schema_type(Type::String).min_length(Some(1)).max_length(Some(255))))
+        .build();
+    op.parameters.get_or_insert_with(Vec::new).push(param);
+    add(op, "409");
+    add(op, "422");
 }

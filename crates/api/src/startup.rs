@@ -249,6 +249,9 @@ impl Application {
                 SwaggerUi::new("/swagger-ui/{_:.*}").url("/api-docs/openapi.json", doc.clone()),
             )
             .default_service(web::to(fallback))
+            .wrap(actix_web::middleware::from_fn(
+                crate::idempotency::middleware,
+            ))
             .wrap(ErrorHandlers::new().default_handler(problemize))
             .wrap(Logger::new("%s %r %Dms %{X-Request-Id}i").log_target("prm::http"))
         })

@@ -245,6 +245,7 @@ impl Worker {
             |c, id| expire_registration(c, id).map(|()| true),
         )?;
         let (delivered, delivery_failures) = self.deliver(conn)?;
+        prm_store::idempotency::purge(conn)?;
         Ok(TickReport {
             expired,
             reassigned,

@@ -63,6 +63,19 @@ diesel::table! {
 }
 
 diesel::table! {
+    idempotency_keys (subject, key) {
+        subject -> Text,
+        key -> Text,
+        request_hash -> Text,
+        state -> Text,
+        response_status -> Nullable<Int4>,
+        response_headers -> Nullable<Jsonb>,
+        response_body -> Nullable<Bytea>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     marketing_tasks (id) {
         id -> Uuid,
         name -> Text,
@@ -286,6 +299,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     customers,
     deal_registrations,
     events,
+    idempotency_keys,
     marketing_tasks,
     notes,
     opportunities,

@@ -1,0 +1,183 @@
+//! `Idempotency-Key` on POST: the first response for a (caller, key) is
+//! stored and replayed to retries with the same body; a different body under
+//! the same key is 422; a retry while the first is still running is 409.
+
+use actix_web::body::{BoxBody, MessageBody, to_bytes};
+use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::http::{Method, StatusCode};
+use actix_web::middleware::Next;
+use actix_web::{HttpResponse, web};
+use futures_util::StreamExt;
+use prm_store::idempotency::{Claim, claim, complete, release};
+use sha2::{Digest, Sha256};
+
+use crate::error::{ApiError, problem, problem_response};
+use crate::extract::BODY_LIMIT;
+use crate::state::AppState;
+
+pub const HEADER: &str = "idempotency-key";
+
+/// Headers worth replaying with a stored response.
+const KEPT_HEADERS: [&str; 3] = ["content-type", "location", "etag"];
+
+fn refuse(req: ServiceRequest, err: ApiError) -> ServiceResponse<BoxBody> {
+    use actix_web::ResponseError;
+    let (r, _) = req.into_parts();
+    ServiceResponse::new(r, err.error_response())
+}
+
+pub async fn middleware(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let key = match req.headers().get(HEADER) {
+        Some(v) if req.method() == Method::POST => v.to_str().ok().map(str::to_owned),
+        _ => return Ok(next.call(req).await?.map_into_boxed_body()),
+    };
+    let Some(key) = key.filter(|k| !k.is_empty() && k.len() <= 255) else {
+        return Ok(refuse(
+            req,
+            ApiError::BadRequest {
+                code: "invalid_idempotency_key",
+                detail: "Idempotency-Key must be 1 to 255 visible ASCII characters".to_owned(),
+            },
+        ));
+    };
+    let Some(state) = req.app_data::<web::Data<AppState>>().cloned() else {
+        return Ok(next.call(req).await?.map_into_boxed_body());
+    };
+    // Keys are scoped to the caller; without a valid token the handler
+    // answers 401 anyway.
+    let subject = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' ').map(|(_, t)| t.trim().to_owned()))
+        .and_then(|t| state.verifier.verify(&t).ok())
+        .map(|c| c.sub);
+    let Some(subject) = subject else {
+        return Ok(next.call(req).await?.map_into_boxed_body());
+    };
+
+    let (http_req, mut payload) = req.into_parts();
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk?;
+        if body.len() + chunk.len() > BODY_LIMIT {
+            let res = problem_response(&problem(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                format!("request body exceeds {BODY_LIMIT} bytes"),
+            ));
+            return Ok(ServiceResponse::new(http_req, res));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    let body = body.freeze();
+    let mut hasher = Sha256::new();
+    hasher.update(http_req.path().as_bytes());
+    hasher.update([0]);
+    hasher.update(&body);
+    let hash: String = hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+
+    let (s, k, h) = (subject.clone(), key.clone(), hash.clone());
+    let claimed = state
+        .with_conn(move |conn| Ok(claim(conn, &s, &k, &h)?))
+        .await;
+    let known = match claimed {
+        Err(e) => {
+            use actix_web::ResponseError;
+            return Ok(ServiceResponse::new(http_req, e.error_response()));
+        }
+        Ok(Claim::New) => None,
+        Ok(Claim::Known(stored)) => Some(stored),
+    };
+    if let Some(stored) = known {
+        let err = if stored.request_hash != hash {
+            Some(ApiError::Validation(vec![prm_domain::FieldError::new(
+                "Idempotency-Key",
+                "was used with a different request",
+            )]))
+        } else if stored.state != "done" {
+            Some(ApiError::Conflict {
+                code: "idempotency_key_in_flight",
+                detail: "a request with this Idempotency-Key is still being processed".to_owned(),
+            })
+        } else {
+            None
+        };
+        if let Some(err) = err {
+            use actix_web::ResponseError;
+            return Ok(ServiceResponse::new(http_req, err.error_response()));
+        }
+        let status = StatusCode::from_u16(
+            u16::try_from(stored.response_status.unwrap_or(200)).unwrap_or(200),
+        )
+        .unwrap_or(StatusCode::OK);
+        let mut res = HttpResponse::build(status);
+        if let Some(serde_json::Value::Object(hs)) = &stored.response_headers {
+            for (name, value) in hs {
+                if let (Ok(n), Some(v)) = (HeaderName::try_from(name.as_str()), value.as_str())
+                    && let Ok(v) = HeaderValue::from_str(v)
+                {
+                    res.insert_header((n, v));
+                }
+            }
+        }
+        res.insert_header(("Idempotency-Replayed", "true"));
+        let res = res.body(stored.response_body.unwrap_or_default());
+        return Ok(ServiceResponse::new(http_req, res));
+    }
+
+    let req = ServiceRequest::from_parts(http_req, Payload::from(body));
+    let res = next.call(req).await?;
+    let status = res.status();
+    let kept: serde_json::Map<String, serde_json::Value> = KEPT_HEADERS
+        .iter()
+        .filter_map(|n| {
+            res.headers()
+                .get(*n)
+                .and_then(|v| v.to_str().ok())
+                .map(|v| ((*n).to_owned(), serde_json::Value::String(v.to_owned())))
+        })
+        .collect();
+    let (http_req, response) = res.into_parts();
+    let (head, body) = response.into_parts();
+    let bytes = to_bytes(body.boxed())
+        .await
+        .map_err(|e| actix_web::error::ErrorInternalServerError(format!("response body: {e}")))?;
+    let stored_bytes = bytes.to_vec();
+    let (s, k) = (subject, key);
+    // Server failures are not stored: a retry may succeed.
+    let store = if status.is_server_error() {
+        state
+            .with_conn(move |conn| Ok(release(conn, &s, &k)?))
+            .await
+    } else {
+        let code = i32::from(status.as_u16());
+        state
+            .with_conn(move |conn| {
+                Ok(complete(
+                    conn,
+                    &s,
+                    &k,
+                    code,
+                    serde_json::Value::Object(kept),
+                    &stored_bytes,
+                )?)
+            })
+            .await
+    };
+    if let Err(e) = store {
+        tracing::warn!(error = %e, "could not record an idempotent response");
+    }
+    Ok(ServiceResponse::new(
+        http_req,
+        head.set_body(BoxBody::new(bytes)),
+    ))
+}

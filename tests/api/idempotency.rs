@@ -1,0 +1,157 @@
+//! `Idempotency-Key`: retries are safe.
+
+use crate::world::world;
+use futures_util::future::join_all;
+use prm_tests::{Resp, TestApp};
+use serde_json::{Value, json};
+
+async fn post_with_key(app: &TestApp, path: &str, token: &str, key: &str, body: &Value) -> Resp {
+    app.send(
+        app.client
+            .post(format!("{}{path}", app.base))
+            .bearer_auth(token)
+            .header("Idempotency-Key", key)
+            .json(body),
+    )
+    .await
+}
+
+fn count(app: &TestApp, sql: &str) -> i64 {
+    use diesel::RunQueryDsl;
+    #[derive(diesel::QueryableByName)]
+    struct N {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    diesel::sql_query(sql)
+        .get_result::<N>(&mut app.db.conn())
+        .unwrap()
+        .n
+}
+
+#[actix_web::test]
+async fn a_retry_with_the_same_key_and_body_returns_the_first_response_and_does_nothing_again() {
+    let w = world().await;
+    let body = json!({"topic": "once", "customer_id": w.vendor_customer});
+    let first = post_with_key(&w.app, "/api/v1/opportunities", &w.cm.token, "k-1", &body)
+        .await
+        .expect(201);
+    let again = post_with_key(&w.app, "/api/v1/opportunities", &w.cm.token, "k-1", &body)
+        .await
+        .expect(201);
+    assert_eq!(again.body["id"], first.body["id"]);
+    assert_eq!(again.header("location"), first.header("location"));
+    assert_eq!(again.header("idempotency-replayed"), Some("true"));
+    assert_eq!(
+        count(
+            &w.app,
+            "SELECT count(*) AS n FROM opportunities WHERE topic = 'once'"
+        ),
+        1
+    );
+    let other = post_with_key(
+        &w.app,
+        "/api/v1/opportunities",
+        &w.cm.token,
+        "k-1",
+        &json!({"topic": "changed", "customer_id": w.vendor_customer}),
+    )
+    .await;
+    let other = other.expect_problem(422, "validation_failed");
+    assert_eq!(other.error_fields(), ["Idempotency-Key"]);
+    // Keys are the caller's own: another user's same key is a new request.
+    let admin_token = w.app.admin();
+    post_with_key(&w.app, "/api/v1/opportunities", &admin_token, "k-1", &body)
+        .await
+        .expect(201);
+    assert_eq!(
+        count(
+            &w.app,
+            "SELECT count(*) AS n FROM opportunities WHERE topic = 'once'"
+        ),
+        2
+    );
+}
+
+#[actix_web::test]
+async fn twenty_parallel_identical_posts_create_one_row() {
+    let w = world().await;
+    let body = json!({"topic": "parallel", "customer_id": w.vendor_customer});
+    let reqs = (0..20).map(|_| {
+        post_with_key(
+            &w.app,
+            "/api/v1/opportunities",
+            &w.cm.token,
+            "same-key",
+            &body,
+        )
+    });
+    let results = join_all(reqs).await;
+    let created = results.iter().filter(|r| r.status == 201).count();
+    let in_flight = results
+        .iter()
+        .filter(|r| r.status == 409 && r.body["code"] == "idempotency_key_in_flight")
+        .count();
+    assert_eq!(
+        created + in_flight,
+        20,
+        "{:?}",
+        results.iter().map(|r| r.status).collect::<Vec<_>>()
+    );
+    let ids: std::collections::HashSet<_> = results
+        .iter()
+        .filter(|r| r.status == 201)
+        .map(|r| r.body["id"].clone())
+        .collect();
+    assert_eq!(ids.len(), 1, "every 201 is the same opportunity");
+    assert_eq!(
+        count(
+            &w.app,
+            "SELECT count(*) AS n FROM opportunities WHERE topic = 'parallel'"
+        ),
+        1
+    );
+    eprintln!(
+        "20 parallel identical POSTs: 1 row; {created} answered 201, {in_flight} answered 409 while in flight"
+    );
+}
+
+#[actix_web::test]
+async fn an_action_retried_with_its_key_is_not_done_twice() {
+    let w = world().await;
+    let id = w
+        .app
+        .post(
+            "/api/v1/opportunities",
+            &w.cm.token,
+            &json!({"topic": "t", "customer_id": w.vendor_customer}),
+        )
+        .await
+        .expect(201)
+        .id();
+    let path = format!("/api/v1/opportunities/{id}/distribute");
+    let body = json!({"partner_id": w.other.id});
+    let a = post_with_key(&w.app, &path, &w.cm.token, "dist-1", &body)
+        .await
+        .expect(200);
+    let b = post_with_key(&w.app, &path, &w.cm.token, "dist-1", &body)
+        .await
+        .expect(200);
+    assert_eq!(a.body["version"], b.body["version"]);
+    assert_eq!(
+        count(
+            &w.app,
+            &format!(
+                "SELECT count(*) AS n FROM opportunity_events WHERE opportunity_id = '{id}' AND action = 'distribute'"
+            )
+        ),
+        1
+    );
+    // Without the key, the second distribute is a state conflict.
+    w.app
+        .act(&id, "distribute", &w.cm.token, Some(body))
+        .await
+        .expect_problem(409, "invalid_transition");
+    let bad = post_with_key(&w.app, &path, &w.cm.token, &"x".repeat(300), &json!({})).await;
+    bad.expect_problem(400, "invalid_idempotency_key");
+}
