@@ -13,6 +13,7 @@ mod idempotency;
 mod lifecycle;
 mod notifications;
 mod openapi;
+mod operations;
 mod opportunities;
 mod orgs;
 mod startup;

@@ -210,6 +210,8 @@ pub fn test_config(database_url: &str) -> Config {
             max_attempts: 4,
             retry_base: std::time::Duration::from_millis(200),
         },
+        cors_origins: vec!["https://portal.example".to_owned()],
+        shutdown_grace: std::time::Duration::from_millis(300),
     }
 }
 
@@ -307,7 +309,11 @@ impl TestApp {
 
     /// Starts the app after `adjust` has changed its configuration.
     pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> Self {
-        let db = TestDb::migrated();
+        Self::spawn_on(TestDb::migrated(), adjust).await
+    }
+
+    /// Starts the app on a given database.
+    pub async fn spawn_on(db: TestDb, adjust: impl FnOnce(&mut Config)) -> Self {
         let mut config = test_config(&db.url);
         adjust(&mut config);
         let pool = prepare_database(&config).expect("test database prepares");

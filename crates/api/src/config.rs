@@ -54,6 +54,10 @@ pub struct Config {
     /// Time between worker ticks.
     pub worker_interval: Duration,
     pub webhooks: crate::webhook_send::WebhookSettings,
+    /// Browser origins allowed by CORS (`PRM_CORS_ALLOWED_ORIGINS`).
+    pub cors_origins: Vec<String>,
+    /// Seconds between `/readyz` turning 503 and the listener closing.
+    pub shutdown_grace: Duration,
 }
 
 /// A bad configuration value: which variable, and what is wrong with it.
@@ -146,6 +150,30 @@ impl Config {
         let hook_timeout_ms = parse_num(&var, "PRM_WEBHOOK_TIMEOUT_MS", 5_000, 100, 30_000)?;
         let max_attempts = parse_num(&var, "PRM_WEBHOOK_MAX_ATTEMPTS", 8, 1, 20)?;
         let retry_base_ms = parse_num(&var, "PRM_WEBHOOK_RETRY_BASE_MS", 2_000, 10, 600_000)?;
+        let grace_ms = parse_num(&var, "PRM_SHUTDOWN_GRACE_MS", 5_000, 0, 60_000)?;
+        let cors_origins = match var("PRM_CORS_ALLOWED_ORIGINS") {
+            None => Vec::new(),
+            Some(list) => list
+                .split(',')
+                .map(str::trim)
+                .filter(|o| !o.is_empty())
+                .map(|o| {
+                    let ok = (o.starts_with("https://") || o.starts_with("http://"))
+                        && !o
+                            .trim_start_matches("https://")
+                            .trim_start_matches("http://")
+                            .contains('/');
+                    if ok {
+                        Ok(o.to_owned())
+                    } else {
+                        Err(err(
+                            "PRM_CORS_ALLOWED_ORIGINS",
+                            format!("`{o}` is not an origin such as https://portal.example.com"),
+                        ))
+                    }
+                })
+                .collect::<Result<_, _>>()?,
+        };
 
         Ok(Config {
             database_url,
@@ -171,6 +199,8 @@ impl Config {
                 max_attempts: max_attempts as u32,
                 retry_base: Duration::from_millis(retry_base_ms),
             },
+            cors_origins,
+            shutdown_grace: Duration::from_millis(grace_ms),
         })
     }
 }
@@ -255,6 +285,24 @@ mod tests {
         assert_eq!(
             cfg(&[("PRM_WORKER_INTERVAL_MS", "0")]).unwrap_err().var,
             "PRM_WORKER_INTERVAL_MS"
+        );
+        assert_eq!(
+            cfg(&[(
+                "PRM_CORS_ALLOWED_ORIGINS",
+                "https://ok.example, portal.example/x"
+            )])
+            .unwrap_err()
+            .var,
+            "PRM_CORS_ALLOWED_ORIGINS"
+        );
+        let c = cfg(&[(
+            "PRM_CORS_ALLOWED_ORIGINS",
+            "https://a.example, http://localhost:3000",
+        )])
+        .unwrap();
+        assert_eq!(
+            c.cors_origins,
+            vec!["https://a.example", "http://localhost:3000"]
         );
         assert_eq!(
             cfg(&[("PRM_JWT_PUBLIC_KEY_FILE", "/nonexistent.pem")])

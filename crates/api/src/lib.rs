@@ -9,6 +9,7 @@ pub mod error;
 pub mod extract;
 pub mod idempotency;
 pub mod notify;
+pub mod observe;
 pub mod openapi;
 pub mod pagination;
 pub mod routes;

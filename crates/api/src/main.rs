@@ -133,6 +133,11 @@ fn serve(config: Config) -> ExitCode {
     };
     let result = actix_web::rt::System::new().block_on(async move {
         let app = Application::build(&config, pool)?;
+        let shutdown = app.shutdown_on();
+        actix_web::rt::spawn(async move {
+            wait_for_signal().await;
+            shutdown.await;
+        });
         let base = format!("http://{}:{}", config.listen.ip(), app.port());
         tracing::info!(address = %base, "listening");
         eprintln!("prm listening on {base} — Swagger UI at {base}/swagger-ui/");
@@ -146,6 +151,24 @@ fn serve(config: Config) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => fail(&e.to_string()),
     }
+}
+
+/// SIGTERM or SIGINT (Ctrl-C).
+async fn wait_for_signal() {
+    use actix_web::rt::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        // Without signal handlers, never begin shutdown from here.
+        std::future::pending::<()>().await;
+        return;
+    };
+    tokio_select(term.recv(), int.recv()).await;
+}
+
+async fn tokio_select<A: std::future::Future, B: std::future::Future>(a: A, b: B) {
+    futures_util::future::select(Box::pin(a), Box::pin(b)).await;
 }
 
 fn seed_demo(config: &Config) -> ExitCode {

@@ -7,7 +7,7 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{Server, ServerHandle, ServiceResponse};
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::http::{Method, StatusCode};
-use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers, Logger};
+use actix_web::middleware::{ErrorHandlerResponse, ErrorHandlers};
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use prm_store::migrate::{ensure_database, run_migrations};
 use prm_store::pool::build_pool;
@@ -84,6 +84,7 @@ pub fn openapi_document() -> utoipa::openapi::OpenApi {
         .openapi(ApiDoc::openapi())
         .service(health::healthz)
         .service(health::readyz)
+        .service(crate::observe::metrics)
         .service(scope::scope("/api/v1").configure(routes::api_v1))
         .split_for_parts();
     finalize(api)
@@ -208,10 +209,37 @@ fn path_error(_: actix_web::error::PathError, _: &HttpRequest) -> actix_web::Err
     .into()
 }
 
+/// CORS for the configured origins only; none configured, no CORS headers.
+fn cors(origins: &[String]) -> actix_cors::Cors {
+    let mut c = actix_cors::Cors::default()
+        .allowed_methods(["GET", "POST", "PATCH", "PUT", "DELETE"])
+        .allowed_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::IF_MATCH,
+            header::HeaderName::from_static("idempotency-key"),
+            header::HeaderName::from_static("x-request-id"),
+        ])
+        .expose_headers([
+            header::ETAG,
+            header::LOCATION,
+            header::RETRY_AFTER,
+            header::HeaderName::from_static("x-request-id"),
+            header::HeaderName::from_static("idempotency-replayed"),
+        ])
+        .max_age(600);
+    for o in origins {
+        c = c.allowed_origin(o);
+    }
+    c
+}
+
 /// A bound, not yet running server.
 pub struct Application {
     server: Server,
     port: u16,
+    draining: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    grace: std::time::Duration,
 }
 
 impl std::fmt::Debug for Application {
@@ -228,21 +256,27 @@ impl Application {
         let listener = TcpListener::bind(config.listen)?;
         let port = listener.local_addr()?.port();
         let verifier = JwtVerifier::new(&config.jwt).map_err(StartupError::Auth)?;
+        let draining = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let state = web::Data::new(AppState {
             pool,
             verifier,
             webhooks: config.webhooks.clone(),
+            draining: draining.clone(),
         });
         let doc = openapi_document();
         let table = web::Data::new(RouteTable::from_openapi(&doc));
+        let metrics = web::Data::new(crate::observe::Metrics::default());
+        let cors_origins = config.cors_origins.clone();
         let mut server = HttpServer::new(move || {
             let (app, _) = App::new()
                 .app_data(state.clone())
                 .app_data(table.clone())
+                .app_data(metrics.clone())
                 .app_data(web::PathConfig::default().error_handler(path_error))
                 .into_utoipa_app()
                 .service(health::healthz)
                 .service(health::readyz)
+                .service(crate::observe::metrics)
                 .service(scope::scope("/api/v1").configure(routes::api_v1))
                 .split_for_parts();
             app.service(
@@ -253,9 +287,12 @@ impl Application {
                 crate::idempotency::middleware,
             ))
             .wrap(ErrorHandlers::new().default_handler(problemize))
-            .wrap(Logger::new("%s %r %Dms %{X-Request-Id}i").log_target("prm::http"))
+            .wrap(cors(&cors_origins))
+            .wrap(actix_web::middleware::from_fn(crate::observe::middleware))
         })
         .listen(listener)?
+        // Signals are ours: readiness goes first, then the listener.
+        .disable_signals()
         .shutdown_timeout(30);
         if config.workers > 0 {
             server = server.workers(config.workers);
@@ -263,7 +300,28 @@ impl Application {
         Ok(Self {
             server: server.run(),
             port,
+            draining,
+            grace: config.shutdown_grace,
         })
+    }
+
+    /// Begins a graceful shutdown: `/readyz` turns 503 at once, new
+    /// connections are still served for the grace period (so a load balancer
+    /// sees readiness drop first), then the listener closes and in-flight
+    /// requests finish.
+    pub fn shutdown_on(&self) -> impl std::future::Future<Output = ()> + 'static {
+        let handle = self.server.handle();
+        let draining = self.draining.clone();
+        let grace = self.grace;
+        async move {
+            draining.store(true, std::sync::atomic::Ordering::SeqCst);
+            tracing::info!(
+                grace_ms = grace.as_millis() as u64,
+                "shutting down: readiness off"
+            );
+            actix_web::rt::time::sleep(grace).await;
+            handle.stop(true).await;
+        }
     }
 
     pub fn port(&self) -> u16 {

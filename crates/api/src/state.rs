@@ -13,6 +13,8 @@ pub struct AppState {
     pub pool: PgPool,
     pub verifier: JwtVerifier,
     pub webhooks: crate::webhook_send::WebhookSettings,
+    /// Set when shutdown begins: `/readyz` answers 503 from then on.
+    pub draining: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl AppState {

@@ -23,7 +23,9 @@ pub async fn healthz() -> HttpResponse {
     })
 }
 
-/// The database is reachable and every migration is applied.
+/// The database is reachable and every migration is applied. Answers 503
+/// once shutdown has begun, before the listener closes, so a load balancer
+/// stops sending new requests while in-flight ones finish.
 #[utoipa::path(
     tag = "operations",
     security(()),
@@ -36,6 +38,9 @@ pub async fn healthz() -> HttpResponse {
 )]
 #[get("/readyz")]
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    if state.draining.load(std::sync::atomic::Ordering::SeqCst) {
+        return Err(ApiError::Unavailable("shutting down".to_owned()));
+    }
     let migrated = state
         .with_conn(|conn| Ok(prm_store::migrate::is_migrated(conn)?))
         .await?;

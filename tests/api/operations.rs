@@ -1,0 +1,188 @@
+//! Operability: request ids, metrics, CORS, and the database going away.
+
+use std::time::{Duration, Instant};
+
+use prm_tests::{DbProxy, TestApp};
+
+#[actix_web::test]
+async fn request_ids_are_honoured_or_made_and_always_returned() {
+    let app = TestApp::spawn().await;
+    let res = app
+        .send(
+            app.client
+                .get(format!("{}/healthz", app.base))
+                .header("X-Request-Id", "trace-abc-123"),
+        )
+        .await;
+    assert_eq!(res.header("x-request-id"), Some("trace-abc-123"));
+    let res = app
+        .send(app.client.get(format!("{}/healthz", app.base)))
+        .await;
+    let made = res.header("x-request-id").unwrap();
+    assert!(uuid::Uuid::parse_str(made).is_ok(), "{made}");
+    let bad = "x".repeat(300);
+    let res = app
+        .send(
+            app.client
+                .get(format!("{}/healthz", app.base))
+                .header("X-Request-Id", bad.as_str()),
+        )
+        .await;
+    assert_ne!(
+        res.header("x-request-id"),
+        Some(bad.as_str()),
+        "an unusable id is replaced"
+    );
+    let err = app
+        .send(
+            app.client
+                .get(format!("{}/api/v1/nothing", app.base))
+                .header("X-Request-Id", "on-errors-too"),
+        )
+        .await;
+    assert_eq!(err.header("x-request-id"), Some("on-errors-too"));
+}
+
+#[actix_web::test]
+async fn metrics_count_requests_by_route_template_and_status_with_latency_and_pool_use() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin();
+    for _ in 0..3 {
+        app.get(&format!("/api/v1/orgs/{}", uuid::Uuid::now_v7()), &admin)
+            .await
+            .expect(404);
+    }
+    app.get("/api/v1/me", &admin).await.expect(200);
+    let m = app
+        .send(app.client.get(format!("{}/metrics", app.base)))
+        .await
+        .expect(200);
+    assert!(m.content_type().starts_with("text/plain"));
+    assert!(
+        m.text.contains(
+            r#"prm_http_requests_total{method="GET",route="/api/v1/orgs/{id}",status="404"} 3"#
+        ),
+        "{}",
+        m.text
+    );
+    assert!(
+        m.text
+            .contains(r#"prm_http_requests_total{method="GET",route="/api/v1/me",status="200"} 1"#)
+    );
+    assert!(m.text.contains(r#"prm_http_request_duration_seconds_bucket{method="GET",route="/api/v1/orgs/{id}",le="+Inf"} 3"#));
+    assert!(
+        m.text
+            .contains(r#"prm_db_pool_connections{state="in_use"}"#)
+    );
+    assert!(m.text.contains(r#"prm_db_pool_connections{state="idle"}"#));
+}
+
+#[actix_web::test]
+async fn cors_answers_only_the_configured_origins() {
+    let app = TestApp::spawn().await;
+    let preflight = |origin: &'static str| {
+        app.client
+            .request(reqwest::Method::OPTIONS, format!("{}/api/v1/me", app.base))
+            .header("Origin", origin)
+            .header("Access-Control-Request-Method", "GET")
+            .header("Access-Control-Request-Headers", "authorization")
+    };
+    let ok = app.send(preflight("https://portal.example")).await;
+    assert_eq!(
+        ok.header("access-control-allow-origin"),
+        Some("https://portal.example")
+    );
+    let other = app.send(preflight("https://evil.example")).await;
+    assert!(other.header("access-control-allow-origin").is_none());
+    let get = app
+        .send(
+            app.client
+                .get(format!("{}/api/v1/me", app.base))
+                .bearer_auth(app.admin())
+                .header("Origin", "https://portal.example"),
+        )
+        .await
+        .expect(200);
+    assert_eq!(
+        get.header("access-control-allow-origin"),
+        Some("https://portal.example")
+    );
+    assert!(
+        get.header("access-control-expose-headers")
+            .unwrap_or("")
+            .to_ascii_lowercase()
+            .contains("etag")
+    );
+}
+
+/// Load against the API while a TCP proxy the test controls cuts the
+/// database off: every failure is a 503 problem with `Retry-After`, and the
+/// service answers again within 5 s of the database's return.
+#[actix_web::test]
+async fn a_database_outage_under_load_gives_only_503s_and_recovers() {
+    let proxy = DbProxy::start();
+    let db = prm_tests::TestDb::migrated();
+    let url = proxy.url(&db);
+    let app = TestApp::spawn_on(db, move |c| {
+        c.database_url = url;
+        c.pool.checkout_timeout = Duration::from_millis(500);
+        c.pool.max_size = 4;
+    })
+    .await;
+    let token = app.admin();
+    let path = format!("{}/api/v1/opportunities?limit=5", app.base);
+    let (mut ok, mut unavailable, mut other) = (0u32, 0u32, Vec::new());
+    let mut phase_start = Instant::now();
+    let mut cut_at = None;
+    let mut restored_at: Option<Instant> = None;
+    let mut recovered_after = None;
+    while phase_start.elapsed() < Duration::from_secs(30) {
+        // Eight requests at a time, to 127.0.0.1 only, bounded by the loop.
+        let batch = futures_util::future::join_all(
+            (0..8).map(|_| app.send(app.client.get(&path).bearer_auth(&token))),
+        )
+        .await;
+        for r in &batch {
+            match r.status {
+                200 => ok += 1,
+                503 => {
+                    unavailable += 1;
+                    assert_eq!(r.content_type(), "application/problem+json");
+                    assert_eq!(r.body["code"], "service_unavailable");
+                    assert!(r.header("retry-after").is_some());
+                }
+                s => other.push(format!("{s} {}", r.text)),
+            }
+        }
+        let all_ok = batch.iter().all(|r| r.status == 200);
+        match (cut_at, restored_at) {
+            (None, _) if ok >= 40 => {
+                proxy.cut();
+                cut_at = Some(Instant::now());
+            }
+            (Some(c), None) if c.elapsed() > Duration::from_secs(2) => {
+                proxy.restore();
+                restored_at = Some(Instant::now());
+            }
+            (Some(_), Some(r)) if all_ok => {
+                recovered_after = Some(r.elapsed());
+                break;
+            }
+            _ => {}
+        }
+        if cut_at.is_none() && phase_start.elapsed() > Duration::from_secs(10) {
+            phase_start = Instant::now();
+        }
+    }
+    assert!(other.is_empty(), "only 200 or 503: {other:?}");
+    assert!(unavailable > 0, "the outage was seen");
+    let recovered = recovered_after.expect("the service recovered");
+    assert!(
+        recovered < Duration::from_secs(5),
+        "recovered in {recovered:?}"
+    );
+    eprintln!(
+        "database outage under load: {ok} ok, {unavailable} answered 503 problem+json with Retry-After, 0 other; recovered {} ms after the database returned",
+        recovered.as_millis()
+    );
+}
