@@ -91,6 +91,49 @@ async fn bad_tokens_are_refused() {
     )
     .await;
     expect_401(&app, "not.a.jwt", "malformed").await;
+    // A correctly signed token whose header or payload is not JSON.
+    let signed = |header: &str, payload: &str| {
+        use hmac::{Hmac, Mac};
+        let h = URL_SAFE_NO_PAD.encode(header);
+        let p = URL_SAFE_NO_PAD.encode(payload);
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(TEST_SECRET.as_bytes()).unwrap();
+        mac.update(format!("{h}.{p}").as_bytes());
+        format!(
+            "{h}.{p}.{}",
+            URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes())
+        )
+    };
+    let good_payload = json!({"sub": ADMIN, "exp": now + 600}).to_string();
+    app.get(
+        "/api/v1/me",
+        &signed(r#"{"alg":"HS256","typ":"JWT"}"#, &good_payload),
+    )
+    .await
+    .expect(200);
+    expect_401(
+        &app,
+        &signed("{not json", &good_payload),
+        "malformed header",
+    )
+    .await;
+    expect_401(
+        &app,
+        &signed(r#"{"alg":"HS256","typ":"JWT"}"#, "not json"),
+        "malformed payload",
+    )
+    .await;
+    expect_401(
+        &app,
+        &signed(r#"{"typ":"JWT"}"#, &good_payload),
+        "header without alg",
+    )
+    .await;
+    expect_401(
+        &app,
+        &format!("{}.%%%.x", URL_SAFE_NO_PAD.encode("{}")),
+        "payload not base64",
+    )
+    .await;
     let hs512 = jsonwebtoken::encode(
         &Header::new(Algorithm::HS512),
         &valid,
