@@ -17,6 +17,7 @@ mod operations;
 mod opportunities;
 mod orgs;
 mod startup;
+mod sweep;
 mod tasks_and_dashboards;
 mod users;
 mod world;
