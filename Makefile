@@ -12,7 +12,7 @@ export PRM_TEST_DATABASE_SERVER ?= postgres://postgres@127.0.0.1:5432
 DIESEL_CLI_VERSION := 2.3.2
 TOOLS := $(CURDIR)/target/tools
 
-.PHONY: help deps build run test fmt-check lint unit-and-api-tests openapi schema clean-test-dbs
+.PHONY: help deps build run test fmt-check lint unit-and-api-tests contract openapi schema clean-test-dbs
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -27,6 +27,10 @@ deps: ## Install what building needs: libpq headers, rustfmt and clippy
 		echo "installing openssl (tests generate throwaway RSA keys)"; \
 		$(if $(filter 0,$(shell id -u)),,sudo) apt-get update -qq && \
 		$(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y -qq openssl >/dev/null; }
+	@command -v curl >/dev/null && command -v npm >/dev/null && python3 -m venv --help >/dev/null 2>&1 || { \
+		echo "installing curl, npm and python3-venv (contract tools)"; \
+		$(if $(filter 0,$(shell id -u)),,sudo) apt-get update -qq && \
+		$(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y -qq curl npm python3-venv >/dev/null; }
 	@command -v psql >/dev/null || { \
 		echo "installing postgresql-client (used to clean up test databases)"; \
 		$(if $(filter 0,$(shell id -u)),,sudo) apt-get update -qq && \
@@ -41,7 +45,7 @@ run: build ## Create, migrate and seed the local database, print demo tokens, se
 	$(PRM) seed-demo
 	exec $(PRM) serve
 
-test: deps fmt-check lint clean-test-dbs unit-and-api-tests ## Everything CI enforces
+test: deps fmt-check lint build contract clean-test-dbs unit-and-api-tests ## Everything CI enforces
 
 fmt-check:
 	$(CARGO) fmt --all -- --check
@@ -55,6 +59,9 @@ unit-and-api-tests: ## Domain unit tests, store tests, black-box API tests (incl
 	@# One closing line summing every test binary's result.
 	@awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($$(i) ~ /^passed;?$$/) p += $$(i-1); if ($$(i) ~ /^failed;?$$/) f += $$(i-1) } } \
 		END { printf "%d passed, %d failed\n", p, f }' target/test-output.txt
+
+contract: build ## Outside tools: Spectral lint, generated TypeScript client scenario, schemathesis (pinned, installed on first use)
+	bash tools/contract.sh
 
 openapi: ## Regenerate openapi/openapi.json from the code
 	$(CARGO) run -q -p prm-api --bin prm -- openapi > openapi/openapi.json

@@ -78,6 +78,17 @@ fn every_operation_is_documented_completely() {
         }
     }
     assert!(operations >= 18, "found {operations} operations");
+    let mut ids: Vec<&str> = doc["paths"]
+        .as_object()
+        .unwrap()
+        .values()
+        .flat_map(|item| item.as_object().unwrap().values())
+        .map(|op| op["operationId"].as_str().unwrap())
+        .collect();
+    ids.sort();
+    let before = ids.len();
+    ids.dedup();
+    assert_eq!(ids.len(), before, "operationIds are unique (generated clients need it)");
 }
 
 #[actix_web::test]

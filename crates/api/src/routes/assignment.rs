@@ -186,6 +186,7 @@ pub fn no_candidate(r: &Ranking) -> ApiError {
 /// The ranking: every eligible partner with its score and parts, and every
 /// excluded partner with its reason (vendor users).
 #[utoipa::path(
+    operation_id = "list_candidates",
     tag = "lifecycle",
     params(("id" = Uuid, Path)),
     responses((status = 200, body = CandidatesDto))
@@ -219,6 +220,7 @@ pub async fn candidates(
 /// policy's acceptance window (vendor writers; from `draft`, `declined`,
 /// `returned` or `expired`).
 #[utoipa::path(
+    operation_id = "auto_assign_opportunity",
     tag = "lifecycle",
     params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = "ETag last seen; 412 if stale")),
     responses((status = 200, body = OpportunityDto, headers(("ETag" = String))),

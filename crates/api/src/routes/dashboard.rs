@@ -287,7 +287,8 @@ fn vendor(conn: &mut PgConnection) -> Result<VendorDashboard, ApiError> {
 
 /// The caller's dashboard: partner roles get their org's pipeline (account
 /// managers: what they own); vendor roles get the program overview.
-#[utoipa::path(tag = "dashboard", responses((status = 200, body = Dashboard)))]
+#[utoipa::path(
+    operation_id = "get_dashboard",tag = "dashboard", responses((status = 200, body = Dashboard)))]
 #[get("/dashboard")]
 pub async fn get(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
     let d = state

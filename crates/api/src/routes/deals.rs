@@ -204,6 +204,7 @@ pub fn register_in(
 /// Register a deal (the creating org's admin or the owner). Conflicting
 /// registrations of other orgs are recorded on it.
 #[utoipa::path(
+    operation_id = "register_deal",
     tag = "deal-registrations",
     params(("id" = Uuid, Path, description = "Opportunity id")),
     request_body = CreateRegistration,
@@ -235,6 +236,7 @@ pub async fn register(
 
 /// The opportunity's latest deal registration.
 #[utoipa::path(
+    operation_id = "get_opportunity_deal_registration",
     tag = "deal-registrations",
     params(("id" = Uuid, Path, description = "Opportunity id")),
     responses((status = 200, body = RegistrationDto, headers(("ETag" = String))))
@@ -279,7 +281,8 @@ pub struct RegistrationListParams {
 
 /// Registrations the caller may see: all for vendor users; a partner's own
 /// org's (and its resellers').
-#[utoipa::path(tag = "deal-registrations", params(RegistrationListParams), responses((status = 200, body = Page<RegistrationDto>)))]
+#[utoipa::path(
+    operation_id = "list_deal_registrations",tag = "deal-registrations", params(RegistrationListParams), responses((status = 200, body = Page<RegistrationDto>)))]
 #[get("/deal-registrations")]
 pub async fn list(
     state: web::Data<AppState>,
@@ -307,7 +310,8 @@ pub async fn list(
 }
 
 /// One registration.
-#[utoipa::path(tag = "deal-registrations", params(("id" = Uuid, Path)), responses((status = 200, body = RegistrationDto, headers(("ETag" = String)))))]
+#[utoipa::path(
+    operation_id = "get_deal_registration",tag = "deal-registrations", params(("id" = Uuid, Path)), responses((status = 200, body = RegistrationDto, headers(("ETag" = String)))))]
 #[get("/deal-registrations/{id}")]
 pub async fn get(
     state: web::Data<AppState>,
@@ -395,6 +399,7 @@ pub fn approve_in(
 /// an approved registration for the same customer and a shared product line,
 /// this is a 409 naming the holder; two approvals racing never both pass.
 #[utoipa::path(
+    operation_id = "approve_deal_registration",
     tag = "deal-registrations",
     params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = "ETag last seen; 412 if stale")),
     request_body = ApproveRegistration,
@@ -421,6 +426,7 @@ pub async fn approve(
 
 /// Reject a submitted registration, with a reason (vendor writers).
 #[utoipa::path(
+    operation_id = "reject_deal_registration",
     tag = "deal-registrations",
     params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = "ETag last seen; 412 if stale")),
     request_body = ReasonBody,
@@ -462,6 +468,7 @@ pub async fn reject(
 
 /// Withdraw a submitted registration (the registering org's admin or the submitter).
 #[utoipa::path(
+    operation_id = "withdraw_deal_registration",
     tag = "deal-registrations",
     params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = "ETag last seen; 412 if stale")),
     responses((status = 200, body = RegistrationDto, headers(("ETag" = String))),

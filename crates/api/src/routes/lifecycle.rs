@@ -308,6 +308,7 @@ fn start_validity(
 /// Approve a partner-created opportunity: it becomes `accepted`, with the
 /// creating org as primary partner (vendor writers).
 #[utoipa::path(
+    operation_id = "approve_opportunity",
     tag = "lifecycle",
     params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = "ETag last seen; 412 if stale")),
     responses((status = 200, body = OpportunityDto, headers(("ETag" = String))),
@@ -325,6 +326,7 @@ pub async fn approve(
 
 /// Reject a partner-created opportunity, with a reason (vendor writers).
 #[utoipa::path(
+    operation_id = "reject_opportunity",
     tag = "lifecycle",
     params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = "ETag last seen; 412 if stale")),
     request_body = ReasonBody,
@@ -352,6 +354,7 @@ pub async fn reject(
 /// Withdraw a partner-created opportunity still awaiting approval (its
 /// creator or the creating org's admin): it becomes `canceled`.
 #[utoipa::path(
+    operation_id = "withdraw_opportunity",
     tag = "lifecycle",
     params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = "ETag last seen; 412 if stale")),
     responses((status = 200, body = OpportunityDto, headers(("ETag" = String))),
@@ -463,6 +466,7 @@ fn distribute_in(
 /// Distribute to one partner or in collaboration (vendor writers), from
 /// `draft`, `declined`, `returned` or `expired`.
 #[utoipa::path(
+    operation_id = "distribute_opportunity",
     tag = "lifecycle",
     params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = "ETag last seen; 412 if stale")),
     request_body = DistributeBody,
@@ -490,6 +494,7 @@ pub async fn distribute(
 /// Accept an offer (the offered org's admin): `accepted`, owned by the
 /// accepting admin until it assigns an owner; contact details now shown.
 #[utoipa::path(
+    operation_id = "accept_opportunity",
     tag = "lifecycle",
     params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = "ETag last seen; 412 if stale")),
     responses((status = 200, body = OpportunityDto, headers(("ETag" = String))),
@@ -508,6 +513,7 @@ pub async fn accept(
 /// Decline an offer, with a reason (the offered org's admin): `declined`,
 /// back with the vendor and no longer visible to the partner.
 #[utoipa::path(
+    operation_id = "decline_opportunity",
     tag = "lifecycle",
     params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = "ETag last seen; 412 if stale")),
     request_body = ReasonBody,
@@ -535,6 +541,7 @@ pub async fn decline(
 /// Return an accepted opportunity to the vendor, with a reason (the primary
 /// partner's admin or owner; never collaborators).
 #[utoipa::path(
+    operation_id = "return_opportunity",
     tag = "lifecycle",
     params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = "ETag last seen; 412 if stale")),
     request_body = ReasonBody,
@@ -628,6 +635,7 @@ fn close_in(
 /// partner's admin or owner; never collaborators). Approved deal
 /// registrations on it close with it.
 #[utoipa::path(
+    operation_id = "close_opportunity",
     tag = "lifecycle",
     params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = "ETag last seen; 412 if stale")),
     request_body = CloseBody,
@@ -664,6 +672,7 @@ pub struct ExtendBody {
 /// Extend the expiry within the vendor's policy (vendor writers; the primary
 /// partner's admin or owner; never collaborators).
 #[utoipa::path(
+    operation_id = "extend_opportunity",
     tag = "lifecycle",
     params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = "ETag last seen; 412 if stale")),
     request_body = ExtendBody,
@@ -690,6 +699,7 @@ pub async fn extend(
 
 /// Cancel an opportunity that is not closed, with a reason (vendor writers).
 #[utoipa::path(
+    operation_id = "cancel_opportunity",
     tag = "lifecycle",
     params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = "ETag last seen; 412 if stale")),
     request_body = ReasonBody,
@@ -770,6 +780,7 @@ pub fn assign_owner_in(
 /// Assign the owner: the holding partner's admin picks a user of its org; a
 /// vendor writer does so for vendor-owned opportunities.
 #[utoipa::path(
+    operation_id = "assign_opportunity_owner",
     tag = "lifecycle",
     params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = "ETag last seen; 412 if stale")),
     request_body = AssignOwnerBody,

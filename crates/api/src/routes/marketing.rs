@@ -104,7 +104,8 @@ pub struct TaskListParams {
 }
 
 /// Create a marketing task (vendor writers).
-#[utoipa::path(tag = "marketing-tasks", request_body = CreateMarketingTask,
+#[utoipa::path(
+    operation_id = "create_marketing_task",tag = "marketing-tasks", request_body = CreateMarketingTask,
     responses((status = 201, body = MarketingTaskDto, headers(("ETag" = String), ("Location" = String)))))]
 #[post("/marketing-tasks")]
 pub async fn create(
@@ -157,7 +158,8 @@ pub async fn create(
 }
 
 /// Marketing tasks (every user may read them).
-#[utoipa::path(tag = "marketing-tasks", params(TaskListParams), responses((status = 200, body = Page<MarketingTaskDto>)))]
+#[utoipa::path(
+    operation_id = "list_marketing_tasks",tag = "marketing-tasks", params(TaskListParams), responses((status = 200, body = Page<MarketingTaskDto>)))]
 #[get("/marketing-tasks")]
 pub async fn list(
     state: web::Data<AppState>,
@@ -176,7 +178,8 @@ pub async fn list(
 }
 
 /// One marketing task, with how many opportunities it produced.
-#[utoipa::path(tag = "marketing-tasks", params(("id" = Uuid, Path)), responses((status = 200, body = MarketingTaskDto, headers(("ETag" = String)))))]
+#[utoipa::path(
+    operation_id = "get_marketing_task",tag = "marketing-tasks", params(("id" = Uuid, Path)), responses((status = 200, body = MarketingTaskDto, headers(("ETag" = String)))))]
 #[get("/marketing-tasks/{id}")]
 pub async fn get(
     state: web::Data<AppState>,

@@ -129,7 +129,8 @@ fn dto(row: PolicyRow) -> PolicyDto {
 }
 
 /// The policy (every user may read it: partners see extension limits).
-#[utoipa::path(tag = "policies", responses((status = 200, body = PolicyDto, headers(("ETag" = String)))))]
+#[utoipa::path(
+    operation_id = "get_policy",tag = "policies", responses((status = 200, body = PolicyDto, headers(("ETag" = String)))))]
 #[get("/policies")]
 pub async fn get(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
     let row = state
@@ -141,6 +142,7 @@ pub async fn get(state: web::Data<AppState>, caller: Caller) -> Result<HttpRespo
 
 /// Replace the policy (vendor admin).
 #[utoipa::path(
+    operation_id = "replace_policy",
     tag = "policies",
     params(("If-Match" = Option<String>, Header, description = "ETag last seen; 412 if stale")),
     request_body = PolicyInput,

@@ -223,7 +223,8 @@ fn ensure_admin(actor: &prm_domain::Actor) -> Result<(), ApiError> {
 /// Register a webhook for the caller's org (partner admin, vendor admin).
 /// Partners receive only events of opportunities they may see; the vendor's
 /// webhooks receive every event.
-#[utoipa::path(tag = "notifications", request_body = CreateWebhook,
+#[utoipa::path(
+    operation_id = "create_webhook",tag = "notifications", request_body = CreateWebhook,
     responses((status = 201, body = CreatedWebhookDto, headers(("Location" = String), ("ETag" = String)))))]
 #[post("/webhooks")]
 pub async fn create(
@@ -292,7 +293,8 @@ pub struct ListParams {
 }
 
 /// The caller's org's webhooks (its admin).
-#[utoipa::path(tag = "notifications", params(ListParams), responses((status = 200, body = Page<WebhookDto>)))]
+#[utoipa::path(
+    operation_id = "list_webhooks",tag = "notifications", params(ListParams), responses((status = 200, body = Page<WebhookDto>)))]
 #[get("/webhooks")]
 pub async fn list(
     state: web::Data<AppState>,
@@ -324,7 +326,8 @@ fn own(
 }
 
 /// One of the caller's org's webhooks (never its secret).
-#[utoipa::path(tag = "notifications", params(("id" = Uuid, Path)), responses((status = 200, body = WebhookDto, headers(("ETag" = String)))))]
+#[utoipa::path(
+    operation_id = "get_webhook",tag = "notifications", params(("id" = Uuid, Path)), responses((status = 200, body = WebhookDto, headers(("ETag" = String)))))]
 #[get("/webhooks/{id}")]
 pub async fn get(
     state: web::Data<AppState>,
@@ -339,7 +342,8 @@ pub async fn get(
 }
 
 /// Delete a webhook and its delivery log.
-#[utoipa::path(tag = "notifications", params(("id" = Uuid, Path)), responses((status = 204, description = "Deleted")))]
+#[utoipa::path(
+    operation_id = "delete_webhook",tag = "notifications", params(("id" = Uuid, Path)), responses((status = 204, description = "Deleted")))]
 #[delete("/webhooks/{id}")]
 pub async fn remove(
     state: web::Data<AppState>,
@@ -390,7 +394,8 @@ pub struct DeliveryDto {
 }
 
 /// The delivery log of a webhook, newest first.
-#[utoipa::path(tag = "notifications", params(("id" = Uuid, Path), ListParams), responses((status = 200, body = Page<DeliveryDto>)))]
+#[utoipa::path(
+    operation_id = "list_webhook_deliveries",tag = "notifications", params(("id" = Uuid, Path), ListParams), responses((status = 200, body = Page<DeliveryDto>)))]
 #[get("/webhooks/{id}/deliveries")]
 pub async fn deliveries(
     state: web::Data<AppState>,
@@ -501,7 +506,8 @@ pub struct FeedDto {
 /// The events the caller may see, in order: vendor users all; partner admins
 /// and directors those of opportunities their org may see (a distributor's
 /// also its resellers'); account managers those of opportunities they own.
-#[utoipa::path(tag = "notifications", params(FeedParams), responses((status = 200, body = FeedDto)))]
+#[utoipa::path(
+    operation_id = "list_events",tag = "notifications", params(FeedParams), responses((status = 200, body = FeedDto)))]
 #[get("/events")]
 pub async fn event_feed(
     state: web::Data<AppState>,
