@@ -88,7 +88,11 @@ fn every_operation_is_documented_completely() {
     ids.sort();
     let before = ids.len();
     ids.dedup();
-    assert_eq!(ids.len(), before, "operationIds are unique (generated clients need it)");
+    assert_eq!(
+        ids.len(),
+        before,
+        "operationIds are unique (generated clients need it)"
+    );
 }
 
 #[actix_web::test]

@@ -375,7 +375,11 @@ pub struct OpportunityListParams {
     pub cursor: Option<String>,
     /// Comma-separated statuses, e.g. `delivered,accepted`.
     #[validate(length(max = 300))]
-    #[param(max_length = 300, example = "delivered,accepted")]
+    #[param(
+        max_length = 300,
+        example = "delivered,accepted",
+        pattern = "^(draft|pending_approval|delivered|accepted|declined|returned|expired|won|lost|canceled|rejected)(,(draft|pending_approval|delivered|accepted|declined|returned|expired|won|lost|canceled|rejected))*$"
+    )]
     pub status: Option<String>,
     #[param(inline)]
     pub view: Option<ListView>,
