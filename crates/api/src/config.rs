@@ -58,6 +58,8 @@ pub struct Config {
     pub cors_origins: Vec<String>,
     /// Seconds between `/readyz` turning 503 and the listener closing.
     pub shutdown_grace: Duration,
+    /// How long a resolved subject → user is reused (0 disables).
+    pub auth_cache_ttl: Duration,
 }
 
 /// A bad configuration value: which variable, and what is wrong with it.
@@ -151,6 +153,7 @@ impl Config {
         let max_attempts = parse_num(&var, "PRM_WEBHOOK_MAX_ATTEMPTS", 8, 1, 20)?;
         let retry_base_ms = parse_num(&var, "PRM_WEBHOOK_RETRY_BASE_MS", 2_000, 10, 600_000)?;
         let grace_ms = parse_num(&var, "PRM_SHUTDOWN_GRACE_MS", 5_000, 0, 60_000)?;
+        let auth_cache_ms = parse_num(&var, "PRM_AUTH_CACHE_MS", 5_000, 0, 60_000)?;
         let cors_origins = match var("PRM_CORS_ALLOWED_ORIGINS") {
             None => Vec::new(),
             Some(list) => list
@@ -201,6 +204,7 @@ impl Config {
             },
             cors_origins,
             shutdown_grace: Duration::from_millis(grace_ms),
+            auth_cache_ttl: Duration::from_millis(auth_cache_ms),
         })
     }
 }

@@ -262,6 +262,7 @@ impl Application {
             verifier,
             webhooks: config.webhooks.clone(),
             draining: draining.clone(),
+            actors: crate::state::ActorCache::new(config.auth_cache_ttl),
         });
         let doc = openapi_document();
         let table = web::Data::new(RouteTable::from_openapi(&doc));

@@ -1,5 +1,7 @@
 //! Shared application state and the one blocking unit of work per request.
 
+use std::collections::HashMap;
+
 use actix_web::web;
 use prm_domain::Actor;
 use prm_store::actors::{ActorLookup, load_actor};
@@ -15,6 +17,56 @@ pub struct AppState {
     pub webhooks: crate::webhook_send::WebhookSettings,
     /// Set when shutdown begins: `/readyz` answers 503 from then on.
     pub draining: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    pub actors: ActorCache,
+}
+
+/// Subject → actor, kept briefly so most requests skip the lookup. Cleared
+/// here on changes to users and orgs; other replicas see them within the TTL.
+#[derive(Debug, Clone)]
+pub struct ActorCache {
+    ttl: std::time::Duration,
+    entries: std::sync::Arc<std::sync::Mutex<HashMap<String, (Actor, std::time::Instant)>>>,
+}
+
+impl ActorCache {
+    pub fn new(ttl: std::time::Duration) -> Self {
+        Self {
+            ttl,
+            entries: Default::default(),
+        }
+    }
+
+    pub fn get(&self, subject: &str) -> Option<Actor> {
+        if self.ttl.is_zero() {
+            return None;
+        }
+        let map = self.entries.lock().ok()?;
+        map.get(subject)
+            .filter(|(_, at)| at.elapsed() < self.ttl)
+            .map(|(a, _)| a.clone())
+    }
+
+    pub fn put(&self, subject: &str, actor: &Actor) {
+        if self.ttl.is_zero() {
+            return;
+        }
+        if let Ok(mut map) = self.entries.lock() {
+            if map.len() > 10_000 {
+                map.retain(|_, (_, at)| at.elapsed() < self.ttl);
+            }
+            map.insert(
+                subject.to_owned(),
+                (actor.clone(), std::time::Instant::now()),
+            );
+        }
+    }
+
+    /// Forgets every entry (an org changed: memberships may have).
+    pub fn clear(&self) {
+        if let Ok(mut map) = self.entries.lock() {
+            map.clear();
+        }
+    }
 }
 
 impl AppState {
@@ -26,8 +78,17 @@ impl AppState {
         F: FnOnce(&mut PgConnection, &Actor) -> Result<T, ApiError> + Send + 'static,
         T: Send + 'static,
     {
+        let cached = self.actors.get(&caller.subject);
+        let cache = self.actors.clone();
         self.with_conn(move |conn| {
-            let actor = resolve_actor(conn, &caller.subject)?;
+            let actor = match cached {
+                Some(a) => a,
+                None => {
+                    let a = resolve_actor(conn, &caller.subject)?;
+                    cache.put(&caller.subject, &a);
+                    a
+                }
+            };
             work(conn, &actor)
         })
         .await

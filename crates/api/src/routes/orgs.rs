@@ -250,6 +250,8 @@ pub async fn create_org(
             })
         })
         .await?;
+    // A new reseller changes its distributor's scope.
+    state.actors.clear();
     let dto = OrgDto::from_row(org)?;
     Ok(created(
         format!("/api/v1/orgs/{}", dto.id),
@@ -395,6 +397,8 @@ pub async fn update_org(
             })
         })
         .await?;
+    // Activity and parent links decide who may act for whom.
+    state.actors.clear();
     let dto = OrgDto::from_row(org)?;
     Ok(single(StatusCode::OK, dto.version, &dto))
 }

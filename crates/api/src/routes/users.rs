@@ -288,6 +288,8 @@ pub async fn update_user(
             })
         })
         .await?;
+    // A changed role or a deactivation applies from the next request.
+    state.actors.clear();
     let dto = UserDto::from_row(user)?;
     Ok(single(StatusCode::OK, dto.version, &dto))
 }
