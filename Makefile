@@ -12,7 +12,7 @@ export PRM_TEST_DATABASE_SERVER ?= postgres://postgres@127.0.0.1:5432
 DIESEL_CLI_VERSION := 2.3.2
 TOOLS := $(CURDIR)/target/tools
 
-.PHONY: help deps build run test fmt-check lint unit-and-api-tests contract openapi schema clean-test-dbs
+.PHONY: help deps build run test fmt-check lint unit-and-api-tests contract bench openapi schema clean-test-dbs
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -62,6 +62,12 @@ unit-and-api-tests: ## Domain unit tests, store tests, black-box API tests (incl
 
 contract: build ## Outside tools: Spectral lint, generated TypeScript client scenario, schemathesis (pinned, installed on first use)
 	bash tools/contract.sh
+
+bench: deps ## Service vs raw database, side by side (BENCH_SCALE=1m for a million opportunities); writes target/bench/report.json
+	@command -v wrk >/dev/null || { $(if $(filter 0,$(shell id -u)),,sudo) apt-get update -qq && $(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y -qq wrk >/dev/null; }
+	@command -v pgbench >/dev/null || { $(if $(filter 0,$(shell id -u)),,sudo) apt-get update -qq && $(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y -qq postgresql-client >/dev/null; }
+	$(CARGO) build --release --locked -p prm-api --bin prm
+	python3 bench/run.py
 
 openapi: ## Regenerate openapi/openapi.json from the code
 	$(CARGO) run -q -p prm-api --bin prm -- openapi > openapi/openapi.json

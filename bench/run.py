@@ -1,0 +1,211 @@
+#!/usr/bin/env python3
+"""make bench: the service against the database's own limit, side by side.
+
+Seeds a deterministic dataset into its own database, starts the release
+binary on a loopback port, and for each case runs the HTTP load (wrk) and the
+same SQL straight against Postgres (pgbench -M prepared), interleaving rounds
+so drift hits every case alike. Writes target/bench/report.json and prints a
+summary line. Only 127.0.0.1 is ever targeted; every run is bounded in time.
+"""
+import json, os, re, socket, statistics, subprocess, sys, time, urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+OUT = os.path.join(ROOT, "target", "bench")
+PRM = os.path.join(ROOT, "target", "release", "prm")
+SERVER = os.environ.get("PRM_TEST_DATABASE_SERVER", "postgres://postgres@127.0.0.1:5432")
+SCALES = {"100k": (200, 100_000), "1m": (5_000, 1_000_000)}
+SCALE = os.environ.get("BENCH_SCALE", "100k")
+PARTNERS, OPPS = SCALES[SCALE]
+SECONDS = int(os.environ.get("BENCH_SECONDS", "5"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
+DB = f"prm_bench_{SCALE}"
+URL = f"{SERVER}/{DB}"
+
+def sh(cmd, **kw):
+    return subprocess.run(cmd, check=True, text=True, capture_output=True, **kw).stdout
+
+def psql(sql):
+    return sh(["psql", URL, "-Atqc", sql]).strip()
+
+def free_port():
+    s = socket.socket(); s.bind(("127.0.0.1", 0)); p = s.getsockname()[1]; s.close(); return p
+
+def token(subject):
+    return sh([PRM, "token", "--subject", subject, "--ttl-hours", "2"]).strip()
+
+def wrk(path, tok, conns, script=None, args=()):
+    cmd = ["wrk", "-t2", f"-c{conns}", f"-d{SECONDS}s", "--latency", "--timeout", "5s",
+           "-H", f"Authorization: Bearer {tok}"]
+    if script:
+        cmd += ["-s", os.path.join(ROOT, "bench", "wrk", script)]
+    cmd += [f"http://127.0.0.1:{PORT}{path}"]
+    if args:
+        cmd += ["--", *map(str, args)]
+    out = sh(cmd)
+    if "Non-2xx" in out or "Socket errors" in out:
+        sys.exit(f"non-2xx responses or socket errors in {path}:\n{out}")
+    def lat(p):
+        m = re.search(rf"^\s+{p}%\s+([\d.]+)(us|ms|s)", out, re.M)
+        v, unit = float(m.group(1)), m.group(2)
+        return v / 1000 if unit == "us" else v * 1000 if unit == "s" else v
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    requests = int(re.search(r"(\d+) requests in", out).group(1))
+    return rps, lat(50), lat(99), requests
+
+def pgbench(script, conns):
+    path = os.path.join(OUT, f"{script}.sql")
+    out = sh(["pgbench", "-n", "-M", "prepared", f"-c{conns}", "-j2", f"-T{SECONDS}", "-f", path, URL])
+    return float(re.search(r"tps = ([\d.]+)", out).group(1))
+
+def rss_kib(pid):
+    try:
+        return int(sh(["ps", "-o", "rss=", "-p", str(pid)]).strip())
+    except Exception:
+        return 0
+
+def main():
+    os.makedirs(OUT, exist_ok=True)
+    print(f"bench: scale {SCALE} ({PARTNERS} partners, {OPPS} opportunities), {SECONDS}s x {ROUNDS} rounds", flush=True)
+    sh(["psql", f"{SERVER}/postgres", "-qc", f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)"])
+    env = dict(os.environ, DATABASE_URL=URL, RUST_LOG="warn", PRM_WORKER="false")
+    subprocess.run([PRM, "migrate"], check=True, env=env, capture_output=True)
+    t = time.time()
+    sh(["psql", URL, "-q", "-v", f"partners={PARTNERS}", "-v", f"opps={OPPS}", "-v", "accepts=60000",
+        "-f", os.path.join(ROOT, "bench", "seed.sql")])
+    print(f"bench: seeded in {time.time() - t:.0f}s", flush=True)
+
+    # Ids and literals the cases need.
+    with open(os.path.join(OUT, "ids.txt"), "w") as f:
+        f.write(psql("SELECT id FROM bench_ids WHERE n % 5 = 0") + "\n")
+    with open(os.path.join(OUT, "accept_ids.txt"), "w") as f:
+        f.write(psql("SELECT id FROM bench_accept_ids ORDER BY n") + "\n")
+    org0 = psql("SELECT id FROM orgs WHERE name = 'Bench Partner 00000'")
+    scope = psql(f"SELECT string_agg(quote_literal(id::text) || '::uuid', ',') FROM (SELECT '{org0}'::uuid AS id UNION ALL SELECT id FROM orgs WHERE parent_id = '{org0}') s")
+    vendor = psql("SELECT id FROM orgs WHERE kind = 'vendor'")
+    vcust = psql("SELECT id FROM customers WHERE name = 'Vendor Account 7 Ltd'")
+    cm_user = psql("SELECT id FROM users WHERE subject = 'bench-cm'")
+    admin_user = psql("SELECT id FROM users WHERE subject = 'bench-p0-admin'")
+    live = "'delivered','accepted','won','lost'"
+    visible = (f"((o.origin = 'partner' AND o.owner_org_id = ANY(ARRAY[{scope}])) OR (o.status IN ({live}) AND "
+               f"(o.primary_partner_id = ANY(ARRAY[{scope}]) OR EXISTS (SELECT 1 FROM opportunity_collaborators oc "
+               f"WHERE oc.opportunity_id = o.id AND oc.org_id = ANY(ARRAY[{scope}])))))")
+    cols = "o.*, c.name"
+    scripts = {
+        # The statements the service sends for each request (actor lookups
+        # are served from the auth cache after the first request).
+        "get": ["\\set n random(1, %d)" % OPPS,
+                f"SELECT {cols} FROM opportunities o JOIN customers c ON c.id = o.customer_id WHERE o.id = (SELECT id FROM bench_ids WHERE n = :n);",
+                "SELECT opportunity_id, org_id FROM opportunity_collaborators WHERE opportunity_id = (SELECT id FROM bench_ids WHERE n = :n) ORDER BY 1, 2;"],
+        "list": [f"SELECT {cols} FROM opportunities o JOIN customers c ON c.id = o.customer_id WHERE {visible} AND o.status = 'accepted' AND o.primary_partner_id = '{org0}' ORDER BY o.id DESC LIMIT 51;",
+                 f"SELECT opportunity_id, org_id FROM opportunity_collaborators WHERE opportunity_id = ANY(ARRAY(SELECT o.id FROM opportunities o WHERE o.status = 'accepted' AND o.primary_partner_id = '{org0}' ORDER BY o.id DESC LIMIT 51)) ORDER BY 1, 2;"],
+        "search": [f"SELECT {cols} FROM opportunities o JOIN customers c ON c.id = o.customer_id WHERE (o.topic ILIKE '%fabrikam 1%' OR c.name ILIKE '%fabrikam 1%') ORDER BY o.id DESC LIMIT 51;",
+                   "SELECT opportunity_id, org_id FROM opportunity_collaborators WHERE opportunity_id = ANY(ARRAY(SELECT o.id FROM opportunities o JOIN customers c ON c.id = o.customer_id WHERE (o.topic ILIKE '%fabrikam 1%' OR c.name ILIKE '%fabrikam 1%') ORDER BY o.id DESC LIMIT 51)) ORDER BY 1, 2;"],
+        "create": ["BEGIN;",
+                   f"SELECT * FROM customers WHERE id = '{vcust}';",
+                   f"INSERT INTO opportunities (id, topic, customer_id, currency, estimated_revenue, product_lines, origin, status, owner_org_id, owner_user_id, created_by_user_id, country) VALUES (gen_random_uuid(), 'Benchmark lead', '{vcust}', 'EUR', 12500, ARRAY['cloud'], 'vendor', 'draft', '{vendor}', '{cm_user}', '{cm_user}', 'GB');",
+                   f"INSERT INTO opportunity_events (id, opportunity_id, actor_user_id, actor_org_id, action, to_status) SELECT gen_random_uuid(), id, '{cm_user}', '{vendor}', 'create', 'draft' FROM opportunities WHERE id = (SELECT id FROM bench_ids WHERE n = 1);",
+                   f"SELECT {cols} FROM opportunities o JOIN customers c ON c.id = o.customer_id WHERE o.id = (SELECT id FROM bench_ids WHERE n = 1) FOR UPDATE OF o;",
+                   "SELECT opportunity_id, org_id FROM opportunity_collaborators WHERE opportunity_id = (SELECT id FROM bench_ids WHERE n = 1);",
+                   "SELECT id, parent_id FROM orgs WHERE id = ANY(ARRAY(SELECT owner_org_id FROM opportunities WHERE id = (SELECT id FROM bench_ids WHERE n = 1)));",
+                   "INSERT INTO events (id, type, opportunity_id, audience, data) VALUES (gen_random_uuid(), 'opportunity.created', (SELECT id FROM bench_ids WHERE n = 1), '{}', '{}');",
+                   "SELECT count(*) FROM webhooks w JOIN orgs o ON o.id = w.org_id WHERE w.active AND o.kind = 'vendor';",
+                   f"SELECT {cols} FROM opportunities o JOIN customers c ON c.id = o.customer_id WHERE o.id = (SELECT id FROM bench_ids WHERE n = 1);",
+                   "COMMIT;"],
+        "accept": ["\\set n random(1, 60000)",
+                   "BEGIN;",
+                   "SELECT * FROM opportunities WHERE id = (SELECT id FROM bench_accept_ids WHERE n = :n) FOR UPDATE;",
+                   "SELECT opportunity_id, org_id FROM opportunity_collaborators WHERE opportunity_id = (SELECT id FROM bench_accept_ids WHERE n = :n);",
+                   "SELECT * FROM orgs WHERE kind = 'vendor';",
+                   "SELECT * FROM policies;",
+                   f"UPDATE opportunities SET status = 'accepted', owner_org_id = '{org0}', owner_user_id = '{admin_user}', expires_on = current_date + 90, accept_by = NULL, version = version + 1, updated_at = now() WHERE id = (SELECT id FROM bench_accept_ids WHERE n = :n);",
+                   "SELECT reassign_pending, auto_assignments FROM opportunities WHERE id = (SELECT id FROM bench_accept_ids WHERE n = :n);",
+                   "UPDATE opportunities SET reassign_pending = false WHERE id = (SELECT id FROM bench_accept_ids WHERE n = :n);",
+                   f"INSERT INTO opportunity_events (id, opportunity_id, actor_user_id, actor_org_id, partner_org_id, action, from_status, to_status) VALUES (gen_random_uuid(), (SELECT id FROM bench_accept_ids WHERE n = :n), '{admin_user}', '{org0}', '{org0}', 'accept', 'delivered', 'accepted');",
+                   "SELECT id, parent_id FROM orgs WHERE id = ANY(ARRAY(SELECT owner_org_id FROM opportunities WHERE id = (SELECT id FROM bench_accept_ids WHERE n = :n)));",
+                   f"INSERT INTO events (id, type, opportunity_id, audience, data) VALUES (gen_random_uuid(), 'opportunity.accepted', (SELECT id FROM bench_accept_ids WHERE n = :n), ARRAY['{org0}'::uuid], '{{}}');",
+                   "SELECT count(*) FROM webhooks w JOIN orgs o ON o.id = w.org_id WHERE w.active;",
+                   f"SELECT {cols} FROM opportunities o JOIN customers c ON c.id = o.customer_id WHERE o.id = (SELECT id FROM bench_accept_ids WHERE n = :n);",
+                   "COMMIT;"],
+        "dashboard": [f"SELECT count(*) FROM opportunities o JOIN customers c ON c.id = o.customer_id WHERE {visible} AND o.status = 'delivered' AND o.primary_partner_id = '{org0}';",
+                      f"SELECT o.currency, sum(o.estimated_revenue) FROM opportunities o JOIN customers c ON c.id = o.customer_id WHERE {visible} AND o.status = 'delivered' AND o.primary_partner_id = '{org0}' AND o.currency IS NOT NULL GROUP BY o.currency ORDER BY o.currency;",
+                      f"SELECT min(o.accept_by) FROM opportunities o JOIN customers c ON c.id = o.customer_id WHERE {visible} AND o.status = 'delivered' AND o.primary_partner_id = '{org0}';",
+                      f"SELECT o.pipeline_phase, count(*) FROM opportunities o JOIN customers c ON c.id = o.customer_id WHERE {visible} AND o.status = 'accepted' AND o.primary_partner_id = '{org0}' GROUP BY o.pipeline_phase;",
+                      f"SELECT count(*) FROM opportunities o JOIN customers c ON c.id = o.customer_id WHERE {visible} AND o.status = 'accepted' AND o.primary_partner_id = '{org0}';",
+                      f"SELECT count(*) FROM opportunities o JOIN customers c ON c.id = o.customer_id WHERE {visible} AND o.status IN ({live}) AND EXISTS (SELECT 1 FROM opportunity_collaborators oc WHERE oc.opportunity_id = o.id AND oc.org_id = '{org0}') AND o.status = 'accepted';",
+                      f"SELECT count(*) FROM opportunities o JOIN customers c ON c.id = o.customer_id WHERE {visible} AND o.status = 'accepted' AND o.primary_partner_id = '{org0}' AND o.expires_on <= current_date + 14;",
+                      f"SELECT count(*) FROM opportunities o JOIN customers c ON c.id = o.customer_id WHERE {visible} AND o.status = 'won' AND o.primary_partner_id = '{org0}' AND o.closed_at >= now() - interval '90 days';",
+                      f"SELECT count(*) FROM opportunities o JOIN customers c ON c.id = o.customer_id WHERE {visible} AND o.status = 'lost' AND o.primary_partner_id = '{org0}' AND o.closed_at >= now() - interval '90 days';",
+                      f"SELECT status, count(*) FROM deal_registrations WHERE org_id = ANY(ARRAY[{scope}]) GROUP BY status;"],
+    }
+    for name, lines in scripts.items():
+        with open(os.path.join(OUT, f"{name}.sql"), "w") as f:
+            f.write("\n".join(lines) + "\n")
+
+    global PORT
+    PORT = free_port()
+    server = subprocess.Popen([PRM, "serve"], env=dict(env, PRM_LISTEN=f"127.0.0.1:{PORT}"),
+                              stdout=subprocess.DEVNULL, stderr=open(os.path.join(OUT, "server.log"), "w"))
+    for _ in range(200):
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{PORT}/readyz", timeout=1); break
+        except Exception:
+            time.sleep(0.05)
+    cm, admin = token("bench-cm"), token("bench-p0-admin")
+    ids, accepts = os.path.join(OUT, "ids.txt"), os.path.join(OUT, "accept_ids.txt")
+    accepted_so_far = 0
+
+    def case_http(name, conns):
+        nonlocal accepted_so_far
+        if name == "healthz":
+            return wrk("/healthz", cm, conns)
+        if name == "get":
+            return wrk("/", cm, conns, "ids.lua", [ids])
+        if name == "list":
+            return wrk("/api/v1/opportunities?view=managed&limit=50", admin, conns)
+        if name == "search":
+            return wrk("/api/v1/opportunities?q=fabrikam%201&limit=50", cm, conns)
+        if name == "create":
+            return wrk("/", cm, conns, "create.lua", [vcust])
+        if name == "accept":
+            r = wrk("/", admin, conns, "accept.lua", [accepts, 2, accepted_so_far])
+            accepted_so_far += r[3] + 2 * conns + 2
+            return r
+        if name == "dashboard":
+            return wrk("/api/v1/dashboard", admin, conns)
+
+    cases = [("healthz", 16), ("get", 16), ("list", 16), ("search", 16), ("create", 16), ("accept", 16), ("dashboard", 16), ("get", 64), ("list", 64)]
+    results = {}
+    peak_rss = 0
+    # Warm caches and connections once.
+    for name in ("get", "list"):
+        case_http(name, 16)
+    for r in range(ROUNDS):
+        for name, conns in cases:
+            key = name if conns == 16 else f"{name}_c{conns}"
+            rps, p50, p99, _ = case_http(name, conns)
+            peak_rss = max(peak_rss, rss_kib(server.pid))
+            db = pgbench(name, conns) if name != "healthz" else None
+            results.setdefault(key, []).append((rps, p50, p99, db))
+            print(f"  round {r + 1} {key:14s} http {rps:9.0f} rps  p50 {p50:6.2f} ms  p99 {p99:6.2f} ms" +
+                  (f"   db {db:9.0f} tps  ratio {rps / db:.2f}" if db else ""), flush=True)
+    server.terminate(); server.wait(timeout=30)
+
+    report = {}
+    for key, rows in results.items():
+        med = lambda i: statistics.median(x[i] for x in rows)
+        entry = {"rps": round(med(0), 1), "p50_ms": round(med(1), 3), "p99_ms": round(med(2), 3)}
+        if rows[0][3] is not None:
+            entry["db_rps"] = round(med(3), 1)
+            entry["ratio"] = round(entry["rps"] / entry["db_rps"], 3)
+        report[key] = entry
+    report["_meta"] = {"scale": SCALE, "partners": PARTNERS, "opportunities": OPPS, "seconds": SECONDS,
+                       "rounds": ROUNDS, "peak_rss_mib": round(peak_rss / 1024, 1), "cores": os.cpu_count()}
+    path = os.path.join(OUT, "report.json" if SCALE == "100k" else f"report-{SCALE}.json")
+    with open(path, "w") as f:
+        json.dump(report, f, indent=2)
+    sh(["psql", f"{SERVER}/postgres", "-qc", f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)"])
+    summary = ", ".join(f"{k} {v['ratio']:.2f}" for k, v in report.items() if "ratio" in v)
+    print(f"bench {SCALE}: ratio to raw database (rps/db_rps): {summary}; peak RSS {report['_meta']['peak_rss_mib']} MiB; report {os.path.relpath(path, ROOT)}")
+
+if __name__ == "__main__":
+    main()
