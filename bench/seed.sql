@@ -78,12 +78,13 @@ SELECT md5('o' || i)::uuid,
        CASE WHEN by_partner THEN md5('u-am' || p)::uuid ELSE md5('u-cm')::uuid END
 FROM gen;
 
--- Offers to partner 0 for the accept case to consume, one per request.
+-- Offers to partner 1 for the accept case to consume, one per request (a
+-- partner of its own, so the list and dashboard cases stay realistic).
 INSERT INTO opportunities (id, topic, customer_id, currency, estimated_revenue, country, industry,
     product_lines, origin, status, owner_org_id, owner_user_id, primary_partner_id, accept_by, created_by_user_id)
 SELECT md5('acc' || i)::uuid, 'Offer to accept', md5('vc' || (i % 1000))::uuid, 'EUR', 5000, 'DE', 'retail',
        ARRAY['cloud'], 'vendor', 'delivered', (SELECT id FROM orgs WHERE kind = 'vendor'), md5('u-cm')::uuid,
-       md5('org0')::uuid, now() + interval '3 days', md5('u-cm')::uuid
+       md5('org1')::uuid, now() + interval '3 days', md5('u-cm')::uuid
 FROM generate_series(0, :accepts - 1) i;
 
 INSERT INTO opportunity_collaborators (opportunity_id, org_id)

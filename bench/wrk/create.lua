@@ -4,6 +4,12 @@ function init(args)
   body = '{"topic":"Benchmark lead","customer_id":"' .. args[1] .. '",' ..
          '"estimated_revenue":{"amount":"12500.00","currency":"EUR"},"product_lines":["cloud"]}'
 end
+local headers
 function request()
-  return wrk.format("POST", "/api/v1/opportunities", {["Content-Type"] = "application/json"}, body)
+  if not headers then
+    -- A headers table replaces the -H ones, so carry them over.
+    headers = {["Content-Type"] = "application/json"}
+    for k, v in pairs(wrk.headers) do headers[k] = v end
+  end
+  return wrk.format("POST", "/api/v1/opportunities", headers, body)
 end

@@ -202,12 +202,18 @@ fn predicate<'a>(visibility: &Visibility, me: Me, f: &Filter) -> Pred<'a> {
     }
     if let Some(q) = &f.q {
         let pattern = format!("%{}%", escape_like(q));
+        // A sub-select on customers (not the joined column) lets both sides
+        // use their trigram index.
+        let matched = diesel::alias!(customers as matched_customers);
+        let by_customer = matched
+            .filter(matched.field(customers::name).ilike(pattern.clone()))
+            .select(matched.field(customers::id));
         p = and(
             p,
             Box::new(
                 opportunities::topic
-                    .ilike(pattern.clone())
-                    .or(customers::name.ilike(pattern)),
+                    .ilike(pattern)
+                    .or(opportunities::customer_id.eq_any(by_customer)),
             ),
         );
     }
