@@ -7,7 +7,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use diesel::dsl::{exists, sql};
 use diesel::pg::Pg;
 use diesel::prelude::*;
-use diesel::sql_types::{Bool, Date, Numeric, Timestamptz};
+use diesel::sql_types::{Bool, Date, Numeric};
 use prm_domain::opportunity::{Status, Visibility};
 use uuid::Uuid;
 
@@ -112,7 +112,9 @@ fn collaborates<'a>(orgs: Vec<Uuid>) -> Pred<'a> {
 /// The visibility rule of the domain, rendered as SQL.
 fn visible<'a>(visibility: &Visibility) -> Pred<'a> {
     match visibility {
-        Visibility::All => Box::new(sql::<Bool>("TRUE")),
+        // A typed always-true predicate keeps the statement cacheable (a raw
+        // SQL fragment would make Diesel re-prepare it on every call).
+        Visibility::All => Box::new(opportunities::id.is_not_null()),
         Visibility::Partner { orgs, owner } => {
             let orgs: Vec<Uuid> = orgs.iter().map(|o| o.0).collect();
             let created: Pred<'a> = Box::new(
@@ -251,14 +253,19 @@ fn keyset<'a>(sort: Sort, after: &After) -> Option<Pred<'a>> {
     Some(match (sort, after) {
         (Sort::CreatedDesc, After::Id(id)) => Box::new(opportunities::id.lt(*id)),
         (Sort::CreatedAsc, After::Id(id)) => Box::new(opportunities::id.gt(*id)),
-        (Sort::UpdatedDesc | Sort::UpdatedAsc, After::Time(t, id)) => Box::new(
-            sql::<Bool>(&format!(
-                "(opportunities.updated_at, opportunities.id) {op} ("
-            ))
-            .bind::<Timestamptz, _>(*t)
-            .sql(", ")
-            .bind::<diesel::sql_types::Uuid, _>(*id)
-            .sql(")"),
+        (Sort::UpdatedDesc, After::Time(t, id)) => Box::new(
+            opportunities::updated_at
+                .lt(*t)
+                .or(opportunities::updated_at
+                    .eq(*t)
+                    .and(opportunities::id.lt(*id))),
+        ),
+        (Sort::UpdatedAsc, After::Time(t, id)) => Box::new(
+            opportunities::updated_at
+                .gt(*t)
+                .or(opportunities::updated_at
+                    .eq(*t)
+                    .and(opportunities::id.gt(*id))),
         ),
         (Sort::CloseDateAsc | Sort::CloseDateDesc, After::Date(d, id)) => Box::new(
             sql::<Bool>(&format!("({CLOSE_DATE_KEY}, opportunities.id) {op} ("))
@@ -313,13 +320,20 @@ pub fn list(
     {
         p = and(p, k);
     }
-    let rows: Vec<(Opportunity, String)> = opportunities::table
+    let q = opportunities::table
         .inner_join(customers::table)
         .filter(p)
         .select((Opportunity::as_select(), customers::name))
-        .order(sql::<diesel::sql_types::Text>(&order_sql(sort)))
-        .limit(limit)
-        .load(conn)?;
+        .into_boxed();
+    // Typed orders where they exist, so the statement is prepared once.
+    let q = match sort {
+        Sort::CreatedDesc => q.order(opportunities::id.desc()),
+        Sort::CreatedAsc => q.order(opportunities::id.asc()),
+        Sort::UpdatedDesc => q.order((opportunities::updated_at.desc(), opportunities::id.desc())),
+        Sort::UpdatedAsc => q.order((opportunities::updated_at.asc(), opportunities::id.asc())),
+        _ => q.order(sql::<diesel::sql_types::Text>(&order_sql(sort))),
+    };
+    let rows: Vec<(Opportunity, String)> = q.limit(limit).load(conn)?;
     let ids: Vec<Uuid> = rows.iter().map(|(o, _)| o.id).collect();
     let mut collab = collaborators(conn, &ids)?;
     Ok(rows
