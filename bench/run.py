@@ -215,6 +215,12 @@ def main():
     path = os.path.join(OUT, "report.json" if SCALE == "100k" else f"report-{SCALE}.json")
     with open(path, "w") as f:
         json.dump(report, f, indent=2)
+    # The plans behind the read cases at this scale, for docs/performance.md.
+    with open(os.path.join(OUT, f"plans-{SCALE}.txt"), "w") as f:
+        for name in ("get", "list", "search"):
+            first = [l for l in scripts[name] if l.startswith("SELECT")][0].rstrip(";")
+            first = first.replace(":n", "1")
+            f.write(f"== {name}\n" + sh(["psql", URL, "-Atc", f"EXPLAIN (ANALYZE, BUFFERS OFF, TIMING OFF, SUMMARY ON) {first}"]) + "\n")
     sh(["psql", f"{SERVER}/postgres", "-qc", f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)"])
     summary = ", ".join(f"{k} {v['ratio']:.2f}" for k, v in report.items() if "ratio" in v)
     print(f"bench {SCALE}: ratio to raw database (rps/db_rps): {summary}; peak RSS {report['_meta']['peak_rss_mib']} MiB; report {os.path.relpath(path, ROOT)}")
