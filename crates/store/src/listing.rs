@@ -416,3 +416,91 @@ pub fn earliest_deadline(
         .select(diesel::dsl::min(opportunities::accept_by))
         .first(conn)
 }
+
+/// A partner dashboard's counts, in one pass over what the org may see.
+#[derive(Debug, Clone, Default, QueryableByName)]
+pub struct PartnerSummary {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub distributed: i64,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Timestamptz>)]
+    pub next_deadline: Option<DateTime<Utc>>,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub managed: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub qualify: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub develop: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub propose: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub negotiate: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub commit: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub collaborating: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub expiring: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub won: i64,
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    pub lost: i64,
+}
+
+/// The dashboard's counts as one statement: each figure is the count of the
+/// list view it stands for (`view=distributed`, `view=managed` by phase,
+/// `view=collaborating&status=accepted`, `expires_before`, won and lost with
+/// `closed_since`), all within the caller's visibility — the rule rendered
+/// here is the one `visible` renders for lists, and a test compares them.
+pub fn partner_summary(
+    conn: &mut PgConnection,
+    visibility: &Visibility,
+    me: Me,
+    expiring_by: NaiveDate,
+    closed_since: DateTime<Utc>,
+) -> QueryResult<PartnerSummary> {
+    let Visibility::Partner { orgs, owner } = visibility else {
+        return Ok(PartnerSummary::default());
+    };
+    let orgs: Vec<Uuid> = orgs.iter().map(|o| o.0).collect();
+    let live = live_statuses();
+    diesel::sql_query(
+        // Candidates first, each through its own index; an OR of the two
+        // would scan the whole table.
+        "WITH candidates AS (
+           SELECT id FROM opportunities WHERE primary_partner_id = $1
+           UNION
+           SELECT opportunity_id FROM opportunity_collaborators WHERE org_id = $1),
+         mine AS (
+           SELECT o.status, o.primary_partner_id = $1 AS primary_is_me, o.accept_by,
+                  o.pipeline_phase, o.expires_on, o.closed_at,
+                  EXISTS (SELECT 1 FROM opportunity_collaborators oc
+                          WHERE oc.opportunity_id = o.id AND oc.org_id = $1) AS collaborating
+           FROM opportunities o JOIN candidates c ON c.id = o.id
+           WHERE ((o.origin = 'partner' AND o.owner_org_id = ANY($2))
+                  OR (o.status = ANY($6) AND (o.primary_partner_id = ANY($2)
+                      OR EXISTS (SELECT 1 FROM opportunity_collaborators oc
+                                 WHERE oc.opportunity_id = o.id AND oc.org_id = ANY($2)))))
+             AND ($3::uuid IS NULL OR o.owner_user_id = $3))
+         SELECT
+           count(*) FILTER (WHERE status = 'delivered' AND primary_is_me) AS distributed,
+           min(accept_by) FILTER (WHERE status = 'delivered' AND primary_is_me) AS next_deadline,
+           count(*) FILTER (WHERE status = 'accepted' AND primary_is_me) AS managed,
+           count(*) FILTER (WHERE status = 'accepted' AND primary_is_me AND pipeline_phase = 'qualify') AS qualify,
+           count(*) FILTER (WHERE status = 'accepted' AND primary_is_me AND pipeline_phase = 'develop') AS develop,
+           count(*) FILTER (WHERE status = 'accepted' AND primary_is_me AND pipeline_phase = 'propose') AS propose,
+           count(*) FILTER (WHERE status = 'accepted' AND primary_is_me AND pipeline_phase = 'negotiate') AS negotiate,
+           count(*) FILTER (WHERE status = 'accepted' AND primary_is_me AND pipeline_phase = 'commit') AS commit,
+           count(*) FILTER (WHERE status = 'accepted' AND collaborating) AS collaborating,
+           count(*) FILTER (WHERE status = 'accepted' AND primary_is_me AND expires_on <= $4) AS expiring,
+           count(*) FILTER (WHERE status = 'won' AND primary_is_me AND closed_at >= $5) AS won,
+           count(*) FILTER (WHERE status = 'lost' AND primary_is_me AND closed_at >= $5) AS lost
+         FROM mine",
+    )
+    .bind::<diesel::sql_types::Uuid, _>(me.org)
+    .bind::<diesel::sql_types::Array<diesel::sql_types::Uuid>, _>(orgs)
+    .bind::<diesel::sql_types::Nullable<diesel::sql_types::Uuid>, _>(owner.map(|o| o.0))
+    .bind::<Date, _>(expiring_by)
+    .bind::<diesel::sql_types::Timestamptz, _>(closed_since)
+    .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(live)
+    .get_result(conn)
+}

@@ -198,27 +198,16 @@ fn partner(conn: &mut PgConnection, actor: &Actor) -> Result<PartnerDashboard, A
         org: actor.org_id.0,
         user: actor.user_id.0,
     };
-    let [
-        (_, distributed),
-        (_, managed),
-        (_, collaborating),
-        (_, expiring),
-        (_, won),
-        (_, lost),
-    ] = partner_filters(actor, Utc::now());
-    let mut by_phase = PhaseCounts::default();
-    for (phase, n) in listing::count_by_phase(conn, &vis, me, &managed)? {
-        match phase.as_str() {
-            "qualify" => by_phase.qualify = n,
-            "develop" => by_phase.develop = n,
-            "propose" => by_phase.propose = n,
-            "negotiate" => by_phase.negotiate = n,
-            "commit" => by_phase.commit = n,
-            _ => {}
-        }
-    }
-    let won = listing::count(conn, &vis, me, &won)?;
-    let lost = listing::count(conn, &vis, me, &lost)?;
+    let now = Utc::now();
+    let [(_, distributed), ..] = partner_filters(actor, now);
+    // One statement for the counts, one for the offers' value by currency.
+    let s = listing::partner_summary(
+        conn,
+        &vis,
+        me,
+        (now + Duration::days(EXPIRING_SOON_DAYS)).date_naive(),
+        now - Duration::days(i64::from(RECENT_DAYS)),
+    )?;
     let scope: Vec<Uuid> = actor.org_scope().iter().map(|o| o.0).collect();
     let mut regs = RegistrationCounts::default();
     for (status, n) in Registration::count_by_status(conn, Some(&scope))? {
@@ -235,18 +224,27 @@ fn partner(conn: &mut PgConnection, actor: &Actor) -> Result<PartnerDashboard, A
     Ok(PartnerDashboard {
         kind: "partner".to_owned(),
         distributed: DistributedFigures {
-            count: listing::count(conn, &vis, me, &distributed)?,
+            count: s.distributed,
             value: money(listing::value_by_currency(conn, &vis, me, &distributed)?)?,
-            next_deadline: listing::earliest_deadline(conn, &vis, me, &distributed)?,
+            next_deadline: s.next_deadline,
         },
         managed: ManagedFigures {
-            count: listing::count(conn, &vis, me, &managed)?,
-            by_phase,
-            collaborating: listing::count(conn, &vis, me, &collaborating)?,
-            expiring_soon: listing::count(conn, &vis, me, &expiring)?,
+            count: s.managed,
+            by_phase: PhaseCounts {
+                qualify: s.qualify,
+                develop: s.develop,
+                propose: s.propose,
+                negotiate: s.negotiate,
+                commit: s.commit,
+            },
+            collaborating: s.collaborating,
+            expiring_soon: s.expiring,
         },
-        closed_90d: ClosedFigures { won, lost },
-        win_rate: ratio(won, lost),
+        closed_90d: ClosedFigures {
+            won: s.won,
+            lost: s.lost,
+        },
+        win_rate: ratio(s.won, s.lost),
         deal_registrations: regs,
     })
 }
