@@ -243,25 +243,11 @@ async fn an_offer_past_its_deadline_expires_and_goes_to_the_next_candidate() {
 #[actix_web::test]
 async fn without_auto_reassign_an_expired_offer_stays_with_the_vendor() {
     let w = world().await;
-    let mut p = w
-        .app
-        .get("/api/v1/policies", &w.cm.token)
-        .await
-        .expect(200)
-        .body;
-    p.as_object_mut().unwrap().remove("version");
-    p.as_object_mut().unwrap().remove("updated_at");
-    p["auto_reassign"] = json!(false);
     w.app
-        .send(
-            w.app
-                .client
-                .put(format!("{}/api/v1/policies", w.app.base))
-                .bearer_auth(w.app.admin())
-                .json(&p),
-        )
-        .await
-        .expect(200);
+        .set_policy(|p| {
+            p["auto_reassign"] = json!(false);
+        })
+        .await;
     let id = draft(&w, "DE").await;
     w.app
         .act(
@@ -286,25 +272,11 @@ async fn without_auto_reassign_an_expired_offer_stays_with_the_vendor() {
 #[actix_web::test]
 async fn a_declined_offer_is_reassigned_up_to_the_policy_limit() {
     let w = world().await;
-    let mut p = w
-        .app
-        .get("/api/v1/policies", &w.cm.token)
-        .await
-        .expect(200)
-        .body;
-    p.as_object_mut().unwrap().remove("version");
-    p.as_object_mut().unwrap().remove("updated_at");
-    p["max_auto_reassignments"] = json!(1);
     w.app
-        .send(
-            w.app
-                .client
-                .put(format!("{}/api/v1/policies", w.app.base))
-                .bearer_auth(w.app.admin())
-                .json(&p),
-        )
-        .await
-        .expect(200);
+        .set_policy(|p| {
+            p["max_auto_reassignments"] = json!(1);
+        })
+        .await;
     let id = draft(&w, "DE").await;
     w.app
         .act(
@@ -410,25 +382,11 @@ async fn approved_registrations_expire_after_their_exclusivity() {
 #[actix_web::test]
 async fn two_workers_never_handle_one_offer_twice() {
     let w = world().await;
-    let mut p = w
-        .app
-        .get("/api/v1/policies", &w.cm.token)
-        .await
-        .expect(200)
-        .body;
-    p.as_object_mut().unwrap().remove("version");
-    p.as_object_mut().unwrap().remove("updated_at");
-    p["auto_reassign"] = json!(false);
     w.app
-        .send(
-            w.app
-                .client
-                .put(format!("{}/api/v1/policies", w.app.base))
-                .bearer_auth(w.app.admin())
-                .json(&p),
-        )
-        .await
-        .expect(200);
+        .set_policy(|p| {
+            p["auto_reassign"] = json!(false);
+        })
+        .await;
     w.app
         .patch(
             &format!("/api/v1/orgs/{}", w.dist.id),
@@ -466,19 +424,11 @@ async fn two_workers_never_handle_one_offer_twice() {
     let (a, b) = (spawn(), spawn());
     let (ea, eb) = (a.join().unwrap(), b.join().unwrap());
     assert_eq!(ea + eb, n, "every offer expired exactly once ({ea} + {eb})");
-    use diesel::RunQueryDsl;
-    #[derive(diesel::QueryableByName)]
-    struct N {
-        #[diesel(sql_type = diesel::sql_types::BigInt)]
-        n: i64,
-    }
-    let twice: N = diesel::sql_query(
+    let twice = w.app.count(
         "SELECT count(*) AS n FROM (SELECT opportunity_id FROM opportunity_events WHERE action = 'expire'
          GROUP BY opportunity_id HAVING count(*) > 1) d",
-    )
-    .get_result(&mut w.app.db.conn())
-    .unwrap();
-    assert_eq!(twice.n, 0, "no offer handled twice");
+    );
+    assert_eq!(twice, 0, "no offer handled twice");
     eprintln!("two workers: {ea} + {eb} = {n} offers expired, 0 twice");
 }
 

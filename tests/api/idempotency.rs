@@ -17,16 +17,7 @@ async fn post_with_key(app: &TestApp, path: &str, token: &str, key: &str, body: 
 }
 
 fn count(app: &TestApp, sql: &str) -> i64 {
-    use diesel::RunQueryDsl;
-    #[derive(diesel::QueryableByName)]
-    struct N {
-        #[diesel(sql_type = diesel::sql_types::BigInt)]
-        n: i64,
-    }
-    diesel::sql_query(sql)
-        .get_result::<N>(&mut app.db.conn())
-        .unwrap()
-        .n
+    app.count(sql)
 }
 
 #[actix_web::test]

@@ -474,6 +474,40 @@ impl TestApp {
         .id()
     }
 
+    /// `SELECT count(*) AS n …` against the test database.
+    pub fn count(&self, sql: &str) -> i64 {
+        #[derive(QueryableByName)]
+        struct N {
+            #[diesel(sql_type = BigInt)]
+            n: i64,
+        }
+        diesel::sql_query(sql)
+            .get_result::<N>(&mut self.db.conn())
+            .unwrap()
+            .n
+    }
+
+    /// Changes the vendor's policy as the vendor admin.
+    pub async fn set_policy(&self, change: impl FnOnce(&mut Value)) {
+        let mut p = self
+            .get("/api/v1/policies", &self.admin())
+            .await
+            .expect(200)
+            .body;
+        let fields = p.as_object_mut().unwrap();
+        fields.remove("version");
+        fields.remove("updated_at");
+        change(&mut p);
+        self.send(
+            self.client
+                .put(format!("{}/api/v1/policies", self.base))
+                .bearer_auth(self.admin())
+                .json(&p),
+        )
+        .await
+        .expect(200);
+    }
+
     /// Runs SQL directly against the test database (fixtures only).
     pub fn sql(&self, sql: &str) {
         self.db.conn().batch_execute(sql).unwrap();
