@@ -384,39 +384,6 @@ pub fn value_by_currency(
         .collect())
 }
 
-/// Counts of a filtered list by pipeline phase (unset phases omitted).
-pub fn count_by_phase(
-    conn: &mut PgConnection,
-    visibility: &Visibility,
-    me: Me,
-    filter: &Filter,
-) -> QueryResult<Vec<(String, i64)>> {
-    let rows: Vec<(Option<String>, i64)> = opportunities::table
-        .inner_join(customers::table)
-        .filter(predicate(visibility, me, filter))
-        .group_by(opportunities::pipeline_phase)
-        .select((opportunities::pipeline_phase, diesel::dsl::count_star()))
-        .load(conn)?;
-    Ok(rows
-        .into_iter()
-        .filter_map(|(p, n)| Some((p?, n)))
-        .collect())
-}
-
-/// The earliest `accept_by` of a filtered list.
-pub fn earliest_deadline(
-    conn: &mut PgConnection,
-    visibility: &Visibility,
-    me: Me,
-    filter: &Filter,
-) -> QueryResult<Option<DateTime<Utc>>> {
-    opportunities::table
-        .inner_join(customers::table)
-        .filter(predicate(visibility, me, filter))
-        .select(diesel::dsl::min(opportunities::accept_by))
-        .first(conn)
-}
-
 /// A partner dashboard's counts, in one pass over what the org may see.
 #[derive(Debug, Clone, Default, QueryableByName)]
 pub struct PartnerSummary {
