@@ -97,18 +97,10 @@ async fn twenty_parallel_accepts_and_declines_have_one_winner() {
     );
     assert_eq!(conflicts, 19);
     let status = winners[0].body["status"].as_str().unwrap().to_owned();
-    use diesel::RunQueryDsl;
-    #[derive(diesel::QueryableByName)]
-    struct N {
-        #[diesel(sql_type = diesel::sql_types::BigInt)]
-        n: i64,
-    }
-    let events: N = diesel::sql_query(format!(
+    let events = w.app.count(&format!(
         "SELECT count(*) AS n FROM opportunity_events WHERE opportunity_id = '{id}' AND action IN ('accept', 'decline')"
-    ))
-    .get_result(&mut w.app.db.conn())
-    .unwrap();
-    assert_eq!(events.n, 1, "one transition recorded");
+    ));
+    assert_eq!(events, 1, "one transition recorded");
     eprintln!("20 parallel accept/decline: 1 won ({status}), 19 got 409, 1 event");
 }
 

@@ -69,19 +69,11 @@ async fn partner_creates_pending_approval() {
     );
     assert_eq!(res.body["expected_close_date"], "2027-03-31");
     // The creation is recorded as the first event of its timeline.
-    use diesel::RunQueryDsl;
-    #[derive(diesel::QueryableByName)]
-    struct N {
-        #[diesel(sql_type = diesel::sql_types::BigInt)]
-        n: i64,
-    }
-    let n: N = diesel::sql_query(format!(
+    let n = w.app.count(&format!(
         "SELECT count(*) AS n FROM opportunity_events WHERE opportunity_id = '{}' AND to_status = 'pending_approval'",
         res.id()
-    ))
-    .get_result(&mut w.app.db.conn())
-    .unwrap();
-    assert_eq!(n.n, 1);
+    ));
+    assert_eq!(n, 1);
 }
 
 #[actix_web::test]

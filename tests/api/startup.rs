@@ -1,21 +1,9 @@
 //! Start-up: database creation, migrations under an advisory lock, the
 //! bootstrap admin and demo seeding.
 
-use diesel::RunQueryDsl;
-use diesel::sql_types::BigInt;
 use prm_api::seed;
 use prm_api::startup::prepare_database;
 use prm_tests::{ADMIN, TestApp, TestDb, test_config};
-
-#[derive(diesel::QueryableByName)]
-struct Count {
-    #[diesel(sql_type = BigInt)]
-    n: i64,
-}
-
-fn count(conn: &mut diesel::PgConnection, sql: &str) -> i64 {
-    diesel::sql_query(sql).get_result::<Count>(conn).unwrap().n
-}
 
 #[actix_web::test]
 async fn serve_creates_a_missing_database_and_migrates_it() {
@@ -26,19 +14,13 @@ async fn serve_creates_a_missing_database_and_migrates_it() {
     let mut conn = db.conn();
     assert!(prm_store::migrate::is_migrated(&mut conn).unwrap());
     assert_eq!(
-        count(
-            &mut conn,
-            "SELECT count(*) AS n FROM orgs WHERE kind = 'vendor'"
-        ),
+        db.count("SELECT count(*) AS n FROM orgs WHERE kind = 'vendor'"),
         1
     );
     assert_eq!(
-        count(
-            &mut conn,
-            &format!(
-                "SELECT count(*) AS n FROM users WHERE subject = '{ADMIN}' AND role = 'vendor_admin'"
-            )
-        ),
+        db.count(&format!(
+            "SELECT count(*) AS n FROM users WHERE subject = '{ADMIN}' AND role = 'vendor_admin'"
+        )),
         1
     );
 }
@@ -56,15 +38,11 @@ async fn replicas_starting_together_migrate_and_bootstrap_once() {
     for t in threads {
         t.join().unwrap().unwrap();
     }
-    let mut conn = db.conn();
     assert_eq!(
-        count(
-            &mut conn,
-            "SELECT count(*) AS n FROM orgs WHERE kind = 'vendor'"
-        ),
+        db.count("SELECT count(*) AS n FROM orgs WHERE kind = 'vendor'"),
         1
     );
-    assert_eq!(count(&mut conn, "SELECT count(*) AS n FROM users"), 1);
+    assert_eq!(db.count("SELECT count(*) AS n FROM users"), 1);
 }
 
 #[actix_web::test]
@@ -85,10 +63,7 @@ async fn demo_seed_is_idempotent_and_every_demo_token_works() {
         !seed::seed(&mut conn, &app.config).unwrap(),
         "second run seeds nothing"
     );
-    let statuses = count(
-        &mut conn,
-        "SELECT count(DISTINCT status) AS n FROM opportunities",
-    );
+    let statuses = app.count("SELECT count(DISTINCT status) AS n FROM opportunities");
     assert!(
         statuses >= 8,
         "demo data shows many statuses, got {statuses}"

@@ -451,19 +451,11 @@ async fn distributor_sees_resellers_customer_names_masked_until_revealed() {
         .await
         .expect(200);
     assert_eq!(revealed.body["items"][0]["name"], "Res Customer");
-    use diesel::RunQueryDsl;
-    #[derive(diesel::QueryableByName)]
-    struct N {
-        #[diesel(sql_type = diesel::sql_types::BigInt)]
-        n: i64,
-    }
-    let n: N = diesel::sql_query(format!(
+    let n = w.app.count(&format!(
         "SELECT count(*) AS n FROM customer_reveals WHERE user_id = '{}' AND customer_id = '{}'",
         w.dist.admin.id, w.res.customer
-    ))
-    .get_result(&mut w.app.db.conn())
-    .unwrap();
-    assert_eq!(n.n, 1, "the reveal is recorded");
+    ));
+    assert_eq!(n, 1, "the reveal is recorded");
     let single = w
         .app
         .get(

@@ -168,6 +168,19 @@ impl TestDb {
         PgConnection::establish(&self.url).unwrap()
     }
 
+    /// `SELECT count(*) AS n …` (or any one `n` bigint) against this database.
+    pub fn count(&self, sql: &str) -> i64 {
+        #[derive(QueryableByName)]
+        struct N {
+            #[diesel(sql_type = BigInt)]
+            n: i64,
+        }
+        diesel::sql_query(sql)
+            .get_result::<N>(&mut self.conn())
+            .unwrap()
+            .n
+    }
+
     pub fn exists(&self) -> bool {
         !databases_like(&mut admin_conn(), &self.name).is_empty()
     }
@@ -476,15 +489,7 @@ impl TestApp {
 
     /// `SELECT count(*) AS n …` against the test database.
     pub fn count(&self, sql: &str) -> i64 {
-        #[derive(QueryableByName)]
-        struct N {
-            #[diesel(sql_type = BigInt)]
-            n: i64,
-        }
-        diesel::sql_query(sql)
-            .get_result::<N>(&mut self.db.conn())
-            .unwrap()
-            .n
+        self.db.count(sql)
     }
 
     /// Changes the vendor's policy as the vendor admin.

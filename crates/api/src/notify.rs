@@ -8,12 +8,13 @@ use prm_domain::events::{EventType, change_audience, with_parents};
 use prm_domain::opportunity::OpportunityFacts;
 use prm_store::PgConnection;
 use prm_store::deals::Registration;
-use prm_store::opportunities::{self as store, Opportunity};
+use prm_store::opportunities::Opportunity;
 use prm_store::outbox::{NewEventRow, parents, write};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::error::ApiError;
+use crate::routes::opportunities::locked;
 
 fn parent_map(conn: &mut PgConnection, orgs: &[OrgId]) -> Result<HashMap<OrgId, OrgId>, ApiError> {
     let ids: Vec<Uuid> = orgs.iter().map(|o| o.0).collect();
@@ -30,20 +31,8 @@ fn involved(f: &OpportunityFacts) -> Vec<OrgId> {
     v
 }
 
-/// The opportunity as it is now, with its collaborators.
-pub fn facts_now(
-    conn: &mut PgConnection,
-    id: Uuid,
-) -> Result<(Opportunity, OpportunityFacts), ApiError> {
-    let row = Opportunity::find_for_update(conn, id)?.ok_or(ApiError::NotFound)?;
-    let collaborators = store::collaborators(conn, &[id])?
-        .remove(&id)
-        .unwrap_or_default();
-    let facts = row.facts(&collaborators)?;
-    Ok((row, facts))
-}
-
-/// Records an opportunity event for whoever could see it before or after.
+/// Records an opportunity event for whoever could see it before or after,
+/// reading the opportunity as it is now.
 pub fn opportunity(
     conn: &mut PgConnection,
     kind: EventType,
@@ -51,13 +40,26 @@ pub fn opportunity(
     id: Uuid,
     extra: Value,
 ) -> Result<(), ApiError> {
-    let (row, after) = facts_now(conn, id)?;
-    let mut orgs = involved(&after);
+    let (row, after) = locked(conn, id)?;
+    opportunity_after(conn, kind, before, &row, &after, extra)
+}
+
+/// Records an opportunity event from the state the caller already read
+/// after its change.
+pub fn opportunity_after(
+    conn: &mut PgConnection,
+    kind: EventType,
+    before: Option<&OpportunityFacts>,
+    row: &Opportunity,
+    after: &OpportunityFacts,
+    extra: Value,
+) -> Result<(), ApiError> {
+    let mut orgs = involved(after);
     if let Some(b) = before {
         orgs.extend(involved(b));
     }
     let parents = parent_map(conn, &orgs)?;
-    let audience = change_audience(before, &after, &|o| parents.get(&o).copied());
+    let audience = change_audience(before, after, &|o| parents.get(&o).copied());
     let mut data = json!({
         "opportunity_id": row.id,
         "reference": format!("OPP-{:06}", row.reference_no),
@@ -67,7 +69,7 @@ pub fn opportunity(
         "version": row.version,
     });
     merge(&mut data, extra);
-    emit(conn, kind, Some(id), &audience, data)
+    emit(conn, kind, Some(row.id), &audience, data)
 }
 
 /// Records a note event: an internal note reaches only its author's org.

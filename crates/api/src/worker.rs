@@ -87,7 +87,7 @@ fn system_event(
 /// Expires one locked, overdue offer, and marks it for re-assignment when
 /// the policy says so.
 fn expire_offer(conn: &mut PgConnection, id: Uuid) -> Result<bool, ApiError> {
-    let (row, before) = notify::facts_now(conn, id)?;
+    let (row, before) = crate::routes::opportunities::locked(conn, id)?;
     let Ok(outcome) = system_transition(&before, row.accept_by, Utc::now(), SystemCommand::Expire)
     else {
         return Ok(false);
@@ -132,7 +132,7 @@ fn expire_offer(conn: &mut PgConnection, id: Uuid) -> Result<bool, ApiError> {
 /// Offers one locked opportunity awaiting re-assignment to the next
 /// candidate (excluding those who declined, returned or let it expire).
 fn reassign(conn: &mut PgConnection, id: Uuid) -> Result<bool, ApiError> {
-    let (row, before) = notify::facts_now(conn, id)?;
+    let (row, before) = crate::routes::opportunities::locked(conn, id)?;
     let ranking = ranking_for(conn, &row)?;
     let Some(best) = ranking.best() else {
         tracing::info!(opportunity = %id, excluded = ranking.excluded.len(), "no candidate to re-assign to");

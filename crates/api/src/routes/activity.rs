@@ -2,11 +2,10 @@
 
 use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
-use prm_domain::Actor;
 use prm_domain::lifecycle::check_phase;
-use prm_domain::opportunity::{self as rules, Action, Phase};
+use prm_domain::opportunity::{Action, Phase};
 use prm_store::activity::{Event, NewNote, NewProgress, Note, ProgressEntry, latest_phase};
-use prm_store::opportunities::{self as store, Opportunity, StateChanges};
+use prm_store::opportunities::{Opportunity, StateChanges};
 use prm_store::{Connection, PgConnection};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -14,12 +13,15 @@ use uuid::Uuid;
 use validator::Validate;
 
 use crate::auth::Caller;
-use crate::dto::{PhaseDto, not_blank};
+use crate::dto::{PhaseDto, not_blank, trimmed};
 use crate::error::ApiError;
 use crate::extract::{JsonBody, QueryParams};
 use crate::notify;
-use crate::pagination::{Page, decode_token, encode_token, fetch_size, into_page_keyed};
+use crate::pagination::{
+    Page, decode_time_cursor, encode_time_cursor, fetch_size, into_page_keyed,
+};
 use crate::routes::created;
+use crate::routes::opportunities::{locked_for, visible_view};
 use crate::state::AppState;
 use prm_domain::events::EventType;
 use serde_json::json;
@@ -174,53 +176,6 @@ pub struct ActivityParams {
     pub cursor: Option<String>,
 }
 
-fn parse_after(cursor: Option<&str>) -> Result<Option<(DateTime<Utc>, Uuid)>, ApiError> {
-    let Some(text) = decode_token(cursor)? else {
-        return Ok(None);
-    };
-    let bad = || ApiError::validation("cursor", "is not a cursor this service issued");
-    let (t, id) = text.split_once('|').ok_or_else(bad)?;
-    Ok(Some((
-        DateTime::parse_from_rfc3339(t)
-            .map_err(|_| bad())?
-            .with_timezone(&Utc),
-        id.parse().map_err(|_| bad())?,
-    )))
-}
-
-fn cursor_at(t: DateTime<Utc>, id: Uuid) -> String {
-    encode_token(&format!("{}|{id}", t.to_rfc3339()))
-}
-
-/// Loads the opportunity for `action` under lock, or 404/403/409.
-fn opportunity_for(
-    conn: &mut PgConnection,
-    actor: &Actor,
-    id: Uuid,
-    action: Action,
-) -> Result<Opportunity, ApiError> {
-    let row = Opportunity::find_for_update(conn, id)?.ok_or(ApiError::NotFound)?;
-    let collaborators = store::collaborators(conn, &[id])?
-        .remove(&id)
-        .unwrap_or_default();
-    rules::decide(actor, &row.facts(&collaborators)?, action)?;
-    Ok(row)
-}
-
-/// Checks the caller may read the opportunity.
-fn readable(conn: &mut PgConnection, actor: &Actor, id: Uuid) -> Result<(), ApiError> {
-    let view = store::find_view(conn, id)?.ok_or(ApiError::NotFound)?;
-    if rules::can_view(actor, &view.row.facts(&view.collaborator_ids)?) {
-        Ok(())
-    } else {
-        Err(ApiError::NotFound)
-    }
-}
-
-fn text(v: Option<String>) -> Option<String> {
-    v.map(|s| s.trim().to_owned()).filter(|s| !s.is_empty())
-}
-
 /// Adds a progress entry in the caller's transaction.
 pub fn add_progress_in(
     conn: &mut PgConnection,
@@ -228,7 +183,7 @@ pub fn add_progress_in(
     id: Uuid,
     body: CreateProgress,
 ) -> Result<ProgressDto, ApiError> {
-    opportunity_for(conn, actor, id, Action::AddProgress)?;
+    locked_for(conn, actor, id, Action::AddProgress)?;
     let phase: Phase = body.development_phase.into();
     let latest = latest_phase(conn, id)?
         .map(|p| PhaseDto::from_stored(&p).map(Phase::from))
@@ -243,9 +198,9 @@ pub fn add_progress_in(
             author_org_id: actor.org_id.0,
             development_phase: phase.as_str().to_owned(),
             win_probability: body.win_probability,
-            technical_exchange: text(body.technical_exchange),
-            test_details: text(body.test_details),
-            progress_details: text(body.progress_details),
+            technical_exchange: trimmed(body.technical_exchange),
+            test_details: trimmed(body.test_details),
+            progress_details: trimmed(body.progress_details),
         },
     )?;
     Opportunity::change_state(
@@ -310,15 +265,15 @@ pub async fn list_progress(
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let params = params.0;
-    let after = parse_after(params.cursor.as_deref())?;
+    let after = decode_time_cursor(params.cursor.as_deref())?;
     let page = state
         .run(caller, move |conn, actor| {
-            readable(conn, actor, id)?;
+            visible_view(conn, actor, id)?;
             let rows = ProgressEntry::page(conn, id, after, fetch_size(params.limit))?;
             into_page_keyed(
                 rows,
                 params.limit,
-                |p| cursor_at(p.created_at, p.id),
+                |p| encode_time_cursor(p.created_at, p.id),
                 ProgressDto::from_row,
             )
         })
@@ -333,7 +288,7 @@ pub fn add_note_in(
     id: Uuid,
     body: CreateNote,
 ) -> Result<NoteDto, ApiError> {
-    opportunity_for(conn, actor, id, Action::AddNote)?;
+    locked_for(conn, actor, id, Action::AddNote)?;
     let note = Note::insert(
         conn,
         &NewNote {
@@ -390,10 +345,10 @@ pub async fn list_notes(
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let params = params.0;
-    let after = parse_after(params.cursor.as_deref())?;
+    let after = decode_time_cursor(params.cursor.as_deref())?;
     let page = state
         .run(caller, move |conn, actor| {
-            readable(conn, actor, id)?;
+            visible_view(conn, actor, id)?;
             let rows = Note::page(
                 conn,
                 id,
@@ -404,7 +359,7 @@ pub async fn list_notes(
             into_page_keyed(
                 rows,
                 params.limit,
-                |n| cursor_at(n.created_at, n.id),
+                |n| encode_time_cursor(n.created_at, n.id),
                 |n| Ok::<_, ApiError>(NoteDto::from(n)),
             )
         })
@@ -424,10 +379,10 @@ pub async fn timeline(
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let params = params.0;
-    let after = parse_after(params.cursor.as_deref())?;
+    let after = decode_time_cursor(params.cursor.as_deref())?;
     let page = state
         .run(caller, move |conn, actor| {
-            readable(conn, actor, id)?;
+            visible_view(conn, actor, id)?;
             let n = fetch_size(params.limit);
             let scope: Option<Vec<Uuid>> =
                 (!actor.is_vendor()).then(|| actor.org_scope().iter().map(|o| o.0).collect());
@@ -478,7 +433,7 @@ pub async fn timeline(
             into_page_keyed(
                 items,
                 params.limit,
-                |i| cursor_at(i.created_at, i.id),
+                |i| encode_time_cursor(i.created_at, i.id),
                 Ok::<_, ApiError>,
             )
         })

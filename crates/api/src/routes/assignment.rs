@@ -2,12 +2,12 @@
 
 use actix_web::{HttpResponse, get, post, web};
 use prm_domain::assignment::{History, Partner, PastAnswer, Ranking, Wanted, rank};
-use prm_domain::opportunity::{self as rules, Action};
+use prm_domain::opportunity::Action;
 use prm_domain::org::Tier;
 use prm_domain::policy::Weights;
 use prm_store::PgConnection;
 use prm_store::assignment::partners_for;
-use prm_store::opportunities::{self as store, Opportunity};
+use prm_store::opportunities::Opportunity;
 use prm_store::policies::PolicyRow;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -17,7 +17,7 @@ use crate::auth::Caller;
 use crate::error::{ApiError, Problem};
 use crate::extract::IfMatch;
 use crate::routes::lifecycle::{Request, respond};
-use crate::routes::opportunities::OpportunityDto;
+use crate::routes::opportunities::{OpportunityDto, locked_for, visible_view};
 use crate::state::AppState;
 
 /// Each part of a candidate's score, already weighted by the policy.
@@ -200,10 +200,7 @@ pub async fn candidates(
     let id = id.into_inner();
     let ranking = state
         .run(caller, move |conn, actor| {
-            let view = store::find_view(conn, id)?.ok_or(ApiError::NotFound)?;
-            if !rules::can_view(actor, &view.row.facts(&view.collaborator_ids)?) {
-                return Err(ApiError::NotFound);
-            }
+            let view = visible_view(conn, actor, id)?;
             if !actor.is_vendor() {
                 return Err(ApiError::Forbidden {
                     code: "forbidden",
@@ -249,11 +246,7 @@ pub fn best_partner(
     actor: &prm_domain::Actor,
     id: Uuid,
 ) -> Result<Uuid, ApiError> {
-    let row = Opportunity::find_for_update(conn, id)?.ok_or(ApiError::NotFound)?;
-    let collaborators = store::collaborators(conn, &[id])?
-        .remove(&id)
-        .unwrap_or_default();
-    rules::decide(actor, &row.facts(&collaborators)?, Action::AutoAssign)?;
+    let (row, _) = locked_for(conn, actor, id, Action::AutoAssign)?;
     let ranking = ranking_for(conn, &row)?;
     ranking
         .best()

@@ -4,7 +4,7 @@
 use actix_web::{HttpResponse, get, web};
 use chrono::{DateTime, Duration, Utc};
 use prm_domain::Actor;
-use prm_domain::opportunity::{self as rules, Status};
+use prm_domain::opportunity as rules;
 use prm_domain::values::{CurrencyCode, Money};
 use prm_store::PgConnection;
 use prm_store::dashboard::{RECENT_DAYS, vendor_figures};
@@ -146,52 +146,6 @@ fn ratio(a: i64, b: i64) -> Option<f64> {
     (a + b > 0).then(|| a as f64 / (a + b) as f64)
 }
 
-/// The filters behind each partner figure, shared with the tests that
-/// compare them with list queries.
-pub fn partner_filters(actor: &Actor, now: DateTime<Utc>) -> [(&'static str, Filter); 6] {
-    let recent = now - Duration::days(i64::from(RECENT_DAYS));
-    let closed = |s: Status| Filter {
-        statuses: vec![s],
-        partner_id: Some(actor.org_id.0),
-        closed_since: Some(recent),
-        ..Filter::default()
-    };
-    [
-        (
-            "distributed",
-            Filter {
-                view: Some(View::Distributed),
-                ..Filter::default()
-            },
-        ),
-        (
-            "managed",
-            Filter {
-                view: Some(View::Managed),
-                ..Filter::default()
-            },
-        ),
-        (
-            "collaborating",
-            Filter {
-                view: Some(View::Collaborating),
-                statuses: vec![Status::Accepted],
-                ..Filter::default()
-            },
-        ),
-        (
-            "expiring_soon",
-            Filter {
-                view: Some(View::Managed),
-                expires_before: Some((now + Duration::days(EXPIRING_SOON_DAYS)).date_naive()),
-                ..Filter::default()
-            },
-        ),
-        ("won", closed(Status::Won)),
-        ("lost", closed(Status::Lost)),
-    ]
-}
-
 fn partner(conn: &mut PgConnection, actor: &Actor) -> Result<PartnerDashboard, ApiError> {
     let vis = rules::visibility(actor);
     let me = Me {
@@ -199,7 +153,6 @@ fn partner(conn: &mut PgConnection, actor: &Actor) -> Result<PartnerDashboard, A
         user: actor.user_id.0,
     };
     let now = Utc::now();
-    let [(_, distributed), ..] = partner_filters(actor, now);
     // One statement for the counts, one for the offers' value by currency.
     let s = listing::partner_summary(
         conn,
@@ -225,7 +178,15 @@ fn partner(conn: &mut PgConnection, actor: &Actor) -> Result<PartnerDashboard, A
         kind: "partner".to_owned(),
         distributed: DistributedFigures {
             count: s.distributed,
-            value: money(listing::value_by_currency(conn, &vis, me, &distributed)?)?,
+            value: money(listing::value_by_currency(
+                conn,
+                &vis,
+                me,
+                &Filter {
+                    view: Some(View::Distributed),
+                    ..Filter::default()
+                },
+            )?)?,
             next_deadline: s.next_deadline,
         },
         managed: ManagedFigures {

@@ -7,11 +7,10 @@ use chrono::{DateTime, NaiveDate, Utc};
 use prm_domain::Actor;
 use prm_domain::customer::CustomerIdentity;
 use prm_domain::deal::{self as rules, OtherRegistration, RegAction, RegStatus, RegistrationFacts};
-use prm_domain::opportunity::{self as opp_rules, Action};
+use prm_domain::opportunity::Action;
 use prm_domain::values::{CountryCode, labels};
 use prm_store::customers::Customer;
 use prm_store::deals::{self as store, NewRegistration, Registration, RegistrationChanges};
-use prm_store::opportunities::{self as opps, Opportunity};
 use prm_store::policies::PolicyRow;
 use prm_store::{Connection, PgConnection};
 use serde::{Deserialize, Serialize};
@@ -25,6 +24,7 @@ use crate::error::{ApiError, Problem};
 use crate::extract::{IfMatch, JsonBody, QueryParams};
 use crate::notify;
 use crate::pagination::{Page, decode_cursor, fetch_size, into_page};
+use crate::routes::opportunities::{locked_for, visible_view};
 use crate::routes::{created, single};
 use crate::state::AppState;
 use prm_domain::events::EventType;
@@ -158,11 +158,7 @@ pub fn register_in(
     id: Uuid,
     body: CreateRegistration,
 ) -> Result<RegistrationDto, ApiError> {
-    let row = Opportunity::find_for_update(conn, id)?.ok_or(ApiError::NotFound)?;
-    let collaborators = opps::collaborators(conn, &[id])?
-        .remove(&id)
-        .unwrap_or_default();
-    opp_rules::decide(actor, &row.facts(&collaborators)?, Action::RegisterDeal)?;
+    let (row, _) = locked_for(conn, actor, id, Action::RegisterDeal)?;
     if !Registration::active_for_update(conn, id)?.is_empty() {
         return Err(ApiError::Conflict {
             code: "registration_exists",
@@ -250,10 +246,7 @@ pub async fn get_for_opportunity(
     let id = id.into_inner();
     let reg = state
         .run(caller, move |conn, actor| {
-            let view = opps::find_view(conn, id)?.ok_or(ApiError::NotFound)?;
-            if !opp_rules::can_view(actor, &view.row.facts(&view.collaborator_ids)?) {
-                return Err(ApiError::NotFound);
-            }
+            visible_view(conn, actor, id)?;
             let r = Registration::latest_for(conn, id)?.ok_or(ApiError::NotFound)?;
             if !rules::can_view(actor, &facts(&r)?) {
                 return Err(ApiError::NotFound);

@@ -12,7 +12,7 @@ use prm_domain::lifecycle::{
     Command, PartnerState, check_close, check_distribution, check_extension, should_reassign,
     transition,
 };
-use prm_domain::opportunity::{self as rules, Action, Status};
+use prm_domain::opportunity::{Action, Status};
 use prm_domain::org::OrgKind;
 use prm_domain::values::CurrencyCode;
 use prm_store::assignment;
@@ -32,7 +32,7 @@ use crate::dto::{MoneyDto, OrgKindDto, ReasonBody, RoleDto, not_blank};
 use crate::error::{ApiError, Problem};
 use crate::extract::{IfMatch, JsonBody};
 use crate::notify;
-use crate::routes::opportunities::{OpportunityDto, load_view};
+use crate::routes::opportunities::{OpportunityDto, changed, locked, locked_for, visible_view};
 use crate::routes::single;
 use crate::state::AppState;
 
@@ -51,11 +51,7 @@ pub fn apply(
     reason: Option<&str>,
     extra: Extra<'_>,
 ) -> Result<OpportunityDto, ApiError> {
-    let row = Opportunity::find_for_update(conn, id)?.ok_or(ApiError::NotFound)?;
-    let collaborators = store::collaborators(conn, &[id])?
-        .remove(&id)
-        .unwrap_or_default();
-    let facts = row.facts(&collaborators)?;
+    let (row, facts) = locked(conn, id)?;
     let vendor = Org::vendor(conn)?.ok_or_else(|| ApiError::Internal("no vendor org".into()))?;
     let outcome = transition(actor, &facts, &command, vendor.id.into())?;
     if_match.check(row.version)?;
@@ -112,14 +108,14 @@ pub fn apply(
             reason,
         },
     )?;
-    notify::opportunity(
+    changed(
         conn,
+        actor,
         for_transition(command.action(), outcome.to),
         Some(&facts),
         id,
         json!({"action": command.action().as_str(), "reason": reason, "actor_org_id": actor.org_id.0}),
-    )?;
-    load_view(conn, id, actor)
+    )
 }
 
 /// A lifecycle request with what it carries.
@@ -419,11 +415,7 @@ fn distribute_in(
     }
     // Decide visibility and permission before looking at targets, so a
     // caller who may not distribute learns nothing about orgs.
-    let row = Opportunity::find_for_update(conn, id)?.ok_or(ApiError::NotFound)?;
-    let collaborators = store::collaborators(conn, &[id])?
-        .remove(&id)
-        .unwrap_or_default();
-    rules::decide(actor, &row.facts(&collaborators)?, Action::Distribute)?;
+    locked_for(conn, actor, id, Action::Distribute)?;
     let primary = partner_state(conn, body.partner_id)?;
     let others = body
         .collaborator_ids
@@ -741,11 +733,7 @@ pub fn assign_owner_in(
     if_match: &IfMatch,
     target: Uuid,
 ) -> Result<OpportunityDto, ApiError> {
-    let row = Opportunity::find_for_update(conn, id)?.ok_or(ApiError::NotFound)?;
-    let collaborators = store::collaborators(conn, &[id])?
-        .remove(&id)
-        .unwrap_or_default();
-    rules::decide(actor, &row.facts(&collaborators)?, Action::AssignOwner)?;
+    let (row, _) = locked_for(conn, actor, id, Action::AssignOwner)?;
     if_match.check(row.version)?;
     // Same answer for a user of another org as for no user at all.
     let user = User::find(conn, target)?
@@ -767,14 +755,14 @@ pub fn assign_owner_in(
             ..StateChanges::default()
         },
     )?;
-    notify::opportunity(
+    changed(
         conn,
+        actor,
         EventType::OpportunityOwnerAssigned,
         None,
         id,
         json!({"owner_user_id": target}),
-    )?;
-    load_view(conn, id, actor)
+    )
 }
 
 /// Assign the owner: the holding partner's admin picks a user of its org; a
@@ -836,10 +824,7 @@ pub async fn list_collaborators(
     let id = id.into_inner();
     let list = state
         .run(caller, move |conn, actor| {
-            let view = store::find_view(conn, id)?.ok_or(ApiError::NotFound)?;
-            if !rules::can_view(actor, &view.row.facts(&view.collaborator_ids)?) {
-                return Err(ApiError::NotFound);
-            }
+            let view = visible_view(conn, actor, id)?;
             view.collaborator_ids
                 .iter()
                 .map(|o| {
@@ -906,55 +891,34 @@ async fn change_collaborators(
     let dto = state
         .run(caller, move |conn, actor| {
             conn.transaction(|conn| {
-                let row = Opportunity::find_for_update(conn, id)?.ok_or(ApiError::NotFound)?;
-                let current = store::collaborators(conn, &[id])?
-                    .remove(&id)
-                    .unwrap_or_default();
-                let facts = row.facts(&current)?;
-                rules::decide(actor, &facts, Action::ManageCollaborators)?;
+                let (row, facts) = locked_for(conn, actor, id, Action::ManageCollaborators)?;
                 if_match.check(row.version)?;
                 if add {
-                    let mut all: Vec<_> = current
-                        .iter()
-                        .map(|c| {
-                            Some(PartnerState {
-                                id: (*c).into(),
-                                is_partner: true,
-                                active: true,
-                                accepting: true,
-                            })
-                        })
-                        .collect();
-                    all.push(partner_state(conn, org)?);
-                    let primary = row.primary_partner_id.map(|p| PartnerState {
-                        id: p.into(),
-                        is_partner: true,
-                        active: true,
-                        accepting: true,
-                    });
-                    if current.contains(&org) {
+                    if facts.collaborator_ids.contains(&org.into()) {
                         return Err(ApiError::validation("org_id", "already collaborates"));
                     }
-                    check_distribution(primary, &all).map_err(|e| match e {
-                        prm_domain::DomainError::Invalid(_) => ApiError::validation(
+                    let eligible = partner_state(conn, org)?
+                        .is_some_and(|p| p.is_partner && p.active)
+                        && row.primary_partner_id.is_some_and(|p| p != org);
+                    if !eligible {
+                        return Err(ApiError::validation(
                             "org_id",
                             "must be an active partner org other than the primary partner",
-                        ),
-                        other => other.into(),
-                    })?;
+                        ));
+                    }
                     store::add_collaborators(conn, id, &[org])?;
                 } else if !store::remove_collaborator(conn, id, org)? {
                     return Err(ApiError::NotFound);
                 }
                 Opportunity::change_state(conn, id, &StateChanges::default())?;
-                notify::opportunity(
+                changed(
                     conn,
+                    actor,
                     EventType::OpportunityCollaboratorsChanged,
                     Some(&facts),
                     id,
                     json!({"org_id": org, "added": add}),
-                )?;
-                load_view(conn, id, actor)
+                )
             })
         })
         .await?;

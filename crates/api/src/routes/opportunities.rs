@@ -23,8 +23,8 @@ use validator::Validate;
 
 use crate::auth::Caller;
 use crate::dto::{
-    ActionDto, MoneyDto, OriginDto, PhaseDto, StatusDto, double_option, not_blank, valid_country,
-    valid_email, valid_labels,
+    ActionDto, MoneyDto, OriginDto, PhaseDto, StatusDto, double_option, not_blank, trimmed,
+    valid_country, valid_email, valid_labels,
 };
 use crate::error::ApiError;
 use crate::extract::{IfMatch, JsonBody, QueryParams};
@@ -489,23 +489,67 @@ fn parse_list_cursor(
     Ok(Some(after))
 }
 
-fn trimmed(s: Option<String>) -> Option<String> {
-    s.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
-}
-
 fn normalized_labels(list: Option<&[String]>) -> Result<Option<Vec<String>>, ApiError> {
     list.map(labels)
         .transpose()
         .map_err(|e| ApiError::validation("product_lines", e))
 }
 
-pub fn load_view(
+/// Records `kind` for whoever could see the opportunity before or after a
+/// change, and returns it as the caller now sees it: one read serves both.
+pub fn changed(
     conn: &mut PgConnection,
-    id: Uuid,
     actor: &Actor,
+    kind: EventType,
+    before: Option<&rules::OpportunityFacts>,
+    id: Uuid,
+    extra: serde_json::Value,
 ) -> Result<OpportunityDto, ApiError> {
     let view = store::find_view(conn, id)?.ok_or(ApiError::NotFound)?;
+    let after = view.row.facts(&view.collaborator_ids)?;
+    notify::opportunity_after(conn, kind, before, &view.row, &after, extra)?;
     opportunity_dto(view, actor)
+}
+
+/// The opportunity locked until the transaction ends, with the facts the
+/// rules decide on.
+pub fn locked(
+    conn: &mut PgConnection,
+    id: Uuid,
+) -> Result<(Opportunity, rules::OpportunityFacts), ApiError> {
+    let row = Opportunity::find_for_update(conn, id)?.ok_or(ApiError::NotFound)?;
+    let collaborators = store::collaborators(conn, &[id])?
+        .remove(&id)
+        .unwrap_or_default();
+    let facts = row.facts(&collaborators)?;
+    Ok((row, facts))
+}
+
+/// Locks the opportunity and lets the domain decide `action` for `actor`:
+/// 404 when invisible, 403 when not the actor's to take, 409 in a wrong status.
+pub fn locked_for(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    id: Uuid,
+    action: Action,
+) -> Result<(Opportunity, rules::OpportunityFacts), ApiError> {
+    let (row, facts) = locked(conn, id)?;
+    rules::decide(actor, &facts, action)?;
+    Ok((row, facts))
+}
+
+/// The opportunity as the caller may read it, or 404.
+pub fn visible_view(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    id: Uuid,
+) -> Result<OpportunityView, ApiError> {
+    let view = store::find_view(conn, id)?.ok_or(ApiError::NotFound)?;
+    if rules::can_view(actor, &view.row.facts(&view.collaborator_ids)?) {
+        Ok(view)
+    } else {
+        Err(ApiError::NotFound)
+    }
 }
 
 /// Creates an opportunity in the caller's transaction.
@@ -587,8 +631,14 @@ pub fn create_in(
             reason: None,
         },
     )?;
-    notify::opportunity(conn, EventType::OpportunityCreated, None, row.id, json!({}))?;
-    load_view(conn, row.id, actor)
+    changed(
+        conn,
+        actor,
+        EventType::OpportunityCreated,
+        None,
+        row.id,
+        json!({}),
+    )
 }
 
 /// Create an opportunity: `draft` for vendor writers, `pending_approval`
@@ -677,11 +727,7 @@ pub async fn get_opportunity(
     let id = id.into_inner();
     let dto = state
         .run(caller, move |conn, actor| {
-            let view = store::find_view(conn, id)?.ok_or(ApiError::NotFound)?;
-            let facts = view.row.facts(&view.collaborator_ids)?;
-            if !rules::can_view(actor, &facts) {
-                return Err(ApiError::NotFound);
-            }
+            let view = visible_view(conn, actor, id)?;
             opportunity_dto(view, actor)
         })
         .await?;
@@ -716,23 +762,18 @@ pub async fn update_opportunity(
     let dto = state
         .run(caller, move |conn, actor| {
             conn.transaction(|conn| {
-                let row = Opportunity::find_for_update(conn, id)?.ok_or(ApiError::NotFound)?;
-                let collaborators = store::collaborators(conn, &[id])?
-                    .remove(&id)
-                    .unwrap_or_default();
-                let facts = row.facts(&collaborators)?;
-                rules::decide(actor, &facts, Action::Edit)?;
+                let (row, facts) = locked_for(conn, actor, id, Action::Edit)?;
                 if_match.check(row.version)?;
                 let changes = changes_from(body, &row, facts.origin)?;
                 Opportunity::update(conn, id, &changes)?;
-                notify::opportunity(
+                changed(
                     conn,
+                    actor,
                     EventType::OpportunityUpdated,
                     Some(&facts),
                     id,
                     json!({}),
-                )?;
-                load_view(conn, id, actor)
+                )
             })
         })
         .await?;

@@ -16,7 +16,8 @@ use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::extract::{JsonBody, QueryParams};
 use crate::pagination::{
-    Page, decode_cursor, decode_token, encode_token, fetch_size, into_page, into_page_keyed,
+    Page, decode_cursor, decode_time_cursor, decode_token, encode_time_cursor, encode_token,
+    fetch_size, into_page, into_page_keyed,
 };
 use crate::routes::{created, single};
 use crate::state::AppState;
@@ -405,19 +406,7 @@ pub async fn deliveries(
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let params = params.0;
-    let after = match decode_token(params.cursor.as_deref())? {
-        None => None,
-        Some(t) => {
-            let bad = || ApiError::validation("cursor", "is not a cursor this service issued");
-            let (ts, i) = t.split_once('|').ok_or_else(bad)?;
-            Some((
-                DateTime::parse_from_rfc3339(ts)
-                    .map_err(|_| bad())?
-                    .with_timezone(&Utc),
-                i.parse().map_err(|_| bad())?,
-            ))
-        }
-    };
+    let after = decode_time_cursor(params.cursor.as_deref())?;
     let page = state
         .run(caller, move |conn, actor| {
             own(conn, actor, id)?;
@@ -425,7 +414,7 @@ pub async fn deliveries(
             into_page_keyed(
                 rows,
                 params.limit,
-                |(d, _)| encode_token(&format!("{}|{}", d.created_at.to_rfc3339(), d.id)),
+                |(d, _)| encode_time_cursor(d.created_at, d.id),
                 |(d, event_type)| {
                     Ok::<_, ApiError>(DeliveryDto {
                         status: match d.status.as_str() {
