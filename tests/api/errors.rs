@@ -151,6 +151,16 @@ async fn bad_query_parameters_are_422_naming_the_parameter() {
         let field = q.split('=').next().unwrap();
         assert_eq!(res.error_fields(), vec![field], "{q}");
     }
+    // The event feed's cursor is called `after`; garbage and a cursor that
+    // decodes to no position are both named so. ("bm90LWEtc2Vx" is base64
+    // for "not-a-seq".)
+    for q in ["after=%%%", "after=bm90LWEtc2Vx"] {
+        let res = app
+            .get(&format!("/api/v1/events?{q}"), &app.admin())
+            .await
+            .expect_problem(422, "validation_failed");
+        assert_eq!(res.error_fields(), vec!["after"], "{q}");
+    }
 }
 
 #[actix_web::test]

@@ -504,13 +504,11 @@ pub async fn event_feed(
     params: QueryParams<FeedParams>,
 ) -> Result<HttpResponse, ApiError> {
     let params = params.0;
-    let after: Option<i64> =
-        match decode_token(params.after.as_deref())? {
-            None => None,
-            Some(t) => Some(t.parse().map_err(|_| {
-                ApiError::validation("after", "is not a cursor this service issued")
-            })?),
-        };
+    let bad = || ApiError::validation("after", "is not a cursor this service issued");
+    let after: Option<i64> = decode_token(params.after.as_deref())
+        .map_err(|_| bad())?
+        .map(|t| t.parse().map_err(|_| bad()))
+        .transpose()?;
     let limit = i64::from(params.limit.unwrap_or(50));
     let rows = state
         .run(caller, move |conn, actor| {
