@@ -12,11 +12,11 @@ use std::time::Duration;
 use chrono::Utc;
 use prm_domain::deal::RegStatus;
 use prm_domain::events::EventType;
-use prm_domain::lifecycle::{SystemCommand, should_reassign, system_transition};
+use prm_domain::lifecycle::{SystemCommand, system_transition};
 use prm_domain::opportunity::Status;
 use prm_store::assignment::{
     lock_lapsed_registrations, lock_overdue_offers, lock_pending_reassignments, mark_assigned,
-    reassign_state, set_reassign,
+    set_reassign,
 };
 use prm_store::deals::{Registration, RegistrationChanges};
 use prm_store::opportunities::{self as store, NewEvent, Opportunity, StateChanges};
@@ -28,7 +28,7 @@ use uuid::Uuid;
 
 use crate::error::ApiError;
 use crate::notify;
-use crate::routes::assignment::ranking_for;
+use crate::routes::assignment::{mark_reassignment, ranking_for};
 use crate::webhook_send::{Sent, WebhookSettings, client, send};
 
 /// Items handled per batch and transaction.
@@ -111,14 +111,7 @@ fn expire_offer(conn: &mut PgConnection, id: Uuid) -> Result<bool, ApiError> {
         partner,
         Some("no answer before the deadline"),
     )?;
-    let policy = PolicyRow::load(conn)?.policy();
-    let (_, count) = reassign_state(conn, id)?;
-    let pending = should_reassign(
-        &policy,
-        outcome.to,
-        u32::try_from(count).unwrap_or(u32::MAX),
-    );
-    set_reassign(conn, id, pending, false)?;
+    mark_reassignment(conn, id, outcome.to, false)?;
     notify::opportunity(
         conn,
         EventType::OpportunityExpired,

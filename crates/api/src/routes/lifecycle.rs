@@ -9,8 +9,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use prm_domain::Actor;
 use prm_domain::events::{EventType, for_transition};
 use prm_domain::lifecycle::{
-    Command, PartnerState, check_close, check_distribution, check_extension, should_reassign,
-    transition,
+    Command, PartnerState, check_close, check_distribution, check_extension, transition,
 };
 use prm_domain::opportunity::{Action, Status};
 use prm_domain::org::OrgKind;
@@ -32,6 +31,7 @@ use crate::dto::{MoneyDto, OrgKindDto, ReasonBody, RoleDto, not_blank};
 use crate::error::{ApiError, Problem};
 use crate::extract::{IfMatch, JsonBody};
 use crate::notify;
+use crate::routes::assignment::mark_reassignment;
 use crate::routes::opportunities::{OpportunityDto, changed, locked, locked_for, visible_view};
 use crate::routes::single;
 use crate::state::AppState;
@@ -81,16 +81,8 @@ pub fn apply(
     for r in &ended {
         notify::registration(conn, EventType::DealRegistrationWithdrawn, r)?;
     }
-    // Automatic re-assignment: marked here, done by the deadline worker.
-    let policy = PolicyRow::load(conn)?.policy();
-    let (_, count) = assignment::reassign_state(conn, id)?;
-    let pending = should_reassign(
-        &policy,
-        outcome.to,
-        u32::try_from(count).unwrap_or(u32::MAX),
-    );
     let auto = matches!(command, Command::AutoAssign { .. });
-    assignment::set_reassign(conn, id, pending, auto)?;
+    mark_reassignment(conn, id, outcome.to, auto)?;
     if let Some(p) = outcome.primary.filter(|_| outcome.to == Status::Delivered) {
         assignment::mark_assigned(conn, p.0)?;
     }
