@@ -7,7 +7,7 @@ same SQL straight against Postgres (pgbench -M prepared), interleaving rounds
 so drift hits every case alike. Writes target/bench/report.json and prints a
 summary line. Only 127.0.0.1 is ever targeted; every run is bounded in time.
 """
-import json, os, re, socket, statistics, subprocess, sys, time, urllib.request
+import hashlib, json, os, re, socket, statistics, subprocess, sys, time, urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(ROOT, "target", "bench")
@@ -18,14 +18,27 @@ SCALE = os.environ.get("BENCH_SCALE", "100k")
 PARTNERS, OPPS = SCALES[SCALE]
 SECONDS = int(os.environ.get("BENCH_SECONDS", "5"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
+CASES = [c for c in os.environ.get("BENCH_CASES", "").split(",") if c]
 DB = f"prm_bench_{SCALE}"
 URL = f"{SERVER}/{DB}"
+
+def seed_key():
+    """A digest of what the dataset depends on: the migrations and the seed."""
+    h = hashlib.sha256()
+    for d, _, files in sorted(os.walk(os.path.join(ROOT, "migrations"))):
+        for f in sorted(files):
+            h.update(open(os.path.join(d, f), "rb").read())
+    h.update(open(os.path.join(ROOT, "bench", "seed.sql"), "rb").read())
+    return h.hexdigest()[:10]
 
 def sh(cmd, **kw):
     return subprocess.run(cmd, check=True, text=True, capture_output=True, **kw).stdout
 
+def psql_at(url, sql):
+    return sh(["psql", url, "-Atqc", sql]).strip()
+
 def psql(sql):
-    return sh(["psql", URL, "-Atqc", sql]).strip()
+    return psql_at(URL, sql)
 
 def free_port():
     s = socket.socket(); s.bind(("127.0.0.1", 0)); p = s.getsockname()[1]; s.close(); return p
@@ -69,16 +82,29 @@ def rss_kib(pid):
 def main():
     os.makedirs(OUT, exist_ok=True)
     print(f"bench: scale {SCALE} ({PARTNERS} partners, {OPPS} opportunities), {SECONDS}s x {ROUNDS} rounds", flush=True)
-    sh(["psql", f"{SERVER}/postgres", "-qc", f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)"])
     env = dict(os.environ, DATABASE_URL=URL, RUST_LOG="warn", PRM_WORKER="false")
-    subprocess.run([PRM, "migrate"], check=True, env=env, capture_output=True)
+    # The seeded dataset is kept as a template database named after what it
+    # depends on, so a second run copies it instead of seeding again.
+    seed_db = f"prm_bench_{SCALE}_seed_{seed_key()}"
+    admin = lambda sql: sh(["psql", f"{SERVER}/postgres", "-qc", sql])
+    admin(f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)")
+    have = psql_at(f"{SERVER}/postgres", f"SELECT count(*) FROM pg_database WHERE datname = '{seed_db}'")
     t = time.time()
-    sh(["psql", URL, "-q", "-v", f"partners={PARTNERS}", "-v", f"opps={OPPS}", "-v", "accepts=60000",
-        "-f", os.path.join(ROOT, "bench", "seed.sql")])
-    # Settle the new data so autovacuum and checkpoints stay out of the timings.
-    sh(["psql", URL, "-qc", "VACUUM ANALYZE"])
+    if have == "0":
+        for old in psql_at(f"{SERVER}/postgres", f"SELECT datname FROM pg_database WHERE datname LIKE 'prm_bench_{SCALE}_seed_%'").split():
+            admin(f"DROP DATABASE IF EXISTS {old} WITH (FORCE)")
+        admin(f"CREATE DATABASE {DB}")
+        subprocess.run([PRM, "migrate"], check=True, env=env, capture_output=True)
+        sh(["psql", URL, "-q", "-v", f"partners={PARTNERS}", "-v", f"opps={OPPS}", "-v", "accepts=60000",
+            "-f", os.path.join(ROOT, "bench", "seed.sql")])
+        # Settle the new data so autovacuum and checkpoints stay out of the timings.
+        sh(["psql", URL, "-qc", "VACUUM ANALYZE"])
+        admin(f"CREATE DATABASE {seed_db} TEMPLATE {DB} STRATEGY FILE_COPY")
+        print(f"bench: seeded in {time.time() - t:.0f}s (kept as {seed_db}; make bench-clean drops it)", flush=True)
+    else:
+        admin(f"CREATE DATABASE {DB} TEMPLATE {seed_db} STRATEGY FILE_COPY")
+        print(f"bench: copied the seeded dataset {seed_db} in {time.time() - t:.0f}s", flush=True)
     sh(["psql", URL, "-qc", "CHECKPOINT"])
-    print(f"bench: seeded in {time.time() - t:.0f}s", flush=True)
 
     # Ids and literals the cases need.
     with open(os.path.join(OUT, "ids.txt"), "w") as f:
@@ -135,15 +161,9 @@ def main():
                    "SELECT count(*) FROM webhooks w JOIN orgs o ON o.id = w.org_id WHERE w.active;",
                    f"SELECT {cols} FROM opportunities o JOIN customers c ON c.id = o.customer_id WHERE o.id = (SELECT id FROM bench_accept_ids WHERE n = :n);",
                    "COMMIT;"],
-        "dashboard": [f"SELECT count(*) FROM opportunities o JOIN customers c ON c.id = o.customer_id WHERE {visible} AND o.status = 'delivered' AND o.primary_partner_id = '{org0}';",
+        # partner_summary, value_by_currency, Registration::count_by_status.
+        "dashboard": [f"""WITH candidates AS (SELECT id FROM opportunities WHERE primary_partner_id = '{org0}' UNION SELECT opportunity_id FROM opportunity_collaborators WHERE org_id = '{org0}'), mine AS (SELECT o.status, o.primary_partner_id = '{org0}' AS primary_is_me, o.accept_by, o.pipeline_phase, o.expires_on, o.closed_at, EXISTS (SELECT 1 FROM opportunity_collaborators oc WHERE oc.opportunity_id = o.id AND oc.org_id = '{org0}') AS collaborating FROM opportunities o JOIN candidates c ON c.id = o.id WHERE {visible} AND (NULL::uuid IS NULL OR o.owner_user_id = NULL::uuid)) SELECT count(*) FILTER (WHERE status = 'delivered' AND primary_is_me), min(accept_by) FILTER (WHERE status = 'delivered' AND primary_is_me), count(*) FILTER (WHERE status = 'accepted' AND primary_is_me), count(*) FILTER (WHERE status = 'accepted' AND primary_is_me AND pipeline_phase = 'qualify'), count(*) FILTER (WHERE status = 'accepted' AND primary_is_me AND pipeline_phase = 'develop'), count(*) FILTER (WHERE status = 'accepted' AND primary_is_me AND pipeline_phase = 'propose'), count(*) FILTER (WHERE status = 'accepted' AND primary_is_me AND pipeline_phase = 'negotiate'), count(*) FILTER (WHERE status = 'accepted' AND primary_is_me AND pipeline_phase = 'commit'), count(*) FILTER (WHERE status = 'accepted' AND collaborating), count(*) FILTER (WHERE status = 'accepted' AND primary_is_me AND expires_on <= current_date + 14), count(*) FILTER (WHERE status = 'won' AND primary_is_me AND closed_at >= now() - interval '90 days'), count(*) FILTER (WHERE status = 'lost' AND primary_is_me AND closed_at >= now() - interval '90 days') FROM mine;""",
                       f"SELECT o.currency, sum(o.estimated_revenue) FROM opportunities o JOIN customers c ON c.id = o.customer_id WHERE {visible} AND o.status = 'delivered' AND o.primary_partner_id = '{org0}' AND o.currency IS NOT NULL GROUP BY o.currency ORDER BY o.currency;",
-                      f"SELECT min(o.accept_by) FROM opportunities o JOIN customers c ON c.id = o.customer_id WHERE {visible} AND o.status = 'delivered' AND o.primary_partner_id = '{org0}';",
-                      f"SELECT o.pipeline_phase, count(*) FROM opportunities o JOIN customers c ON c.id = o.customer_id WHERE {visible} AND o.status = 'accepted' AND o.primary_partner_id = '{org0}' GROUP BY o.pipeline_phase;",
-                      f"SELECT count(*) FROM opportunities o JOIN customers c ON c.id = o.customer_id WHERE {visible} AND o.status = 'accepted' AND o.primary_partner_id = '{org0}';",
-                      f"SELECT count(*) FROM opportunities o JOIN customers c ON c.id = o.customer_id WHERE {visible} AND o.status IN ({live}) AND EXISTS (SELECT 1 FROM opportunity_collaborators oc WHERE oc.opportunity_id = o.id AND oc.org_id = '{org0}') AND o.status = 'accepted';",
-                      f"SELECT count(*) FROM opportunities o JOIN customers c ON c.id = o.customer_id WHERE {visible} AND o.status = 'accepted' AND o.primary_partner_id = '{org0}' AND o.expires_on <= current_date + 14;",
-                      f"SELECT count(*) FROM opportunities o JOIN customers c ON c.id = o.customer_id WHERE {visible} AND o.status = 'won' AND o.primary_partner_id = '{org0}' AND o.closed_at >= now() - interval '90 days';",
-                      f"SELECT count(*) FROM opportunities o JOIN customers c ON c.id = o.customer_id WHERE {visible} AND o.status = 'lost' AND o.primary_partner_id = '{org0}' AND o.closed_at >= now() - interval '90 days';",
                       f"SELECT status, count(*) FROM deal_registrations WHERE org_id = ANY(ARRAY[{scope}]) GROUP BY status;"],
     }
     for name, lines in scripts.items():
@@ -151,6 +171,8 @@ def main():
             f.write("\n".join(lines) + "\n")
 
     for name in scripts:
+        if CASES and name not in CASES:
+            continue
         pgbench(name, 1, seconds=1)  # every script runs cleanly before timing
     global PORT
     PORT = free_port()
@@ -164,13 +186,27 @@ def main():
     cm, admin, acceptor = token("bench-cm"), token("bench-p0-admin"), token("bench-p1-admin")
     ids, accepts = os.path.join(OUT, "ids.txt"), os.path.join(OUT, "accept_ids.txt")
     accepted_so_far = 0
+    auth = []
+
+    def auth_metrics():
+        text = urllib.request.urlopen(f"http://127.0.0.1:{PORT}/metrics", timeout=5).read().decode()
+        value = lambda k: float(re.search(rf"^{k} ([\d.e+-]+)$", text, re.M).group(1))
+        return value("prm_auth_duration_seconds_sum"), value("prm_auth_duration_seconds_count")
 
     def case_http(name, conns):
         nonlocal accepted_so_far
         if name == "healthz":
             return wrk("/healthz", cm, conns)
         if name == "get":
-            return wrk("/", cm, conns, "ids.lua", [ids])
+            before = auth_metrics()
+            r = wrk("/", cm, conns, "ids.lua", [ids])
+            after = auth_metrics()
+            if conns == 16:
+                # Time spent authenticating, as a share of the machine's CPU
+                # over the run: what the same run would gain without it.
+                spent, count = after[0] - before[0], after[1] - before[1]
+                auth.append((spent / (SECONDS * (os.cpu_count() or 1)), spent / max(count, 1) * 1e6))
+            return r
         if name == "list":
             return wrk("/api/v1/opportunities?view=managed&limit=50", admin, conns)
         if name == "search":
@@ -186,11 +222,14 @@ def main():
             return wrk("/api/v1/dashboard", admin, conns)
 
     cases = [("healthz", 16), ("get", 16), ("list", 16), ("search", 16), ("create", 16), ("accept", 16), ("dashboard", 16), ("get", 64), ("list", 64)]
+    if CASES:  # BENCH_CASES=get,list runs only those (for profiling; the report then holds only them)
+        cases = [c for c in cases if c[0] in CASES]
     results = {}
     peak_rss = 0
     # Warm caches and connections once.
     for name in ("get", "list"):
-        case_http(name, 16)
+        if not CASES or name in CASES:
+            case_http(name, 16)
     for r in range(ROUNDS):
         for name, conns in cases:
             key = name if conns == 16 else f"{name}_c{conns}"
@@ -210,6 +249,9 @@ def main():
             entry["db_rps"] = round(med(3), 1)
             entry["ratio"] = round(entry["rps"] / entry["db_rps"], 3)
         report[key] = entry
+    if auth and "get" in report:
+        report["get"]["auth_share"] = round(statistics.median(a[0] for a in auth), 4)
+        report["get"]["auth_us"] = round(statistics.median(a[1] for a in auth), 2)
     report["_meta"] = {"scale": SCALE, "partners": PARTNERS, "opportunities": OPPS, "seconds": SECONDS,
                        "rounds": ROUNDS, "peak_rss_mib": round(peak_rss / 1024, 1), "cores": os.cpu_count()}
     path = os.path.join(OUT, "report.json" if SCALE == "100k" else f"report-{SCALE}.json")
@@ -223,6 +265,8 @@ def main():
             f.write(f"== {name}\n" + sh(["psql", URL, "-Atc", f"EXPLAIN (ANALYZE, BUFFERS OFF, TIMING OFF, SUMMARY ON) {first}"]) + "\n")
     sh(["psql", f"{SERVER}/postgres", "-qc", f"DROP DATABASE IF EXISTS {DB} WITH (FORCE)"])
     summary = ", ".join(f"{k} {v['ratio']:.2f}" for k, v in report.items() if "ratio" in v)
+    if "auth_share" in report.get("get", {}):
+        summary += f"; auth {100 * report['get']['auth_share']:.1f}% of get"
     print(f"bench {SCALE}: ratio to raw database (rps/db_rps): {summary}; peak RSS {report['_meta']['peak_rss_mib']} MiB; report {os.path.relpath(path, ROOT)}")
 
 if __name__ == "__main__":

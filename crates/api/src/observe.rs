@@ -5,7 +5,8 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::Mutex;
-use std::time::Instant;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -38,9 +39,20 @@ struct Series {
 #[derive(Debug, Default)]
 pub struct Metrics {
     series: Mutex<BTreeMap<(String, String, u16), Series>>,
+    /// Time spent authenticating (token verification and the actor cache),
+    /// in nanoseconds, and how many requests it was spent on.
+    auth_nanos: AtomicU64,
+    auth_count: AtomicU64,
 }
 
 impl Metrics {
+    /// Records one request's authentication time.
+    pub fn observe_auth(&self, took: Duration) {
+        let nanos = u64::try_from(took.as_nanos()).unwrap_or(u64::MAX);
+        self.auth_nanos.fetch_add(nanos, Ordering::Relaxed);
+        self.auth_count.fetch_add(1, Ordering::Relaxed);
+    }
+
     fn observe(&self, method: &str, route: &str, status: u16, seconds: f64) {
         let Ok(mut map) = self.series.lock() else {
             return;
@@ -115,6 +127,21 @@ impl Metrics {
                 "prm_http_request_duration_seconds_count{{method=\"{m}\",route=\"{r}\"}} {count}"
             );
         }
+        let _ = writeln!(
+            out,
+            "# HELP prm_auth_duration_seconds Time spent authenticating requests (token verification, actor cache)."
+        );
+        let _ = writeln!(out, "# TYPE prm_auth_duration_seconds summary");
+        let _ = writeln!(
+            out,
+            "prm_auth_duration_seconds_sum {}",
+            self.auth_nanos.load(Ordering::Relaxed) as f64 / 1e9
+        );
+        let _ = writeln!(
+            out,
+            "prm_auth_duration_seconds_count {}",
+            self.auth_count.load(Ordering::Relaxed)
+        );
         let state = pool.state();
         let idle = state.idle_connections;
         let _ = writeln!(

@@ -78,10 +78,9 @@ impl AppState {
         F: FnOnce(&mut PgConnection, &Actor) -> Result<T, ApiError> + Send + 'static,
         T: Send + 'static,
     {
-        let cached = self.actors.get(&caller.subject);
         let cache = self.actors.clone();
         self.with_conn(move |conn| {
-            let actor = match cached {
+            let actor = match caller.cached {
                 Some(a) => a,
                 None => {
                     let a = resolve_actor(conn, &caller.subject)?;

@@ -1,6 +1,7 @@
 //! What the partner ranking reads: every partner org with its profile, load,
 //! history and earlier answer to one opportunity; and the worker's queues.
 
+use crate::prepared::PreparedExt;
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{
@@ -71,6 +72,7 @@ pub fn partners_for(conn: &mut PgConnection, opportunity: Uuid) -> QueryResult<V
          ORDER BY o.id",
     )
     .bind::<SqlUuid, _>(opportunity)
+    .prepared()
     .load(conn)
 }
 

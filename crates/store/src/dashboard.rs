@@ -1,5 +1,6 @@
 //! Aggregates for the vendor dashboard.
 
+use crate::prepared::PreparedExt;
 use bigdecimal::BigDecimal;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Double, Nullable, Numeric, Text};
@@ -78,6 +79,7 @@ pub fn vendor_figures(conn: &mut PgConnection) -> QueryResult<VendorFigures> {
          WHERE o.kind <> 'vendor'
          GROUP BY o.id, o.name ORDER BY o.name, o.id"
     ))
+    .prepared()
     .load::<PartnerPipeline>(conn)?;
     let values = diesel::sql_query(
         "SELECT primary_partner_id AS org_id, currency, sum(estimated_revenue) AS value
@@ -85,6 +87,7 @@ pub fn vendor_figures(conn: &mut PgConnection) -> QueryResult<VendorFigures> {
          WHERE status = 'accepted' AND primary_partner_id IS NOT NULL AND currency IS NOT NULL
          GROUP BY primary_partner_id, currency ORDER BY currency",
     )
+    .prepared()
     .load::<PartnerValue>(conn)?;
     let rates: Rates = diesel::sql_query(format!(
         "SELECT
@@ -107,6 +110,7 @@ pub fn vendor_figures(conn: &mut PgConnection) -> QueryResult<VendorFigures> {
            (SELECT count(*) FROM opportunities WHERE status = 'accepted'
               AND updated_at < now() - interval '{STALLED_DAYS} days') AS stalled"
     ))
+    .prepared()
     .get_result(conn)?;
     Ok(VendorFigures {
         partners,

@@ -1,5 +1,6 @@
 //! Idempotency keys: claim a key for a request, store its response, replay it.
 
+use crate::prepared::PreparedExt;
 use diesel::prelude::*;
 use diesel::sql_types::{Text, Timestamptz};
 
@@ -48,6 +49,7 @@ pub fn claim(conn: &mut PgConnection, subject: &str, key: &str, hash: &str) -> Q
     .bind::<Text, _>(subject)
     .bind::<Text, _>(key)
     .bind::<Text, _>(hash)
+    .prepared()
     .execute(conn)?;
     if inserted == 1 {
         return Ok(Claim::New);

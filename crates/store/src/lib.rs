@@ -19,6 +19,7 @@ pub mod orgs;
 pub mod outbox;
 pub mod policies;
 pub mod pool;
+pub mod prepared;
 pub mod schema;
 pub mod users;
 pub mod webhooks;

@@ -2,6 +2,7 @@
 //! pagination, rendered as one query; and the counts dashboards show, built
 //! from the same predicates so their numbers agree with the lists.
 
+use crate::prepared::PreparedExt;
 use bigdecimal::BigDecimal;
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::dsl::{exists, sql};
@@ -469,5 +470,6 @@ pub fn partner_summary(
     .bind::<Date, _>(expiring_by)
     .bind::<diesel::sql_types::Timestamptz, _>(closed_since)
     .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(live)
+    .prepared()
     .get_result(conn)
 }

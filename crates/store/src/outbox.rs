@@ -2,6 +2,7 @@
 //! the webhook deliveries fanned out from them in the same transaction, and
 //! the feed that reads them back in order.
 
+use crate::prepared::PreparedExt;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{Array, Text, Uuid as SqlUuid};
@@ -50,6 +51,7 @@ pub fn write(conn: &mut PgConnection, event: &NewEventRow) -> QueryResult<EventR
     .bind::<SqlUuid, _>(row.id)
     .bind::<Array<SqlUuid>, _>(&row.audience)
     .bind::<Text, _>(&row.type_)
+    .prepared()
     .execute(conn)?;
     Ok(row)
 }

@@ -1,5 +1,6 @@
 //! The r2d2 connection pool, with per-session settings applied on checkout.
 
+use crate::prepared::PreparedExt;
 use std::time::Duration;
 
 use diesel::PgConnection;
@@ -63,6 +64,7 @@ pub fn advisory_xact_lock(conn: &mut PgConnection, key: i64) -> diesel::QueryRes
     use diesel::RunQueryDsl;
     diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
         .bind::<diesel::sql_types::BigInt, _>(key)
+        .prepared()
         .execute(conn)
         .map(|_| ())
 }
