@@ -75,6 +75,21 @@ async fn metrics_count_requests_by_route_template_and_status_with_latency_and_po
             .contains(r#"prm_db_pool_connections{state="in_use"}"#)
     );
     assert!(m.text.contains(r#"prm_db_pool_connections{state="idle"}"#));
+    // Authentication is timed on every request that carries a token: the
+    // three 404s and the /me above.
+    assert!(
+        m.text.contains("prm_auth_duration_seconds_count 4\n"),
+        "{}",
+        m.text
+    );
+    let spent: f64 = m
+        .text
+        .lines()
+        .find_map(|l| l.strip_prefix("prm_auth_duration_seconds_sum "))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(spent > 0.0 && spent < 1.0, "{spent}");
 }
 
 #[actix_web::test]
@@ -185,4 +200,100 @@ async fn a_database_outage_under_load_gives_only_503s_and_recovers() {
         "database outage under load: {ok} ok, {unavailable} answered 503 problem+json with Retry-After, 0 other; recovered {} ms after the database returned",
         recovered.as_millis()
     );
+}
+
+/// Constant hand-written SQL is prepared once per connection: the dashboard's
+/// aggregate is planned on its first call and reused after (planning it cost
+/// five times what running it did), while an ordinary `sql_query` is not kept.
+#[actix_web::test]
+async fn hand_written_statements_are_prepared_once_per_connection() {
+    use diesel::RunQueryDsl;
+    use prm_store::prepared::prepared;
+
+    #[derive(diesel::QueryableByName)]
+    struct N {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let db = prm_tests::TestDb::migrated();
+    let mut conn = db.conn();
+    for i in 0..3_i64 {
+        // $1 twice, $2 once: each use is bound in order.
+        let n: N = prepared("SELECT $1 + $1 + $2 AS n -- prm-prepared-probe kept")
+            .bind(i)
+            .bind(10_i64)
+            .get_result(&mut conn)
+            .unwrap();
+        assert_eq!(n.n, 2 * i + 10);
+        diesel::sql_query("SELECT 2 AS two -- prm-prepared-probe not kept")
+            .execute(&mut conn)
+            .unwrap();
+    }
+    let kept = |conn: &mut prm_store::PgConnection| {
+        diesel::sql_query(
+            "SELECT count(*) AS n FROM pg_prepared_statements WHERE statement LIKE $1",
+        )
+        .bind::<diesel::sql_types::Text, _>("%prm-prepared-probe%")
+        .get_result::<N>(conn)
+        .unwrap()
+        .n
+    };
+    assert_eq!(kept(&mut conn), 1);
+    // A placeholder without a value is an error, not a statement sent as is.
+    assert!(
+        prepared("SELECT $2 AS n")
+            .bind(1_i64)
+            .get_result::<N>(&mut conn)
+            .is_err()
+    );
+}
+
+/// Requests wait for a database connection in a first-come, first-served
+/// queue; one that waits longer than the checkout timeout gets the same 503
+/// as when the pool cannot connect, and the queue moves on afterwards.
+#[actix_web::test]
+async fn requests_queue_for_the_database_and_time_out_with_503() {
+    let app = TestApp::spawn_with(|c| {
+        c.pool.max_size = 1;
+        c.pool.checkout_timeout = Duration::from_millis(300);
+    })
+    .await;
+    let vendor = app.vendor_id().await;
+    let cm = app.user(&vendor, "channel_manager").await;
+    let customer = app.customer(&vendor, "Queue Ltd").await;
+    let id = app
+        .post(
+            "/api/v1/opportunities",
+            &cm.token,
+            &serde_json::json!({"topic": "Queued", "customer_id": customer}),
+        )
+        .await
+        .expect(201)
+        .id();
+    // A PATCH waits on this row lock while holding the only connection.
+    let mut lock = app.db.conn();
+    diesel::connection::SimpleConnection::batch_execute(
+        &mut lock,
+        &format!("BEGIN; SELECT 1 FROM opportunities WHERE id = '{id}' FOR UPDATE;"),
+    )
+    .unwrap();
+    let path = format!("/api/v1/opportunities/{id}");
+    let body = serde_json::json!({"topic": "Done"});
+    let held = app.patch(&path, &cm.token, &body);
+    let queued = async {
+        actix_web::rt::time::sleep(Duration::from_millis(200)).await;
+        let started = Instant::now();
+        let res = app.get("/api/v1/me", &cm.token).await;
+        let waited = started.elapsed();
+        diesel::connection::SimpleConnection::batch_execute(&mut lock, "COMMIT").unwrap();
+        (res, waited)
+    };
+    let (held, (queued, waited)) = futures_util::future::join(held, queued).await;
+    held.expect(200);
+    queued.expect_problem(503, "service_unavailable");
+    assert!(
+        waited >= Duration::from_millis(250) && waited < Duration::from_secs(3),
+        "waited {waited:?} in the queue"
+    );
+    app.get("/api/v1/me", &cm.token).await.expect(200);
 }

@@ -142,7 +142,7 @@ impl Config {
             },
         };
 
-        let pool_size = parse_num(&var, "PRM_DB_POOL_SIZE", 10, 1, 200)?;
+        let pool_size = parse_num(&var, "PRM_DB_POOL_SIZE", default_pool_size(), 1, 200)?;
         let checkout_ms = parse_num(&var, "PRM_DB_CHECKOUT_TIMEOUT_MS", 5_000, 100, 5_000)?;
         let statement_ms = parse_num(&var, "PRM_DB_STATEMENT_TIMEOUT_MS", 10_000, 100, 600_000)?;
         let workers = parse_num(&var, "PRM_WORKERS", 0, 0, 64)?;
@@ -220,6 +220,15 @@ fn parse_bool(
         Some(v) if matches!(v.as_str(), "false" | "0" | "no") => Ok(false),
         Some(v) => Err(err(name, format!("`{v}` must be true or false"))),
     }
+}
+
+/// Three connections per core, at least four: enough to overlap each
+/// request's waits on the database, few enough that requests queue fairly in
+/// front of the pool instead of all sharing the cores at once, which on two
+/// cores halved the list's p99 against a pool of ten (docs/performance.md).
+fn default_pool_size() -> u64 {
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get() as u64);
+    (3 * cores).clamp(4, 32)
 }
 
 fn parse_num(

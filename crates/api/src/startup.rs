@@ -258,11 +258,12 @@ impl Application {
         let verifier = JwtVerifier::new(&config.jwt).map_err(StartupError::Auth)?;
         let draining = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let state = web::Data::new(AppState {
-            pool,
             verifier,
             webhooks: config.webhooks.clone(),
             draining: draining.clone(),
             actors: crate::state::ActorCache::new(config.auth_cache_ttl),
+            gate: crate::state::Gate::new(pool.max_size() as usize, config.pool.checkout_timeout),
+            pool,
         });
         let doc = openapi_document();
         let table = web::Data::new(RouteTable::from_openapi(&doc));

@@ -18,6 +18,40 @@ pub struct AppState {
     /// Set when shutdown begins: `/readyz` answers 503 from then on.
     pub draining: std::sync::Arc<std::sync::atomic::AtomicBool>,
     pub actors: ActorCache,
+    /// Requests waiting for the database queue here, first come first
+    /// served, one permit per pooled connection (see `with_conn`).
+    pub gate: Gate,
+}
+
+/// A fair queue in front of the connection pool. r2d2 hands a returned
+/// connection to whichever thread asks first, so under load some requests
+/// wait many turns while others barge ahead; queueing on a FIFO semaphore
+/// before taking a blocking thread keeps the latency tail close to the
+/// median, and keeps blocking threads from piling up behind the pool.
+#[derive(Debug, Clone)]
+pub struct Gate {
+    permits: std::sync::Arc<tokio::sync::Semaphore>,
+    /// How long a request may wait in the queue: the pool's checkout timeout.
+    timeout: std::time::Duration,
+}
+
+impl Gate {
+    pub fn new(permits: usize, timeout: std::time::Duration) -> Self {
+        Self {
+            permits: std::sync::Arc::new(tokio::sync::Semaphore::new(permits)),
+            timeout,
+        }
+    }
+
+    async fn enter(&self) -> Result<tokio::sync::SemaphorePermit<'_>, ApiError> {
+        match tokio::time::timeout(self.timeout, self.permits.acquire()).await {
+            Ok(Ok(permit)) => Ok(permit),
+            Ok(Err(_)) => Err(ApiError::Unavailable("request queue closed".to_owned())),
+            Err(_) => Err(ApiError::Unavailable(
+                "timed out waiting for a database connection".to_owned(),
+            )),
+        }
+    }
 }
 
 /// Subject → actor, kept briefly so most requests skip the lookup. Cleared
@@ -99,6 +133,7 @@ impl AppState {
         F: FnOnce(&mut PgConnection) -> Result<T, ApiError> + Send + 'static,
         T: Send + 'static,
     {
+        let _turn = self.gate.enter().await?;
         let pool = self.pool.clone();
         web::block(move || {
             let mut conn = pool.get().map_err(StoreError::from)?;

@@ -1,7 +1,7 @@
 //! What the partner ranking reads: every partner org with its profile, load,
 //! history and earlier answer to one opportunity; and the worker's queues.
 
-use crate::prepared::PreparedExt;
+use crate::prepared::prepared;
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{
@@ -50,7 +50,7 @@ pub struct PartnerRow {
 
 /// Every partner org with what ranking it for `opportunity` needs.
 pub fn partners_for(conn: &mut PgConnection, opportunity: Uuid) -> QueryResult<Vec<PartnerRow>> {
-    diesel::sql_query(
+    prepared(
         "SELECT o.id, o.name, o.active, o.accepting, o.countries, o.industries, o.product_lines,
                 o.tier, o.capacity, o.last_assigned_at,
                 (SELECT count(*) FROM opportunities p
@@ -71,8 +71,7 @@ pub fn partners_for(conn: &mut PgConnection, opportunity: Uuid) -> QueryResult<V
          WHERE o.kind <> 'vendor'
          ORDER BY o.id",
     )
-    .bind::<SqlUuid, _>(opportunity)
-    .prepared()
+    .bind(opportunity)
     .load(conn)
 }
 

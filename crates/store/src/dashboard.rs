@@ -1,6 +1,6 @@
 //! Aggregates for the vendor dashboard.
 
-use crate::prepared::PreparedExt;
+use crate::prepared::prepared;
 use bigdecimal::BigDecimal;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Double, Nullable, Numeric, Text};
@@ -67,34 +67,36 @@ pub struct VendorFigures {
 }
 
 pub fn vendor_figures(conn: &mut PgConnection) -> QueryResult<VendorFigures> {
-    let partners = diesel::sql_query(format!(
+    let now = chrono::Utc::now();
+    let recent = now - chrono::Duration::days(i64::from(RECENT_DAYS));
+    let stalled = now - chrono::Duration::days(i64::from(STALLED_DAYS));
+    let partners = prepared(
         "SELECT o.id AS org_id, o.name,
                 count(p.id) FILTER (WHERE p.status = 'delivered') AS delivered,
                 count(p.id) FILTER (WHERE p.status = 'accepted') AS accepted,
                 count(p.id) FILTER (WHERE p.status = 'won'
-                    AND p.closed_at >= now() - interval '{RECENT_DAYS} days') AS won_90d,
+                    AND p.closed_at >= $1) AS won_90d,
                 count(p.id) FILTER (WHERE p.status = 'lost'
-                    AND p.closed_at >= now() - interval '{RECENT_DAYS} days') AS lost_90d
+                    AND p.closed_at >= $1) AS lost_90d
          FROM orgs o LEFT JOIN opportunities p ON p.primary_partner_id = o.id
          WHERE o.kind <> 'vendor'
-         GROUP BY o.id, o.name ORDER BY o.name, o.id"
-    ))
-    .prepared()
+         GROUP BY o.id, o.name ORDER BY o.name, o.id",
+    )
+    .bind(recent)
     .load::<PartnerPipeline>(conn)?;
-    let values = diesel::sql_query(
+    let values = prepared(
         "SELECT primary_partner_id AS org_id, currency, sum(estimated_revenue) AS value
          FROM opportunities
          WHERE status = 'accepted' AND primary_partner_id IS NOT NULL AND currency IS NOT NULL
          GROUP BY primary_partner_id, currency ORDER BY currency",
     )
-    .prepared()
     .load::<PartnerValue>(conn)?;
-    let rates: Rates = diesel::sql_query(format!(
+    let rates: Rates = prepared(
         "SELECT
            (SELECT count(*) FROM opportunity_events WHERE action = 'accept'
-              AND created_at >= now() - interval '{RECENT_DAYS} days') AS accepted,
+              AND created_at >= $1) AS accepted,
            (SELECT count(*) FROM opportunity_events WHERE action IN ('decline', 'expire')
-              AND created_at >= now() - interval '{RECENT_DAYS} days') AS refused,
+              AND created_at >= $1) AS refused,
            (SELECT percentile_cont(0.5) WITHIN GROUP (
                    ORDER BY extract(epoch FROM a.created_at - d.created_at) / 3600.0)
               FROM opportunity_events a
@@ -103,14 +105,15 @@ pub fn vendor_figures(conn: &mut PgConnection) -> QueryResult<VendorFigures> {
                               AND e.to_status = 'delivered' AND e.created_at <= a.created_at
                             ORDER BY e.created_at DESC LIMIT 1) d ON true
               WHERE a.action = 'accept'
-                AND a.created_at >= now() - interval '{RECENT_DAYS} days')::double precision
+                AND a.created_at >= $1)::double precision
               AS median_hours,
            (SELECT count(*) FROM opportunities WHERE status = 'pending_approval') AS pending_approvals,
            (SELECT count(*) FROM deal_registrations WHERE status = 'submitted') AS pending_registrations,
            (SELECT count(*) FROM opportunities WHERE status = 'accepted'
-              AND updated_at < now() - interval '{STALLED_DAYS} days') AS stalled"
-    ))
-    .prepared()
+              AND updated_at < $2) AS stalled",
+    )
+    .bind(recent)
+    .bind(stalled)
     .get_result(conn)?;
     Ok(VendorFigures {
         partners,

@@ -1,8 +1,8 @@
 //! Idempotency keys: claim a key for a request, store its response, replay it.
 
-use crate::prepared::PreparedExt;
+use crate::prepared::prepared;
 use diesel::prelude::*;
-use diesel::sql_types::{Text, Timestamptz};
+use diesel::sql_types::Timestamptz;
 
 use crate::schema::idempotency_keys;
 
@@ -42,14 +42,13 @@ pub fn claim(conn: &mut PgConnection, subject: &str, key: &str, hash: &str) -> Q
             .filter(idempotency_keys::created_at.lt(cutoff)),
     )
     .execute(conn)?;
-    let inserted = diesel::sql_query(
+    let inserted = prepared(
         "INSERT INTO idempotency_keys (subject, key, request_hash) VALUES ($1, $2, $3)
          ON CONFLICT (subject, key) DO NOTHING",
     )
-    .bind::<Text, _>(subject)
-    .bind::<Text, _>(key)
-    .bind::<Text, _>(hash)
-    .prepared()
+    .bind(subject)
+    .bind(key)
+    .bind(hash)
     .execute(conn)?;
     if inserted == 1 {
         return Ok(Claim::New);

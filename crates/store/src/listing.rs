@@ -2,7 +2,7 @@
 //! pagination, rendered as one query; and the counts dashboards show, built
 //! from the same predicates so their numbers agree with the lists.
 
-use crate::prepared::PreparedExt;
+use crate::prepared::prepared;
 use bigdecimal::BigDecimal;
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::dsl::{exists, sql};
@@ -431,45 +431,42 @@ pub fn partner_summary(
     };
     let orgs: Vec<Uuid> = orgs.iter().map(|o| o.0).collect();
     let live = live_statuses();
-    diesel::sql_query(
-        // Candidates first, each through its own index; an OR of the two
-        // would scan the whole table.
-        "WITH candidates AS (
-           SELECT id FROM opportunities WHERE primary_partner_id = $1
-           UNION
-           SELECT opportunity_id FROM opportunity_collaborators WHERE org_id = $1),
-         mine AS (
-           SELECT o.status, o.primary_partner_id = $1 AS primary_is_me, o.accept_by,
-                  o.pipeline_phase, o.expires_on, o.closed_at,
-                  EXISTS (SELECT 1 FROM opportunity_collaborators oc
-                          WHERE oc.opportunity_id = o.id AND oc.org_id = $1) AS collaborating
-           FROM opportunities o JOIN candidates c ON c.id = o.id
-           WHERE ((o.origin = 'partner' AND o.owner_org_id = ANY($2))
-                  OR (o.status = ANY($6) AND (o.primary_partner_id = ANY($2)
-                      OR EXISTS (SELECT 1 FROM opportunity_collaborators oc
-                                 WHERE oc.opportunity_id = o.id AND oc.org_id = ANY($2)))))
+    prepared(
+        // Every figure but `collaborating` counts opportunities whose primary
+        // partner is the caller's org. For those the visibility rule reduces
+        // to "offered (live status), or created by the caller's org scope",
+        // and the covering index `opportunities_primary` holds every column
+        // used, so they are counted without visiting the table. Collaborating
+        // ones are live (accepted), hence visible through the collaboration.
+        "WITH mine AS (
+           SELECT o.status, o.accept_by, o.pipeline_phase, o.expires_on, o.closed_at
+           FROM opportunities o
+           WHERE o.primary_partner_id = $1
+             AND (o.status = ANY($6) OR (o.origin = 'partner' AND o.owner_org_id = ANY($2)))
              AND ($3::uuid IS NULL OR o.owner_user_id = $3))
          SELECT
-           count(*) FILTER (WHERE status = 'delivered' AND primary_is_me) AS distributed,
-           min(accept_by) FILTER (WHERE status = 'delivered' AND primary_is_me) AS next_deadline,
-           count(*) FILTER (WHERE status = 'accepted' AND primary_is_me) AS managed,
-           count(*) FILTER (WHERE status = 'accepted' AND primary_is_me AND pipeline_phase = 'qualify') AS qualify,
-           count(*) FILTER (WHERE status = 'accepted' AND primary_is_me AND pipeline_phase = 'develop') AS develop,
-           count(*) FILTER (WHERE status = 'accepted' AND primary_is_me AND pipeline_phase = 'propose') AS propose,
-           count(*) FILTER (WHERE status = 'accepted' AND primary_is_me AND pipeline_phase = 'negotiate') AS negotiate,
-           count(*) FILTER (WHERE status = 'accepted' AND primary_is_me AND pipeline_phase = 'commit') AS commit,
-           count(*) FILTER (WHERE status = 'accepted' AND collaborating) AS collaborating,
-           count(*) FILTER (WHERE status = 'accepted' AND primary_is_me AND expires_on <= $4) AS expiring,
-           count(*) FILTER (WHERE status = 'won' AND primary_is_me AND closed_at >= $5) AS won,
-           count(*) FILTER (WHERE status = 'lost' AND primary_is_me AND closed_at >= $5) AS lost
+           count(*) FILTER (WHERE status = 'delivered') AS distributed,
+           min(accept_by) FILTER (WHERE status = 'delivered') AS next_deadline,
+           count(*) FILTER (WHERE status = 'accepted') AS managed,
+           count(*) FILTER (WHERE status = 'accepted' AND pipeline_phase = 'qualify') AS qualify,
+           count(*) FILTER (WHERE status = 'accepted' AND pipeline_phase = 'develop') AS develop,
+           count(*) FILTER (WHERE status = 'accepted' AND pipeline_phase = 'propose') AS propose,
+           count(*) FILTER (WHERE status = 'accepted' AND pipeline_phase = 'negotiate') AS negotiate,
+           count(*) FILTER (WHERE status = 'accepted' AND pipeline_phase = 'commit') AS commit,
+           (SELECT count(*) FROM opportunity_collaborators oc
+              JOIN opportunities o ON o.id = oc.opportunity_id
+             WHERE oc.org_id = $1 AND o.status = 'accepted'
+               AND ($3::uuid IS NULL OR o.owner_user_id = $3)) AS collaborating,
+           count(*) FILTER (WHERE status = 'accepted' AND expires_on <= $4) AS expiring,
+           count(*) FILTER (WHERE status = 'won' AND closed_at >= $5) AS won,
+           count(*) FILTER (WHERE status = 'lost' AND closed_at >= $5) AS lost
          FROM mine",
     )
-    .bind::<diesel::sql_types::Uuid, _>(me.org)
-    .bind::<diesel::sql_types::Array<diesel::sql_types::Uuid>, _>(orgs)
-    .bind::<diesel::sql_types::Nullable<diesel::sql_types::Uuid>, _>(owner.map(|o| o.0))
-    .bind::<Date, _>(expiring_by)
-    .bind::<diesel::sql_types::Timestamptz, _>(closed_since)
-    .bind::<diesel::sql_types::Array<diesel::sql_types::Text>, _>(live)
-    .prepared()
+    .bind(me.org)
+    .bind(orgs)
+    .bind(owner.map(|o| o.0))
+    .bind(expiring_by)
+    .bind(closed_since)
+    .bind(live.into_iter().map(str::to_owned).collect::<Vec<_>>())
     .get_result(conn)
 }

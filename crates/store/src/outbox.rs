@@ -2,10 +2,9 @@
 //! the webhook deliveries fanned out from them in the same transaction, and
 //! the feed that reads them back in order.
 
-use crate::prepared::PreparedExt;
+use crate::prepared::prepared;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
-use diesel::sql_types::{Array, Text, Uuid as SqlUuid};
 use uuid::Uuid;
 
 use crate::schema::{events, opportunities};
@@ -40,7 +39,7 @@ pub fn write(conn: &mut PgConnection, event: &NewEventRow) -> QueryResult<EventR
         .values(event)
         .returning(EventRow::as_returning())
         .get_result(conn)?;
-    diesel::sql_query(
+    prepared(
         "INSERT INTO webhook_deliveries (id, webhook_id, event_id)
          SELECT gen_random_uuid(), w.id, $1
          FROM webhooks w JOIN orgs o ON o.id = w.org_id
@@ -48,10 +47,9 @@ pub fn write(conn: &mut PgConnection, event: &NewEventRow) -> QueryResult<EventR
            AND (o.kind = 'vendor' OR w.org_id = ANY($2))
            AND (cardinality(w.event_types) = 0 OR $3 = ANY(w.event_types))",
     )
-    .bind::<SqlUuid, _>(row.id)
-    .bind::<Array<SqlUuid>, _>(&row.audience)
-    .bind::<Text, _>(&row.type_)
-    .prepared()
+    .bind(row.id)
+    .bind(row.audience.clone())
+    .bind(row.type_.as_str())
     .execute(conn)?;
     Ok(row)
 }

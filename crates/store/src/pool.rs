@@ -1,6 +1,6 @@
 //! The r2d2 connection pool, with per-session settings applied on checkout.
 
-use crate::prepared::PreparedExt;
+use crate::prepared::prepared;
 use std::time::Duration;
 
 use diesel::PgConnection;
@@ -62,9 +62,8 @@ pub fn build_pool(database_url: &str, settings: &PoolSettings) -> PgPool {
 /// Takes a transaction-scoped advisory lock on `key`.
 pub fn advisory_xact_lock(conn: &mut PgConnection, key: i64) -> diesel::QueryResult<()> {
     use diesel::RunQueryDsl;
-    diesel::sql_query("SELECT pg_advisory_xact_lock($1)")
-        .bind::<diesel::sql_types::BigInt, _>(key)
-        .prepared()
+    prepared("SELECT pg_advisory_xact_lock($1)")
+        .bind(key)
         .execute(conn)
         .map(|_| ())
 }

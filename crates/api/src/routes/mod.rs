@@ -7,6 +7,7 @@ use actix_web::http::header;
 use serde::Serialize;
 use utoipa_actix_web::service_config::ServiceConfig;
 
+use crate::error::ApiError;
 use crate::extract::etag;
 
 pub mod activity;
@@ -90,6 +91,28 @@ pub fn single<T: Serialize>(status: StatusCode, version: i32, body: &T) -> HttpR
     HttpResponse::build(status)
         .insert_header((header::ETAG, etag(version)))
         .json(body)
+}
+
+/// A response body already serialized to JSON. Handlers that send large
+/// pages make it inside their blocking unit of work, so the event loop that
+/// serves many connections only writes bytes.
+#[derive(Debug)]
+pub struct JsonBytes(Vec<u8>);
+
+impl JsonBytes {
+    /// Serializes `value` into a buffer of about `size_hint` bytes.
+    pub fn new<T: Serialize>(value: &T, size_hint: usize) -> Result<Self, ApiError> {
+        let mut buf = Vec::with_capacity(size_hint);
+        serde_json::to_writer(&mut buf, value)
+            .map_err(|e| ApiError::Internal(format!("serializing a response: {e}")))?;
+        Ok(Self(buf))
+    }
+
+    pub fn ok(self) -> HttpResponse {
+        HttpResponse::Ok()
+            .content_type("application/json")
+            .body(self.0)
+    }
 }
 
 /// A `201 Created` with `Location` and `ETag`.

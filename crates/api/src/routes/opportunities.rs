@@ -30,7 +30,7 @@ use crate::error::ApiError;
 use crate::extract::{IfMatch, JsonBody, QueryParams};
 use crate::notify;
 use crate::pagination::{Page, decode_token, encode_token, fetch_size, into_page_keyed};
-use crate::routes::{created, single};
+use crate::routes::{JsonBytes, created, single};
 use crate::state::AppState;
 use prm_domain::events::EventType;
 use serde_json::json;
@@ -134,6 +134,9 @@ fn stored_money(
 
 /// Builds the response for `actor`: contact details withheld while only
 /// delivered, and `allowed_actions` from the same rules that authorize.
+/// About what one opportunity takes as JSON, to size a page's buffer once.
+const ITEM_JSON_BYTES: usize = 1280;
+
 pub fn opportunity_dto(v: OpportunityView, actor: &Actor) -> Result<OpportunityDto, ApiError> {
     let facts = v.row.facts(&v.collaborator_ids)?;
     let show_contact = contact_details_visible(actor, &facts);
@@ -701,15 +704,16 @@ pub async fn list_opportunities(
                 after.as_ref(),
                 fetch_size(params.limit),
             )?;
-            into_page_keyed(
+            let page = into_page_keyed(
                 rows,
                 params.limit,
                 |v| list_cursor(sort, &v.row),
                 |v| opportunity_dto(v, actor),
-            )
+            )?;
+            JsonBytes::new(&page, 64 + page.items.len() * ITEM_JSON_BYTES)
         })
         .await?;
-    Ok(HttpResponse::Ok().json(page))
+    Ok(page.ok())
 }
 
 /// Get one opportunity.
