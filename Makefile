@@ -12,7 +12,7 @@ export PRM_TEST_DATABASE_SERVER ?= postgres://postgres@127.0.0.1:5432
 DIESEL_CLI_VERSION := 2.3.2
 TOOLS := $(CURDIR)/target/tools
 
-.PHONY: help deps build run test fmt-check lint unit-and-api-tests contract bench openapi schema clean-test-dbs
+.PHONY: help deps build run test fmt-check lint unit-and-api-tests contract bench bench-clean openapi schema clean-test-dbs
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -75,6 +75,11 @@ openapi: ## Regenerate openapi/openapi.json from the code
 clean-test-dbs: ## Drop test databases left by interrupted runs
 	@psql "$(PRM_TEST_DATABASE_SERVER)/postgres" -Atc \
 		"SELECT datname FROM pg_database WHERE datname LIKE 'prm\_test\_%'" 2>/dev/null | \
+		while read -r db; do psql "$(PRM_TEST_DATABASE_SERVER)/postgres" -qc "DROP DATABASE IF EXISTS \"$$db\" WITH (FORCE)"; done; true
+
+bench-clean: ## Drop the bench's databases, including the seeded datasets it keeps for re-runs
+	@psql "$(PRM_TEST_DATABASE_SERVER)/postgres" -Atc \
+		"SELECT datname FROM pg_database WHERE datname LIKE 'prm\_bench\_%'" 2>/dev/null | \
 		while read -r db; do psql "$(PRM_TEST_DATABASE_SERVER)/postgres" -qc "DROP DATABASE IF EXISTS \"$$db\" WITH (FORCE)"; done; true
 
 schema: ## Regenerate crates/store/src/schema.rs from the migrations (installs diesel_cli)

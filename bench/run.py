@@ -178,6 +178,9 @@ def main():
     PORT = free_port()
     server = subprocess.Popen([PRM, "serve"], env=dict(env, PRM_LISTEN=f"127.0.0.1:{PORT}"),
                               stdout=subprocess.DEVNULL, stderr=open(os.path.join(OUT, "server.log"), "w"))
+    # A failed case exits the run; the server must not outlive it.
+    import atexit
+    atexit.register(lambda: server.poll() is None and server.kill())
     for _ in range(200):
         try:
             urllib.request.urlopen(f"http://127.0.0.1:{PORT}/readyz", timeout=1); break
