@@ -361,30 +361,6 @@ pub fn count(
         .get_result(conn)
 }
 
-/// Count and estimated value by currency of a filtered list.
-pub fn value_by_currency(
-    conn: &mut PgConnection,
-    visibility: &Visibility,
-    me: Me,
-    filter: &Filter,
-) -> QueryResult<Vec<(String, BigDecimal)>> {
-    let rows: Vec<(Option<String>, Option<BigDecimal>)> = opportunities::table
-        .inner_join(customers::table)
-        .filter(predicate(visibility, me, filter))
-        .filter(opportunities::currency.is_not_null())
-        .group_by(opportunities::currency)
-        .select((
-            opportunities::currency,
-            diesel::dsl::sum(opportunities::estimated_revenue),
-        ))
-        .order(opportunities::currency)
-        .load(conn)?;
-    Ok(rows
-        .into_iter()
-        .filter_map(|(c, v)| Some((c?, v.unwrap_or_default())))
-        .collect())
-}
-
 /// A partner dashboard's counts, in one pass over what the org may see.
 #[derive(Debug, Clone, Default, QueryableByName)]
 pub struct PartnerSummary {
@@ -412,6 +388,12 @@ pub struct PartnerSummary {
     pub won: i64,
     #[diesel(sql_type = diesel::sql_types::BigInt)]
     pub lost: i64,
+    /// The offers' estimated value per currency: currencies in order…
+    #[diesel(sql_type = diesel::sql_types::Array<diesel::sql_types::Text>)]
+    pub offer_currencies: Vec<String>,
+    /// …and the sum for each.
+    #[diesel(sql_type = diesel::sql_types::Array<diesel::sql_types::Numeric>)]
+    pub offer_values: Vec<BigDecimal>,
 }
 
 /// The dashboard's counts as one statement: each figure is the count of the
@@ -439,11 +421,15 @@ pub fn partner_summary(
         // used, so they are counted without visiting the table. Collaborating
         // ones are live (accepted), hence visible through the collaboration.
         "WITH mine AS (
-           SELECT o.status, o.accept_by, o.pipeline_phase, o.expires_on, o.closed_at
+           SELECT o.status, o.accept_by, o.pipeline_phase, o.expires_on, o.closed_at,
+                  o.currency, o.estimated_revenue
            FROM opportunities o
            WHERE o.primary_partner_id = $1
              AND (o.status = ANY($6) OR (o.origin = 'partner' AND o.owner_org_id = ANY($2)))
-             AND ($3::uuid IS NULL OR o.owner_user_id = $3))
+             AND ($3::uuid IS NULL OR o.owner_user_id = $3)),
+         offered AS (
+           SELECT currency, sum(estimated_revenue) AS value FROM mine
+           WHERE status = 'delivered' AND currency IS NOT NULL GROUP BY currency)
          SELECT
            count(*) FILTER (WHERE status = 'delivered') AS distributed,
            min(accept_by) FILTER (WHERE status = 'delivered') AS next_deadline,
@@ -459,7 +445,9 @@ pub fn partner_summary(
                AND ($3::uuid IS NULL OR o.owner_user_id = $3)) AS collaborating,
            count(*) FILTER (WHERE status = 'accepted' AND expires_on <= $4) AS expiring,
            count(*) FILTER (WHERE status = 'won' AND closed_at >= $5) AS won,
-           count(*) FILTER (WHERE status = 'lost' AND closed_at >= $5) AS lost
+           count(*) FILTER (WHERE status = 'lost' AND closed_at >= $5) AS lost,
+           ARRAY(SELECT currency FROM offered ORDER BY currency) AS offer_currencies,
+           ARRAY(SELECT value FROM offered ORDER BY currency) AS offer_values
          FROM mine",
     )
     .bind(me.org)

@@ -9,7 +9,7 @@ use prm_domain::values::{CurrencyCode, Money};
 use prm_store::PgConnection;
 use prm_store::dashboard::{RECENT_DAYS, vendor_figures};
 use prm_store::deals::Registration;
-use prm_store::listing::{self, Filter, Me, View};
+use prm_store::listing::{self, Me};
 use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -153,7 +153,7 @@ fn partner(conn: &mut PgConnection, actor: &Actor) -> Result<PartnerDashboard, A
         user: actor.user_id.0,
     };
     let now = Utc::now();
-    // One statement for the counts, one for the offers' value by currency.
+    // One statement for the counts and the offers' value by currency.
     let s = listing::partner_summary(
         conn,
         &vis,
@@ -178,15 +178,7 @@ fn partner(conn: &mut PgConnection, actor: &Actor) -> Result<PartnerDashboard, A
         kind: "partner".to_owned(),
         distributed: DistributedFigures {
             count: s.distributed,
-            value: money(listing::value_by_currency(
-                conn,
-                &vis,
-                me,
-                &Filter {
-                    view: Some(View::Distributed),
-                    ..Filter::default()
-                },
-            )?)?,
+            value: money(s.offer_currencies.into_iter().zip(s.offer_values).collect())?,
             next_deadline: s.next_deadline,
         },
         managed: ManagedFigures {
