@@ -123,6 +123,10 @@ def main():
                f"(o.primary_partner_id = ANY(ARRAY[{scope}]) OR EXISTS (SELECT 1 FROM opportunity_collaborators oc "
                f"WHERE oc.opportunity_id = o.id AND oc.org_id = ANY(ARRAY[{scope}])))))")
     cols = "o.*, c.name"
+    # The service's ids are UUIDv7 (time-ordered, so inserts append to the
+    # indexes); random v4 ids would make the database's side slower at scale.
+    v7 = ("(lpad(to_hex((extract(epoch FROM clock_timestamp()) * 1000)::bigint), 12, '0')"
+          " || substr(md5(random()::text), 1, 20))::uuid")
     scripts = {
         # The statements the service sends for each request (actor lookups
         # are served from the auth cache after the first request).
@@ -135,12 +139,12 @@ def main():
                    "SELECT opportunity_id, org_id FROM opportunity_collaborators WHERE opportunity_id = ANY(ARRAY(SELECT id FROM bench_ids WHERE n <= 51)) ORDER BY 1, 2;"],
         "create": ["BEGIN;",
                    f"SELECT * FROM customers WHERE id = '{vcust}';",
-                   f"INSERT INTO opportunities (id, topic, customer_id, currency, estimated_revenue, product_lines, origin, status, owner_org_id, owner_user_id, created_by_user_id, country) VALUES (gen_random_uuid(), 'Benchmark lead', '{vcust}', 'EUR', 12500, ARRAY['cloud'], 'vendor', 'draft', '{vendor}', '{cm_user}', '{cm_user}', 'GB') RETURNING id \\gset",
-                   f"INSERT INTO opportunity_events (id, opportunity_id, actor_user_id, actor_org_id, action, to_status) VALUES (gen_random_uuid(), :id, '{cm_user}', '{vendor}', 'create', 'draft');",
+                   f"INSERT INTO opportunities (id, topic, customer_id, currency, estimated_revenue, product_lines, origin, status, owner_org_id, owner_user_id, created_by_user_id, country) VALUES ({v7}, 'Benchmark lead', '{vcust}', 'EUR', 12500, ARRAY['cloud'], 'vendor', 'draft', '{vendor}', '{cm_user}', '{cm_user}', 'GB') RETURNING id \\gset",
+                   f"INSERT INTO opportunity_events (id, opportunity_id, actor_user_id, actor_org_id, action, to_status) VALUES ({v7}, :id, '{cm_user}', '{vendor}', 'create', 'draft');",
                    f"SELECT {cols} FROM opportunities o JOIN customers c ON c.id = o.customer_id WHERE o.id = :id FOR UPDATE OF o;",
                    "SELECT opportunity_id, org_id FROM opportunity_collaborators WHERE opportunity_id = :id;",
                    f"SELECT id, parent_id FROM orgs WHERE id = '{vendor}';",
-                   "INSERT INTO events (id, type, opportunity_id, audience, data) VALUES (gen_random_uuid(), 'opportunity.created', :id, '{}', '{}');",
+                   f"INSERT INTO events (id, type, opportunity_id, audience, data) VALUES ({v7}, 'opportunity.created', :id, '{{}}', '{{}}');",
                    "SELECT count(*) FROM webhooks w JOIN orgs o ON o.id = w.org_id WHERE w.active AND o.kind = 'vendor';",
                    f"SELECT {cols} FROM opportunities o JOIN customers c ON c.id = o.customer_id WHERE o.id = :id;",
                    "SELECT opportunity_id, org_id FROM opportunity_collaborators WHERE opportunity_id = :id;",
@@ -155,9 +159,9 @@ def main():
                    f"UPDATE opportunities SET status = 'accepted', owner_org_id = '{org1}', owner_user_id = '{admin_user}', expires_on = current_date + 90, accept_by = NULL, version = version + 1, updated_at = now() WHERE id = (SELECT id FROM bench_accept_ids WHERE n = :n);",
                    "SELECT reassign_pending, auto_assignments FROM opportunities WHERE id = (SELECT id FROM bench_accept_ids WHERE n = :n);",
                    "UPDATE opportunities SET reassign_pending = false WHERE id = (SELECT id FROM bench_accept_ids WHERE n = :n);",
-                   f"INSERT INTO opportunity_events (id, opportunity_id, actor_user_id, actor_org_id, partner_org_id, action, from_status, to_status) VALUES (gen_random_uuid(), (SELECT id FROM bench_accept_ids WHERE n = :n), '{admin_user}', '{org1}', '{org1}', 'accept', 'delivered', 'accepted');",
+                   f"INSERT INTO opportunity_events (id, opportunity_id, actor_user_id, actor_org_id, partner_org_id, action, from_status, to_status) VALUES ({v7}, (SELECT id FROM bench_accept_ids WHERE n = :n), '{admin_user}', '{org1}', '{org1}', 'accept', 'delivered', 'accepted');",
                    "SELECT id, parent_id FROM orgs WHERE id = ANY(ARRAY(SELECT owner_org_id FROM opportunities WHERE id = (SELECT id FROM bench_accept_ids WHERE n = :n)));",
-                   f"INSERT INTO events (id, type, opportunity_id, audience, data) VALUES (gen_random_uuid(), 'opportunity.accepted', (SELECT id FROM bench_accept_ids WHERE n = :n), ARRAY['{org1}'::uuid], '{{}}');",
+                   f"INSERT INTO events (id, type, opportunity_id, audience, data) VALUES ({v7}, 'opportunity.accepted', (SELECT id FROM bench_accept_ids WHERE n = :n), ARRAY['{org1}'::uuid], '{{}}');",
                    "SELECT count(*) FROM webhooks w JOIN orgs o ON o.id = w.org_id WHERE w.active;",
                    f"SELECT {cols} FROM opportunities o JOIN customers c ON c.id = o.customer_id WHERE o.id = (SELECT id FROM bench_accept_ids WHERE n = :n);",
                    "COMMIT;"],
