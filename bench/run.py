@@ -253,7 +253,9 @@ def main():
         entry = {"rps": round(med(0), 1), "p50_ms": round(med(1), 3), "p99_ms": round(med(2), 3)}
         if rows[0][3] is not None:
             entry["db_rps"] = round(med(3), 1)
-            entry["ratio"] = round(entry["rps"] / entry["db_rps"], 3)
+            # Each round's ratio comes from two runs side by side; their
+            # median keeps one round's drift out of the other rounds' figures.
+            entry["ratio"] = round(statistics.median(x[0] / x[3] for x in rows), 3)
         report[key] = entry
     if auth and "get" in report:
         report["get"]["auth_share"] = round(statistics.median(a[0] for a in auth), 4)
