@@ -122,7 +122,9 @@ def main():
     visible = (f"((o.origin = 'partner' AND o.owner_org_id = ANY(ARRAY[{scope}])) OR (o.status IN ({live}) AND "
                f"(o.primary_partner_id = ANY(ARRAY[{scope}]) OR EXISTS (SELECT 1 FROM opportunity_collaborators oc "
                f"WHERE oc.opportunity_id = o.id AND oc.org_id = ANY(ARRAY[{scope}])))))")
-    cols = "o.*, c.name"
+    # Collaborators come with the row, as an array column.
+    collab = "ARRAY(SELECT oc.org_id FROM opportunity_collaborators oc WHERE oc.opportunity_id = o.id ORDER BY oc.org_id)"
+    cols = f"o.*, c.name, {collab}"
     # The service's ids are UUIDv7 (time-ordered, so inserts append to the
     # indexes); random v4 ids would make the database's side slower at scale.
     v7 = ("(lpad(to_hex((extract(epoch FROM clock_timestamp()) * 1000)::bigint), 12, '0')"
@@ -131,29 +133,23 @@ def main():
         # The statements the service sends for each request (actor lookups
         # are served from the auth cache after the first request).
         "get": ["\\set n random(1, %d)" % OPPS,
-                f"SELECT {cols} FROM opportunities o JOIN customers c ON c.id = o.customer_id WHERE o.id = (SELECT id FROM bench_ids WHERE n = :n);",
-                "SELECT opportunity_id, org_id FROM opportunity_collaborators WHERE opportunity_id = (SELECT id FROM bench_ids WHERE n = :n) ORDER BY 1, 2;"],
-        "list": [f"SELECT {cols} FROM opportunities o JOIN customers c ON c.id = o.customer_id WHERE {visible} AND o.status = 'accepted' AND o.primary_partner_id = '{org0}' ORDER BY o.id DESC LIMIT 51;",
-                 f"SELECT opportunity_id, org_id FROM opportunity_collaborators WHERE opportunity_id = ANY(ARRAY(SELECT o.id FROM opportunities o WHERE o.status = 'accepted' AND o.primary_partner_id = '{org0}' ORDER BY o.id DESC LIMIT 51)) ORDER BY 1, 2;"],
-        "search": [f"SELECT {cols} FROM opportunities o JOIN customers c ON c.id = o.customer_id WHERE (o.topic ILIKE '%fabrikam 1%' OR o.customer_id IN (SELECT id FROM customers WHERE name ILIKE '%fabrikam 1%')) ORDER BY o.id DESC LIMIT 51;",
-                   "SELECT opportunity_id, org_id FROM opportunity_collaborators WHERE opportunity_id = ANY(ARRAY(SELECT id FROM bench_ids WHERE n <= 51)) ORDER BY 1, 2;"],
+                f"SELECT {cols} FROM opportunities o JOIN customers c ON c.id = o.customer_id WHERE o.id = (SELECT id FROM bench_ids WHERE n = :n);"],
+        "list": [f"SELECT {cols} FROM opportunities o JOIN customers c ON c.id = o.customer_id WHERE {visible} AND o.status = 'accepted' AND o.primary_partner_id = '{org0}' ORDER BY o.id DESC LIMIT 51;"],
+        "search": [f"SELECT {cols} FROM opportunities o JOIN customers c ON c.id = o.customer_id WHERE (o.topic ILIKE '%fabrikam 1%' OR o.customer_id IN (SELECT id FROM customers WHERE name ILIKE '%fabrikam 1%')) ORDER BY o.id DESC LIMIT 51;"],
         "create": ["BEGIN;",
                    f"SELECT * FROM customers WHERE id = '{vcust}';",
                    f"INSERT INTO opportunities (id, topic, customer_id, currency, estimated_revenue, product_lines, origin, status, owner_org_id, owner_user_id, created_by_user_id, country) VALUES ({v7}, 'Benchmark lead', '{vcust}', 'EUR', 12500, ARRAY['cloud'], 'vendor', 'draft', '{vendor}', '{cm_user}', '{cm_user}', 'GB') RETURNING id \\gset",
                    f"INSERT INTO opportunity_events (id, opportunity_id, actor_user_id, actor_org_id, action, to_status) VALUES ({v7}, :id, '{cm_user}', '{vendor}', 'create', 'draft');",
                    f"SELECT {cols} FROM opportunities o JOIN customers c ON c.id = o.customer_id WHERE o.id = :id FOR UPDATE OF o;",
-                   "SELECT opportunity_id, org_id FROM opportunity_collaborators WHERE opportunity_id = :id;",
                    f"SELECT id, parent_id FROM orgs WHERE id = '{vendor}';",
                    f"INSERT INTO events (id, type, opportunity_id, audience, data) VALUES ({v7}, 'opportunity.created', :id, '{{}}', '{{}}');",
                    "SELECT count(*) FROM webhooks w JOIN orgs o ON o.id = w.org_id WHERE w.active AND o.kind = 'vendor';",
                    f"SELECT {cols} FROM opportunities o JOIN customers c ON c.id = o.customer_id WHERE o.id = :id;",
-                   "SELECT opportunity_id, org_id FROM opportunity_collaborators WHERE opportunity_id = :id;",
                    "COMMIT;"],
         # HTTP consumes offers 1..30000 once each; pgbench re-accepts 30001..60000.
         "accept": ["\\set n random(30001, 60000)",
                    "BEGIN;",
-                   "SELECT * FROM opportunities WHERE id = (SELECT id FROM bench_accept_ids WHERE n = :n) FOR UPDATE;",
-                   "SELECT opportunity_id, org_id FROM opportunity_collaborators WHERE opportunity_id = (SELECT id FROM bench_accept_ids WHERE n = :n);",
+                   f"SELECT o.*, {collab} FROM opportunities o WHERE o.id = (SELECT id FROM bench_accept_ids WHERE n = :n) FOR UPDATE;",
                    "SELECT * FROM orgs WHERE kind = 'vendor';",
                    "SELECT * FROM policies;",
                    f"UPDATE opportunities SET status = 'accepted', owner_org_id = '{org1}', owner_user_id = '{admin_user}', expires_on = current_date + 90, accept_by = NULL, version = version + 1, updated_at = now() WHERE id = (SELECT id FROM bench_accept_ids WHERE n = :n);",

@@ -12,7 +12,7 @@ use diesel::sql_types::{Bool, Date, Numeric};
 use prm_domain::opportunity::{Status, Visibility};
 use uuid::Uuid;
 
-use crate::opportunities::{Opportunity, OpportunityView, collaborators};
+use crate::opportunities::{CollaboratorIds, Opportunity, OpportunityView};
 use crate::schema::{customers, opportunities, opportunity_collaborators};
 
 type Source = diesel::helper_types::InnerJoinQuerySource<opportunities::table, customers::table>;
@@ -324,7 +324,7 @@ pub fn list(
     let q = opportunities::table
         .inner_join(customers::table)
         .filter(p)
-        .select((Opportunity::as_select(), customers::name))
+        .select((Opportunity::as_select(), customers::name, CollaboratorIds))
         .into_boxed();
     // Typed orders where they exist, so the statement is prepared once.
     let q = match sort {
@@ -334,15 +334,13 @@ pub fn list(
         Sort::UpdatedAsc => q.order((opportunities::updated_at.asc(), opportunities::id.asc())),
         _ => q.order(sql::<diesel::sql_types::Text>(&order_sql(sort))),
     };
-    let rows: Vec<(Opportunity, String)> = q.limit(limit).load(conn)?;
-    let ids: Vec<Uuid> = rows.iter().map(|(o, _)| o.id).collect();
-    let mut collab = collaborators(conn, &ids)?;
+    let rows: Vec<(Opportunity, String, Vec<Uuid>)> = q.limit(limit).load(conn)?;
     Ok(rows
         .into_iter()
-        .map(|(row, customer_name)| OpportunityView {
-            collaborator_ids: collab.remove(&row.id).unwrap_or_default(),
+        .map(|(row, customer_name, collaborator_ids)| OpportunityView {
             row,
             customer_name,
+            collaborator_ids,
         })
         .collect())
 }

@@ -1,7 +1,5 @@
 //! Opportunities: rows, forms, visibility-filtered queries and status events.
 
-use std::collections::HashMap;
-
 use bigdecimal::BigDecimal;
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
@@ -152,10 +150,14 @@ impl Opportunity {
 
     /// Loads the row and locks it until the transaction ends, so a change
     /// decided on it cannot race another.
-    pub fn find_for_update(conn: &mut PgConnection, id: Uuid) -> QueryResult<Option<Opportunity>> {
+    /// The row locked until the transaction ends, with its collaborators.
+    pub fn find_for_update(
+        conn: &mut PgConnection,
+        id: Uuid,
+    ) -> QueryResult<Option<(Opportunity, Vec<Uuid>)>> {
         opportunities::table
             .find(id)
-            .select(Opportunity::as_select())
+            .select((Opportunity::as_select(), CollaboratorIds))
             .for_update()
             .first(conn)
             .optional()
@@ -232,46 +234,60 @@ pub fn remove_collaborator(conn: &mut PgConnection, id: Uuid, org: Uuid) -> Quer
     .map(|n| n > 0)
 }
 
-/// Collaborating org ids for each of the given opportunities, in one query.
-pub fn collaborators(
-    conn: &mut PgConnection,
-    ids: &[Uuid],
-) -> QueryResult<HashMap<Uuid, Vec<Uuid>>> {
-    let rows: Vec<(Uuid, Uuid)> = opportunity_collaborators::table
-        .filter(opportunity_collaborators::opportunity_id.eq_any(ids.to_vec()))
-        .select((
-            opportunity_collaborators::opportunity_id,
-            opportunity_collaborators::org_id,
-        ))
-        .order((
-            opportunity_collaborators::opportunity_id,
-            opportunity_collaborators::org_id,
-        ))
-        .load(conn)?;
-    let mut map: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
-    for (opp, org) in rows {
-        map.entry(opp).or_default().push(org);
-    }
-    Ok(map)
+/// The collaborating org ids of the opportunity in the current row, ordered,
+/// as one array column: `ARRAY(SELECT org_id FROM opportunity_collaborators
+/// WHERE opportunity_id = opportunities.id ORDER BY org_id)`. Selecting it
+/// with the row saves a second statement (and round trip) per request; as a
+/// typed expression with a static query id it keeps the statement prepared.
+#[derive(Debug, Clone, Copy, diesel::query_builder::QueryId)]
+pub struct CollaboratorIds;
+
+impl diesel::Expression for CollaboratorIds {
+    type SqlType = diesel::sql_types::Array<diesel::sql_types::Uuid>;
 }
 
-/// One opportunity with its customer name and collaborators.
+impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for CollaboratorIds {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+    ) -> QueryResult<()> {
+        out.push_sql(
+            "ARRAY(SELECT oc.org_id FROM opportunity_collaborators oc \
+             WHERE oc.opportunity_id = \"opportunities\".\"id\" ORDER BY oc.org_id)",
+        );
+        Ok(())
+    }
+}
+
+impl<QS> diesel::AppearsOnTable<QS> for CollaboratorIds where
+    opportunities::id: diesel::AppearsOnTable<QS>
+{
+}
+
+impl<QS> diesel::SelectableExpression<QS> for CollaboratorIds where
+    opportunities::id: diesel::SelectableExpression<QS>
+{
+}
+
+impl diesel::expression::ValidGrouping<()> for CollaboratorIds {
+    type IsAggregate = diesel::expression::is_aggregate::No;
+}
+
+/// One opportunity with its customer name and collaborators, in one statement.
 pub fn find_view(conn: &mut PgConnection, id: Uuid) -> QueryResult<Option<OpportunityView>> {
-    let row: Option<(Opportunity, String)> = opportunities::table
+    let row: Option<(Opportunity, String, Vec<Uuid>)> = opportunities::table
         .inner_join(customers::table)
         .filter(opportunities::id.eq(id))
-        .select((Opportunity::as_select(), customers::name))
+        .select((Opportunity::as_select(), customers::name, CollaboratorIds))
         .first(conn)
         .optional()?;
-    let Some((row, customer_name)) = row else {
-        return Ok(None);
-    };
-    let collaborator_ids = collaborators(conn, &[id])?.remove(&id).unwrap_or_default();
-    Ok(Some(OpportunityView {
-        row,
-        customer_name,
-        collaborator_ids,
-    }))
+    Ok(
+        row.map(|(row, customer_name, collaborator_ids)| OpportunityView {
+            row,
+            customer_name,
+            collaborator_ids,
+        }),
+    )
 }
 
 #[derive(Debug, Insertable)]

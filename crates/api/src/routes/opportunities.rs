@@ -520,10 +520,7 @@ pub fn locked(
     conn: &mut PgConnection,
     id: Uuid,
 ) -> Result<(Opportunity, rules::OpportunityFacts), ApiError> {
-    let row = Opportunity::find_for_update(conn, id)?.ok_or(ApiError::NotFound)?;
-    let collaborators = store::collaborators(conn, &[id])?
-        .remove(&id)
-        .unwrap_or_default();
+    let (row, collaborators) = Opportunity::find_for_update(conn, id)?.ok_or(ApiError::NotFound)?;
     let facts = row.facts(&collaborators)?;
     Ok((row, facts))
 }
