@@ -72,11 +72,12 @@ impl Metrics {
     /// The Prometheus text exposition.
     pub fn render(&self, pool: &PgPool) -> String {
         let mut out = String::new();
-        let _ = writeln!(
-            out,
-            "# HELP prm_http_requests_total Requests by method, route template and status."
+        family(
+            &mut out,
+            "prm_http_requests_total",
+            "counter",
+            "Requests by method, route template and status.",
         );
-        let _ = writeln!(out, "# TYPE prm_http_requests_total counter");
         let map = match self.series.lock() {
             Ok(m) => m,
             Err(p) => p.into_inner(),
@@ -88,11 +89,12 @@ impl Metrics {
                 v.count
             );
         }
-        let _ = writeln!(
-            out,
-            "# HELP prm_http_request_duration_seconds Request latency by method and route template."
+        family(
+            &mut out,
+            "prm_http_request_duration_seconds",
+            "histogram",
+            "Request latency by method and route template.",
         );
-        let _ = writeln!(out, "# TYPE prm_http_request_duration_seconds histogram");
         let mut by_route: BTreeMap<(&str, &str), (u64, [u64; BUCKETS.len() + 1], f64)> =
             BTreeMap::new();
         for ((m, r, _), v) in map.iter() {
@@ -127,11 +129,12 @@ impl Metrics {
                 "prm_http_request_duration_seconds_count{{method=\"{m}\",route=\"{r}\"}} {count}"
             );
         }
-        let _ = writeln!(
-            out,
-            "# HELP prm_auth_duration_seconds Time spent authenticating requests (token verification, actor cache)."
+        family(
+            &mut out,
+            "prm_auth_duration_seconds",
+            "summary",
+            "Time spent authenticating requests (token verification, actor cache).",
         );
-        let _ = writeln!(out, "# TYPE prm_auth_duration_seconds summary");
         let _ = writeln!(
             out,
             "prm_auth_duration_seconds_sum {}",
@@ -144,11 +147,12 @@ impl Metrics {
         );
         let state = pool.state();
         let idle = state.idle_connections;
-        let _ = writeln!(
-            out,
-            "# HELP prm_db_pool_connections Database pool connections by state."
+        family(
+            &mut out,
+            "prm_db_pool_connections",
+            "gauge",
+            "Database pool connections by state.",
         );
-        let _ = writeln!(out, "# TYPE prm_db_pool_connections gauge");
         let _ = writeln!(
             out,
             "prm_db_pool_connections{{state=\"in_use\"}} {}",
@@ -162,6 +166,12 @@ impl Metrics {
         );
         out
     }
+}
+
+/// The `# HELP` and `# TYPE` lines that open a metric family.
+fn family(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}");
+    let _ = writeln!(out, "# TYPE {name} {kind}");
 }
 
 fn valid_request_id(v: &str) -> bool {

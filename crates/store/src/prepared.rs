@@ -29,54 +29,31 @@ pub enum Param {
     Time(DateTime<Utc>),
 }
 
-impl From<Uuid> for Param {
-    fn from(v: Uuid) -> Self {
-        Self::Uuid(v)
-    }
+macro_rules! param_from {
+    ($($t:ty => $variant:ident),* $(,)?) => {
+        $(impl From<$t> for Param {
+            fn from(v: $t) -> Self {
+                Self::$variant(v)
+            }
+        })*
+    };
 }
-impl From<Option<Uuid>> for Param {
-    fn from(v: Option<Uuid>) -> Self {
-        Self::OptUuid(v)
-    }
+
+param_from! {
+    Uuid => Uuid,
+    Option<Uuid> => OptUuid,
+    Vec<Uuid> => Uuids,
+    String => Text,
+    Vec<String> => Texts,
+    i64 => BigInt,
+    BigDecimal => Numeric,
+    NaiveDate => Date,
+    DateTime<Utc> => Time,
 }
-impl From<Vec<Uuid>> for Param {
-    fn from(v: Vec<Uuid>) -> Self {
-        Self::Uuids(v)
-    }
-}
+
 impl From<&str> for Param {
     fn from(v: &str) -> Self {
         Self::Text(v.to_owned())
-    }
-}
-impl From<String> for Param {
-    fn from(v: String) -> Self {
-        Self::Text(v)
-    }
-}
-impl From<Vec<String>> for Param {
-    fn from(v: Vec<String>) -> Self {
-        Self::Texts(v)
-    }
-}
-impl From<i64> for Param {
-    fn from(v: i64) -> Self {
-        Self::BigInt(v)
-    }
-}
-impl From<BigDecimal> for Param {
-    fn from(v: BigDecimal) -> Self {
-        Self::Numeric(v)
-    }
-}
-impl From<NaiveDate> for Param {
-    fn from(v: NaiveDate) -> Self {
-        Self::Date(v)
-    }
-}
-impl From<DateTime<Utc>> for Param {
-    fn from(v: DateTime<Utc>) -> Self {
-        Self::Time(v)
     }
 }
 
