@@ -153,7 +153,6 @@ def main():
                    "SELECT * FROM orgs WHERE kind = 'vendor';",
                    "SELECT * FROM policies;",
                    f"UPDATE opportunities SET status = 'accepted', owner_org_id = '{org1}', owner_user_id = '{admin_user}', expires_on = current_date + 90, accept_by = NULL, version = version + 1, updated_at = now() WHERE id = (SELECT id FROM bench_accept_ids WHERE n = :n);",
-                   "SELECT reassign_pending, auto_assignments FROM opportunities WHERE id = (SELECT id FROM bench_accept_ids WHERE n = :n);",
                    "UPDATE opportunities SET reassign_pending = false WHERE id = (SELECT id FROM bench_accept_ids WHERE n = :n);",
                    f"INSERT INTO opportunity_events (id, opportunity_id, actor_user_id, actor_org_id, partner_org_id, action, from_status, to_status) VALUES ({v7}, (SELECT id FROM bench_accept_ids WHERE n = :n), '{admin_user}', '{org1}', '{org1}', 'accept', 'delivered', 'accepted');",
                    "SELECT id, parent_id FROM orgs WHERE id = ANY(ARRAY(SELECT owner_org_id FROM opportunities WHERE id = (SELECT id FROM bench_accept_ids WHERE n = :n)));",

@@ -29,6 +29,7 @@ use uuid::Uuid;
 use crate::error::ApiError;
 use crate::notify;
 use crate::routes::assignment::{mark_reassignment, ranking_for};
+use crate::routes::opportunities::locked;
 use crate::webhook_send::{Sent, WebhookSettings, client, send};
 
 /// Items handled per batch and transaction.
@@ -87,7 +88,7 @@ fn system_event(
 /// Expires one locked, overdue offer, and marks it for re-assignment when
 /// the policy says so.
 fn expire_offer(conn: &mut PgConnection, id: Uuid) -> Result<bool, ApiError> {
-    let (row, before) = crate::routes::opportunities::locked(conn, id)?;
+    let (row, before) = locked(conn, id)?;
     let Ok(outcome) = system_transition(&before, row.accept_by, Utc::now(), SystemCommand::Expire)
     else {
         return Ok(false);
@@ -111,7 +112,8 @@ fn expire_offer(conn: &mut PgConnection, id: Uuid) -> Result<bool, ApiError> {
         partner,
         Some("no answer before the deadline"),
     )?;
-    mark_reassignment(conn, id, outcome.to, false)?;
+    let policy = PolicyRow::load(conn)?.policy();
+    mark_reassignment(conn, &policy, &row, outcome.to, false)?;
     notify::opportunity(
         conn,
         EventType::OpportunityExpired,
@@ -125,7 +127,7 @@ fn expire_offer(conn: &mut PgConnection, id: Uuid) -> Result<bool, ApiError> {
 /// Offers one locked opportunity awaiting re-assignment to the next
 /// candidate (excluding those who declined, returned or let it expire).
 fn reassign(conn: &mut PgConnection, id: Uuid) -> Result<bool, ApiError> {
-    let (row, before) = crate::routes::opportunities::locked(conn, id)?;
+    let (row, before) = locked(conn, id)?;
     let ranking = ranking_for(conn, &row)?;
     let Some(best) = ranking.best() else {
         tracing::info!(opportunity = %id, excluded = ranking.excluded.len(), "no candidate to re-assign to");

@@ -1,7 +1,6 @@
 //! What the partner ranking reads: every partner org with its profile, load,
 //! history and earlier answer to one opportunity; and the worker's queues.
 
-use crate::prepared::prepared;
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
 use diesel::sql_types::{
@@ -9,6 +8,7 @@ use diesel::sql_types::{
 };
 use uuid::Uuid;
 
+use crate::prepared::prepared;
 use crate::schema::{deal_registrations, opportunities, orgs};
 
 #[derive(Debug, Clone, QueryableByName)]
@@ -127,17 +127,6 @@ pub fn set_reassign(
         ))
         .execute(conn)
         .map(|_| ())
-}
-
-/// The re-assignment state of an opportunity: (pending, count).
-pub fn reassign_state(conn: &mut PgConnection, id: Uuid) -> QueryResult<(bool, i32)> {
-    opportunities::table
-        .find(id)
-        .select((
-            opportunities::reassign_pending,
-            opportunities::auto_assignments,
-        ))
-        .first(conn)
 }
 
 /// Approved registrations whose exclusivity ended before `today`, locked.

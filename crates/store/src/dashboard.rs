@@ -1,10 +1,11 @@
 //! Aggregates for the vendor dashboard.
 
-use crate::prepared::prepared;
 use bigdecimal::BigDecimal;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Double, Nullable, Numeric, Text};
 use uuid::Uuid;
+
+use crate::prepared::prepared;
 
 /// Days a closed outcome counts as recent; days without change that make an
 /// accepted opportunity stalled.

@@ -1,9 +1,9 @@
 //! Idempotency keys: claim a key for a request, store its response, replay it.
 
-use crate::prepared::prepared;
 use diesel::prelude::*;
 use diesel::sql_types::Timestamptz;
 
+use crate::prepared::prepared;
 use crate::schema::idempotency_keys;
 
 /// How long a key is remembered.

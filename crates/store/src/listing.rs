@@ -2,7 +2,6 @@
 //! pagination, rendered as one query; and the counts dashboards show, built
 //! from the same predicates so their numbers agree with the lists.
 
-use crate::prepared::prepared;
 use bigdecimal::BigDecimal;
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::dsl::{exists, sql};
@@ -13,6 +12,7 @@ use prm_domain::opportunity::{Status, Visibility};
 use uuid::Uuid;
 
 use crate::opportunities::{CollaboratorIds, Opportunity, OpportunityView};
+use crate::prepared::prepared;
 use crate::schema::{customers, opportunities, opportunity_collaborators};
 
 type Source = diesel::helper_types::InnerJoinQuerySource<opportunities::table, customers::table>;
@@ -254,20 +254,22 @@ fn keyset<'a>(sort: Sort, after: &After) -> Option<Pred<'a>> {
     Some(match (sort, after) {
         (Sort::CreatedDesc, After::Id(id)) => Box::new(opportunities::id.lt(*id)),
         (Sort::CreatedAsc, After::Id(id)) => Box::new(opportunities::id.gt(*id)),
-        (Sort::UpdatedDesc, After::Time(t, id)) => Box::new(
-            opportunities::updated_at
-                .lt(*t)
-                .or(opportunities::updated_at
-                    .eq(*t)
-                    .and(opportunities::id.lt(*id))),
-        ),
-        (Sort::UpdatedAsc, After::Time(t, id)) => Box::new(
-            opportunities::updated_at
-                .gt(*t)
-                .or(opportunities::updated_at
-                    .eq(*t)
-                    .and(opportunities::id.gt(*id))),
-        ),
+        (Sort::UpdatedDesc | Sort::UpdatedAsc, After::Time(t, id)) => {
+            // (updated_at, id) past the cursor, typed so the statement stays
+            // prepared: strictly past in time, or the same time and past in id.
+            let (time, tie): (Pred<'a>, Pred<'a>) = if sort == Sort::UpdatedDesc {
+                (
+                    Box::new(opportunities::updated_at.lt(*t)),
+                    Box::new(opportunities::id.lt(*id)),
+                )
+            } else {
+                (
+                    Box::new(opportunities::updated_at.gt(*t)),
+                    Box::new(opportunities::id.gt(*id)),
+                )
+            };
+            Box::new(time.or(opportunities::updated_at.eq(*t).and(tie)))
+        }
         (Sort::CloseDateAsc | Sort::CloseDateDesc, After::Date(d, id)) => Box::new(
             sql::<Bool>(&format!("({CLOSE_DATE_KEY}, opportunities.id) {op} ("))
                 .bind::<Date, _>(*d)

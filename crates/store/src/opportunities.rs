@@ -47,6 +47,8 @@ pub struct Opportunity {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub created_by_user_id: Uuid,
+    /// Automatic assignments so far, for the re-assignment limit.
+    pub auto_assignments: i32,
 }
 
 #[derive(Debug, Insertable)]
@@ -148,9 +150,8 @@ impl Opportunity {
             .get_result(conn)
     }
 
-    /// Loads the row and locks it until the transaction ends, so a change
-    /// decided on it cannot race another.
-    /// The row locked until the transaction ends, with its collaborators.
+    /// Loads the row with its collaborators and locks it until the
+    /// transaction ends, so a change decided on it cannot race another.
     pub fn find_for_update(
         conn: &mut PgConnection,
         id: Uuid,

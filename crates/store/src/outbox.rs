@@ -2,11 +2,11 @@
 //! the webhook deliveries fanned out from them in the same transaction, and
 //! the feed that reads them back in order.
 
-use crate::prepared::prepared;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use uuid::Uuid;
 
+use crate::prepared::prepared;
 use crate::schema::{events, opportunities};
 
 #[derive(Debug, Clone, Queryable, Selectable)]

@@ -1,11 +1,12 @@
 //! The r2d2 connection pool, with per-session settings applied on checkout.
 
-use crate::prepared::prepared;
 use std::time::Duration;
 
 use diesel::PgConnection;
 use diesel::connection::SimpleConnection;
 use diesel::r2d2::{ConnectionManager, CustomizeConnection};
+
+use crate::prepared::prepared;
 
 pub type PgPool = r2d2::Pool<ConnectionManager<PgConnection>>;
 pub type PooledConn = r2d2::PooledConnection<ConnectionManager<PgConnection>>;

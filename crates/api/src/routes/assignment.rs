@@ -5,9 +5,9 @@ use prm_domain::assignment::{History, Partner, PastAnswer, Ranking, Wanted, rank
 use prm_domain::lifecycle::should_reassign;
 use prm_domain::opportunity::{Action, Status};
 use prm_domain::org::Tier;
-use prm_domain::policy::Weights;
+use prm_domain::policy::{Policy, Weights};
 use prm_store::PgConnection;
-use prm_store::assignment::{partners_for, reassign_state, set_reassign};
+use prm_store::assignment::{partners_for, set_reassign};
 use prm_store::opportunities::Opportunity;
 use prm_store::policies::PolicyRow;
 use serde::Serialize;
@@ -79,23 +79,22 @@ pub struct CandidatesDto {
     pub excluded: Vec<ExcludedDto>,
 }
 
-/// Ranks every partner org for an opportunity with the policy's weights.
-/// Marks the opportunity for automatic re-assignment when the policy says
-/// its move to `to` calls for one (the deadline worker does it), clears the
-/// mark otherwise, and counts an automatic assignment when `auto`.
+/// Marks the locked opportunity `row` for automatic re-assignment when the
+/// policy says its move to `to` calls for one (the deadline worker does it),
+/// clears the mark otherwise, and counts an automatic assignment when `auto`.
 pub fn mark_reassignment(
     conn: &mut PgConnection,
-    id: Uuid,
+    policy: &Policy,
+    row: &Opportunity,
     to: Status,
     auto: bool,
 ) -> Result<(), ApiError> {
-    let policy = PolicyRow::load(conn)?.policy();
-    let (_, count) = reassign_state(conn, id)?;
-    let pending = should_reassign(&policy, to, u32::try_from(count).unwrap_or(u32::MAX));
-    set_reassign(conn, id, pending, auto)?;
+    let count = u32::try_from(row.auto_assignments).unwrap_or(u32::MAX);
+    set_reassign(conn, row.id, should_reassign(policy, to, count), auto)?;
     Ok(())
 }
 
+/// Ranks every partner org for an opportunity with the policy's weights.
 pub fn ranking_for(conn: &mut PgConnection, row: &Opportunity) -> Result<Ranking, ApiError> {
     let weights: Weights = PolicyRow::load(conn)?.policy().weights;
     let n = |v: i64| u32::try_from(v).unwrap_or(u32::MAX);

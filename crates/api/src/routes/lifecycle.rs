@@ -13,6 +13,7 @@ use prm_domain::lifecycle::{
 };
 use prm_domain::opportunity::{Action, Status};
 use prm_domain::org::OrgKind;
+use prm_domain::policy::Policy;
 use prm_domain::values::CurrencyCode;
 use prm_store::assignment;
 use prm_store::opportunities::{self as store, NewEvent, Opportunity, StateChanges};
@@ -37,9 +38,8 @@ use crate::routes::single;
 use crate::state::AppState;
 
 /// Extra column changes an action makes beyond the domain's outcome.
-type Extra<'a> = Box<
-    dyn FnOnce(&Opportunity, &mut StateChanges, &mut PgConnection) -> Result<(), ApiError> + 'a,
->;
+type Extra<'a> =
+    Box<dyn FnOnce(&Opportunity, &Policy, &mut StateChanges) -> Result<(), ApiError> + 'a>;
 
 /// Applies one lifecycle command inside the caller's transaction.
 pub fn apply(
@@ -52,6 +52,7 @@ pub fn apply(
     extra: Extra<'_>,
 ) -> Result<OpportunityDto, ApiError> {
     let (row, facts) = locked(conn, id)?;
+    let policy = PolicyRow::load(conn)?.policy();
     let vendor = Org::vendor(conn)?.ok_or_else(|| ApiError::Internal("no vendor org".into()))?;
     let outcome = transition(actor, &facts, &command, vendor.id.into())?;
     if_match.check(row.version)?;
@@ -62,7 +63,7 @@ pub fn apply(
         owner_user_id: outcome.owner.map(|(_, u)| u.0),
         ..StateChanges::default()
     };
-    extra(&row, &mut changes, conn)?;
+    extra(&row, &policy, &mut changes)?;
     Opportunity::change_state(conn, id, &changes)?;
     if let Some(c) = &outcome.collaborators {
         let ids: Vec<Uuid> = c.iter().map(|o| o.0).collect();
@@ -82,7 +83,7 @@ pub fn apply(
         notify::registration(conn, EventType::DealRegistrationWithdrawn, r)?;
     }
     let auto = matches!(command, Command::AutoAssign { .. });
-    mark_reassignment(conn, id, outcome.to, auto)?;
+    mark_reassignment(conn, &policy, &row, outcome.to, auto)?;
     if let Some(p) = outcome.primary.filter(|_| outcome.to == Status::Delivered) {
         assignment::mark_assigned(conn, p.0)?;
     }
@@ -194,7 +195,7 @@ pub fn perform(
             if_match,
             Command::Decline,
             Some(reason.trim()),
-            Box::new(|_, c, _| {
+            Box::new(|_, _, c| {
                 c.accept_by = Some(None);
                 Ok(())
             }),
@@ -216,16 +217,9 @@ pub fn perform(
             if_match,
             Command::Extend,
             None,
-            Box::new(move |row, c, conn| {
-                let policy = PolicyRow::load(conn)?.policy();
+            Box::new(move |row, policy, c| {
                 let count = u32::try_from(row.extension_count).unwrap_or(u32::MAX);
-                check_extension(
-                    &policy,
-                    count,
-                    row.expires_on,
-                    date,
-                    Utc::now().date_naive(),
-                )?;
+                check_extension(policy, count, row.expires_on, date, Utc::now().date_naive())?;
                 c.expires_on = Some(Some(date));
                 c.extension_count = Some(row.extension_count + 1);
                 Ok(())
@@ -238,7 +232,7 @@ pub fn perform(
             if_match,
             Command::Cancel,
             Some(reason.trim()),
-            Box::new(|_, c, _| {
+            Box::new(|_, _, c| {
                 c.accept_by = Some(None);
                 Ok(())
             }),
@@ -262,17 +256,16 @@ pub async fn respond(
     Ok(single(StatusCode::OK, dto.version, &dto))
 }
 
-fn validity_from_today(conn: &mut PgConnection) -> Result<NaiveDate, ApiError> {
-    let policy = PolicyRow::load(conn)?.policy();
-    Ok(Utc::now().date_naive() + chrono::Days::new(u64::from(policy.opportunity_validity_days)))
+fn validity_from_today(policy: &Policy) -> NaiveDate {
+    Utc::now().date_naive() + chrono::Days::new(u64::from(policy.opportunity_validity_days))
 }
 
 /// Sets an offer's deadline: the one given, or now plus the policy's window.
 pub fn offer_window(
     accept_by: Option<DateTime<Utc>>,
-) -> impl FnOnce(&Opportunity, &mut StateChanges, &mut PgConnection) -> Result<(), ApiError> {
-    move |_, c, conn| {
-        let window = PolicyRow::load(conn)?.policy().acceptance_window_hours;
+) -> impl FnOnce(&Opportunity, &Policy, &mut StateChanges) -> Result<(), ApiError> {
+    move |_, policy, c| {
+        let window = policy.acceptance_window_hours;
         c.accept_by = Some(Some(
             accept_by.unwrap_or(Utc::now() + chrono::Duration::hours(i64::from(window))),
         ));
@@ -283,11 +276,11 @@ pub fn offer_window(
 /// Sets the expiry an accepted opportunity starts with, unless it has one.
 fn start_validity(
     row: &Opportunity,
+    policy: &Policy,
     c: &mut StateChanges,
-    conn: &mut PgConnection,
 ) -> Result<(), ApiError> {
     if row.expires_on.is_none() {
-        c.expires_on = Some(Some(validity_from_today(conn)?));
+        c.expires_on = Some(Some(validity_from_today(policy)));
     }
     c.accept_by = Some(None);
     Ok(())
@@ -433,11 +426,11 @@ fn distribute_in(
         if_match,
         command,
         None,
-        Box::new(move |row, c, conn| {
+        Box::new(move |row, policy, c| {
             if collaboration {
-                start_validity(row, c, conn)
+                start_validity(row, policy, c)
             } else {
-                let window = PolicyRow::load(conn)?.policy().acceptance_window_hours;
+                let window = policy.acceptance_window_hours;
                 c.accept_by = Some(Some(
                     accept_by.unwrap_or(now + chrono::Duration::hours(i64::from(window))),
                 ));
@@ -594,7 +587,7 @@ fn close_in(
         if_match,
         Command::Close { won },
         Some(&reason),
-        Box::new(move |row, c, _| {
+        Box::new(move |row, _, c| {
             let currency: Option<CurrencyCode> = row
                 .currency
                 .as_deref()

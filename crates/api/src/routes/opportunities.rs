@@ -132,11 +132,11 @@ fn stored_money(
     }
 }
 
-/// Builds the response for `actor`: contact details withheld while only
-/// delivered, and `allowed_actions` from the same rules that authorize.
 /// About what one opportunity takes as JSON, to size a page's buffer once.
 const ITEM_JSON_BYTES: usize = 1280;
 
+/// Builds the response for `actor`: contact details withheld while only
+/// delivered, and `allowed_actions` from the same rules that authorize.
 pub fn opportunity_dto(v: OpportunityView, actor: &Actor) -> Result<OpportunityDto, ApiError> {
     let facts = v.row.facts(&v.collaborator_ids)?;
     let show_contact = contact_details_visible(actor, &facts);
