@@ -196,3 +196,13 @@ fn seed_demo(config: &Config) -> ExitCode {
     println!("Try: curl -H \"Authorization: Bearer <token>\" {base}/api/v1/me");
     ExitCode::SUCCESS
 }
+
+/// jemalloc rather than glibc's malloc: a list page allocates about a
+/// thousand small strings on one thread and frees its 57 KB body on another.
+/// With glibc the list spent about 10 % of the service's CPU in malloc and
+/// free; with jemalloc a list request costs 13–15 % less CPU, at the same
+/// resident memory (47 against 46 MiB at 64 connections). mimalloc, tried
+/// before, held 125–147 MiB.
+#[cfg(not(target_env = "msvc"))]
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
