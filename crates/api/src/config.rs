@@ -47,7 +47,7 @@ pub struct Config {
     pub bootstrap_admin_subject: Option<String>,
     pub vendor_name: String,
     pub pool: PoolSettings,
-    /// Actix worker threads; 0 means one per core.
+    /// HTTP event loops (actix workers).
     pub workers: usize,
     /// Run the deadline and delivery worker inside `serve`.
     pub run_worker: bool,
@@ -145,7 +145,11 @@ impl Config {
         let pool_size = parse_num(&var, "PRM_DB_POOL_SIZE", default_pool_size(), 1, 200)?;
         let checkout_ms = parse_num(&var, "PRM_DB_CHECKOUT_TIMEOUT_MS", 5_000, 100, 5_000)?;
         let statement_ms = parse_num(&var, "PRM_DB_STATEMENT_TIMEOUT_MS", 10_000, 100, 600_000)?;
-        let workers = parse_num(&var, "PRM_WORKERS", 0, 0, 64)?;
+        // 0, like unset, means the default.
+        let workers = match parse_num(&var, "PRM_WORKERS", 0, 0, 64)? {
+            0 => default_workers(),
+            n => n,
+        };
         let run_worker = parse_bool(&var, "PRM_WORKER", true)?;
         let worker_ms = parse_num(&var, "PRM_WORKER_INTERVAL_MS", 1_000, 10, 60_000)?;
         let allow_private = parse_bool(&var, "PRM_WEBHOOK_ALLOW_PRIVATE", false)?;
@@ -222,13 +226,25 @@ fn parse_bool(
     }
 }
 
-/// Three connections per core, at least four: enough to overlap each
+fn cores() -> u64 {
+    std::thread::available_parallelism().map_or(2, |n| n.get() as u64)
+}
+
+/// Two connections per core, at least four: enough to overlap each
 /// request's waits on the database, few enough that requests queue fairly in
-/// front of the pool instead of all sharing the cores at once, which on two
-/// cores halved the list's p99 against a pool of ten (docs/performance.md).
+/// front of the pool instead of all sharing the cores at once. On two cores
+/// the list's p99 at 16 connections was 10.2 ms with 4 and 11.1 ms with 6
+/// (medians of five interleaved rounds; docs/performance.md).
 fn default_pool_size() -> u64 {
-    let cores = std::thread::available_parallelism().map_or(2, |n| n.get() as u64);
-    (3 * cores).clamp(4, 32)
+    (2 * cores()).clamp(4, 32)
+}
+
+/// One HTTP event loop per two cores, at least one. Every request's
+/// database work and large serialization run on blocking threads, so the
+/// event loops only parse, authenticate and write; on two cores a second
+/// loop cost the list about 12 % more CPU per request in thread hand-offs.
+fn default_workers() -> u64 {
+    (cores() / 2).max(1)
 }
 
 fn parse_num(

@@ -269,7 +269,7 @@ impl Application {
         let table = web::Data::new(RouteTable::from_openapi(&doc));
         let metrics = web::Data::new(crate::observe::Metrics::default());
         let cors_origins = config.cors_origins.clone();
-        let mut server = HttpServer::new(move || {
+        let server = HttpServer::new(move || {
             let (app, _) = App::new()
                 .app_data(state.clone())
                 .app_data(table.clone())
@@ -295,10 +295,8 @@ impl Application {
         .listen(listener)?
         // Signals are ours: readiness goes first, then the listener.
         .disable_signals()
-        .shutdown_timeout(30);
-        if config.workers > 0 {
-            server = server.workers(config.workers);
-        }
+        .shutdown_timeout(30)
+        .workers(config.workers);
         Ok(Self {
             server: server.run(),
             port,
