@@ -233,7 +233,7 @@ fn small_units(amount: &BigDecimal) -> Option<(i64, i64)> {
 /// `units` × 10^-`scale` at `places` decimals, truncating toward zero as
 /// `BigDecimal::with_scale` does; `None` when it would not fit.
 fn rescale(units: i64, scale: i64, places: i64) -> Option<i64> {
-    let shift = u32::try_from((places - scale).abs()).ok()?;
+    let shift = u32::try_from(places.checked_sub(scale)?.checked_abs()?).ok()?;
     let factor = 10_i64.checked_pow(shift)?;
     if places >= scale {
         units.checked_mul(factor)
