@@ -297,3 +297,68 @@ async fn requests_queue_for_the_database_and_time_out_with_503() {
     );
     app.get("/api/v1/me", &cm.token).await.expect(200);
 }
+
+#[actix_web::test]
+async fn reads_queue_for_their_share_of_the_pool_and_leave_the_rest_to_writes() {
+    let app = TestApp::spawn_with(|c| {
+        c.pool.max_size = 2;
+        c.db_readers = 1;
+        c.pool.checkout_timeout = Duration::from_millis(300);
+    })
+    .await;
+    let vendor = app.vendor_id().await;
+    let cm = app.user(&vendor, "channel_manager").await;
+    let customer = app.customer(&vendor, "Readers Ltd").await;
+    let id = app
+        .post(
+            "/api/v1/opportunities",
+            &cm.token,
+            &serde_json::json!({"topic": "Read share", "customer_id": customer}),
+        )
+        .await
+        .expect(201)
+        .id();
+    // This GET holds the only read permit (and one connection) while it
+    // waits for the table lock.
+    let mut lock = app.db.conn();
+    diesel::connection::SimpleConnection::batch_execute(
+        &mut lock,
+        "BEGIN; LOCK TABLE opportunities IN ACCESS EXCLUSIVE MODE;",
+    )
+    .unwrap();
+    let path = format!("/api/v1/opportunities/{id}");
+    let held = app.get(&path, &cm.token);
+    let others = async {
+        actix_web::rt::time::sleep(Duration::from_millis(150)).await;
+        // A write takes the connection reads may not: it does not wait.
+        let started = Instant::now();
+        let write = app
+            .post(
+                "/api/v1/customers",
+                &app.admin(),
+                &serde_json::json!({"name": "Writer GmbH", "country": "DE", "org_id": vendor}),
+            )
+            .await;
+        let write_took = started.elapsed();
+        // A second read waits for the read permit, then gives up.
+        let started = Instant::now();
+        let read = app.get("/api/v1/me", &cm.token).await;
+        let read_waited = started.elapsed();
+        diesel::connection::SimpleConnection::batch_execute(&mut lock, "COMMIT").unwrap();
+        (write, write_took, read, read_waited)
+    };
+    let (held, (write, write_took, read, read_waited)) =
+        futures_util::future::join(held, others).await;
+    held.expect(200);
+    write.expect(201);
+    assert!(
+        write_took < Duration::from_millis(250),
+        "the write waited {write_took:?}"
+    );
+    read.expect_problem(503, "service_unavailable");
+    assert!(
+        read_waited >= Duration::from_millis(250) && read_waited < Duration::from_secs(3),
+        "the read waited {read_waited:?}"
+    );
+    app.get("/api/v1/me", &cm.token).await.expect(200);
+}

@@ -214,6 +214,7 @@ pub fn test_config(database_url: &str) -> Config {
             max_size: 4,
             ..PoolSettings::default()
         },
+        db_readers: 4,
         workers: 1,
         run_worker: false,
         worker_interval: std::time::Duration::from_millis(50),

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use std::future::{Ready, ready};
 
 use actix_web::dev::Payload;
-use actix_web::http::header;
+use actix_web::http::{Method, header};
 use actix_web::{FromRequest, HttpRequest, web};
 use chrono::Utc;
 use jsonwebtoken::errors::ErrorKind;
@@ -138,6 +138,9 @@ pub fn mint_token(cfg: &JwtConfig, subject: &str, ttl: chrono::Duration) -> Resu
 pub struct Caller {
     pub subject: String,
     pub cached: Option<Actor>,
+    /// A `GET` or `HEAD`: its database work only reads, and queues for the
+    /// read share of the pool (see `state::Gate`).
+    pub reads: bool,
 }
 
 impl FromRequest for Caller {
@@ -181,5 +184,6 @@ fn caller_from(req: &HttpRequest) -> Result<Caller, ApiError> {
     Ok(Caller {
         cached: state.actors.get(&claims.sub),
         subject: claims.sub,
+        reads: matches!(*req.method(), Method::GET | Method::HEAD),
     })
 }

@@ -262,7 +262,11 @@ impl Application {
             webhooks: config.webhooks.clone(),
             draining: draining.clone(),
             actors: crate::state::ActorCache::new(config.auth_cache_ttl),
-            gate: crate::state::Gate::new(pool.max_size() as usize, config.pool.checkout_timeout),
+            gate: crate::state::Gate::new(
+                pool.max_size() as usize,
+                config.db_readers,
+                config.pool.checkout_timeout,
+            ),
             pool,
         });
         let doc = openapi_document();

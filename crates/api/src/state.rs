@@ -19,7 +19,7 @@ pub struct AppState {
     pub draining: std::sync::Arc<std::sync::atomic::AtomicBool>,
     pub actors: ActorCache,
     /// Requests waiting for the database queue here, first come first
-    /// served, one permit per pooled connection (see `with_conn`).
+    /// served, one permit per pooled connection (see `Gate`).
     pub gate: Gate,
 }
 
@@ -28,24 +28,54 @@ pub struct AppState {
 /// wait many turns while others barge ahead; queueing on a FIFO semaphore
 /// before taking a blocking thread keeps the latency tail close to the
 /// median, and keeps blocking threads from piling up behind the pool.
+///
+/// Reads first queue for a share of the pool (`reads` permits, two per
+/// core). Reads keep the cores busy, so more of them at once only adds
+/// context switches to their tail; writes mostly wait for their commit to
+/// reach the disk, and more of them at once share each flush. On two cores
+/// a pool of 4 gave the list its best p99 and a pool of 8 the writes their
+/// best throughput (docs/performance.md); the split gives each its own.
 #[derive(Debug, Clone)]
 pub struct Gate {
-    permits: std::sync::Arc<tokio::sync::Semaphore>,
+    pool: std::sync::Arc<tokio::sync::Semaphore>,
+    reads: std::sync::Arc<tokio::sync::Semaphore>,
     /// How long a request may wait in the queue: the pool's checkout timeout.
     timeout: std::time::Duration,
 }
 
+/// A place in the queue, held for the request's unit of work.
+#[derive(Debug)]
+pub struct Turn {
+    _connection: tokio::sync::OwnedSemaphorePermit,
+    _read: Option<tokio::sync::OwnedSemaphorePermit>,
+}
+
 impl Gate {
-    pub fn new(permits: usize, timeout: std::time::Duration) -> Self {
+    /// One permit per pooled connection, `reads` of them for reads at once.
+    pub fn new(connections: usize, reads: usize, timeout: std::time::Duration) -> Self {
         Self {
-            permits: std::sync::Arc::new(tokio::sync::Semaphore::new(permits)),
+            pool: std::sync::Arc::new(tokio::sync::Semaphore::new(connections)),
+            reads: std::sync::Arc::new(tokio::sync::Semaphore::new(
+                reads.clamp(1, connections.max(1)),
+            )),
             timeout,
         }
     }
 
-    async fn enter(&self) -> Result<tokio::sync::SemaphorePermit<'_>, ApiError> {
-        match tokio::time::timeout(self.timeout, self.permits.acquire()).await {
-            Ok(Ok(permit)) => Ok(permit),
+    async fn enter(&self, reads: bool) -> Result<Turn, ApiError> {
+        let wait = async {
+            let read = match reads {
+                true => Some(self.reads.clone().acquire_owned().await?),
+                false => None,
+            };
+            let connection = self.pool.clone().acquire_owned().await?;
+            Ok::<_, tokio::sync::AcquireError>(Turn {
+                _connection: connection,
+                _read: read,
+            })
+        };
+        match tokio::time::timeout(self.timeout, wait).await {
+            Ok(Ok(turn)) => Ok(turn),
             Ok(Err(_)) => Err(ApiError::Unavailable("request queue closed".to_owned())),
             Err(_) => Err(ApiError::Unavailable(
                 "timed out waiting for a database connection".to_owned(),
@@ -113,7 +143,8 @@ impl AppState {
         T: Send + 'static,
     {
         let cache = self.actors.clone();
-        self.with_conn(move |conn| {
+        let reads = caller.reads;
+        self.queued(reads, move |conn| {
             let actor = match caller.cached {
                 Some(a) => a,
                 None => {
@@ -133,7 +164,15 @@ impl AppState {
         F: FnOnce(&mut PgConnection) -> Result<T, ApiError> + Send + 'static,
         T: Send + 'static,
     {
-        let _turn = self.gate.enter().await?;
+        self.queued(false, work).await
+    }
+
+    async fn queued<T, F>(&self, reads: bool, work: F) -> Result<T, ApiError>
+    where
+        F: FnOnce(&mut PgConnection) -> Result<T, ApiError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let _turn = self.gate.enter(reads).await?;
         let pool = self.pool.clone();
         web::block(move || {
             let mut conn = pool.get().map_err(StoreError::from)?;
