@@ -125,9 +125,8 @@ def main():
     visible = (f"((o.origin = 'partner' AND o.owner_org_id = ANY(ARRAY[{scope}])) OR (o.status IN ({live}) AND "
                f"(o.primary_partner_id = ANY(ARRAY[{scope}]) OR EXISTS (SELECT 1 FROM opportunity_collaborators oc "
                f"WHERE oc.opportunity_id = o.id AND oc.org_id = ANY(ARRAY[{scope}])))))")
-    # Collaborators come with the row, as an array column.
-    collab = "ARRAY(SELECT oc.org_id FROM opportunity_collaborators oc WHERE oc.opportunity_id = o.id ORDER BY oc.org_id)"
-    cols = f"o.*, c.name, {collab}"
+    # Collaborators come with the row: o.* includes its collaborator_ids column.
+    cols = "o.*, c.name"
     # The service's ids are UUIDv7 (time-ordered, so inserts append to the
     # indexes); random v4 ids would make the database's side slower at scale.
     v7 = ("(lpad(to_hex((extract(epoch FROM clock_timestamp()) * 1000)::bigint), 12, '0')"
@@ -152,7 +151,7 @@ def main():
         # HTTP consumes offers 1..30000 once each; pgbench re-accepts 30001..60000.
         "accept": ["\\set n random(30001, 60000)",
                    "BEGIN;",
-                   f"SELECT o.*, {collab} FROM opportunities o WHERE o.id = (SELECT id FROM bench_accept_ids WHERE n = :n) FOR UPDATE;",
+                   "SELECT o.* FROM opportunities o WHERE o.id = (SELECT id FROM bench_accept_ids WHERE n = :n) FOR UPDATE;",
                    "SELECT * FROM orgs WHERE kind = 'vendor';",
                    "SELECT * FROM policies;",
                    f"UPDATE opportunities SET status = 'accepted', owner_org_id = '{org1}', owner_user_id = '{admin_user}', expires_on = current_date + 90, accept_by = NULL, version = version + 1, updated_at = now() WHERE id = (SELECT id FROM bench_accept_ids WHERE n = :n);",

@@ -854,3 +854,69 @@ async fn allowed_actions_agree_with_the_endpoints() {
     }
     assert!(checked >= 300, "{checked} checks");
 }
+
+#[actix_web::test]
+async fn the_collaborators_on_an_opportunity_row_follow_concurrent_changes() {
+    // Opportunities carry their collaborators as an array column kept by
+    // triggers on opportunity_collaborators; two changes at once must both
+    // land in it, in org id order, and agree with the table.
+    let w = world().await;
+    let id = draft(&w).await;
+    w.app
+        .act(
+            &id,
+            "distribute",
+            &w.cm.token,
+            Some(json!({"partner_id": w.dist.id})),
+        )
+        .await
+        .expect(200);
+    w.app
+        .act(&id, "accept", &w.dist.admin.token, None)
+        .await
+        .expect(200);
+    let add = |org: String| {
+        let app = &w.app;
+        let token = w.cm.token.clone();
+        let id = id.clone();
+        async move {
+            app.post(
+                &format!("{}/collaborators", path(&id)),
+                &token,
+                &json!({"org_id": org}),
+            )
+            .await
+        }
+    };
+    let (a, b) = futures_util::future::join(add(w.other.id.clone()), add(w.res.id.clone())).await;
+    a.expect(200);
+    b.expect(200);
+    let mut expected = vec![w.other.id.clone(), w.res.id.clone()];
+    expected.sort();
+    let got = w.app.get(&path(&id), &w.cm.token).await.expect(200);
+    assert_eq!(got.body["collaborator_ids"], json!(expected));
+    let in_table = w.app.count(&format!(
+        "SELECT count(*) AS n FROM opportunities o WHERE o.id = '{id}' AND o.collaborator_ids = \
+         ARRAY(SELECT org_id FROM opportunity_collaborators WHERE opportunity_id = o.id ORDER BY org_id)"
+    ));
+    assert_eq!(in_table, 1);
+    // Removing one rewrites the array too.
+    let removed = w
+        .app
+        .send(
+            w.app
+                .client
+                .delete(format!(
+                    "{}{}/collaborators/{}",
+                    w.app.base,
+                    path(&id),
+                    w.other.id
+                ))
+                .bearer_auth(&w.cm.token),
+        )
+        .await
+        .expect(200);
+    assert_eq!(removed.body["collaborator_ids"], json!([w.res.id]));
+    let got = w.app.get(&path(&id), &w.cm.token).await.expect(200);
+    assert_eq!(got.body["collaborator_ids"], json!([w.res.id]));
+}

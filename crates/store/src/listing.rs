@@ -11,7 +11,7 @@ use diesel::sql_types::{Bool, Date, Numeric};
 use prm_domain::opportunity::{Status, Visibility};
 use uuid::Uuid;
 
-use crate::opportunities::{CollaboratorIds, Opportunity, OpportunityView};
+use crate::opportunities::{Opportunity, OpportunityView};
 use crate::prepared::prepared;
 use crate::schema::{customers, opportunities, opportunity_collaborators};
 
@@ -326,7 +326,11 @@ pub fn list(
     let q = opportunities::table
         .inner_join(customers::table)
         .filter(p)
-        .select((Opportunity::as_select(), customers::name, CollaboratorIds))
+        .select((
+            Opportunity::as_select(),
+            customers::name,
+            opportunities::collaborator_ids,
+        ))
         .into_boxed();
     // Typed orders where they exist, so the statement is prepared once.
     let q = match sort {

@@ -158,7 +158,7 @@ impl Opportunity {
     ) -> QueryResult<Option<(Opportunity, Vec<Uuid>)>> {
         opportunities::table
             .find(id)
-            .select((Opportunity::as_select(), CollaboratorIds))
+            .select((Opportunity::as_select(), opportunities::collaborator_ids))
             .for_update()
             .first(conn)
             .optional()
@@ -235,51 +235,16 @@ pub fn remove_collaborator(conn: &mut PgConnection, id: Uuid, org: Uuid) -> Quer
     .map(|n| n > 0)
 }
 
-/// The collaborating org ids of the opportunity in the current row, ordered,
-/// as one array column: `ARRAY(SELECT org_id FROM opportunity_collaborators
-/// WHERE opportunity_id = opportunities.id ORDER BY org_id)`. Selecting it
-/// with the row saves a second statement (and round trip) per request; as a
-/// typed expression with a static query id it keeps the statement prepared.
-#[derive(Debug, Clone, Copy, diesel::query_builder::QueryId)]
-pub struct CollaboratorIds;
-
-impl diesel::Expression for CollaboratorIds {
-    type SqlType = diesel::sql_types::Array<diesel::sql_types::Uuid>;
-}
-
-impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for CollaboratorIds {
-    fn walk_ast<'b>(
-        &'b self,
-        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
-    ) -> QueryResult<()> {
-        out.push_sql(
-            "ARRAY(SELECT oc.org_id FROM opportunity_collaborators oc \
-             WHERE oc.opportunity_id = \"opportunities\".\"id\" ORDER BY oc.org_id)",
-        );
-        Ok(())
-    }
-}
-
-impl<QS> diesel::AppearsOnTable<QS> for CollaboratorIds where
-    opportunities::id: diesel::AppearsOnTable<QS>
-{
-}
-
-impl<QS> diesel::SelectableExpression<QS> for CollaboratorIds where
-    opportunities::id: diesel::SelectableExpression<QS>
-{
-}
-
-impl diesel::expression::ValidGrouping<()> for CollaboratorIds {
-    type IsAggregate = diesel::expression::is_aggregate::No;
-}
-
 /// One opportunity with its customer name and collaborators, in one statement.
 pub fn find_view(conn: &mut PgConnection, id: Uuid) -> QueryResult<Option<OpportunityView>> {
     let row: Option<(Opportunity, String, Vec<Uuid>)> = opportunities::table
         .inner_join(customers::table)
         .filter(opportunities::id.eq(id))
-        .select((Opportunity::as_select(), customers::name, CollaboratorIds))
+        .select((
+            Opportunity::as_select(),
+            customers::name,
+            opportunities::collaborator_ids,
+        ))
         .first(conn)
         .optional()?;
     Ok(

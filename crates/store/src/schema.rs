@@ -141,6 +141,7 @@ diesel::table! {
         created_by_user_id -> Uuid,
         auto_assignments -> Int4,
         reassign_pending -> Bool,
+        collaborator_ids -> Array<Uuid>,
     }
 }
 
