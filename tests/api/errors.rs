@@ -48,11 +48,7 @@ async fn unknown_route_is_404_problem_and_wrong_method_is_405_with_allow() {
         .await
         .expect_problem(404, "route_not_found");
     let res = app
-        .send(
-            app.client
-                .delete(format!("{}/api/v1/orgs", app.base))
-                .bearer_auth(app.admin()),
-        )
+        .delete("/api/v1/orgs", &app.admin())
         .await
         .expect_problem(405, "method_not_allowed");
     assert_eq!(res.header("allow"), Some("GET, POST"));

@@ -407,16 +407,9 @@ async fn collaboration_is_accepted_at_once_and_collaborators_only_read_note_and_
         .expect(200);
     assert_eq!(list.body.as_array().unwrap().len(), 2);
     w.app
-        .send(
-            w.app
-                .client
-                .delete(format!(
-                    "{}{}/collaborators/{}",
-                    w.app.base,
-                    path(&id),
-                    w.other.id
-                ))
-                .bearer_auth(&w.cm.token),
+        .delete(
+            &format!("{}/collaborators/{}", path(&id), w.other.id),
+            &w.cm.token,
         )
         .await
         .expect(200);
@@ -861,20 +854,7 @@ async fn the_collaborators_on_an_opportunity_row_follow_concurrent_changes() {
     // triggers on opportunity_collaborators; two changes at once must both
     // land in it, in org id order, and agree with the table.
     let w = world().await;
-    let id = draft(&w).await;
-    w.app
-        .act(
-            &id,
-            "distribute",
-            &w.cm.token,
-            Some(json!({"partner_id": w.dist.id})),
-        )
-        .await
-        .expect(200);
-    w.app
-        .act(&id, "accept", &w.dist.admin.token, None)
-        .await
-        .expect(200);
+    let id = accepted_by(&w, &w.dist.admin).await;
     let add = |org: String| {
         let app = &w.app;
         let token = w.cm.token.clone();
@@ -903,16 +883,9 @@ async fn the_collaborators_on_an_opportunity_row_follow_concurrent_changes() {
     // Removing one rewrites the array too.
     let removed = w
         .app
-        .send(
-            w.app
-                .client
-                .delete(format!(
-                    "{}{}/collaborators/{}",
-                    w.app.base,
-                    path(&id),
-                    w.other.id
-                ))
-                .bearer_auth(&w.cm.token),
+        .delete(
+            &format!("{}/collaborators/{}", path(&id), w.other.id),
+            &w.cm.token,
         )
         .await
         .expect(200);

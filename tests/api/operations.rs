@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use prm_tests::{DbProxy, TestApp};
+use prm_tests::{DbProxy, TestApp, TestUser};
 
 #[actix_web::test]
 async fn request_ids_are_honoured_or_made_and_always_returned() {
@@ -251,10 +251,12 @@ async fn hand_written_statements_are_prepared_once_per_connection() {
 /// Requests wait for a database connection in a first-come, first-served
 /// queue; one that waits longer than the checkout timeout gets the same 503
 /// as when the pool cannot connect, and the queue moves on afterwards.
-#[actix_web::test]
-async fn requests_queue_for_the_database_and_time_out_with_503() {
+/// An app with `connections` pooled connections, `readers` of them for
+/// reads, a 300 ms queue timeout, and a channel manager's opportunity.
+async fn small_pool(connections: u32, readers: usize) -> (TestApp, TestUser, String) {
     let app = TestApp::spawn_with(|c| {
-        c.pool.max_size = 1;
+        c.pool.max_size = connections;
+        c.db_readers = readers;
         c.pool.checkout_timeout = Duration::from_millis(300);
     })
     .await;
@@ -270,6 +272,12 @@ async fn requests_queue_for_the_database_and_time_out_with_503() {
         .await
         .expect(201)
         .id();
+    (app, cm, id)
+}
+
+#[actix_web::test]
+async fn requests_queue_for_the_database_and_time_out_with_503() {
+    let (app, cm, id) = small_pool(1, 1).await;
     // A PATCH waits on this row lock while holding the only connection.
     let mut lock = app.db.conn();
     diesel::connection::SimpleConnection::batch_execute(
@@ -300,24 +308,7 @@ async fn requests_queue_for_the_database_and_time_out_with_503() {
 
 #[actix_web::test]
 async fn reads_queue_for_their_share_of_the_pool_and_leave_the_rest_to_writes() {
-    let app = TestApp::spawn_with(|c| {
-        c.pool.max_size = 2;
-        c.db_readers = 1;
-        c.pool.checkout_timeout = Duration::from_millis(300);
-    })
-    .await;
-    let vendor = app.vendor_id().await;
-    let cm = app.user(&vendor, "channel_manager").await;
-    let customer = app.customer(&vendor, "Readers Ltd").await;
-    let id = app
-        .post(
-            "/api/v1/opportunities",
-            &cm.token,
-            &serde_json::json!({"topic": "Read share", "customer_id": customer}),
-        )
-        .await
-        .expect(201)
-        .id();
+    let (app, cm, id) = small_pool(2, 1).await;
     // This GET holds the only read permit (and one connection) while it
     // waits for the table lock.
     let mut lock = app.db.conn();
@@ -336,7 +327,7 @@ async fn reads_queue_for_their_share_of_the_pool_and_leave_the_rest_to_writes() 
             .post(
                 "/api/v1/customers",
                 &app.admin(),
-                &serde_json::json!({"name": "Writer GmbH", "country": "DE", "org_id": vendor}),
+                &serde_json::json!({"name": "Writer GmbH", "country": "DE", "org_id": cm.org_id}),
             )
             .await;
         let write_took = started.elapsed();

@@ -379,6 +379,11 @@ impl TestApp {
             .await
     }
 
+    pub async fn delete(&self, path: &str, token: &str) -> Resp {
+        self.send(self.client.delete(self.url(path)).bearer_auth(token))
+            .await
+    }
+
     pub async fn post(&self, path: &str, token: &str, body: &Value) -> Resp {
         self.send(
             self.client

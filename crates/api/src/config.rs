@@ -48,7 +48,7 @@ pub struct Config {
     pub vendor_name: String,
     pub pool: PoolSettings,
     /// How many reads (`GET`, `HEAD`) may hold a connection at once; the
-    /// rest of the pool stays open to writes.
+    /// rest of the pool stays open to writes (`Gate` caps it at the pool).
     pub db_readers: usize,
     /// HTTP event loops (actix workers).
     pub workers: usize,
@@ -201,7 +201,7 @@ impl Config {
                 checkout_timeout: Duration::from_millis(checkout_ms),
                 statement_timeout: Duration::from_millis(statement_ms),
             },
-            db_readers: readers.min(pool_size) as usize,
+            db_readers: readers as usize,
             workers: workers as usize,
             run_worker,
             worker_interval: Duration::from_millis(worker_ms),

@@ -271,43 +271,28 @@ impl Seq<'_> {
     }
 }
 
-impl ser::SerializeSeq for Seq<'_> {
-    type Ok = ();
-    type Error = GiveUp;
+/// `Seq` serves every sequence-like compound; they differ only in names.
+macro_rules! sequence {
+    ($($trait:ident :: $method:ident),* $(,)?) => {
+        $(impl ser::$trait for Seq<'_> {
+            type Ok = ();
+            type Error = GiveUp;
 
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<(), GiveUp> {
-        self.element(v)
-    }
+            fn $method<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<(), GiveUp> {
+                self.element(v)
+            }
 
-    fn end(self) -> Result<(), GiveUp> {
-        self.close()
-    }
+            fn end(self) -> Result<(), GiveUp> {
+                self.close()
+            }
+        })*
+    };
 }
 
-impl ser::SerializeTuple for Seq<'_> {
-    type Ok = ();
-    type Error = GiveUp;
-
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<(), GiveUp> {
-        self.element(v)
-    }
-
-    fn end(self) -> Result<(), GiveUp> {
-        self.close()
-    }
-}
-
-impl ser::SerializeTupleStruct for Seq<'_> {
-    type Ok = ();
-    type Error = GiveUp;
-
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, v: &T) -> Result<(), GiveUp> {
-        self.element(v)
-    }
-
-    fn end(self) -> Result<(), GiveUp> {
-        self.close()
-    }
+sequence! {
+    SerializeSeq::serialize_element,
+    SerializeTuple::serialize_element,
+    SerializeTupleStruct::serialize_field,
 }
 
 struct Map<'a> {

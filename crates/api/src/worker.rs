@@ -128,7 +128,8 @@ fn expire_offer(conn: &mut PgConnection, id: Uuid) -> Result<bool, ApiError> {
 /// candidate (excluding those who declined, returned or let it expire).
 fn reassign(conn: &mut PgConnection, id: Uuid) -> Result<bool, ApiError> {
     let (row, before) = locked(conn, id)?;
-    let ranking = ranking_for(conn, &row)?;
+    let policy = PolicyRow::load(conn)?.policy();
+    let ranking = ranking_for(conn, &row, policy.weights)?;
     let Some(best) = ranking.best() else {
         tracing::info!(opportunity = %id, excluded = ranking.excluded.len(), "no candidate to re-assign to");
         set_reassign(conn, id, false, false)?;
@@ -144,7 +145,7 @@ fn reassign(conn: &mut PgConnection, id: Uuid) -> Result<bool, ApiError> {
         set_reassign(conn, id, false, false)?;
         return Ok(false);
     };
-    let window = PolicyRow::load(conn)?.policy().acceptance_window_hours;
+    let window = policy.acceptance_window_hours;
     Opportunity::change_state(
         conn,
         id,

@@ -95,8 +95,11 @@ pub fn mark_reassignment(
 }
 
 /// Ranks every partner org for an opportunity with the policy's weights.
-pub fn ranking_for(conn: &mut PgConnection, row: &Opportunity) -> Result<Ranking, ApiError> {
-    let weights: Weights = PolicyRow::load(conn)?.policy().weights;
+pub fn ranking_for(
+    conn: &mut PgConnection,
+    row: &Opportunity,
+    weights: Weights,
+) -> Result<Ranking, ApiError> {
     let n = |v: i64| u32::try_from(v).unwrap_or(u32::MAX);
     let partners = partners_for(conn, row.id)?
         .into_iter()
@@ -223,7 +226,8 @@ pub async fn candidates(
                     detail: "only vendor users see the partner ranking".to_owned(),
                 });
             }
-            ranking_for(conn, &view.row)
+            let weights = PolicyRow::load(conn)?.policy().weights;
+            ranking_for(conn, &view.row, weights)
         })
         .await?;
     Ok(HttpResponse::Ok().json(dto(ranking)))
@@ -263,7 +267,8 @@ pub fn best_partner(
     id: Uuid,
 ) -> Result<Uuid, ApiError> {
     let (row, _) = locked_for(conn, actor, id, Action::AutoAssign)?;
-    let ranking = ranking_for(conn, &row)?;
+    let weights = PolicyRow::load(conn)?.policy().weights;
+    let ranking = ranking_for(conn, &row, weights)?;
     ranking
         .best()
         .map(|b| b.id.0)

@@ -3,7 +3,7 @@
 
 use actix_web::http::StatusCode;
 use actix_web::http::header;
-use actix_web::{HttpResponse, ResponseError};
+use actix_web::{HttpResponse, HttpResponseBuilder, ResponseError};
 use serde::Serialize;
 use utoipa_actix_web::service_config::ServiceConfig;
 
@@ -88,19 +88,17 @@ pub fn api_v1(cfg: &mut ServiceConfig) {
 
 /// A single resource with its strong `ETag`.
 pub fn single<T: Serialize>(status: StatusCode, version: i32, body: &T) -> HttpResponse {
-    let mut json = Vec::with_capacity(1536);
-    if let Err(e) = crate::json::write(&mut json, body) {
-        return ApiError::Internal(format!("serializing a response: {e}")).error_response();
-    }
-    HttpResponse::build(status)
-        .insert_header((header::ETAG, etag(version)))
-        .content_type("application/json")
-        .body(json)
+    let mut res = HttpResponse::build(status);
+    res.insert_header((header::ETAG, etag(version)));
+    JsonBytes::respond(body, SINGLE_JSON_BYTES, res)
 }
 
-/// A response body already serialized to JSON. Handlers that send large
-/// pages make it inside their blocking unit of work, so the event loop that
-/// serves many connections only writes bytes.
+/// About what one resource takes as JSON, to size its buffer once.
+const SINGLE_JSON_BYTES: usize = 1536;
+
+/// A response body already serialized to JSON (by `crate::json`). Handlers
+/// that send large pages make it inside their blocking unit of work, so the
+/// event loop that serves many connections only writes bytes.
 #[derive(Debug)]
 pub struct JsonBytes(Vec<u8>);
 
@@ -114,16 +112,30 @@ impl JsonBytes {
     }
 
     pub fn ok(self) -> HttpResponse {
-        HttpResponse::Ok()
-            .content_type("application/json")
-            .body(self.0)
+        self.into_response(HttpResponse::Ok())
+    }
+
+    fn into_response(self, mut res: HttpResponseBuilder) -> HttpResponse {
+        res.content_type("application/json").body(self.0)
+    }
+
+    /// `value` as the body of `res`, or the problem saying it could not be.
+    fn respond<T: Serialize>(
+        value: &T,
+        size_hint: usize,
+        res: HttpResponseBuilder,
+    ) -> HttpResponse {
+        match Self::new(value, size_hint) {
+            Ok(json) => json.into_response(res),
+            Err(e) => e.error_response(),
+        }
     }
 }
 
 /// A `201 Created` with `Location` and `ETag`.
 pub fn created<T: Serialize>(location: String, version: i32, body: &T) -> HttpResponse {
-    HttpResponse::Created()
-        .insert_header((header::LOCATION, location))
-        .insert_header((header::ETAG, etag(version)))
-        .json(body)
+    let mut res = HttpResponse::Created();
+    res.insert_header((header::LOCATION, location))
+        .insert_header((header::ETAG, etag(version)));
+    JsonBytes::respond(body, SINGLE_JSON_BYTES, res)
 }
