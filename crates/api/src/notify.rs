@@ -62,7 +62,7 @@ pub fn opportunity_after(
     let audience = change_audience(before, after, &|o| parents.get(&o).copied());
     let mut data = json!({
         "opportunity_id": row.id,
-        "reference": format!("OPP-{:06}", row.reference_no),
+        "reference": prm_domain::opportunity::reference(row.reference_no),
         "status": row.status,
         "previous_status": before.map(|b| b.status.as_str()),
         "primary_partner_id": row.primary_partner_id,

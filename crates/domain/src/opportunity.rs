@@ -183,6 +183,29 @@ pub enum Visibility {
     },
 }
 
+/// An opportunity's human reference: its number as `OPP-` and at least six
+/// digits (`OPP-000123`). Written digit by digit: `format!` cost about a
+/// thousand instructions a call, 2 % of a list page.
+pub fn reference(number: i64) -> String {
+    if number < 0 {
+        return format!("OPP-{number:06}");
+    }
+    let mut digits = [b'0'; 20];
+    let mut n = number.unsigned_abs();
+    let mut start = digits.len();
+    while n > 0 {
+        start -= 1;
+        digits[start] = b'0' + (n % 10) as u8;
+        n /= 10;
+    }
+    let start = start.min(digits.len() - 6);
+    let mut text = String::with_capacity(4 + digits.len() - start);
+    text.push_str("OPP-");
+    // Only ASCII digits were written.
+    text.push_str(std::str::from_utf8(&digits[start..]).unwrap_or_default());
+    text
+}
+
 /// Rule (visibility): vendor users see all; a partner admin or director sees
 /// what its org (and, for a distributor, its resellers) created or holds a
 /// live offer on; an account manager sees those of them it owns.
@@ -292,6 +315,13 @@ pub fn decide_create(actor: &Actor, req: &CreateRequest) -> Result<Creation, Dom
 pub(crate) mod tests {
     use super::*;
     use crate::actor::tests::{distributor_admin, reseller_admin, vendor};
+
+    #[test]
+    fn references_read_as_format_writes_them() {
+        for n in [0, 1, 7, 123, 99_999, 999_999, 1_000_000, 93_458, i64::MAX, -5, i64::MIN] {
+            assert_eq!(reference(n), format!("OPP-{n:06}"));
+        }
+    }
 
     pub(crate) fn facts(
         status: Status,

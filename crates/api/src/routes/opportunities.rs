@@ -152,7 +152,7 @@ pub fn opportunity_dto(v: OpportunityView, actor: &Actor) -> Result<OpportunityD
     let o = v.row;
     Ok(OpportunityDto {
         id: o.id,
-        reference: format!("OPP-{:06}", o.reference_no),
+        reference: prm_domain::opportunity::reference(o.reference_no),
         topic: o.topic,
         status: facts.status.into(),
         origin: facts.origin.into(),
