@@ -36,7 +36,16 @@ macro_rules! wire_enum {
             }
         }
 
+        impl $crate::json::WriteJson for $wire {
+            fn write_json(&self, out: &mut Vec<u8>) {
+                $crate::json::WriteJson::write_json($domain::from(*self).as_str(), out)
+            }
+        }
+
         impl $wire {
+            /// Every value.
+            pub const ALL: &'static [Self] = &[$($wire::$variant),+];
+
             /// Reads a value stored as text.
             pub fn from_stored(s: &str) -> Result<Self, ApiError> {
                 s.parse::<$domain>()
@@ -134,6 +143,8 @@ pub struct MoneyDto {
     #[validate(custom(function = "valid_currency"))]
     pub currency: String,
 }
+
+crate::write_json_struct!(MoneyDto { amount, currency });
 
 impl MoneyDto {
     pub fn from_money(m: &Money) -> Self {
@@ -236,8 +247,12 @@ where
 /// (RFC 3339, `Z`, fractional seconds only when present; `YYYY-MM-DD`).
 /// Use with `#[serde(serialize_with = "…")]`.
 pub mod wire_time {
+    use std::borrow::Cow;
+
     use chrono::{DateTime, Datelike, NaiveDate, SecondsFormat, Timelike, Utc};
     use serde::Serializer;
+
+    use crate::json::WriteJson;
 
     /// `v`'s last `out.len()` decimal digits, zero-padded.
     fn digits(v: u32, out: &mut [u8]) {
@@ -253,13 +268,18 @@ pub mod wire_time {
     /// String it returns (about 700 instructions a timestamp, two per item
     /// of a list page).
     pub fn timestamp<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&timestamp_text(t, &mut [0; 30]))
+    }
+
+    /// The text of `timestamp`, in `buf` unless chrono has to write it.
+    fn timestamp_text<'b>(t: &DateTime<Utc>, buf: &'b mut [u8; 30]) -> Cow<'b, str> {
         let (date, time) = (t.date_naive(), t.time());
         let nanos = time.nanosecond();
         if !(0..=9999).contains(&date.year()) || nanos >= 1_000_000_000 {
             // Signed years and leap seconds: chrono's own rendering.
-            return s.serialize_str(&t.to_rfc3339_opts(SecondsFormat::AutoSi, true));
+            return Cow::Owned(t.to_rfc3339_opts(SecondsFormat::AutoSi, true));
         }
-        let mut buf = *b"0000-00-00T00:00:00.000000000Z";
+        *buf = *b"0000-00-00T00:00:00.000000000Z";
         digits(date.year().unsigned_abs(), &mut buf[0..4]);
         digits(date.month(), &mut buf[5..7]);
         digits(date.day(), &mut buf[8..10]);
@@ -275,7 +295,20 @@ pub mod wire_time {
         };
         buf[end] = b'Z';
         // Only ASCII digits and separators were written.
-        s.serialize_str(std::str::from_utf8(&buf[..=end]).unwrap_or_default())
+        Cow::Borrowed(std::str::from_utf8(&buf[..=end]).unwrap_or_default())
+    }
+
+    /// Times and dates in `WriteJson` bodies take these same forms.
+    impl WriteJson for DateTime<Utc> {
+        fn write_json(&self, out: &mut Vec<u8>) {
+            timestamp_text(self, &mut [0; 30]).write_json(out);
+        }
+    }
+
+    impl WriteJson for NaiveDate {
+        fn write_json(&self, out: &mut Vec<u8>) {
+            date_text(self, &mut [0; 10]).write_json(out);
+        }
     }
 
     pub fn opt_timestamp<S: Serializer>(
@@ -289,17 +322,22 @@ pub mod wire_time {
     }
 
     pub fn date<S: Serializer>(d: &NaiveDate, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&date_text(d, &mut [0; 10]))
+    }
+
+    /// ISO 8601 as chrono writes it, in `buf` for years 0 to 9999.
+    fn date_text<'b>(d: &NaiveDate, buf: &'b mut [u8; 10]) -> Cow<'b, str> {
         let (y, m, day) = (d.year(), d.month(), d.day());
         if !(0..=9999).contains(&y) {
             // chrono writes these with a sign and more digits.
-            return s.collect_str(d);
+            return Cow::Owned(d.to_string());
         }
-        let mut buf = *b"0000-00-00";
+        *buf = *b"0000-00-00";
         digits(y.unsigned_abs(), &mut buf[0..4]);
         digits(m, &mut buf[5..7]);
         digits(day, &mut buf[8..10]);
         // Only ASCII digits and dashes were written.
-        s.serialize_str(std::str::from_utf8(&buf).unwrap_or_default())
+        Cow::Borrowed(std::str::from_utf8(&buf[..]).unwrap_or_default())
     }
 
     pub fn opt_date<S: Serializer>(d: &Option<NaiveDate>, s: S) -> Result<S::Ok, S::Error> {
@@ -313,6 +351,8 @@ pub mod wire_time {
     mod tests {
         use chrono::{DateTime, NaiveDate, TimeZone, Utc};
         use serde::Serialize;
+
+        use crate::json::WriteJson;
 
         #[derive(Serialize)]
         struct Both {
@@ -334,6 +374,13 @@ pub mod wire_time {
             .unwrap();
             assert_eq!(v["ours"], v["chrono"], "{t:?}");
             assert_eq!(v["our_date"], v["chrono_date"], "{d:?}");
+            let written = |w: &dyn Fn(&mut Vec<u8>)| {
+                let mut out = Vec::new();
+                w(&mut out);
+                serde_json::from_slice::<serde_json::Value>(&out).unwrap()
+            };
+            assert_eq!(written(&|out| t.write_json(out)), v["chrono"], "{t:?}");
+            assert_eq!(written(&|out| d.write_json(out)), v["chrono_date"], "{d:?}");
         }
 
         #[test]
@@ -369,5 +416,30 @@ pub mod wire_time {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::json::tests::written_as_serde_json;
+
+    #[test]
+    fn wire_enums_and_money_write_what_serde_json_writes() {
+        macro_rules! every_value {
+            ($($t:ty),*) => {
+                $(for v in <$t>::ALL {
+                    written_as_serde_json(v);
+                })*
+            };
+        }
+        every_value!(
+            OrgKindDto, TierDto, RoleDto, RegistrationDto, StatusDto, OriginDto, PhaseDto,
+            ActionDto, RegStatusDto, RegActionDto
+        );
+        written_as_serde_json(&MoneyDto {
+            amount: "120000.50".into(),
+            currency: "EUR".into(),
+        });
     }
 }

@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::error::ApiError;
+use crate::json::WriteJson;
 
 pub const DEFAULT_LIMIT: u32 = 50;
 pub const MAX_LIMIT: u32 = 200;
@@ -18,6 +19,16 @@ pub struct Page<T: ToSchema> {
     pub items: Vec<T>,
     /// Pass as `cursor` to get the next page; `null` on the last page.
     pub next_cursor: Option<String>,
+}
+
+impl<T: ToSchema + WriteJson> WriteJson for Page<T> {
+    fn write_json(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"{\"items\":");
+        self.items.write_json(out);
+        out.extend_from_slice(b",\"next_cursor\":");
+        self.next_cursor.write_json(out);
+        out.push(b'}');
+    }
 }
 
 pub fn encode_cursor(id: Uuid) -> String {

@@ -33,8 +33,9 @@ use crate::error::{ApiError, Problem};
 use crate::extract::{IfMatch, JsonBody};
 use crate::notify;
 use crate::routes::assignment::mark_reassignment;
-use crate::routes::opportunities::{OpportunityDto, changed, locked, locked_for, visible_view};
-use crate::routes::single;
+use crate::routes::opportunities::{
+    OpportunityDto, changed, locked, locked_for, opportunity_response, visible_view,
+};
 use crate::state::AppState;
 
 /// Extra column changes an action makes beyond the domain's outcome.
@@ -253,7 +254,7 @@ pub async fn respond(
             conn.transaction(|conn| perform(conn, actor, id, &if_match, request))
         })
         .await?;
-    Ok(single(StatusCode::OK, dto.version, &dto))
+    Ok(opportunity_response(StatusCode::OK, &dto))
 }
 
 fn validity_from_today(policy: &Policy) -> NaiveDate {
@@ -774,7 +775,7 @@ pub async fn assign_owner(
             conn.transaction(|conn| assign_owner_in(conn, actor, id, &if_match, target))
         })
         .await?;
-    Ok(single(StatusCode::OK, dto.version, &dto))
+    Ok(opportunity_response(StatusCode::OK, &dto))
 }
 
 /// A collaborating org.
@@ -907,5 +908,5 @@ async fn change_collaborators(
             })
         })
         .await?;
-    Ok(single(StatusCode::OK, dto.version, &dto))
+    Ok(opportunity_response(StatusCode::OK, &dto))
 }

@@ -9,6 +9,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::error::ApiError;
 use crate::extract::etag;
+use crate::json::WriteJson;
 
 pub mod activity;
 pub mod assignment;
@@ -88,13 +89,14 @@ pub fn api_v1(cfg: &mut ServiceConfig) {
 
 /// A single resource with its strong `ETag`.
 pub fn single<T: Serialize>(status: StatusCode, version: i32, body: &T) -> HttpResponse {
-    let mut res = HttpResponse::build(status);
-    res.insert_header((header::ETAG, etag(version)));
-    JsonBytes::respond(body, SINGLE_JSON_BYTES, res)
+    match JsonBytes::new(body, SINGLE_JSON_BYTES) {
+        Ok(json) => json.single(status, version),
+        Err(e) => e.error_response(),
+    }
 }
 
 /// About what one resource takes as JSON, to size its buffer once.
-const SINGLE_JSON_BYTES: usize = 1536;
+pub const SINGLE_JSON_BYTES: usize = 1536;
 
 /// A response body already serialized to JSON (by `crate::json`). Handlers
 /// that send large pages make it inside their blocking unit of work, so the
@@ -111,31 +113,40 @@ impl JsonBytes {
         Ok(Self(buf))
     }
 
+    /// A value that writes its own JSON, into a buffer of about `size_hint`
+    /// bytes.
+    pub fn written<T: WriteJson + ?Sized>(value: &T, size_hint: usize) -> Self {
+        Self(crate::json::to_vec(value, size_hint))
+    }
+
     pub fn ok(self) -> HttpResponse {
         self.into_response(HttpResponse::Ok())
+    }
+
+    /// As a single resource with its strong `ETag`.
+    pub fn single(self, status: StatusCode, version: i32) -> HttpResponse {
+        let mut res = HttpResponse::build(status);
+        res.insert_header((header::ETAG, etag(version)));
+        self.into_response(res)
+    }
+
+    /// As a `201 Created` with `Location` and `ETag`.
+    pub fn created(self, location: String, version: i32) -> HttpResponse {
+        let mut res = HttpResponse::Created();
+        res.insert_header((header::LOCATION, location))
+            .insert_header((header::ETAG, etag(version)));
+        self.into_response(res)
     }
 
     fn into_response(self, mut res: HttpResponseBuilder) -> HttpResponse {
         res.content_type("application/json").body(self.0)
     }
-
-    /// `value` as the body of `res`, or the problem saying it could not be.
-    fn respond<T: Serialize>(
-        value: &T,
-        size_hint: usize,
-        res: HttpResponseBuilder,
-    ) -> HttpResponse {
-        match Self::new(value, size_hint) {
-            Ok(json) => json.into_response(res),
-            Err(e) => e.error_response(),
-        }
-    }
 }
 
 /// A `201 Created` with `Location` and `ETag`.
 pub fn created<T: Serialize>(location: String, version: i32, body: &T) -> HttpResponse {
-    let mut res = HttpResponse::Created();
-    res.insert_header((header::LOCATION, location))
-        .insert_header((header::ETAG, etag(version)));
-    JsonBytes::respond(body, SINGLE_JSON_BYTES, res)
+    match JsonBytes::new(body, SINGLE_JSON_BYTES) {
+        Ok(json) => json.created(location, version),
+        Err(e) => e.error_response(),
+    }
 }

@@ -30,7 +30,7 @@ use crate::error::ApiError;
 use crate::extract::{IfMatch, JsonBody, QueryParams};
 use crate::notify;
 use crate::pagination::{Page, decode_token, encode_token, fetch_size, into_page_keyed};
-use crate::routes::{JsonBytes, created, single};
+use crate::routes::JsonBytes;
 use crate::state::AppState;
 use prm_domain::events::EventType;
 use serde_json::json;
@@ -42,6 +42,8 @@ pub struct CustomerRef {
     #[schema(example = "Fabrikam GmbH")]
     pub name: String,
 }
+
+crate::write_json_struct!(CustomerRef { id, name });
 
 /// The customer's contact person. While an opportunity is only `delivered`,
 /// partners get `email` and `phone` as `null` until they accept.
@@ -57,6 +59,13 @@ pub struct ContactDto {
     #[schema(example = "CIO")]
     pub title: Option<String>,
 }
+
+crate::write_json_struct!(ContactDto {
+    name,
+    email,
+    phone,
+    title
+});
 
 /// A sales opportunity as the caller may see it.
 #[derive(Debug, Serialize, ToSchema)]
@@ -120,6 +129,46 @@ pub struct OpportunityDto {
     pub updated_at: DateTime<Utc>,
     /// Exactly what the caller may do to this opportunity now.
     pub allowed_actions: Vec<ActionDto>,
+}
+
+// Every list page writes this 50 times: directly, not through serde.
+crate::write_json_struct!(OpportunityDto {
+    id,
+    reference,
+    topic,
+    status,
+    origin,
+    customer,
+    contact,
+    estimated_revenue,
+    expected_close_date,
+    customer_situation,
+    customer_need,
+    proposed_solution,
+    country,
+    industry,
+    product_lines,
+    marketing_task_id,
+    owner_org_id,
+    owner_user_id,
+    primary_partner_id,
+    collaborator_ids,
+    pipeline_phase,
+    win_probability,
+    accept_by,
+    expires_on,
+    extension_count,
+    close_reason,
+    actual_revenue,
+    version,
+    created_at,
+    updated_at,
+    allowed_actions,
+});
+
+/// An opportunity as a single resource, with its `ETag`.
+pub fn opportunity_response(status: StatusCode, dto: &OpportunityDto) -> HttpResponse {
+    JsonBytes::written(dto, ITEM_JSON_BYTES).single(status, dto.version)
 }
 
 fn stored_money(
@@ -666,11 +715,8 @@ pub async fn create_opportunity(
             conn.transaction(|conn| create_in(conn, actor, body))
         })
         .await?;
-    Ok(created(
-        format!("/api/v1/opportunities/{}", dto.id),
-        dto.version,
-        &dto,
-    ))
+    Ok(JsonBytes::written(&dto, ITEM_JSON_BYTES)
+        .created(format!("/api/v1/opportunities/{}", dto.id), dto.version))
 }
 
 /// List the opportunities the caller may see: filtered, sorted, paginated.
@@ -712,7 +758,10 @@ pub async fn list_opportunities(
                 |v| list_cursor(sort, &v.row),
                 |v| opportunity_dto(v, actor),
             )?;
-            JsonBytes::new(&page, 64 + page.items.len() * ITEM_JSON_BYTES)
+            Ok(JsonBytes::written(
+                &page,
+                64 + page.items.len() * ITEM_JSON_BYTES,
+            ))
         })
         .await?;
     Ok(page.ok())
@@ -737,7 +786,7 @@ pub async fn get_opportunity(
             opportunity_dto(view, actor)
         })
         .await?;
-    Ok(single(StatusCode::OK, dto.version, &dto))
+    Ok(opportunity_response(StatusCode::OK, &dto))
 }
 
 /// Edit an opportunity's fields. Vendor writers: any open opportunity; the
@@ -783,7 +832,7 @@ pub async fn update_opportunity(
             })
         })
         .await?;
-    Ok(single(StatusCode::OK, dto.version, &dto))
+    Ok(opportunity_response(StatusCode::OK, &dto))
 }
 
 /// Turns a PATCH body into column changes, keeping a partner-created
@@ -850,4 +899,84 @@ fn changes_from(
         product_lines: normalized_labels(body.product_lines.as_deref())?,
         marketing_task_id: None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+    use crate::json::tests::written_as_serde_json;
+    use crate::pagination::Page;
+
+    fn dto(text: &str, full: bool) -> OpportunityDto {
+        let some = |s: &str| full.then(|| s.to_owned());
+        let at = Utc.with_ymd_and_hms(2026, 11, 20, 23, 1, 50).unwrap();
+        OpportunityDto {
+            id: Uuid::now_v7(),
+            reference: prm_domain::opportunity::reference(123),
+            topic: text.to_owned(),
+            status: StatusDto::PendingApproval,
+            origin: OriginDto::Partner,
+            customer: CustomerRef {
+                id: Uuid::now_v7(),
+                name: text.to_owned(),
+            },
+            contact: ContactDto {
+                name: some(text),
+                email: some("jo@fabrikam.example"),
+                phone: some("+49 30 1234"),
+                title: some(text),
+            },
+            estimated_revenue: full.then(|| MoneyDto {
+                amount: "120000.00".into(),
+                currency: "EUR".into(),
+            }),
+            expected_close_date: full.then(|| at.date_naive()),
+            customer_situation: some(text),
+            customer_need: some(text),
+            proposed_solution: some(text),
+            country: some("DE"),
+            industry: some("retail"),
+            product_lines: if full { vec![text.to_owned(), "cloud".into()] } else { vec![] },
+            marketing_task_id: full.then(Uuid::now_v7),
+            owner_org_id: Uuid::now_v7(),
+            owner_user_id: Uuid::now_v7(),
+            primary_partner_id: full.then(Uuid::now_v7),
+            collaborator_ids: if full { vec![Uuid::now_v7(), Uuid::now_v7()] } else { vec![] },
+            pipeline_phase: full.then_some(PhaseDto::Negotiate),
+            win_probability: full.then_some(100),
+            accept_by: full.then(|| at + chrono::Duration::microseconds(84_781)),
+            expires_on: full.then(|| at.date_naive()),
+            extension_count: if full { 2 } else { 0 },
+            close_reason: some(text),
+            actual_revenue: full.then(|| MoneyDto {
+                amount: "5".into(),
+                currency: "JPY".into(),
+            }),
+            version: i32::MAX,
+            created_at: at,
+            updated_at: at + chrono::Duration::milliseconds(5),
+            allowed_actions: if full { ActionDto::ALL.to_vec() } else { vec![] },
+        }
+    }
+
+    /// Also fails when a field is added to the struct but not to its
+    /// `write_json_struct!` list.
+    #[test]
+    fn opportunities_and_their_pages_write_what_serde_json_writes() {
+        for text in ["Cloud migration", "", "\"quoted\" \\ tab\t ünïcödé ✓ \u{7}"] {
+            for full in [true, false] {
+                written_as_serde_json(&dto(text, full));
+            }
+        }
+        written_as_serde_json(&Page {
+            items: vec![dto("a", true), dto("b", false)],
+            next_cursor: Some("abc".into()),
+        });
+        written_as_serde_json(&Page::<OpportunityDto> {
+            items: vec![],
+            next_cursor: None,
+        });
+    }
 }
