@@ -434,8 +434,16 @@ mod tests {
             };
         }
         every_value!(
-            OrgKindDto, TierDto, RoleDto, RegistrationDto, StatusDto, OriginDto, PhaseDto,
-            ActionDto, RegStatusDto, RegActionDto
+            OrgKindDto,
+            TierDto,
+            RoleDto,
+            RegistrationDto,
+            StatusDto,
+            OriginDto,
+            PhaseDto,
+            ActionDto,
+            RegStatusDto,
+            RegActionDto
         );
         written_as_serde_json(&MoneyDto {
             amount: "120000.50".into(),

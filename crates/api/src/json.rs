@@ -624,14 +624,23 @@ pub(crate) mod tests {
     fn direct_writers_write_what_serde_json_writes() {
         let mut every_byte: String = (0u8..0x80).map(char::from).collect();
         every_byte.push_str("ünïcödé ✓ \u{2028}");
-        for text in ["", "plain", "quote \" and \\ at the end\\", every_byte.as_str()] {
+        for text in [
+            "",
+            "plain",
+            "quote \" and \\ at the end\\",
+            every_byte.as_str(),
+        ] {
             written_as_serde_json(&text.to_owned());
             written_as_serde_json(&Some(text.to_owned()));
             written_as_serde_json(&vec![text.to_owned(), text.to_owned()]);
         }
         written_as_serde_json(&None::<String>);
         written_as_serde_json(&Vec::<String>::new());
-        written_as_serde_json(&vec![uuid::Uuid::nil(), uuid::Uuid::max(), uuid::Uuid::now_v7()]);
+        written_as_serde_json(&vec![
+            uuid::Uuid::nil(),
+            uuid::Uuid::max(),
+            uuid::Uuid::now_v7(),
+        ]);
         written_as_serde_json(&vec![i64::MIN, -1, 0, 7, i64::MAX]);
         written_as_serde_json(&vec![Some(i16::MIN), None, Some(i16::MAX)]);
         written_as_serde_json(&vec![i32::MIN, i32::MAX]);

@@ -318,7 +318,19 @@ pub(crate) mod tests {
 
     #[test]
     fn references_read_as_format_writes_them() {
-        for n in [0, 1, 7, 123, 99_999, 999_999, 1_000_000, 93_458, i64::MAX, -5, i64::MIN] {
+        for n in [
+            0,
+            1,
+            7,
+            123,
+            99_999,
+            999_999,
+            1_000_000,
+            93_458,
+            i64::MAX,
+            -5,
+            i64::MIN,
+        ] {
             assert_eq!(reference(n), format!("OPP-{n:06}"));
         }
     }

@@ -938,12 +938,20 @@ mod tests {
             proposed_solution: some(text),
             country: some("DE"),
             industry: some("retail"),
-            product_lines: if full { vec![text.to_owned(), "cloud".into()] } else { vec![] },
+            product_lines: if full {
+                vec![text.to_owned(), "cloud".into()]
+            } else {
+                vec![]
+            },
             marketing_task_id: full.then(Uuid::now_v7),
             owner_org_id: Uuid::now_v7(),
             owner_user_id: Uuid::now_v7(),
             primary_partner_id: full.then(Uuid::now_v7),
-            collaborator_ids: if full { vec![Uuid::now_v7(), Uuid::now_v7()] } else { vec![] },
+            collaborator_ids: if full {
+                vec![Uuid::now_v7(), Uuid::now_v7()]
+            } else {
+                vec![]
+            },
             pipeline_phase: full.then_some(PhaseDto::Negotiate),
             win_probability: full.then_some(100),
             accept_by: full.then(|| at + chrono::Duration::microseconds(84_781)),
@@ -957,7 +965,11 @@ mod tests {
             version: i32::MAX,
             created_at: at,
             updated_at: at + chrono::Duration::milliseconds(5),
-            allowed_actions: if full { ActionDto::ALL.to_vec() } else { vec![] },
+            allowed_actions: if full {
+                ActionDto::ALL.to_vec()
+            } else {
+                vec![]
+            },
         }
     }
 
