@@ -1,7 +1,7 @@
 //! Bearer-token authentication: JWT verification pinned to the configured
 //! algorithm, and local token minting for development.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::future::{Ready, ready};
 
 use actix_web::dev::Payload;
@@ -21,7 +21,7 @@ use crate::state::AppState;
 /// Seconds of clock skew tolerated on `exp` and `nbf`.
 pub const LEEWAY_SECS: u64 = 10;
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Claims {
     pub sub: String,
     pub exp: i64,
@@ -39,7 +39,16 @@ pub struct Claims {
 pub struct JwtVerifier {
     key: DecodingKey,
     validation: Validation,
+    /// Tokens already verified, by their exact text. Checking a signature
+    /// was a fifth of the instructions of a `GET` by id; the same bytes
+    /// verify the same way until their time window closes, which a hit
+    /// checks again (more strictly than the leeway would).
+    verified: std::sync::Mutex<HashMap<String, Claims>>,
 }
+
+/// At most this many verified tokens are remembered; then they are
+/// forgotten at once and verified again as they come back.
+const VERIFIED_TOKENS: usize = 4096;
 
 impl std::fmt::Debug for JwtVerifier {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -81,10 +90,40 @@ impl JwtVerifier {
             None => validation.validate_aud = false,
         }
         validation.required_spec_claims = required;
-        Ok(Self { key, validation })
+        Ok(Self {
+            key,
+            validation,
+            verified: std::sync::Mutex::new(HashMap::new()),
+        })
     }
 
     pub fn verify(&self, token: &str) -> Result<Claims, ApiError> {
+        let now = Utc::now().timestamp();
+        if let Some(claims) = self.already_verified(token, now) {
+            return Ok(claims);
+        }
+        let claims = self.check(token)?;
+        if let Ok(mut verified) = self.verified.lock() {
+            if verified.len() >= VERIFIED_TOKENS {
+                verified.clear();
+            }
+            verified.insert(token.to_owned(), claims.clone());
+        }
+        Ok(claims)
+    }
+
+    /// The claims of `token` if it was verified before and is, at `now`,
+    /// strictly inside its `nbf`..`exp` window: there the full check, whose
+    /// leeway only widens the window, would pass too.
+    fn already_verified(&self, token: &str, now: i64) -> Option<Claims> {
+        let verified = self.verified.lock().ok()?;
+        verified
+            .get(token)
+            .filter(|c| now < c.exp && c.nbf.is_none_or(|nbf| nbf <= now))
+            .cloned()
+    }
+
+    fn check(&self, token: &str) -> Result<Claims, ApiError> {
         jsonwebtoken::decode::<Claims>(token, &self.key, &self.validation)
             .map(|data| data.claims)
             .map_err(|e| {
@@ -186,4 +225,60 @@ fn caller_from(req: &HttpRequest) -> Result<Caller, ApiError> {
         subject: claims.sub,
         reads: matches!(*req.method(), Method::GET | Method::HEAD),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(secret: &[u8]) -> JwtConfig {
+        JwtConfig {
+            key: JwtKey::Hs256 {
+                secret: secret.to_vec(),
+                is_demo: false,
+            },
+            issuer: None,
+            audience: None,
+        }
+    }
+
+    #[test]
+    fn a_verified_token_is_remembered_only_inside_its_time_window() {
+        let cfg = config(b"a test secret of reasonable length");
+        let verifier = JwtVerifier::new(&cfg).unwrap();
+        let token = mint_token(&cfg, "jo", chrono::Duration::minutes(10)).unwrap();
+        let now = Utc::now().timestamp();
+        assert!(verifier.already_verified(&token, now).is_none());
+        assert_eq!(verifier.verify(&token).unwrap().sub, "jo");
+        let claims = verifier.already_verified(&token, now).expect("remembered");
+        assert_eq!(claims.sub, "jo");
+        // At its expiry, and before its `nbf`, it is checked in full again.
+        assert!(verifier.already_verified(&token, claims.exp).is_none());
+        let nbf = claims.nbf.expect("minted tokens carry nbf");
+        assert!(verifier.already_verified(&token, nbf - 1).is_none());
+        assert!(verifier.already_verified(&token, nbf).is_some());
+    }
+
+    #[test]
+    fn a_token_that_fails_is_not_remembered_nor_matched_by_a_near_copy() {
+        let cfg = config(b"a test secret of reasonable length");
+        let verifier = JwtVerifier::new(&cfg).unwrap();
+        let good = mint_token(&cfg, "jo", chrono::Duration::minutes(10)).unwrap();
+        verifier.verify(&good).unwrap();
+        // Signed with another secret: refused, and not remembered.
+        let forged = mint_token(
+            &config(b"another secret of reasonable length"),
+            "jo",
+            chrono::Duration::minutes(10),
+        )
+        .unwrap();
+        assert!(verifier.verify(&forged).is_err());
+        assert!(verifier.verify(&forged).is_err());
+        let now = Utc::now().timestamp();
+        assert!(verifier.already_verified(&forged, now).is_none());
+        // The remembered token's text with its signature cut short is not it.
+        let truncated = &good[..good.len() - 1];
+        assert!(verifier.already_verified(truncated, now).is_none());
+        assert!(verifier.verify(truncated).is_err());
+    }
 }
