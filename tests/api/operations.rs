@@ -2,6 +2,7 @@
 
 use std::time::{Duration, Instant};
 
+use diesel::connection::SimpleConnection;
 use prm_tests::{DbProxy, TestApp, TestUser};
 
 #[actix_web::test]
@@ -275,16 +276,26 @@ async fn small_pool(connections: u32, readers: usize) -> (TestApp, TestUser, Str
     (app, cm, id)
 }
 
+/// A transaction on a connection of its own that takes the lock `sql`
+/// takes and keeps it until `release`.
+fn hold(app: &TestApp, sql: &str) -> diesel::PgConnection {
+    let mut conn = app.db.conn();
+    conn.batch_execute(&format!("BEGIN; {sql};")).unwrap();
+    conn
+}
+
+fn release(mut conn: diesel::PgConnection) {
+    conn.batch_execute("COMMIT").unwrap();
+}
+
 #[actix_web::test]
 async fn requests_queue_for_the_database_and_time_out_with_503() {
     let (app, cm, id) = small_pool(1, 1).await;
     // A PATCH waits on this row lock while holding the only connection.
-    let mut lock = app.db.conn();
-    diesel::connection::SimpleConnection::batch_execute(
-        &mut lock,
-        &format!("BEGIN; SELECT 1 FROM opportunities WHERE id = '{id}' FOR UPDATE;"),
-    )
-    .unwrap();
+    let lock = hold(
+        &app,
+        &format!("SELECT 1 FROM opportunities WHERE id = '{id}' FOR UPDATE"),
+    );
     let path = format!("/api/v1/opportunities/{id}");
     let body = serde_json::json!({"topic": "Done"});
     let held = app.patch(&path, &cm.token, &body);
@@ -293,7 +304,7 @@ async fn requests_queue_for_the_database_and_time_out_with_503() {
         let started = Instant::now();
         let res = app.get("/api/v1/me", &cm.token).await;
         let waited = started.elapsed();
-        diesel::connection::SimpleConnection::batch_execute(&mut lock, "COMMIT").unwrap();
+        release(lock);
         (res, waited)
     };
     let (held, (queued, waited)) = futures_util::future::join(held, queued).await;
@@ -311,12 +322,7 @@ async fn reads_queue_for_their_share_of_the_pool_and_leave_the_rest_to_writes() 
     let (app, cm, id) = small_pool(2, 1).await;
     // This GET holds the only read permit (and one connection) while it
     // waits for the table lock.
-    let mut lock = app.db.conn();
-    diesel::connection::SimpleConnection::batch_execute(
-        &mut lock,
-        "BEGIN; LOCK TABLE opportunities IN ACCESS EXCLUSIVE MODE;",
-    )
-    .unwrap();
+    let lock = hold(&app, "LOCK TABLE opportunities IN ACCESS EXCLUSIVE MODE");
     let path = format!("/api/v1/opportunities/{id}");
     let held = app.get(&path, &cm.token);
     let others = async {
@@ -335,7 +341,7 @@ async fn reads_queue_for_their_share_of_the_pool_and_leave_the_rest_to_writes() 
         let started = Instant::now();
         let read = app.get("/api/v1/me", &cm.token).await;
         let read_waited = started.elapsed();
-        diesel::connection::SimpleConnection::batch_execute(&mut lock, "COMMIT").unwrap();
+        release(lock);
         (write, write_took, read, read_waited)
     };
     let (held, (write, write_took, read, read_waited)) =

@@ -96,9 +96,9 @@ pub fn single<T: Serialize>(status: StatusCode, version: i32, body: &T) -> HttpR
 }
 
 /// About what one resource takes as JSON, to size its buffer once.
-pub const SINGLE_JSON_BYTES: usize = 1536;
+const SINGLE_JSON_BYTES: usize = 1536;
 
-/// A response body already serialized to JSON (by `crate::json`). Handlers
+/// A response body already serialized to JSON. Handlers
 /// that send large pages make it inside their blocking unit of work, so the
 /// event loop that serves many connections only writes bytes.
 #[derive(Debug)]
@@ -108,7 +108,7 @@ impl JsonBytes {
     /// Serializes `value` into a buffer of about `size_hint` bytes.
     pub fn new<T: Serialize>(value: &T, size_hint: usize) -> Result<Self, ApiError> {
         let mut buf = Vec::with_capacity(size_hint);
-        crate::json::write(&mut buf, value)
+        serde_json::to_writer(&mut buf, value)
             .map_err(|e| ApiError::Internal(format!("serializing a response: {e}")))?;
         Ok(Self(buf))
     }

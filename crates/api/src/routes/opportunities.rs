@@ -24,7 +24,7 @@ use validator::Validate;
 use crate::auth::Caller;
 use crate::dto::{
     ActionDto, MoneyDto, OriginDto, PhaseDto, StatusDto, double_option, not_blank, trimmed,
-    valid_country, valid_email, valid_labels, wire_time,
+    valid_country, valid_email, valid_labels,
 };
 use crate::error::ApiError;
 use crate::extract::{IfMatch, JsonBody, QueryParams};
@@ -95,7 +95,6 @@ pub struct OpportunityDto {
     pub customer: CustomerRef,
     pub contact: ContactDto,
     pub estimated_revenue: Option<MoneyDto>,
-    #[serde(serialize_with = "wire_time::opt_date")]
     pub expected_close_date: Option<NaiveDate>,
     pub customer_situation: Option<String>,
     pub customer_need: Option<String>,
@@ -115,17 +114,13 @@ pub struct OpportunityDto {
     #[schema(minimum = 0, maximum = 100)]
     pub win_probability: Option<i16>,
     /// Deadline to accept or decline while `delivered`.
-    #[serde(serialize_with = "wire_time::opt_timestamp")]
     pub accept_by: Option<DateTime<Utc>>,
-    #[serde(serialize_with = "wire_time::opt_date")]
     pub expires_on: Option<NaiveDate>,
     pub extension_count: i32,
     pub close_reason: Option<String>,
     pub actual_revenue: Option<MoneyDto>,
     pub version: i32,
-    #[serde(serialize_with = "wire_time::timestamp")]
     pub created_at: DateTime<Utc>,
-    #[serde(serialize_with = "wire_time::timestamp")]
     pub updated_at: DateTime<Utc>,
     /// Exactly what the caller may do to this opportunity now.
     pub allowed_actions: Vec<ActionDto>,
