@@ -470,6 +470,65 @@ async fn lists_never_contain_what_get_refuses() {
     }
 }
 
+/// The store reads a view's columns by position (its lists' hot path); here
+/// that reader is checked against Diesel's own, field by field, on a row
+/// whose every column holds a value of its own.
+#[actix_web::test]
+async fn positional_view_reader_agrees_with_diesels_reader() {
+    use diesel::prelude::*;
+    use prm_store::opportunities::{Opportunity, find_view};
+    use prm_store::schema::{customers, opportunities};
+
+    let w = world().await;
+    let id = create(
+        &w.app,
+        &w.cm.token,
+        &json!({"topic": "every column", "customer_id": w.vendor_customer}),
+    )
+    .await
+    .expect(201)
+    .id();
+    w.app.sql(&format!(
+        "UPDATE opportunities SET status = 'won', origin = 'vendor', primary_partner_id = '{res}',
+           contact_name = 'c-name', contact_email = 'c@mail.example', contact_phone = '+49 1',
+           contact_title = 'c-title', currency = 'EUR', estimated_revenue = 12.5,
+           expected_close_date = DATE '2031-02-03', customer_situation = 'situation',
+           customer_need = 'need', proposed_solution = 'solution', country = 'FR',
+           industry = 'retail', product_lines = ARRAY['a', 'b'],
+           pipeline_phase = 'commit', win_probability = 87,
+           accept_by = TIMESTAMPTZ '2031-01-01 10:00:00+00', expires_on = DATE '2031-05-06',
+           extension_count = 2, close_reason = 'reason', actual_revenue = 11.25,
+           closed_at = TIMESTAMPTZ '2031-03-04 05:06:07.891+00', version = 9,
+           auto_assignments = 3, updated_at = TIMESTAMPTZ '2031-03-04 05:06:08+00'
+         WHERE id = '{id}';
+         INSERT INTO opportunity_collaborators (opportunity_id, org_id) VALUES ('{id}', '{dist}')",
+        res = w.res.id,
+        dist = w.dist.id,
+    ));
+    let uuid: uuid::Uuid = id.parse().unwrap();
+    let mut conn = w.app.db.conn();
+    let by_position = find_view(&mut conn, uuid).unwrap().unwrap();
+    let (row, customer_name, collaborator_ids): (Opportunity, String, Vec<uuid::Uuid>) =
+        opportunities::table
+            .inner_join(customers::table)
+            .filter(opportunities::id.eq(uuid))
+            .select((
+                Opportunity::as_select(),
+                customers::name,
+                opportunities::collaborator_ids,
+            ))
+            .first(&mut conn)
+            .unwrap();
+    assert_eq!(format!("{:?}", by_position.row), format!("{row:?}"));
+    assert_eq!(by_position.customer_name, customer_name);
+    assert_eq!(by_position.collaborator_ids, collaborator_ids);
+    assert_eq!(by_position.customer_name, "Vendor Customer");
+    assert_eq!(by_position.row.contact_title.as_deref(), Some("c-title"));
+    assert_eq!(by_position.collaborator_ids.len(), 1);
+    assert_eq!(by_position.row.extension_count, 2);
+    assert_eq!(by_position.row.auto_assignments, 3);
+}
+
 #[actix_web::test]
 async fn pages_stay_stable_while_rows_are_inserted() {
     let w = world().await;

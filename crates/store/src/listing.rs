@@ -11,7 +11,7 @@ use diesel::sql_types::{Bool, Date, Numeric};
 use prm_domain::opportunity::{Status, Visibility};
 use uuid::Uuid;
 
-use crate::opportunities::{Opportunity, OpportunityView};
+use crate::opportunities::{OpportunityView, view_columns};
 use crate::prepared::prepared;
 use crate::schema::{customers, opportunities, opportunity_collaborators};
 
@@ -326,11 +326,7 @@ pub fn list(
     let q = opportunities::table
         .inner_join(customers::table)
         .filter(p)
-        .select((
-            Opportunity::as_select(),
-            customers::name,
-            opportunities::collaborator_ids,
-        ))
+        .select(view_columns())
         .into_boxed();
     // Typed orders where they exist, so the statement is prepared once.
     let q = match sort {
@@ -343,18 +339,11 @@ pub fn list(
     // Collected into a page-sized vector: `load` grows one row by row, and
     // moving the rows at each doubling cost 2 % of a page's instructions.
     let mut page = Vec::with_capacity(usize::try_from(limit).unwrap_or(0));
-    for row in q
+    for view in q
         .limit(limit)
-        .load_iter::<(Opportunity, String, Vec<Uuid>), diesel::connection::DefaultLoadingMode>(
-            conn,
-        )?
+        .load_iter::<OpportunityView, diesel::connection::DefaultLoadingMode>(conn)?
     {
-        let (row, customer_name, collaborator_ids) = row?;
-        page.push(OpportunityView {
-            row,
-            customer_name,
-            collaborator_ids,
-        });
+        page.push(view?);
     }
     Ok(page)
 }
