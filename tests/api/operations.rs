@@ -249,9 +249,6 @@ async fn hand_written_statements_are_prepared_once_per_connection() {
     );
 }
 
-/// Requests wait for a database connection in a first-come, first-served
-/// queue; one that waits longer than the checkout timeout gets the same 503
-/// as when the pool cannot connect, and the queue moves on afterwards.
 /// An app with `connections` pooled connections, `readers` of them for
 /// reads, a 300 ms queue timeout, and a channel manager's opportunity.
 async fn small_pool(connections: u32, readers: usize) -> (TestApp, TestUser, String) {
@@ -288,6 +285,9 @@ fn release(mut conn: diesel::PgConnection) {
     conn.batch_execute("COMMIT").unwrap();
 }
 
+/// Requests wait for a database connection in a first-come, first-served
+/// queue; one that waits longer than the checkout timeout gets the same 503
+/// as when the pool cannot connect, and the queue moves on afterwards.
 #[actix_web::test]
 async fn requests_queue_for_the_database_and_time_out_with_503() {
     let (app, cm, id) = small_pool(1, 1).await;

@@ -7,8 +7,6 @@
 //! most of the request's JSON cost. Types on that path implement
 //! [`WriteJson`] instead; everything else is serialized by serde_json.
 
-use std::borrow::Cow;
-
 use chrono::{DateTime, Datelike, NaiveDate, SecondsFormat, Timelike, Utc};
 
 /// A value that writes itself as compact JSON, byte for byte what
@@ -192,60 +190,62 @@ fn digits(v: u32, out: &mut [u8]) {
     }
 }
 
+/// `d` as `YYYY-MM-DD` in `buf`, for years 0 to 9999.
+fn date_digits(d: NaiveDate, buf: &mut [u8]) {
+    buf[..10].copy_from_slice(b"0000-00-00");
+    digits(d.year().unsigned_abs(), &mut buf[0..4]);
+    digits(d.month(), &mut buf[5..7]);
+    digits(d.day(), &mut buf[8..10]);
+}
+
+/// Text known to need no escaping (digits and separators), between quotes.
+fn quoted(text: &[u8], out: &mut Vec<u8>) {
+    out.reserve(text.len() + 2);
+    out.push(b'"');
+    out.extend_from_slice(text);
+    out.push(b'"');
+}
+
 /// RFC 3339 in UTC with 0, 3, 6 or 9 fractional digits, as chrono's
-/// `Serialize` writes it, in `buf` unless chrono has to write it: without
-/// its formatter and the String it returns (about 700 instructions a
-/// timestamp, two per item of a list page).
-fn timestamp_text<'b>(t: &DateTime<Utc>, buf: &'b mut [u8; 30]) -> Cow<'b, str> {
-    let (date, time) = (t.date_naive(), t.time());
-    let nanos = time.nanosecond();
-    if !(0..=9999).contains(&date.year()) || nanos >= 1_000_000_000 {
-        // Signed years and leap seconds: chrono's own rendering.
-        return Cow::Owned(t.to_rfc3339_opts(SecondsFormat::AutoSi, true));
-    }
-    *buf = *b"0000-00-00T00:00:00.000000000Z";
-    digits(date.year().unsigned_abs(), &mut buf[0..4]);
-    digits(date.month(), &mut buf[5..7]);
-    digits(date.day(), &mut buf[8..10]);
-    digits(time.hour(), &mut buf[11..13]);
-    digits(time.minute(), &mut buf[14..16]);
-    digits(time.second(), &mut buf[17..19]);
-    digits(nanos, &mut buf[20..29]);
-    let end = match nanos {
-        0 => 19,
-        n if n % 1_000_000 == 0 => 23,
-        n if n % 1_000 == 0 => 26,
-        _ => 29,
-    };
-    buf[end] = b'Z';
-    // Only ASCII digits and separators were written.
-    Cow::Borrowed(std::str::from_utf8(&buf[..=end]).unwrap_or_default())
-}
-
-/// ISO 8601 as chrono writes it, in `buf` for years 0 to 9999.
-fn date_text<'b>(d: &NaiveDate, buf: &'b mut [u8; 10]) -> Cow<'b, str> {
-    let (y, m, day) = (d.year(), d.month(), d.day());
-    if !(0..=9999).contains(&y) {
-        // chrono writes these with a sign and more digits.
-        return Cow::Owned(d.to_string());
-    }
-    *buf = *b"0000-00-00";
-    digits(y.unsigned_abs(), &mut buf[0..4]);
-    digits(m, &mut buf[5..7]);
-    digits(day, &mut buf[8..10]);
-    // Only ASCII digits and dashes were written.
-    Cow::Borrowed(std::str::from_utf8(&buf[..]).unwrap_or_default())
-}
-
+/// `Serialize` writes it, without its formatter and the String it returns
+/// (about 700 instructions a timestamp, two per item of a list page).
 impl WriteJson for DateTime<Utc> {
     fn write_json(&self, out: &mut Vec<u8>) {
-        timestamp_text(self, &mut [0; 30]).write_json(out);
+        let (date, time) = (self.date_naive(), self.time());
+        let nanos = time.nanosecond();
+        if !(0..=9999).contains(&date.year()) || nanos >= 1_000_000_000 {
+            // Signed years and leap seconds: chrono's own rendering.
+            return self
+                .to_rfc3339_opts(SecondsFormat::AutoSi, true)
+                .write_json(out);
+        }
+        let mut buf = *b"0000-00-00T00:00:00.000000000Z";
+        date_digits(date, &mut buf);
+        digits(time.hour(), &mut buf[11..13]);
+        digits(time.minute(), &mut buf[14..16]);
+        digits(time.second(), &mut buf[17..19]);
+        digits(nanos, &mut buf[20..29]);
+        let end = match nanos {
+            0 => 19,
+            n if n % 1_000_000 == 0 => 23,
+            n if n % 1_000 == 0 => 26,
+            _ => 29,
+        };
+        buf[end] = b'Z';
+        quoted(&buf[..=end], out);
     }
 }
 
+/// ISO 8601 as chrono writes it.
 impl WriteJson for NaiveDate {
     fn write_json(&self, out: &mut Vec<u8>) {
-        date_text(self, &mut [0; 10]).write_json(out);
+        if !(0..=9999).contains(&self.year()) {
+            // chrono writes these with a sign and more digits.
+            return self.to_string().write_json(out);
+        }
+        let mut buf = [0; 10];
+        date_digits(*self, &mut buf);
+        quoted(&buf, out);
     }
 }
 

@@ -98,9 +98,9 @@ pub fn single<T: Serialize>(status: StatusCode, version: i32, body: &T) -> HttpR
 /// About what one resource takes as JSON, to size its buffer once.
 const SINGLE_JSON_BYTES: usize = 1536;
 
-/// A response body already serialized to JSON. Handlers
-/// that send large pages make it inside their blocking unit of work, so the
-/// event loop that serves many connections only writes bytes.
+/// A response body already serialized to JSON. Handlers that send large
+/// pages make it inside their blocking unit of work, so the event loop that
+/// serves many connections only writes bytes.
 #[derive(Debug)]
 pub struct JsonBytes(Vec<u8>);
 
