@@ -16,6 +16,7 @@ mod openapi;
 mod operations;
 mod opportunities;
 mod orgs;
+mod queue;
 mod startup;
 mod sweep;
 mod tasks_and_dashboards;

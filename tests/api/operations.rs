@@ -76,6 +76,8 @@ async fn metrics_count_requests_by_route_template_and_status_with_latency_and_po
             .contains(r#"prm_db_pool_connections{state="in_use"}"#)
     );
     assert!(m.text.contains(r#"prm_db_pool_connections{state="idle"}"#));
+    assert!(m.text.contains(r#"prm_db_queue_waiting{kind="read"} 0"#));
+    assert!(m.text.contains(r#"prm_db_queue_waiting{kind="write"} 0"#));
     // Authentication is timed on every request that carries a token: the
     // three 404s and the /me above.
     assert!(

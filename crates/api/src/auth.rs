@@ -178,7 +178,7 @@ pub struct Caller {
     pub subject: String,
     pub cached: Option<Actor>,
     /// A `GET` or `HEAD`: its database work only reads, and queues for the
-    /// read share of the pool (see `state::Gate`).
+    /// read share of the queue's threads (see `queue::DbQueue`).
     pub reads: bool,
 }
 

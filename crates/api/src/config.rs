@@ -48,7 +48,8 @@ pub struct Config {
     pub vendor_name: String,
     pub pool: PoolSettings,
     /// How many reads (`GET`, `HEAD`) may hold a connection at once; the
-    /// rest of the pool stays open to writes (`Gate` caps it at the pool).
+    /// rest of the pool stays open to writes (`queue::DbQueue` caps it at the
+    /// pool).
     pub db_readers: usize,
     /// HTTP event loops (actix workers).
     pub workers: usize,
@@ -253,7 +254,7 @@ fn default_readers() -> u64 {
 }
 
 /// One HTTP event loop per two cores, at least one. Every request's
-/// database work and large serialization run on blocking threads, so the
+/// database work and large serialization run on the queue's threads, so the
 /// event loops only parse, authenticate and write; on two cores a second
 /// loop cost the list about 12 % more CPU per request in thread hand-offs.
 fn default_workers() -> u64 {

@@ -13,6 +13,7 @@ pub mod notify;
 pub mod observe;
 pub mod openapi;
 pub mod pagination;
+pub mod queue;
 pub mod routes;
 pub mod seed;
 pub mod startup;

@@ -70,7 +70,7 @@ impl Metrics {
     }
 
     /// The Prometheus text exposition.
-    pub fn render(&self, pool: &PgPool) -> String {
+    pub fn render(&self, pool: &PgPool, queue: &crate::queue::DbQueue) -> String {
         let mut out = String::new();
         family(
             &mut out,
@@ -164,6 +164,15 @@ impl Metrics {
             "prm_db_pool_connections{{state=\"max\"}} {}",
             pool.max_size()
         );
+        let (reads, writes) = queue.waiting();
+        family(
+            &mut out,
+            "prm_db_queue_waiting",
+            "gauge",
+            "Requests waiting for a database thread, by kind of work.",
+        );
+        let _ = writeln!(out, "prm_db_queue_waiting{{kind=\"read\"}} {reads}");
+        let _ = writeln!(out, "prm_db_queue_waiting{{kind=\"write\"}} {writes}");
         out
     }
 }
@@ -234,5 +243,5 @@ pub async fn metrics(
 ) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
-        .body(metrics.render(&state.pool))
+        .body(metrics.render(&state.pool, &state.queue))
 }

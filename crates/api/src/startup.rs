@@ -262,11 +262,11 @@ impl Application {
             webhooks: config.webhooks.clone(),
             draining: draining.clone(),
             actors: crate::state::ActorCache::new(config.auth_cache_ttl),
-            gate: crate::state::Gate::new(
-                pool.max_size() as usize,
+            queue: crate::queue::DbQueue::start(
+                pool.clone(),
                 config.db_readers,
                 config.pool.checkout_timeout,
-            ),
+            )?,
             pool,
         });
         let doc = openapi_document();

@@ -1,5 +1,5 @@
 //! HTTP handlers, one module per resource. Each handler extracts, runs one
-//! unit of work on the blocking pool, and writes a response DTO.
+//! unit of work on the database queue, and writes a response DTO.
 
 use actix_web::http::StatusCode;
 use actix_web::http::header;

@@ -1,0 +1,200 @@
+//! The database queue on its own, against a real database: who runs when,
+//! and what happens to jobs that wait too long, lose their request or panic.
+
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use actix_web::ResponseError;
+use diesel::RunQueryDsl;
+use futures_util::future::join_all;
+use prm_api::error::ApiError;
+use prm_api::queue::{DbQueue, Kind};
+use prm_store::pool::{PoolSettings, build_pool};
+use prm_tests::TestDb;
+
+/// A queue over `connections` connections to a fresh database, `reads` of
+/// them for reads, jobs waiting at most `timeout`.
+fn queue(db: &TestDb, connections: u32, reads: usize, timeout: Duration) -> DbQueue {
+    let pool = build_pool(
+        &db.url,
+        &PoolSettings {
+            max_size: connections,
+            checkout_timeout: Duration::from_secs(5),
+            ..PoolSettings::default()
+        },
+    );
+    DbQueue::start(pool, reads, timeout).unwrap()
+}
+
+/// Runs one statement, so every job really uses its connection.
+fn touch(conn: &mut prm_store::PgConnection) {
+    diesel::sql_query("SELECT 1").execute(conn).unwrap();
+}
+
+/// A job that signals when it has started and then holds its thread (and
+/// its connection) until `release` is sent.
+fn holding(
+    log: Arc<Mutex<Vec<&'static str>>>,
+    name: &'static str,
+) -> (
+    impl FnOnce(&mut prm_store::PgConnection) -> Result<(), ApiError> + Send + 'static,
+    mpsc::Receiver<()>,
+    mpsc::Sender<()>,
+) {
+    let (started_tx, started) = mpsc::channel();
+    let (release, release_rx) = mpsc::channel::<()>();
+    let job = move |conn: &mut prm_store::PgConnection| {
+        touch(conn);
+        started_tx.send(()).unwrap();
+        release_rx.recv().unwrap();
+        log.lock().unwrap().push(name);
+        Ok(())
+    };
+    (job, started, release)
+}
+
+fn recording(
+    log: &Arc<Mutex<Vec<&'static str>>>,
+    name: &'static str,
+) -> impl FnOnce(&mut prm_store::PgConnection) -> Result<(), ApiError> + Send + 'static {
+    let log = log.clone();
+    move |conn| {
+        touch(conn);
+        log.lock().unwrap().push(name);
+        Ok(())
+    }
+}
+
+async fn wait_until_started(started: &mpsc::Receiver<()>) {
+    for _ in 0..500 {
+        if started.try_recv().is_ok() {
+            return;
+        }
+        actix_web::rt::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("the holding job never started");
+}
+
+/// Reads run in the order they arrived; a write waiting behind them takes a
+/// connection reads may not use, ahead of them.
+#[actix_web::test]
+async fn database_jobs_run_first_come_first_served_and_writes_pass_reads_waiting_for_a_read_slot() {
+    let db = TestDb::empty();
+    let q = queue(&db, 2, 1, Duration::from_secs(5));
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let (hold, started, release) = holding(log.clone(), "held read");
+    let held = q.run(Kind::Read, hold);
+    let rest = async {
+        wait_until_started(&started).await;
+        // join_all polls in order, so the jobs are queued in this order.
+        let queued = join_all(vec![
+            Box::pin(q.run(Kind::Read, recording(&log, "read 1"))),
+            Box::pin(q.run(Kind::Read, recording(&log, "read 2"))),
+            Box::pin(q.run(Kind::Write, recording(&log, "write"))),
+            Box::pin(q.run(Kind::Read, recording(&log, "read 3"))),
+        ]);
+        let releaser = async {
+            // Long enough for the write to finish on the other connection.
+            actix_web::rt::time::sleep(Duration::from_millis(300)).await;
+            // The three reads wait for the read slot; the write has run.
+            assert_eq!(q.waiting(), (3, 0));
+            release.send(()).unwrap();
+        };
+        futures_util::future::join(queued, releaser).await.0
+    };
+    let (held, rest) = futures_util::future::join(held, rest).await;
+    held.unwrap();
+    assert!(rest.iter().all(Result::is_ok));
+    assert_eq!(
+        *log.lock().unwrap(),
+        vec!["write", "held read", "read 1", "read 2", "read 3"]
+    );
+}
+
+/// A job still queued when its wait runs out answers 503 and never runs;
+/// the queue goes on with the next one.
+#[actix_web::test]
+async fn a_database_job_that_waits_past_the_timeout_answers_503_and_never_runs() {
+    let db = TestDb::empty();
+    let q = queue(&db, 1, 1, Duration::from_millis(200));
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let (hold, started, release) = holding(log.clone(), "held");
+    let held = q.run(Kind::Write, hold);
+    let late = async {
+        wait_until_started(&started).await;
+        let late = q.run(Kind::Write, recording(&log, "late")).await;
+        release.send(()).unwrap();
+        late
+    };
+    let (held, late) = futures_util::future::join(held, late).await;
+    held.unwrap();
+    match late {
+        Err(e @ ApiError::Unavailable(_)) => assert_eq!(e.status_code().as_u16(), 503),
+        other => panic!("expected 503, got {other:?}"),
+    }
+    q.run(Kind::Write, recording(&log, "next")).await.unwrap();
+    assert_eq!(*log.lock().unwrap(), vec!["held", "next"]);
+}
+
+/// Once a job has started it finishes even if its request goes away: a
+/// write the client stopped waiting for is still whole.
+#[actix_web::test]
+async fn a_started_database_job_finishes_when_its_request_goes_away() {
+    let db = TestDb::empty();
+    let q = queue(&db, 1, 1, Duration::from_secs(5));
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let (hold, started, release) = holding(log.clone(), "abandoned");
+    let abandoned =
+        actix_web::rt::time::timeout(Duration::from_millis(100), q.run(Kind::Write, hold));
+    assert!(abandoned.await.is_err(), "the request should have given up");
+    wait_until_started(&started).await;
+    release.send(()).unwrap();
+    // The queue's one thread finishes the abandoned job before this one.
+    q.run(Kind::Write, recording(&log, "after")).await.unwrap();
+    assert_eq!(*log.lock().unwrap(), vec!["abandoned", "after"]);
+}
+
+/// A job whose request went away before it started never runs.
+#[actix_web::test]
+async fn a_queued_database_job_is_dropped_with_its_request() {
+    let db = TestDb::empty();
+    let q = queue(&db, 1, 1, Duration::from_secs(5));
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let (hold, started, release) = holding(log.clone(), "held");
+    let held = q.run(Kind::Write, hold);
+    let rest = async {
+        wait_until_started(&started).await;
+        let gone = actix_web::rt::time::timeout(
+            Duration::from_millis(50),
+            q.run(Kind::Write, recording(&log, "gone")),
+        );
+        assert!(gone.await.is_err());
+        release.send(()).unwrap();
+        q.run(Kind::Write, recording(&log, "next")).await
+    };
+    let (held, next) = futures_util::future::join(held, rest).await;
+    held.unwrap();
+    next.unwrap();
+    assert_eq!(*log.lock().unwrap(), vec!["held", "next"]);
+}
+
+/// A panicking job answers 500; its thread lives on to run the next job.
+#[actix_web::test]
+async fn a_panicking_database_job_answers_500_and_its_thread_serves_the_next() {
+    let db = TestDb::empty();
+    let q = queue(&db, 1, 1, Duration::from_secs(5));
+    let outcome = q
+        .run(Kind::Read, |conn| -> Result<(), ApiError> {
+            touch(conn);
+            panic!("a bug in a handler");
+        })
+        .await;
+    match outcome {
+        Err(e @ ApiError::Internal(_)) => assert_eq!(e.status_code().as_u16(), 500),
+        other => panic!("expected 500, got {other:?}"),
+    }
+    let log = Arc::new(Mutex::new(Vec::new()));
+    q.run(Kind::Read, recording(&log, "next")).await.unwrap();
+    assert_eq!(*log.lock().unwrap(), vec!["next"]);
+}
