@@ -244,13 +244,15 @@ fn default_pool_size() -> u64 {
     (4 * cores()).clamp(4, 32)
 }
 
-/// Two reads per core at once: enough to overlap each read's wait on the
-/// database with another's work, few enough that the cores are not shared
-/// by more of them than they can serve. On two cores the list's p99 at 16
-/// connections was 10.2 ms with 4 at once and 11.1 ms with 6 (medians of
-/// five interleaved rounds).
+/// One read per core at once, and one more to overlap their waits on the
+/// database. More only share the cores between more Postgres backends, and
+/// the scheduler then lets single queries wait tens of milliseconds: on two
+/// cores, with the database queue, the dashboard's p99 at 16 connections was
+/// 11.2, 14.6 and 58.1 ms with 2, 3 and 4 reads at once, and the list did
+/// 2,999, 3,525 and 3,256 requests/s (medians of interleaved rounds;
+/// docs/performance.md).
 fn default_readers() -> u64 {
-    2 * cores()
+    cores() + 1
 }
 
 /// One HTTP event loop per two cores, at least one. Every request's

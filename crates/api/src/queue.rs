@@ -9,10 +9,11 @@
 //! would be, to start a `web::block` task), which on two busy cores cost the
 //! list about a quarter of each slot's time in hand-offs (docs/performance.md).
 //!
-//! Reads may hold only `reads` of the threads at once, two per core. Reads keep
-//! the cores busy, so more of them at once only adds context switches to their
-//! tail; writes mostly wait for their commit to reach the disk, and more of
-//! them at once share each flush. A write may pass reads waiting for a read
+//! Reads may hold only `reads` of the threads at once (one per core, plus
+//! one). Reads keep the cores busy, so more of them at once only share the
+//! cores between more Postgres backends and lengthen their tail; writes
+//! mostly wait for their commit to reach the disk, and more of them at once
+//! share each flush. A write may pass reads waiting for a read
 //! slot; among reads, and among writes, the order is arrival.
 //!
 //! A job waits at most `timeout` for a thread (the pool's checkout timeout);
