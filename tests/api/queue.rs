@@ -198,3 +198,35 @@ async fn a_panicking_database_job_answers_500_and_its_thread_serves_the_next() {
     q.run(Kind::Read, recording(&log, "next")).await.unwrap();
     assert_eq!(*log.lock().unwrap(), vec!["next"]);
 }
+
+/// Threads of this process whose name starts with `prefix`.
+fn threads_named(prefix: &str) -> usize {
+    std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+        .filter(|name| name.starts_with(prefix))
+        .count()
+}
+
+/// Dropping the queue lets its threads finish and exit: an app that stops
+/// leaves no database threads behind.
+#[actix_web::test]
+async fn dropping_the_database_queue_stops_its_threads() {
+    let db = TestDb::empty();
+    let before = threads_named("prm-db-");
+    let q = queue(&db, 3, 1, Duration::from_secs(5));
+    let log = Arc::new(Mutex::new(Vec::new()));
+    q.run(Kind::Write, recording(&log, "one")).await.unwrap();
+    assert_eq!(threads_named("prm-db-"), before + 3);
+    drop(q);
+    for _ in 0..200 {
+        if threads_named("prm-db-") == before {
+            return;
+        }
+        actix_web::rt::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!(
+        "{} queue threads still running",
+        threads_named("prm-db-") - before
+    );
+}

@@ -115,13 +115,16 @@ impl DbQueue {
             }),
             ready: Condvar::new(),
         });
+        // Built first, so that if a thread cannot start, dropping it stops
+        // the threads that did.
+        let queue = Self { shared, timeout };
         for n in 0..threads {
-            let shared = shared.clone();
+            let shared = queue.shared.clone();
             std::thread::Builder::new()
                 .name(format!("prm-db-{n}"))
                 .spawn(move || shared.serve())?;
         }
-        Ok(Self { shared, timeout })
+        Ok(queue)
     }
 
     /// Runs `work` with one pooled connection on a queue thread and returns
