@@ -134,7 +134,7 @@ impl DbQueue {
         F: FnOnce(&mut PgConnection) -> Result<T, ApiError> + Send + 'static,
         T: Send + 'static,
     {
-        let (tx, rx) = tokio::sync::oneshot::channel();
+        let (tx, mut rx) = tokio::sync::oneshot::channel();
         let status = Arc::new(AtomicU8::new(QUEUED));
         let withdraw = Withdraw(status.clone());
         let run = Box::new(move |pool: &PgPool| {
@@ -155,7 +155,6 @@ impl DbQueue {
             }
         });
         self.shared.submit(kind, run);
-        let mut rx = rx;
         let outcome = match tokio::time::timeout(self.timeout, &mut rx).await {
             Ok(outcome) => outcome,
             Err(_) if withdraw.cancel() => {
@@ -168,9 +167,7 @@ impl DbQueue {
         };
         outcome.map_err(|_| ApiError::Internal("the database job panicked".to_owned()))?
     }
-}
 
-impl DbQueue {
     /// Jobs waiting for a thread: reads, writes. Includes jobs whose request
     /// has gone away until a thread discards them.
     pub fn waiting(&self) -> (usize, usize) {
