@@ -32,37 +32,47 @@ fn touch(conn: &mut prm_store::PgConnection) {
     diesel::sql_query("SELECT 1").execute(conn).unwrap();
 }
 
-/// A job that signals when it has started and then holds its thread (and
-/// its connection) until `release` is sent.
-fn holding(
-    log: Arc<Mutex<Vec<&'static str>>>,
-    name: &'static str,
-) -> (
-    impl FnOnce(&mut prm_store::PgConnection) -> Result<(), ApiError> + Send + 'static,
-    mpsc::Receiver<()>,
-    mpsc::Sender<()>,
-) {
-    let (started_tx, started) = mpsc::channel();
-    let (release, release_rx) = mpsc::channel::<()>();
-    let job = move |conn: &mut prm_store::PgConnection| {
-        touch(conn);
-        started_tx.send(()).unwrap();
-        release_rx.recv().unwrap();
-        log.lock().unwrap().push(name);
-        Ok(())
-    };
-    (job, started, release)
-}
+/// What the jobs of one test did, in the order they did it.
+#[derive(Clone, Default)]
+struct Log(Arc<Mutex<Vec<&'static str>>>);
 
-fn recording(
-    log: &Arc<Mutex<Vec<&'static str>>>,
-    name: &'static str,
-) -> impl FnOnce(&mut prm_store::PgConnection) -> Result<(), ApiError> + Send + 'static {
-    let log = log.clone();
-    move |conn| {
-        touch(conn);
-        log.lock().unwrap().push(name);
-        Ok(())
+impl Log {
+    fn entries(&self) -> Vec<&'static str> {
+        self.0.lock().unwrap().clone()
+    }
+
+    /// A job that writes `name` to the log.
+    fn recording(
+        &self,
+        name: &'static str,
+    ) -> impl FnOnce(&mut prm_store::PgConnection) -> Result<(), ApiError> + Send + 'static {
+        let log = self.clone();
+        move |conn| {
+            touch(conn);
+            log.0.lock().unwrap().push(name);
+            Ok(())
+        }
+    }
+
+    /// A job that signals when it has started, then holds its thread (and
+    /// its connection) until `release` is sent, then writes `name`.
+    fn holding(
+        &self,
+        name: &'static str,
+    ) -> (
+        impl FnOnce(&mut prm_store::PgConnection) -> Result<(), ApiError> + Send + 'static,
+        mpsc::Receiver<()>,
+        mpsc::Sender<()>,
+    ) {
+        let (started_tx, started) = mpsc::channel();
+        let (release, release_rx) = mpsc::channel::<()>();
+        let record = self.recording(name);
+        let job = move |conn: &mut prm_store::PgConnection| {
+            started_tx.send(()).unwrap();
+            release_rx.recv().unwrap();
+            record(conn)
+        };
+        (job, started, release)
     }
 }
 
@@ -82,17 +92,17 @@ async fn wait_until_started(started: &mpsc::Receiver<()>) {
 async fn database_jobs_run_first_come_first_served_and_writes_pass_reads_waiting_for_a_read_slot() {
     let db = TestDb::empty();
     let q = queue(&db, 2, 1, Duration::from_secs(5));
-    let log = Arc::new(Mutex::new(Vec::new()));
-    let (hold, started, release) = holding(log.clone(), "held read");
+    let log = Log::default();
+    let (hold, started, release) = log.holding("held read");
     let held = q.run(Kind::Read, hold);
     let rest = async {
         wait_until_started(&started).await;
         // join_all polls in order, so the jobs are queued in this order.
         let queued = join_all(vec![
-            Box::pin(q.run(Kind::Read, recording(&log, "read 1"))),
-            Box::pin(q.run(Kind::Read, recording(&log, "read 2"))),
-            Box::pin(q.run(Kind::Write, recording(&log, "write"))),
-            Box::pin(q.run(Kind::Read, recording(&log, "read 3"))),
+            Box::pin(q.run(Kind::Read, log.recording("read 1"))),
+            Box::pin(q.run(Kind::Read, log.recording("read 2"))),
+            Box::pin(q.run(Kind::Write, log.recording("write"))),
+            Box::pin(q.run(Kind::Read, log.recording("read 3"))),
         ]);
         let releaser = async {
             // Long enough for the write to finish on the other connection.
@@ -107,7 +117,7 @@ async fn database_jobs_run_first_come_first_served_and_writes_pass_reads_waiting
     held.unwrap();
     assert!(rest.iter().all(Result::is_ok));
     assert_eq!(
-        *log.lock().unwrap(),
+        log.entries(),
         vec!["write", "held read", "read 1", "read 2", "read 3"]
     );
 }
@@ -118,12 +128,12 @@ async fn database_jobs_run_first_come_first_served_and_writes_pass_reads_waiting
 async fn a_database_job_that_waits_past_the_timeout_answers_503_and_never_runs() {
     let db = TestDb::empty();
     let q = queue(&db, 1, 1, Duration::from_millis(200));
-    let log = Arc::new(Mutex::new(Vec::new()));
-    let (hold, started, release) = holding(log.clone(), "held");
+    let log = Log::default();
+    let (hold, started, release) = log.holding("held");
     let held = q.run(Kind::Write, hold);
     let late = async {
         wait_until_started(&started).await;
-        let late = q.run(Kind::Write, recording(&log, "late")).await;
+        let late = q.run(Kind::Write, log.recording("late")).await;
         release.send(()).unwrap();
         late
     };
@@ -133,8 +143,8 @@ async fn a_database_job_that_waits_past_the_timeout_answers_503_and_never_runs()
         Err(e @ ApiError::Unavailable(_)) => assert_eq!(e.status_code().as_u16(), 503),
         other => panic!("expected 503, got {other:?}"),
     }
-    q.run(Kind::Write, recording(&log, "next")).await.unwrap();
-    assert_eq!(*log.lock().unwrap(), vec!["held", "next"]);
+    q.run(Kind::Write, log.recording("next")).await.unwrap();
+    assert_eq!(log.entries(), vec!["held", "next"]);
 }
 
 /// Once a job has started it finishes even if its request goes away: a
@@ -143,16 +153,16 @@ async fn a_database_job_that_waits_past_the_timeout_answers_503_and_never_runs()
 async fn a_started_database_job_finishes_when_its_request_goes_away() {
     let db = TestDb::empty();
     let q = queue(&db, 1, 1, Duration::from_secs(5));
-    let log = Arc::new(Mutex::new(Vec::new()));
-    let (hold, started, release) = holding(log.clone(), "abandoned");
+    let log = Log::default();
+    let (hold, started, release) = log.holding("abandoned");
     let abandoned =
         actix_web::rt::time::timeout(Duration::from_millis(100), q.run(Kind::Write, hold));
     assert!(abandoned.await.is_err(), "the request should have given up");
     wait_until_started(&started).await;
     release.send(()).unwrap();
     // The queue's one thread finishes the abandoned job before this one.
-    q.run(Kind::Write, recording(&log, "after")).await.unwrap();
-    assert_eq!(*log.lock().unwrap(), vec!["abandoned", "after"]);
+    q.run(Kind::Write, log.recording("after")).await.unwrap();
+    assert_eq!(log.entries(), vec!["abandoned", "after"]);
 }
 
 /// A job whose request went away before it started never runs.
@@ -160,23 +170,23 @@ async fn a_started_database_job_finishes_when_its_request_goes_away() {
 async fn a_queued_database_job_is_dropped_with_its_request() {
     let db = TestDb::empty();
     let q = queue(&db, 1, 1, Duration::from_secs(5));
-    let log = Arc::new(Mutex::new(Vec::new()));
-    let (hold, started, release) = holding(log.clone(), "held");
+    let log = Log::default();
+    let (hold, started, release) = log.holding("held");
     let held = q.run(Kind::Write, hold);
     let rest = async {
         wait_until_started(&started).await;
         let gone = actix_web::rt::time::timeout(
             Duration::from_millis(50),
-            q.run(Kind::Write, recording(&log, "gone")),
+            q.run(Kind::Write, log.recording("gone")),
         );
         assert!(gone.await.is_err());
         release.send(()).unwrap();
-        q.run(Kind::Write, recording(&log, "next")).await
+        q.run(Kind::Write, log.recording("next")).await
     };
     let (held, next) = futures_util::future::join(held, rest).await;
     held.unwrap();
     next.unwrap();
-    assert_eq!(*log.lock().unwrap(), vec!["held", "next"]);
+    assert_eq!(log.entries(), vec!["held", "next"]);
 }
 
 /// A panicking job answers 500; its thread lives on to run the next job.
@@ -194,9 +204,9 @@ async fn a_panicking_database_job_answers_500_and_its_thread_serves_the_next() {
         Err(e @ ApiError::Internal(_)) => assert_eq!(e.status_code().as_u16(), 500),
         other => panic!("expected 500, got {other:?}"),
     }
-    let log = Arc::new(Mutex::new(Vec::new()));
-    q.run(Kind::Read, recording(&log, "next")).await.unwrap();
-    assert_eq!(*log.lock().unwrap(), vec!["next"]);
+    let log = Log::default();
+    q.run(Kind::Read, log.recording("next")).await.unwrap();
+    assert_eq!(log.entries(), vec!["next"]);
 }
 
 /// Threads of this process whose name starts with `prefix`.
@@ -215,8 +225,8 @@ async fn dropping_the_database_queue_stops_its_threads() {
     let db = TestDb::empty();
     let before = threads_named("prm-db-");
     let q = queue(&db, 3, 1, Duration::from_secs(5));
-    let log = Arc::new(Mutex::new(Vec::new()));
-    q.run(Kind::Write, recording(&log, "one")).await.unwrap();
+    let log = Log::default();
+    q.run(Kind::Write, log.recording("one")).await.unwrap();
     assert_eq!(threads_named("prm-db-"), before + 3);
     drop(q);
     for _ in 0..200 {

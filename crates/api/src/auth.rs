@@ -177,9 +177,10 @@ pub fn mint_token(cfg: &JwtConfig, subject: &str, ttl: chrono::Duration) -> Resu
 pub struct Caller {
     pub subject: String,
     pub cached: Option<Actor>,
-    /// A `GET` or `HEAD`: its database work only reads, and queues for the
-    /// read share of the queue's threads (see `queue::DbQueue`).
-    pub reads: bool,
+    /// `Read` for a `GET` or `HEAD`, whose database work only reads and
+    /// queues for the read share of the queue's threads (see
+    /// `queue::DbQueue`); `Write` otherwise.
+    pub kind: crate::queue::Kind,
 }
 
 impl FromRequest for Caller {
@@ -223,7 +224,10 @@ fn caller_from(req: &HttpRequest) -> Result<Caller, ApiError> {
     Ok(Caller {
         cached: state.actors.get(&claims.sub),
         subject: claims.sub,
-        reads: matches!(*req.method(), Method::GET | Method::HEAD),
+        kind: match *req.method() {
+            Method::GET | Method::HEAD => crate::queue::Kind::Read,
+            _ => crate::queue::Kind::Write,
+        },
     })
 }
 

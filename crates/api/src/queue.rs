@@ -13,8 +13,8 @@
 //! one). Reads keep the cores busy, so more of them at once only share the
 //! cores between more Postgres backends and lengthen their tail; writes
 //! mostly wait for their commit to reach the disk, and more of them at once
-//! share each flush. A write may pass reads waiting for a read
-//! slot; among reads, and among writes, the order is arrival.
+//! share each flush. A write may pass reads waiting for a read slot; among
+//! reads, and among writes, the order is arrival.
 //!
 //! A job waits at most `timeout` for a thread (the pool's checkout timeout);
 //! after that its request answers 503 and the job never runs. Once a job has
@@ -53,7 +53,7 @@ struct Shared {
     ready: Condvar,
 }
 
-#[derive(Default)]
+#[derive(Debug, Default)]
 struct State {
     reads: VecDeque<Job>,
     writes: VecDeque<Job>,
@@ -63,21 +63,17 @@ struct State {
     closed: bool,
 }
 
-impl std::fmt::Debug for State {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("State")
-            .field("reads", &self.reads.len())
-            .field("writes", &self.writes.len())
-            .field("running_reads", &self.running_reads)
-            .field("max_reads", &self.max_reads)
-            .field("closed", &self.closed)
-            .finish()
-    }
-}
-
 struct Job {
     seq: u64,
     run: Box<dyn FnOnce(&PgPool) + Send>,
+}
+
+impl std::fmt::Debug for Job {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Job")
+            .field("seq", &self.seq)
+            .finish_non_exhaustive()
+    }
 }
 
 const QUEUED: u8 = 0;

@@ -81,19 +81,19 @@ impl AppState {
         T: Send + 'static,
     {
         let cache = self.actors.clone();
-        let reads = caller.reads;
-        self.queued(reads, move |conn| {
-            let actor = match caller.cached {
-                Some(a) => a,
-                None => {
-                    let a = resolve_actor(conn, &caller.subject)?;
-                    cache.put(&caller.subject, &a);
-                    a
-                }
-            };
-            work(conn, &actor)
-        })
-        .await
+        self.queue
+            .run(caller.kind, move |conn| {
+                let actor = match caller.cached {
+                    Some(a) => a,
+                    None => {
+                        let a = resolve_actor(conn, &caller.subject)?;
+                        cache.put(&caller.subject, &a);
+                        a
+                    }
+                };
+                work(conn, &actor)
+            })
+            .await
     }
 
     /// Runs `work` on the database queue with one connection, unauthenticated.
@@ -102,18 +102,10 @@ impl AppState {
         F: FnOnce(&mut PgConnection) -> Result<T, ApiError> + Send + 'static,
         T: Send + 'static,
     {
-        self.queued(false, work).await
-    }
-
-    async fn queued<T, F>(&self, reads: bool, work: F) -> Result<T, ApiError>
-    where
-        F: FnOnce(&mut PgConnection) -> Result<T, ApiError> + Send + 'static,
-        T: Send + 'static,
-    {
-        let kind = if reads { Kind::Read } else { Kind::Write };
-        self.queue.run(kind, work).await
+        self.queue.run(Kind::Write, work).await
     }
 }
+
 fn resolve_actor(conn: &mut PgConnection, subject: &str) -> Result<Actor, ApiError> {
     match load_actor(conn, subject)? {
         ActorLookup::Found(actor) => Ok(actor),

@@ -99,8 +99,8 @@ pub fn single<T: Serialize>(status: StatusCode, version: i32, body: &T) -> HttpR
 const SINGLE_JSON_BYTES: usize = 1536;
 
 /// A response body already serialized to JSON. Handlers that send large
-/// pages make it inside their blocking unit of work, so the event loop that
-/// serves many connections only writes bytes.
+/// pages make it inside their unit of work on the database queue, so the
+/// event loop that serves many connections only writes bytes.
 #[derive(Debug)]
 pub struct JsonBytes(Vec<u8>);
 
