@@ -32,6 +32,42 @@ where
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let raw = RawJson::from_request(req, payload);
+        Box::pin(async move {
+            let bytes = raw.await?;
+            parse_body::<T>(&bytes).map(JsonBody)
+        })
+    }
+}
+
+/// A JSON request body with its validation errors kept, not raised.
+#[derive(Debug)]
+pub struct JsonChecked<T>(pub T, pub Vec<FieldError>);
+
+impl<T> FromRequest for JsonChecked<T>
+where
+    T: DeserializeOwned + Validate + PartialSchema + 'static,
+{
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let raw = RawJson::from_request(req, payload);
+        Box::pin(async move {
+            let bytes = raw.await?;
+            parse_body_checked::<T>(&bytes).map(|(t, e)| JsonChecked(t, e))
+        })
+    }
+}
+
+/// The checked bytes of a JSON body: content type and size.
+struct RawJson;
+
+impl RawJson {
+    fn from_request(
+        req: &HttpRequest,
+        payload: &mut Payload,
+    ) -> LocalBoxFuture<'static, Result<web::BytesMut, ApiError>> {
         let content_type_ok = is_json_content_type(req);
         let declared_len = req
             .headers()
@@ -59,7 +95,7 @@ where
                 }
                 body.extend_from_slice(&chunk);
             }
-            parse_body::<T>(&body).map(JsonBody)
+            Ok(body)
         })
     }
 }
@@ -76,6 +112,20 @@ fn is_json_content_type(req: &HttpRequest) -> bool {
 
 /// Parses and validates a JSON body, reporting every failing field it can.
 pub fn parse_body<T>(bytes: &[u8]) -> Result<T, ApiError>
+where
+    T: DeserializeOwned + Validate + PartialSchema,
+{
+    let (parsed, errors) = parse_body_checked::<T>(bytes)?;
+    if errors.is_empty() {
+        Ok(parsed)
+    } else {
+        Err(ApiError::Validation(errors))
+    }
+}
+
+/// Parses a JSON body and returns it with its validation errors, for a use
+/// case that reports them together with its own rules' in one 422.
+pub fn parse_body_checked<T>(bytes: &[u8]) -> Result<(T, Vec<FieldError>), ApiError>
 where
     T: DeserializeOwned + Validate + PartialSchema,
 {
@@ -103,10 +153,11 @@ where
         let field = if path == "." { "body".to_owned() } else { path };
         ApiError::validation(field, e.into_inner().to_string())
     })?;
-    parsed
-        .validate()
-        .map_err(|e| ApiError::Validation(flatten_validation(&e)))?;
-    Ok(parsed)
+    let errors = match parsed.validate() {
+        Ok(()) => Vec::new(),
+        Err(e) => flatten_validation(&e),
+    };
+    Ok((parsed, errors))
 }
 
 fn required_fields<T: PartialSchema>() -> Vec<String> {
@@ -120,7 +171,9 @@ fn required_fields<T: PartialSchema>() -> Vec<String> {
 pub fn flatten_validation(errors: &ValidationErrors) -> Vec<FieldError> {
     let mut out = Vec::new();
     flatten_into(errors, "", &mut out);
+    // One entry per field: its first failing check says what is wrong.
     out.sort_by(|a, b| a.field.cmp(&b.field));
+    out.dedup_by(|a, b| a.field == b.field);
     out
 }
 

@@ -9,20 +9,21 @@ use prm_domain::customer::CustomerIdentity;
 use prm_store::actors::{ActorLookup, load_actor};
 use prm_store::customers::{Customer, NewCustomer};
 use prm_store::marketing::{MarketingTask, NewMarketingTask};
-use prm_store::opportunities::{self as store, NewEvent, Opportunity, StateChanges};
+use prm_store::opportunities::{Opportunity, StateChanges};
 use prm_store::orgs::{NewOrg, Org};
 use prm_store::users::{NewUser, User};
 use prm_store::{Connection, PgConnection, StoreError};
 use uuid::Uuid;
 
 use crate::config::Config;
-use crate::dto::{MoneyDto, PhaseDto};
 use crate::error::ApiError;
 use crate::extract::IfMatch;
-use crate::routes::activity::{CreateNote, CreateProgress, add_note_in, add_progress_in};
-use crate::routes::deals::{CreateRegistration, approve_in, register_in};
-use crate::routes::lifecycle::{CloseBody, CloseOutcome, DistributeBody, Request, perform};
-use crate::routes::opportunities::{ContactInput, CreateOpportunity, create_in};
+use crate::service::activity::{NewProgressCommand, add_note, add_progress};
+use crate::service::deals::{NewRegistrationCommand, approve, register};
+use crate::service::lifecycle::{self, Request, assign_owner, perform};
+use crate::service::opportunities::{Contact, NewOpportunityCommand, create};
+use prm_domain::opportunity::Phase;
+use prm_domain::values::Money;
 
 /// A demo user to print a token for.
 #[derive(Debug, Clone)]
@@ -259,26 +260,28 @@ fn actor(conn: &mut PgConnection, subject: &str) -> Result<Actor, ApiError> {
     }
 }
 
+fn eur(amount: &str) -> Result<Money, ApiError> {
+    let currency = "EUR".parse().map_err(ApiError::Internal)?;
+    Money::parse(amount, currency).map_err(|e| ApiError::Internal(e.to_string()))
+}
+
 fn body(
     topic: &str,
     customer: Uuid,
     amount: &str,
     product: &str,
     task: Option<Uuid>,
-) -> CreateOpportunity {
-    CreateOpportunity {
+) -> Result<NewOpportunityCommand, ApiError> {
+    Ok(NewOpportunityCommand {
         topic: topic.to_owned(),
         customer_id: customer,
-        contact: Some(ContactInput {
+        contact: Some(Contact {
             name: "Jo Park".to_owned(),
             email: Some("jo.park@customer.example".to_owned()),
             phone: Some("+49 30 1234 567".to_owned()),
             title: Some("Head of IT".to_owned()),
         }),
-        estimated_revenue: Some(MoneyDto {
-            amount: amount.to_owned(),
-            currency: "EUR".to_owned(),
-        }),
+        estimated_revenue: Some(eur(amount)?),
         expected_close_date: Some((Utc::now() + Duration::days(60)).date_naive()),
         customer_situation: Some("Ageing on-premises estate".to_owned()),
         customer_need: Some("Lower running costs and better security".to_owned()),
@@ -287,7 +290,8 @@ fn body(
         industry: None,
         product_lines: Some(vec![product.to_owned()]),
         marketing_task_id: task,
-    }
+        input_errors: Vec::new(),
+    })
 }
 
 /// Plays the demo story through the same functions the API runs, so every
@@ -303,17 +307,16 @@ fn story(conn: &mut PgConnection, c: &Customers, task: Uuid) -> Result<(), ApiEr
     let ts_am1 = actor(conn, "demo-tailspin-am1")?;
     let ts_am2 = actor(conn, "demo-tailspin-am2")?;
     let any = IfMatch::Absent;
-    let create = |conn: &mut PgConnection, who: &Actor, b: CreateOpportunity| {
-        create_in(conn, who, b).map(|o| o.id)
+    let create =
+        |conn: &mut PgConnection, who: &Actor, b: Result<NewOpportunityCommand, ApiError>| {
+            create(conn, who, b?).map(|o| o.view.row.id)
+        };
+    let to = |partner: Uuid| Request::Distribute {
+        partner,
+        accept_by: None,
+        collaborators: None,
     };
-    let to = |partner: Uuid| {
-        Request::Distribute(DistributeBody {
-            partner_id: partner,
-            accept_by: None,
-            collaborator_ids: None,
-        })
-    };
-    let progress = |phase: PhaseDto, p: i16, text: &str| CreateProgress {
+    let progress = |phase: Phase, p: i16, text: &str| NewProgressCommand {
         development_phase: phase,
         win_probability: p,
         technical_exchange: Some("Architecture workshop with the customer's IT".to_owned()),
@@ -360,31 +363,15 @@ fn story(conn: &mut PgConnection, c: &Customers, task: Uuid) -> Result<(), ApiEr
     )?;
     perform(conn, &cm, o, &any, to(co.org_id.0))?;
     perform(conn, &co, o, &any, Request::Accept)?;
-    crate::routes::lifecycle::assign_owner_in(conn, &co, o, &any, co_am1.user_id.0)?;
-    add_progress_in(
+    assign_owner(conn, &co, o, &any, co_am1.user_id.0)?;
+    add_progress(
         conn,
         &co_am1,
         o,
-        progress(PhaseDto::Develop, 40, "Demo held; pilot scoped"),
+        progress(Phase::Develop, 40, "Demo held; pilot scoped"),
     )?;
-    add_note_in(
-        conn,
-        &co_am1,
-        o,
-        CreateNote {
-            body: "Customer asked for a second demo".to_owned(),
-            internal: false,
-        },
-    )?;
-    add_note_in(
-        conn,
-        &co_am1,
-        o,
-        CreateNote {
-            body: "Our margin target: 18%".to_owned(),
-            internal: true,
-        },
-    )?;
+    add_note(conn, &co_am1, o, "Customer asked for a second demo", false)?;
+    add_note(conn, &co_am1, o, "Our margin target: 18%", true)?;
     // a collaboration: Tailspin leads, Northwind helps
     let o = create(
         conn,
@@ -402,27 +389,14 @@ fn story(conn: &mut PgConnection, c: &Customers, task: Uuid) -> Result<(), ApiEr
         &cm,
         o,
         &any,
-        Request::Distribute(DistributeBody {
-            partner_id: ts.org_id.0,
+        Request::Distribute {
+            partner: ts.org_id.0,
             accept_by: None,
-            collaborator_ids: Some(vec![nw.org_id.0]),
-        }),
-    )?;
-    add_progress_in(
-        conn,
-        &ts,
-        o,
-        progress(PhaseDto::Propose, 60, "Proposal sent"),
-    )?;
-    add_note_in(
-        conn,
-        &nw,
-        o,
-        CreateNote {
-            body: "We can staff the network part".to_owned(),
-            internal: false,
+            collaborators: Some(vec![nw.org_id.0]),
         },
     )?;
+    add_progress(conn, &ts, o, progress(Phase::Propose, 60, "Proposal sent"))?;
+    add_note(conn, &nw, o, "We can staff the network part", false)?;
     // partner-created, awaiting approval, with a submitted deal registration
     let o = create(
         conn,
@@ -435,11 +409,11 @@ fn story(conn: &mut PgConnection, c: &Customers, task: Uuid) -> Result<(), ApiEr
             Some(task),
         ),
     )?;
-    register_in(
+    register(
         conn,
         &co_am2,
         o,
-        CreateRegistration {
+        NewRegistrationCommand {
             product_lines: vec!["cloud".to_owned()],
             justification: Some("We sourced this customer".to_owned()),
         },
@@ -461,36 +435,33 @@ fn story(conn: &mut PgConnection, c: &Customers, task: Uuid) -> Result<(), ApiEr
             None,
         ),
     )?;
-    let reg = register_in(
+    let reg = register(
         conn,
         &ts_am1,
         o,
-        CreateRegistration {
+        NewRegistrationCommand {
             product_lines: vec!["security".to_owned()],
             justification: None,
         },
     )?;
-    approve_in(conn, &cm, reg.id, &any, None)?;
+    approve(conn, &cm, reg.row.id, &any, None)?;
     perform(conn, &cm, o, &any, Request::Approve)?;
-    add_progress_in(
+    add_progress(
         conn,
         &ts_am1,
         o,
-        progress(PhaseDto::Commit, 100, "Contract signed"),
+        progress(Phase::Commit, 100, "Contract signed"),
     )?;
     perform(
         conn,
         &ts_am1,
         o,
         &any,
-        Request::Close(CloseBody {
-            outcome: CloseOutcome::Won,
+        Request::Close {
+            won: true,
             reason: "Signed a three-year contract".to_owned(),
-            actual_revenue: Some(MoneyDto {
-                amount: "84000.00".to_owned(),
-                currency: "EUR".to_owned(),
-            }),
-        }),
+            actual: Some(eur("84000.00")?),
+        },
     )?;
     // accepted by Northwind, then lost
     let o = create(
@@ -511,11 +482,11 @@ fn story(conn: &mut PgConnection, c: &Customers, task: Uuid) -> Result<(), ApiEr
         &nw,
         o,
         &any,
-        Request::Close(CloseBody {
-            outcome: CloseOutcome::Lost,
+        Request::Close {
+            won: false,
             reason: "Lost on price".to_owned(),
-            actual_revenue: None,
-        }),
+            actual: None,
+        },
     )?;
     // declined by Tailspin
     let o = create(
@@ -612,36 +583,26 @@ fn story(conn: &mut PgConnection, c: &Customers, task: Uuid) -> Result<(), ApiEr
         ),
     )?;
     perform(conn, &cm, o, &any, to(co.org_id.0))?;
-    expire_for_demo(conn, o, co.org_id.0)?;
+    expire_for_demo(conn, o)?;
     Ok(())
 }
 
-/// Marks an offer expired as the deadline worker will: as the system, with
-/// its status event, in the same transaction.
-fn expire_for_demo(conn: &mut PgConnection, id: Uuid, partner: Uuid) -> Result<(), ApiError> {
+/// Expires an offer as the deadline worker does, through the same system
+/// transition, after moving its deadline into the past; it stays expired
+/// (not re-assigned) in the demo.
+fn expire_for_demo(conn: &mut PgConnection, id: Uuid) -> Result<(), ApiError> {
     Opportunity::change_state(
         conn,
         id,
         &StateChanges {
-            status: Some("expired".to_owned()),
-            accept_by: Some(None),
+            accept_by: Some(Some(Utc::now() - Duration::minutes(1))),
             ..StateChanges::default()
         },
     )?;
-    store::record_event(
-        conn,
-        &NewEvent {
-            id: Uuid::now_v7(),
-            opportunity_id: id,
-            actor_user_id: None,
-            actor_org_id: None,
-            partner_org_id: Some(partner),
-            action: "expire",
-            from_status: Some("delivered"),
-            to_status: "expired",
-            reason: Some("no answer before the deadline"),
-        },
-    )?;
+    if !lifecycle::expire(conn, id)? {
+        return Err(ApiError::Internal("demo offer did not expire".into()));
+    }
+    prm_store::assignment::set_reassign(conn, id, false, false)?;
     Ok(())
 }
 

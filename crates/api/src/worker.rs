@@ -1,6 +1,7 @@
 //! The deadline and delivery worker: expires offers past `accept_by`,
 //! re-assigns them (and declined ones) when the policy says so, expires deal
-//! registrations past `exclusive_until`, and sends webhook deliveries. It
+//! registrations past `exclusive_until`, and sends webhook deliveries. Each
+//! transition is the lifecycle service's, taken by the system actor. It
 //! runs inside `prm serve` and alone as `prm worker`; several may run at
 //! once — rows are claimed with `FOR UPDATE SKIP LOCKED` (and deliveries
 //! with a lease), so no item is handled twice.
@@ -10,26 +11,16 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use chrono::Utc;
-use prm_domain::deal::RegStatus;
-use prm_domain::events::EventType;
-use prm_domain::lifecycle::{SystemCommand, system_transition};
-use prm_domain::opportunity::Status;
 use prm_store::assignment::{
-    lock_lapsed_registrations, lock_overdue_offers, lock_pending_reassignments, mark_assigned,
-    set_reassign,
+    lock_lapsed_registrations, lock_overdue_offers, lock_pending_reassignments,
 };
-use prm_store::deals::{Registration, RegistrationChanges};
-use prm_store::opportunities::{self as store, NewEvent, Opportunity, StateChanges};
-use prm_store::policies::PolicyRow;
 use prm_store::webhooks::{attempt_failed, claim_due, succeeded};
 use prm_store::{Connection, PgConnection, PgPool, StoreError};
 use serde_json::json;
 use uuid::Uuid;
 
 use crate::error::ApiError;
-use crate::notify;
-use crate::routes::assignment::{mark_reassignment, ranking_for};
-use crate::routes::opportunities::locked;
+use crate::service::{deals, lifecycle};
 use crate::webhook_send::{Sent, WebhookSettings, client, send};
 
 /// Items handled per batch and transaction.
@@ -57,139 +48,6 @@ impl std::fmt::Debug for Worker {
             .field("settings", &self.settings)
             .finish_non_exhaustive()
     }
-}
-
-fn system_event(
-    conn: &mut PgConnection,
-    id: Uuid,
-    action: &'static str,
-    from: &str,
-    to: Status,
-    partner: Option<Uuid>,
-    reason: Option<&str>,
-) -> Result<(), ApiError> {
-    store::record_event(
-        conn,
-        &NewEvent {
-            id: Uuid::now_v7(),
-            opportunity_id: id,
-            actor_user_id: None,
-            actor_org_id: None,
-            partner_org_id: partner,
-            action,
-            from_status: Some(from),
-            to_status: to.as_str(),
-            reason,
-        },
-    )?;
-    Ok(())
-}
-
-/// Expires one locked, overdue offer, and marks it for re-assignment when
-/// the policy says so.
-fn expire_offer(conn: &mut PgConnection, id: Uuid) -> Result<bool, ApiError> {
-    let (row, before) = locked(conn, id)?;
-    let Ok(outcome) = system_transition(&before, row.accept_by, Utc::now(), SystemCommand::Expire)
-    else {
-        return Ok(false);
-    };
-    Opportunity::change_state(
-        conn,
-        id,
-        &StateChanges {
-            status: Some(outcome.to.as_str().to_owned()),
-            accept_by: Some(None),
-            ..StateChanges::default()
-        },
-    )?;
-    let partner = outcome.partner.map(|p| p.0);
-    system_event(
-        conn,
-        id,
-        "expire",
-        &row.status,
-        outcome.to,
-        partner,
-        Some("no answer before the deadline"),
-    )?;
-    let policy = PolicyRow::load(conn)?.policy();
-    mark_reassignment(conn, &policy, &row, outcome.to, false)?;
-    notify::opportunity(
-        conn,
-        EventType::OpportunityExpired,
-        Some(&before),
-        id,
-        json!({"action": "expire"}),
-    )?;
-    Ok(true)
-}
-
-/// Offers one locked opportunity awaiting re-assignment to the next
-/// candidate (excluding those who declined, returned or let it expire).
-fn reassign(conn: &mut PgConnection, id: Uuid) -> Result<bool, ApiError> {
-    let (row, before) = locked(conn, id)?;
-    let policy = PolicyRow::load(conn)?.policy();
-    let ranking = ranking_for(conn, &row, policy.weights)?;
-    let Some(best) = ranking.best() else {
-        tracing::info!(opportunity = %id, excluded = ranking.excluded.len(), "no candidate to re-assign to");
-        set_reassign(conn, id, false, false)?;
-        return Ok(false);
-    };
-    let partner = best.id;
-    let Ok(outcome) = system_transition(
-        &before,
-        row.accept_by,
-        Utc::now(),
-        SystemCommand::Reassign { partner },
-    ) else {
-        set_reassign(conn, id, false, false)?;
-        return Ok(false);
-    };
-    let window = policy.acceptance_window_hours;
-    Opportunity::change_state(
-        conn,
-        id,
-        &StateChanges {
-            status: Some(outcome.to.as_str().to_owned()),
-            primary_partner_id: Some(Some(partner.0)),
-            accept_by: Some(Some(
-                Utc::now() + chrono::Duration::hours(i64::from(window)),
-            )),
-            ..StateChanges::default()
-        },
-    )?;
-    store::set_collaborators(conn, id, &[])?;
-    system_event(
-        conn,
-        id,
-        "auto_assign",
-        &row.status,
-        outcome.to,
-        Some(partner.0),
-        Some("automatic re-assignment"),
-    )?;
-    mark_assigned(conn, partner.0)?;
-    set_reassign(conn, id, false, true)?;
-    notify::opportunity(
-        conn,
-        EventType::OpportunityDelivered,
-        Some(&before),
-        id,
-        json!({"action": "auto_assign"}),
-    )?;
-    Ok(true)
-}
-
-fn expire_registration(conn: &mut PgConnection, id: Uuid) -> Result<(), ApiError> {
-    let r = Registration::update(
-        conn,
-        id,
-        &RegistrationChanges {
-            status: Some(RegStatus::Expired.as_str().to_owned()),
-            ..RegistrationChanges::default()
-        },
-    )?;
-    notify::registration(conn, EventType::DealRegistrationExpired, &r)
 }
 
 /// Runs `each` for every id `lock` returns, in one transaction per batch.
@@ -228,17 +86,17 @@ impl Worker {
         let expired = batch(
             conn,
             |c| Ok(lock_overdue_offers(c, now, BATCH)?),
-            expire_offer,
+            lifecycle::expire,
         )?;
         let reassigned = batch(
             conn,
             |c| Ok(lock_pending_reassignments(c, BATCH)?),
-            reassign,
+            lifecycle::reassign,
         )?;
         let registrations_expired = batch(
             conn,
             |c| Ok(lock_lapsed_registrations(c, now.date_naive(), BATCH)?),
-            |c, id| expire_registration(c, id).map(|()| true),
+            |c, id| deals::expire(c, id).map(|()| true),
         )?;
         let (delivered, delivery_failures) = self.deliver(conn)?;
         prm_store::idempotency::purge(conn)?;

@@ -407,10 +407,21 @@ mod tests {
 }
 
 /// Rule: a partner sees the names of customers its own org holds; names of
-/// customers held by others it may see (a distributor's resellers') are
-/// masked in lists unless it asks to reveal them, and the reveal is recorded.
+/// customers held by others it acts for (a distributor's resellers') are
+/// masked wherever it meets them (customers, opportunities, lists, search)
+/// unless it asks to reveal them, and the reveal is recorded. A customer
+/// the vendor holds is named in clear on the offers made to a partner.
 pub fn name_is_masked(actor: &Actor, customer_org: OrgId) -> bool {
-    !actor.is_vendor() && customer_org != actor.org_id
+    !actor.is_vendor() && customer_org != actor.org_id && actor.reseller_ids.contains(&customer_org)
+}
+
+/// The orgs whose customers' names are masked for `actor`.
+pub fn masked_orgs(actor: &Actor) -> Vec<OrgId> {
+    if actor.is_vendor() {
+        Vec::new()
+    } else {
+        actor.reseller_ids.clone()
+    }
 }
 
 /// Keeps each word's first character: "Fabrikam GmbH" → "F••••••• G•••".
@@ -438,5 +449,14 @@ mod masking_tests {
         assert!(!name_is_masked(&d, d.org_id));
         assert!(!name_is_masked(&vendor(Role::VendorViewer), d.org_id));
         assert_eq!(mask_name("Fabrikam GmbH"), "F••••••• G•••");
+        assert_eq!(masked_orgs(&d), d.reseller_ids);
+    }
+
+    #[test]
+    fn a_vendor_held_customer_is_named_in_clear_on_a_partners_offer() {
+        let d = distributor_admin();
+        let vendor_org = OrgId::new();
+        assert!(!name_is_masked(&d, vendor_org));
+        assert!(masked_orgs(&vendor(Role::ChannelManager)).is_empty());
     }
 }

@@ -99,6 +99,10 @@ pub struct RegistrationFacts {
     pub status: RegStatus,
     pub org_id: OrgId,
     pub submitted_by: UserId,
+    /// Another org's approved registration for the same customer and a
+    /// shared product line, as [`check_exclusivity`] names it: while it
+    /// stands, this one cannot be approved.
+    pub held_by_other: Option<String>,
 }
 
 /// Rule: vendor users see every registration; a partner its own org's and,
@@ -134,7 +138,13 @@ pub fn decide(
         }));
     }
     if reg.status == RegStatus::Submitted {
-        Ok(())
+        match &reg.held_by_other {
+            Some(holder) if action == RegAction::Approve => Err(DomainError::Conflict {
+                code: "registration_exclusivity",
+                detail: holder.clone(),
+            }),
+            _ => Ok(()),
+        }
     } else {
         Err(DomainError::InvalidTransition {
             status: reg.status.to_string(),
@@ -243,7 +253,24 @@ mod tests {
             status,
             org_id: org,
             submitted_by: by,
+            held_by_other: None,
         }
+    }
+
+    #[test]
+    fn a_registration_blocked_by_another_orgs_exclusivity_offers_no_approve() {
+        let cm = vendor(Role::ChannelManager);
+        let mut r = reg(RegStatus::Submitted, OrgId::new(), UserId::new());
+        assert!(allowed_actions(&cm, &r).contains(&RegAction::Approve));
+        r.held_by_other = Some("Holder holds approved registration 7".into());
+        assert_eq!(allowed_actions(&cm, &r), vec![RegAction::Reject]);
+        assert!(matches!(
+            decide(&cm, &r, RegAction::Approve),
+            Err(DomainError::Conflict {
+                code: "registration_exclusivity",
+                ..
+            })
+        ));
     }
 
     #[test]

@@ -47,6 +47,7 @@ event_types! {
     DealRegistrationWithdrawn => "deal_registration.withdrawn",
     DealRegistrationExpired => "deal_registration.expired",
     DealRegistrationClosed => "deal_registration.closed",
+    CustomerRevealed => "customer.revealed",
 }
 
 impl FromStr for EventType {

@@ -5,10 +5,15 @@
 use std::fmt;
 use std::str::FromStr;
 
+use chrono::{DateTime, NaiveDate, Utc};
+
 use crate::actor::Actor;
 use crate::error::DomainError;
+use crate::ids::{OrgId, UserId};
 use crate::opportunity::{OpportunityFacts, Origin, Status, can_view};
+use crate::policy::Policy;
 use crate::role::Role;
+use crate::values::{CurrencyCode, Money};
 
 /// Something a caller may do to an existing opportunity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -94,7 +99,6 @@ impl Action {
             Expired,
         ];
         const ANY: &[Status] = &Status::ALL;
-        const REDISTRIBUTABLE: &[Status] = &[Draft, Declined, Returned, Expired];
         match self {
             Action::Edit => &[
                 Row(VendorWriter, OPEN),
@@ -247,52 +251,95 @@ impl Who {
     }
 }
 
-/// Decides whether `actor` may take `action` on `opp` now.
-///
-/// Rules: an opportunity the actor cannot see is 404 for every action;
-/// read-only roles get 403 on every write whatever the status; an actor not
-/// in any of the action's rows gets 403; a status not in the actor's rows is
-/// a 409 naming the status and what the actor may do instead.
-pub fn decide(actor: &Actor, opp: &OpportunityFacts, action: Action) -> Result<(), DomainError> {
+/// How one (actor, opportunity, action) cell of the table comes out.
+enum Verdict {
+    Allowed,
+    Invisible,
+    /// Read-only role, or not in any of the action's rows.
+    Refused(DomainError),
+    /// In a row, but not from the current status.
+    WrongStatus,
+    /// Allowed by the table, but a condition beyond it stands in the way
+    /// (the policy's extension limit, a live deal registration).
+    Blocked(DomainError),
+}
+
+fn judge(actor: &Actor, opp: &OpportunityFacts, action: Action) -> Verdict {
     if !can_view(actor, opp) {
-        return Err(DomainError::NotFound);
+        return Verdict::Invisible;
     }
-    actor.ensure_can_write()?;
+    if let Err(e) = actor.ensure_can_write() {
+        return Verdict::Refused(e);
+    }
     let mut in_a_row = false;
     for Row(who, from) in action.rows() {
         if who.matches(actor, opp) {
             in_a_row = true;
             if from.contains(&opp.status) {
-                return Ok(());
+                return match blocked(opp, action) {
+                    Some(e) => Verdict::Blocked(e),
+                    None => Verdict::Allowed,
+                };
             }
         }
     }
-    if !in_a_row {
-        return Err(DomainError::forbidden(action.refusal()));
+    if in_a_row {
+        Verdict::WrongStatus
+    } else {
+        Verdict::Refused(DomainError::forbidden(action.refusal()))
     }
-    Err(DomainError::InvalidTransition {
-        status: opp.status.to_string(),
-        action: action.to_string(),
-        allowed: allowed_actions(actor, opp)
-            .iter()
-            .map(|a| a.as_str().to_owned())
-            .collect(),
-    })
+}
+
+/// Rule: conditions beyond the status table. An accepted opportunity is
+/// extended at most `max_extensions` times; a deal is registered only while
+/// no submitted or approved registration exists on the opportunity.
+fn blocked(opp: &OpportunityFacts, action: Action) -> Option<DomainError> {
+    match action {
+        Action::Extend if opp.extension_count >= opp.max_extensions => {
+            Some(DomainError::Conflict {
+                code: "extension_limit_reached",
+                detail: format!(
+                    "the policy allows {} extensions and {} have been used",
+                    opp.max_extensions, opp.extension_count
+                ),
+            })
+        }
+        Action::RegisterDeal if opp.live_registration => Some(DomainError::Conflict {
+            code: "registration_exists",
+            detail: "this opportunity already has a submitted or approved registration".into(),
+        }),
+        _ => None,
+    }
+}
+
+/// Decides whether `actor` may take `action` on `opp` now.
+///
+/// Rules: an opportunity the actor cannot see is 404 for every action;
+/// read-only roles get 403 on every write whatever the status; an actor not
+/// in any of the action's rows gets 403; a status not in the actor's rows is
+/// a 409 naming the status and what the actor may do instead; a condition
+/// beyond the table (see [`blocked`]) is a 409 with its own code.
+pub fn decide(actor: &Actor, opp: &OpportunityFacts, action: Action) -> Result<(), DomainError> {
+    match judge(actor, opp, action) {
+        Verdict::Allowed => Ok(()),
+        Verdict::Invisible => Err(DomainError::NotFound),
+        Verdict::Refused(e) | Verdict::Blocked(e) => Err(e),
+        Verdict::WrongStatus => Err(DomainError::InvalidTransition {
+            status: opp.status.to_string(),
+            action: action.to_string(),
+            allowed: allowed_actions(actor, opp)
+                .iter()
+                .map(|a| a.as_str().to_owned())
+                .collect(),
+        }),
+    }
 }
 
 /// Every action `actor` may take on `opp` now: exactly those `decide` allows.
 pub fn allowed_actions(actor: &Actor, opp: &OpportunityFacts) -> Vec<Action> {
-    if !can_view(actor, opp) || actor.ensure_can_write().is_err() {
-        return Vec::new();
-    }
     Action::ALL
         .into_iter()
-        .filter(|action| {
-            action
-                .rows()
-                .iter()
-                .any(|Row(who, from)| who.matches(actor, opp) && from.contains(&opp.status))
-        })
+        .filter(|action| matches!(judge(actor, opp, *action), Verdict::Allowed))
         .collect()
 }
 
@@ -530,6 +577,39 @@ mod tests {
     }
 
     #[test]
+    fn extend_and_register_deal_close_once_their_limits_are_reached() {
+        let admin = reseller_admin();
+        let mut o = offered(Status::Accepted, admin.org_id);
+        assert!(allowed_actions(&admin, &o).contains(&Action::Extend));
+        o.extension_count = o.max_extensions;
+        assert!(!allowed_actions(&admin, &o).contains(&Action::Extend));
+        assert!(matches!(
+            decide(&admin, &o, Action::Extend),
+            Err(DomainError::Conflict {
+                code: "extension_limit_reached",
+                ..
+            })
+        ));
+        let am = reseller_admin().with_role(Role::AccountManager);
+        let mut own = facts(
+            Status::PendingApproval,
+            Origin::Partner,
+            am.org_id,
+            am.user_id,
+        );
+        assert!(allowed_actions(&am, &own).contains(&Action::RegisterDeal));
+        own.live_registration = true;
+        assert!(!allowed_actions(&am, &own).contains(&Action::RegisterDeal));
+        assert!(matches!(
+            decide(&am, &own, Action::RegisterDeal),
+            Err(DomainError::Conflict {
+                code: "registration_exists",
+                ..
+            })
+        ));
+    }
+
+    #[test]
     fn a_wrong_status_is_409_naming_the_status_and_the_allowed_actions() {
         let cm = vendor(Role::ChannelManager);
         let o = facts(Status::Won, Origin::Vendor, cm.org_id, cm.user_id);
@@ -565,13 +645,20 @@ mod tests {
             for actor in actors {
                 for status in Status::ALL {
                     for origin in [Origin::Vendor, Origin::Partner] {
-                        for relation in 0..4 {
+                        for (relation, condition) in
+                            (0..4).flat_map(|r| (0..3).map(move |c| (r, c)))
+                        {
                             let mut o = facts(status, origin, partner_org, actor.user_id);
                             match relation {
                                 0 => o.primary_partner_id = Some(partner_org),
                                 1 => o.collaborator_ids = vec![actor.org_id],
                                 2 => o.owner_user_id = UserId::new(),
                                 _ => o.owner_org_id = actor.org_id,
+                            }
+                            match condition {
+                                0 => {}
+                                1 => o.extension_count = o.max_extensions,
+                                _ => o.live_registration = true,
                             }
                             let allowed = allowed_actions(&actor, &o);
                             for action in Action::ALL {
@@ -580,10 +667,22 @@ mod tests {
                                 assert_eq!(
                                     allowed.contains(&action),
                                     decided.is_ok(),
-                                    "{role} {status} {origin:?} relation {relation} {action}: {decided:?}"
+                                    "{role} {status} {origin:?} relation {relation} condition {condition} {action}: {decided:?}"
                                 );
                                 if role.is_read_only() && can_view(&actor, &o) {
-                                    assert!(forbidden(decided), "{role} is read-only");
+                                    assert!(forbidden(decided.clone()), "{role} is read-only");
+                                }
+                                // The conditions beyond the table close exactly their action.
+                                let closed = match (condition, action) {
+                                    (1, Action::Extend) => Some("extension_limit_reached"),
+                                    (2, Action::RegisterDeal) => Some("registration_exists"),
+                                    _ => None,
+                                };
+                                if let Some(code) = closed {
+                                    assert!(!allowed.contains(&action), "{action} listed");
+                                    if let Err(DomainError::Conflict { code: c, .. }) = &decided {
+                                        assert_eq!(*c, code);
+                                    }
                                 }
                             }
                         }
@@ -591,7 +690,7 @@ mod tests {
                 }
             }
         }
-        assert!(cells > 5000, "{cells} cells");
+        assert!(cells > 15000, "{cells} cells");
     }
 }
 
@@ -599,204 +698,386 @@ mod tests {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
     Approve,
-    Reject,
-    Withdraw,
-    /// To one partner, who must accept before the deadline.
-    DistributeOne {
-        partner: crate::ids::OrgId,
+    Reject {
+        reason: String,
     },
-    /// To the best-ranked candidate, chosen by the caller from the ranking.
+    Withdraw,
+    /// To one partner, who must answer before the deadline (default: now
+    /// plus the policy's acceptance window).
+    DistributeOne {
+        partner: OrgId,
+        accept_by: Option<DateTime<Utc>>,
+    },
+    /// To the best-ranked candidate with free capacity, chosen by the caller
+    /// from the ranking (a vendor writer, or the system re-assigning).
     AutoAssign {
-        partner: crate::ids::OrgId,
+        partner: OrgId,
     },
     /// To a primary partner and collaborators, accepted at once.
     DistributeCollaboration {
-        partner: crate::ids::OrgId,
-        collaborators: Vec<crate::ids::OrgId>,
+        partner: OrgId,
+        collaborators: Vec<OrgId>,
     },
     Accept,
-    Decline,
-    Return,
+    Decline {
+        reason: String,
+    },
+    Return {
+        reason: String,
+    },
     Close {
         won: bool,
+        reason: String,
+        actual: Option<Money>,
     },
-    Extend,
-    Cancel,
+    Extend {
+        expires_on: NaiveDate,
+    },
+    Cancel {
+        reason: String,
+    },
+    /// The system: an offer whose `accept_by` has passed.
+    Expire,
 }
 
 impl Command {
-    pub fn action(&self) -> Action {
-        match self {
+    /// The action of the transition table, `None` for the system's own.
+    pub fn action(&self) -> Option<Action> {
+        Some(match self {
             Command::Approve => Action::Approve,
-            Command::Reject => Action::Reject,
+            Command::Reject { .. } => Action::Reject,
             Command::Withdraw => Action::Withdraw,
             Command::DistributeOne { .. } | Command::DistributeCollaboration { .. } => {
                 Action::Distribute
             }
             Command::AutoAssign { .. } => Action::AutoAssign,
             Command::Accept => Action::Accept,
-            Command::Decline => Action::Decline,
-            Command::Return => Action::Return,
+            Command::Decline { .. } => Action::Decline,
+            Command::Return { .. } => Action::Return,
             Command::Close { .. } => Action::Close,
-            Command::Extend => Action::Extend,
-            Command::Cancel => Action::Cancel,
+            Command::Extend { .. } => Action::Extend,
+            Command::Cancel { .. } => Action::Cancel,
+            Command::Expire => return None,
+        })
+    }
+
+    /// The name the transition's event records.
+    pub fn name(&self) -> &'static str {
+        match self.action() {
+            Some(a) => a.as_str(),
+            None => "expire",
+        }
+    }
+
+    fn reason(&self) -> Option<String> {
+        match self {
+            Command::Reject { reason }
+            | Command::Decline { reason }
+            | Command::Return { reason }
+            | Command::Cancel { reason }
+            | Command::Close { reason, .. } => Some(reason.trim().to_owned()),
+            _ => None,
         }
     }
 }
 
-/// What a decided transition changes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Outcome {
-    pub to: Status,
-    /// New primary partner, when it changes.
-    pub primary: Option<crate::ids::OrgId>,
-    /// New collaborator set, when it changes.
-    pub collaborators: Option<Vec<crate::ids::OrgId>>,
-    /// New owner (org, user), when it changes.
-    pub owner: Option<(crate::ids::OrgId, crate::ids::UserId)>,
-    /// The partner org the change concerns (shown to it in its timeline).
-    pub partner: Option<crate::ids::OrgId>,
+/// Who takes a transition: a user, or the system (the deadline worker).
+#[derive(Debug, Clone, Copy)]
+pub enum By<'a> {
+    User(&'a Actor),
+    System,
 }
 
-/// Decides a transition and what it changes.
+/// What a transition is decided against besides the opportunity.
+#[derive(Debug, Clone, Copy)]
+pub struct Context<'a> {
+    pub policy: &'a Policy,
+    /// The vendor org, which takes back what is returned.
+    pub vendor_org: OrgId,
+    pub now: DateTime<Utc>,
+}
+
+/// What happens to the opportunity's deal registrations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RegistrationEffect {
+    Unchanged,
+    /// Approved ones close with the opportunity (won or lost).
+    Close,
+    /// Live ones end: the opportunity left the registering org.
+    End,
+}
+
+/// The close fields a won or lost opportunity gets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Closing {
+    pub reason: String,
+    pub actual_revenue: Option<Money>,
+    pub closed_at: DateTime<Utc>,
+}
+
+/// Every effect of a decided transition. `None` leaves a field alone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    /// The event's action name (`accept`, `expire`, …).
+    pub action: &'static str,
+    pub from: Status,
+    pub to: Status,
+    /// New primary partner, when it changes.
+    pub primary: Option<OrgId>,
+    /// New collaborator set, when it changes.
+    pub collaborators: Option<Vec<OrgId>>,
+    /// New owner (org, user), when it changes.
+    pub owner: Option<(OrgId, UserId)>,
+    /// The partner org the change concerns (shown to it in its timeline).
+    pub partner: Option<OrgId>,
+    /// `Some(None)` clears the answer deadline.
+    pub accept_by: Option<Option<DateTime<Utc>>>,
+    pub expires_on: Option<NaiveDate>,
+    pub extension_count: Option<u32>,
+    pub closing: Option<Closing>,
+    /// The currency the amounts take when none was known yet.
+    pub currency: Option<CurrencyCode>,
+    pub registrations: RegistrationEffect,
+    /// The partner newly offered it: its capacity must allow one more, and
+    /// it becomes the most recently assigned.
+    pub offered_to: Option<OrgId>,
+    /// Whether the system should re-assign it next (policy on decline and
+    /// expiry, within its limit).
+    pub reassign_pending: bool,
+    /// Counts towards the automatic re-assignment limit.
+    pub counts_as_auto: bool,
+    /// The reason recorded with the event.
+    pub reason: Option<String>,
+}
+
+fn check_system(
+    opp: &OpportunityFacts,
+    command: &Command,
+    now: DateTime<Utc>,
+) -> Result<(), DomainError> {
+    let ok = match command {
+        Command::Expire => {
+            opp.status == Status::Delivered && opp.accept_by.is_some_and(|t| t <= now)
+        }
+        Command::AutoAssign { .. } => REDISTRIBUTABLE.contains(&opp.status),
+        _ => false,
+    };
+    if ok {
+        Ok(())
+    } else {
+        Err(DomainError::InvalidTransition {
+            status: opp.status.to_string(),
+            action: command.name().to_owned(),
+            allowed: Vec::new(),
+        })
+    }
+}
+
+const REDISTRIBUTABLE: &[Status] = &[
+    Status::Draft,
+    Status::Declined,
+    Status::Returned,
+    Status::Expired,
+];
+
+/// Decides a transition and every effect it has.
 ///
 /// Rules: approving makes the creating org the primary partner; distribution
 /// replaces the primary partner and collaborators; accepting hands ownership
 /// to the accepting admin's org; returning gives it back to its creator
-/// (`vendor_org` for the vendor side).
+/// (`vendor_org` for the vendor side); acceptance starts the validity
+/// period; an offer's deadline is given or the policy's window; extensions
+/// follow the extension policy; a close records outcome, reason and actual
+/// revenue, and closes approved registrations; leaving the partner ends
+/// them; the system expires overdue offers and re-assigns by the policy.
 pub fn transition(
-    actor: &Actor,
+    by: By<'_>,
     opp: &OpportunityFacts,
     command: &Command,
-    vendor_org: crate::ids::OrgId,
+    ctx: &Context<'_>,
 ) -> Result<Outcome, DomainError> {
-    decide(actor, opp, command.action())?;
-    let same = Outcome {
+    match (by, command.action()) {
+        (By::User(actor), Some(action)) => decide(actor, opp, action)?,
+        (By::User(_), None) => {
+            return Err(DomainError::forbidden("only the system expires offers"));
+        }
+        (By::System, _) => check_system(opp, command, ctx.now)?,
+    }
+    let policy = ctx.policy;
+    let validity = || {
+        opp.expires_on.is_none().then(|| {
+            ctx.now.date_naive() + chrono::Days::new(u64::from(policy.opportunity_validity_days))
+        })
+    };
+    let window = || ctx.now + chrono::Duration::hours(i64::from(policy.acceptance_window_hours));
+    let mut out = Outcome {
+        action: command.name(),
+        from: opp.status,
         to: opp.status,
         primary: None,
         collaborators: None,
         owner: None,
         partner: opp.primary_partner_id,
+        accept_by: None,
+        expires_on: None,
+        extension_count: None,
+        closing: None,
+        currency: None,
+        registrations: RegistrationEffect::Unchanged,
+        offered_to: None,
+        reassign_pending: false,
+        counts_as_auto: false,
+        reason: command.reason(),
     };
-    Ok(match command {
-        Command::Approve => Outcome {
-            to: Status::Accepted,
-            primary: Some(opp.owner_org_id),
-            partner: Some(opp.owner_org_id),
-            ..same
-        },
-        Command::Reject => Outcome {
-            to: Status::Rejected,
-            partner: Some(opp.owner_org_id),
-            ..same
-        },
-        Command::Withdraw => Outcome {
-            to: Status::Canceled,
-            partner: Some(opp.owner_org_id),
-            ..same
-        },
-        Command::DistributeOne { partner } | Command::AutoAssign { partner } => Outcome {
-            to: Status::Delivered,
-            primary: Some(*partner),
-            collaborators: Some(Vec::new()),
-            partner: Some(*partner),
-            owner: None,
-        },
+    match command {
+        Command::Approve => {
+            out.to = Status::Accepted;
+            out.primary = Some(opp.owner_org_id);
+            out.partner = Some(opp.owner_org_id);
+            out.expires_on = validity();
+            out.accept_by = Some(None);
+        }
+        Command::Reject { .. } => {
+            out.to = Status::Rejected;
+            out.partner = Some(opp.owner_org_id);
+        }
+        Command::Withdraw => {
+            out.to = Status::Canceled;
+            out.partner = Some(opp.owner_org_id);
+        }
+        Command::DistributeOne { partner, accept_by } => {
+            out.to = Status::Delivered;
+            out.primary = Some(*partner);
+            out.collaborators = Some(Vec::new());
+            out.partner = Some(*partner);
+            out.accept_by = Some(Some(accept_by.unwrap_or_else(window)));
+            out.offered_to = Some(*partner);
+        }
+        Command::AutoAssign { partner } => {
+            out.to = Status::Delivered;
+            out.primary = Some(*partner);
+            out.collaborators = Some(Vec::new());
+            out.partner = Some(*partner);
+            out.accept_by = Some(Some(window()));
+            out.offered_to = Some(*partner);
+            out.counts_as_auto = true;
+            if matches!(by, By::System) {
+                out.reason = Some("automatic re-assignment".to_owned());
+            }
+        }
         Command::DistributeCollaboration {
             partner,
             collaborators,
-        } => Outcome {
-            to: Status::Accepted,
-            primary: Some(*partner),
-            collaborators: Some(collaborators.clone()),
-            partner: Some(*partner),
-            owner: None,
-        },
-        Command::Accept => Outcome {
-            to: Status::Accepted,
-            owner: Some((actor.org_id, actor.user_id)),
-            ..same
-        },
-        Command::Decline => Outcome {
-            to: Status::Declined,
-            ..same
-        },
-        Command::Return => Outcome {
-            to: Status::Returned,
-            owner: (opp.origin == Origin::Vendor).then_some((vendor_org, opp.creator_user_id)),
-            ..same
-        },
-        Command::Close { won } => Outcome {
-            to: if *won { Status::Won } else { Status::Lost },
-            ..same
-        },
-        Command::Extend => same,
-        Command::Cancel => Outcome {
-            to: Status::Canceled,
-            ..same
-        },
-    })
-}
-
-/// What the system (the deadline worker) may do without an actor.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SystemCommand {
-    /// An offer whose `accept_by` has passed.
-    Expire,
-    /// Automatic re-assignment to the next candidate.
-    Reassign { partner: crate::ids::OrgId },
-}
-
-/// Rule: the system expires a `delivered` offer once `accept_by` has passed,
-/// and re-assigns from the statuses a vendor writer could distribute from.
-pub fn system_transition(
-    opp: &OpportunityFacts,
-    accept_by: Option<chrono::DateTime<chrono::Utc>>,
-    now: chrono::DateTime<chrono::Utc>,
-    command: SystemCommand,
-) -> Result<Outcome, DomainError> {
-    let refuse = |action: &str| DomainError::InvalidTransition {
-        status: opp.status.to_string(),
-        action: action.to_owned(),
-        allowed: Vec::new(),
-    };
-    match command {
-        SystemCommand::Expire => {
-            if opp.status != Status::Delivered || accept_by.is_none_or(|t| t > now) {
-                return Err(refuse("expire"));
-            }
-            Ok(Outcome {
-                to: Status::Expired,
-                primary: None,
-                collaborators: None,
-                owner: None,
-                partner: opp.primary_partner_id,
-            })
+        } => {
+            out.to = Status::Accepted;
+            out.primary = Some(*partner);
+            out.collaborators = Some(collaborators.clone());
+            out.partner = Some(*partner);
+            out.expires_on = validity();
+            out.accept_by = Some(None);
+            out.offered_to = Some(*partner);
         }
-        SystemCommand::Reassign { partner } => {
-            if !matches!(
-                opp.status,
-                Status::Declined | Status::Expired | Status::Returned | Status::Draft
-            ) {
-                return Err(refuse("auto_assign"));
+        Command::Accept => {
+            let By::User(actor) = by else {
+                return Err(DomainError::forbidden("only the offered partner accepts"));
+            };
+            out.to = Status::Accepted;
+            out.owner = Some((actor.org_id, actor.user_id));
+            out.expires_on = validity();
+            out.accept_by = Some(None);
+        }
+        Command::Decline { .. } => {
+            out.to = Status::Declined;
+            out.accept_by = Some(None);
+        }
+        Command::Return { .. } => {
+            out.to = Status::Returned;
+            out.owner =
+                (opp.origin == Origin::Vendor).then_some((ctx.vendor_org, opp.creator_user_id));
+        }
+        Command::Close {
+            won,
+            reason,
+            actual,
+        } => {
+            check_close(*won, actual.as_ref(), opp.currency)?;
+            out.to = if *won { Status::Won } else { Status::Lost };
+            out.accept_by = Some(None);
+            if opp.currency.is_none() {
+                // No estimate was given: the actual revenue sets the currency.
+                out.currency = actual.as_ref().map(Money::currency);
             }
-            Ok(Outcome {
-                to: Status::Delivered,
-                primary: Some(partner),
-                collaborators: Some(Vec::new()),
-                owner: None,
-                partner: Some(partner),
-            })
+            out.closing = Some(Closing {
+                reason: reason.trim().to_owned(),
+                actual_revenue: actual.clone(),
+                closed_at: ctx.now,
+            });
+        }
+        Command::Extend { expires_on } => {
+            check_extension(policy, opp, *expires_on, ctx.now.date_naive())?;
+            out.expires_on = Some(*expires_on);
+            out.extension_count = Some(opp.extension_count + 1);
+        }
+        Command::Cancel { .. } => {
+            out.to = Status::Canceled;
+            out.accept_by = Some(None);
+        }
+        Command::Expire => {
+            out.to = Status::Expired;
+            out.accept_by = Some(None);
+            out.reason = Some("no answer before the deadline".to_owned());
         }
     }
+    out.registrations = match out.to {
+        _ if out.to == opp.status => RegistrationEffect::Unchanged,
+        Status::Won | Status::Lost => RegistrationEffect::Close,
+        Status::Canceled | Status::Rejected | Status::Returned | Status::Declined => {
+            RegistrationEffect::End
+        }
+        _ => RegistrationEffect::Unchanged,
+    };
+    out.reassign_pending = should_reassign(policy, out.to, opp.auto_assignments);
+    Ok(out)
 }
 
 /// Rule (automatic re-assignment): on decline or expiry, when the policy
 /// says so and its limit is not reached.
-pub fn should_reassign(policy: &crate::policy::Policy, to: Status, auto_assignments: u32) -> bool {
+pub fn should_reassign(policy: &Policy, to: Status, auto_assignments: u32) -> bool {
     matches!(to, Status::Declined | Status::Expired)
         && policy.auto_reassign
         && auto_assignments < policy.max_auto_reassignments
+}
+
+/// Rule: an offer's deadline lies in the future; a collaboration, accepted
+/// at once, has none.
+pub fn check_offer_deadline(
+    accept_by: Option<DateTime<Utc>>,
+    collaboration: bool,
+    now: DateTime<Utc>,
+) -> Result<(), DomainError> {
+    match accept_by {
+        Some(_) if collaboration => Err(DomainError::invalid(
+            "accept_by",
+            "a collaboration is accepted at once; leave accept_by out",
+        )),
+        Some(t) if t <= now => Err(DomainError::invalid("accept_by", "must be in the future")),
+        _ => Ok(()),
+    }
+}
+
+/// Rule (capacity): a partner holds at most `capacity` open (delivered or
+/// accepted) opportunities as primary partner; a new offer needs a free slot.
+pub fn check_capacity(capacity: u32, open: u32) -> Result<(), DomainError> {
+    if open < capacity {
+        Ok(())
+    } else {
+        Err(DomainError::Conflict {
+            code: "partner_at_capacity",
+            detail: format!(
+                "the partner holds {open} open opportunities and its capacity is {capacity}"
+            ),
+        })
+    }
 }
 
 /// A partner org as the distribution rules see it.
@@ -847,24 +1128,19 @@ pub fn check_distribution(
     Ok(())
 }
 
-/// Rule (extension policy): at most `max_extensions` extensions, each to a
-/// later date no further than `max_extension_days` from today.
+/// Rule (extension policy): at most `max_extensions` extensions (see
+/// [`blocked`]), each to a later date that moves the current expiry forward
+/// by at most `max_extension_days` (from today when it has none).
 pub fn check_extension(
-    policy: &crate::policy::Policy,
-    extension_count: u32,
-    current: Option<chrono::NaiveDate>,
-    requested: chrono::NaiveDate,
-    today: chrono::NaiveDate,
+    policy: &Policy,
+    opp: &OpportunityFacts,
+    requested: NaiveDate,
+    today: NaiveDate,
 ) -> Result<(), DomainError> {
-    if extension_count >= policy.max_extensions {
-        return Err(DomainError::Conflict {
-            code: "extension_limit_reached",
-            detail: format!(
-                "the policy allows {} extensions and {} have been used",
-                policy.max_extensions, extension_count
-            ),
-        });
+    if let Some(e) = blocked(opp, Action::Extend) {
+        return Err(e);
     }
+    let current = opp.expires_on;
     let floor = current.map_or(today, |c| c.max(today));
     if requested <= floor {
         return Err(DomainError::invalid(
@@ -872,12 +1148,13 @@ pub fn check_extension(
             format!("must be later than {floor}"),
         ));
     }
-    let horizon = today + chrono::Days::new(u64::from(policy.max_extension_days));
+    let base = current.unwrap_or(today);
+    let horizon = base + chrono::Days::new(u64::from(policy.max_extension_days));
     if requested > horizon {
         return Err(DomainError::invalid(
             "expires_on",
             format!(
-                "the policy allows at most {} days ahead ({horizon})",
+                "an extension moves the expiry forward by at most {} days (to {horizon})",
                 policy.max_extension_days
             ),
         ));
@@ -938,18 +1215,36 @@ mod rule_tests {
         s.parse().unwrap()
     }
 
+    fn ctx(policy: &Policy) -> Context<'_> {
+        Context {
+            policy,
+            vendor_org: OrgId::new(),
+            now: Utc::now(),
+        }
+    }
+
+    fn by_user(a: &Actor) -> By<'_> {
+        By::User(a)
+    }
+
     #[test]
     fn approval_makes_the_creating_org_the_primary_partner() {
         let cm = vendor(Role::ChannelManager);
         let org = OrgId::new();
         let o = facts(Status::PendingApproval, Origin::Partner, org, UserId::new());
-        let out = transition(&cm, &o, &Command::Approve, cm.org_id).unwrap();
+        let p = Policy::default();
+        let out = transition(by_user(&cm), &o, &Command::Approve, &ctx(&p)).unwrap();
         assert_eq!(out.to, Status::Accepted);
         assert_eq!(out.primary, Some(org));
+        assert!(out.expires_on.is_some(), "acceptance starts the validity");
+        assert_eq!(
+            out.offered_to, None,
+            "its own opportunity needs no capacity"
+        );
     }
 
     #[test]
-    fn accepting_hands_ownership_to_the_accepting_org() {
+    fn accepting_hands_ownership_to_the_accepting_org_and_starts_the_validity() {
         let admin = reseller_admin();
         let mut o = facts(
             Status::Delivered,
@@ -958,14 +1253,20 @@ mod rule_tests {
             UserId::new(),
         );
         o.primary_partner_id = Some(admin.org_id);
-        let out = transition(&admin, &o, &Command::Accept, OrgId::new()).unwrap();
+        let p = Policy::default();
+        let c = ctx(&p);
+        let out = transition(by_user(&admin), &o, &Command::Accept, &c).unwrap();
         assert_eq!(out.owner, Some((admin.org_id, admin.user_id)));
+        assert_eq!(
+            out.expires_on,
+            Some(c.now.date_naive() + chrono::Days::new(90))
+        );
+        assert_eq!(out.accept_by, Some(None));
     }
 
     #[test]
-    fn returning_gives_ownership_back_to_the_vendor_creator() {
+    fn returning_gives_ownership_back_to_the_vendor_creator_and_ends_registrations() {
         let admin = reseller_admin();
-        let vendor_org = OrgId::new();
         let mut o = facts(
             Status::Accepted,
             Origin::Vendor,
@@ -974,9 +1275,21 @@ mod rule_tests {
         );
         o.creator_user_id = UserId::new();
         o.primary_partner_id = Some(admin.org_id);
-        let out = transition(&admin, &o, &Command::Return, vendor_org).unwrap();
+        let p = Policy::default();
+        let c = ctx(&p);
+        let out = transition(
+            by_user(&admin),
+            &o,
+            &Command::Return {
+                reason: " quiet ".into(),
+            },
+            &c,
+        )
+        .unwrap();
         assert_eq!(out.to, Status::Returned);
-        assert_eq!(out.owner, Some((vendor_org, o.creator_user_id)));
+        assert_eq!(out.owner, Some((c.vendor_org, o.creator_user_id)));
+        assert_eq!(out.registrations, RegistrationEffect::End);
+        assert_eq!(out.reason.as_deref(), Some("quiet"));
     }
 
     #[test]
@@ -984,21 +1297,36 @@ mod rule_tests {
         let cm = vendor(Role::ChannelManager);
         let o = facts(Status::Draft, Origin::Vendor, cm.org_id, cm.user_id);
         let (p, c) = (OrgId::new(), OrgId::new());
+        let policy = Policy::default();
         let out = transition(
-            &cm,
+            by_user(&cm),
             &o,
             &Command::DistributeCollaboration {
                 partner: p,
                 collaborators: vec![c],
             },
-            cm.org_id,
+            &ctx(&policy),
         )
         .unwrap();
         assert_eq!(out.to, Status::Accepted);
         assert_eq!(out.collaborators, Some(vec![c]));
-        let out = transition(&cm, &o, &Command::DistributeOne { partner: p }, cm.org_id).unwrap();
+        assert_eq!(out.offered_to, Some(p));
+        let out = transition(
+            by_user(&cm),
+            &o,
+            &Command::DistributeOne {
+                partner: p,
+                accept_by: None,
+            },
+            &ctx(&policy),
+        )
+        .unwrap();
         assert_eq!(out.to, Status::Delivered);
         assert_eq!(out.collaborators, Some(vec![]));
+        assert!(
+            matches!(out.accept_by, Some(Some(_))),
+            "the policy's window"
+        );
     }
 
     fn state(active: bool, accepting: bool) -> Option<PartnerState> {
@@ -1043,31 +1371,97 @@ mod rule_tests {
     }
 
     #[test]
-    fn extensions_stay_within_the_policy() {
+    fn a_partner_takes_no_offer_beyond_its_capacity() {
+        assert!(check_capacity(2, 1).is_ok());
+        assert!(matches!(
+            check_capacity(2, 2),
+            Err(DomainError::Conflict {
+                code: "partner_at_capacity",
+                ..
+            })
+        ));
+        assert!(check_capacity(0, 0).is_err());
+    }
+
+    #[test]
+    fn an_offer_deadline_lies_ahead_and_a_collaboration_has_none() {
+        let now = Utc::now();
+        let later = Some(now + chrono::Duration::hours(1));
+        assert!(check_offer_deadline(later, false, now).is_ok());
+        assert!(check_offer_deadline(None, true, now).is_ok());
+        assert!(check_offer_deadline(later, true, now).is_err());
+        assert!(check_offer_deadline(Some(now), false, now).is_err());
+    }
+
+    fn accepted_until(expires: &str, count: u32) -> OpportunityFacts {
+        let mut o = facts(
+            Status::Accepted,
+            Origin::Vendor,
+            OrgId::new(),
+            UserId::new(),
+        );
+        o.expires_on = Some(day(expires));
+        o.extension_count = count;
+        o
+    }
+
+    #[test]
+    fn each_extension_moves_the_current_expiry_forward_by_at_most_max_extension_days() {
         let p = Policy {
             max_extensions: 2,
             max_extension_days: 90,
             ..Policy::default()
         };
         let today = day("2027-01-01");
-        let current = Some(day("2027-02-01"));
-        assert!(check_extension(&p, 0, current, day("2027-03-01"), today).is_ok());
-        assert!(check_extension(&p, 1, current, day("2027-04-01"), today).is_ok());
+        // Right after acceptance the expiry is today + 90: still extendable.
+        let fresh = accepted_until("2027-04-01", 0);
+        assert!(check_extension(&p, &fresh, day("2027-05-01"), today).is_ok());
+        assert!(check_extension(&p, &fresh, day("2027-06-30"), today).is_ok());
+        assert!(
+            check_extension(&p, &fresh, day("2027-07-01"), today).is_err(),
+            "91 days past the current expiry"
+        );
+        assert!(
+            check_extension(&p, &fresh, day("2027-03-01"), today).is_err(),
+            "earlier"
+        );
         assert!(matches!(
-            check_extension(&p, 2, current, day("2027-03-01"), today),
+            check_extension(
+                &p,
+                &accepted_until("2027-04-01", 2),
+                day("2027-05-01"),
+                today
+            ),
             Err(DomainError::Conflict {
                 code: "extension_limit_reached",
                 ..
             })
         ));
-        assert!(
-            check_extension(&p, 0, current, day("2027-01-15"), today).is_err(),
-            "earlier"
-        );
-        assert!(
-            check_extension(&p, 0, current, day("2027-04-02"), today).is_err(),
-            "beyond horizon"
-        );
+        // No expiry yet: counted from today.
+        let mut none = fresh.clone();
+        none.expires_on = None;
+        assert!(check_extension(&p, &none, day("2027-04-01"), today).is_ok());
+        assert!(check_extension(&p, &none, day("2027-04-02"), today).is_err());
+    }
+
+    #[test]
+    fn an_extension_counts_and_sets_the_new_expiry() {
+        let admin = reseller_admin();
+        let mut o = accepted_until("2099-01-01", 1);
+        o.primary_partner_id = Some(admin.org_id);
+        let p = Policy::default();
+        let out = transition(
+            by_user(&admin),
+            &o,
+            &Command::Extend {
+                expires_on: day("2099-02-01"),
+            },
+            &ctx(&p),
+        )
+        .unwrap();
+        assert_eq!(out.to, Status::Accepted);
+        assert_eq!(out.expires_on, Some(day("2099-02-01")));
+        assert_eq!(out.extension_count, Some(2));
     }
 
     #[test]
@@ -1083,8 +1477,35 @@ mod rule_tests {
     }
 
     #[test]
+    fn a_close_records_its_fields_closes_registrations_and_may_set_the_currency() {
+        let cm = vendor(Role::ChannelManager);
+        let mut o = accepted_until("2099-01-01", 0);
+        o.primary_partner_id = Some(OrgId::new());
+        let usd: crate::values::CurrencyCode = "USD".parse().unwrap();
+        let m = crate::values::Money::parse("10", usd).unwrap();
+        let p = Policy::default();
+        let out = transition(
+            by_user(&cm),
+            &o,
+            &Command::Close {
+                won: true,
+                reason: "signed".into(),
+                actual: Some(m.clone()),
+            },
+            &ctx(&p),
+        )
+        .unwrap();
+        assert_eq!(out.to, Status::Won);
+        assert_eq!(out.registrations, RegistrationEffect::Close);
+        assert_eq!(out.currency, Some(usd));
+        let closing = out.closing.unwrap();
+        assert_eq!(closing.reason, "signed");
+        assert_eq!(closing.actual_revenue, Some(m));
+    }
+
+    #[test]
     fn the_system_expires_only_delivered_offers_past_their_deadline() {
-        let now = chrono::Utc::now();
+        let now = Utc::now();
         let mut o = facts(
             Status::Delivered,
             Origin::Vendor,
@@ -1092,14 +1513,24 @@ mod rule_tests {
             UserId::new(),
         );
         o.primary_partner_id = Some(OrgId::new());
-        let past = Some(now - chrono::Duration::seconds(1));
-        let out = system_transition(&o, past, now, SystemCommand::Expire).unwrap();
+        o.accept_by = Some(now - chrono::Duration::seconds(1));
+        let p = Policy::default();
+        let c = Context { now, ..ctx(&p) };
+        let out = transition(By::System, &o, &Command::Expire, &c).unwrap();
         assert_eq!(out.to, Status::Expired);
         assert_eq!(out.partner, o.primary_partner_id);
-        let future = Some(now + chrono::Duration::hours(1));
-        assert!(system_transition(&o, future, now, SystemCommand::Expire).is_err());
+        assert_eq!(out.action, "expire");
+        assert!(out.reassign_pending, "the default policy re-assigns");
+        let mut future = o.clone();
+        future.accept_by = Some(now + chrono::Duration::hours(1));
+        assert!(transition(By::System, &future, &Command::Expire, &c).is_err());
         o.status = Status::Accepted;
-        assert!(system_transition(&o, past, now, SystemCommand::Expire).is_err());
+        assert!(transition(By::System, &o, &Command::Expire, &c).is_err());
+        let cm = vendor(Role::ChannelManager);
+        assert!(matches!(
+            transition(By::User(&cm), &future, &Command::Expire, &c),
+            Err(DomainError::Forbidden(_))
+        ));
     }
 
     #[test]
@@ -1115,38 +1546,48 @@ mod rule_tests {
         assert!(!should_reassign(&p, Status::Returned, 0));
         let off = Policy {
             auto_reassign: false,
-            ..p
+            ..p.clone()
         };
         assert!(!should_reassign(&off, Status::Declined, 0));
-        let now = chrono::Utc::now();
         let declined = facts(
             Status::Declined,
             Origin::Vendor,
             OrgId::new(),
             UserId::new(),
         );
-        let out = system_transition(
+        let partner = OrgId::new();
+        let out = transition(
+            By::System,
             &declined,
-            None,
-            now,
-            SystemCommand::Reassign {
-                partner: OrgId::new(),
-            },
+            &Command::AutoAssign { partner },
+            &ctx(&p),
         )
         .unwrap();
         assert_eq!(out.to, Status::Delivered);
+        assert!(out.counts_as_auto);
+        assert_eq!(out.offered_to, Some(partner));
+        assert!(!out.reassign_pending);
         let won = facts(Status::Won, Origin::Vendor, OrgId::new(), UserId::new());
-        assert!(
-            system_transition(
-                &won,
-                None,
-                now,
-                SystemCommand::Reassign {
-                    partner: OrgId::new()
-                }
-            )
-            .is_err()
+        assert!(transition(By::System, &won, &Command::AutoAssign { partner }, &ctx(&p)).is_err());
+        let admin = reseller_admin();
+        let mut offered = facts(
+            Status::Delivered,
+            Origin::Vendor,
+            OrgId::new(),
+            UserId::new(),
         );
+        offered.primary_partner_id = Some(admin.org_id);
+        let out = transition(
+            by_user(&admin),
+            &offered,
+            &Command::Decline {
+                reason: "busy".into(),
+            },
+            &ctx(&p),
+        )
+        .unwrap();
+        assert!(out.reassign_pending);
+        assert_eq!(out.accept_by, Some(None));
     }
 
     #[test]

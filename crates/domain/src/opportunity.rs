@@ -167,6 +167,20 @@ pub struct OpportunityFacts {
     pub creator_user_id: UserId,
     pub primary_partner_id: Option<OrgId>,
     pub collaborator_ids: Vec<OrgId>,
+    /// The org holding the opportunity's customer (for name masking).
+    pub customer_org_id: OrgId,
+    /// The answer deadline of a `delivered` offer.
+    pub accept_by: Option<chrono::DateTime<chrono::Utc>>,
+    pub expires_on: Option<chrono::NaiveDate>,
+    /// Extensions taken so far, and how many the policy allows.
+    pub extension_count: u32,
+    pub max_extensions: u32,
+    /// Automatic assignments so far, for the re-assignment limit.
+    pub auto_assignments: u32,
+    /// Currency of its amounts, once one is known.
+    pub currency: Option<crate::values::CurrencyCode>,
+    /// A submitted or approved deal registration exists on it.
+    pub live_registration: bool,
 }
 
 /// Which opportunities a caller may read, in a form a query can apply.
@@ -349,6 +363,14 @@ pub(crate) mod tests {
             creator_user_id: owner,
             primary_partner_id: None,
             collaborator_ids: vec![],
+            customer_org_id: owner_org,
+            accept_by: None,
+            expires_on: None,
+            extension_count: 0,
+            max_extensions: 2,
+            auto_assignments: 0,
+            currency: None,
+            live_registration: false,
         }
     }
 

@@ -145,3 +145,26 @@ pub fn lock_lapsed_registrations(
         .skip_locked()
         .load(conn)
 }
+
+/// A partner's capacity and what it holds now, read under a lock on its
+/// org row: every path that offers it an opportunity takes this lock first,
+/// so concurrent offers are counted one after another. The count is its own
+/// statement, taken after the lock is granted, so it sees every offer
+/// committed before.
+pub fn lock_partner_load(conn: &mut PgConnection, org: Uuid) -> QueryResult<Option<(i32, i64)>> {
+    let capacity: Option<i32> = orgs::table
+        .find(org)
+        .select(orgs::capacity)
+        .for_update()
+        .first(conn)
+        .optional()?;
+    let Some(capacity) = capacity else {
+        return Ok(None);
+    };
+    let open: i64 = opportunities::table
+        .filter(opportunities::primary_partner_id.eq(org))
+        .filter(opportunities::status.eq_any(["delivered", "accepted"]))
+        .count()
+        .get_result(conn)?;
+    Ok(Some((capacity, open)))
+}

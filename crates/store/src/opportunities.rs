@@ -12,7 +12,7 @@ use prm_domain::opportunity::OpportunityFacts;
 use uuid::Uuid;
 
 use crate::StoreError;
-use crate::schema::{customers, opportunities, opportunity_collaborators, opportunity_events};
+use crate::schema::{opportunities, opportunity_collaborators, opportunity_events};
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = opportunities, check_for_backend(diesel::pg::Pg))]
@@ -126,28 +126,90 @@ pub struct StateChanges {
     pub win_probability: Option<Option<i16>>,
 }
 
-/// An opportunity with what a response shows beside it.
+/// An opportunity with what a response and the rules need beside it.
 #[derive(Debug, Clone)]
 pub struct OpportunityView {
     pub row: Opportunity,
     pub customer_name: String,
+    /// The org holding the customer (whose name may be masked).
+    pub customer_org_id: Uuid,
     pub collaborator_ids: Vec<Uuid>,
+    /// A submitted or approved deal registration exists.
+    pub live_registration: bool,
+    /// The policy's extension limit, read in the same statement.
+    pub max_extensions: i32,
 }
 
+/// Constant SQL in a select list: a correlated sub-select on the
+/// opportunity being read. Typed and static, so the statement stays
+/// prepared (a raw `sql()` fragment would make Diesel prepare it anew on
+/// every call), and it needs no join, so `FOR UPDATE` locks only the
+/// opportunity.
+macro_rules! correlated {
+    ($(#[$doc:meta])* $name:ident: $st:ty = $sql:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, QueryId, ValidGrouping)]
+        pub struct $name;
+
+        impl Expression for $name {
+            type SqlType = $st;
+        }
+
+        impl QueryFragment<Pg> for $name {
+            fn walk_ast<'b>(&'b self, mut pass: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+                pass.push_sql($sql);
+                Ok(())
+            }
+        }
+
+        impl<QS> AppearsOnTable<QS> for $name {}
+        impl<QS> SelectableExpression<QS> for $name {}
+    };
+}
+
+correlated!(
+    /// The customer's name.
+    CustomerName: diesel::sql_types::Text =
+        "(SELECT c.name FROM customers c WHERE c.id = opportunities.customer_id)"
+);
+correlated!(
+    /// The org holding the customer.
+    CustomerOrg: diesel::sql_types::Uuid =
+        "(SELECT c.org_id FROM customers c WHERE c.id = opportunities.customer_id)"
+);
+correlated!(
+    /// Whether a submitted or approved registration exists (served by the
+    /// unique index on live registrations).
+    LiveRegistration: diesel::sql_types::Bool =
+        "EXISTS (SELECT 1 FROM deal_registrations r WHERE r.opportunity_id = opportunities.id \
+         AND r.status IN ('submitted', 'approved'))"
+);
+correlated!(
+    /// The policy's extension limit.
+    MaxExtensions: diesel::sql_types::Integer =
+        "coalesce((SELECT p.max_extensions FROM policies p ORDER BY p.id LIMIT 1), 0)"
+);
+
 /// What a view is selected with: the opportunity's columns in the order of
-/// [`Opportunity`]'s fields, its customer's name, its collaborators.
+/// [`Opportunity`]'s fields, then what [`OpportunityView`] adds, in its order.
 pub type ViewSelection = ViewColumns<(
     diesel::helper_types::AsSelect<Opportunity, Pg>,
-    customers::name,
+    CustomerName,
+    CustomerOrg,
     opportunities::collaborator_ids,
+    LiveRegistration,
+    MaxExtensions,
 )>;
 
 /// The selection of an [`OpportunityView`].
 pub fn view_columns() -> ViewSelection {
     ViewColumns((
         Opportunity::as_select(),
-        customers::name,
+        CustomerName,
+        CustomerOrg,
         opportunities::collaborator_ids,
+        LiveRegistration,
+        MaxExtensions,
     ))
 }
 
@@ -183,12 +245,12 @@ impl<E: AppearsOnTable<QS>, QS> AppearsOnTable<QS> for ViewColumns<E> {}
 impl<E: SelectableExpression<QS>, QS> SelectableExpression<QS> for ViewColumns<E> {}
 
 /// Reads the columns by position, straight into the view. Diesel's own
-/// reader for `(Opportunity, String, Vec<Uuid>)` builds a tuple of each
-/// part first and moves them into place: a fifth of a list page's
-/// instructions went to that (docs/performance.md).
+/// reader for a tuple builds each part first and moves them into place: a
+/// fifth of a list page's instructions went to that (docs/performance.md).
 impl FromSqlRow<ViewRow, Pg> for OpportunityView {
     fn build_from_row<'a>(row: &impl Row<'a, Pg>) -> deserialize::Result<Self> {
         use crate::schema::opportunities::columns as o;
+        use diesel::sql_types as st;
         let mut c = Columns { row, at: 0 };
         let row = Opportunity {
             id: c.next(o::id)?,
@@ -230,8 +292,11 @@ impl FromSqlRow<ViewRow, Pg> for OpportunityView {
         };
         Ok(OpportunityView {
             row,
-            customer_name: c.next(customers::name)?,
+            customer_name: c.value::<st::Text, _>()?,
+            customer_org_id: c.value::<st::Uuid, _>()?,
             collaborator_ids: c.next(o::collaborator_ids)?,
+            live_registration: c.value::<st::Bool, _>()?,
+            max_extensions: c.value::<st::Integer, _>()?,
         })
     }
 }
@@ -263,22 +328,54 @@ impl<'a, R: Row<'a, Pg>> Columns<'_, R> {
         self.at += 1;
         T::from_nullable_sql(field.value())
     }
+
+    /// The next column's value, of a computed column.
+    fn value<ST, T: FromSql<ST, Pg>>(&mut self) -> deserialize::Result<T> {
+        let field = self
+            .row
+            .get(self.at)
+            .ok_or("the row has fewer columns than an opportunity view")?;
+        self.at += 1;
+        T::from_nullable_sql(field.value())
+    }
+}
+
+impl OpportunityView {
+    /// The facts the domain rules decide on.
+    pub fn facts(&self) -> Result<OpportunityFacts, StoreError> {
+        let o = &self.row;
+        let count = |v: i32| u32::try_from(v).unwrap_or(0);
+        Ok(OpportunityFacts {
+            status: o.status.parse().map_err(StoreError::Corrupt)?,
+            origin: o.origin.parse().map_err(StoreError::Corrupt)?,
+            owner_org_id: o.owner_org_id.into(),
+            owner_user_id: o.owner_user_id.into(),
+            creator_user_id: o.created_by_user_id.into(),
+            primary_partner_id: o.primary_partner_id.map(Into::into),
+            collaborator_ids: self
+                .collaborator_ids
+                .iter()
+                .copied()
+                .map(Into::into)
+                .collect(),
+            customer_org_id: self.customer_org_id.into(),
+            accept_by: o.accept_by,
+            expires_on: o.expires_on,
+            extension_count: count(o.extension_count),
+            max_extensions: count(self.max_extensions),
+            auto_assignments: count(o.auto_assignments),
+            currency: o
+                .currency
+                .as_deref()
+                .map(str::parse)
+                .transpose()
+                .map_err(StoreError::Corrupt)?,
+            live_registration: self.live_registration,
+        })
+    }
 }
 
 impl Opportunity {
-    /// The facts the domain rules decide on.
-    pub fn facts(&self, collaborators: &[Uuid]) -> Result<OpportunityFacts, StoreError> {
-        Ok(OpportunityFacts {
-            status: self.status.parse().map_err(StoreError::Corrupt)?,
-            origin: self.origin.parse().map_err(StoreError::Corrupt)?,
-            owner_org_id: self.owner_org_id.into(),
-            owner_user_id: self.owner_user_id.into(),
-            creator_user_id: self.created_by_user_id.into(),
-            primary_partner_id: self.primary_partner_id.map(Into::into),
-            collaborator_ids: collaborators.iter().copied().map(Into::into).collect(),
-        })
-    }
-
     pub fn insert(conn: &mut PgConnection, new: &NewOpportunity) -> QueryResult<Opportunity> {
         diesel::insert_into(opportunities::table)
             .values(new)
@@ -286,15 +383,16 @@ impl Opportunity {
             .get_result(conn)
     }
 
-    /// Loads the row with its collaborators and locks it until the
-    /// transaction ends, so a change decided on it cannot race another.
+    /// Loads the opportunity as a view and locks its row (only its row)
+    /// until the transaction ends, so a change decided on it cannot race
+    /// another.
     pub fn find_for_update(
         conn: &mut PgConnection,
         id: Uuid,
-    ) -> QueryResult<Option<(Opportunity, Vec<Uuid>)>> {
+    ) -> QueryResult<Option<OpportunityView>> {
         opportunities::table
             .find(id)
-            .select((Opportunity::as_select(), opportunities::collaborator_ids))
+            .select(view_columns())
             .for_update()
             .first(conn)
             .optional()
@@ -374,8 +472,7 @@ pub fn remove_collaborator(conn: &mut PgConnection, id: Uuid, org: Uuid) -> Quer
 /// One opportunity with its customer name and collaborators, in one statement.
 pub fn find_view(conn: &mut PgConnection, id: Uuid) -> QueryResult<Option<OpportunityView>> {
     opportunities::table
-        .inner_join(customers::table)
-        .filter(opportunities::id.eq(id))
+        .find(id)
         .select(view_columns())
         .first(conn)
         .optional()

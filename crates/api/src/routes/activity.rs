@@ -2,29 +2,24 @@
 
 use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
-use prm_domain::lifecycle::check_phase;
-use prm_domain::opportunity::{Action, Phase};
-use prm_store::activity::{Event, NewNote, NewProgress, Note, ProgressEntry, latest_phase};
-use prm_store::opportunities::{Opportunity, StateChanges};
-use prm_store::{Connection, PgConnection};
+use prm_store::Connection;
+use prm_store::activity::{Event, Note, ProgressEntry};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 use validator::Validate;
 
 use crate::auth::Caller;
-use crate::dto::{PhaseDto, not_blank, trimmed};
+use crate::dto::{PhaseDto, not_blank};
 use crate::error::ApiError;
 use crate::extract::{JsonBody, QueryParams};
-use crate::notify;
 use crate::pagination::{
     Page, decode_time_cursor, encode_time_cursor, fetch_size, into_page_keyed,
 };
 use crate::routes::created;
-use crate::routes::opportunities::{locked_for, visible_view};
+use crate::service::activity::{self, NewProgressCommand};
+use crate::service::opportunities::visible;
 use crate::state::AppState;
-use prm_domain::events::EventType;
-use serde_json::json;
 
 /// One progress report: append-only, never changed or deleted.
 #[derive(Debug, Serialize, ToSchema)]
@@ -176,53 +171,6 @@ pub struct ActivityParams {
     pub cursor: Option<String>,
 }
 
-/// Adds a progress entry in the caller's transaction.
-pub fn add_progress_in(
-    conn: &mut PgConnection,
-    actor: &prm_domain::Actor,
-    id: Uuid,
-    body: CreateProgress,
-) -> Result<ProgressDto, ApiError> {
-    locked_for(conn, actor, id, Action::AddProgress)?;
-    let phase: Phase = body.development_phase.into();
-    let latest = latest_phase(conn, id)?
-        .map(|p| PhaseDto::from_stored(&p).map(Phase::from))
-        .transpose()?;
-    check_phase(actor, latest, phase)?;
-    let entry = ProgressEntry::insert(
-        conn,
-        &NewProgress {
-            id: Uuid::now_v7(),
-            opportunity_id: id,
-            author_user_id: actor.user_id.0,
-            author_org_id: actor.org_id.0,
-            development_phase: phase.as_str().to_owned(),
-            win_probability: body.win_probability,
-            technical_exchange: trimmed(body.technical_exchange),
-            test_details: trimmed(body.test_details),
-            progress_details: trimmed(body.progress_details),
-        },
-    )?;
-    Opportunity::change_state(
-        conn,
-        id,
-        &StateChanges {
-            pipeline_phase: Some(Some(entry.development_phase.clone())),
-            win_probability: Some(Some(entry.win_probability)),
-            ..StateChanges::default()
-        },
-    )?;
-    notify::opportunity(
-        conn,
-        EventType::ProgressAdded,
-        None,
-        id,
-        json!({"progress_entry_id": entry.id, "development_phase": entry.development_phase,
-               "win_probability": entry.win_probability}),
-    )?;
-    ProgressDto::from_row(entry)
-}
-
 /// Add a progress entry (vendor writers, the primary partner's admin or
 /// owner, collaborators, the reseller's distributor) to an accepted
 /// opportunity. The latest entry sets its phase and win probability.
@@ -242,11 +190,19 @@ pub async fn add_progress(
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let body = body.0;
+    let command = NewProgressCommand {
+        development_phase: body.development_phase.into(),
+        win_probability: body.win_probability,
+        technical_exchange: body.technical_exchange,
+        test_details: body.test_details,
+        progress_details: body.progress_details,
+    };
     let entry = state
         .run(caller, move |conn, actor| {
-            conn.transaction(|conn| add_progress_in(conn, actor, id, body))
+            conn.transaction(|conn| activity::add_progress(conn, actor, id, command))
         })
         .await?;
+    let entry = ProgressDto::from_row(entry)?;
     Ok(created(
         format!("/api/v1/opportunities/{id}/progress"),
         1,
@@ -268,7 +224,7 @@ pub async fn list_progress(
     let after = decode_time_cursor(params.cursor.as_deref())?;
     let page = state
         .run(caller, move |conn, actor| {
-            visible_view(conn, actor, id)?;
+            visible(conn, actor, id)?;
             let rows = ProgressEntry::page(conn, id, after, fetch_size(params.limit))?;
             into_page_keyed(
                 rows,
@@ -279,36 +235,6 @@ pub async fn list_progress(
         })
         .await?;
     Ok(HttpResponse::Ok().json(page))
-}
-
-/// Adds a note in the caller's transaction.
-pub fn add_note_in(
-    conn: &mut PgConnection,
-    actor: &prm_domain::Actor,
-    id: Uuid,
-    body: CreateNote,
-) -> Result<NoteDto, ApiError> {
-    locked_for(conn, actor, id, Action::AddNote)?;
-    let note = Note::insert(
-        conn,
-        &NewNote {
-            id: Uuid::now_v7(),
-            opportunity_id: id,
-            author_user_id: actor.user_id.0,
-            author_org_id: actor.org_id.0,
-            body: body.body.trim().to_owned(),
-            internal: body.internal,
-        },
-    )?;
-    notify::note(
-        conn,
-        id,
-        actor.org_id,
-        actor.is_vendor(),
-        note.internal,
-        json!({"opportunity_id": id, "note_id": note.id, "internal": note.internal}),
-    )?;
-    Ok(NoteDto::from(note))
 }
 
 /// Add a note (anyone who sees the opportunity and may write; collaborators too).
@@ -324,9 +250,10 @@ pub async fn add_note(
     let body = body.0;
     let note = state
         .run(caller, move |conn, actor| {
-            conn.transaction(|conn| add_note_in(conn, actor, id, body))
+            conn.transaction(|conn| activity::add_note(conn, actor, id, &body.body, body.internal))
         })
         .await?;
+    let note = NoteDto::from(note);
     Ok(created(
         format!("/api/v1/opportunities/{id}/notes"),
         1,
@@ -348,7 +275,7 @@ pub async fn list_notes(
     let after = decode_time_cursor(params.cursor.as_deref())?;
     let page = state
         .run(caller, move |conn, actor| {
-            visible_view(conn, actor, id)?;
+            visible(conn, actor, id)?;
             let rows = Note::page(
                 conn,
                 id,
@@ -382,7 +309,7 @@ pub async fn timeline(
     let after = decode_time_cursor(params.cursor.as_deref())?;
     let page = state
         .run(caller, move |conn, actor| {
-            visible_view(conn, actor, id)?;
+            visible(conn, actor, id)?;
             let n = fetch_size(params.limit);
             let scope: Option<Vec<Uuid>> =
                 (!actor.is_vendor()).then(|| actor.org_scope().iter().map(|o| o.0).collect());

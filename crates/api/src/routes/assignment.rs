@@ -1,14 +1,7 @@
 //! Preferred-partner assignment: the explainable ranking and `auto-assign`.
 
 use actix_web::{HttpResponse, get, post, web};
-use prm_domain::assignment::{History, Partner, PastAnswer, Ranking, Wanted, rank};
-use prm_domain::lifecycle::should_reassign;
-use prm_domain::opportunity::{Action, Status};
-use prm_domain::org::Tier;
-use prm_domain::policy::{Policy, Weights};
-use prm_store::PgConnection;
-use prm_store::assignment::{partners_for, set_reassign};
-use prm_store::opportunities::Opportunity;
+use prm_domain::assignment::Ranking;
 use prm_store::policies::PolicyRow;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -17,8 +10,11 @@ use uuid::Uuid;
 use crate::auth::Caller;
 use crate::error::{ApiError, Problem};
 use crate::extract::IfMatch;
-use crate::routes::lifecycle::{Request, respond};
-use crate::routes::opportunities::{OpportunityDto, locked_for, visible_view};
+use crate::routes::lifecycle::respond;
+use crate::routes::opportunities::OpportunityDto;
+use crate::service::assignment::ranking_for;
+use crate::service::lifecycle::Request;
+use crate::service::opportunities::visible;
 use crate::state::AppState;
 
 /// Each part of a candidate's score, already weighted by the policy.
@@ -79,66 +75,6 @@ pub struct CandidatesDto {
     pub excluded: Vec<ExcludedDto>,
 }
 
-/// Marks the locked opportunity `row` for automatic re-assignment when the
-/// policy says its move to `to` calls for one (the deadline worker does it),
-/// clears the mark otherwise, and counts an automatic assignment when `auto`.
-pub fn mark_reassignment(
-    conn: &mut PgConnection,
-    policy: &Policy,
-    row: &Opportunity,
-    to: Status,
-    auto: bool,
-) -> Result<(), ApiError> {
-    let count = u32::try_from(row.auto_assignments).unwrap_or(u32::MAX);
-    set_reassign(conn, row.id, should_reassign(policy, to, count), auto)?;
-    Ok(())
-}
-
-/// Ranks every partner org for an opportunity with the policy's weights.
-pub fn ranking_for(
-    conn: &mut PgConnection,
-    row: &Opportunity,
-    weights: Weights,
-) -> Result<Ranking, ApiError> {
-    let n = |v: i64| u32::try_from(v).unwrap_or(u32::MAX);
-    let partners = partners_for(conn, row.id)?
-        .into_iter()
-        .map(|p| {
-            Ok(Partner {
-                id: p.id.into(),
-                name: p.name,
-                active: p.active,
-                accepting: p.accepting,
-                countries: p.countries,
-                industries: p.industries,
-                product_lines: p.product_lines,
-                tier: p.tier.parse::<Tier>().map_err(ApiError::Internal)?,
-                capacity: u32::try_from(p.capacity).unwrap_or(0),
-                open: n(p.open),
-                history: History {
-                    offered: n(p.offered),
-                    accepted: n(p.accepted),
-                    won: n(p.won),
-                    closed: n(p.closed),
-                },
-                last_assigned_at: p.last_assigned_at,
-                past: match p.past.as_deref() {
-                    Some("decline") => Some(PastAnswer::Declined),
-                    Some("return") => Some(PastAnswer::Returned),
-                    Some("expire") => Some(PastAnswer::Expired),
-                    _ => None,
-                },
-            })
-        })
-        .collect::<Result<Vec<_>, ApiError>>()?;
-    let wanted = Wanted {
-        country: row.country.clone(),
-        industry: row.industry.clone(),
-        product_lines: row.product_lines.clone(),
-    };
-    Ok(rank(&wanted, &partners, &weights))
-}
-
 fn dto(r: Ranking) -> CandidatesDto {
     use prm_domain::assignment::Exclusion as E;
     CandidatesDto {
@@ -178,30 +114,6 @@ fn dto(r: Ranking) -> CandidatesDto {
     }
 }
 
-/// Why nobody can be offered the opportunity, for a 409.
-pub fn no_candidate(r: &Ranking) -> ApiError {
-    let mut counts: Vec<(&str, usize)> = Vec::new();
-    for e in &r.excluded {
-        match counts.iter_mut().find(|(k, _)| *k == e.reason.as_str()) {
-            Some((_, n)) => *n += 1,
-            None => counts.push((e.reason.as_str(), 1)),
-        }
-    }
-    let why = counts
-        .iter()
-        .map(|(k, n)| format!("{n} {k}"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    ApiError::Conflict {
-        code: "no_candidate",
-        detail: if why.is_empty() {
-            "no partner org exists to offer it to".to_owned()
-        } else {
-            format!("no partner can take it: {why}")
-        },
-    }
-}
-
 /// The ranking: every eligible partner with its score and parts, and every
 /// excluded partner with its reason (vendor users).
 #[utoipa::path(
@@ -219,7 +131,7 @@ pub async fn candidates(
     let id = id.into_inner();
     let ranking = state
         .run(caller, move |conn, actor| {
-            let view = visible_view(conn, actor, id)?;
+            let view = visible(conn, actor, id)?;
             if !actor.is_vendor() {
                 return Err(ApiError::Forbidden {
                     code: "forbidden",
@@ -258,19 +170,4 @@ pub async fn auto_assign(
         Request::AutoAssign,
     )
     .await
-}
-
-/// Decides and ranks; used by `perform` for `Request::AutoAssign`.
-pub fn best_partner(
-    conn: &mut PgConnection,
-    actor: &prm_domain::Actor,
-    id: Uuid,
-) -> Result<Uuid, ApiError> {
-    let (row, _) = locked_for(conn, actor, id, Action::AutoAssign)?;
-    let weights = PolicyRow::load(conn)?.policy().weights;
-    let ranking = ranking_for(conn, &row, weights)?;
-    ranking
-        .best()
-        .map(|b| b.id.0)
-        .ok_or_else(|| no_candidate(&ranking))
 }

@@ -6,9 +6,7 @@ use chrono::{DateTime, Utc};
 use prm_domain::customer::{self as rules, CustomerIdentity, ExistingCustomer, Registration};
 use prm_domain::values::CountryCode;
 use prm_store::Connection;
-use prm_store::customers::{
-    Customer, IdentityKeys, NewCustomer, lock_identity_checks, record_reveals,
-};
+use prm_store::customers::{Customer, IdentityKeys, NewCustomer, lock_identity_checks};
 use prm_store::orgs::Org;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -21,6 +19,7 @@ use crate::error::{ApiError, Problem};
 use crate::extract::{JsonBody, QueryParams};
 use crate::pagination::{Page, decode_cursor, fetch_size, into_page};
 use crate::routes::{created, single};
+use crate::service::customers;
 use crate::state::AppState;
 
 /// An end-customer account.
@@ -151,30 +150,6 @@ pub struct CustomerListParams {
 pub struct CustomerGetParams {
     /// Show a masked name in full; the reveal is recorded.
     pub reveal: Option<bool>,
-}
-
-/// Masks what the actor may not read by default, or records the reveal.
-fn present(
-    conn: &mut prm_store::PgConnection,
-    actor: &prm_domain::Actor,
-    rows: Vec<Customer>,
-    reveal: bool,
-) -> Result<Vec<(Customer, bool)>, ApiError> {
-    let hidden: Vec<Uuid> = rows
-        .iter()
-        .filter(|c| rules::name_is_masked(actor, c.org_id.into()))
-        .map(|c| c.id)
-        .collect();
-    if reveal && !hidden.is_empty() {
-        record_reveals(conn, actor.user_id.0, &hidden)?;
-    }
-    Ok(rows
-        .into_iter()
-        .map(|c| {
-            let masked = !reveal && hidden.contains(&c.id);
-            (c, masked)
-        })
-        .collect())
 }
 
 /// Register a customer.
@@ -314,7 +289,8 @@ pub async fn list_customers(
             // Only the rows shown count as revealed, not the look-ahead row.
             let shown = usize::try_from(fetch_size(params.limit) - 1).unwrap_or(0);
             let (page_rows, extra) = split_at(rows, shown);
-            let mut out = present(conn, actor, page_rows, params.reveal.unwrap_or(false))?;
+            let mut out =
+                customers::present(conn, actor, page_rows, params.reveal.unwrap_or(false))?;
             out.extend(extra.into_iter().map(|c| (c, true)));
             Ok(out)
         })
@@ -349,7 +325,8 @@ pub async fn get_customer(
             if !rules::can_view_customer(actor, c.org_id.into()) {
                 return Err(ApiError::NotFound);
             }
-            let mut shown = present(conn, actor, vec![c], params.reveal.unwrap_or(false))?;
+            let mut shown =
+                customers::present(conn, actor, vec![c], params.reveal.unwrap_or(false))?;
             shown
                 .pop()
                 .ok_or_else(|| ApiError::Internal("customer vanished".into()))

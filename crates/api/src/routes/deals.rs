@@ -4,15 +4,8 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, NaiveDate, Utc};
-use prm_domain::Actor;
-use prm_domain::customer::CustomerIdentity;
-use prm_domain::deal::{self as rules, OtherRegistration, RegAction, RegStatus, RegistrationFacts};
-use prm_domain::opportunity::Action;
-use prm_domain::values::{CountryCode, labels};
-use prm_store::customers::Customer;
-use prm_store::deals::{self as store, NewRegistration, Registration, RegistrationChanges};
-use prm_store::policies::PolicyRow;
-use prm_store::{Connection, PgConnection};
+use prm_domain::deal::RegStatus;
+use prm_store::Connection;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -22,12 +15,10 @@ use crate::auth::Caller;
 use crate::dto::{ReasonBody, RegActionDto, RegStatusDto, valid_labels};
 use crate::error::{ApiError, Problem};
 use crate::extract::{IfMatch, JsonBody, QueryParams};
-use crate::notify;
 use crate::pagination::{Page, decode_cursor, fetch_size, into_page};
-use crate::routes::opportunities::{locked_for, visible_view};
 use crate::routes::{created, single};
+use crate::service::deals::{self, NewRegistrationCommand, RegistrationRead};
 use crate::state::AppState;
-use prm_domain::events::EventType;
 
 /// A partner's claim to exclusivity for a customer and product lines.
 #[derive(Debug, Serialize, ToSchema)]
@@ -64,23 +55,17 @@ pub struct RegistrationDto {
     pub allowed_actions: Vec<RegActionDto>,
 }
 
-fn facts(r: &Registration) -> Result<RegistrationFacts, ApiError> {
-    Ok(RegistrationFacts {
-        status: RegStatusDto::from_stored(&r.status)?.into(),
-        org_id: r.org_id.into(),
-        submitted_by: r.submitted_by_user_id.into(),
-    })
-}
-
-fn dto(r: Registration, actor: &Actor) -> Result<RegistrationDto, ApiError> {
-    let f = facts(&r)?;
-    Ok(RegistrationDto {
-        allowed_actions: rules::allowed_actions(actor, &f)
-            .into_iter()
-            .map(RegActionDto::from)
-            .collect(),
-        status: f.status.into(),
-        conflicts: actor.is_vendor().then_some(r.conflict_ids),
+fn dto(read: RegistrationRead) -> RegistrationDto {
+    let RegistrationRead {
+        row: r,
+        facts,
+        allowed,
+        conflicts_visible,
+    } = read;
+    RegistrationDto {
+        allowed_actions: allowed.into_iter().map(RegActionDto::from).collect(),
+        status: facts.status.into(),
+        conflicts: conflicts_visible.then_some(r.conflict_ids),
         id: r.id,
         opportunity_id: r.opportunity_id,
         org_id: r.org_id,
@@ -94,7 +79,7 @@ fn dto(r: Registration, actor: &Actor) -> Result<RegistrationDto, ApiError> {
         version: r.version,
         created_at: r.created_at,
         updated_at: r.updated_at,
-    })
+    }
 }
 
 /// Register a deal on an opportunity the caller's org created.
@@ -119,84 +104,6 @@ pub struct ApproveRegistration {
     pub exclusive_until: Option<NaiveDate>,
 }
 
-fn identity(c: &Customer) -> Result<CustomerIdentity, ApiError> {
-    let country: CountryCode = c
-        .country
-        .parse()
-        .map_err(|e: String| ApiError::Internal(e))?;
-    Ok(CustomerIdentity {
-        name_key: c.name_key.clone(),
-        country,
-        tax_id: c.tax_id_key.clone(),
-        web_domain: c.domain_key.clone(),
-    })
-}
-
-fn others(
-    conn: &mut PgConnection,
-    lines: &[String],
-) -> Result<Vec<OtherRegistration<Uuid>>, ApiError> {
-    store::active_with_lines(conn, lines)?
-        .into_iter()
-        .map(|(r, c, org_name)| {
-            Ok(OtherRegistration {
-                id: r.id,
-                org_id: r.org_id.into(),
-                org_name,
-                status: RegStatusDto::from_stored(&r.status)?.into(),
-                identity: identity(&c)?,
-                product_lines: r.product_lines,
-            })
-        })
-        .collect()
-}
-
-/// Registers a deal in the caller's transaction.
-pub fn register_in(
-    conn: &mut PgConnection,
-    actor: &prm_domain::Actor,
-    id: Uuid,
-    body: CreateRegistration,
-) -> Result<RegistrationDto, ApiError> {
-    let (row, _) = locked_for(conn, actor, id, Action::RegisterDeal)?;
-    if !Registration::active_for_update(conn, id)?.is_empty() {
-        return Err(ApiError::Conflict {
-            code: "registration_exists",
-            detail: "this opportunity already has a submitted or approved registration".into(),
-        });
-    }
-    let lines =
-        labels(&body.product_lines).map_err(|e| ApiError::validation("product_lines", e))?;
-    let customer = Customer::find(conn, row.customer_id)?
-        .ok_or_else(|| ApiError::Internal("customer gone".into()))?;
-    let conflicts = rules::conflicts(
-        actor.org_id,
-        &identity(&customer)?,
-        &lines,
-        &others(conn, &lines)?,
-    );
-    let r = Registration::insert(
-        conn,
-        &NewRegistration {
-            id: Uuid::now_v7(),
-            opportunity_id: id,
-            org_id: actor.org_id.0,
-            customer_id: row.customer_id,
-            product_lines: lines,
-            justification: body
-                .justification
-                .map(|j| j.trim().to_owned())
-                .filter(|j| !j.is_empty()),
-            status: RegStatus::Submitted.as_str().to_owned(),
-            conflict_ids: conflicts,
-            submitted_by_user_id: actor.user_id.0,
-        },
-    )?;
-    notify::registration(conn, EventType::DealRegistrationSubmitted, &r)?;
-    notify::registration(conn, EventType::DealRegistrationSubmitted, &r)?;
-    dto(r, actor)
-}
-
 /// Register a deal (the creating org's admin or the owner). Conflicting
 /// registrations of other orgs are recorded on it.
 #[utoipa::path(
@@ -218,11 +125,16 @@ pub async fn register(
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let body = body.0;
+    let command = NewRegistrationCommand {
+        product_lines: body.product_lines,
+        justification: body.justification,
+    };
     let reg = state
         .run(caller, move |conn, actor| {
-            conn.transaction(|conn| register_in(conn, actor, id, body))
+            conn.transaction(|conn| deals::register(conn, actor, id, command))
         })
         .await?;
+    let reg = dto(reg);
     Ok(created(
         format!("/api/v1/deal-registrations/{}", reg.id),
         reg.version,
@@ -246,14 +158,10 @@ pub async fn get_for_opportunity(
     let id = id.into_inner();
     let reg = state
         .run(caller, move |conn, actor| {
-            visible_view(conn, actor, id)?;
-            let r = Registration::latest_for(conn, id)?.ok_or(ApiError::NotFound)?;
-            if !rules::can_view(actor, &facts(&r)?) {
-                return Err(ApiError::NotFound);
-            }
-            dto(r, actor)
+            deals::latest_for(conn, actor, id)
         })
-        .await?;
+        .await
+        .map(dto)?;
     Ok(single(StatusCode::OK, reg.version, &reg))
 }
 
@@ -286,17 +194,14 @@ pub async fn list(
     let after = decode_cursor(params.cursor.as_deref())?;
     let page = state
         .run(caller, move |conn, actor| {
-            let scope: Option<Vec<Uuid>> =
-                (!actor.is_vendor()).then(|| actor.org_scope().iter().map(|o| o.0).collect());
-            let status = params.status.map(|s| RegStatus::from(s).as_str());
-            let rows = Registration::list(
-                conn,
-                scope.as_deref(),
-                status,
-                after,
-                fetch_size(params.limit),
-            )?;
-            into_page(rows, params.limit, |r| r.id, |r| dto(r, actor))
+            let status = params.status.map(RegStatus::from);
+            let rows = deals::list(conn, actor, status, after, fetch_size(params.limit))?;
+            into_page(
+                rows,
+                params.limit,
+                |r| r.row.id,
+                |r| Ok::<_, ApiError>(dto(r)),
+            )
         })
         .await?;
     Ok(HttpResponse::Ok().json(page))
@@ -313,79 +218,10 @@ pub async fn get(
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let reg = state
-        .run(caller, move |conn, actor| {
-            let r = Registration::find(conn, id)?.ok_or(ApiError::NotFound)?;
-            if !rules::can_view(actor, &facts(&r)?) {
-                return Err(ApiError::NotFound);
-            }
-            dto(r, actor)
-        })
-        .await?;
+        .run(caller, move |conn, actor| deals::get(conn, actor, id))
+        .await
+        .map(dto)?;
     Ok(single(StatusCode::OK, reg.version, &reg))
-}
-
-fn decide_on(
-    conn: &mut PgConnection,
-    actor: &Actor,
-    id: Uuid,
-    if_match: &IfMatch,
-    action: RegAction,
-) -> Result<Registration, ApiError> {
-    let r = Registration::find_for_update(conn, id)?.ok_or(ApiError::NotFound)?;
-    rules::decide(actor, &facts(&r)?, action)?;
-    if_match.check(r.version)?;
-    Ok(r)
-}
-
-/// Approves a registration in the caller's transaction.
-pub fn approve_in(
-    conn: &mut PgConnection,
-    actor: &prm_domain::Actor,
-    id: Uuid,
-    if_match: &IfMatch,
-    until: Option<NaiveDate>,
-) -> Result<RegistrationDto, ApiError> {
-    // Serialize approvals so the exclusivity check sees every
-    // approval committed before it.
-    store::lock_approvals(conn)?;
-    let r = decide_on(conn, actor, id, if_match, RegAction::Approve)?;
-    let today = Utc::now().date_naive();
-    let until = match until {
-        Some(d) if d <= today => {
-            return Err(ApiError::validation(
-                "exclusive_until",
-                "must be after today",
-            ));
-        }
-        Some(d) => d,
-        None => {
-            let days = PolicyRow::load(conn)?
-                .policy()
-                .registration_exclusivity_days;
-            today + chrono::Days::new(u64::from(days))
-        }
-    };
-    let customer = Customer::find(conn, r.customer_id)?
-        .ok_or_else(|| ApiError::Internal("customer gone".into()))?;
-    rules::check_exclusivity(
-        r.org_id.into(),
-        &identity(&customer)?,
-        &r.product_lines,
-        &others(conn, &r.product_lines)?,
-    )?;
-    let r = Registration::update(
-        conn,
-        id,
-        &RegistrationChanges {
-            status: Some(RegStatus::Approved.as_str().to_owned()),
-            exclusive_until: Some(Some(until)),
-            decided_by_user_id: Some(Some(actor.user_id.0)),
-            decided_at: Some(Some(Utc::now())),
-            ..RegistrationChanges::default()
-        },
-    )?;
-    notify::registration(conn, EventType::DealRegistrationApproved, &r)?;
-    dto(r, actor)
 }
 
 /// Approve a submitted registration (vendor writers). While another org holds
@@ -411,9 +247,10 @@ pub async fn approve(
     let until = body.0.exclusive_until;
     let reg = state
         .run(caller, move |conn, actor| {
-            conn.transaction(|conn| approve_in(conn, actor, id, &if_match, until))
+            conn.transaction(|conn| deals::approve(conn, actor, id, &if_match, until))
         })
-        .await?;
+        .await
+        .map(dto)?;
     Ok(single(StatusCode::OK, reg.version, &reg))
 }
 
@@ -435,27 +272,13 @@ pub async fn reject(
     body: JsonBody<ReasonBody>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
-    let reason = body.0.reason.trim().to_owned();
+    let reason = body.0.reason;
     let reg = state
         .run(caller, move |conn, actor| {
-            conn.transaction(|conn| {
-                decide_on(conn, actor, id, &if_match, RegAction::Reject)?;
-                let r = Registration::update(
-                    conn,
-                    id,
-                    &RegistrationChanges {
-                        status: Some(RegStatus::Rejected.as_str().to_owned()),
-                        decision_reason: Some(Some(reason)),
-                        decided_by_user_id: Some(Some(actor.user_id.0)),
-                        decided_at: Some(Some(Utc::now())),
-                        ..RegistrationChanges::default()
-                    },
-                )?;
-                notify::registration(conn, EventType::DealRegistrationRejected, &r)?;
-                dto(r, actor)
-            })
+            conn.transaction(|conn| deals::reject(conn, actor, id, &if_match, &reason))
         })
-        .await?;
+        .await
+        .map(dto)?;
     Ok(single(StatusCode::OK, reg.version, &reg))
 }
 
@@ -477,20 +300,9 @@ pub async fn withdraw(
     let id = id.into_inner();
     let reg = state
         .run(caller, move |conn, actor| {
-            conn.transaction(|conn| {
-                decide_on(conn, actor, id, &if_match, RegAction::Withdraw)?;
-                let r = Registration::update(
-                    conn,
-                    id,
-                    &RegistrationChanges {
-                        status: Some(RegStatus::Withdrawn.as_str().to_owned()),
-                        ..RegistrationChanges::default()
-                    },
-                )?;
-                notify::registration(conn, EventType::DealRegistrationWithdrawn, &r)?;
-                dto(r, actor)
-            })
+            conn.transaction(|conn| deals::withdraw(conn, actor, id, &if_match))
         })
-        .await?;
+        .await
+        .map(dto)?;
     Ok(single(StatusCode::OK, reg.version, &reg))
 }

@@ -6,242 +6,25 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, delete, get, post, web};
 use chrono::{DateTime, NaiveDate, Utc};
-use prm_domain::Actor;
-use prm_domain::events::{EventType, for_transition};
-use prm_domain::lifecycle::{
-    Command, PartnerState, check_close, check_distribution, check_extension, transition,
-};
-use prm_domain::opportunity::{Action, Status};
-use prm_domain::org::OrgKind;
-use prm_domain::policy::Policy;
-use prm_domain::values::CurrencyCode;
-use prm_store::assignment;
-use prm_store::opportunities::{self as store, NewEvent, Opportunity, StateChanges};
+use prm_store::Connection;
 use prm_store::orgs::Org;
-use prm_store::policies::PolicyRow;
-use prm_store::users::User;
-use prm_store::{Connection, PgConnection, deals};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 use utoipa::ToSchema;
 use uuid::Uuid;
 use validator::Validate;
 
 use crate::auth::Caller;
-use crate::dto::{MoneyDto, OrgKindDto, ReasonBody, RoleDto, not_blank};
+use crate::dto::{MoneyDto, ReasonBody, not_blank};
 use crate::error::{ApiError, Problem};
 use crate::extract::{IfMatch, JsonBody};
-use crate::notify;
-use crate::routes::assignment::mark_reassignment;
-use crate::routes::opportunities::{
-    OpportunityDto, changed, locked, locked_for, opportunity_response, visible_view,
-};
+use crate::routes::opportunities::{OpportunityDto, read_response};
+use crate::service::lifecycle::{self, Request};
+use crate::service::opportunities::visible;
 use crate::state::AppState;
 
-/// Extra column changes an action makes beyond the domain's outcome.
-type Extra<'a> =
-    Box<dyn FnOnce(&Opportunity, &Policy, &mut StateChanges) -> Result<(), ApiError> + 'a>;
-
-/// Applies one lifecycle command inside the caller's transaction.
-pub fn apply(
-    conn: &mut PgConnection,
-    actor: &Actor,
-    id: Uuid,
-    if_match: &IfMatch,
-    command: Command,
-    reason: Option<&str>,
-    extra: Extra<'_>,
-) -> Result<OpportunityDto, ApiError> {
-    let (row, facts) = locked(conn, id)?;
-    let policy = PolicyRow::load(conn)?.policy();
-    let vendor = Org::vendor(conn)?.ok_or_else(|| ApiError::Internal("no vendor org".into()))?;
-    let outcome = transition(actor, &facts, &command, vendor.id.into())?;
-    if_match.check(row.version)?;
-    let mut changes = StateChanges {
-        status: Some(outcome.to.as_str().to_owned()),
-        primary_partner_id: outcome.primary.map(|p| Some(p.0)),
-        owner_org_id: outcome.owner.map(|(o, _)| o.0),
-        owner_user_id: outcome.owner.map(|(_, u)| u.0),
-        ..StateChanges::default()
-    };
-    extra(&row, &policy, &mut changes)?;
-    Opportunity::change_state(conn, id, &changes)?;
-    if let Some(c) = &outcome.collaborators {
-        let ids: Vec<Uuid> = c.iter().map(|o| o.0).collect();
-        store::set_collaborators(conn, id, &ids)?;
-    }
-    let (closed, ended) = match outcome.to {
-        Status::Won | Status::Lost => (deals::close_for_opportunity(conn, id)?, Vec::new()),
-        Status::Canceled | Status::Rejected | Status::Returned | Status::Declined => {
-            (Vec::new(), deals::end_for_opportunity(conn, id)?)
-        }
-        _ => (Vec::new(), Vec::new()),
-    };
-    for r in &closed {
-        notify::registration(conn, EventType::DealRegistrationClosed, r)?;
-    }
-    for r in &ended {
-        notify::registration(conn, EventType::DealRegistrationWithdrawn, r)?;
-    }
-    let auto = matches!(command, Command::AutoAssign { .. });
-    mark_reassignment(conn, &policy, &row, outcome.to, auto)?;
-    if let Some(p) = outcome.primary.filter(|_| outcome.to == Status::Delivered) {
-        assignment::mark_assigned(conn, p.0)?;
-    }
-    store::record_event(
-        conn,
-        &NewEvent {
-            id: Uuid::now_v7(),
-            opportunity_id: id,
-            actor_user_id: Some(actor.user_id.0),
-            actor_org_id: Some(actor.org_id.0),
-            partner_org_id: outcome.partner.map(|p| p.0),
-            action: command.action().as_str(),
-            from_status: Some(&row.status),
-            to_status: outcome.to.as_str(),
-            reason,
-        },
-    )?;
-    changed(
-        conn,
-        actor,
-        for_transition(command.action(), outcome.to),
-        Some(&facts),
-        id,
-        json!({"action": command.action().as_str(), "reason": reason, "actor_org_id": actor.org_id.0}),
-    )
-}
-
-/// A lifecycle request with what it carries.
-#[derive(Debug)]
-pub enum Request {
-    Approve,
-    Reject(String),
-    Withdraw,
-    Distribute(DistributeBody),
-    AutoAssign,
-    Accept,
-    Decline(String),
-    Return(String),
-    Close(CloseBody),
-    Extend(NaiveDate),
-    Cancel(String),
-}
-
-/// Performs a lifecycle request inside the caller's transaction: the one
-/// place each action's rules and side effects are applied.
-pub fn perform(
-    conn: &mut PgConnection,
-    actor: &Actor,
-    id: Uuid,
-    if_match: &IfMatch,
-    request: Request,
-) -> Result<OpportunityDto, ApiError> {
-    match request {
-        Request::Approve => apply(
-            conn,
-            actor,
-            id,
-            if_match,
-            Command::Approve,
-            None,
-            Box::new(start_validity),
-        ),
-        Request::Reject(reason) => apply(
-            conn,
-            actor,
-            id,
-            if_match,
-            Command::Reject,
-            Some(reason.trim()),
-            Box::new(|_, _, _| Ok(())),
-        ),
-        Request::Withdraw => apply(
-            conn,
-            actor,
-            id,
-            if_match,
-            Command::Withdraw,
-            None,
-            Box::new(|_, _, _| Ok(())),
-        ),
-        Request::Distribute(body) => distribute_in(conn, actor, id, if_match, body),
-        Request::AutoAssign => {
-            let partner = crate::routes::assignment::best_partner(conn, actor, id)?;
-            apply(
-                conn,
-                actor,
-                id,
-                if_match,
-                Command::AutoAssign {
-                    partner: partner.into(),
-                },
-                None,
-                Box::new(offer_window(None)),
-            )
-        }
-        Request::Accept => apply(
-            conn,
-            actor,
-            id,
-            if_match,
-            Command::Accept,
-            None,
-            Box::new(start_validity),
-        ),
-        Request::Decline(reason) => apply(
-            conn,
-            actor,
-            id,
-            if_match,
-            Command::Decline,
-            Some(reason.trim()),
-            Box::new(|_, _, c| {
-                c.accept_by = Some(None);
-                Ok(())
-            }),
-        ),
-        Request::Return(reason) => apply(
-            conn,
-            actor,
-            id,
-            if_match,
-            Command::Return,
-            Some(reason.trim()),
-            Box::new(|_, _, _| Ok(())),
-        ),
-        Request::Close(body) => close_in(conn, actor, id, if_match, body),
-        Request::Extend(date) => apply(
-            conn,
-            actor,
-            id,
-            if_match,
-            Command::Extend,
-            None,
-            Box::new(move |row, policy, c| {
-                let count = u32::try_from(row.extension_count).unwrap_or(u32::MAX);
-                check_extension(policy, count, row.expires_on, date, Utc::now().date_naive())?;
-                c.expires_on = Some(Some(date));
-                c.extension_count = Some(row.extension_count + 1);
-                Ok(())
-            }),
-        ),
-        Request::Cancel(reason) => apply(
-            conn,
-            actor,
-            id,
-            if_match,
-            Command::Cancel,
-            Some(reason.trim()),
-            Box::new(|_, _, c| {
-                c.accept_by = Some(None);
-                Ok(())
-            }),
-        ),
-    }
-}
-
-/// Runs one request as its own HTTP request and answers the opportunity.
+/// Runs one lifecycle request as its own unit of work and answers the
+/// opportunity as the caller now sees it: the one handler helper every
+/// lifecycle endpoint shares.
 pub async fn respond(
     state: web::Data<AppState>,
     caller: Caller,
@@ -249,42 +32,12 @@ pub async fn respond(
     if_match: IfMatch,
     request: Request,
 ) -> Result<HttpResponse, ApiError> {
-    let dto = state
+    let read = state
         .run(caller, move |conn, actor| {
-            conn.transaction(|conn| perform(conn, actor, id, &if_match, request))
+            conn.transaction(|conn| lifecycle::perform(conn, actor, id, &if_match, request))
         })
         .await?;
-    Ok(opportunity_response(StatusCode::OK, &dto))
-}
-
-fn validity_from_today(policy: &Policy) -> NaiveDate {
-    Utc::now().date_naive() + chrono::Days::new(u64::from(policy.opportunity_validity_days))
-}
-
-/// Sets an offer's deadline: the one given, or now plus the policy's window.
-pub fn offer_window(
-    accept_by: Option<DateTime<Utc>>,
-) -> impl FnOnce(&Opportunity, &Policy, &mut StateChanges) -> Result<(), ApiError> {
-    move |_, policy, c| {
-        let window = policy.acceptance_window_hours;
-        c.accept_by = Some(Some(
-            accept_by.unwrap_or(Utc::now() + chrono::Duration::hours(i64::from(window))),
-        ));
-        Ok(())
-    }
-}
-
-/// Sets the expiry an accepted opportunity starts with, unless it has one.
-fn start_validity(
-    row: &Opportunity,
-    policy: &Policy,
-    c: &mut StateChanges,
-) -> Result<(), ApiError> {
-    if row.expires_on.is_none() {
-        c.expires_on = Some(Some(validity_from_today(policy)));
-    }
-    c.accept_by = Some(None);
-    Ok(())
+    read_response(StatusCode::OK, read)
 }
 
 /// Approve a partner-created opportunity: it becomes `accepted`, with the
@@ -370,77 +123,6 @@ pub struct DistributeBody {
     pub collaborator_ids: Option<Vec<Uuid>>,
 }
 
-fn partner_state(conn: &mut PgConnection, id: Uuid) -> Result<Option<PartnerState>, ApiError> {
-    Ok(match Org::find(conn, id)? {
-        None => None,
-        Some(o) => Some(PartnerState {
-            id: o.id.into(),
-            is_partner: OrgKind::from(OrgKindDto::from_stored(&o.kind)?).is_partner(),
-            active: o.active,
-            accepting: o.accepting,
-        }),
-    })
-}
-
-fn distribute_in(
-    conn: &mut PgConnection,
-    actor: &Actor,
-    id: Uuid,
-    if_match: &IfMatch,
-    body: DistributeBody,
-) -> Result<OpportunityDto, ApiError> {
-    let now = Utc::now();
-    if body.collaborator_ids.is_some() && body.accept_by.is_some() {
-        return Err(ApiError::validation(
-            "accept_by",
-            "a collaboration is accepted at once; leave accept_by out",
-        ));
-    }
-    if body.accept_by.is_some_and(|t| t <= now) {
-        return Err(ApiError::validation("accept_by", "must be in the future"));
-    }
-    // Decide visibility and permission before looking at targets, so a
-    // caller who may not distribute learns nothing about orgs.
-    locked_for(conn, actor, id, Action::Distribute)?;
-    let primary = partner_state(conn, body.partner_id)?;
-    let others = body
-        .collaborator_ids
-        .iter()
-        .flatten()
-        .map(|c| partner_state(conn, *c))
-        .collect::<Result<Vec<_>, _>>()?;
-    check_distribution(primary, &others)?;
-    let partner = body.partner_id.into();
-    let command = match &body.collaborator_ids {
-        Some(c) => Command::DistributeCollaboration {
-            partner,
-            collaborators: c.iter().map(|o| (*o).into()).collect(),
-        },
-        None => Command::DistributeOne { partner },
-    };
-    let collaboration = body.collaborator_ids.is_some();
-    let accept_by = body.accept_by;
-    apply(
-        conn,
-        actor,
-        id,
-        if_match,
-        command,
-        None,
-        Box::new(move |row, policy, c| {
-            if collaboration {
-                start_validity(row, policy, c)
-            } else {
-                let window = policy.acceptance_window_hours;
-                c.accept_by = Some(Some(
-                    accept_by.unwrap_or(now + chrono::Duration::hours(i64::from(window))),
-                ));
-                Ok(())
-            }
-        }),
-    )
-}
-
 /// Distribute to one partner or in collaboration (vendor writers), from
 /// `draft`, `declined`, `returned` or `expired`.
 #[utoipa::path(
@@ -464,7 +146,11 @@ pub async fn distribute(
         caller,
         id.into_inner(),
         if_match,
-        Request::Distribute(body.0),
+        Request::Distribute {
+            partner: body.0.partner_id,
+            accept_by: body.0.accept_by,
+            collaborators: body.0.collaborator_ids,
+        },
     )
     .await
 }
@@ -566,49 +252,6 @@ pub struct CloseBody {
     pub actual_revenue: Option<MoneyDto>,
 }
 
-fn close_in(
-    conn: &mut PgConnection,
-    actor: &Actor,
-    id: Uuid,
-    if_match: &IfMatch,
-    body: CloseBody,
-) -> Result<OpportunityDto, ApiError> {
-    let won = matches!(body.outcome, CloseOutcome::Won);
-    let actual = body
-        .actual_revenue
-        .as_ref()
-        .map(|m| m.parse("actual_revenue"))
-        .transpose()?;
-    let reason = body.reason.trim().to_owned();
-    let stored_reason = reason.clone();
-    apply(
-        conn,
-        actor,
-        id,
-        if_match,
-        Command::Close { won },
-        Some(&reason),
-        Box::new(move |row, _, c| {
-            let currency: Option<CurrencyCode> = row
-                .currency
-                .as_deref()
-                .map(str::parse)
-                .transpose()
-                .map_err(|e: String| ApiError::Internal(e))?;
-            check_close(won, actual.as_ref(), currency)?;
-            c.close_reason = Some(Some(stored_reason));
-            c.actual_revenue = Some(actual.as_ref().map(|m| m.amount().clone()));
-            c.closed_at = Some(Some(Utc::now()));
-            c.accept_by = Some(None);
-            if currency.is_none() && actual.is_some() {
-                // No estimate was given: the actual revenue sets the currency.
-                c.currency = actual.as_ref().map(|m| Some(m.currency().to_string()));
-            }
-            Ok(())
-        }),
-    )
-}
-
 /// Close an accepted opportunity won or lost (vendor writers; the primary
 /// partner's admin or owner; never collaborators). Approved deal
 /// registrations on it close with it.
@@ -628,12 +271,22 @@ pub async fn close(
     if_match: IfMatch,
     body: JsonBody<CloseBody>,
 ) -> Result<HttpResponse, ApiError> {
+    let body = body.0;
+    let actual = body
+        .actual_revenue
+        .as_ref()
+        .map(|m| m.parse("actual_revenue"))
+        .transpose()?;
     respond(
         state,
         caller,
         id.into_inner(),
         if_match,
-        Request::Close(body.0),
+        Request::Close {
+            won: matches!(body.outcome, CloseOutcome::Won),
+            reason: body.reason,
+            actual,
+        },
     )
     .await
 }
@@ -711,46 +364,6 @@ pub struct AssignOwnerBody {
     pub user_id: Uuid,
 }
 
-/// Assigns the owner in the caller's transaction.
-pub fn assign_owner_in(
-    conn: &mut PgConnection,
-    actor: &prm_domain::Actor,
-    id: Uuid,
-    if_match: &IfMatch,
-    target: Uuid,
-) -> Result<OpportunityDto, ApiError> {
-    let (row, _) = locked_for(conn, actor, id, Action::AssignOwner)?;
-    if_match.check(row.version)?;
-    // Same answer for a user of another org as for no user at all.
-    let user = User::find(conn, target)?
-        .filter(|u| u.org_id == actor.org_id.0)
-        .ok_or_else(|| ApiError::validation("user_id", "no such user in your org"))?;
-    let role = prm_domain::Role::from(RoleDto::from_stored(&user.role)?);
-    if !user.active || role.is_read_only() {
-        return Err(ApiError::validation(
-            "user_id",
-            "the owner must be an active user who may write",
-        ));
-    }
-    Opportunity::change_state(
-        conn,
-        id,
-        &StateChanges {
-            owner_org_id: Some(user.org_id),
-            owner_user_id: Some(user.id),
-            ..StateChanges::default()
-        },
-    )?;
-    changed(
-        conn,
-        actor,
-        EventType::OpportunityOwnerAssigned,
-        None,
-        id,
-        json!({"owner_user_id": target}),
-    )
-}
-
 /// Assign the owner: the holding partner's admin picks a user of its org; a
 /// vendor writer does so for vendor-owned opportunities.
 #[utoipa::path(
@@ -770,12 +383,12 @@ pub async fn assign_owner(
 ) -> Result<HttpResponse, ApiError> {
     let target = body.0.user_id;
     let id = id.into_inner();
-    let dto = state
+    let read = state
         .run(caller, move |conn, actor| {
-            conn.transaction(|conn| assign_owner_in(conn, actor, id, &if_match, target))
+            conn.transaction(|conn| lifecycle::assign_owner(conn, actor, id, &if_match, target))
         })
         .await?;
-    Ok(opportunity_response(StatusCode::OK, &dto))
+    read_response(StatusCode::OK, read)
 }
 
 /// A collaborating org.
@@ -810,7 +423,7 @@ pub async fn list_collaborators(
     let id = id.into_inner();
     let list = state
         .run(caller, move |conn, actor| {
-            let view = visible_view(conn, actor, id)?;
+            let view = visible(conn, actor, id)?;
             view.collaborator_ids
                 .iter()
                 .map(|o| {
@@ -874,39 +487,12 @@ async fn change_collaborators(
     org: Uuid,
     add: bool,
 ) -> Result<HttpResponse, ApiError> {
-    let dto = state
+    let read = state
         .run(caller, move |conn, actor| {
             conn.transaction(|conn| {
-                let (row, facts) = locked_for(conn, actor, id, Action::ManageCollaborators)?;
-                if_match.check(row.version)?;
-                if add {
-                    if facts.collaborator_ids.contains(&org.into()) {
-                        return Err(ApiError::validation("org_id", "already collaborates"));
-                    }
-                    let eligible = partner_state(conn, org)?
-                        .is_some_and(|p| p.is_partner && p.active)
-                        && row.primary_partner_id.is_some_and(|p| p != org);
-                    if !eligible {
-                        return Err(ApiError::validation(
-                            "org_id",
-                            "must be an active partner org other than the primary partner",
-                        ));
-                    }
-                    store::add_collaborators(conn, id, &[org])?;
-                } else if !store::remove_collaborator(conn, id, org)? {
-                    return Err(ApiError::NotFound);
-                }
-                Opportunity::change_state(conn, id, &StateChanges::default())?;
-                changed(
-                    conn,
-                    actor,
-                    EventType::OpportunityCollaboratorsChanged,
-                    Some(&facts),
-                    id,
-                    json!({"org_id": org, "added": add}),
-                )
+                lifecycle::change_collaborators(conn, actor, id, &if_match, org.into(), add)
             })
         })
         .await?;
-    Ok(opportunity_response(StatusCode::OK, &dto))
+    read_response(StatusCode::OK, read)
 }

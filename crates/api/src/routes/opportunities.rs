@@ -4,18 +4,12 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, get, patch, post, web};
 use bigdecimal::BigDecimal;
 use chrono::{DateTime, NaiveDate, Utc};
-use prm_domain::Actor;
-use prm_domain::opportunity::{
-    self as rules, Action, CreateRequest, Origin, Phase, Status, contact_details_visible,
-};
-use prm_domain::values::{CurrencyCode, Money, labels};
-use prm_store::customers::Customer;
+use prm_domain::FieldError;
+use prm_domain::opportunity::{Phase, Status};
+use prm_domain::values::{CurrencyCode, Money};
+use prm_store::Connection;
 use prm_store::listing;
-use prm_store::marketing::MarketingTask;
-use prm_store::opportunities::{
-    self as store, NewEvent, NewOpportunity, Opportunity, OpportunityChanges, OpportunityView,
-};
-use prm_store::{Connection, PgConnection};
+use prm_store::opportunities::Opportunity;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -23,27 +17,34 @@ use validator::Validate;
 
 use crate::auth::Caller;
 use crate::dto::{
-    ActionDto, MoneyDto, OriginDto, PhaseDto, StatusDto, double_option, not_blank, trimmed,
-    valid_country, valid_email, valid_labels,
+    ActionDto, MoneyDto, OriginDto, PhaseDto, StatusDto, double_option, not_blank, valid_country,
+    valid_email, valid_labels,
 };
 use crate::error::ApiError;
-use crate::extract::{IfMatch, JsonBody, QueryParams};
-use crate::notify;
+use crate::extract::{IfMatch, JsonBody, JsonChecked, QueryParams};
 use crate::pagination::{Page, decode_token, encode_token, fetch_size, into_page_keyed};
 use crate::routes::JsonBytes;
+use crate::service::opportunities::{self as service, OpportunityRead};
 use crate::state::AppState;
-use prm_domain::events::EventType;
-use serde_json::json;
 
 /// The customer an opportunity is for.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CustomerRef {
     pub id: Uuid,
+    /// Masked (`F••••••• G•••`) when `name_masked` is true.
     #[schema(example = "Fabrikam GmbH")]
     pub name: String,
+    /// The name is masked: the customer is held by another org the caller
+    /// acts for (a distributor's reseller). `GET /customers/{id}?reveal=true`
+    /// shows it, and the reveal is recorded.
+    pub name_masked: bool,
 }
 
-crate::write_json_struct!(CustomerRef { id, name });
+crate::write_json_struct!(CustomerRef {
+    id,
+    name,
+    name_masked
+});
 
 /// The customer's contact person. While an opportunity is only `delivered`,
 /// partners get `email` and `phone` as `null` until they accept.
@@ -71,7 +72,7 @@ crate::write_json_struct!(ContactDto {
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(as = Opportunity, example = json!({"id": "0193a2c7-3333-7cc3-9d5e-5b3c2a1f0e9d", "reference": "OPP-000123",
     "topic": "Cloud migration for Fabrikam", "status": "accepted", "origin": "vendor",
-    "customer": {"id": "0193a2c6-2222-7cc3-9d5e-5b3c2a1f0e9d", "name": "Fabrikam GmbH"},
+    "customer": {"id": "0193a2c6-2222-7cc3-9d5e-5b3c2a1f0e9d", "name": "Fabrikam GmbH", "name_masked": false},
     "contact": {"name": "Jo Park", "email": "jo@fabrikam.example", "phone": "+49 30 1234", "title": "CIO"},
     "estimated_revenue": {"amount": "120000.00", "currency": "EUR"}, "expected_close_date": "2027-03-31",
     "customer_situation": "On-premises data centre", "customer_need": "Move to cloud",
@@ -184,61 +185,152 @@ fn stored_money(
 /// About what one opportunity takes as JSON, to size a page's buffer once.
 const ITEM_JSON_BYTES: usize = 1280;
 
-/// Builds the response for `actor`: contact details withheld while only
-/// delivered, and `allowed_actions` from the same rules that authorize.
-pub fn opportunity_dto(v: OpportunityView, actor: &Actor) -> Result<OpportunityDto, ApiError> {
-    let facts = v.row.facts(&v.collaborator_ids)?;
-    let show_contact = contact_details_visible(actor, &facts);
-    let allowed_actions = rules::allowed_actions(actor, &facts)
-        .into_iter()
-        .map(ActionDto::from)
-        .collect();
-    let o = v.row;
-    Ok(OpportunityDto {
-        id: o.id,
-        reference: prm_domain::opportunity::reference(o.reference_no),
-        topic: o.topic,
-        status: facts.status.into(),
-        origin: facts.origin.into(),
-        customer: CustomerRef {
-            id: o.customer_id,
-            name: v.customer_name,
-        },
-        contact: ContactDto {
-            name: o.contact_name,
-            email: o.contact_email.filter(|_| show_contact),
-            phone: o.contact_phone.filter(|_| show_contact),
-            title: o.contact_title,
-        },
-        estimated_revenue: stored_money(o.estimated_revenue, o.currency.as_deref())?,
-        actual_revenue: stored_money(o.actual_revenue, o.currency.as_deref())?,
-        expected_close_date: o.expected_close_date,
-        customer_situation: o.customer_situation,
-        customer_need: o.customer_need,
-        proposed_solution: o.proposed_solution,
-        country: o.country,
-        industry: o.industry,
-        product_lines: o.product_lines,
-        marketing_task_id: o.marketing_task_id,
-        owner_org_id: o.owner_org_id,
-        owner_user_id: o.owner_user_id,
-        primary_partner_id: o.primary_partner_id,
-        collaborator_ids: v.collaborator_ids,
-        pipeline_phase: o
-            .pipeline_phase
-            .as_deref()
-            .map(PhaseDto::from_stored)
-            .transpose()?,
-        win_probability: o.win_probability,
-        accept_by: o.accept_by,
-        expires_on: o.expires_on,
-        extension_count: o.extension_count,
-        close_reason: o.close_reason,
-        version: o.version,
-        created_at: o.created_at,
-        updated_at: o.updated_at,
-        allowed_actions,
-    })
+impl OpportunityDto {
+    /// The response for the caller the read was made for: contact details
+    /// and a masked customer name as the rules decided, `allowed_actions`
+    /// from the same rules that authorize.
+    pub fn from_read(r: OpportunityRead) -> Result<Self, ApiError> {
+        let OpportunityRead {
+            view,
+            facts,
+            allowed,
+            contact_visible,
+            name_masked,
+        } = r;
+        let o = view.row;
+        Ok(OpportunityDto {
+            id: o.id,
+            reference: prm_domain::opportunity::reference(o.reference_no),
+            topic: o.topic,
+            status: facts.status.into(),
+            origin: facts.origin.into(),
+            customer: CustomerRef {
+                id: o.customer_id,
+                name: if name_masked {
+                    prm_domain::customer::mask_name(&view.customer_name)
+                } else {
+                    view.customer_name
+                },
+                name_masked,
+            },
+            contact: ContactDto {
+                name: o.contact_name,
+                email: o.contact_email.filter(|_| contact_visible),
+                phone: o.contact_phone.filter(|_| contact_visible),
+                title: o.contact_title,
+            },
+            estimated_revenue: stored_money(o.estimated_revenue, o.currency.as_deref())?,
+            actual_revenue: stored_money(o.actual_revenue, o.currency.as_deref())?,
+            expected_close_date: o.expected_close_date,
+            customer_situation: o.customer_situation,
+            customer_need: o.customer_need,
+            proposed_solution: o.proposed_solution,
+            country: o.country,
+            industry: o.industry,
+            product_lines: o.product_lines,
+            marketing_task_id: o.marketing_task_id,
+            owner_org_id: o.owner_org_id,
+            owner_user_id: o.owner_user_id,
+            primary_partner_id: o.primary_partner_id,
+            collaborator_ids: view.collaborator_ids,
+            pipeline_phase: o
+                .pipeline_phase
+                .as_deref()
+                .map(PhaseDto::from_stored)
+                .transpose()?,
+            win_probability: o.win_probability,
+            accept_by: o.accept_by,
+            expires_on: o.expires_on,
+            extension_count: o.extension_count,
+            close_reason: o.close_reason,
+            version: o.version,
+            created_at: o.created_at,
+            updated_at: o.updated_at,
+            allowed_actions: allowed.into_iter().map(ActionDto::from).collect(),
+        })
+    }
+}
+
+/// An opportunity read as the single resource of a response, with its `ETag`.
+pub fn read_response(status: StatusCode, read: OpportunityRead) -> Result<HttpResponse, ApiError> {
+    Ok(opportunity_response(
+        status,
+        &OpportunityDto::from_read(read)?,
+    ))
+}
+
+impl ContactInput {
+    fn command(self) -> service::Contact {
+        service::Contact {
+            name: self.name,
+            email: self.email,
+            phone: self.phone,
+            title: self.title,
+        }
+    }
+}
+
+/// Money of a request, or its field errors.
+fn money_in(m: Option<&MoneyDto>, field: &str, errors: &mut Vec<FieldError>) -> Option<Money> {
+    match m.map(|m| m.parse(field)).transpose() {
+        Ok(v) => v,
+        Err(ApiError::Validation(found)) => {
+            errors.extend(found);
+            None
+        }
+        Err(e) => {
+            errors.push(FieldError::new(field, e.to_string()));
+            None
+        }
+    }
+}
+
+impl CreateOpportunity {
+    /// The use case's command; what failed validation travels with it.
+    pub fn command(self, mut input_errors: Vec<FieldError>) -> service::NewOpportunityCommand {
+        let estimated_revenue = money_in(
+            self.estimated_revenue.as_ref(),
+            "estimated_revenue",
+            &mut input_errors,
+        );
+        service::NewOpportunityCommand {
+            topic: self.topic,
+            customer_id: self.customer_id,
+            contact: self.contact.map(ContactInput::command),
+            estimated_revenue,
+            expected_close_date: self.expected_close_date,
+            customer_situation: self.customer_situation,
+            customer_need: self.customer_need,
+            proposed_solution: self.proposed_solution,
+            country: self.country,
+            industry: self.industry,
+            product_lines: self.product_lines,
+            marketing_task_id: self.marketing_task_id,
+            input_errors,
+        }
+    }
+}
+
+impl UpdateOpportunity {
+    fn command(self) -> Result<service::EditCommand, ApiError> {
+        let estimated_revenue = match self.estimated_revenue {
+            None => None,
+            Some(None) => Some(None),
+            Some(Some(m)) => Some(Some(m.parse("estimated_revenue")?)),
+        };
+        Ok(service::EditCommand {
+            topic: self.topic,
+            contact: self.contact.map(ContactInput::command),
+            estimated_revenue,
+            expected_close_date: self.expected_close_date,
+            customer_situation: self.customer_situation,
+            customer_need: self.customer_need,
+            proposed_solution: self.proposed_solution,
+            country: self.country,
+            industry: self.industry,
+            product_lines: self.product_lines,
+        })
+    }
 }
 
 /// The customer's contact person.
@@ -479,6 +571,7 @@ impl OpportunityListParams {
             partner_id: self.partner_id,
             customer_id: self.customer_id,
             phase: self.phase.map(|p| Phase::from(p).as_str().to_owned()),
+            q_masked_orgs: Vec::new(),
             q: self
                 .q
                 .as_ref()
@@ -541,155 +634,6 @@ fn parse_list_cursor(
     Ok(Some(after))
 }
 
-fn normalized_labels(list: Option<&[String]>) -> Result<Option<Vec<String>>, ApiError> {
-    list.map(labels)
-        .transpose()
-        .map_err(|e| ApiError::validation("product_lines", e))
-}
-
-/// Records `kind` for whoever could see the opportunity before or after a
-/// change, and returns it as the caller now sees it: one read serves both.
-pub fn changed(
-    conn: &mut PgConnection,
-    actor: &Actor,
-    kind: EventType,
-    before: Option<&rules::OpportunityFacts>,
-    id: Uuid,
-    extra: serde_json::Value,
-) -> Result<OpportunityDto, ApiError> {
-    let view = store::find_view(conn, id)?.ok_or(ApiError::NotFound)?;
-    let after = view.row.facts(&view.collaborator_ids)?;
-    notify::opportunity_after(conn, kind, before, &view.row, &after, extra)?;
-    opportunity_dto(view, actor)
-}
-
-/// The opportunity locked until the transaction ends, with the facts the
-/// rules decide on.
-pub fn locked(
-    conn: &mut PgConnection,
-    id: Uuid,
-) -> Result<(Opportunity, rules::OpportunityFacts), ApiError> {
-    let (row, collaborators) = Opportunity::find_for_update(conn, id)?.ok_or(ApiError::NotFound)?;
-    let facts = row.facts(&collaborators)?;
-    Ok((row, facts))
-}
-
-/// Locks the opportunity and lets the domain decide `action` for `actor`:
-/// 404 when invisible, 403 when not the actor's to take, 409 in a wrong status.
-pub fn locked_for(
-    conn: &mut PgConnection,
-    actor: &Actor,
-    id: Uuid,
-    action: Action,
-) -> Result<(Opportunity, rules::OpportunityFacts), ApiError> {
-    let (row, facts) = locked(conn, id)?;
-    rules::decide(actor, &facts, action)?;
-    Ok((row, facts))
-}
-
-/// The opportunity as the caller may read it, or 404.
-pub fn visible_view(
-    conn: &mut PgConnection,
-    actor: &Actor,
-    id: Uuid,
-) -> Result<OpportunityView, ApiError> {
-    let view = store::find_view(conn, id)?.ok_or(ApiError::NotFound)?;
-    if rules::can_view(actor, &view.row.facts(&view.collaborator_ids)?) {
-        Ok(view)
-    } else {
-        Err(ApiError::NotFound)
-    }
-}
-
-/// Creates an opportunity in the caller's transaction.
-pub fn create_in(
-    conn: &mut PgConnection,
-    actor: &prm_domain::Actor,
-    body: CreateOpportunity,
-) -> Result<OpportunityDto, ApiError> {
-    let customer = Customer::find(conn, body.customer_id)?;
-    let creation = rules::decide_create(
-        actor,
-        &CreateRequest {
-            customer_org_id: customer.as_ref().map(|c| c.org_id.into()),
-            has_estimated_revenue: body.estimated_revenue.is_some(),
-            has_expected_close_date: body.expected_close_date.is_some(),
-        },
-    )?;
-    let customer =
-        customer.ok_or_else(|| ApiError::validation("customer_id", "no such customer"))?;
-    if let Some(task) = body.marketing_task_id
-        && MarketingTask::find(conn, task)?.is_none()
-    {
-        return Err(ApiError::validation(
-            "marketing_task_id",
-            "no such marketing task",
-        ));
-    }
-    let money = body
-        .estimated_revenue
-        .as_ref()
-        .map(|m| m.parse("estimated_revenue"))
-        .transpose()?;
-    let contact = body.contact;
-    let new = NewOpportunity {
-        id: Uuid::now_v7(),
-        topic: body.topic.trim().to_owned(),
-        customer_id: customer.id,
-        contact_name: contact.as_ref().map(|c| c.name.trim().to_owned()),
-        contact_email: contact.as_ref().and_then(|c| trimmed(c.email.clone())),
-        contact_phone: contact.as_ref().and_then(|c| trimmed(c.phone.clone())),
-        contact_title: contact.as_ref().and_then(|c| trimmed(c.title.clone())),
-        currency: money.as_ref().map(|m| m.currency().to_string()),
-        estimated_revenue: money.as_ref().map(|m| m.amount().clone()),
-        expected_close_date: body.expected_close_date,
-        customer_situation: trimmed(body.customer_situation),
-        customer_need: trimmed(body.customer_need),
-        proposed_solution: trimmed(body.proposed_solution),
-        country: Some(
-            body.country
-                .map(|c| c.trim().to_ascii_uppercase())
-                .unwrap_or(customer.country),
-        ),
-        industry: trimmed(body.industry)
-            .map(|i| i.to_lowercase())
-            .or(customer.industry),
-        product_lines: normalized_labels(body.product_lines.as_deref())?.unwrap_or_default(),
-        marketing_task_id: body.marketing_task_id,
-        origin: creation.origin.as_str().to_owned(),
-        status: creation.status.as_str().to_owned(),
-        owner_org_id: actor.org_id.0,
-        owner_user_id: actor.user_id.0,
-        primary_partner_id: None,
-        accept_by: None,
-        expires_on: None,
-        created_by_user_id: actor.user_id.0,
-    };
-    let row = Opportunity::insert(conn, &new)?;
-    store::record_event(
-        conn,
-        &NewEvent {
-            id: Uuid::now_v7(),
-            opportunity_id: row.id,
-            actor_user_id: Some(actor.user_id.0),
-            action: "create",
-            actor_org_id: Some(actor.org_id.0),
-            partner_org_id: (creation.origin == Origin::Partner).then_some(actor.org_id.0),
-            from_status: None,
-            to_status: &row.status,
-            reason: None,
-        },
-    )?;
-    changed(
-        conn,
-        actor,
-        EventType::OpportunityCreated,
-        None,
-        row.id,
-        json!({}),
-    )
-}
-
 /// Create an opportunity: `draft` for vendor writers, `pending_approval`
 /// for partners.
 #[utoipa::path(
@@ -702,14 +646,15 @@ pub fn create_in(
 pub async fn create_opportunity(
     state: web::Data<AppState>,
     caller: Caller,
-    body: JsonBody<CreateOpportunity>,
+    body: JsonChecked<CreateOpportunity>,
 ) -> Result<HttpResponse, ApiError> {
-    let body = body.0;
-    let dto = state
+    let command = body.0.command(body.1);
+    let read = state
         .run(caller, move |conn, actor| {
-            conn.transaction(|conn| create_in(conn, actor, body))
+            conn.transaction(|conn| service::create(conn, actor, command))
         })
         .await?;
+    let dto = OpportunityDto::from_read(read)?;
     Ok(JsonBytes::written(&dto, ITEM_JSON_BYTES)
         .created(format!("/api/v1/opportunities/{}", dto.id), dto.version))
 }
@@ -733,25 +678,21 @@ pub async fn list_opportunities(
     let after = parse_list_cursor(sort, params.cursor.as_deref())?;
     let page = state
         .run(caller, move |conn, actor| {
-            let visibility = rules::visibility(actor);
-            let me = listing::Me {
-                org: actor.org_id.0,
-                user: actor.user_id.0,
-            };
-            let rows = listing::list(
+            let rows = service::list(
                 conn,
-                &visibility,
-                me,
-                &filter,
-                sort.store(),
-                after.as_ref(),
-                fetch_size(params.limit),
+                actor,
+                service::ListQuery {
+                    filter,
+                    sort: sort.store(),
+                    after,
+                    fetch: fetch_size(params.limit),
+                },
             )?;
             let page = into_page_keyed(
                 rows,
                 params.limit,
-                |v| list_cursor(sort, &v.row),
-                |v| opportunity_dto(v, actor),
+                |r| list_cursor(sort, &r.view.row),
+                OpportunityDto::from_read,
             )?;
             Ok(JsonBytes::written(
                 &page,
@@ -775,13 +716,10 @@ pub async fn get_opportunity(
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
-    let dto = state
-        .run(caller, move |conn, actor| {
-            let view = visible_view(conn, actor, id)?;
-            opportunity_dto(view, actor)
-        })
+    let read = state
+        .run(caller, move |conn, actor| service::get(conn, actor, id))
         .await?;
-    Ok(opportunity_response(StatusCode::OK, &dto))
+    read_response(StatusCode::OK, read)
 }
 
 /// Edit an opportunity's fields. Vendor writers: any open opportunity; the
@@ -808,92 +746,13 @@ pub async fn update_opportunity(
     body: JsonBody<UpdateOpportunity>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
-    let body = body.0;
-    let dto = state
+    let command = body.0.command()?;
+    let read = state
         .run(caller, move |conn, actor| {
-            conn.transaction(|conn| {
-                let (row, facts) = locked_for(conn, actor, id, Action::Edit)?;
-                if_match.check(row.version)?;
-                let changes = changes_from(body, &row, facts.origin)?;
-                Opportunity::update(conn, id, &changes)?;
-                changed(
-                    conn,
-                    actor,
-                    EventType::OpportunityUpdated,
-                    Some(&facts),
-                    id,
-                    json!({}),
-                )
-            })
+            conn.transaction(|conn| service::update(conn, actor, id, &if_match, command))
         })
         .await?;
-    Ok(opportunity_response(StatusCode::OK, &dto))
-}
-
-/// Turns a PATCH body into column changes, keeping a partner-created
-/// opportunity's revenue information complete.
-fn changes_from(
-    body: UpdateOpportunity,
-    row: &Opportunity,
-    origin: Origin,
-) -> Result<OpportunityChanges, ApiError> {
-    let money: Option<Option<Money>> = match &body.estimated_revenue {
-        None => None,
-        Some(None) => Some(None),
-        Some(Some(m)) => Some(Some(m.parse("estimated_revenue")?)),
-    };
-    if origin == Origin::Partner {
-        let mut missing = Vec::new();
-        if matches!(money, Some(None)) {
-            missing.push(prm_domain::FieldError::new(
-                "estimated_revenue",
-                "partner-created opportunities keep their revenue",
-            ));
-        }
-        if matches!(body.expected_close_date, Some(None)) {
-            missing.push(prm_domain::FieldError::new(
-                "expected_close_date",
-                "partner-created opportunities keep their expected close date",
-            ));
-        }
-        if !missing.is_empty() {
-            return Err(ApiError::Validation(missing));
-        }
-    }
-    let has_actual = row.actual_revenue.is_some();
-    if has_actual
-        && money
-            .as_ref()
-            .is_some_and(|m| m.as_ref().map(|m| m.currency().to_string()) != row.currency)
-    {
-        return Err(ApiError::validation(
-            "estimated_revenue.currency",
-            "cannot change the currency of a closed opportunity",
-        ));
-    }
-    let contact = body.contact;
-    let text = |v: Option<Option<String>>| v.map(trimmed);
-    Ok(OpportunityChanges {
-        topic: body.topic.map(|t| t.trim().to_owned()),
-        contact_name: contact.as_ref().map(|c| Some(c.name.trim().to_owned())),
-        contact_email: contact.as_ref().map(|c| trimmed(c.email.clone())),
-        contact_phone: contact.as_ref().map(|c| trimmed(c.phone.clone())),
-        contact_title: contact.as_ref().map(|c| trimmed(c.title.clone())),
-        currency: money
-            .as_ref()
-            .map(|m| m.as_ref().map(|m| m.currency().to_string())),
-        estimated_revenue: money.map(|m| m.map(|m| m.amount().clone())),
-        expected_close_date: body.expected_close_date,
-        customer_situation: text(body.customer_situation),
-        customer_need: text(body.customer_need),
-        proposed_solution: text(body.proposed_solution),
-        country: body
-            .country
-            .map(|c| c.map(|c| c.trim().to_ascii_uppercase())),
-        industry: text(body.industry).map(|i| i.map(|i| i.to_lowercase())),
-        product_lines: normalized_labels(body.product_lines.as_deref())?,
-        marketing_task_id: None,
-    })
+    read_response(StatusCode::OK, read)
 }
 
 #[cfg(test)]
@@ -916,6 +775,7 @@ mod tests {
             customer: CustomerRef {
                 id: Uuid::now_v7(),
                 name: text.to_owned(),
+                name_masked: full,
             },
             contact: ContactDto {
                 name: some(text),

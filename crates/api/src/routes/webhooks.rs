@@ -73,6 +73,8 @@ pub enum EventTypeDto {
     DealRegistrationExpired,
     #[serde(rename = "deal_registration.closed")]
     DealRegistrationClosed,
+    #[serde(rename = "customer.revealed")]
+    CustomerRevealed,
 }
 
 impl From<EventTypeDto> for EventType {
@@ -103,6 +105,7 @@ impl From<EventTypeDto> for EventType {
             EventTypeDto::DealRegistrationWithdrawn => EventType::DealRegistrationWithdrawn,
             EventTypeDto::DealRegistrationExpired => EventType::DealRegistrationExpired,
             EventTypeDto::DealRegistrationClosed => EventType::DealRegistrationClosed,
+            EventTypeDto::CustomerRevealed => EventType::CustomerRevealed,
         }
     }
 }
@@ -135,6 +138,7 @@ impl From<EventType> for EventTypeDto {
             EventType::DealRegistrationWithdrawn => EventTypeDto::DealRegistrationWithdrawn,
             EventType::DealRegistrationExpired => EventTypeDto::DealRegistrationExpired,
             EventType::DealRegistrationClosed => EventTypeDto::DealRegistrationClosed,
+            EventType::CustomerRevealed => EventTypeDto::CustomerRevealed,
         }
     }
 }

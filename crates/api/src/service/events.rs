@@ -14,7 +14,6 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::error::ApiError;
-use crate::routes::opportunities::locked;
 
 fn parent_map(conn: &mut PgConnection, orgs: &[OrgId]) -> Result<HashMap<OrgId, OrgId>, ApiError> {
     let ids: Vec<Uuid> = orgs.iter().map(|o| o.0).collect();
@@ -40,8 +39,9 @@ pub fn opportunity(
     id: Uuid,
     extra: Value,
 ) -> Result<(), ApiError> {
-    let (row, after) = locked(conn, id)?;
-    opportunity_after(conn, kind, before, &row, &after, extra)
+    let view = prm_store::opportunities::find_view(conn, id)?.ok_or(ApiError::NotFound)?;
+    let after = view.facts()?;
+    opportunity_after(conn, kind, before, &view.row, &after, extra)
 }
 
 /// Records an opportunity event from the state the caller already read
@@ -124,6 +124,27 @@ fn merge(into: &mut Value, extra: Value) {
     if let (Some(a), Value::Object(b)) = (into.as_object_mut(), extra) {
         a.extend(b);
     }
+}
+
+/// Records a reveal of masked customer names: the vendor and the revealing
+/// org read it.
+pub fn reveal(
+    conn: &mut PgConnection,
+    revealing_org: OrgId,
+    revealed_by: Uuid,
+    customers: &[(Uuid, Uuid)],
+) -> Result<(), ApiError> {
+    for (customer, holder) in customers {
+        emit(
+            conn,
+            EventType::CustomerRevealed,
+            None,
+            &[revealing_org],
+            json!({"customer_id": customer, "holder_org_id": holder,
+                   "revealed_by_user_id": revealed_by, "revealing_org_id": revealing_org.0}),
+        )?;
+    }
+    Ok(())
 }
 
 fn emit(

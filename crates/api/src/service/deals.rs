@@ -1,0 +1,322 @@
+//! Deal-registration use cases: register on an opportunity, the vendor's
+//! decisions, withdrawal, and reads whose `allowed_actions` include the
+//! exclusivity another org holds.
+
+use chrono::{NaiveDate, Utc};
+use prm_domain::Actor;
+use prm_domain::customer::CustomerIdentity;
+use prm_domain::deal::{self as rules, OtherRegistration, RegAction, RegStatus, RegistrationFacts};
+use prm_domain::events::EventType;
+use prm_domain::opportunity::Action;
+use prm_domain::values::{CountryCode, labels};
+use prm_store::PgConnection;
+use prm_store::customers::Customer;
+use prm_store::deals::{self as store, NewRegistration, Registration, RegistrationChanges};
+use prm_store::policies::PolicyRow;
+use uuid::Uuid;
+
+use crate::error::ApiError;
+use crate::extract::IfMatch;
+use crate::service::events;
+use crate::service::opportunities::{locked_for, visible};
+
+/// A registration as one caller meets it.
+#[derive(Debug, Clone)]
+pub struct RegistrationRead {
+    pub row: Registration,
+    pub facts: RegistrationFacts,
+    /// Exactly what `decide` allows this caller now.
+    pub allowed: Vec<RegAction>,
+    /// Vendor users see the conflicts found on submit.
+    pub conflicts_visible: bool,
+}
+
+fn identity(c: &Customer) -> Result<CustomerIdentity, ApiError> {
+    let country: CountryCode = c
+        .country
+        .parse()
+        .map_err(|e: String| ApiError::Internal(e))?;
+    Ok(CustomerIdentity {
+        name_key: c.name_key.clone(),
+        country,
+        tax_id: c.tax_id_key.clone(),
+        web_domain: c.domain_key.clone(),
+    })
+}
+
+fn others(
+    conn: &mut PgConnection,
+    lines: &[String],
+) -> Result<Vec<OtherRegistration<Uuid>>, ApiError> {
+    store::active_with_lines(conn, lines)?
+        .into_iter()
+        .map(|(r, c, org_name)| {
+            Ok(OtherRegistration {
+                id: r.id,
+                org_id: r.org_id.into(),
+                org_name,
+                status: r.status.parse().map_err(ApiError::Internal)?,
+                identity: identity(&c)?,
+                product_lines: r.product_lines,
+            })
+        })
+        .collect()
+}
+
+/// Who else holds exclusivity over this registration's customer and lines,
+/// as the exclusivity rule names it; only a submitted one can be blocked.
+fn held_by_other(conn: &mut PgConnection, r: &Registration) -> Result<Option<String>, ApiError> {
+    if r.status != RegStatus::Submitted.as_str() {
+        return Ok(None);
+    }
+    let customer = Customer::find(conn, r.customer_id)?
+        .ok_or_else(|| ApiError::Internal("customer gone".into()))?;
+    Ok(rules::check_exclusivity(
+        r.org_id.into(),
+        &identity(&customer)?,
+        &r.product_lines,
+        &others(conn, &r.product_lines)?,
+    )
+    .err()
+    .map(|e| e.to_string()))
+}
+
+/// The facts the rules decide on, exclusivity included.
+fn facts(conn: &mut PgConnection, r: &Registration) -> Result<RegistrationFacts, ApiError> {
+    Ok(RegistrationFacts {
+        status: r.status.parse().map_err(ApiError::Internal)?,
+        org_id: r.org_id.into(),
+        submitted_by: r.submitted_by_user_id.into(),
+        held_by_other: held_by_other(conn, r)?,
+    })
+}
+
+fn read_as(
+    conn: &mut PgConnection,
+    r: Registration,
+    actor: &Actor,
+) -> Result<RegistrationRead, ApiError> {
+    let facts = facts(conn, &r)?;
+    Ok(RegistrationRead {
+        allowed: rules::allowed_actions(actor, &facts),
+        conflicts_visible: actor.is_vendor(),
+        facts,
+        row: r,
+    })
+}
+
+fn visible_registration(actor: &Actor, r: &Registration) -> Result<(), ApiError> {
+    let org = r.org_id.into();
+    if actor.is_vendor() || actor.org_scope().contains(&org) {
+        Ok(())
+    } else {
+        Err(ApiError::NotFound)
+    }
+}
+
+/// One registration, or 404.
+pub fn get(conn: &mut PgConnection, actor: &Actor, id: Uuid) -> Result<RegistrationRead, ApiError> {
+    let r = Registration::find(conn, id)?.ok_or(ApiError::NotFound)?;
+    visible_registration(actor, &r)?;
+    read_as(conn, r, actor)
+}
+
+/// The opportunity's latest registration, or 404.
+pub fn latest_for(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    opportunity: Uuid,
+) -> Result<RegistrationRead, ApiError> {
+    visible(conn, actor, opportunity)?;
+    let r = Registration::latest_for(conn, opportunity)?.ok_or(ApiError::NotFound)?;
+    visible_registration(actor, &r)?;
+    read_as(conn, r, actor)
+}
+
+/// Registrations the caller may see: all for vendor users; a partner's own
+/// org's (and its resellers').
+pub fn list(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    status: Option<RegStatus>,
+    after: Option<Uuid>,
+    fetch: i64,
+) -> Result<Vec<RegistrationRead>, ApiError> {
+    let scope: Option<Vec<Uuid>> =
+        (!actor.is_vendor()).then(|| actor.org_scope().iter().map(|o| o.0).collect());
+    let rows = Registration::list(
+        conn,
+        scope.as_deref(),
+        status.map(|s| s.as_str()),
+        after,
+        fetch,
+    )?;
+    rows.into_iter().map(|r| read_as(conn, r, actor)).collect()
+}
+
+/// A new registration on an opportunity the caller's org created.
+#[derive(Debug, Clone)]
+pub struct NewRegistrationCommand {
+    pub product_lines: Vec<String>,
+    pub justification: Option<String>,
+}
+
+/// Registers a deal; other orgs' conflicting claims are recorded on it.
+pub fn register(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    id: Uuid,
+    cmd: NewRegistrationCommand,
+) -> Result<RegistrationRead, ApiError> {
+    let (view, _) = locked_for(conn, actor, id, Action::RegisterDeal)?;
+    // Read again in its own statement: a registration committed while this
+    // waited for the opportunity's lock is not in that statement's snapshot.
+    if !Registration::active_for_update(conn, id)?.is_empty() {
+        return Err(ApiError::Conflict {
+            code: "registration_exists",
+            detail: "this opportunity already has a submitted or approved registration".into(),
+        });
+    }
+    let lines = labels(&cmd.product_lines).map_err(|e| ApiError::validation("product_lines", e))?;
+    let customer = Customer::find(conn, view.row.customer_id)?
+        .ok_or_else(|| ApiError::Internal("customer gone".into()))?;
+    let conflicts = rules::conflicts(
+        actor.org_id,
+        &identity(&customer)?,
+        &lines,
+        &others(conn, &lines)?,
+    );
+    let r = Registration::insert(
+        conn,
+        &NewRegistration {
+            id: Uuid::now_v7(),
+            opportunity_id: id,
+            org_id: actor.org_id.0,
+            customer_id: view.row.customer_id,
+            product_lines: lines,
+            justification: cmd
+                .justification
+                .map(|j| j.trim().to_owned())
+                .filter(|j| !j.is_empty()),
+            status: RegStatus::Submitted.as_str().to_owned(),
+            conflict_ids: conflicts,
+            submitted_by_user_id: actor.user_id.0,
+        },
+    )?;
+    events::registration(conn, EventType::DealRegistrationSubmitted, &r)?;
+    read_as(conn, r, actor)
+}
+
+fn decide_on(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    id: Uuid,
+    if_match: &IfMatch,
+    action: RegAction,
+) -> Result<Registration, ApiError> {
+    let r = Registration::find_for_update(conn, id)?.ok_or(ApiError::NotFound)?;
+    visible_registration(actor, &r)?;
+    rules::decide(actor, &facts(conn, &r)?, action)?;
+    if_match.check(r.version)?;
+    Ok(r)
+}
+
+/// Approves a registration with an exclusivity end date (default: today
+/// plus the policy's days). Approvals are serialized, so the exclusivity
+/// check sees every approval committed before it.
+pub fn approve(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    id: Uuid,
+    if_match: &IfMatch,
+    until: Option<NaiveDate>,
+) -> Result<RegistrationRead, ApiError> {
+    store::lock_approvals(conn)?;
+    decide_on(conn, actor, id, if_match, RegAction::Approve)?;
+    let today = Utc::now().date_naive();
+    let until = match until {
+        Some(d) if d <= today => {
+            return Err(ApiError::validation(
+                "exclusive_until",
+                "must be after today",
+            ));
+        }
+        Some(d) => d,
+        None => {
+            let days = PolicyRow::load(conn)?
+                .policy()
+                .registration_exclusivity_days;
+            today + chrono::Days::new(u64::from(days))
+        }
+    };
+    let r = Registration::update(
+        conn,
+        id,
+        &RegistrationChanges {
+            status: Some(RegStatus::Approved.as_str().to_owned()),
+            exclusive_until: Some(Some(until)),
+            decided_by_user_id: Some(Some(actor.user_id.0)),
+            decided_at: Some(Some(Utc::now())),
+            ..RegistrationChanges::default()
+        },
+    )?;
+    events::registration(conn, EventType::DealRegistrationApproved, &r)?;
+    read_as(conn, r, actor)
+}
+
+/// Rejects a submitted registration, with a reason.
+pub fn reject(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    id: Uuid,
+    if_match: &IfMatch,
+    reason: &str,
+) -> Result<RegistrationRead, ApiError> {
+    decide_on(conn, actor, id, if_match, RegAction::Reject)?;
+    let r = Registration::update(
+        conn,
+        id,
+        &RegistrationChanges {
+            status: Some(RegStatus::Rejected.as_str().to_owned()),
+            decision_reason: Some(Some(reason.trim().to_owned())),
+            decided_by_user_id: Some(Some(actor.user_id.0)),
+            decided_at: Some(Some(Utc::now())),
+            ..RegistrationChanges::default()
+        },
+    )?;
+    events::registration(conn, EventType::DealRegistrationRejected, &r)?;
+    read_as(conn, r, actor)
+}
+
+/// Withdraws a submitted registration (the registering org).
+pub fn withdraw(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    id: Uuid,
+    if_match: &IfMatch,
+) -> Result<RegistrationRead, ApiError> {
+    decide_on(conn, actor, id, if_match, RegAction::Withdraw)?;
+    let r = Registration::update(
+        conn,
+        id,
+        &RegistrationChanges {
+            status: Some(RegStatus::Withdrawn.as_str().to_owned()),
+            ..RegistrationChanges::default()
+        },
+    )?;
+    events::registration(conn, EventType::DealRegistrationWithdrawn, &r)?;
+    read_as(conn, r, actor)
+}
+
+/// The system expires one approved registration past its exclusivity.
+pub fn expire(conn: &mut PgConnection, id: Uuid) -> Result<(), ApiError> {
+    let r = Registration::update(
+        conn,
+        id,
+        &RegistrationChanges {
+            status: Some(RegStatus::Expired.as_str().to_owned()),
+            ..RegistrationChanges::default()
+        },
+    )?;
+    events::registration(conn, EventType::DealRegistrationExpired, &r)
+}

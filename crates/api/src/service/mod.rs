@@ -1,0 +1,12 @@
+//! The use cases: one module per family, each a function of a connection,
+//! the actor and a command, returning domain or store views (never wire
+//! DTOs). Routes, the worker and `seed-demo` call these alike; each runs
+//! inside the caller's unit of work (one connection, one transaction).
+
+pub mod activity;
+pub mod assignment;
+pub mod customers;
+pub mod deals;
+pub mod events;
+pub mod lifecycle;
+pub mod opportunities;
