@@ -177,21 +177,26 @@ async fn auto_assign_never_exceeds_capacity_under_parallel_calls() {
 }
 
 #[actix_web::test]
-async fn manual_distribution_to_a_partner_at_capacity_is_409() {
+async fn a_vendor_writers_own_distribution_may_exceed_capacity_but_auto_assign_then_skips_it() {
     let app = TestApp::spawn().await;
     let vendor = app.vendor_id().await;
     let customer = app.customer(&vendor, "Vendor Customer").await;
     let p = best_partner(&app, "Full", 1).await;
+    let q = fallback_partner(&app, "Fallback").await;
     let first = draft(&app, &customer).await;
     distribute(&app, &first, &p).await.expect(200);
-    assert_eq!(open_held_by(&app, &p), 1);
+    // The channel manager's explicit choice is not refused by the profile.
     let second = draft(&app, &customer).await;
-    distribute(&app, &second, &p)
+    distribute(&app, &second, &p).await.expect(200);
+    assert_eq!(open_held_by(&app, &p), 2);
+    // The automatic assignment counts both and passes the full partner by.
+    let third = draft(&app, &customer).await;
+    let res = app
+        .act(&third, "auto-assign", &app.admin(), None)
         .await
-        .expect_problem(409, "partner_at_capacity");
-    assert_eq!(open_held_by(&app, &p), 1, "nothing more was offered");
-    let still = app.get(&opp_path(&second), &app.admin()).await.expect(200);
-    assert_eq!(still.body["status"], "draft");
+        .expect(200);
+    assert_eq!(res.body["primary_partner_id"], q.as_str());
+    assert_eq!(open_held_by(&app, &p), 2, "nothing more was offered to it");
 }
 
 #[actix_web::test]

@@ -455,8 +455,19 @@ async fn extensions_follow_the_policy() {
         .await
         .expect(200);
     let id = accepted_by(&w, &w.other.admin).await;
-    let today = chrono::Utc::now().date_naive();
-    let too_far = (today + chrono::Days::new(31)).to_string();
+    // Each extension moves the current expiry forward by at most
+    // `max_extension_days` (DOMAIN.md, second edition).
+    let current: chrono::NaiveDate = w
+        .app
+        .get(&format!("/api/v1/opportunities/{id}"), &w.other.admin.token)
+        .await
+        .expect(200)
+        .body["expires_on"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let too_far = (current + chrono::Days::new(31)).to_string();
     let res = w
         .app
         .act(
@@ -468,7 +479,7 @@ async fn extensions_follow_the_policy() {
         .await;
     let res = res.expect_problem(422, "validation_failed");
     assert_eq!(res.error_fields(), ["expires_on"]);
-    let ok = (today + chrono::Days::new(30)).to_string();
+    let ok = (current + chrono::Days::new(30)).to_string();
     let res = w
         .app
         .act(

@@ -838,9 +838,12 @@ pub struct Outcome {
     /// The currency the amounts take when none was known yet.
     pub currency: Option<CurrencyCode>,
     pub registrations: RegistrationEffect,
-    /// The partner newly offered it: its capacity must allow one more, and
-    /// it becomes the most recently assigned.
+    /// The partner newly offered it: it becomes the most recently assigned,
+    /// and its open offers are counted under a lock on it.
     pub offered_to: Option<OrgId>,
+    /// Rule (capacity): an automatic assignment goes only to a partner with
+    /// a free slot; a vendor writer's own choice of partner may exceed it.
+    pub within_capacity: bool,
     /// Whether the system should re-assign it next (policy on decline and
     /// expiry, within its limit).
     pub reassign_pending: bool,
@@ -925,6 +928,7 @@ pub fn transition(
         currency: None,
         registrations: RegistrationEffect::Unchanged,
         offered_to: None,
+        within_capacity: false,
         reassign_pending: false,
         counts_as_auto: false,
         reason: command.reason(),
@@ -960,6 +964,7 @@ pub fn transition(
             out.partner = Some(*partner);
             out.accept_by = Some(Some(window()));
             out.offered_to = Some(*partner);
+            out.within_capacity = true;
             out.counts_as_auto = true;
             if matches!(by, By::System) {
                 out.reason = Some("automatic re-assignment".to_owned());
@@ -1311,6 +1316,7 @@ mod rule_tests {
         assert_eq!(out.to, Status::Accepted);
         assert_eq!(out.collaborators, Some(vec![c]));
         assert_eq!(out.offered_to, Some(p));
+        assert!(!out.within_capacity, "the vendor writer's own choice");
         let out = transition(
             by_user(&cm),
             &o,
@@ -1566,6 +1572,10 @@ mod rule_tests {
         assert_eq!(out.to, Status::Delivered);
         assert!(out.counts_as_auto);
         assert_eq!(out.offered_to, Some(partner));
+        assert!(
+            out.within_capacity,
+            "automatic assignment fits the capacity"
+        );
         assert!(!out.reassign_pending);
         let won = facts(Status::Won, Origin::Vendor, OrgId::new(), UserId::new());
         assert!(transition(By::System, &won, &Command::AutoAssign { partner }, &ctx(&p)).is_err());

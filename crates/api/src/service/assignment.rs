@@ -69,6 +69,15 @@ pub fn take_slot(conn: &mut PgConnection, partner: OrgId) -> Result<(), ApiError
     Ok(())
 }
 
+/// Locks `partner`'s org row without claiming a slot: a vendor writer's own
+/// choice may exceed the capacity, but automatic assignments racing it
+/// still count it.
+pub fn lock_partner(conn: &mut PgConnection, partner: OrgId) -> Result<(), ApiError> {
+    lock_partner_load(conn, partner.0)?
+        .ok_or_else(|| ApiError::validation("partner_id", "no such partner org"))?;
+    Ok(())
+}
+
 /// The best-ranked candidate that still has a free slot once locked: the
 /// ranking read before the lock may be stale when offers race, so each
 /// candidate is re-counted under its lock, best first. A full candidate's

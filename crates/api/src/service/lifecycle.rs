@@ -25,7 +25,7 @@ use uuid::Uuid;
 
 use crate::error::ApiError;
 use crate::extract::IfMatch;
-use crate::service::assignment::{best_with_slot, ranking_for, take_slot};
+use crate::service::assignment::{best_with_slot, lock_partner, ranking_for, take_slot};
 use crate::service::events;
 use crate::service::opportunities::{OpportunityRead, changed, locked, locked_for};
 
@@ -64,6 +64,11 @@ fn apply(
     command: &Command,
 ) -> Result<(OpportunityFacts, Outcome), ApiError> {
     let (view, before) = locked(conn, id)?;
+    // Permission first, then the precondition, then what the command asks.
+    if let (By::User(actor), Some(action)) = (by, command.action()) {
+        prm_domain::opportunity::decide(actor, &before, action)?;
+        if_match.check(view.row.version)?;
+    }
     let policy = PolicyRow::load(conn)?.policy();
     let vendor = Org::vendor(conn)?.ok_or_else(|| ApiError::Internal("no vendor org".into()))?;
     let outcome = transition(
@@ -78,7 +83,11 @@ fn apply(
     )?;
     if_match.check(view.row.version)?;
     if let Some(partner) = outcome.offered_to {
-        take_slot(conn, partner)?;
+        if outcome.within_capacity {
+            take_slot(conn, partner)?;
+        } else {
+            lock_partner(conn, partner)?;
+        }
     }
     let closing = outcome.closing.as_ref();
     let changes = StateChanges {
