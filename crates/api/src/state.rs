@@ -6,9 +6,22 @@ use prm_domain::Actor;
 use prm_store::actors::{ActorLookup, load_actor};
 use prm_store::{PgConnection, PgPool};
 
-use crate::auth::{Caller, JwtVerifier};
 use crate::error::ApiError;
+use crate::jwt::JwtVerifier;
 use crate::queue::{DbQueue, Kind};
+
+/// The verified subject of a request's bearer token, with the user it
+/// resolved to when the actor cache still held it. Otherwise resolving it
+/// happens inside the request's database unit of work.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub subject: String,
+    pub cached: Option<Actor>,
+    /// `Read` for a `GET` or `HEAD`, whose database work only reads and
+    /// queues for the read share of the queue's threads (see
+    /// `queue::DbQueue`); `Write` otherwise.
+    pub kind: crate::queue::Kind,
+}
 
 #[derive(Debug)]
 pub struct AppState {
