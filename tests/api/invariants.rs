@@ -8,20 +8,7 @@ use futures_util::future::join_all;
 use prm_tests::{Resp, TestApp, partner_opportunity};
 use serde_json::{Value, json};
 
-use crate::world::world;
-
-fn opp_path(id: &str) -> String {
-    format!("/api/v1/opportunities/{id}")
-}
-
-fn actions(r: &Resp) -> Vec<String> {
-    r.body["allowed_actions"]
-        .as_array()
-        .unwrap_or_else(|| panic!("no allowed_actions: {}", r.text))
-        .iter()
-        .map(|a| a.as_str().unwrap().to_owned())
-        .collect()
-}
+use crate::world::{accepted_by, actions, opp_path, world};
 
 fn has(list: &[String], action: &str) -> bool {
     list.iter().any(|a| a == action)
@@ -210,28 +197,10 @@ async fn allowed_actions_drops_extend_once_the_extension_limit_is_reached() {
             p["max_extension_days"] = json!(200);
         })
         .await;
-    let id = w
-        .app
-        .post(
-            "/api/v1/opportunities",
-            &w.cm.token,
-            &json!({"topic": "Lead", "customer_id": w.vendor_customer}),
-        )
-        .await
-        .expect(201)
-        .id();
-    w.app
-        .act(
-            &id,
-            "distribute",
-            &w.cm.token,
-            Some(json!({"partner_id": w.other.id})),
-        )
-        .await
-        .expect(200);
+    let id = accepted_by(&w, &w.other.admin).await;
     let accepted = w
         .app
-        .act(&id, "accept", &w.other.admin.token, None)
+        .get(&opp_path(&id), &w.other.admin.token)
         .await
         .expect(200);
     let before = w
@@ -412,28 +381,10 @@ async fn the_extension_moves_the_current_expiry_forward_by_at_most_max_extension
         .expect(200);
     assert_eq!(policy.body["opportunity_validity_days"], 90);
     assert_eq!(policy.body["max_extension_days"], 90);
-    let id = w
-        .app
-        .post(
-            "/api/v1/opportunities",
-            &w.cm.token,
-            &json!({"topic": "Lead", "customer_id": w.vendor_customer}),
-        )
-        .await
-        .expect(201)
-        .id();
-    w.app
-        .act(
-            &id,
-            "distribute",
-            &w.cm.token,
-            Some(json!({"partner_id": w.other.id})),
-        )
-        .await
-        .expect(200);
+    let id = accepted_by(&w, &w.other.admin).await;
     let accepted = w
         .app
-        .act(&id, "accept", &w.other.admin.token, None)
+        .get(&opp_path(&id), &w.other.admin.token)
         .await
         .expect(200);
     let current = date(&accepted, "expires_on");

@@ -2,60 +2,9 @@
 //! actors it lists, the cross-cutting rules, and `allowed_actions` agreeing
 //! with what the endpoints do.
 
-use crate::world::{World, world};
+use crate::world::{accepted_by, actions, delivered_to, draft, opp_path as path, world};
 use prm_tests::{Resp, TestUser, partner_opportunity};
 use serde_json::{Value, json};
-
-fn path(id: &str) -> String {
-    format!("/api/v1/opportunities/{id}")
-}
-
-async fn draft(w: &World) -> String {
-    w.app
-        .post(
-            "/api/v1/opportunities",
-            &w.cm.token,
-            &json!({"topic": "Vendor lead", "customer_id": w.vendor_customer,
-                    "contact": {"name": "Jo", "email": "jo@c.example", "phone": "+1 555"},
-                    "estimated_revenue": {"amount": "50000.00", "currency": "EUR"},
-                    "product_lines": ["cloud"]}),
-        )
-        .await
-        .expect(201)
-        .id()
-}
-
-async fn delivered_to(w: &World, partner: &str) -> String {
-    let id = draft(w).await;
-    w.app
-        .act(
-            &id,
-            "distribute",
-            &w.cm.token,
-            Some(json!({"partner_id": partner})),
-        )
-        .await
-        .expect(200);
-    id
-}
-
-async fn accepted_by(w: &World, admin: &TestUser) -> String {
-    let id = delivered_to(w, &admin.org_id).await;
-    w.app
-        .act(&id, "accept", &admin.token, None)
-        .await
-        .expect(200);
-    id
-}
-
-fn actions(r: &Resp) -> Vec<String> {
-    r.body["allowed_actions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a.as_str().unwrap().to_owned())
-        .collect()
-}
 
 #[actix_web::test]
 async fn vendor_distributes_partner_accepts_works_and_closes_won() {

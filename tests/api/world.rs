@@ -2,7 +2,8 @@
 //! viewer, a distributor with a reseller under it, and an unrelated reseller,
 //! each partner with its four roles and a customer.
 
-use prm_tests::{TestApp, TestUser};
+use prm_tests::{Resp, TestApp, TestUser};
+use serde_json::json;
 
 /// A vendor, a distributor with a reseller under it, and an unrelated reseller,
 /// each partner with its four roles, and a customer each.
@@ -52,4 +53,60 @@ pub async fn world() -> World {
         other,
         app,
     }
+}
+
+/// The path of one opportunity.
+pub fn opp_path(id: &str) -> String {
+    format!("/api/v1/opportunities/{id}")
+}
+
+/// A vendor draft with a contact, revenue and a product line.
+pub async fn draft(w: &World) -> String {
+    w.app
+        .post(
+            "/api/v1/opportunities",
+            &w.cm.token,
+            &json!({"topic": "Vendor lead", "customer_id": w.vendor_customer,
+                    "contact": {"name": "Jo", "email": "jo@c.example", "phone": "+1 555"},
+                    "estimated_revenue": {"amount": "50000.00", "currency": "EUR"},
+                    "product_lines": ["cloud"]}),
+        )
+        .await
+        .expect(201)
+        .id()
+}
+
+/// A draft offered to `partner` by the channel manager.
+pub async fn delivered_to(w: &World, partner: &str) -> String {
+    let id = draft(w).await;
+    w.app
+        .act(
+            &id,
+            "distribute",
+            &w.cm.token,
+            Some(json!({"partner_id": partner})),
+        )
+        .await
+        .expect(200);
+    id
+}
+
+/// A draft offered to `admin`'s org and accepted by it.
+pub async fn accepted_by(w: &World, admin: &TestUser) -> String {
+    let id = delivered_to(w, &admin.org_id).await;
+    w.app
+        .act(&id, "accept", &admin.token, None)
+        .await
+        .expect(200);
+    id
+}
+
+/// An opportunity's `allowed_actions`.
+pub fn actions(r: &Resp) -> Vec<String> {
+    r.body["allowed_actions"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no allowed_actions: {}", r.text))
+        .iter()
+        .map(|a| a.as_str().unwrap().to_owned())
+        .collect()
 }

@@ -204,11 +204,6 @@ pub fn valid_email(s: &str) -> Result<(), ValidationError> {
         .map_err(|e| invalid("email", e))
 }
 
-/// Optional free text as stored: trimmed, and `None` when blank.
-pub fn trimmed(s: Option<String>) -> Option<String> {
-    s.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
-}
-
 pub fn not_blank(s: &str) -> Result<(), ValidationError> {
     if s.trim().is_empty() {
         Err(invalid("blank", "must not be blank"))

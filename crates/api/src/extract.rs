@@ -32,10 +32,14 @@ where
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let raw = RawJson::from_request(req, payload);
+        let checked = JsonChecked::<T>::from_request(req, payload);
         Box::pin(async move {
-            let bytes = raw.await?;
-            parse_body::<T>(&bytes).map(JsonBody)
+            let JsonChecked(parsed, errors) = checked.await?;
+            if errors.is_empty() {
+                Ok(JsonBody(parsed))
+            } else {
+                Err(ApiError::Validation(errors))
+            }
         })
     }
 }
@@ -52,7 +56,7 @@ where
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let raw = RawJson::from_request(req, payload);
+        let raw = read_json(req, payload);
         Box::pin(async move {
             let bytes = raw.await?;
             parse_body_checked::<T>(&bytes).map(|(t, e)| JsonChecked(t, e))
@@ -60,44 +64,40 @@ where
     }
 }
 
-/// The checked bytes of a JSON body: content type and size.
-struct RawJson;
-
-impl RawJson {
-    fn from_request(
-        req: &HttpRequest,
-        payload: &mut Payload,
-    ) -> LocalBoxFuture<'static, Result<web::BytesMut, ApiError>> {
-        let content_type_ok = is_json_content_type(req);
-        let declared_len = req
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<usize>().ok());
-        let mut payload = payload.take();
-        Box::pin(async move {
-            if !content_type_ok {
-                return Err(ApiError::UnsupportedMediaType {
-                    detail: "send the body as `Content-Type: application/json`".to_owned(),
-                });
-            }
-            if declared_len.is_some_and(|n| n > BODY_LIMIT) {
+/// The bytes of a JSON body, its content type and size checked.
+fn read_json(
+    req: &HttpRequest,
+    payload: &mut Payload,
+) -> LocalBoxFuture<'static, Result<web::BytesMut, ApiError>> {
+    let content_type_ok = is_json_content_type(req);
+    let declared_len = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    let mut payload = payload.take();
+    Box::pin(async move {
+        if !content_type_ok {
+            return Err(ApiError::UnsupportedMediaType {
+                detail: "send the body as `Content-Type: application/json`".to_owned(),
+            });
+        }
+        if declared_len.is_some_and(|n| n > BODY_LIMIT) {
+            return Err(ApiError::PayloadTooLarge { limit: BODY_LIMIT });
+        }
+        let mut body = web::BytesMut::new();
+        while let Some(chunk) = payload.next().await {
+            let chunk = chunk.map_err(|e| ApiError::BadRequest {
+                code: "unreadable_body",
+                detail: format!("the request body could not be read: {e}"),
+            })?;
+            if body.len() + chunk.len() > BODY_LIMIT {
                 return Err(ApiError::PayloadTooLarge { limit: BODY_LIMIT });
             }
-            let mut body = web::BytesMut::new();
-            while let Some(chunk) = payload.next().await {
-                let chunk = chunk.map_err(|e| ApiError::BadRequest {
-                    code: "unreadable_body",
-                    detail: format!("the request body could not be read: {e}"),
-                })?;
-                if body.len() + chunk.len() > BODY_LIMIT {
-                    return Err(ApiError::PayloadTooLarge { limit: BODY_LIMIT });
-                }
-                body.extend_from_slice(&chunk);
-            }
-            Ok(body)
-        })
-    }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
+    })
 }
 
 fn is_json_content_type(req: &HttpRequest) -> bool {
@@ -110,21 +110,10 @@ fn is_json_content_type(req: &HttpRequest) -> bool {
     }
 }
 
-/// Parses and validates a JSON body, reporting every failing field it can.
-pub fn parse_body<T>(bytes: &[u8]) -> Result<T, ApiError>
-where
-    T: DeserializeOwned + Validate + PartialSchema,
-{
-    let (parsed, errors) = parse_body_checked::<T>(bytes)?;
-    if errors.is_empty() {
-        Ok(parsed)
-    } else {
-        Err(ApiError::Validation(errors))
-    }
-}
-
-/// Parses a JSON body and returns it with its validation errors, for a use
-/// case that reports them together with its own rules' in one 422.
+/// Parses a JSON body, reporting every failing field it can: syntax,
+/// required fields and types fail at once; validation errors are returned
+/// beside the value, for a use case that reports them with its own rules'
+/// in one 422.
 pub fn parse_body_checked<T>(bytes: &[u8]) -> Result<(T, Vec<FieldError>), ApiError>
 where
     T: DeserializeOwned + Validate + PartialSchema,
@@ -172,9 +161,7 @@ pub fn flatten_validation(errors: &ValidationErrors) -> Vec<FieldError> {
     let mut out = Vec::new();
     flatten_into(errors, "", &mut out);
     // One entry per field: its first failing check says what is wrong.
-    out.sort_by(|a, b| a.field.cmp(&b.field));
-    out.dedup_by(|a, b| a.field == b.field);
-    out
+    prm_domain::error::one_per_field(out)
 }
 
 fn flatten_into(errors: &ValidationErrors, prefix: &str, out: &mut Vec<FieldError>) {

@@ -22,6 +22,7 @@ use crate::service::activity::{NewProgressCommand, add_note, add_progress};
 use crate::service::deals::{NewRegistrationCommand, approve, register};
 use crate::service::lifecycle::{self, Request, assign_owner, perform};
 use crate::service::opportunities::{Contact, NewOpportunityCommand, create};
+use prm_domain::lifecycle::Command;
 use prm_domain::opportunity::Phase;
 use prm_domain::values::Money;
 
@@ -362,7 +363,7 @@ fn story(conn: &mut PgConnection, c: &Customers, task: Uuid) -> Result<(), ApiEr
         ),
     )?;
     perform(conn, &cm, o, &any, to(co.org_id.0))?;
-    perform(conn, &co, o, &any, Request::Accept)?;
+    perform(conn, &co, o, &any, Request::Command(Command::Accept))?;
     assign_owner(conn, &co, o, &any, co_am1.user_id.0)?;
     add_progress(
         conn,
@@ -445,7 +446,7 @@ fn story(conn: &mut PgConnection, c: &Customers, task: Uuid) -> Result<(), ApiEr
         },
     )?;
     approve(conn, &cm, reg.row.id, &any, None)?;
-    perform(conn, &cm, o, &any, Request::Approve)?;
+    perform(conn, &cm, o, &any, Request::Command(Command::Approve))?;
     add_progress(
         conn,
         &ts_am1,
@@ -457,11 +458,11 @@ fn story(conn: &mut PgConnection, c: &Customers, task: Uuid) -> Result<(), ApiEr
         &ts_am1,
         o,
         &any,
-        Request::Close {
+        Request::Command(Command::Close {
             won: true,
             reason: "Signed a three-year contract".to_owned(),
             actual: Some(eur("84000.00")?),
-        },
+        }),
     )?;
     // accepted by Northwind, then lost
     let o = create(
@@ -476,17 +477,17 @@ fn story(conn: &mut PgConnection, c: &Customers, task: Uuid) -> Result<(), ApiEr
         ),
     )?;
     perform(conn, &cm, o, &any, to(nw.org_id.0))?;
-    perform(conn, &nw, o, &any, Request::Accept)?;
+    perform(conn, &nw, o, &any, Request::Command(Command::Accept))?;
     perform(
         conn,
         &nw,
         o,
         &any,
-        Request::Close {
+        Request::Command(Command::Close {
             won: false,
             reason: "Lost on price".to_owned(),
             actual: None,
-        },
+        }),
     )?;
     // declined by Tailspin
     let o = create(
@@ -506,7 +507,9 @@ fn story(conn: &mut PgConnection, c: &Customers, task: Uuid) -> Result<(), ApiEr
         &ts,
         o,
         &any,
-        Request::Decline("No capacity this quarter".to_owned()),
+        Request::Command(Command::Decline {
+            reason: "No capacity this quarter".to_owned(),
+        }),
     )?;
     // Keep this one declined in the demo rather than re-assigned at once.
     prm_store::assignment::set_reassign(conn, o, false, false)?;
@@ -523,13 +526,15 @@ fn story(conn: &mut PgConnection, c: &Customers, task: Uuid) -> Result<(), ApiEr
         ),
     )?;
     perform(conn, &cm, o, &any, to(co.org_id.0))?;
-    perform(conn, &co, o, &any, Request::Accept)?;
+    perform(conn, &co, o, &any, Request::Command(Command::Accept))?;
     perform(
         conn,
         &co,
         o,
         &any,
-        Request::Return("Customer went quiet".to_owned()),
+        Request::Command(Command::Return {
+            reason: "Customer went quiet".to_owned(),
+        }),
     )?;
     // rejected
     let o = create(
@@ -548,7 +553,9 @@ fn story(conn: &mut PgConnection, c: &Customers, task: Uuid) -> Result<(), ApiEr
         &cm,
         o,
         &any,
-        Request::Reject("Already in the vendor's pipeline".to_owned()),
+        Request::Command(Command::Reject {
+            reason: "Already in the vendor's pipeline".to_owned(),
+        }),
     )?;
     // canceled
     let o = create(
@@ -567,7 +574,9 @@ fn story(conn: &mut PgConnection, c: &Customers, task: Uuid) -> Result<(), ApiEr
         &cm,
         o,
         &any,
-        Request::Cancel("Customer chose another vendor".to_owned()),
+        Request::Command(Command::Cancel {
+            reason: "Customer chose another vendor".to_owned(),
+        }),
     )?;
     // expired: offered to Contoso, whose answer never came. The deadline
     // worker (a later release) does this; the demo moves the clock instead.

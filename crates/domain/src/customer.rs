@@ -412,7 +412,7 @@ mod tests {
 /// unless it asks to reveal them, and the reveal is recorded. A customer
 /// the vendor holds is named in clear on the offers made to a partner.
 pub fn name_is_masked(actor: &Actor, customer_org: OrgId) -> bool {
-    !actor.is_vendor() && customer_org != actor.org_id && actor.reseller_ids.contains(&customer_org)
+    !actor.is_vendor() && actor.reseller_ids.contains(&customer_org)
 }
 
 /// The orgs whose customers' names are masked for `actor`.

@@ -18,6 +18,14 @@ impl FieldError {
     }
 }
 
+/// Every failing field once, in field order, with its first message: what a
+/// 422 lists.
+pub fn one_per_field(mut errors: Vec<FieldError>) -> Vec<FieldError> {
+    errors.sort_by(|a, b| a.field.cmp(&b.field));
+    errors.dedup_by(|a, b| a.field == b.field);
+    errors
+}
+
 /// Why the domain refused something. Each variant maps to one HTTP status.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum DomainError {

@@ -807,10 +807,10 @@ pub enum RegistrationEffect {
     End,
 }
 
-/// The close fields a won or lost opportunity gets.
+/// The close fields a won or lost opportunity gets (its reason is the
+/// outcome's).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Closing {
-    pub reason: String,
     pub actual_revenue: Option<Money>,
     pub closed_at: DateTime<Utc>,
 }
@@ -818,9 +818,6 @@ pub struct Closing {
 /// Every effect of a decided transition. `None` leaves a field alone.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Outcome {
-    /// The event's action name (`accept`, `expire`, …).
-    pub action: &'static str,
-    pub from: Status,
     pub to: Status,
     /// New primary partner, when it changes.
     pub primary: Option<OrgId>,
@@ -841,14 +838,13 @@ pub struct Outcome {
     /// The partner newly offered it: it becomes the most recently assigned,
     /// and its open offers are counted under a lock on it.
     pub offered_to: Option<OrgId>,
-    /// Rule (capacity): an automatic assignment goes only to a partner with
-    /// a free slot; a vendor writer's own choice of partner may exceed it.
-    pub within_capacity: bool,
+    /// An automatic assignment: it counts towards the re-assignment limit,
+    /// and (rule: capacity) goes only to a partner with a free slot, while a
+    /// vendor writer's own choice of partner may exceed it.
+    pub automatic: bool,
     /// Whether the system should re-assign it next (policy on decline and
     /// expiry, within its limit).
     pub reassign_pending: bool,
-    /// Counts towards the automatic re-assignment limit.
-    pub counts_as_auto: bool,
     /// The reason recorded with the event.
     pub reason: Option<String>,
 }
@@ -914,8 +910,6 @@ pub fn transition(
     };
     let window = || ctx.now + chrono::Duration::hours(i64::from(policy.acceptance_window_hours));
     let mut out = Outcome {
-        action: command.name(),
-        from: opp.status,
         to: opp.status,
         primary: None,
         collaborators: None,
@@ -928,9 +922,8 @@ pub fn transition(
         currency: None,
         registrations: RegistrationEffect::Unchanged,
         offered_to: None,
-        within_capacity: false,
+        automatic: false,
         reassign_pending: false,
-        counts_as_auto: false,
         reason: command.reason(),
     };
     match command {
@@ -964,8 +957,7 @@ pub fn transition(
             out.partner = Some(*partner);
             out.accept_by = Some(Some(window()));
             out.offered_to = Some(*partner);
-            out.within_capacity = true;
-            out.counts_as_auto = true;
+            out.automatic = true;
             if matches!(by, By::System) {
                 out.reason = Some("automatic re-assignment".to_owned());
             }
@@ -1000,11 +992,7 @@ pub fn transition(
             out.owner =
                 (opp.origin == Origin::Vendor).then_some((ctx.vendor_org, opp.creator_user_id));
         }
-        Command::Close {
-            won,
-            reason,
-            actual,
-        } => {
+        Command::Close { won, actual, .. } => {
             check_close(*won, actual.as_ref(), opp.currency)?;
             out.to = if *won { Status::Won } else { Status::Lost };
             out.accept_by = Some(None);
@@ -1013,7 +1001,6 @@ pub fn transition(
                 out.currency = actual.as_ref().map(Money::currency);
             }
             out.closing = Some(Closing {
-                reason: reason.trim().to_owned(),
                 actual_revenue: actual.clone(),
                 closed_at: ctx.now,
             });
@@ -1133,18 +1120,15 @@ pub fn check_distribution(
     Ok(())
 }
 
-/// Rule (extension policy): at most `max_extensions` extensions (see
-/// [`blocked`]), each to a later date that moves the current expiry forward
-/// by at most `max_extension_days` (from today when it has none).
+/// Rule (extension policy): each extension moves the current expiry forward
+/// by at most `max_extension_days` (from today when it has none), to a later
+/// date. How many are left is `decide`'s (see [`blocked`]).
 pub fn check_extension(
     policy: &Policy,
     opp: &OpportunityFacts,
     requested: NaiveDate,
     today: NaiveDate,
 ) -> Result<(), DomainError> {
-    if let Some(e) = blocked(opp, Action::Extend) {
-        return Err(e);
-    }
     let current = opp.expires_on;
     let floor = current.map_or(today, |c| c.max(today));
     if requested <= floor {
@@ -1316,7 +1300,7 @@ mod rule_tests {
         assert_eq!(out.to, Status::Accepted);
         assert_eq!(out.collaborators, Some(vec![c]));
         assert_eq!(out.offered_to, Some(p));
-        assert!(!out.within_capacity, "the vendor writer's own choice");
+        assert!(!out.automatic, "the vendor writer's own choice");
         let out = transition(
             by_user(&cm),
             &o,
@@ -1431,12 +1415,16 @@ mod rule_tests {
             check_extension(&p, &fresh, day("2027-03-01"), today).is_err(),
             "earlier"
         );
+        // The limit (2 here) is decided with the table, before the date.
+        let cm = vendor(Role::ChannelManager);
         assert!(matches!(
-            check_extension(
-                &p,
+            transition(
+                by_user(&cm),
                 &accepted_until("2027-04-01", 2),
-                day("2027-05-01"),
-                today
+                &Command::Extend {
+                    expires_on: day("2027-05-01"),
+                },
+                &ctx(&p),
             ),
             Err(DomainError::Conflict {
                 code: "extension_limit_reached",
@@ -1504,8 +1492,8 @@ mod rule_tests {
         assert_eq!(out.to, Status::Won);
         assert_eq!(out.registrations, RegistrationEffect::Close);
         assert_eq!(out.currency, Some(usd));
+        assert_eq!(out.reason.as_deref(), Some("signed"));
         let closing = out.closing.unwrap();
-        assert_eq!(closing.reason, "signed");
         assert_eq!(closing.actual_revenue, Some(m));
     }
 
@@ -1525,7 +1513,7 @@ mod rule_tests {
         let out = transition(By::System, &o, &Command::Expire, &c).unwrap();
         assert_eq!(out.to, Status::Expired);
         assert_eq!(out.partner, o.primary_partner_id);
-        assert_eq!(out.action, "expire");
+        assert_eq!(Command::Expire.name(), "expire");
         assert!(out.reassign_pending, "the default policy re-assigns");
         let mut future = o.clone();
         future.accept_by = Some(now + chrono::Duration::hours(1));
@@ -1570,12 +1558,9 @@ mod rule_tests {
         )
         .unwrap();
         assert_eq!(out.to, Status::Delivered);
-        assert!(out.counts_as_auto);
+
         assert_eq!(out.offered_to, Some(partner));
-        assert!(
-            out.within_capacity,
-            "automatic assignment fits the capacity"
-        );
+        assert!(out.automatic, "counted, and fits the capacity");
         assert!(!out.reassign_pending);
         let won = facts(Status::Won, Origin::Vendor, OrgId::new(), UserId::new());
         assert!(transition(By::System, &won, &Command::AutoAssign { partner }, &ctx(&p)).is_err());

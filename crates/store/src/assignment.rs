@@ -146,25 +146,25 @@ pub fn lock_lapsed_registrations(
         .load(conn)
 }
 
-/// A partner's capacity and what it holds now, read under a lock on its
-/// org row: every path that offers it an opportunity takes this lock first,
-/// so concurrent offers are counted one after another. The count is its own
-/// statement, taken after the lock is granted, so it sees every offer
-/// committed before.
-pub fn lock_partner_load(conn: &mut PgConnection, org: Uuid) -> QueryResult<Option<(i32, i64)>> {
-    let capacity: Option<i32> = orgs::table
+/// Locks a partner org's row until the transaction ends and reads its
+/// capacity: every path that offers it an opportunity takes this lock
+/// first, so concurrent offers to it are counted one after another.
+pub fn lock_partner(conn: &mut PgConnection, org: Uuid) -> QueryResult<Option<i32>> {
+    orgs::table
         .find(org)
         .select(orgs::capacity)
         .for_update()
         .first(conn)
-        .optional()?;
-    let Some(capacity) = capacity else {
-        return Ok(None);
-    };
-    let open: i64 = opportunities::table
+        .optional()
+}
+
+/// The delivered or accepted opportunities a partner holds as primary.
+/// Taken in its own statement after [`lock_partner`], it sees every offer
+/// committed before the lock was granted.
+pub fn open_offers(conn: &mut PgConnection, org: Uuid) -> QueryResult<i64> {
+    opportunities::table
         .filter(opportunities::primary_partner_id.eq(org))
         .filter(opportunities::status.eq_any(["delivered", "accepted"]))
         .count()
-        .get_result(conn)?;
-    Ok(Some((capacity, open)))
+        .get_result(conn)
 }

@@ -21,6 +21,7 @@ use crate::routes::opportunities::{OpportunityDto, read_response};
 use crate::service::lifecycle::{self, Request};
 use crate::service::opportunities::visible;
 use crate::state::AppState;
+use prm_domain::lifecycle::Command;
 
 /// Runs one lifecycle request as its own unit of work and answers the
 /// opportunity as the caller now sees it: the one handler helper every
@@ -56,7 +57,14 @@ pub async fn approve(
     id: web::Path<Uuid>,
     if_match: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
-    respond(state, caller, id.into_inner(), if_match, Request::Approve).await
+    respond(
+        state,
+        caller,
+        id.into_inner(),
+        if_match,
+        Request::Command(Command::Approve),
+    )
+    .await
 }
 
 /// Reject a partner-created opportunity, with a reason (vendor writers).
@@ -81,7 +89,9 @@ pub async fn reject(
         caller,
         id.into_inner(),
         if_match,
-        Request::Reject(body.0.reason),
+        Request::Command(Command::Reject {
+            reason: body.0.reason,
+        }),
     )
     .await
 }
@@ -102,7 +112,14 @@ pub async fn withdraw(
     id: web::Path<Uuid>,
     if_match: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
-    respond(state, caller, id.into_inner(), if_match, Request::Withdraw).await
+    respond(
+        state,
+        caller,
+        id.into_inner(),
+        if_match,
+        Request::Command(Command::Withdraw),
+    )
+    .await
 }
 
 /// To one partner (`delivered`, answer due by `accept_by`), or to a primary
@@ -171,7 +188,14 @@ pub async fn accept(
     id: web::Path<Uuid>,
     if_match: IfMatch,
 ) -> Result<HttpResponse, ApiError> {
-    respond(state, caller, id.into_inner(), if_match, Request::Accept).await
+    respond(
+        state,
+        caller,
+        id.into_inner(),
+        if_match,
+        Request::Command(Command::Accept),
+    )
+    .await
 }
 
 /// Decline an offer, with a reason (the offered org's admin): `declined`,
@@ -197,7 +221,9 @@ pub async fn decline(
         caller,
         id.into_inner(),
         if_match,
-        Request::Decline(body.0.reason),
+        Request::Command(Command::Decline {
+            reason: body.0.reason,
+        }),
     )
     .await
 }
@@ -225,7 +251,9 @@ pub async fn return_(
         caller,
         id.into_inner(),
         if_match,
-        Request::Return(body.0.reason),
+        Request::Command(Command::Return {
+            reason: body.0.reason,
+        }),
     )
     .await
 }
@@ -282,11 +310,11 @@ pub async fn close(
         caller,
         id.into_inner(),
         if_match,
-        Request::Close {
+        Request::Command(Command::Close {
             won: matches!(body.outcome, CloseOutcome::Won),
             reason: body.reason,
             actual,
-        },
+        }),
     )
     .await
 }
@@ -323,7 +351,9 @@ pub async fn extend(
         caller,
         id.into_inner(),
         if_match,
-        Request::Extend(body.0.expires_on),
+        Request::Command(Command::Extend {
+            expires_on: body.0.expires_on,
+        }),
     )
     .await
 }
@@ -350,7 +380,9 @@ pub async fn cancel(
         caller,
         id.into_inner(),
         if_match,
-        Request::Cancel(body.0.reason),
+        Request::Command(Command::Cancel {
+            reason: body.0.reason,
+        }),
     )
     .await
 }

@@ -11,8 +11,8 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::error::ApiError;
-use crate::service::events;
 use crate::service::opportunities::locked_for;
+use crate::service::{events, trimmed};
 
 /// A new progress report.
 #[derive(Debug, Clone)]
@@ -22,10 +22,6 @@ pub struct NewProgressCommand {
     pub technical_exchange: Option<String>,
     pub test_details: Option<String>,
     pub progress_details: Option<String>,
-}
-
-fn trimmed(s: Option<String>) -> Option<String> {
-    s.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
 }
 
 /// Adds a progress entry; the latest sets the opportunity's phase and win

@@ -6,7 +6,7 @@ use prm_domain::assignment::{History, Partner, PastAnswer, Ranking, rank};
 use prm_domain::lifecycle::check_capacity;
 use prm_domain::org::Tier;
 use prm_domain::policy::Weights;
-use prm_store::assignment::{lock_partner_load, partners_for};
+use prm_store::assignment::{lock_partner as store_lock_partner, open_offers, partners_for};
 use prm_store::opportunities::Opportunity;
 use prm_store::{Connection, PgConnection};
 
@@ -61,21 +61,20 @@ pub fn ranking_for(
 /// (held until the transaction ends, so concurrent offers to it are counted
 /// one after another), then counts what it holds. 409 `partner_at_capacity`
 /// when full.
-pub fn take_slot(conn: &mut PgConnection, partner: OrgId) -> Result<(), ApiError> {
-    let (capacity, open) = lock_partner_load(conn, partner.0)?
-        .ok_or_else(|| ApiError::validation("partner_id", "no such partner org"))?;
-    let n = |v: i64| u32::try_from(v).unwrap_or(u32::MAX);
-    check_capacity(u32::try_from(capacity).unwrap_or(0), n(open))?;
+fn take_slot(conn: &mut PgConnection, partner: OrgId) -> Result<(), ApiError> {
+    let capacity = lock_partner(conn, partner)?;
+    let open = u32::try_from(open_offers(conn, partner.0)?).unwrap_or(u32::MAX);
+    check_capacity(capacity, open)?;
     Ok(())
 }
 
-/// Locks `partner`'s org row without claiming a slot: a vendor writer's own
-/// choice may exceed the capacity, but automatic assignments racing it
-/// still count it.
-pub fn lock_partner(conn: &mut PgConnection, partner: OrgId) -> Result<(), ApiError> {
-    lock_partner_load(conn, partner.0)?
+/// Locks `partner`'s org row until the transaction ends and answers its
+/// capacity. Alone, it claims no slot: a vendor writer's own choice may
+/// exceed the capacity, but automatic assignments racing it still count it.
+pub fn lock_partner(conn: &mut PgConnection, partner: OrgId) -> Result<u32, ApiError> {
+    let capacity = store_lock_partner(conn, partner.0)?
         .ok_or_else(|| ApiError::validation("partner_id", "no such partner org"))?;
-    Ok(())
+    Ok(u32::try_from(capacity).unwrap_or(0))
 }
 
 /// The best-ranked candidate that still has a free slot once locked: the

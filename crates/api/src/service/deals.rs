@@ -64,11 +64,8 @@ fn others(
 }
 
 /// Who else holds exclusivity over this registration's customer and lines,
-/// as the exclusivity rule names it; only a submitted one can be blocked.
+/// as the exclusivity rule names it.
 fn held_by_other(conn: &mut PgConnection, r: &Registration) -> Result<Option<String>, ApiError> {
-    if r.status != RegStatus::Submitted.as_str() {
-        return Ok(None);
-    }
     let customer = Customer::find(conn, r.customer_id)?
         .ok_or_else(|| ApiError::Internal("customer gone".into()))?;
     Ok(rules::check_exclusivity(
@@ -81,14 +78,28 @@ fn held_by_other(conn: &mut PgConnection, r: &Registration) -> Result<Option<Str
     .map(|e| e.to_string()))
 }
 
-/// The facts the rules decide on, exclusivity included.
-fn facts(conn: &mut PgConnection, r: &Registration) -> Result<RegistrationFacts, ApiError> {
-    Ok(RegistrationFacts {
+/// The facts the rules decide for `actor` on, or 404 when it may not see
+/// the registration. Another org's exclusivity is looked up only where it
+/// can change an answer: a submitted registration, for a vendor writer (the
+/// only one who approves).
+fn facts(
+    conn: &mut PgConnection,
+    r: &Registration,
+    actor: &Actor,
+) -> Result<RegistrationFacts, ApiError> {
+    let mut facts = RegistrationFacts {
         status: r.status.parse().map_err(ApiError::Internal)?,
         org_id: r.org_id.into(),
         submitted_by: r.submitted_by_user_id.into(),
-        held_by_other: held_by_other(conn, r)?,
-    })
+        held_by_other: None,
+    };
+    if !rules::can_view(actor, &facts) {
+        return Err(ApiError::NotFound);
+    }
+    if facts.status == RegStatus::Submitted && actor.role.is_vendor_writer() {
+        facts.held_by_other = held_by_other(conn, r)?;
+    }
+    Ok(facts)
 }
 
 fn read_as(
@@ -96,7 +107,7 @@ fn read_as(
     r: Registration,
     actor: &Actor,
 ) -> Result<RegistrationRead, ApiError> {
-    let facts = facts(conn, &r)?;
+    let facts = facts(conn, &r, actor)?;
     Ok(RegistrationRead {
         allowed: rules::allowed_actions(actor, &facts),
         conflicts_visible: actor.is_vendor(),
@@ -105,19 +116,9 @@ fn read_as(
     })
 }
 
-fn visible_registration(actor: &Actor, r: &Registration) -> Result<(), ApiError> {
-    let org = r.org_id.into();
-    if actor.is_vendor() || actor.org_scope().contains(&org) {
-        Ok(())
-    } else {
-        Err(ApiError::NotFound)
-    }
-}
-
 /// One registration, or 404.
 pub fn get(conn: &mut PgConnection, actor: &Actor, id: Uuid) -> Result<RegistrationRead, ApiError> {
     let r = Registration::find(conn, id)?.ok_or(ApiError::NotFound)?;
-    visible_registration(actor, &r)?;
     read_as(conn, r, actor)
 }
 
@@ -129,7 +130,6 @@ pub fn latest_for(
 ) -> Result<RegistrationRead, ApiError> {
     visible(conn, actor, opportunity)?;
     let r = Registration::latest_for(conn, opportunity)?.ok_or(ApiError::NotFound)?;
-    visible_registration(actor, &r)?;
     read_as(conn, r, actor)
 }
 
@@ -215,8 +215,7 @@ fn decide_on(
     action: RegAction,
 ) -> Result<Registration, ApiError> {
     let r = Registration::find_for_update(conn, id)?.ok_or(ApiError::NotFound)?;
-    visible_registration(actor, &r)?;
-    rules::decide(actor, &facts(conn, &r)?, action)?;
+    rules::decide(actor, &facts(conn, &r, actor)?, action)?;
     if_match.check(r.version)?;
     Ok(r)
 }
@@ -249,19 +248,28 @@ pub fn approve(
             today + chrono::Days::new(u64::from(days))
         }
     };
-    let r = Registration::update(
-        conn,
-        id,
-        &RegistrationChanges {
-            status: Some(RegStatus::Approved.as_str().to_owned()),
-            exclusive_until: Some(Some(until)),
-            decided_by_user_id: Some(Some(actor.user_id.0)),
-            decided_at: Some(Some(Utc::now())),
-            ..RegistrationChanges::default()
-        },
-    )?;
-    events::registration(conn, EventType::DealRegistrationApproved, &r)?;
+    let changes = RegistrationChanges {
+        status: Some(RegStatus::Approved.as_str().to_owned()),
+        exclusive_until: Some(Some(until)),
+        decided_by_user_id: Some(Some(actor.user_id.0)),
+        decided_at: Some(Some(Utc::now())),
+        ..RegistrationChanges::default()
+    };
+    let r = record(conn, id, EventType::DealRegistrationApproved, &changes)?;
     read_as(conn, r, actor)
+}
+
+/// Writes a registration's change and its event, in the caller's
+/// transaction.
+fn record(
+    conn: &mut PgConnection,
+    id: Uuid,
+    kind: EventType,
+    changes: &RegistrationChanges,
+) -> Result<Registration, ApiError> {
+    let r = Registration::update(conn, id, changes)?;
+    events::registration(conn, kind, &r)?;
+    Ok(r)
 }
 
 /// Rejects a submitted registration, with a reason.
@@ -273,19 +281,22 @@ pub fn reject(
     reason: &str,
 ) -> Result<RegistrationRead, ApiError> {
     decide_on(conn, actor, id, if_match, RegAction::Reject)?;
-    let r = Registration::update(
-        conn,
-        id,
-        &RegistrationChanges {
-            status: Some(RegStatus::Rejected.as_str().to_owned()),
-            decision_reason: Some(Some(reason.trim().to_owned())),
-            decided_by_user_id: Some(Some(actor.user_id.0)),
-            decided_at: Some(Some(Utc::now())),
-            ..RegistrationChanges::default()
-        },
-    )?;
-    events::registration(conn, EventType::DealRegistrationRejected, &r)?;
+    let changes = RegistrationChanges {
+        status: Some(RegStatus::Rejected.as_str().to_owned()),
+        decision_reason: Some(Some(reason.trim().to_owned())),
+        decided_by_user_id: Some(Some(actor.user_id.0)),
+        decided_at: Some(Some(Utc::now())),
+        ..RegistrationChanges::default()
+    };
+    let r = record(conn, id, EventType::DealRegistrationRejected, &changes)?;
     read_as(conn, r, actor)
+}
+
+fn status(status: RegStatus) -> RegistrationChanges {
+    RegistrationChanges {
+        status: Some(status.as_str().to_owned()),
+        ..RegistrationChanges::default()
+    }
 }
 
 /// Withdraws a submitted registration (the registering org).
@@ -296,27 +307,22 @@ pub fn withdraw(
     if_match: &IfMatch,
 ) -> Result<RegistrationRead, ApiError> {
     decide_on(conn, actor, id, if_match, RegAction::Withdraw)?;
-    let r = Registration::update(
+    let r = record(
         conn,
         id,
-        &RegistrationChanges {
-            status: Some(RegStatus::Withdrawn.as_str().to_owned()),
-            ..RegistrationChanges::default()
-        },
+        EventType::DealRegistrationWithdrawn,
+        &status(RegStatus::Withdrawn),
     )?;
-    events::registration(conn, EventType::DealRegistrationWithdrawn, &r)?;
     read_as(conn, r, actor)
 }
 
 /// The system expires one approved registration past its exclusivity.
 pub fn expire(conn: &mut PgConnection, id: Uuid) -> Result<(), ApiError> {
-    let r = Registration::update(
+    record(
         conn,
         id,
-        &RegistrationChanges {
-            status: Some(RegStatus::Expired.as_str().to_owned()),
-            ..RegistrationChanges::default()
-        },
-    )?;
-    events::registration(conn, EventType::DealRegistrationExpired, &r)
+        EventType::DealRegistrationExpired,
+        &status(RegStatus::Expired),
+    )
+    .map(|_| ())
 }

@@ -4,18 +4,20 @@
 //! partner's capacity slot, check `If-Match`, write the change, its status
 //! event and its outbox events.
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use prm_domain::events::{EventType, for_transition};
 use prm_domain::lifecycle::{
     By, Command, Context, Outcome, PartnerState, RegistrationEffect, check_distribution,
     check_offer_deadline, transition,
 };
-use prm_domain::opportunity::{Action, OpportunityFacts};
+use prm_domain::opportunity::{Action, OpportunityFacts, decide};
 use prm_domain::org::OrgKind;
-use prm_domain::values::Money;
-use prm_domain::{Actor, OrgId, Role};
+use prm_domain::policy::Policy;
+use prm_domain::{Actor, DomainError, OrgId, Role};
 use prm_store::assignment::{mark_assigned, set_reassign};
-use prm_store::opportunities::{self as store, NewEvent, Opportunity, StateChanges};
+use prm_store::opportunities::{
+    self as store, NewEvent, Opportunity, OpportunityView, StateChanges,
+};
 use prm_store::orgs::Org;
 use prm_store::policies::PolicyRow;
 use prm_store::users::User;
@@ -25,73 +27,88 @@ use uuid::Uuid;
 
 use crate::error::ApiError;
 use crate::extract::IfMatch;
-use crate::service::assignment::{best_with_slot, lock_partner, ranking_for, take_slot};
+use crate::service::assignment::{best_with_slot, lock_partner, ranking_for};
 use crate::service::events;
 use crate::service::opportunities::{OpportunityRead, changed, locked, locked_for};
 
-/// A user's lifecycle request, in domain terms.
+/// A user's lifecycle request: a domain command, or one whose partner is
+/// still to be checked (distribution) or chosen (auto-assign).
 #[derive(Debug, Clone)]
 pub enum Request {
-    Approve,
-    Reject(String),
-    Withdraw,
+    /// A command that names everything it needs.
+    Command(Command),
     /// To one partner (`collaborators: None`) or in collaboration.
     Distribute {
         partner: Uuid,
         accept_by: Option<DateTime<Utc>>,
         collaborators: Option<Vec<Uuid>>,
     },
+    /// To the best-ranked candidate with a free slot.
     AutoAssign,
-    Accept,
-    Decline(String),
-    Return(String),
-    Close {
-        won: bool,
-        reason: String,
-        actual: Option<Money>,
-    },
-    Extend(NaiveDate),
-    Cancel(String),
 }
 
-/// Applies one decided command to the locked opportunity; returns the facts
-/// before the change and what it did.
+impl Request {
+    fn action(&self) -> Option<Action> {
+        match self {
+            Request::Command(c) => c.action(),
+            Request::Distribute { .. } => Some(Action::Distribute),
+            Request::AutoAssign => Some(Action::AutoAssign),
+        }
+    }
+}
+
+/// What a transition is applied with: the opportunity locked, its facts,
+/// and the policy read once for the whole unit of work.
+struct Locked {
+    view: OpportunityView,
+    before: OpportunityFacts,
+    policy: Policy,
+}
+
+fn lock(conn: &mut PgConnection, id: Uuid) -> Result<Locked, ApiError> {
+    let (view, before) = locked(conn, id)?;
+    let policy = PolicyRow::load(conn)?.policy();
+    Ok(Locked {
+        view,
+        before,
+        policy,
+    })
+}
+
+/// Applies one command to the locked opportunity: the domain decides every
+/// effect, then they are written with the status event.
 fn apply(
     conn: &mut PgConnection,
     by: By<'_>,
-    id: Uuid,
-    if_match: &IfMatch,
+    locked: &Locked,
     command: &Command,
-) -> Result<(OpportunityFacts, Outcome), ApiError> {
-    let (view, before) = locked(conn, id)?;
-    // Permission first, then the precondition, then what the command asks.
-    if let (By::User(actor), Some(action)) = (by, command.action()) {
-        prm_domain::opportunity::decide(actor, &before, action)?;
-        if_match.check(view.row.version)?;
-    }
-    let policy = PolicyRow::load(conn)?.policy();
+) -> Result<Outcome, ApiError> {
+    let Locked {
+        view,
+        before,
+        policy,
+    } = locked;
+    let id = view.row.id;
     let vendor = Org::vendor(conn)?.ok_or_else(|| ApiError::Internal("no vendor org".into()))?;
     let outcome = transition(
         by,
-        &before,
+        before,
         command,
         &Context {
-            policy: &policy,
+            policy,
             vendor_org: vendor.id.into(),
             now: Utc::now(),
         },
     )?;
-    if_match.check(view.row.version)?;
-    if let Some(partner) = outcome.offered_to {
-        if outcome.within_capacity {
-            take_slot(conn, partner)?;
-        } else {
-            lock_partner(conn, partner)?;
-        }
+    // An automatic offer's partner was chosen by `best_with_slot`, which
+    // holds its lock and counted its slot; any other offer locks the
+    // partner, so automatic offers racing it count it.
+    if let Some(partner) = outcome.offered_to.filter(|_| !outcome.automatic) {
+        lock_partner(conn, partner)?;
     }
     let closing = outcome.closing.as_ref();
     let changes = StateChanges {
-        status: (outcome.to != outcome.from).then(|| outcome.to.as_str().to_owned()),
+        status: (outcome.to != before.status).then(|| outcome.to.as_str().to_owned()),
         currency: outcome.currency.map(|c| Some(c.to_string())),
         primary_partner_id: outcome.primary.map(|p| Some(p.0)),
         owner_org_id: outcome.owner.map(|(o, _)| o.0),
@@ -101,7 +118,7 @@ fn apply(
         extension_count: outcome
             .extension_count
             .map(|n| i32::try_from(n).unwrap_or(i32::MAX)),
-        close_reason: closing.map(|c| Some(c.reason.clone())),
+        close_reason: closing.map(|_| outcome.reason.clone()),
         actual_revenue: closing.map(|c| c.actual_revenue.as_ref().map(|m| m.amount().clone())),
         closed_at: closing.map(|c| Some(c.closed_at)),
         pipeline_phase: None,
@@ -125,7 +142,7 @@ fn apply(
             }
         }
     }
-    set_reassign(conn, id, outcome.reassign_pending, outcome.counts_as_auto)?;
+    set_reassign(conn, id, outcome.reassign_pending, outcome.automatic)?;
     if let Some(p) = outcome.offered_to {
         mark_assigned(conn, p.0)?;
     }
@@ -141,13 +158,13 @@ fn apply(
             actor_user_id: actor.map(|a| a.user_id.0),
             actor_org_id: actor.map(|a| a.org_id.0),
             partner_org_id: outcome.partner.map(|p| p.0),
-            action: outcome.action,
-            from_status: Some(outcome.from.as_str()),
+            action: command.name(),
+            from_status: Some(before.status.as_str()),
             to_status: outcome.to.as_str(),
             reason: outcome.reason.as_deref(),
         },
     )?;
-    Ok((before, outcome))
+    Ok(outcome)
 }
 
 fn event_kind(command: &Command, outcome: &Outcome) -> EventType {
@@ -157,7 +174,8 @@ fn event_kind(command: &Command, outcome: &Outcome) -> EventType {
     }
 }
 
-/// Performs a user's lifecycle request inside the caller's transaction.
+/// Performs a user's lifecycle request inside the caller's transaction:
+/// permission first, then `If-Match`, then what the request itself asks.
 pub fn perform(
     conn: &mut PgConnection,
     actor: &Actor,
@@ -165,39 +183,48 @@ pub fn perform(
     if_match: &IfMatch,
     request: Request,
 ) -> Result<OpportunityRead, ApiError> {
-    let command = command_for(conn, actor, id, request)?;
-    let (before, outcome) = apply(conn, By::User(actor), id, if_match, &command)?;
+    if let Request::Distribute {
+        accept_by,
+        collaborators,
+        ..
+    } = &request
+    {
+        check_offer_deadline(*accept_by, collaborators.is_some(), Utc::now())?;
+    }
+    let action = request
+        .action()
+        .ok_or_else(|| DomainError::forbidden("only the system expires offers"))?;
+    let locked = lock(conn, id)?;
+    // Decided again by `transition`, with the effects; here so that a caller
+    // who may not act learns nothing about targets or versions.
+    decide(actor, &locked.before, action)?;
+    if_match.check(locked.view.row.version)?;
+    let command = command_for(conn, &locked, request)?;
+    let outcome = apply(conn, By::User(actor), &locked, &command)?;
     changed(
         conn,
         actor,
         event_kind(&command, &outcome),
-        Some(&before),
+        Some(&locked.before),
         id,
-        json!({"action": outcome.action, "reason": outcome.reason, "actor_org_id": actor.org_id.0}),
+        json!({"action": command.name(), "reason": outcome.reason, "actor_org_id": actor.org_id.0}),
     )
 }
 
-/// Turns a request into the domain's command, resolving what it names
-/// (partners, the best candidate) after the caller is known to be allowed.
+/// Turns a request into the domain's command, checking the partners it
+/// names or choosing the best candidate with a free slot.
 fn command_for(
     conn: &mut PgConnection,
-    actor: &Actor,
-    id: Uuid,
+    locked: &Locked,
     request: Request,
 ) -> Result<Command, ApiError> {
     Ok(match request {
-        Request::Approve => Command::Approve,
-        Request::Reject(reason) => Command::Reject { reason },
-        Request::Withdraw => Command::Withdraw,
+        Request::Command(command) => command,
         Request::Distribute {
             partner,
             accept_by,
             collaborators,
         } => {
-            check_offer_deadline(accept_by, collaborators.is_some(), Utc::now())?;
-            // Decide visibility and permission before looking at targets, so
-            // a caller who may not distribute learns nothing about orgs.
-            locked_for(conn, actor, id, Action::Distribute)?;
             let primary = partner_state(conn, partner)?;
             let others = collaborators
                 .iter()
@@ -215,27 +242,11 @@ fn command_for(
             }
         }
         Request::AutoAssign => {
-            let (view, _) = locked_for(conn, actor, id, Action::AutoAssign)?;
-            let weights = PolicyRow::load(conn)?.policy().weights;
-            let ranking = ranking_for(conn, &view.row, weights)?;
+            let ranking = ranking_for(conn, &locked.view.row, locked.policy.weights)?;
             Command::AutoAssign {
                 partner: best_with_slot(conn, &ranking)?,
             }
         }
-        Request::Accept => Command::Accept,
-        Request::Decline(reason) => Command::Decline { reason },
-        Request::Return(reason) => Command::Return { reason },
-        Request::Close {
-            won,
-            reason,
-            actual,
-        } => Command::Close {
-            won,
-            reason,
-            actual,
-        },
-        Request::Extend(expires_on) => Command::Extend { expires_on },
-        Request::Cancel(reason) => Command::Cancel { reason },
     })
 }
 
@@ -255,61 +266,56 @@ fn partner_state(conn: &mut PgConnection, id: Uuid) -> Result<Option<PartnerStat
     })
 }
 
-/// The system expires one locked, overdue offer (and marks it for
-/// re-assignment when the policy says so). `false` when it is not due.
-pub fn expire(conn: &mut PgConnection, id: Uuid) -> Result<bool, ApiError> {
-    let command = Command::Expire;
-    let (before, outcome) = match apply(conn, By::System, id, &IfMatch::Absent, &command) {
-        Ok(done) => done,
+/// The system takes `command` on the locked opportunity and records its
+/// event. `false` when the command does not apply in its status.
+fn by_system(
+    conn: &mut PgConnection,
+    locked: &Locked,
+    command: &Command,
+) -> Result<bool, ApiError> {
+    let outcome = match apply(conn, By::System, locked, command) {
+        Ok(outcome) => outcome,
         Err(ApiError::InvalidTransition { .. }) => return Ok(false),
         Err(e) => return Err(e),
     };
     events::opportunity(
         conn,
-        event_kind(&command, &outcome),
-        Some(&before),
-        id,
-        json!({"action": outcome.action}),
+        event_kind(command, &outcome),
+        Some(&locked.before),
+        locked.view.row.id,
+        json!({"action": command.name()}),
     )?;
     Ok(true)
+}
+
+/// The system expires one locked, overdue offer (and marks it for
+/// re-assignment when the policy says so). `false` when it is not due.
+pub fn expire(conn: &mut PgConnection, id: Uuid) -> Result<bool, ApiError> {
+    let locked = lock(conn, id)?;
+    by_system(conn, &locked, &Command::Expire)
 }
 
 /// The system offers one locked opportunity awaiting re-assignment to the
 /// next candidate with a free slot (excluding those who declined, returned
 /// or let it expire). `false` when nobody can take it.
 pub fn reassign(conn: &mut PgConnection, id: Uuid) -> Result<bool, ApiError> {
-    let (view, _) = locked(conn, id)?;
-    let weights = PolicyRow::load(conn)?.policy().weights;
-    let ranking = ranking_for(conn, &view.row, weights)?;
-    let partner = match best_with_slot(conn, &ranking) {
-        Ok(p) => p,
+    let locked = lock(conn, id)?;
+    let ranking = ranking_for(conn, &locked.view.row, locked.policy.weights)?;
+    let done = match best_with_slot(conn, &ranking) {
+        Ok(partner) => by_system(conn, &locked, &Command::AutoAssign { partner })?,
         Err(ApiError::Conflict {
             code: "no_candidate",
             ..
         }) => {
             tracing::info!(opportunity = %id, excluded = ranking.excluded.len(), "no candidate to re-assign to");
-            set_reassign(conn, id, false, false)?;
-            return Ok(false);
+            false
         }
         Err(e) => return Err(e),
     };
-    let command = Command::AutoAssign { partner };
-    let (before, outcome) = match apply(conn, By::System, id, &IfMatch::Absent, &command) {
-        Ok(done) => done,
-        Err(ApiError::InvalidTransition { .. }) => {
-            set_reassign(conn, id, false, false)?;
-            return Ok(false);
-        }
-        Err(e) => return Err(e),
-    };
-    events::opportunity(
-        conn,
-        event_kind(&command, &outcome),
-        Some(&before),
-        id,
-        json!({"action": outcome.action}),
-    )?;
-    Ok(true)
+    if !done {
+        set_reassign(conn, id, false, false)?;
+    }
+    Ok(done)
 }
 
 /// Makes a user of the caller's own org the owner.

@@ -10,3 +10,8 @@ pub mod deals;
 pub mod events;
 pub mod lifecycle;
 pub mod opportunities;
+
+/// Optional free text as stored: trimmed, and `None` when blank.
+pub fn trimmed(s: Option<String>) -> Option<String> {
+    s.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
+}

@@ -2,6 +2,7 @@
 //! other use case on an opportunity starts from (locked, visible).
 
 use chrono::NaiveDate;
+use prm_domain::error::one_per_field;
 use prm_domain::events::EventType;
 use prm_domain::opportunity::{
     self as rules, Action, CreateRequest, OpportunityFacts, Origin, contact_details_visible,
@@ -20,7 +21,7 @@ use uuid::Uuid;
 
 use crate::error::ApiError;
 use crate::extract::IfMatch;
-use crate::service::events;
+use crate::service::{events, trimmed};
 
 /// An opportunity as one caller meets it: the view, the facts the rules
 /// decided on, and what the rules say this caller may see and do.
@@ -160,21 +161,10 @@ pub struct NewOpportunityCommand {
     pub input_errors: Vec<FieldError>,
 }
 
-fn trimmed(s: Option<String>) -> Option<String> {
-    s.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
-}
-
 fn normalized_labels(list: Option<&[String]>) -> Result<Option<Vec<String>>, ApiError> {
     list.map(labels)
         .transpose()
         .map_err(|e| ApiError::validation("product_lines", e))
-}
-
-/// Every failing field once, in field order: the first message per field.
-fn one_per_field(mut errors: Vec<FieldError>) -> Vec<FieldError> {
-    errors.sort_by(|a, b| a.field.cmp(&b.field));
-    errors.dedup_by(|a, b| a.field == b.field);
-    errors
 }
 
 /// Creates an opportunity: `draft` for vendor writers, `pending_approval`
@@ -185,23 +175,21 @@ pub fn create(
     cmd: NewOpportunityCommand,
 ) -> Result<OpportunityRead, ApiError> {
     let customer = Customer::find(conn, cmd.customer_id)?;
+    let mut errors = cmd.input_errors;
+    // An amount the edge could not read was given: it is reported as it is,
+    // not also as missing.
+    let revenue_given = cmd.estimated_revenue.is_some()
+        || errors
+            .iter()
+            .any(|e| e.field.starts_with("estimated_revenue"));
     let decided = rules::decide_create(
         actor,
         &CreateRequest {
             customer_org_id: customer.as_ref().map(|c| c.org_id.into()),
-            has_estimated_revenue: cmd.estimated_revenue.is_some()
-                || cmd
-                    .input_errors
-                    .iter()
-                    .any(|e| e.field.starts_with("estimated_revenue")),
-            has_expected_close_date: cmd.expected_close_date.is_some()
-                || cmd
-                    .input_errors
-                    .iter()
-                    .any(|e| e.field == "expected_close_date"),
+            has_estimated_revenue: revenue_given,
+            has_expected_close_date: cmd.expected_close_date.is_some(),
         },
     );
-    let mut errors = cmd.input_errors;
     let creation = match decided {
         Ok(c) => Some(c),
         Err(prm_domain::DomainError::Invalid(found)) => {
@@ -220,13 +208,12 @@ pub fn create(
             "no such marketing task",
         ));
     }
-    let product_lines = match normalized_labels(cmd.product_lines.as_deref()) {
+    let product_lines = match cmd.product_lines.as_deref().map(labels).transpose() {
         Ok(p) => p,
-        Err(ApiError::Validation(found)) => {
-            errors.extend(found);
+        Err(e) => {
+            errors.push(FieldError::new("product_lines", e));
             None
         }
-        Err(e) => return Err(e),
     };
     if !errors.is_empty() {
         return Err(ApiError::Validation(one_per_field(errors)));
