@@ -507,7 +507,7 @@ async fn positional_view_reader_agrees_with_diesels_reader() {
     ));
     let uuid: uuid::Uuid = id.parse().unwrap();
     let mut conn = w.app.db.conn();
-    let by_position = find_view(&mut conn, uuid).unwrap().unwrap();
+    let by_position = find_view(&mut conn, uuid.into()).unwrap().unwrap();
     let (row, customer_name, collaborator_ids): (Opportunity, String, Vec<uuid::Uuid>) =
         opportunities::table
             .inner_join(customers::table)
@@ -521,7 +521,8 @@ async fn positional_view_reader_agrees_with_diesels_reader() {
             .unwrap();
     assert_eq!(format!("{:?}", by_position.row), format!("{row:?}"));
     assert_eq!(by_position.customer_name, customer_name);
-    assert_eq!(by_position.collaborator_ids, collaborator_ids);
+    let typed: Vec<prm_domain::OrgId> = collaborator_ids.into_iter().map(Into::into).collect();
+    assert_eq!(by_position.collaborator_ids, typed);
     assert_eq!(by_position.customer_name, "Vendor Customer");
     assert_eq!(by_position.row.contact_title.as_deref(), Some("c-title"));
     assert_eq!(by_position.collaborator_ids.len(), 1);

@@ -1,10 +1,12 @@
 //! Start-up guarantees: the vendor org exists, and so does the bootstrap
 //! `vendor_admin` named by `PRM_BOOTSTRAP_ADMIN_SUBJECT`.
 
+use prm_domain::Role;
+use prm_domain::ids::{OrgId, UserId};
+use prm_domain::org::{OrgKind, Tier};
 use prm_store::orgs::{NewOrg, Org};
 use prm_store::users::{NewUser, User};
 use prm_store::{Connection, PgConnection, StoreError};
-use uuid::Uuid;
 
 use crate::config::Config;
 
@@ -19,15 +21,15 @@ pub fn ensure_vendor(conn: &mut PgConnection, config: &Config) -> Result<Org, St
             None => {
                 let v = Org::insert(
                     conn,
-                    &NewOrg {
-                        id: Uuid::now_v7(),
+                    NewOrg {
+                        id: OrgId::new(),
                         name: config.vendor_name.clone(),
-                        kind: "vendor".to_owned(),
+                        kind: OrgKind::Vendor,
                         parent_id: None,
                         countries: vec![],
                         industries: vec![],
                         product_lines: vec![],
-                        tier: "registered".to_owned(),
+                        tier: Tier::Registered,
                         capacity: 0,
                         accepting: false,
                     },
@@ -38,18 +40,18 @@ pub fn ensure_vendor(conn: &mut PgConnection, config: &Config) -> Result<Org, St
         };
         if let Some(subject) = &config.bootstrap_admin_subject {
             match User::find_by_subject(conn, subject)? {
-                Some(u) if u.org_id != vendor.id || u.role != "vendor_admin" => {
+                Some(u) if u.org_id != vendor.id || u.role != Role::VendorAdmin => {
                     tracing::warn!(subject = %subject, "bootstrap subject exists with another org or role; left as is");
                 }
                 Some(_) => {}
                 None => {
                     User::insert(
                         conn,
-                        &NewUser {
-                            id: Uuid::now_v7(),
+                        NewUser {
+                            id: UserId::new(),
                             subject: subject.clone(),
                             org_id: vendor.id,
-                            role: "vendor_admin".to_owned(),
+                            role: Role::VendorAdmin,
                             name: "Bootstrap admin".to_owned(),
                             email: "admin@vendor.invalid".to_owned(),
                         },

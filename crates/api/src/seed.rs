@@ -22,8 +22,12 @@ use crate::service::activity::{NewProgressCommand, add_note, add_progress};
 use crate::service::deals::{NewRegistrationCommand, approve, register};
 use crate::service::lifecycle::{self, Request, assign_owner, perform};
 use crate::service::opportunities::{Contact, NewOpportunityCommand, create};
+use prm_domain::Role;
+use prm_domain::customer::Registration;
+use prm_domain::ids::{CustomerId, OpportunityId, OrgId, UserId};
 use prm_domain::lifecycle::Command;
 use prm_domain::opportunity::Phase;
+use prm_domain::org::{OrgKind, Tier};
 use prm_domain::values::Money;
 
 /// A demo user to print a token for.
@@ -39,11 +43,11 @@ const MARKER_ORG: &str = "Northwind Distribution";
 struct PartnerSpec {
     name: &'static str,
     slug: &'static str,
-    kind: &'static str,
+    kind: OrgKind,
     countries: &'static [&'static str],
     industries: &'static [&'static str],
     product_lines: &'static [&'static str],
-    tier: &'static str,
+    tier: Tier,
     capacity: i32,
 }
 
@@ -51,46 +55,50 @@ const PARTNERS: [PartnerSpec; 3] = [
     PartnerSpec {
         name: MARKER_ORG,
         slug: "northwind",
-        kind: "distributor",
+        kind: OrgKind::Distributor,
         countries: &["AT", "DE"],
         industries: &["manufacturing", "retail"],
         product_lines: &["cloud", "security"],
-        tier: "gold",
+        tier: Tier::Gold,
         capacity: 25,
     },
     PartnerSpec {
         name: "Contoso Reseller",
         slug: "contoso",
-        kind: "reseller",
+        kind: OrgKind::Reseller,
         countries: &["DE"],
         industries: &["retail"],
         product_lines: &["cloud"],
-        tier: "silver",
+        tier: Tier::Silver,
         capacity: 10,
     },
     PartnerSpec {
         name: "Tailspin Partners",
         slug: "tailspin",
-        kind: "reseller",
+        kind: OrgKind::Reseller,
         countries: &["BE", "FR"],
         industries: &["finance"],
         product_lines: &["security"],
-        tier: "platinum",
+        tier: Tier::Platinum,
         capacity: 15,
     },
 ];
 
-const PARTNER_ROLES: [(&str, &str, &str); 4] = [
-    ("admin", "partner_admin", "Admin"),
-    ("am1", "account_manager", "Account Manager 1"),
-    ("am2", "account_manager", "Account Manager 2"),
-    ("director", "account_manager_director", "Director"),
+const PARTNER_ROLES: [(&str, Role, &str); 4] = [
+    ("admin", Role::PartnerAdmin, "Admin"),
+    ("am1", Role::AccountManager, "Account Manager 1"),
+    ("am2", Role::AccountManager, "Account Manager 2"),
+    ("director", Role::AccountManagerDirector, "Director"),
 ];
 
-const VENDOR_USERS: [(&str, &str, &str); 3] = [
-    ("demo-vendor-admin", "vendor_admin", "Vera Admin"),
-    ("demo-channel-manager", "channel_manager", "Chris Channel"),
-    ("demo-vendor-viewer", "vendor_viewer", "Val Viewer"),
+const VENDOR_USERS: [(&str, Role, &str); 3] = [
+    ("demo-vendor-admin", Role::VendorAdmin, "Vera Admin"),
+    (
+        "demo-channel-manager",
+        Role::ChannelManager,
+        "Chris Channel",
+    ),
+    ("demo-vendor-viewer", Role::VendorViewer, "Val Viewer"),
 ];
 
 fn strings(v: &[&str]) -> Vec<String> {
@@ -103,7 +111,7 @@ pub fn demo_users(config: &Config) -> Vec<DemoUser> {
         .iter()
         .map(|(subject, role, _)| DemoUser {
             subject: (*subject).to_owned(),
-            role,
+            role: role.as_str(),
             org: config.vendor_name.clone(),
         })
         .collect();
@@ -111,7 +119,7 @@ pub fn demo_users(config: &Config) -> Vec<DemoUser> {
         for (suffix, role, _) in PARTNER_ROLES {
             users.push(DemoUser {
                 subject: format!("demo-{}-{suffix}", p.slug),
-                role,
+                role: role.as_str(),
                 org: p.name.to_owned(),
             });
         }
@@ -141,15 +149,15 @@ pub fn seed(conn: &mut PgConnection, config: &Config) -> Result<bool, StoreError
             };
             let org = Org::insert(
                 conn,
-                &NewOrg {
-                    id: Uuid::now_v7(),
+                NewOrg {
+                    id: OrgId::new(),
                     name: p.name.to_owned(),
-                    kind: p.kind.to_owned(),
+                    kind: p.kind,
                     parent_id: parent,
                     countries: strings(p.countries),
                     industries: strings(p.industries),
                     product_lines: strings(p.product_lines),
-                    tier: p.tier.to_owned(),
+                    tier: p.tier,
                     capacity: p.capacity,
                     accepting: true,
                 },
@@ -171,7 +179,7 @@ pub fn seed(conn: &mut PgConnection, config: &Config) -> Result<bool, StoreError
             "Woodgrove Bank",
             "GB",
             "finance",
-            "vendor_owned",
+            Registration::VendorOwned,
         )?;
         let litware = customer(
             conn,
@@ -179,16 +187,23 @@ pub fn seed(conn: &mut PgConnection, config: &Config) -> Result<bool, StoreError
             "Litware Inc",
             "AT",
             "manufacturing",
-            "preregistered",
+            Registration::Preregistered,
         )?;
-        let fabrikam = customer(conn, contoso, "Fabrikam GmbH", "DE", "retail", "associated")?;
+        let fabrikam = customer(
+            conn,
+            contoso,
+            "Fabrikam GmbH",
+            "DE",
+            "retail",
+            Registration::Associated,
+        )?;
         let adventure = customer(
             conn,
             tailspin,
             "Adventure Works SAS",
             "FR",
             "finance",
-            "preregistered",
+            Registration::Preregistered,
         )?;
         let task = MarketingTask::insert(
             conn,
@@ -199,7 +214,7 @@ pub fn seed(conn: &mut PgConnection, config: &Config) -> Result<bool, StoreError
                 product_lines: vec!["cloud".to_owned()],
                 starts_on: Some(Utc::now().date_naive()),
                 ends_on: None,
-                created_by_user_id: users["demo-channel-manager"],
+                created_by_user_id: users["demo-channel-manager"].0,
             },
         )?;
         story(
@@ -219,18 +234,18 @@ pub fn seed(conn: &mut PgConnection, config: &Config) -> Result<bool, StoreError
 
 fn customer(
     conn: &mut PgConnection,
-    org: Uuid,
+    org: OrgId,
     name: &str,
     country: &str,
     industry: &str,
-    registration: &str,
-) -> Result<Uuid, StoreError> {
+    registration: Registration,
+) -> Result<CustomerId, StoreError> {
     let country_code = country.parse().map_err(StoreError::Corrupt)?;
     let identity = CustomerIdentity::new(name, country_code, None, None);
     Ok(Customer::insert(
         conn,
-        &NewCustomer {
-            id: Uuid::now_v7(),
+        NewCustomer {
+            id: CustomerId::new(),
             org_id: org,
             name: name.to_owned(),
             name_key: identity.name_key,
@@ -240,7 +255,7 @@ fn customer(
             tax_id_key: None,
             web_domain: None,
             domain_key: None,
-            registration: registration.to_owned(),
+            registration,
         },
     )?
     .id)
@@ -248,10 +263,10 @@ fn customer(
 
 /// Demo customers by name.
 struct Customers {
-    woodgrove: Uuid,
-    litware: Uuid,
-    fabrikam: Uuid,
-    adventure: Uuid,
+    woodgrove: CustomerId,
+    litware: CustomerId,
+    fabrikam: CustomerId,
+    adventure: CustomerId,
 }
 
 fn actor(conn: &mut PgConnection, subject: &str) -> Result<Actor, ApiError> {
@@ -268,7 +283,7 @@ fn eur(amount: &str) -> Result<Money, ApiError> {
 
 fn body(
     topic: &str,
-    customer: Uuid,
+    customer: CustomerId,
     amount: &str,
     product: &str,
     task: Option<Uuid>,
@@ -312,7 +327,7 @@ fn story(conn: &mut PgConnection, c: &Customers, task: Uuid) -> Result<(), ApiEr
         |conn: &mut PgConnection, who: &Actor, b: Result<NewOpportunityCommand, ApiError>| {
             create(conn, who, b?).map(|o| o.view.row.id)
         };
-    let to = |partner: Uuid| Request::Distribute {
+    let to = |partner: OrgId| Request::Distribute {
         partner,
         accept_by: None,
         collaborators: None,
@@ -349,7 +364,7 @@ fn story(conn: &mut PgConnection, c: &Customers, task: Uuid) -> Result<(), ApiEr
             Some(task),
         ),
     )?;
-    perform(conn, &cm, o, &any, to(nw.org_id.0))?;
+    perform(conn, &cm, o, &any, to(nw.org_id))?;
     // accepted by Contoso, owned by an account manager, with progress and notes
     let o = create(
         conn,
@@ -362,9 +377,9 @@ fn story(conn: &mut PgConnection, c: &Customers, task: Uuid) -> Result<(), ApiEr
             Some(task),
         ),
     )?;
-    perform(conn, &cm, o, &any, to(co.org_id.0))?;
+    perform(conn, &cm, o, &any, to(co.org_id))?;
     perform(conn, &co, o, &any, Request::Command(Command::Accept))?;
-    assign_owner(conn, &co, o, &any, co_am1.user_id.0)?;
+    assign_owner(conn, &co, o, &any, co_am1.user_id)?;
     add_progress(
         conn,
         &co_am1,
@@ -391,9 +406,9 @@ fn story(conn: &mut PgConnection, c: &Customers, task: Uuid) -> Result<(), ApiEr
         o,
         &any,
         Request::Distribute {
-            partner: ts.org_id.0,
+            partner: ts.org_id,
             accept_by: None,
-            collaborators: Some(vec![nw.org_id.0]),
+            collaborators: Some(vec![nw.org_id]),
         },
     )?;
     add_progress(conn, &ts, o, progress(Phase::Propose, 60, "Proposal sent"))?;
@@ -476,7 +491,7 @@ fn story(conn: &mut PgConnection, c: &Customers, task: Uuid) -> Result<(), ApiEr
             None,
         ),
     )?;
-    perform(conn, &cm, o, &any, to(nw.org_id.0))?;
+    perform(conn, &cm, o, &any, to(nw.org_id))?;
     perform(conn, &nw, o, &any, Request::Command(Command::Accept))?;
     perform(
         conn,
@@ -501,7 +516,7 @@ fn story(conn: &mut PgConnection, c: &Customers, task: Uuid) -> Result<(), ApiEr
             None,
         ),
     )?;
-    perform(conn, &cm, o, &any, to(ts.org_id.0))?;
+    perform(conn, &cm, o, &any, to(ts.org_id))?;
     perform(
         conn,
         &ts,
@@ -525,7 +540,7 @@ fn story(conn: &mut PgConnection, c: &Customers, task: Uuid) -> Result<(), ApiEr
             None,
         ),
     )?;
-    perform(conn, &cm, o, &any, to(co.org_id.0))?;
+    perform(conn, &cm, o, &any, to(co.org_id))?;
     perform(conn, &co, o, &any, Request::Command(Command::Accept))?;
     perform(
         conn,
@@ -591,7 +606,7 @@ fn story(conn: &mut PgConnection, c: &Customers, task: Uuid) -> Result<(), ApiEr
             None,
         ),
     )?;
-    perform(conn, &cm, o, &any, to(co.org_id.0))?;
+    perform(conn, &cm, o, &any, to(co.org_id))?;
     expire_for_demo(conn, o)?;
     Ok(())
 }
@@ -599,11 +614,11 @@ fn story(conn: &mut PgConnection, c: &Customers, task: Uuid) -> Result<(), ApiEr
 /// Expires an offer as the deadline worker does, through the same system
 /// transition, after moving its deadline into the past; it stays expired
 /// (not re-assigned) in the demo.
-fn expire_for_demo(conn: &mut PgConnection, id: Uuid) -> Result<(), ApiError> {
+fn expire_for_demo(conn: &mut PgConnection, id: OpportunityId) -> Result<(), ApiError> {
     Opportunity::change_state(
         conn,
         id,
-        &StateChanges {
+        StateChanges {
             accept_by: Some(Some(Utc::now() - Duration::minutes(1))),
             ..StateChanges::default()
         },
@@ -618,21 +633,21 @@ fn expire_for_demo(conn: &mut PgConnection, id: Uuid) -> Result<(), ApiError> {
 fn ensure_user(
     conn: &mut PgConnection,
     subject: &str,
-    org: Uuid,
-    role: &str,
+    org: OrgId,
+    role: Role,
     name: &str,
-) -> Result<Uuid, StoreError> {
+) -> Result<UserId, StoreError> {
     if let Some(u) = User::find_by_subject(conn, subject)? {
         return Ok(u.id);
     }
     let email = format!("{}@demo.invalid", subject.trim_start_matches("demo-"));
     Ok(User::insert(
         conn,
-        &NewUser {
-            id: Uuid::now_v7(),
+        NewUser {
+            id: UserId::new(),
             subject: subject.to_owned(),
             org_id: org,
-            role: role.to_owned(),
+            role,
             name: name.to_owned(),
             email,
         },

@@ -17,7 +17,6 @@ use prm_store::assignment::{
 use prm_store::webhooks::{attempt_failed, claim_due, succeeded};
 use prm_store::{Connection, PgConnection, PgPool, StoreError};
 use serde_json::json;
-use uuid::Uuid;
 
 use crate::error::ApiError;
 use crate::service::{deals, lifecycle};
@@ -51,10 +50,10 @@ impl std::fmt::Debug for Worker {
 }
 
 /// Runs `each` for every id `lock` returns, in one transaction per batch.
-fn batch(
+fn batch<Id>(
     conn: &mut PgConnection,
-    lock: impl Fn(&mut PgConnection) -> Result<Vec<Uuid>, StoreError>,
-    each: impl Fn(&mut PgConnection, Uuid) -> Result<bool, ApiError>,
+    lock: impl Fn(&mut PgConnection) -> Result<Vec<Id>, StoreError>,
+    each: impl Fn(&mut PgConnection, Id) -> Result<bool, ApiError>,
 ) -> Result<usize, ApiError> {
     conn.transaction(|conn| {
         let ids = lock(conn)?;

@@ -3,18 +3,26 @@
 
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
+use prm_domain::ids::{OpportunityId, OrgId, UserId};
+use prm_domain::opportunity::{Phase, Status};
 use uuid::Uuid;
+
+use crate::stored::{Key, Text};
 
 use crate::schema::{notes, opportunity_events, progress_entries};
 
-#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = progress_entries, check_for_backend(diesel::pg::Pg))]
 pub struct ProgressEntry {
     pub id: Uuid,
-    pub opportunity_id: Uuid,
-    pub author_user_id: Uuid,
-    pub author_org_id: Uuid,
-    pub development_phase: String,
+    #[diesel(deserialize_as = Uuid)]
+    pub opportunity_id: OpportunityId,
+    #[diesel(deserialize_as = Uuid)]
+    pub author_user_id: UserId,
+    #[diesel(deserialize_as = Uuid)]
+    pub author_org_id: OrgId,
+    #[diesel(deserialize_as = Text<Phase>)]
+    pub development_phase: Phase,
     pub win_probability: i16,
     pub technical_exchange: Option<String>,
     pub test_details: Option<String>,
@@ -26,10 +34,14 @@ pub struct ProgressEntry {
 #[diesel(table_name = progress_entries)]
 pub struct NewProgress {
     pub id: Uuid,
-    pub opportunity_id: Uuid,
-    pub author_user_id: Uuid,
-    pub author_org_id: Uuid,
-    pub development_phase: String,
+    #[diesel(serialize_as = Uuid)]
+    pub opportunity_id: OpportunityId,
+    #[diesel(serialize_as = Uuid)]
+    pub author_user_id: UserId,
+    #[diesel(serialize_as = Uuid)]
+    pub author_org_id: OrgId,
+    #[diesel(serialize_as = Text<Phase>)]
+    pub development_phase: Phase,
     pub win_probability: i16,
     pub technical_exchange: Option<String>,
     pub test_details: Option<String>,
@@ -40,9 +52,12 @@ pub struct NewProgress {
 #[diesel(table_name = notes, check_for_backend(diesel::pg::Pg))]
 pub struct Note {
     pub id: Uuid,
-    pub opportunity_id: Uuid,
-    pub author_user_id: Uuid,
-    pub author_org_id: Uuid,
+    #[diesel(deserialize_as = Uuid)]
+    pub opportunity_id: OpportunityId,
+    #[diesel(deserialize_as = Uuid)]
+    pub author_user_id: UserId,
+    #[diesel(deserialize_as = Uuid)]
+    pub author_org_id: OrgId,
     pub body: String,
     pub internal: bool,
     pub created_at: DateTime<Utc>,
@@ -52,9 +67,12 @@ pub struct Note {
 #[diesel(table_name = notes)]
 pub struct NewNote {
     pub id: Uuid,
-    pub opportunity_id: Uuid,
-    pub author_user_id: Uuid,
-    pub author_org_id: Uuid,
+    #[diesel(serialize_as = Uuid)]
+    pub opportunity_id: OpportunityId,
+    #[diesel(serialize_as = Uuid)]
+    pub author_user_id: UserId,
+    #[diesel(serialize_as = Uuid)]
+    pub author_org_id: OrgId,
     pub body: String,
     pub internal: bool,
 }
@@ -63,22 +81,28 @@ pub struct NewNote {
 #[diesel(table_name = opportunity_events, check_for_backend(diesel::pg::Pg))]
 pub struct Event {
     pub id: Uuid,
-    pub opportunity_id: Uuid,
-    pub actor_user_id: Option<Uuid>,
+    #[diesel(deserialize_as = Uuid)]
+    pub opportunity_id: OpportunityId,
+    #[diesel(deserialize_as = Key<Option<UserId>>)]
+    pub actor_user_id: Option<UserId>,
     pub action: String,
-    pub from_status: Option<String>,
-    pub to_status: String,
+    #[diesel(deserialize_as = Text<Option<Status>>)]
+    pub from_status: Option<Status>,
+    #[diesel(deserialize_as = Text<Status>)]
+    pub to_status: Status,
     pub reason: Option<String>,
     pub created_at: DateTime<Utc>,
-    pub actor_org_id: Option<Uuid>,
-    pub partner_org_id: Option<Uuid>,
+    #[diesel(deserialize_as = Key<Option<OrgId>>)]
+    pub actor_org_id: Option<OrgId>,
+    #[diesel(deserialize_as = Key<Option<OrgId>>)]
+    pub partner_org_id: Option<OrgId>,
 }
 
 /// Where the previous timeline page ended.
 pub type TimelineAfter = (DateTime<Utc>, Uuid);
 
 impl ProgressEntry {
-    pub fn insert(conn: &mut PgConnection, new: &NewProgress) -> QueryResult<ProgressEntry> {
+    pub fn insert(conn: &mut PgConnection, new: NewProgress) -> QueryResult<ProgressEntry> {
         diesel::insert_into(progress_entries::table)
             .values(new)
             .returning(ProgressEntry::as_returning())
@@ -88,12 +112,12 @@ impl ProgressEntry {
     /// Entries newest first, after a keyset position.
     pub fn page(
         conn: &mut PgConnection,
-        opportunity: Uuid,
+        opportunity: OpportunityId,
         after: Option<TimelineAfter>,
         limit: i64,
     ) -> QueryResult<Vec<ProgressEntry>> {
         let mut q = progress_entries::table
-            .filter(progress_entries::opportunity_id.eq(opportunity))
+            .filter(progress_entries::opportunity_id.eq(opportunity.0))
             .select(ProgressEntry::as_select())
             .into_boxed();
         if let Some((t, id)) = after {
@@ -115,7 +139,7 @@ impl ProgressEntry {
 }
 
 impl Note {
-    pub fn insert(conn: &mut PgConnection, new: &NewNote) -> QueryResult<Note> {
+    pub fn insert(conn: &mut PgConnection, new: NewNote) -> QueryResult<Note> {
         diesel::insert_into(notes::table)
             .values(new)
             .returning(Note::as_returning())
@@ -126,17 +150,17 @@ impl Note {
     /// own internal ones (`None`: every note).
     pub fn page(
         conn: &mut PgConnection,
-        opportunity: Uuid,
-        reader_org: Option<Uuid>,
+        opportunity: OpportunityId,
+        reader_org: Option<OrgId>,
         after: Option<TimelineAfter>,
         limit: i64,
     ) -> QueryResult<Vec<Note>> {
         let mut q = notes::table
-            .filter(notes::opportunity_id.eq(opportunity))
+            .filter(notes::opportunity_id.eq(opportunity.0))
             .select(Note::as_select())
             .into_boxed();
         if let Some(org) = reader_org {
-            q = q.filter(notes::internal.eq(false).or(notes::author_org_id.eq(org)));
+            q = q.filter(notes::internal.eq(false).or(notes::author_org_id.eq(org.0)));
         }
         if let Some((t, id)) = after {
             q = q.filter(
@@ -156,23 +180,23 @@ impl Event {
     /// or concerning those orgs (`None`: all).
     pub fn page(
         conn: &mut PgConnection,
-        opportunity: Uuid,
-        concerning: Option<&[Uuid]>,
+        opportunity: OpportunityId,
+        concerning: Option<&[OrgId]>,
         after: Option<TimelineAfter>,
         limit: i64,
     ) -> QueryResult<Vec<Event>> {
         let mut q = opportunity_events::table
-            .filter(opportunity_events::opportunity_id.eq(opportunity))
+            .filter(opportunity_events::opportunity_id.eq(opportunity.0))
             .select(Event::as_select())
             .into_boxed();
         if let Some(orgs) = concerning {
             q = q.filter(
                 opportunity_events::actor_org_id
                     .assume_not_null()
-                    .eq_any(orgs.to_vec())
+                    .eq_any(orgs.iter().map(|o| o.0).collect::<Vec<_>>())
                     .or(opportunity_events::partner_org_id
                         .assume_not_null()
-                        .eq_any(orgs.to_vec())),
+                        .eq_any(orgs.iter().map(|o| o.0).collect::<Vec<_>>())),
             );
         }
         if let Some((t, id)) = after {
@@ -194,14 +218,18 @@ impl Event {
 }
 
 /// The latest progress entry's phase, if any.
-pub fn latest_phase(conn: &mut PgConnection, opportunity: Uuid) -> QueryResult<Option<String>> {
+pub fn latest_phase(
+    conn: &mut PgConnection,
+    opportunity: OpportunityId,
+) -> QueryResult<Option<Phase>> {
     progress_entries::table
-        .filter(progress_entries::opportunity_id.eq(opportunity))
+        .filter(progress_entries::opportunity_id.eq(opportunity.0))
         .order((
             progress_entries::created_at.desc(),
             progress_entries::id.desc(),
         ))
         .select(progress_entries::development_phase)
-        .first(conn)
+        .first::<Text<Phase>>(conn)
         .optional()
+        .map(|p| p.map(|p| p.0))
 }

@@ -3,11 +3,13 @@
 use diesel::prelude::*;
 use prm_domain::Actor;
 use prm_domain::org::OrgKind;
+use prm_domain::role::Role;
 use uuid::Uuid;
 
 use crate::StoreError;
 use crate::orgs::Org;
 use crate::schema::{orgs, users};
+use crate::stored::Text;
 
 /// What a subject resolves to.
 #[derive(Debug)]
@@ -18,10 +20,13 @@ pub enum ActorLookup {
     OrgInactive,
 }
 
+/// A user's id, role and activity with its org's id, kind and activity.
+type UserAndOrg = (Uuid, Text<Role>, bool, Uuid, Text<OrgKind>, bool);
+
 /// Loads the user behind `subject`, with its org and, for a distributor, the
 /// resellers it acts for.
 pub fn load_actor(conn: &mut PgConnection, subject: &str) -> Result<ActorLookup, StoreError> {
-    let row: Option<(Uuid, String, bool, Uuid, String, bool)> = users::table
+    let row: Option<UserAndOrg> = users::table
         .inner_join(orgs::table)
         .filter(users::subject.eq(subject))
         .select((
@@ -43,12 +48,9 @@ pub fn load_actor(conn: &mut PgConnection, subject: &str) -> Result<ActorLookup,
     if !org_active {
         return Ok(ActorLookup::OrgInactive);
     }
-    let org_kind: OrgKind = kind.parse().map_err(StoreError::Corrupt)?;
+    let org_kind = kind.0;
     let reseller_ids = if org_kind == OrgKind::Distributor {
-        Org::reseller_ids(conn, org_id)?
-            .into_iter()
-            .map(Into::into)
-            .collect()
+        Org::reseller_ids(conn, org_id.into())?
     } else {
         Vec::new()
     };
@@ -56,7 +58,7 @@ pub fn load_actor(conn: &mut PgConnection, subject: &str) -> Result<ActorLookup,
         user_id: user_id.into(),
         org_id: org_id.into(),
         org_kind,
-        role: role.parse().map_err(StoreError::Corrupt)?,
+        role: role.0,
         reseller_ids,
     }))
 }

@@ -6,15 +6,21 @@ use diesel::prelude::*;
 use diesel::sql_types::{
     Array, BigInt, Bool, Integer, Nullable, Text, Timestamptz, Uuid as SqlUuid,
 };
+use prm_domain::deal::RegStatus;
+use prm_domain::ids::{OpportunityId, OrgId};
+use prm_domain::opportunity::Status;
+use prm_domain::org::Tier;
 use uuid::Uuid;
+
+use crate::stored::Text as Stored;
 
 use crate::prepared::prepared;
 use crate::schema::{deal_registrations, opportunities, orgs};
 
 #[derive(Debug, Clone, QueryableByName)]
 pub struct PartnerRow {
-    #[diesel(sql_type = SqlUuid)]
-    pub id: Uuid,
+    #[diesel(sql_type = SqlUuid, deserialize_as = Uuid)]
+    pub id: OrgId,
     #[diesel(sql_type = Text)]
     pub name: String,
     #[diesel(sql_type = Bool)]
@@ -27,8 +33,8 @@ pub struct PartnerRow {
     pub industries: Vec<String>,
     #[diesel(sql_type = Array<Text>)]
     pub product_lines: Vec<String>,
-    #[diesel(sql_type = Text)]
-    pub tier: String,
+    #[diesel(sql_type = Text, deserialize_as = Stored<Tier>)]
+    pub tier: Tier,
     #[diesel(sql_type = Integer)]
     pub capacity: i32,
     #[diesel(sql_type = Nullable<Timestamptz>)]
@@ -49,7 +55,10 @@ pub struct PartnerRow {
 }
 
 /// Every partner org with what ranking it for `opportunity` needs.
-pub fn partners_for(conn: &mut PgConnection, opportunity: Uuid) -> QueryResult<Vec<PartnerRow>> {
+pub fn partners_for(
+    conn: &mut PgConnection,
+    opportunity: OpportunityId,
+) -> QueryResult<Vec<PartnerRow>> {
     prepared(
         "SELECT o.id, o.name, o.active, o.accepting, o.countries, o.industries, o.product_lines,
                 o.tier, o.capacity, o.last_assigned_at,
@@ -71,13 +80,13 @@ pub fn partners_for(conn: &mut PgConnection, opportunity: Uuid) -> QueryResult<V
          WHERE o.kind <> 'vendor'
          ORDER BY o.id",
     )
-    .bind(opportunity)
+    .bind(opportunity.0)
     .load(conn)
 }
 
 /// Notes when a partner was last offered an opportunity (ranking tie-break).
-pub fn mark_assigned(conn: &mut PgConnection, org: Uuid) -> QueryResult<()> {
-    diesel::update(orgs::table.find(org))
+pub fn mark_assigned(conn: &mut PgConnection, org: OrgId) -> QueryResult<()> {
+    diesel::update(orgs::table.find(org.0))
         .set(orgs::last_assigned_at.eq(Some(Utc::now())))
         .execute(conn)
         .map(|_| ())
@@ -88,20 +97,24 @@ pub fn lock_overdue_offers(
     conn: &mut PgConnection,
     now: DateTime<Utc>,
     limit: i64,
-) -> QueryResult<Vec<Uuid>> {
+) -> QueryResult<Vec<OpportunityId>> {
     opportunities::table
-        .filter(opportunities::status.eq("delivered"))
+        .filter(opportunities::status.eq(Stored(Status::Delivered)))
         .filter(opportunities::accept_by.lt(now))
         .order(opportunities::accept_by.asc())
         .limit(limit)
         .select(opportunities::id)
         .for_update()
         .skip_locked()
-        .load(conn)
+        .load::<Uuid>(conn)
+        .map(crate::stored::ids)
 }
 
 /// Opportunities awaiting automatic re-assignment, locked, skipping held ones.
-pub fn lock_pending_reassignments(conn: &mut PgConnection, limit: i64) -> QueryResult<Vec<Uuid>> {
+pub fn lock_pending_reassignments(
+    conn: &mut PgConnection,
+    limit: i64,
+) -> QueryResult<Vec<OpportunityId>> {
     opportunities::table
         .filter(opportunities::reassign_pending.eq(true))
         .order(opportunities::updated_at.asc())
@@ -109,17 +122,18 @@ pub fn lock_pending_reassignments(conn: &mut PgConnection, limit: i64) -> QueryR
         .select(opportunities::id)
         .for_update()
         .skip_locked()
-        .load(conn)
+        .load::<Uuid>(conn)
+        .map(crate::stored::ids)
 }
 
 /// Sets or clears the automatic re-assignment mark and bumps the count.
 pub fn set_reassign(
     conn: &mut PgConnection,
-    id: Uuid,
+    id: OpportunityId,
     pending: bool,
     count_one: bool,
 ) -> QueryResult<()> {
-    diesel::update(opportunities::table.find(id))
+    diesel::update(opportunities::table.find(id.0))
         .set((
             opportunities::reassign_pending.eq(pending),
             opportunities::auto_assignments
@@ -136,7 +150,7 @@ pub fn lock_lapsed_registrations(
     limit: i64,
 ) -> QueryResult<Vec<Uuid>> {
     deal_registrations::table
-        .filter(deal_registrations::status.eq("approved"))
+        .filter(deal_registrations::status.eq(Stored(RegStatus::Approved)))
         .filter(deal_registrations::exclusive_until.lt(today))
         .order(deal_registrations::exclusive_until.asc())
         .limit(limit)
@@ -149,9 +163,9 @@ pub fn lock_lapsed_registrations(
 /// Locks a partner org's row until the transaction ends and reads its
 /// capacity: every path that offers it an opportunity takes this lock
 /// first, so concurrent offers to it are counted one after another.
-pub fn lock_partner(conn: &mut PgConnection, org: Uuid) -> QueryResult<Option<i32>> {
+pub fn lock_partner(conn: &mut PgConnection, org: OrgId) -> QueryResult<Option<i32>> {
     orgs::table
-        .find(org)
+        .find(org.0)
         .select(orgs::capacity)
         .for_update()
         .first(conn)
@@ -161,10 +175,10 @@ pub fn lock_partner(conn: &mut PgConnection, org: Uuid) -> QueryResult<Option<i3
 /// The delivered or accepted opportunities a partner holds as primary.
 /// Taken in its own statement after [`lock_partner`], it sees every offer
 /// committed before the lock was granted.
-pub fn open_offers(conn: &mut PgConnection, org: Uuid) -> QueryResult<i64> {
+pub fn open_offers(conn: &mut PgConnection, org: OrgId) -> QueryResult<i64> {
     opportunities::table
-        .filter(opportunities::primary_partner_id.eq(org))
-        .filter(opportunities::status.eq_any(["delivered", "accepted"]))
+        .filter(opportunities::primary_partner_id.eq(org.0))
+        .filter(opportunities::status.eq_any([Stored(Status::Delivered), Stored(Status::Accepted)]))
         .count()
         .get_result(conn)
 }

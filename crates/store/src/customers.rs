@@ -1,7 +1,10 @@
 //! Customers: rows, forms and queries, including identity look-ups.
 
+use crate::stored::Text;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
+use prm_domain::customer::Registration;
+use prm_domain::ids::{CustomerId, OrgId, UserId};
 use uuid::Uuid;
 
 use crate::schema::{customers, orgs};
@@ -9,8 +12,10 @@ use crate::schema::{customers, orgs};
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = customers, check_for_backend(diesel::pg::Pg))]
 pub struct Customer {
-    pub id: Uuid,
-    pub org_id: Uuid,
+    #[diesel(deserialize_as = Uuid)]
+    pub id: CustomerId,
+    #[diesel(deserialize_as = Uuid)]
+    pub org_id: OrgId,
     pub name: String,
     pub name_key: String,
     pub country: String,
@@ -19,7 +24,8 @@ pub struct Customer {
     pub tax_id_key: Option<String>,
     pub web_domain: Option<String>,
     pub domain_key: Option<String>,
-    pub registration: String,
+    #[diesel(deserialize_as = Text<Registration>)]
+    pub registration: Registration,
     pub version: i32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -28,8 +34,10 @@ pub struct Customer {
 #[derive(Debug, Insertable)]
 #[diesel(table_name = customers)]
 pub struct NewCustomer {
-    pub id: Uuid,
-    pub org_id: Uuid,
+    #[diesel(serialize_as = Uuid)]
+    pub id: CustomerId,
+    #[diesel(serialize_as = Uuid)]
+    pub org_id: OrgId,
     pub name: String,
     pub name_key: String,
     pub country: String,
@@ -38,7 +46,8 @@ pub struct NewCustomer {
     pub tax_id_key: Option<String>,
     pub web_domain: Option<String>,
     pub domain_key: Option<String>,
-    pub registration: String,
+    #[diesel(serialize_as = Text<Registration>)]
+    pub registration: Registration,
 }
 
 /// The normalized identity to look for.
@@ -51,9 +60,9 @@ pub struct IdentityKeys<'a> {
 }
 
 impl Customer {
-    pub fn find(conn: &mut PgConnection, id: Uuid) -> QueryResult<Option<Customer>> {
+    pub fn find(conn: &mut PgConnection, id: CustomerId) -> QueryResult<Option<Customer>> {
         customers::table
-            .find(id)
+            .find(id.0)
             .select(Customer::as_select())
             .first(conn)
             .optional()
@@ -98,7 +107,7 @@ impl Customer {
         q.load(conn)
     }
 
-    pub fn insert(conn: &mut PgConnection, new: &NewCustomer) -> QueryResult<Customer> {
+    pub fn insert(conn: &mut PgConnection, new: NewCustomer) -> QueryResult<Customer> {
         diesel::insert_into(customers::table)
             .values(new)
             .returning(Customer::as_returning())
@@ -114,15 +123,19 @@ pub fn lock_identity_checks(conn: &mut PgConnection) -> QueryResult<()> {
 }
 
 /// Records that `user` revealed the names of these customers.
-pub fn record_reveals(conn: &mut PgConnection, user: Uuid, customers: &[Uuid]) -> QueryResult<()> {
+pub fn record_reveals(
+    conn: &mut PgConnection,
+    user: UserId,
+    customers: &[CustomerId],
+) -> QueryResult<()> {
     use crate::schema::customer_reveals;
     let rows: Vec<_> = customers
         .iter()
         .map(|c| {
             (
                 customer_reveals::id.eq(Uuid::now_v7()),
-                customer_reveals::user_id.eq(user),
-                customer_reveals::customer_id.eq(*c),
+                customer_reveals::user_id.eq(user.0),
+                customer_reveals::customer_id.eq(c.0),
             )
         })
         .collect();

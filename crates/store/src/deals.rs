@@ -1,7 +1,10 @@
 //! Deal registrations: rows and the look-ups conflict checks need.
 
+use crate::stored::{Key, Text};
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::prelude::*;
+use prm_domain::deal::RegStatus;
+use prm_domain::ids::{CustomerId, OpportunityId, OrgId, UserId};
 use uuid::Uuid;
 
 use crate::customers::Customer;
@@ -11,17 +14,23 @@ use crate::schema::{customers, deal_registrations, orgs};
 #[diesel(table_name = deal_registrations, check_for_backend(diesel::pg::Pg))]
 pub struct Registration {
     pub id: Uuid,
-    pub opportunity_id: Uuid,
-    pub org_id: Uuid,
-    pub customer_id: Uuid,
+    #[diesel(deserialize_as = Uuid)]
+    pub opportunity_id: OpportunityId,
+    #[diesel(deserialize_as = Uuid)]
+    pub org_id: OrgId,
+    #[diesel(deserialize_as = Uuid)]
+    pub customer_id: CustomerId,
     pub product_lines: Vec<String>,
     pub justification: Option<String>,
-    pub status: String,
+    #[diesel(deserialize_as = Text<RegStatus>)]
+    pub status: RegStatus,
     pub exclusive_until: Option<NaiveDate>,
     pub decision_reason: Option<String>,
     pub conflict_ids: Vec<Uuid>,
-    pub submitted_by_user_id: Uuid,
-    pub decided_by_user_id: Option<Uuid>,
+    #[diesel(deserialize_as = Uuid)]
+    pub submitted_by_user_id: UserId,
+    #[diesel(deserialize_as = Key<Option<UserId>>)]
+    pub decided_by_user_id: Option<UserId>,
     pub decided_at: Option<DateTime<Utc>>,
     pub version: i32,
     pub created_at: DateTime<Utc>,
@@ -32,29 +41,36 @@ pub struct Registration {
 #[diesel(table_name = deal_registrations)]
 pub struct NewRegistration {
     pub id: Uuid,
-    pub opportunity_id: Uuid,
-    pub org_id: Uuid,
-    pub customer_id: Uuid,
+    #[diesel(serialize_as = Uuid)]
+    pub opportunity_id: OpportunityId,
+    #[diesel(serialize_as = Uuid)]
+    pub org_id: OrgId,
+    #[diesel(serialize_as = Uuid)]
+    pub customer_id: CustomerId,
     pub product_lines: Vec<String>,
     pub justification: Option<String>,
-    pub status: String,
+    #[diesel(serialize_as = Text<RegStatus>)]
+    pub status: RegStatus,
     pub conflict_ids: Vec<Uuid>,
-    pub submitted_by_user_id: Uuid,
+    #[diesel(serialize_as = Uuid)]
+    pub submitted_by_user_id: UserId,
 }
 
 /// A decision or status change.
 #[derive(Debug, Default, AsChangeset)]
 #[diesel(table_name = deal_registrations)]
 pub struct RegistrationChanges {
-    pub status: Option<String>,
+    #[diesel(serialize_as = Text<RegStatus>)]
+    pub status: Option<RegStatus>,
     pub exclusive_until: Option<Option<NaiveDate>>,
     pub decision_reason: Option<Option<String>>,
-    pub decided_by_user_id: Option<Option<Uuid>>,
+    #[diesel(serialize_as = Key<Option<UserId>>)]
+    pub decided_by_user_id: Option<Option<UserId>>,
     pub decided_at: Option<Option<DateTime<Utc>>>,
 }
 
 impl Registration {
-    pub fn insert(conn: &mut PgConnection, new: &NewRegistration) -> QueryResult<Registration> {
+    pub fn insert(conn: &mut PgConnection, new: NewRegistration) -> QueryResult<Registration> {
         diesel::insert_into(deal_registrations::table)
             .values(new)
             .returning(Registration::as_returning())
@@ -81,10 +97,10 @@ impl Registration {
     /// The newest registration of an opportunity.
     pub fn latest_for(
         conn: &mut PgConnection,
-        opportunity: Uuid,
+        opportunity: OpportunityId,
     ) -> QueryResult<Option<Registration>> {
         deal_registrations::table
-            .filter(deal_registrations::opportunity_id.eq(opportunity))
+            .filter(deal_registrations::opportunity_id.eq(opportunity.0))
             .order((
                 deal_registrations::created_at.desc(),
                 deal_registrations::id.desc(),
@@ -97,11 +113,14 @@ impl Registration {
     /// Active (submitted or approved) registrations of an opportunity, locked.
     pub fn active_for_update(
         conn: &mut PgConnection,
-        opportunity: Uuid,
+        opportunity: OpportunityId,
     ) -> QueryResult<Vec<Registration>> {
         deal_registrations::table
-            .filter(deal_registrations::opportunity_id.eq(opportunity))
-            .filter(deal_registrations::status.eq_any(["submitted", "approved"]))
+            .filter(deal_registrations::opportunity_id.eq(opportunity.0))
+            .filter(
+                deal_registrations::status
+                    .eq_any([Text(RegStatus::Submitted), Text(RegStatus::Approved)]),
+            )
             .select(Registration::as_select())
             .for_update()
             .load(conn)
@@ -111,7 +130,7 @@ impl Registration {
     pub fn list(
         conn: &mut PgConnection,
         orgs: Option<&[Uuid]>,
-        status: Option<&str>,
+        status: Option<RegStatus>,
         after: Option<Uuid>,
         limit: i64,
     ) -> QueryResult<Vec<Registration>> {
@@ -122,7 +141,7 @@ impl Registration {
             q = q.filter(deal_registrations::org_id.eq_any(orgs.to_vec()));
         }
         if let Some(s) = status {
-            q = q.filter(deal_registrations::status.eq(s.to_owned()));
+            q = q.filter(deal_registrations::status.eq(Text(s)));
         }
         if let Some(after) = after {
             q = q.filter(deal_registrations::id.gt(after));
@@ -136,7 +155,7 @@ impl Registration {
     pub fn count_by_status(
         conn: &mut PgConnection,
         orgs: Option<&[Uuid]>,
-    ) -> QueryResult<Vec<(String, i64)>> {
+    ) -> QueryResult<Vec<(RegStatus, i64)>> {
         let mut q = deal_registrations::table
             .group_by(deal_registrations::status)
             .select((deal_registrations::status, diesel::dsl::count_star()))
@@ -144,13 +163,14 @@ impl Registration {
         if let Some(orgs) = orgs {
             q = q.filter(deal_registrations::org_id.eq_any(orgs.to_vec()));
         }
-        q.load(conn)
+        q.load::<(Text<RegStatus>, i64)>(conn)
+            .map(|rows| rows.into_iter().map(|(s, n)| (s.0, n)).collect())
     }
 
     pub fn update(
         conn: &mut PgConnection,
         id: Uuid,
-        changes: &RegistrationChanges,
+        changes: RegistrationChanges,
     ) -> QueryResult<Registration> {
         diesel::update(deal_registrations::table.find(id))
             .set((
@@ -172,7 +192,10 @@ pub fn active_with_lines(
     deal_registrations::table
         .inner_join(customers::table)
         .inner_join(orgs::table.on(orgs::id.eq(deal_registrations::org_id)))
-        .filter(deal_registrations::status.eq_any(["submitted", "approved"]))
+        .filter(
+            deal_registrations::status
+                .eq_any([Text(RegStatus::Submitted), Text(RegStatus::Approved)]),
+        )
         .filter(deal_registrations::product_lines.overlaps_with(product_lines.to_vec()))
         .select((Registration::as_select(), Customer::as_select(), orgs::name))
         .load(conn)
@@ -188,15 +211,15 @@ pub fn lock_approvals(conn: &mut PgConnection) -> QueryResult<()> {
 /// Closes the approved registrations of an opportunity that closed.
 pub fn close_for_opportunity(
     conn: &mut PgConnection,
-    opportunity: Uuid,
+    opportunity: OpportunityId,
 ) -> QueryResult<Vec<Registration>> {
     diesel::update(
         deal_registrations::table
-            .filter(deal_registrations::opportunity_id.eq(opportunity))
-            .filter(deal_registrations::status.eq("approved")),
+            .filter(deal_registrations::opportunity_id.eq(opportunity.0))
+            .filter(deal_registrations::status.eq(Text(RegStatus::Approved))),
     )
     .set((
-        deal_registrations::status.eq("closed"),
+        deal_registrations::status.eq(Text(RegStatus::Closed)),
         deal_registrations::version.eq(deal_registrations::version + 1),
         deal_registrations::updated_at.eq(diesel::dsl::now),
     ))
@@ -208,15 +231,18 @@ pub fn close_for_opportunity(
 /// without closing (canceled, rejected, withdrawn, returned).
 pub fn end_for_opportunity(
     conn: &mut PgConnection,
-    opportunity: Uuid,
+    opportunity: OpportunityId,
 ) -> QueryResult<Vec<Registration>> {
     diesel::update(
         deal_registrations::table
-            .filter(deal_registrations::opportunity_id.eq(opportunity))
-            .filter(deal_registrations::status.eq_any(["submitted", "approved"])),
+            .filter(deal_registrations::opportunity_id.eq(opportunity.0))
+            .filter(
+                deal_registrations::status
+                    .eq_any([Text(RegStatus::Submitted), Text(RegStatus::Approved)]),
+            ),
     )
     .set((
-        deal_registrations::status.eq("withdrawn"),
+        deal_registrations::status.eq(Text(RegStatus::Withdrawn)),
         deal_registrations::version.eq(deal_registrations::version + 1),
         deal_registrations::updated_at.eq(diesel::dsl::now),
     ))

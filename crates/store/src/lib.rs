@@ -21,6 +21,7 @@ pub mod policies;
 pub mod pool;
 pub mod prepared;
 pub mod schema;
+pub mod stored;
 pub mod users;
 pub mod webhooks;
 

@@ -14,6 +14,7 @@ use uuid::Uuid;
 use crate::opportunities::{OpportunityView, view_columns};
 use crate::prepared::prepared;
 use crate::schema::{customers, opportunities, opportunity_collaborators};
+use crate::stored::Text;
 
 type Source = opportunities::table;
 type Pred<'a> = Box<dyn BoxableExpression<Source, Pg, SqlType = Bool> + 'a>;
@@ -154,7 +155,10 @@ fn predicate<'a>(visibility: &Visibility, me: Me, f: &Filter) -> Pred<'a> {
     match f.view {
         None => {}
         Some(View::Distributed) => {
-            p = and(p, Box::new(opportunities::status.eq("delivered")));
+            p = and(
+                p,
+                Box::new(opportunities::status.eq(Text(Status::Delivered))),
+            );
             p = and(
                 p,
                 Box::new(
@@ -165,7 +169,10 @@ fn predicate<'a>(visibility: &Visibility, me: Me, f: &Filter) -> Pred<'a> {
             );
         }
         Some(View::Managed) => {
-            p = and(p, Box::new(opportunities::status.eq("accepted")));
+            p = and(
+                p,
+                Box::new(opportunities::status.eq(Text(Status::Accepted))),
+            );
             p = and(
                 p,
                 Box::new(

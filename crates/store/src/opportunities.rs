@@ -8,24 +8,29 @@ use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::query_builder::{AstPass, QueryFragment, QueryId};
 use diesel::row::{Field, Row};
-use prm_domain::opportunity::OpportunityFacts;
+use prm_domain::ids::{CustomerId, OpportunityId, OrgId, UserId};
+use prm_domain::opportunity::{OpportunityFacts, Origin, Phase, Status};
+use prm_domain::values::CurrencyCode;
 use uuid::Uuid;
 
-use crate::StoreError;
 use crate::schema::{opportunities, opportunity_collaborators, opportunity_events};
+use crate::stored::{Key, Text};
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = opportunities, check_for_backend(diesel::pg::Pg))]
 pub struct Opportunity {
-    pub id: Uuid,
+    #[diesel(deserialize_as = Uuid)]
+    pub id: OpportunityId,
     pub reference_no: i64,
     pub topic: String,
-    pub customer_id: Uuid,
+    #[diesel(deserialize_as = Uuid)]
+    pub customer_id: CustomerId,
     pub contact_name: Option<String>,
     pub contact_email: Option<String>,
     pub contact_phone: Option<String>,
     pub contact_title: Option<String>,
-    pub currency: Option<String>,
+    #[diesel(deserialize_as = Text<Option<CurrencyCode>>)]
+    pub currency: Option<CurrencyCode>,
     pub estimated_revenue: Option<BigDecimal>,
     pub expected_close_date: Option<NaiveDate>,
     pub customer_situation: Option<String>,
@@ -35,12 +40,18 @@ pub struct Opportunity {
     pub industry: Option<String>,
     pub product_lines: Vec<String>,
     pub marketing_task_id: Option<Uuid>,
-    pub origin: String,
-    pub status: String,
-    pub owner_org_id: Uuid,
-    pub owner_user_id: Uuid,
-    pub primary_partner_id: Option<Uuid>,
-    pub pipeline_phase: Option<String>,
+    #[diesel(deserialize_as = Text<Origin>)]
+    pub origin: Origin,
+    #[diesel(deserialize_as = Text<Status>)]
+    pub status: Status,
+    #[diesel(deserialize_as = Uuid)]
+    pub owner_org_id: OrgId,
+    #[diesel(deserialize_as = Uuid)]
+    pub owner_user_id: UserId,
+    #[diesel(deserialize_as = Key<Option<OrgId>>)]
+    pub primary_partner_id: Option<OrgId>,
+    #[diesel(deserialize_as = Text<Option<Phase>>)]
+    pub pipeline_phase: Option<Phase>,
     pub win_probability: Option<i16>,
     pub accept_by: Option<DateTime<Utc>>,
     pub expires_on: Option<NaiveDate>,
@@ -51,7 +62,8 @@ pub struct Opportunity {
     pub version: i32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
-    pub created_by_user_id: Uuid,
+    #[diesel(deserialize_as = Uuid)]
+    pub created_by_user_id: UserId,
     /// Automatic assignments so far, for the re-assignment limit.
     pub auto_assignments: i32,
 }
@@ -59,14 +71,17 @@ pub struct Opportunity {
 #[derive(Debug, Insertable)]
 #[diesel(table_name = opportunities)]
 pub struct NewOpportunity {
-    pub id: Uuid,
+    #[diesel(serialize_as = Uuid)]
+    pub id: OpportunityId,
     pub topic: String,
-    pub customer_id: Uuid,
+    #[diesel(serialize_as = Uuid)]
+    pub customer_id: CustomerId,
     pub contact_name: Option<String>,
     pub contact_email: Option<String>,
     pub contact_phone: Option<String>,
     pub contact_title: Option<String>,
-    pub currency: Option<String>,
+    #[diesel(serialize_as = Text<Option<CurrencyCode>>)]
+    pub currency: Option<CurrencyCode>,
     pub estimated_revenue: Option<BigDecimal>,
     pub expected_close_date: Option<NaiveDate>,
     pub customer_situation: Option<String>,
@@ -76,14 +91,20 @@ pub struct NewOpportunity {
     pub industry: Option<String>,
     pub product_lines: Vec<String>,
     pub marketing_task_id: Option<Uuid>,
-    pub origin: String,
-    pub status: String,
-    pub owner_org_id: Uuid,
-    pub owner_user_id: Uuid,
-    pub primary_partner_id: Option<Uuid>,
+    #[diesel(serialize_as = Text<Origin>)]
+    pub origin: Origin,
+    #[diesel(serialize_as = Text<Status>)]
+    pub status: Status,
+    #[diesel(serialize_as = Uuid)]
+    pub owner_org_id: OrgId,
+    #[diesel(serialize_as = Uuid)]
+    pub owner_user_id: UserId,
+    #[diesel(serialize_as = Key<Option<OrgId>>)]
+    pub primary_partner_id: Option<OrgId>,
     pub accept_by: Option<DateTime<Utc>>,
     pub expires_on: Option<NaiveDate>,
-    pub created_by_user_id: Uuid,
+    #[diesel(serialize_as = Uuid)]
+    pub created_by_user_id: UserId,
 }
 
 /// A field edit. Outer `None` leaves a column alone; `Some(None)` clears it.
@@ -95,7 +116,8 @@ pub struct OpportunityChanges {
     pub contact_email: Option<Option<String>>,
     pub contact_phone: Option<Option<String>>,
     pub contact_title: Option<Option<String>>,
-    pub currency: Option<Option<String>>,
+    #[diesel(serialize_as = Text<Option<CurrencyCode>>)]
+    pub currency: Option<Option<CurrencyCode>>,
     pub estimated_revenue: Option<Option<BigDecimal>>,
     pub expected_close_date: Option<Option<NaiveDate>>,
     pub customer_situation: Option<Option<String>>,
@@ -111,18 +133,24 @@ pub struct OpportunityChanges {
 #[derive(Debug, Default, AsChangeset)]
 #[diesel(table_name = opportunities)]
 pub struct StateChanges {
-    pub status: Option<String>,
-    pub currency: Option<Option<String>>,
-    pub primary_partner_id: Option<Option<Uuid>>,
-    pub owner_org_id: Option<Uuid>,
-    pub owner_user_id: Option<Uuid>,
+    #[diesel(serialize_as = Text<Status>)]
+    pub status: Option<Status>,
+    #[diesel(serialize_as = Text<Option<CurrencyCode>>)]
+    pub currency: Option<Option<CurrencyCode>>,
+    #[diesel(serialize_as = Key<Option<OrgId>>)]
+    pub primary_partner_id: Option<Option<OrgId>>,
+    #[diesel(serialize_as = Uuid)]
+    pub owner_org_id: Option<OrgId>,
+    #[diesel(serialize_as = Uuid)]
+    pub owner_user_id: Option<UserId>,
     pub accept_by: Option<Option<DateTime<Utc>>>,
     pub expires_on: Option<Option<NaiveDate>>,
     pub extension_count: Option<i32>,
     pub close_reason: Option<Option<String>>,
     pub actual_revenue: Option<Option<BigDecimal>>,
     pub closed_at: Option<Option<DateTime<Utc>>>,
-    pub pipeline_phase: Option<Option<String>>,
+    #[diesel(serialize_as = Text<Option<Phase>>)]
+    pub pipeline_phase: Option<Option<Phase>>,
     pub win_probability: Option<Option<i16>>,
 }
 
@@ -132,8 +160,8 @@ pub struct OpportunityView {
     pub row: Opportunity,
     pub customer_name: String,
     /// The org holding the customer (whose name may be masked).
-    pub customer_org_id: Uuid,
-    pub collaborator_ids: Vec<Uuid>,
+    pub customer_org_id: OrgId,
+    pub collaborator_ids: Vec<OrgId>,
     /// A submitted or approved deal registration exists.
     pub live_registration: bool,
     /// The policy's extension limit, read in the same statement.
@@ -253,15 +281,15 @@ impl FromSqlRow<ViewRow, Pg> for OpportunityView {
         use diesel::sql_types as st;
         let mut c = Columns { row, at: 0 };
         let row = Opportunity {
-            id: c.next(o::id)?,
+            id: c.id(o::id)?,
             reference_no: c.next(o::reference_no)?,
             topic: c.next(o::topic)?,
-            customer_id: c.next(o::customer_id)?,
+            customer_id: c.id(o::customer_id)?,
             contact_name: c.next(o::contact_name)?,
             contact_email: c.next(o::contact_email)?,
             contact_phone: c.next(o::contact_phone)?,
             contact_title: c.next(o::contact_title)?,
-            currency: c.next(o::currency)?,
+            currency: c.text(o::currency)?,
             estimated_revenue: c.next(o::estimated_revenue)?,
             expected_close_date: c.next(o::expected_close_date)?,
             customer_situation: c.next(o::customer_situation)?,
@@ -271,12 +299,12 @@ impl FromSqlRow<ViewRow, Pg> for OpportunityView {
             industry: c.next(o::industry)?,
             product_lines: c.next(o::product_lines)?,
             marketing_task_id: c.next(o::marketing_task_id)?,
-            origin: c.next(o::origin)?,
-            status: c.next(o::status)?,
-            owner_org_id: c.next(o::owner_org_id)?,
-            owner_user_id: c.next(o::owner_user_id)?,
-            primary_partner_id: c.next(o::primary_partner_id)?,
-            pipeline_phase: c.next(o::pipeline_phase)?,
+            origin: c.text(o::origin)?,
+            status: c.text(o::status)?,
+            owner_org_id: c.id(o::owner_org_id)?,
+            owner_user_id: c.id(o::owner_user_id)?,
+            primary_partner_id: c.key(o::primary_partner_id)?,
+            pipeline_phase: c.text(o::pipeline_phase)?,
             win_probability: c.next(o::win_probability)?,
             accept_by: c.next(o::accept_by)?,
             expires_on: c.next(o::expires_on)?,
@@ -287,14 +315,18 @@ impl FromSqlRow<ViewRow, Pg> for OpportunityView {
             version: c.next(o::version)?,
             created_at: c.next(o::created_at)?,
             updated_at: c.next(o::updated_at)?,
-            created_by_user_id: c.next(o::created_by_user_id)?,
+            created_by_user_id: c.id(o::created_by_user_id)?,
             auto_assignments: c.next(o::auto_assignments)?,
         };
         Ok(OpportunityView {
             row,
             customer_name: c.value::<st::Text, _>()?,
-            customer_org_id: c.value::<st::Uuid, _>()?,
-            collaborator_ids: c.next(o::collaborator_ids)?,
+            customer_org_id: c.value::<st::Uuid, Uuid>()?.into(),
+            collaborator_ids: c
+                .next::<_, Vec<Uuid>>(o::collaborator_ids)?
+                .into_iter()
+                .map(OrgId::from)
+                .collect(),
             live_registration: c.value::<st::Bool, _>()?,
             max_extensions: c.value::<st::Integer, _>()?,
         })
@@ -329,6 +361,33 @@ impl<'a, R: Row<'a, Pg>> Columns<'_, R> {
         T::from_nullable_sql(field.value())
     }
 
+    /// The next column's value, a typed id.
+    fn id<C, T>(&mut self, column: C) -> deserialize::Result<T>
+    where
+        C: Column<SqlType = diesel::sql_types::Uuid>,
+        T: From<Uuid>,
+    {
+        self.next::<C, Uuid>(column).map(T::from)
+    }
+
+    /// The next column's value, a nullable typed id.
+    fn key<C, T>(&mut self, column: C) -> deserialize::Result<Option<T>>
+    where
+        C: Column,
+        Key<Option<T>>: FromSql<C::SqlType, Pg>,
+    {
+        self.next::<C, Key<Option<T>>>(column).map(|k| k.0)
+    }
+
+    /// The next column's value, a domain value stored as text.
+    fn text<C, T>(&mut self, column: C) -> deserialize::Result<T>
+    where
+        C: Column,
+        Text<T>: FromSql<C::SqlType, Pg>,
+    {
+        self.next::<C, Text<T>>(column).map(|t| t.0)
+    }
+
     /// The next column's value, of a computed column.
     fn value<ST, T: FromSql<ST, Pg>>(&mut self) -> deserialize::Result<T> {
         let field = self
@@ -342,41 +401,31 @@ impl<'a, R: Row<'a, Pg>> Columns<'_, R> {
 
 impl OpportunityView {
     /// The facts the domain rules decide on.
-    pub fn facts(&self) -> Result<OpportunityFacts, StoreError> {
+    pub fn facts(&self) -> OpportunityFacts {
         let o = &self.row;
         let count = |v: i32| u32::try_from(v).unwrap_or(0);
-        Ok(OpportunityFacts {
-            status: o.status.parse().map_err(StoreError::Corrupt)?,
-            origin: o.origin.parse().map_err(StoreError::Corrupt)?,
-            owner_org_id: o.owner_org_id.into(),
-            owner_user_id: o.owner_user_id.into(),
-            creator_user_id: o.created_by_user_id.into(),
-            primary_partner_id: o.primary_partner_id.map(Into::into),
-            collaborator_ids: self
-                .collaborator_ids
-                .iter()
-                .copied()
-                .map(Into::into)
-                .collect(),
-            customer_org_id: self.customer_org_id.into(),
+        OpportunityFacts {
+            status: o.status,
+            origin: o.origin,
+            owner_org_id: o.owner_org_id,
+            owner_user_id: o.owner_user_id,
+            creator_user_id: o.created_by_user_id,
+            primary_partner_id: o.primary_partner_id,
+            collaborator_ids: self.collaborator_ids.clone(),
+            customer_org_id: self.customer_org_id,
             accept_by: o.accept_by,
             expires_on: o.expires_on,
             extension_count: count(o.extension_count),
             max_extensions: count(self.max_extensions),
             auto_assignments: count(o.auto_assignments),
-            currency: o
-                .currency
-                .as_deref()
-                .map(str::parse)
-                .transpose()
-                .map_err(StoreError::Corrupt)?,
+            currency: o.currency,
             live_registration: self.live_registration,
-        })
+        }
     }
 }
 
 impl Opportunity {
-    pub fn insert(conn: &mut PgConnection, new: &NewOpportunity) -> QueryResult<Opportunity> {
+    pub fn insert(conn: &mut PgConnection, new: NewOpportunity) -> QueryResult<Opportunity> {
         diesel::insert_into(opportunities::table)
             .values(new)
             .returning(Opportunity::as_returning())
@@ -388,10 +437,10 @@ impl Opportunity {
     /// another.
     pub fn find_for_update(
         conn: &mut PgConnection,
-        id: Uuid,
+        id: OpportunityId,
     ) -> QueryResult<Option<OpportunityView>> {
         opportunities::table
-            .find(id)
+            .find(id.0)
             .select(view_columns())
             .for_update()
             .first(conn)
@@ -401,10 +450,10 @@ impl Opportunity {
     /// Applies a lifecycle change and bumps the version.
     pub fn change_state(
         conn: &mut PgConnection,
-        id: Uuid,
-        changes: &StateChanges,
+        id: OpportunityId,
+        changes: StateChanges,
     ) -> QueryResult<Opportunity> {
-        diesel::update(opportunities::table.find(id))
+        diesel::update(opportunities::table.find(id.0))
             .set((
                 changes,
                 opportunities::version.eq(opportunities::version + 1),
@@ -417,10 +466,10 @@ impl Opportunity {
     /// Applies a field edit and bumps the version.
     pub fn update(
         conn: &mut PgConnection,
-        id: Uuid,
-        changes: &OpportunityChanges,
+        id: OpportunityId,
+        changes: OpportunityChanges,
     ) -> QueryResult<Opportunity> {
-        diesel::update(opportunities::table.find(id))
+        diesel::update(opportunities::table.find(id.0))
             .set((
                 changes,
                 opportunities::version.eq(opportunities::version + 1),
@@ -432,22 +481,30 @@ impl Opportunity {
 }
 
 /// Replaces the collaborating orgs of an opportunity.
-pub fn set_collaborators(conn: &mut PgConnection, id: Uuid, orgs: &[Uuid]) -> QueryResult<()> {
+pub fn set_collaborators(
+    conn: &mut PgConnection,
+    id: OpportunityId,
+    orgs: &[OrgId],
+) -> QueryResult<()> {
     diesel::delete(
-        opportunity_collaborators::table.filter(opportunity_collaborators::opportunity_id.eq(id)),
+        opportunity_collaborators::table.filter(opportunity_collaborators::opportunity_id.eq(id.0)),
     )
     .execute(conn)?;
     add_collaborators(conn, id, orgs)
 }
 
 /// Adds collaborating orgs; ones already there stay.
-pub fn add_collaborators(conn: &mut PgConnection, id: Uuid, orgs: &[Uuid]) -> QueryResult<()> {
+pub fn add_collaborators(
+    conn: &mut PgConnection,
+    id: OpportunityId,
+    orgs: &[OrgId],
+) -> QueryResult<()> {
     let rows: Vec<_> = orgs
         .iter()
         .map(|o| {
             (
-                opportunity_collaborators::opportunity_id.eq(id),
-                opportunity_collaborators::org_id.eq(*o),
+                opportunity_collaborators::opportunity_id.eq(id.0),
+                opportunity_collaborators::org_id.eq(o.0),
             )
         })
         .collect();
@@ -459,20 +516,27 @@ pub fn add_collaborators(conn: &mut PgConnection, id: Uuid, orgs: &[Uuid]) -> Qu
 }
 
 /// Removes one collaborating org; returns whether it was there.
-pub fn remove_collaborator(conn: &mut PgConnection, id: Uuid, org: Uuid) -> QueryResult<bool> {
+pub fn remove_collaborator(
+    conn: &mut PgConnection,
+    id: OpportunityId,
+    org: OrgId,
+) -> QueryResult<bool> {
     diesel::delete(
         opportunity_collaborators::table
-            .filter(opportunity_collaborators::opportunity_id.eq(id))
-            .filter(opportunity_collaborators::org_id.eq(org)),
+            .filter(opportunity_collaborators::opportunity_id.eq(id.0))
+            .filter(opportunity_collaborators::org_id.eq(org.0)),
     )
     .execute(conn)
     .map(|n| n > 0)
 }
 
 /// One opportunity with its customer name and collaborators, in one statement.
-pub fn find_view(conn: &mut PgConnection, id: Uuid) -> QueryResult<Option<OpportunityView>> {
+pub fn find_view(
+    conn: &mut PgConnection,
+    id: OpportunityId,
+) -> QueryResult<Option<OpportunityView>> {
     opportunities::table
-        .find(id)
+        .find(id.0)
         .select(view_columns())
         .first(conn)
         .optional()
@@ -482,18 +546,24 @@ pub fn find_view(conn: &mut PgConnection, id: Uuid) -> QueryResult<Option<Opport
 #[diesel(table_name = opportunity_events)]
 pub struct NewEvent<'a> {
     pub id: Uuid,
-    pub opportunity_id: Uuid,
-    pub actor_user_id: Option<Uuid>,
-    pub actor_org_id: Option<Uuid>,
-    pub partner_org_id: Option<Uuid>,
+    #[diesel(serialize_as = Uuid)]
+    pub opportunity_id: OpportunityId,
+    #[diesel(serialize_as = Key<Option<UserId>>)]
+    pub actor_user_id: Option<UserId>,
+    #[diesel(serialize_as = Key<Option<OrgId>>)]
+    pub actor_org_id: Option<OrgId>,
+    #[diesel(serialize_as = Key<Option<OrgId>>)]
+    pub partner_org_id: Option<OrgId>,
     pub action: &'a str,
-    pub from_status: Option<&'a str>,
-    pub to_status: &'a str,
+    #[diesel(serialize_as = Text<Option<Status>>)]
+    pub from_status: Option<Status>,
+    #[diesel(serialize_as = Text<Status>)]
+    pub to_status: Status,
     pub reason: Option<&'a str>,
 }
 
 /// Records a status event; call inside the transaction that made the change.
-pub fn record_event(conn: &mut PgConnection, event: &NewEvent<'_>) -> QueryResult<()> {
+pub fn record_event(conn: &mut PgConnection, event: NewEvent<'_>) -> QueryResult<()> {
     diesel::insert_into(opportunity_events::table)
         .values(event)
         .execute(conn)
@@ -504,29 +574,29 @@ pub fn record_event(conn: &mut PgConnection, event: &NewEvent<'_>) -> QueryResul
 /// and probability, close reason and actual revenue. Used by demo seeding.
 pub fn seed_details(
     conn: &mut PgConnection,
-    id: Uuid,
-    collaborator_ids: &[Uuid],
-    phase: Option<(&str, i16)>,
+    id: OpportunityId,
+    collaborator_ids: &[OrgId],
+    phase: Option<(Phase, i16)>,
     closed: Option<(&str, BigDecimal)>,
 ) -> QueryResult<()> {
     for org in collaborator_ids {
         diesel::insert_into(opportunity_collaborators::table)
             .values((
-                opportunity_collaborators::opportunity_id.eq(id),
-                opportunity_collaborators::org_id.eq(org),
+                opportunity_collaborators::opportunity_id.eq(id.0),
+                opportunity_collaborators::org_id.eq(org.0),
             ))
             .execute(conn)?;
     }
     if let Some((p, w)) = phase {
-        diesel::update(opportunities::table.find(id))
+        diesel::update(opportunities::table.find(id.0))
             .set((
-                opportunities::pipeline_phase.eq(p),
+                opportunities::pipeline_phase.eq(Text(p)),
                 opportunities::win_probability.eq(w),
             ))
             .execute(conn)?;
     }
     if let Some((reason, actual)) = closed {
-        diesel::update(opportunities::table.find(id))
+        diesel::update(opportunities::table.find(id.0))
             .set((
                 opportunities::close_reason.eq(reason),
                 opportunities::actual_revenue.eq(actual),

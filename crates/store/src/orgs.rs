@@ -1,7 +1,10 @@
 //! Organizations: rows, forms and queries.
 
+use crate::stored::{Key, Text};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
+use prm_domain::ids::OrgId;
+use prm_domain::org::{OrgKind, Tier};
 use uuid::Uuid;
 
 use crate::schema::orgs;
@@ -14,15 +17,19 @@ diesel::define_sql_function! {
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = orgs, check_for_backend(diesel::pg::Pg))]
 pub struct Org {
-    pub id: Uuid,
+    #[diesel(deserialize_as = Uuid)]
+    pub id: OrgId,
     pub name: String,
-    pub kind: String,
-    pub parent_id: Option<Uuid>,
+    #[diesel(deserialize_as = Text<OrgKind>)]
+    pub kind: OrgKind,
+    #[diesel(deserialize_as = Key<Option<OrgId>>)]
+    pub parent_id: Option<OrgId>,
     pub active: bool,
     pub countries: Vec<String>,
     pub industries: Vec<String>,
     pub product_lines: Vec<String>,
-    pub tier: String,
+    #[diesel(deserialize_as = Text<Tier>)]
+    pub tier: Tier,
     pub capacity: i32,
     pub accepting: bool,
     pub version: i32,
@@ -33,14 +40,18 @@ pub struct Org {
 #[derive(Debug, Insertable)]
 #[diesel(table_name = orgs)]
 pub struct NewOrg {
-    pub id: Uuid,
+    #[diesel(serialize_as = Uuid)]
+    pub id: OrgId,
     pub name: String,
-    pub kind: String,
-    pub parent_id: Option<Uuid>,
+    #[diesel(serialize_as = Text<OrgKind>)]
+    pub kind: OrgKind,
+    #[diesel(serialize_as = Key<Option<OrgId>>)]
+    pub parent_id: Option<OrgId>,
     pub countries: Vec<String>,
     pub industries: Vec<String>,
     pub product_lines: Vec<String>,
-    pub tier: String,
+    #[diesel(serialize_as = Text<Tier>)]
+    pub tier: Tier,
     pub capacity: i32,
     pub accepting: bool,
 }
@@ -50,29 +61,31 @@ pub struct NewOrg {
 #[diesel(table_name = orgs)]
 pub struct OrgChanges {
     pub name: Option<String>,
-    pub parent_id: Option<Option<Uuid>>,
+    #[diesel(serialize_as = Key<Option<OrgId>>)]
+    pub parent_id: Option<Option<OrgId>>,
     pub active: Option<bool>,
     pub countries: Option<Vec<String>>,
     pub industries: Option<Vec<String>>,
     pub product_lines: Option<Vec<String>>,
-    pub tier: Option<String>,
+    #[diesel(serialize_as = Text<Tier>)]
+    pub tier: Option<Tier>,
     pub capacity: Option<i32>,
     pub accepting: Option<bool>,
 }
 
 impl Org {
-    pub fn find(conn: &mut PgConnection, id: Uuid) -> QueryResult<Option<Org>> {
+    pub fn find(conn: &mut PgConnection, id: OrgId) -> QueryResult<Option<Org>> {
         orgs::table
-            .find(id)
+            .find(id.0)
             .select(Org::as_select())
             .first(conn)
             .optional()
     }
 
     /// Loads the row and locks it until the transaction ends.
-    pub fn find_for_update(conn: &mut PgConnection, id: Uuid) -> QueryResult<Option<Org>> {
+    pub fn find_for_update(conn: &mut PgConnection, id: OrgId) -> QueryResult<Option<Org>> {
         orgs::table
-            .find(id)
+            .find(id.0)
             .select(Org::as_select())
             .for_update()
             .first(conn)
@@ -81,7 +94,7 @@ impl Org {
 
     pub fn vendor(conn: &mut PgConnection) -> QueryResult<Option<Org>> {
         orgs::table
-            .filter(orgs::kind.eq("vendor"))
+            .filter(orgs::kind.eq(Text(OrgKind::Vendor)))
             .select(Org::as_select())
             .first(conn)
             .optional()
@@ -100,7 +113,7 @@ impl Org {
     pub fn list(
         conn: &mut PgConnection,
         only: Option<&[Uuid]>,
-        kind: Option<&str>,
+        kind: Option<OrgKind>,
         after: Option<Uuid>,
         limit: i64,
     ) -> QueryResult<Vec<Org>> {
@@ -109,7 +122,7 @@ impl Org {
             q = q.filter(orgs::id.eq_any(ids.to_vec()));
         }
         if let Some(kind) = kind {
-            q = q.filter(orgs::kind.eq(kind.to_owned()));
+            q = q.filter(orgs::kind.eq(Text(kind)));
         }
         if let Some(after) = after {
             q = q.filter(orgs::id.gt(after));
@@ -118,15 +131,16 @@ impl Org {
     }
 
     /// Ids of the resellers under a distributor.
-    pub fn reseller_ids(conn: &mut PgConnection, distributor: Uuid) -> QueryResult<Vec<Uuid>> {
+    pub fn reseller_ids(conn: &mut PgConnection, distributor: OrgId) -> QueryResult<Vec<OrgId>> {
         orgs::table
-            .filter(orgs::parent_id.eq(distributor))
+            .filter(orgs::parent_id.eq(distributor.0))
             .select(orgs::id)
             .order(orgs::id)
-            .load(conn)
+            .load::<Uuid>(conn)
+            .map(crate::stored::ids)
     }
 
-    pub fn insert(conn: &mut PgConnection, new: &NewOrg) -> QueryResult<Org> {
+    pub fn insert(conn: &mut PgConnection, new: NewOrg) -> QueryResult<Org> {
         diesel::insert_into(orgs::table)
             .values(new)
             .returning(Org::as_returning())
@@ -134,8 +148,8 @@ impl Org {
     }
 
     /// Applies changes and bumps the version.
-    pub fn update(conn: &mut PgConnection, id: Uuid, changes: &OrgChanges) -> QueryResult<Org> {
-        diesel::update(orgs::table.find(id))
+    pub fn update(conn: &mut PgConnection, id: OrgId, changes: OrgChanges) -> QueryResult<Org> {
+        diesel::update(orgs::table.find(id.0))
             .set((
                 changes,
                 orgs::version.eq(orgs::version + 1),

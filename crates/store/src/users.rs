@@ -1,7 +1,10 @@
 //! Users: the mapping from a JWT subject to an org and a role.
 
+use crate::stored::Text;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
+use prm_domain::ids::{OrgId, UserId};
+use prm_domain::role::Role;
 use uuid::Uuid;
 
 use crate::schema::users;
@@ -9,10 +12,13 @@ use crate::schema::users;
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
 #[diesel(table_name = users, check_for_backend(diesel::pg::Pg))]
 pub struct User {
-    pub id: Uuid,
+    #[diesel(deserialize_as = Uuid)]
+    pub id: UserId,
     pub subject: String,
-    pub org_id: Uuid,
-    pub role: String,
+    #[diesel(deserialize_as = Uuid)]
+    pub org_id: OrgId,
+    #[diesel(deserialize_as = Text<Role>)]
+    pub role: Role,
     pub name: String,
     pub email: String,
     pub active: bool,
@@ -24,10 +30,13 @@ pub struct User {
 #[derive(Debug, Insertable)]
 #[diesel(table_name = users)]
 pub struct NewUser {
-    pub id: Uuid,
+    #[diesel(serialize_as = Uuid)]
+    pub id: UserId,
     pub subject: String,
-    pub org_id: Uuid,
-    pub role: String,
+    #[diesel(serialize_as = Uuid)]
+    pub org_id: OrgId,
+    #[diesel(serialize_as = Text<Role>)]
+    pub role: Role,
     pub name: String,
     pub email: String,
 }
@@ -36,7 +45,8 @@ pub struct NewUser {
 #[derive(Debug, Default, AsChangeset)]
 #[diesel(table_name = users)]
 pub struct UserChanges {
-    pub role: Option<String>,
+    #[diesel(serialize_as = Text<Role>)]
+    pub role: Option<Role>,
     pub name: Option<String>,
     pub email: Option<String>,
     pub active: Option<bool>,
@@ -44,9 +54,9 @@ pub struct UserChanges {
 
 impl User {
     /// Loads the row and locks it until the transaction ends.
-    pub fn find_for_update(conn: &mut PgConnection, id: Uuid) -> QueryResult<Option<User>> {
+    pub fn find_for_update(conn: &mut PgConnection, id: UserId) -> QueryResult<Option<User>> {
         users::table
-            .find(id)
+            .find(id.0)
             .select(User::as_select())
             .for_update()
             .first(conn)
@@ -54,8 +64,8 @@ impl User {
     }
 
     /// Applies changes and bumps the version.
-    pub fn update(conn: &mut PgConnection, id: Uuid, changes: &UserChanges) -> QueryResult<User> {
-        diesel::update(users::table.find(id))
+    pub fn update(conn: &mut PgConnection, id: UserId, changes: UserChanges) -> QueryResult<User> {
+        diesel::update(users::table.find(id.0))
             .set((
                 changes,
                 users::version.eq(users::version + 1),
@@ -65,9 +75,9 @@ impl User {
             .get_result(conn)
     }
 
-    pub fn find(conn: &mut PgConnection, id: Uuid) -> QueryResult<Option<User>> {
+    pub fn find(conn: &mut PgConnection, id: UserId) -> QueryResult<Option<User>> {
         users::table
-            .find(id)
+            .find(id.0)
             .select(User::as_select())
             .first(conn)
             .optional()
@@ -98,7 +108,7 @@ impl User {
         q.order(users::id.asc()).limit(limit).load(conn)
     }
 
-    pub fn insert(conn: &mut PgConnection, new: &NewUser) -> QueryResult<User> {
+    pub fn insert(conn: &mut PgConnection, new: NewUser) -> QueryResult<User> {
         diesel::insert_into(users::table)
             .values(new)
             .returning(User::as_returning())

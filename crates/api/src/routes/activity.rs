@@ -2,8 +2,9 @@
 
 use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
+use prm_domain::ids::{OrgId, UserId};
 use prm_store::Connection;
-use prm_store::activity::{Event, Note, ProgressEntry};
+use prm_store::activity::{Note, ProgressEntry};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -17,8 +18,7 @@ use crate::pagination::{
     Page, decode_time_cursor, encode_time_cursor, fetch_size, into_page_keyed,
 };
 use crate::routes::created;
-use crate::service::activity::{self, NewProgressCommand};
-use crate::service::opportunities::visible;
+use crate::service::activity::{self, NewProgressCommand, TimelineItem};
 use crate::state::AppState;
 
 /// One progress report: append-only, never changed or deleted.
@@ -44,11 +44,11 @@ pub struct ProgressDto {
 impl ProgressDto {
     fn from_row(p: ProgressEntry) -> Result<Self, ApiError> {
         Ok(Self {
-            development_phase: PhaseDto::from_stored(&p.development_phase)?,
+            development_phase: p.development_phase.into(),
             id: p.id,
-            opportunity_id: p.opportunity_id,
-            author_user_id: p.author_user_id,
-            author_org_id: p.author_org_id,
+            opportunity_id: p.opportunity_id.into(),
+            author_user_id: p.author_user_id.into(),
+            author_org_id: p.author_org_id.into(),
             win_probability: p.win_probability,
             technical_exchange: p.technical_exchange,
             test_details: p.test_details,
@@ -99,9 +99,9 @@ impl From<Note> for NoteDto {
     fn from(n: Note) -> Self {
         Self {
             id: n.id,
-            opportunity_id: n.opportunity_id,
-            author_user_id: n.author_user_id,
-            author_org_id: n.author_org_id,
+            opportunity_id: n.opportunity_id.into(),
+            author_user_id: n.author_user_id.into(),
+            author_org_id: n.author_org_id.into(),
             body: n.body,
             internal: n.internal,
             created_at: n.created_at,
@@ -158,6 +158,50 @@ pub struct TimelineItemDto {
     pub status_change: Option<StatusChangeDto>,
 }
 
+impl TimelineItemDto {
+    fn from_item(item: TimelineItem) -> Result<Self, ApiError> {
+        let (created_at, id) = item.key();
+        let (kind, actor_user_id, actor_org_id): (_, Option<UserId>, Option<OrgId>) = match &item {
+            TimelineItem::Note(n) => (
+                TimelineKind::Note,
+                Some(n.author_user_id),
+                Some(n.author_org_id),
+            ),
+            TimelineItem::Progress(p) => (
+                TimelineKind::Progress,
+                Some(p.author_user_id),
+                Some(p.author_org_id),
+            ),
+            TimelineItem::StatusChange(e) => {
+                (TimelineKind::StatusChange, e.actor_user_id, e.actor_org_id)
+            }
+        };
+        let mut dto = Self {
+            kind,
+            id,
+            created_at,
+            actor_user_id: actor_user_id.map(Into::into),
+            actor_org_id: actor_org_id.map(Into::into),
+            note: None,
+            progress: None,
+            status_change: None,
+        };
+        match item {
+            TimelineItem::Note(n) => dto.note = Some(n.into()),
+            TimelineItem::Progress(p) => dto.progress = Some(ProgressDto::from_row(p)?),
+            TimelineItem::StatusChange(e) => {
+                dto.status_change = Some(StatusChangeDto {
+                    action: e.action,
+                    from: e.from_status.map(|s| s.as_str().to_owned()),
+                    to: e.to_status.as_str().to_owned(),
+                    reason: e.reason,
+                })
+            }
+        }
+        Ok(dto)
+    }
+}
+
 #[derive(Debug, Deserialize, Validate, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
@@ -188,7 +232,7 @@ pub async fn add_progress(
     id: web::Path<Uuid>,
     body: JsonBody<CreateProgress>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = id.into_inner();
+    let id = id.into_inner().into();
     let body = body.0;
     let command = NewProgressCommand {
         development_phase: body.development_phase.into(),
@@ -219,21 +263,20 @@ pub async fn list_progress(
     id: web::Path<Uuid>,
     params: QueryParams<ActivityParams>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = id.into_inner();
+    let id = id.into_inner().into();
     let params = params.0;
     let after = decode_time_cursor(params.cursor.as_deref())?;
-    let page = state
+    let rows = state
         .run(caller, move |conn, actor| {
-            visible(conn, actor, id)?;
-            let rows = ProgressEntry::page(conn, id, after, fetch_size(params.limit))?;
-            into_page_keyed(
-                rows,
-                params.limit,
-                |p| encode_time_cursor(p.created_at, p.id),
-                ProgressDto::from_row,
-            )
+            activity::progress(conn, actor, id, after, fetch_size(params.limit))
         })
         .await?;
+    let page = into_page_keyed(
+        rows,
+        params.limit,
+        |p| encode_time_cursor(p.created_at, p.id),
+        ProgressDto::from_row,
+    )?;
     Ok(HttpResponse::Ok().json(page))
 }
 
@@ -246,7 +289,7 @@ pub async fn add_note(
     id: web::Path<Uuid>,
     body: JsonBody<CreateNote>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = id.into_inner();
+    let id = id.into_inner().into();
     let body = body.0;
     let note = state
         .run(caller, move |conn, actor| {
@@ -270,27 +313,20 @@ pub async fn list_notes(
     id: web::Path<Uuid>,
     params: QueryParams<ActivityParams>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = id.into_inner();
+    let id = id.into_inner().into();
     let params = params.0;
     let after = decode_time_cursor(params.cursor.as_deref())?;
-    let page = state
+    let rows = state
         .run(caller, move |conn, actor| {
-            visible(conn, actor, id)?;
-            let rows = Note::page(
-                conn,
-                id,
-                Some(actor.org_id.0),
-                after,
-                fetch_size(params.limit),
-            )?;
-            into_page_keyed(
-                rows,
-                params.limit,
-                |n| encode_time_cursor(n.created_at, n.id),
-                |n| Ok::<_, ApiError>(NoteDto::from(n)),
-            )
+            activity::notes(conn, actor, id, after, fetch_size(params.limit))
         })
         .await?;
+    let page = into_page_keyed(
+        rows,
+        params.limit,
+        |n| encode_time_cursor(n.created_at, n.id),
+        |n| Ok::<_, ApiError>(NoteDto::from(n)),
+    )?;
     Ok(HttpResponse::Ok().json(page))
 }
 
@@ -304,66 +340,22 @@ pub async fn timeline(
     id: web::Path<Uuid>,
     params: QueryParams<ActivityParams>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = id.into_inner();
+    let id = id.into_inner().into();
     let params = params.0;
     let after = decode_time_cursor(params.cursor.as_deref())?;
-    let page = state
+    let items = state
         .run(caller, move |conn, actor| {
-            visible(conn, actor, id)?;
-            let n = fetch_size(params.limit);
-            let scope: Option<Vec<Uuid>> =
-                (!actor.is_vendor()).then(|| actor.org_scope().iter().map(|o| o.0).collect());
-            let mut items: Vec<TimelineItemDto> = Vec::new();
-            for note in Note::page(conn, id, Some(actor.org_id.0), after, n)? {
-                items.push(TimelineItemDto {
-                    kind: TimelineKind::Note,
-                    id: note.id,
-                    created_at: note.created_at,
-                    actor_user_id: Some(note.author_user_id),
-                    actor_org_id: Some(note.author_org_id),
-                    note: Some(note.into()),
-                    progress: None,
-                    status_change: None,
-                });
-            }
-            for p in ProgressEntry::page(conn, id, after, n)? {
-                items.push(TimelineItemDto {
-                    kind: TimelineKind::Progress,
-                    id: p.id,
-                    created_at: p.created_at,
-                    actor_user_id: Some(p.author_user_id),
-                    actor_org_id: Some(p.author_org_id),
-                    progress: Some(ProgressDto::from_row(p)?),
-                    note: None,
-                    status_change: None,
-                });
-            }
-            for e in Event::page(conn, id, scope.as_deref(), after, n)? {
-                items.push(TimelineItemDto {
-                    kind: TimelineKind::StatusChange,
-                    id: e.id,
-                    created_at: e.created_at,
-                    actor_user_id: e.actor_user_id,
-                    actor_org_id: e.actor_org_id,
-                    status_change: Some(StatusChangeDto {
-                        action: e.action,
-                        from: e.from_status,
-                        to: e.to_status,
-                        reason: e.reason,
-                    }),
-                    note: None,
-                    progress: None,
-                });
-            }
-            items.sort_by_key(|i| std::cmp::Reverse((i.created_at, i.id)));
-            items.truncate(usize::try_from(n).unwrap_or(usize::MAX));
-            into_page_keyed(
-                items,
-                params.limit,
-                |i| encode_time_cursor(i.created_at, i.id),
-                Ok::<_, ApiError>,
-            )
+            activity::timeline(conn, actor, id, after, fetch_size(params.limit))
         })
         .await?;
+    let page = into_page_keyed(
+        items,
+        params.limit,
+        |i| {
+            let (at, id) = i.key();
+            encode_time_cursor(at, id)
+        },
+        TimelineItemDto::from_item,
+    )?;
     Ok(HttpResponse::Ok().json(page))
 }

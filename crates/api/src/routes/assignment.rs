@@ -2,6 +2,7 @@
 
 use actix_web::{HttpResponse, get, post, web};
 use prm_domain::assignment::Ranking;
+use prm_domain::ids::OpportunityId;
 use prm_store::policies::PolicyRow;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -128,7 +129,7 @@ pub async fn candidates(
     caller: Caller,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = id.into_inner();
+    let id = OpportunityId::from(id.into_inner());
     let ranking = state
         .run(caller, move |conn, actor| {
             let view = visible(conn, actor, id)?;

@@ -3,18 +3,16 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
-use prm_domain::customer::{self as rules, CustomerIdentity, ExistingCustomer, Registration};
-use prm_domain::values::CountryCode;
+use prm_domain::customer as rules;
 use prm_store::Connection;
-use prm_store::customers::{Customer, IdentityKeys, NewCustomer, lock_identity_checks};
-use prm_store::orgs::Org;
+use prm_store::customers::Customer;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 use validator::Validate;
 
 use crate::auth::Caller;
-use crate::dto::{OrgKindDto, RegistrationDto, not_blank, valid_country};
+use crate::dto::{RegistrationDto, not_blank, valid_country};
 use crate::error::{ApiError, Problem};
 use crate::extract::{JsonBody, QueryParams};
 use crate::pagination::{Page, decode_cursor, fetch_size, into_page};
@@ -60,9 +58,9 @@ impl CustomerDto {
     /// With the name masked or not.
     pub fn shown(c: Customer, masked: bool) -> Result<Self, ApiError> {
         Ok(Self {
-            registration: RegistrationDto::from_stored(&c.registration)?,
-            id: c.id,
-            org_id: c.org_id,
+            registration: c.registration.into(),
+            id: c.id.into(),
+            org_id: c.org_id.into(),
             name: if masked {
                 rules::mask_name(&c.name)
             } else {
@@ -172,62 +170,18 @@ pub async fn create_customer(
     body: JsonBody<CreateCustomer>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.0;
+    let command = customers::NewCustomerCommand {
+        org_id: body.org_id.map(Into::into),
+        name: body.name,
+        country: body.country,
+        industry: body.industry,
+        tax_id: body.tax_id,
+        web_domain: body.web_domain,
+        registration: body.registration.map(Into::into),
+    };
     let customer = state
         .run(caller, move |conn, actor| {
-            conn.transaction(|conn| {
-                let org_id = body.org_id.unwrap_or(actor.org_id.0);
-                let visible = actor.is_vendor() || org_id == actor.org_id.0;
-                let org = if visible {
-                    Org::find(conn, org_id)?
-                } else {
-                    None
-                };
-                let org = org.ok_or_else(|| ApiError::validation("org_id", "no such org"))?;
-                let kind = OrgKindDto::from_stored(&org.kind)?.into();
-                let registration = rules::decide_registration(
-                    actor,
-                    (org_id.into(), kind),
-                    body.registration.map(Into::into),
-                )?;
-                let country: CountryCode = body
-                    .country
-                    .parse()
-                    .map_err(|e: String| ApiError::validation("country", e))?;
-                let identity = CustomerIdentity::new(
-                    &body.name,
-                    country,
-                    body.tax_id.as_deref(),
-                    body.web_domain.as_deref(),
-                );
-                lock_identity_checks(conn)?;
-                let existing = Customer::identity_candidates(
-                    conn,
-                    IdentityKeys {
-                        name_key: &identity.name_key,
-                        country: country.as_str(),
-                        tax_id_key: identity.tax_id.as_deref(),
-                        domain_key: identity.web_domain.as_deref(),
-                    },
-                )?
-                .into_iter()
-                .map(|(c, org_name)| existing_customer(c, org_name))
-                .collect::<Result<Vec<_>, ApiError>>()?;
-                rules::check_new_customer(org_id.into(), registration, &identity, &existing)?;
-                let new = NewCustomer {
-                    id: Uuid::now_v7(),
-                    org_id,
-                    name: body.name.trim().to_owned(),
-                    name_key: identity.name_key.clone(),
-                    country: country.to_string(),
-                    industry: body.industry.map(|i| i.trim().to_lowercase()),
-                    tax_id: body.tax_id.map(|t| t.trim().to_owned()),
-                    tax_id_key: identity.tax_id.clone(),
-                    web_domain: body.web_domain.map(|d| d.trim().to_owned()),
-                    domain_key: identity.web_domain.clone(),
-                    registration: registration.as_str().to_owned(),
-                };
-                Ok(Customer::insert(conn, &new)?)
-            })
+            conn.transaction(|conn| customers::create(conn, actor, command))
         })
         .await?;
     let dto = CustomerDto::from_row(customer)?;
@@ -236,26 +190,6 @@ pub async fn create_customer(
         dto.version,
         &dto,
     ))
-}
-
-fn existing_customer(c: Customer, org_name: String) -> Result<ExistingCustomer, ApiError> {
-    let country: CountryCode = c
-        .country
-        .parse()
-        .map_err(|e: String| ApiError::Internal(format!("stored country: {e}")))?;
-    let registration: Registration = RegistrationDto::from_stored(&c.registration)?.into();
-    Ok(ExistingCustomer {
-        id: c.id.into(),
-        org_id: c.org_id.into(),
-        org_name,
-        registration,
-        identity: CustomerIdentity {
-            name_key: c.name_key,
-            country,
-            tax_id: c.tax_id_key,
-            web_domain: c.domain_key,
-        },
-    })
 }
 
 /// List the customers the caller may see. Distributors choose `scope=mine`
@@ -269,36 +203,27 @@ pub async fn list_customers(
 ) -> Result<HttpResponse, ApiError> {
     let params = params.0;
     let after = decode_cursor(params.cursor.as_deref())?;
+    let scope = params.scope.map(|s| match s {
+        CustomerScope::Mine => customers::Scope::Mine,
+        CustomerScope::Resellers => customers::Scope::Resellers,
+    });
     let rows = state
         .run(caller, move |conn, actor| {
-            let scope: Option<Vec<Uuid>> = if actor.is_vendor() {
-                params.org_id.map(|o| vec![o])
-            } else {
-                let orgs = match params.scope {
-                    None => actor.org_scope(),
-                    Some(CustomerScope::Mine) => vec![actor.org_id],
-                    Some(CustomerScope::Resellers) => actor.reseller_ids.clone(),
-                };
-                let mut ids: Vec<Uuid> = orgs.iter().map(|o| o.0).collect();
-                if let Some(only) = params.org_id {
-                    ids.retain(|o| *o == only);
-                }
-                Some(ids)
-            };
-            let rows = Customer::list(conn, scope.as_deref(), after, fetch_size(params.limit))?;
-            // Only the rows shown count as revealed, not the look-ahead row.
-            let shown = usize::try_from(fetch_size(params.limit) - 1).unwrap_or(0);
-            let (page_rows, extra) = split_at(rows, shown);
-            let mut out =
-                customers::present(conn, actor, page_rows, params.reveal.unwrap_or(false))?;
-            out.extend(extra.into_iter().map(|c| (c, true)));
-            Ok(out)
+            customers::list(
+                conn,
+                actor,
+                params.org_id.map(Into::into),
+                scope,
+                params.reveal.unwrap_or(false),
+                after,
+                fetch_size(params.limit),
+            )
         })
         .await?;
     let page = into_page(
         rows,
         params.limit,
-        |(c, _)| c.id,
+        |(c, _)| c.id.0,
         |(c, m)| CustomerDto::shown(c, m),
     )?;
     Ok(HttpResponse::Ok().json(page))
@@ -317,26 +242,13 @@ pub async fn get_customer(
     id: web::Path<Uuid>,
     params: QueryParams<CustomerGetParams>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = id.into_inner();
+    let id = id.into_inner().into();
     let params = params.0;
     let customer = state
         .run(caller, move |conn, actor| {
-            let c = Customer::find(conn, id)?.ok_or(ApiError::NotFound)?;
-            if !rules::can_view_customer(actor, c.org_id.into()) {
-                return Err(ApiError::NotFound);
-            }
-            let mut shown =
-                customers::present(conn, actor, vec![c], params.reveal.unwrap_or(false))?;
-            shown
-                .pop()
-                .ok_or_else(|| ApiError::Internal("customer vanished".into()))
+            customers::get(conn, actor, id, params.reveal.unwrap_or(false))
         })
         .await?;
     let dto = CustomerDto::shown(customer.0, customer.1)?;
     Ok(single(StatusCode::OK, dto.version, &dto))
-}
-
-fn split_at(mut rows: Vec<Customer>, at: usize) -> (Vec<Customer>, Vec<Customer>) {
-    let rest = rows.split_off(at.min(rows.len()));
-    (rows, rest)
 }

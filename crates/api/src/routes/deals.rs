@@ -5,6 +5,7 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, NaiveDate, Utc};
 use prm_domain::deal::RegStatus;
+use prm_domain::ids::OpportunityId;
 use prm_store::Connection;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -67,14 +68,14 @@ fn dto(read: RegistrationRead) -> RegistrationDto {
         status: facts.status.into(),
         conflicts: conflicts_visible.then_some(r.conflict_ids),
         id: r.id,
-        opportunity_id: r.opportunity_id,
-        org_id: r.org_id,
-        customer_id: r.customer_id,
+        opportunity_id: r.opportunity_id.into(),
+        org_id: r.org_id.into(),
+        customer_id: r.customer_id.into(),
         product_lines: r.product_lines,
         justification: r.justification,
         exclusive_until: r.exclusive_until,
         decision_reason: r.decision_reason,
-        submitted_by_user_id: r.submitted_by_user_id,
+        submitted_by_user_id: r.submitted_by_user_id.into(),
         decided_at: r.decided_at,
         version: r.version,
         created_at: r.created_at,
@@ -123,7 +124,7 @@ pub async fn register(
     id: web::Path<Uuid>,
     body: JsonBody<CreateRegistration>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = id.into_inner();
+    let id = OpportunityId::from(id.into_inner());
     let body = body.0;
     let command = NewRegistrationCommand {
         product_lines: body.product_lines,
@@ -155,7 +156,7 @@ pub async fn get_for_opportunity(
     caller: Caller,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = id.into_inner();
+    let id = OpportunityId::from(id.into_inner());
     let reg = state
         .run(caller, move |conn, actor| {
             deals::latest_for(conn, actor, id)

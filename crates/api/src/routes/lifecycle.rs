@@ -21,6 +21,8 @@ use crate::routes::opportunities::{OpportunityDto, read_response};
 use crate::service::lifecycle::{self, Request};
 use crate::service::opportunities::visible;
 use crate::state::AppState;
+use prm_domain::OrgId;
+use prm_domain::ids::{OpportunityId, UserId};
 use prm_domain::lifecycle::Command;
 
 /// Runs one lifecycle request as its own unit of work and answers the
@@ -35,7 +37,7 @@ pub async fn respond(
 ) -> Result<HttpResponse, ApiError> {
     let read = state
         .run(caller, move |conn, actor| {
-            conn.transaction(|conn| lifecycle::perform(conn, actor, id, &if_match, request))
+            conn.transaction(|conn| lifecycle::perform(conn, actor, id.into(), &if_match, request))
         })
         .await?;
     read_response(StatusCode::OK, read)
@@ -164,9 +166,12 @@ pub async fn distribute(
         id.into_inner(),
         if_match,
         Request::Distribute {
-            partner: body.0.partner_id,
+            partner: body.0.partner_id.into(),
             accept_by: body.0.accept_by,
-            collaborators: body.0.collaborator_ids,
+            collaborators: body
+                .0
+                .collaborator_ids
+                .map(|c| c.into_iter().map(OrgId::from).collect()),
         },
     )
     .await
@@ -413,8 +418,8 @@ pub async fn assign_owner(
     if_match: IfMatch,
     body: JsonBody<AssignOwnerBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let target = body.0.user_id;
-    let id = id.into_inner();
+    let target = UserId::from(body.0.user_id);
+    let id = OpportunityId::from(id.into_inner());
     let read = state
         .run(caller, move |conn, actor| {
             conn.transaction(|conn| lifecycle::assign_owner(conn, actor, id, &if_match, target))
@@ -452,7 +457,7 @@ pub async fn list_collaborators(
     caller: Caller,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = id.into_inner();
+    let id = OpportunityId::from(id.into_inner());
     let list = state
         .run(caller, move |conn, actor| {
             let view = visible(conn, actor, id)?;
@@ -462,7 +467,7 @@ pub async fn list_collaborators(
                     let org = Org::find(conn, *o)?
                         .ok_or_else(|| ApiError::Internal("collaborator org gone".into()))?;
                     Ok(CollaboratorDto {
-                        org_id: org.id,
+                        org_id: org.id.into(),
                         name: org.name,
                     })
                 })
@@ -522,7 +527,7 @@ async fn change_collaborators(
     let read = state
         .run(caller, move |conn, actor| {
             conn.transaction(|conn| {
-                lifecycle::change_collaborators(conn, actor, id, &if_match, org.into(), add)
+                lifecycle::change_collaborators(conn, actor, id.into(), &if_match, org.into(), add)
             })
         })
         .await?;

@@ -26,8 +26,8 @@ pub struct MeDto {
 pub async fn get_me(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
     let (user, org) = state
         .run(caller, |conn, actor| {
-            let user = User::find(conn, actor.user_id.0)?.ok_or(ApiError::NotFound)?;
-            let org = Org::find(conn, actor.org_id.0)?.ok_or(ApiError::NotFound)?;
+            let user = User::find(conn, actor.user_id)?.ok_or(ApiError::NotFound)?;
+            let org = Org::find(conn, actor.org_id)?.ok_or(ApiError::NotFound)?;
             Ok((user, org))
         })
         .await?;

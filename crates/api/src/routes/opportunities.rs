@@ -5,6 +5,7 @@ use actix_web::{HttpResponse, get, patch, post, web};
 use bigdecimal::BigDecimal;
 use chrono::{DateTime, NaiveDate, Utc};
 use prm_domain::FieldError;
+use prm_domain::ids::OpportunityId;
 use prm_domain::opportunity::{Phase, Status};
 use prm_domain::values::{CurrencyCode, Money};
 use prm_store::Connection;
@@ -167,19 +168,8 @@ pub fn opportunity_response(status: StatusCode, dto: &OpportunityDto) -> HttpRes
     JsonBytes::written(dto, ITEM_JSON_BYTES).single(status, dto.version)
 }
 
-fn stored_money(
-    amount: Option<BigDecimal>,
-    currency: Option<&str>,
-) -> Result<Option<MoneyDto>, ApiError> {
-    match (amount, currency) {
-        (Some(a), Some(c)) => {
-            let c: CurrencyCode = c
-                .parse()
-                .map_err(|e: String| ApiError::Internal(format!("stored currency: {e}")))?;
-            Ok(Some(MoneyDto::from_money(&Money::from_parts(a, c))))
-        }
-        _ => Ok(None),
-    }
+fn stored_money(amount: Option<BigDecimal>, currency: Option<CurrencyCode>) -> Option<MoneyDto> {
+    Some(MoneyDto::from_money(&Money::from_parts(amount?, currency?)))
 }
 
 /// About what one opportunity takes as JSON, to size a page's buffer once.
@@ -199,13 +189,13 @@ impl OpportunityDto {
         } = r;
         let o = view.row;
         Ok(OpportunityDto {
-            id: o.id,
+            id: o.id.into(),
             reference: prm_domain::opportunity::reference(o.reference_no),
             topic: o.topic,
             status: facts.status.into(),
             origin: facts.origin.into(),
             customer: CustomerRef {
-                id: o.customer_id,
+                id: o.customer_id.into(),
                 name: if name_masked {
                     prm_domain::customer::mask_name(&view.customer_name)
                 } else {
@@ -219,8 +209,8 @@ impl OpportunityDto {
                 phone: o.contact_phone.filter(|_| contact_visible),
                 title: o.contact_title,
             },
-            estimated_revenue: stored_money(o.estimated_revenue, o.currency.as_deref())?,
-            actual_revenue: stored_money(o.actual_revenue, o.currency.as_deref())?,
+            estimated_revenue: stored_money(o.estimated_revenue, o.currency),
+            actual_revenue: stored_money(o.actual_revenue, o.currency),
             expected_close_date: o.expected_close_date,
             customer_situation: o.customer_situation,
             customer_need: o.customer_need,
@@ -229,15 +219,11 @@ impl OpportunityDto {
             industry: o.industry,
             product_lines: o.product_lines,
             marketing_task_id: o.marketing_task_id,
-            owner_org_id: o.owner_org_id,
-            owner_user_id: o.owner_user_id,
-            primary_partner_id: o.primary_partner_id,
-            collaborator_ids: view.collaborator_ids,
-            pipeline_phase: o
-                .pipeline_phase
-                .as_deref()
-                .map(PhaseDto::from_stored)
-                .transpose()?,
+            owner_org_id: o.owner_org_id.into(),
+            owner_user_id: o.owner_user_id.into(),
+            primary_partner_id: o.primary_partner_id.map(Into::into),
+            collaborator_ids: view.collaborator_ids.into_iter().map(Into::into).collect(),
+            pipeline_phase: o.pipeline_phase.map(PhaseDto::from),
             win_probability: o.win_probability,
             accept_by: o.accept_by,
             expires_on: o.expires_on,
@@ -295,7 +281,7 @@ impl CreateOpportunity {
         );
         service::NewOpportunityCommand {
             topic: self.topic,
-            customer_id: self.customer_id,
+            customer_id: self.customer_id.into(),
             contact: self.contact.map(ContactInput::command),
             estimated_revenue,
             expected_close_date: self.expected_close_date,
@@ -715,7 +701,7 @@ pub async fn get_opportunity(
     caller: Caller,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = id.into_inner();
+    let id = OpportunityId::from(id.into_inner());
     let read = state
         .run(caller, move |conn, actor| service::get(conn, actor, id))
         .await?;
@@ -745,7 +731,7 @@ pub async fn update_opportunity(
     if_match: IfMatch,
     body: JsonBody<UpdateOpportunity>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = id.into_inner();
+    let id = OpportunityId::from(id.into_inner());
     let command = body.0.command()?;
     let read = state
         .run(caller, move |conn, actor| {

@@ -3,23 +3,21 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, get, patch, post, web};
 use chrono::{DateTime, Utc};
-use prm_domain::org::{self as rules, OrgEdit, OrgKind};
-use prm_domain::values::labels;
+use prm_domain::org::OrgKind;
 use prm_store::Connection;
-use prm_store::orgs::{NewOrg, Org, OrgChanges};
+use prm_store::orgs::Org;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 use validator::Validate;
 
 use crate::auth::Caller;
-use crate::dto::{
-    OrgKindDto, TierDto, countries, double_option, not_blank, valid_countries, valid_labels,
-};
+use crate::dto::{OrgKindDto, TierDto, double_option, not_blank, valid_countries, valid_labels};
 use crate::error::ApiError;
 use crate::extract::{IfMatch, JsonBody, QueryParams};
 use crate::pagination::{Page, decode_cursor, fetch_size, into_page};
 use crate::routes::{created, single};
+use crate::service::orgs;
 use crate::state::AppState;
 
 /// What automatic distribution knows about a partner.
@@ -65,7 +63,7 @@ pub struct OrgDto {
 
 impl OrgDto {
     pub fn from_row(o: Org) -> Result<Self, ApiError> {
-        let kind = OrgKindDto::from_stored(&o.kind)?;
+        let kind = OrgKindDto::from(o.kind);
         let profile = if kind == OrgKindDto::Vendor {
             None
         } else {
@@ -73,16 +71,16 @@ impl OrgDto {
                 countries: o.countries,
                 industries: o.industries,
                 product_lines: o.product_lines,
-                tier: TierDto::from_stored(&o.tier)?,
+                tier: o.tier.into(),
                 capacity: o.capacity,
                 accepting: o.accepting,
             })
         };
         Ok(Self {
-            id: o.id,
+            id: o.id.into(),
             name: o.name,
             kind,
-            parent_id: o.parent_id,
+            parent_id: o.parent_id.map(Into::into),
             active: o.active,
             profile,
             version: o.version,
@@ -113,20 +111,16 @@ pub struct ProfileInput {
 }
 
 impl ProfileInput {
-    fn touches_more_than_accepting(&self) -> bool {
-        self.countries.is_some()
-            || self.industries.is_some()
-            || self.product_lines.is_some()
-            || self.tier.is_some()
-            || self.capacity.is_some()
+    fn command(self) -> orgs::ProfileCommand {
+        orgs::ProfileCommand {
+            countries: self.countries,
+            industries: self.industries,
+            product_lines: self.product_lines,
+            tier: self.tier.map(Into::into),
+            capacity: self.capacity,
+            accepting: self.accepting,
+        }
     }
-}
-
-fn normalized_labels(v: &Option<Vec<String>>) -> Result<Option<Vec<String>>, ApiError> {
-    v.as_deref()
-        .map(labels)
-        .transpose()
-        .map_err(|e| ApiError::Internal(format!("labels passed validation: {e}")))
 }
 
 /// A new partner organization.
@@ -179,28 +173,6 @@ pub struct OrgListParams {
     pub kind: Option<OrgKindDto>,
 }
 
-fn parent_kind(
-    conn: &mut prm_store::PgConnection,
-    id: Option<Uuid>,
-) -> Result<Option<OrgKind>, ApiError> {
-    let Some(id) = id else { return Ok(None) };
-    let parent =
-        Org::find(conn, id)?.ok_or_else(|| ApiError::validation("parent_id", "no such org"))?;
-    Ok(Some(OrgKindDto::from_stored(&parent.kind)?.into()))
-}
-
-fn duplicate_name(e: prm_store::diesel_result::Error) -> ApiError {
-    let e = prm_store::StoreError::from(e);
-    if e.unique_violation().is_some() {
-        ApiError::Conflict {
-            code: "duplicate_org_name",
-            detail: "an org with this name already exists".to_owned(),
-        }
-    } else {
-        e.into()
-    }
-}
-
 /// Create a partner organization (vendor admin).
 #[utoipa::path(
     tag = "orgs",
@@ -219,35 +191,15 @@ pub async fn create_org(
     body: JsonBody<CreateOrg>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.0;
+    let command = orgs::NewOrgCommand {
+        name: body.name,
+        kind: body.kind.into(),
+        parent_id: body.parent_id.map(Into::into),
+        profile: body.profile.map(ProfileInput::command),
+    };
     let org = state
         .run(caller, move |conn, actor| {
-            rules::can_manage_orgs(actor)?;
-            conn.transaction(|conn| {
-                let parent = parent_kind(conn, body.parent_id)?;
-                rules::check_new_org(body.kind.into(), parent)?;
-                let p = body.profile.as_ref();
-                let new = NewOrg {
-                    id: Uuid::now_v7(),
-                    name: body.name.trim().to_owned(),
-                    kind: OrgKind::from(body.kind).as_str().to_owned(),
-                    parent_id: body.parent_id,
-                    countries: p
-                        .and_then(|p| p.countries.as_deref())
-                        .map(countries)
-                        .unwrap_or_default(),
-                    industries: normalized_labels(&p.and_then(|p| p.industries.clone()))?
-                        .unwrap_or_default(),
-                    product_lines: normalized_labels(&p.and_then(|p| p.product_lines.clone()))?
-                        .unwrap_or_default(),
-                    tier: p
-                        .and_then(|p| p.tier)
-                        .map_or(TierDto::Registered, |t| t)
-                        .into_tier_str(),
-                    capacity: p.and_then(|p| p.capacity).unwrap_or(10),
-                    accepting: p.and_then(|p| p.accepting).unwrap_or(true),
-                };
-                Org::insert(conn, &new).map_err(duplicate_name)
-            })
+            conn.transaction(|conn| orgs::create(conn, actor, command))
         })
         .await?;
     // A new reseller changes its distributor's scope.
@@ -258,12 +210,6 @@ pub async fn create_org(
         dto.version,
         &dto,
     ))
-}
-
-impl TierDto {
-    fn into_tier_str(self) -> String {
-        prm_domain::org::Tier::from(self).as_str().to_owned()
-    }
 }
 
 /// List the orgs the caller may see: all for vendor users; a partner's own
@@ -277,21 +223,13 @@ pub async fn list_orgs(
 ) -> Result<HttpResponse, ApiError> {
     let params = params.0;
     let after = decode_cursor(params.cursor.as_deref())?;
+    let kind = params.kind.map(OrgKind::from);
     let rows = state
         .run(caller, move |conn, actor| {
-            let scope: Option<Vec<Uuid>> =
-                (!actor.is_vendor()).then(|| actor.org_scope().iter().map(|o| o.0).collect());
-            let kind = params.kind.map(|k| OrgKind::from(k).as_str());
-            Ok(Org::list(
-                conn,
-                scope.as_deref(),
-                kind,
-                after,
-                fetch_size(params.limit),
-            )?)
+            orgs::list(conn, actor, kind, after, fetch_size(params.limit))
         })
         .await?;
-    let page = into_page(rows, params.limit, |o| o.id, OrgDto::from_row)?;
+    let page = into_page(rows, params.limit, |o| o.id.0, OrgDto::from_row)?;
     Ok(HttpResponse::Ok().json(page))
 }
 
@@ -307,14 +245,9 @@ pub async fn get_org(
     caller: Caller,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = id.into_inner();
+    let id = id.into_inner().into();
     let org = state
-        .run(caller, move |conn, actor| {
-            if !rules::can_view_org(actor, id.into()) {
-                return Err(ApiError::NotFound);
-            }
-            Org::find(conn, id)?.ok_or(ApiError::NotFound)
-        })
+        .run(caller, move |conn, actor| orgs::get(conn, actor, id))
         .await?;
     let dto = OrgDto::from_row(org)?;
     Ok(single(StatusCode::OK, dto.version, &dto))
@@ -339,62 +272,17 @@ pub async fn update_org(
     if_match: IfMatch,
     body: JsonBody<UpdateOrg>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = id.into_inner();
+    let id = id.into_inner().into();
     let body = body.0;
+    let command = orgs::EditOrgCommand {
+        name: body.name,
+        parent_id: body.parent_id.map(|p| p.map(Into::into)),
+        active: body.active,
+        profile: body.profile.map(ProfileInput::command),
+    };
     let org = state
         .run(caller, move |conn, actor| {
-            let edit = OrgEdit {
-                other_fields: body.name.is_some()
-                    || body.parent_id.is_some()
-                    || body.active.is_some()
-                    || body
-                        .profile
-                        .as_ref()
-                        .is_some_and(ProfileInput::touches_more_than_accepting),
-                accepting: body.profile.as_ref().is_some_and(|p| p.accepting.is_some()),
-            };
-            conn.transaction(|conn| {
-                let current = Org::find_for_update(conn, id)?.ok_or(ApiError::NotFound)?;
-                rules::can_edit_org(actor, id.into(), edit)?;
-                if_match.check(current.version)?;
-                let kind: OrgKind = OrgKindDto::from_stored(&current.kind)?.into();
-                if kind == OrgKind::Vendor {
-                    if body.active == Some(false) {
-                        return Err(ApiError::validation(
-                            "active",
-                            "the vendor org cannot be deactivated",
-                        ));
-                    }
-                    if body.profile.is_some() || body.parent_id.is_some() {
-                        return Err(ApiError::validation(
-                            "profile",
-                            "the vendor org has no assignment profile or parent",
-                        ));
-                    }
-                }
-                if let Some(parent) = body.parent_id {
-                    if parent == Some(id) {
-                        return Err(ApiError::validation(
-                            "parent_id",
-                            "an org cannot be its own parent",
-                        ));
-                    }
-                    rules::check_parent(kind, parent_kind(conn, parent)?)?;
-                }
-                let p = body.profile.as_ref();
-                let changes = OrgChanges {
-                    name: body.name.as_deref().map(|n| n.trim().to_owned()),
-                    parent_id: body.parent_id,
-                    active: body.active,
-                    countries: p.and_then(|p| p.countries.as_deref()).map(countries),
-                    industries: normalized_labels(&p.and_then(|p| p.industries.clone()))?,
-                    product_lines: normalized_labels(&p.and_then(|p| p.product_lines.clone()))?,
-                    tier: p.and_then(|p| p.tier).map(TierDto::into_tier_str),
-                    capacity: p.and_then(|p| p.capacity),
-                    accepting: p.and_then(|p| p.accepting),
-                };
-                Org::update(conn, id, &changes).map_err(duplicate_name)
-            })
+            conn.transaction(|conn| orgs::update(conn, actor, id, &if_match, command))
         })
         .await?;
     // Activity and parent links decide who may act for whom.

@@ -3,23 +3,20 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, get, patch, post, web};
 use chrono::{DateTime, Utc};
-use prm_domain::org::OrgKind;
-use prm_domain::role::Role;
-use prm_domain::user as rules;
 use prm_store::Connection;
-use prm_store::orgs::Org;
-use prm_store::users::{NewUser, User, UserChanges};
+use prm_store::users::User;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 use validator::Validate;
 
 use crate::auth::Caller;
-use crate::dto::{OrgKindDto, RoleDto, not_blank, valid_email};
+use crate::dto::{RoleDto, not_blank, valid_email};
 use crate::error::{ApiError, Problem};
 use crate::extract::{IfMatch, JsonBody, QueryParams};
 use crate::pagination::{Page, decode_cursor, fetch_size, into_page};
 use crate::routes::{created, single};
+use crate::service::users;
 use crate::state::AppState;
 
 /// A user of the service, mapped from a JWT subject.
@@ -49,10 +46,10 @@ pub struct UserDto {
 impl UserDto {
     pub fn from_row(u: User) -> Result<Self, ApiError> {
         Ok(Self {
-            role: RoleDto::from_stored(&u.role)?,
-            id: u.id,
+            role: u.role.into(),
+            id: u.id.into(),
             subject: u.subject,
-            org_id: u.org_id,
+            org_id: u.org_id.into(),
             name: u.name,
             email: u.email,
             active: u.active,
@@ -115,12 +112,6 @@ pub struct UserListParams {
     pub org_id: Option<Uuid>,
 }
 
-fn org_kind(conn: &mut prm_store::PgConnection, org_id: Uuid) -> Result<OrgKind, ApiError> {
-    let org =
-        Org::find(conn, org_id)?.ok_or_else(|| ApiError::validation("org_id", "no such org"))?;
-    Ok(OrgKindDto::from_stored(&org.kind)?.into())
-}
-
 /// Create a user (vendor admin for any org; partner admin for its own org).
 #[utoipa::path(
     tag = "users",
@@ -139,36 +130,16 @@ pub async fn create_user(
     body: JsonBody<CreateUser>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.0;
+    let command = users::NewUserCommand {
+        subject: body.subject,
+        org_id: body.org_id.into(),
+        role: body.role.into(),
+        name: body.name,
+        email: body.email,
+    };
     let user = state
         .run(caller, move |conn, actor| {
-            conn.transaction(|conn| {
-                let kind = if rules::can_view_users_of(actor, body.org_id.into()) {
-                    org_kind(conn, body.org_id)?
-                } else {
-                    // Same answer as for an org that does not exist.
-                    return Err(ApiError::validation("org_id", "no such org"));
-                };
-                rules::can_manage_user(actor, body.org_id.into(), kind, Some(body.role.into()))?;
-                let new = NewUser {
-                    id: Uuid::now_v7(),
-                    subject: body.subject.trim().to_owned(),
-                    org_id: body.org_id,
-                    role: Role::from(body.role).as_str().to_owned(),
-                    name: body.name.trim().to_owned(),
-                    email: body.email.trim().to_owned(),
-                };
-                User::insert(conn, &new).map_err(|e| {
-                    let e = prm_store::StoreError::from(e);
-                    if e.unique_violation().is_some() {
-                        ApiError::Conflict {
-                            code: "duplicate_subject",
-                            detail: "a user with this subject already exists".to_owned(),
-                        }
-                    } else {
-                        e.into()
-                    }
-                })
-            })
+            conn.transaction(|conn| users::create(conn, actor, command))
         })
         .await?;
     let dto = UserDto::from_row(user)?;
@@ -190,25 +161,13 @@ pub async fn list_users(
 ) -> Result<HttpResponse, ApiError> {
     let params = params.0;
     let after = decode_cursor(params.cursor.as_deref())?;
+    let only = params.org_id.map(Into::into);
     let rows = state
         .run(caller, move |conn, actor| {
-            let scope: Option<Vec<Uuid>> = match (actor.is_vendor(), params.org_id) {
-                (true, None) => None,
-                (true, Some(org)) => Some(vec![org]),
-                // A partner asking for another org's users gets an empty page,
-                // exactly as for an org that does not exist.
-                (false, Some(org)) if org != actor.org_id.0 => Some(vec![]),
-                (false, _) => Some(vec![actor.org_id.0]),
-            };
-            Ok(User::list(
-                conn,
-                scope.as_deref(),
-                after,
-                fetch_size(params.limit),
-            )?)
+            users::list(conn, actor, only, after, fetch_size(params.limit))
         })
         .await?;
-    let page = into_page(rows, params.limit, |u| u.id, UserDto::from_row)?;
+    let page = into_page(rows, params.limit, |u| u.id.0, UserDto::from_row)?;
     Ok(HttpResponse::Ok().json(page))
 }
 
@@ -224,16 +183,9 @@ pub async fn get_user(
     caller: Caller,
     id: web::Path<Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = id.into_inner();
+    let id = id.into_inner().into();
     let user = state
-        .run(caller, move |conn, actor| {
-            let user = User::find(conn, id)?.ok_or(ApiError::NotFound)?;
-            if rules::can_view_users_of(actor, user.org_id.into()) {
-                Ok(user)
-            } else {
-                Err(ApiError::NotFound)
-            }
-        })
+        .run(caller, move |conn, actor| users::get(conn, actor, id))
         .await?;
     let dto = UserDto::from_row(user)?;
     Ok(single(StatusCode::OK, dto.version, &dto))
@@ -255,37 +207,17 @@ pub async fn update_user(
     if_match: IfMatch,
     body: JsonBody<UpdateUser>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = id.into_inner();
+    let id = id.into_inner().into();
     let body = body.0;
+    let command = users::EditUserCommand {
+        role: body.role.map(Into::into),
+        name: body.name,
+        email: body.email,
+        active: body.active,
+    };
     let user = state
         .run(caller, move |conn, actor| {
-            conn.transaction(|conn| {
-                let current = User::find_for_update(conn, id)?.ok_or(ApiError::NotFound)?;
-                if !rules::can_view_users_of(actor, current.org_id.into()) {
-                    return Err(ApiError::NotFound);
-                }
-                let kind = org_kind(conn, current.org_id)?;
-                rules::can_manage_user(
-                    actor,
-                    current.org_id.into(),
-                    kind,
-                    body.role.map(Into::into),
-                )?;
-                if_match.check(current.version)?;
-                if current.id == actor.user_id.0 && body.active == Some(false) {
-                    return Err(ApiError::validation(
-                        "active",
-                        "you cannot deactivate yourself",
-                    ));
-                }
-                let changes = UserChanges {
-                    role: body.role.map(|r| Role::from(r).as_str().to_owned()),
-                    name: body.name.as_deref().map(|n| n.trim().to_owned()),
-                    email: body.email.as_deref().map(|e| e.trim().to_owned()),
-                    active: body.active,
-                };
-                Ok(User::update(conn, id, &changes)?)
-            })
+            conn.transaction(|conn| users::update(conn, actor, id, &if_match, command))
         })
         .await?;
     // A changed role or a deactivation applies from the next request.

@@ -1,17 +1,20 @@
-//! Activity use cases: append a progress entry or a note to an opportunity.
+//! Activity use cases: append a progress entry or a note to an opportunity,
+//! and read them with its status changes as the caller may.
 
+use chrono::{DateTime, Utc};
 use prm_domain::Actor;
 use prm_domain::events::EventType;
+use prm_domain::ids::OpportunityId;
 use prm_domain::lifecycle::check_phase;
 use prm_domain::opportunity::{Action, Phase};
 use prm_store::PgConnection;
-use prm_store::activity::{NewNote, NewProgress, Note, ProgressEntry, latest_phase};
+use prm_store::activity::{Event, NewNote, NewProgress, Note, ProgressEntry, latest_phase};
 use prm_store::opportunities::{Opportunity, StateChanges};
 use serde_json::json;
 use uuid::Uuid;
 
 use crate::error::ApiError;
-use crate::service::opportunities::locked_for;
+use crate::service::opportunities::{locked_for, visible};
 use crate::service::{events, trimmed};
 
 /// A new progress report.
@@ -29,23 +32,20 @@ pub struct NewProgressCommand {
 pub fn add_progress(
     conn: &mut PgConnection,
     actor: &Actor,
-    id: Uuid,
+    id: OpportunityId,
     cmd: NewProgressCommand,
 ) -> Result<ProgressEntry, ApiError> {
     locked_for(conn, actor, id, Action::AddProgress)?;
-    let latest = latest_phase(conn, id)?
-        .map(|p| p.parse::<Phase>())
-        .transpose()
-        .map_err(ApiError::Internal)?;
+    let latest = latest_phase(conn, id)?;
     check_phase(actor, latest, cmd.development_phase)?;
     let entry = ProgressEntry::insert(
         conn,
-        &NewProgress {
+        NewProgress {
             id: Uuid::now_v7(),
             opportunity_id: id,
-            author_user_id: actor.user_id.0,
-            author_org_id: actor.org_id.0,
-            development_phase: cmd.development_phase.as_str().to_owned(),
+            author_user_id: actor.user_id,
+            author_org_id: actor.org_id,
+            development_phase: cmd.development_phase,
             win_probability: cmd.win_probability,
             technical_exchange: trimmed(cmd.technical_exchange),
             test_details: trimmed(cmd.test_details),
@@ -55,8 +55,8 @@ pub fn add_progress(
     Opportunity::change_state(
         conn,
         id,
-        &StateChanges {
-            pipeline_phase: Some(Some(entry.development_phase.clone())),
+        StateChanges {
+            pipeline_phase: Some(Some(entry.development_phase)),
             win_probability: Some(Some(entry.win_probability)),
             ..StateChanges::default()
         },
@@ -66,7 +66,7 @@ pub fn add_progress(
         EventType::ProgressAdded,
         None,
         id,
-        json!({"progress_entry_id": entry.id, "development_phase": entry.development_phase,
+        json!({"progress_entry_id": entry.id, "development_phase": entry.development_phase.as_str(),
                "win_probability": entry.win_probability}),
     )?;
     Ok(entry)
@@ -76,18 +76,18 @@ pub fn add_progress(
 pub fn add_note(
     conn: &mut PgConnection,
     actor: &Actor,
-    id: Uuid,
+    id: OpportunityId,
     body: &str,
     internal: bool,
 ) -> Result<Note, ApiError> {
     locked_for(conn, actor, id, Action::AddNote)?;
     let note = Note::insert(
         conn,
-        &NewNote {
+        NewNote {
             id: Uuid::now_v7(),
             opportunity_id: id,
-            author_user_id: actor.user_id.0,
-            author_org_id: actor.org_id.0,
+            author_user_id: actor.user_id,
+            author_org_id: actor.org_id,
             body: body.trim().to_owned(),
             internal,
         },
@@ -101,4 +101,81 @@ pub fn add_note(
         json!({"opportunity_id": id, "note_id": note.id, "internal": note.internal}),
     )?;
     Ok(note)
+}
+
+/// Where a page of activity starts: after this (time, id), newest first.
+pub type After = Option<(DateTime<Utc>, Uuid)>;
+
+/// Progress entries newest first, of an opportunity the caller sees.
+pub fn progress(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    id: OpportunityId,
+    after: After,
+    fetch: i64,
+) -> Result<Vec<ProgressEntry>, ApiError> {
+    visible(conn, actor, id)?;
+    Ok(ProgressEntry::page(conn, id, after, fetch)?)
+}
+
+/// Notes newest first that the caller may read: shared ones and its own
+/// org's internal ones.
+pub fn notes(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    id: OpportunityId,
+    after: After,
+    fetch: i64,
+) -> Result<Vec<Note>, ApiError> {
+    visible(conn, actor, id)?;
+    Ok(Note::page(conn, id, Some(actor.org_id), after, fetch)?)
+}
+
+/// One item of an opportunity's timeline.
+#[derive(Debug, Clone)]
+pub enum TimelineItem {
+    Note(Note),
+    Progress(ProgressEntry),
+    StatusChange(Event),
+}
+
+impl TimelineItem {
+    /// Where the item sits in the timeline.
+    pub fn key(&self) -> (DateTime<Utc>, Uuid) {
+        match self {
+            TimelineItem::Note(n) => (n.created_at, n.id),
+            TimelineItem::Progress(p) => (p.created_at, p.id),
+            TimelineItem::StatusChange(e) => (e.created_at, e.id),
+        }
+    }
+}
+
+/// Notes, progress entries and status changes newest first. Partners see
+/// the status changes their orgs made or that concern them.
+pub fn timeline(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    id: OpportunityId,
+    after: After,
+    fetch: i64,
+) -> Result<Vec<TimelineItem>, ApiError> {
+    visible(conn, actor, id)?;
+    let scope = (!actor.is_vendor()).then(|| actor.org_scope());
+    let mut items: Vec<TimelineItem> = Note::page(conn, id, Some(actor.org_id), after, fetch)?
+        .into_iter()
+        .map(TimelineItem::Note)
+        .collect();
+    items.extend(
+        ProgressEntry::page(conn, id, after, fetch)?
+            .into_iter()
+            .map(TimelineItem::Progress),
+    );
+    items.extend(
+        Event::page(conn, id, scope.as_deref(), after, fetch)?
+            .into_iter()
+            .map(TimelineItem::StatusChange),
+    );
+    items.sort_by_key(|i| std::cmp::Reverse(i.key()));
+    items.truncate(usize::try_from(fetch).unwrap_or(usize::MAX));
+    Ok(items)
 }

@@ -4,7 +4,6 @@
 use prm_domain::OrgId;
 use prm_domain::assignment::{History, Partner, PastAnswer, Ranking, rank};
 use prm_domain::lifecycle::check_capacity;
-use prm_domain::org::Tier;
 use prm_domain::policy::Weights;
 use prm_store::assignment::{lock_partner as store_lock_partner, open_offers, partners_for};
 use prm_store::opportunities::Opportunity;
@@ -23,14 +22,14 @@ pub fn ranking_for(
         .into_iter()
         .map(|p| {
             Ok(Partner {
-                id: p.id.into(),
+                id: p.id,
                 name: p.name,
                 active: p.active,
                 accepting: p.accepting,
                 countries: p.countries,
                 industries: p.industries,
                 product_lines: p.product_lines,
-                tier: p.tier.parse::<Tier>().map_err(ApiError::Internal)?,
+                tier: p.tier,
                 capacity: u32::try_from(p.capacity).unwrap_or(0),
                 open: n(p.open),
                 history: History {
@@ -63,7 +62,7 @@ pub fn ranking_for(
 /// when full.
 fn take_slot(conn: &mut PgConnection, partner: OrgId) -> Result<(), ApiError> {
     let capacity = lock_partner(conn, partner)?;
-    let open = u32::try_from(open_offers(conn, partner.0)?).unwrap_or(u32::MAX);
+    let open = u32::try_from(open_offers(conn, partner)?).unwrap_or(u32::MAX);
     check_capacity(capacity, open)?;
     Ok(())
 }
@@ -72,7 +71,7 @@ fn take_slot(conn: &mut PgConnection, partner: OrgId) -> Result<(), ApiError> {
 /// capacity. Alone, it claims no slot: a vendor writer's own choice may
 /// exceed the capacity, but automatic assignments racing it still count it.
 pub fn lock_partner(conn: &mut PgConnection, partner: OrgId) -> Result<u32, ApiError> {
-    let capacity = store_lock_partner(conn, partner.0)?
+    let capacity = store_lock_partner(conn, partner)?
         .ok_or_else(|| ApiError::validation("partner_id", "no such partner org"))?;
     Ok(u32::try_from(capacity).unwrap_or(0))
 }

@@ -7,6 +7,7 @@ use prm_domain::Actor;
 use prm_domain::customer::CustomerIdentity;
 use prm_domain::deal::{self as rules, OtherRegistration, RegAction, RegStatus, RegistrationFacts};
 use prm_domain::events::EventType;
+use prm_domain::ids::OpportunityId;
 use prm_domain::opportunity::Action;
 use prm_domain::values::{CountryCode, labels};
 use prm_store::PgConnection;
@@ -53,9 +54,9 @@ fn others(
         .map(|(r, c, org_name)| {
             Ok(OtherRegistration {
                 id: r.id,
-                org_id: r.org_id.into(),
+                org_id: r.org_id,
                 org_name,
-                status: r.status.parse().map_err(ApiError::Internal)?,
+                status: r.status,
                 identity: identity(&c)?,
                 product_lines: r.product_lines,
             })
@@ -69,7 +70,7 @@ fn held_by_other(conn: &mut PgConnection, r: &Registration) -> Result<Option<Str
     let customer = Customer::find(conn, r.customer_id)?
         .ok_or_else(|| ApiError::Internal("customer gone".into()))?;
     Ok(rules::check_exclusivity(
-        r.org_id.into(),
+        r.org_id,
         &identity(&customer)?,
         &r.product_lines,
         &others(conn, &r.product_lines)?,
@@ -88,9 +89,9 @@ fn facts(
     actor: &Actor,
 ) -> Result<RegistrationFacts, ApiError> {
     let mut facts = RegistrationFacts {
-        status: r.status.parse().map_err(ApiError::Internal)?,
-        org_id: r.org_id.into(),
-        submitted_by: r.submitted_by_user_id.into(),
+        status: r.status,
+        org_id: r.org_id,
+        submitted_by: r.submitted_by_user_id,
         held_by_other: None,
     };
     if !rules::can_view(actor, &facts) {
@@ -126,7 +127,7 @@ pub fn get(conn: &mut PgConnection, actor: &Actor, id: Uuid) -> Result<Registrat
 pub fn latest_for(
     conn: &mut PgConnection,
     actor: &Actor,
-    opportunity: Uuid,
+    opportunity: OpportunityId,
 ) -> Result<RegistrationRead, ApiError> {
     visible(conn, actor, opportunity)?;
     let r = Registration::latest_for(conn, opportunity)?.ok_or(ApiError::NotFound)?;
@@ -144,13 +145,7 @@ pub fn list(
 ) -> Result<Vec<RegistrationRead>, ApiError> {
     let scope: Option<Vec<Uuid>> =
         (!actor.is_vendor()).then(|| actor.org_scope().iter().map(|o| o.0).collect());
-    let rows = Registration::list(
-        conn,
-        scope.as_deref(),
-        status.map(|s| s.as_str()),
-        after,
-        fetch,
-    )?;
+    let rows = Registration::list(conn, scope.as_deref(), status, after, fetch)?;
     rows.into_iter().map(|r| read_as(conn, r, actor)).collect()
 }
 
@@ -165,7 +160,7 @@ pub struct NewRegistrationCommand {
 pub fn register(
     conn: &mut PgConnection,
     actor: &Actor,
-    id: Uuid,
+    id: OpportunityId,
     cmd: NewRegistrationCommand,
 ) -> Result<RegistrationRead, ApiError> {
     let (view, _) = locked_for(conn, actor, id, Action::RegisterDeal)?;
@@ -188,19 +183,19 @@ pub fn register(
     );
     let r = Registration::insert(
         conn,
-        &NewRegistration {
+        NewRegistration {
             id: Uuid::now_v7(),
             opportunity_id: id,
-            org_id: actor.org_id.0,
+            org_id: actor.org_id,
             customer_id: view.row.customer_id,
             product_lines: lines,
             justification: cmd
                 .justification
                 .map(|j| j.trim().to_owned())
                 .filter(|j| !j.is_empty()),
-            status: RegStatus::Submitted.as_str().to_owned(),
+            status: RegStatus::Submitted,
             conflict_ids: conflicts,
-            submitted_by_user_id: actor.user_id.0,
+            submitted_by_user_id: actor.user_id,
         },
     )?;
     events::registration(conn, EventType::DealRegistrationSubmitted, &r)?;
@@ -249,13 +244,13 @@ pub fn approve(
         }
     };
     let changes = RegistrationChanges {
-        status: Some(RegStatus::Approved.as_str().to_owned()),
+        status: Some(RegStatus::Approved),
         exclusive_until: Some(Some(until)),
-        decided_by_user_id: Some(Some(actor.user_id.0)),
+        decided_by_user_id: Some(Some(actor.user_id)),
         decided_at: Some(Some(Utc::now())),
         ..RegistrationChanges::default()
     };
-    let r = record(conn, id, EventType::DealRegistrationApproved, &changes)?;
+    let r = record(conn, id, EventType::DealRegistrationApproved, changes)?;
     read_as(conn, r, actor)
 }
 
@@ -265,7 +260,7 @@ fn record(
     conn: &mut PgConnection,
     id: Uuid,
     kind: EventType,
-    changes: &RegistrationChanges,
+    changes: RegistrationChanges,
 ) -> Result<Registration, ApiError> {
     let r = Registration::update(conn, id, changes)?;
     events::registration(conn, kind, &r)?;
@@ -282,19 +277,19 @@ pub fn reject(
 ) -> Result<RegistrationRead, ApiError> {
     decide_on(conn, actor, id, if_match, RegAction::Reject)?;
     let changes = RegistrationChanges {
-        status: Some(RegStatus::Rejected.as_str().to_owned()),
+        status: Some(RegStatus::Rejected),
         decision_reason: Some(Some(reason.trim().to_owned())),
-        decided_by_user_id: Some(Some(actor.user_id.0)),
+        decided_by_user_id: Some(Some(actor.user_id)),
         decided_at: Some(Some(Utc::now())),
         ..RegistrationChanges::default()
     };
-    let r = record(conn, id, EventType::DealRegistrationRejected, &changes)?;
+    let r = record(conn, id, EventType::DealRegistrationRejected, changes)?;
     read_as(conn, r, actor)
 }
 
 fn status(status: RegStatus) -> RegistrationChanges {
     RegistrationChanges {
-        status: Some(status.as_str().to_owned()),
+        status: Some(status),
         ..RegistrationChanges::default()
     }
 }
@@ -311,7 +306,7 @@ pub fn withdraw(
         conn,
         id,
         EventType::DealRegistrationWithdrawn,
-        &status(RegStatus::Withdrawn),
+        status(RegStatus::Withdrawn),
     )?;
     read_as(conn, r, actor)
 }
@@ -322,7 +317,7 @@ pub fn expire(conn: &mut PgConnection, id: Uuid) -> Result<(), ApiError> {
         conn,
         id,
         EventType::DealRegistrationExpired,
-        &status(RegStatus::Expired),
+        status(RegStatus::Expired),
     )
     .map(|_| ())
 }

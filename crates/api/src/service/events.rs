@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use prm_domain::OrgId;
 use prm_domain::events::{EventType, change_audience, with_parents};
+use prm_domain::ids::{CustomerId, OpportunityId, UserId};
 use prm_domain::opportunity::OpportunityFacts;
 use prm_store::PgConnection;
 use prm_store::deals::Registration;
@@ -36,11 +37,11 @@ pub fn opportunity(
     conn: &mut PgConnection,
     kind: EventType,
     before: Option<&OpportunityFacts>,
-    id: Uuid,
+    id: OpportunityId,
     extra: Value,
 ) -> Result<(), ApiError> {
     let view = prm_store::opportunities::find_view(conn, id)?.ok_or(ApiError::NotFound)?;
-    let after = view.facts()?;
+    let after = view.facts();
     opportunity_after(conn, kind, before, &view.row, &after, extra)
 }
 
@@ -63,7 +64,7 @@ pub fn opportunity_after(
     let mut data = json!({
         "opportunity_id": row.id,
         "reference": prm_domain::opportunity::reference(row.reference_no),
-        "status": row.status,
+        "status": row.status.as_str(),
         "previous_status": before.map(|b| b.status.as_str()),
         "primary_partner_id": row.primary_partner_id,
         "version": row.version,
@@ -75,7 +76,7 @@ pub fn opportunity_after(
 /// Records a note event: an internal note reaches only its author's org.
 pub fn note(
     conn: &mut PgConnection,
-    opportunity: Uuid,
+    opportunity: OpportunityId,
     author_org: OrgId,
     author_is_vendor: bool,
     internal: bool,
@@ -106,14 +107,14 @@ pub fn registration(
     kind: EventType,
     r: &Registration,
 ) -> Result<(), ApiError> {
-    let org: OrgId = r.org_id.into();
+    let org = r.org_id;
     let parents = parent_map(conn, &[org])?;
     let audience = with_parents(vec![org], &|o| parents.get(&o).copied());
     let data = json!({
         "deal_registration_id": r.id,
         "opportunity_id": r.opportunity_id,
         "org_id": r.org_id,
-        "status": r.status,
+        "status": r.status.as_str(),
         "product_lines": r.product_lines,
         "exclusive_until": r.exclusive_until,
     });
@@ -131,8 +132,8 @@ fn merge(into: &mut Value, extra: Value) {
 pub fn reveal(
     conn: &mut PgConnection,
     revealing_org: OrgId,
-    revealed_by: Uuid,
-    customers: &[(Uuid, Uuid)],
+    revealed_by: UserId,
+    customers: &[(CustomerId, OrgId)],
 ) -> Result<(), ApiError> {
     for (customer, holder) in customers {
         emit(
@@ -150,7 +151,7 @@ pub fn reveal(
 fn emit(
     conn: &mut PgConnection,
     kind: EventType,
-    opportunity: Option<Uuid>,
+    opportunity: Option<OpportunityId>,
     audience: &[OrgId],
     data: Value,
 ) -> Result<(), ApiError> {
@@ -159,7 +160,7 @@ fn emit(
         &NewEventRow {
             id: Uuid::now_v7(),
             type_: kind.as_str().to_owned(),
-            opportunity_id: opportunity,
+            opportunity_id: opportunity.map(Into::into),
             audience: audience.iter().map(|o| o.0).collect(),
             data,
         },

@@ -6,14 +6,14 @@
 
 use chrono::{DateTime, Utc};
 use prm_domain::events::{EventType, for_transition};
+use prm_domain::ids::{OpportunityId, UserId};
 use prm_domain::lifecycle::{
     By, Command, Context, Outcome, PartnerState, RegistrationEffect, check_distribution,
     check_offer_deadline, transition,
 };
 use prm_domain::opportunity::{Action, OpportunityFacts, decide};
-use prm_domain::org::OrgKind;
 use prm_domain::policy::Policy;
-use prm_domain::{Actor, DomainError, OrgId, Role};
+use prm_domain::{Actor, DomainError, OrgId};
 use prm_store::assignment::{mark_assigned, set_reassign};
 use prm_store::opportunities::{
     self as store, NewEvent, Opportunity, OpportunityView, StateChanges,
@@ -39,9 +39,9 @@ pub enum Request {
     Command(Command),
     /// To one partner (`collaborators: None`) or in collaboration.
     Distribute {
-        partner: Uuid,
+        partner: OrgId,
         accept_by: Option<DateTime<Utc>>,
-        collaborators: Option<Vec<Uuid>>,
+        collaborators: Option<Vec<OrgId>>,
     },
     /// To the best-ranked candidate with a free slot.
     AutoAssign,
@@ -65,7 +65,7 @@ struct Locked {
     policy: Policy,
 }
 
-fn lock(conn: &mut PgConnection, id: Uuid) -> Result<Locked, ApiError> {
+fn lock(conn: &mut PgConnection, id: OpportunityId) -> Result<Locked, ApiError> {
     let (view, before) = locked(conn, id)?;
     let policy = PolicyRow::load(conn)?.policy();
     Ok(Locked {
@@ -96,7 +96,7 @@ fn apply(
         command,
         &Context {
             policy,
-            vendor_org: vendor.id.into(),
+            vendor_org: vendor.id,
             now: Utc::now(),
         },
     )?;
@@ -108,11 +108,11 @@ fn apply(
     }
     let closing = outcome.closing.as_ref();
     let changes = StateChanges {
-        status: (outcome.to != before.status).then(|| outcome.to.as_str().to_owned()),
-        currency: outcome.currency.map(|c| Some(c.to_string())),
-        primary_partner_id: outcome.primary.map(|p| Some(p.0)),
-        owner_org_id: outcome.owner.map(|(o, _)| o.0),
-        owner_user_id: outcome.owner.map(|(_, u)| u.0),
+        status: (outcome.to != before.status).then_some(outcome.to),
+        currency: outcome.currency.map(Some),
+        primary_partner_id: outcome.primary.map(Some),
+        owner_org_id: outcome.owner.map(|(o, _)| o),
+        owner_user_id: outcome.owner.map(|(_, u)| u),
         accept_by: outcome.accept_by,
         expires_on: outcome.expires_on.map(Some),
         extension_count: outcome
@@ -124,10 +124,9 @@ fn apply(
         pipeline_phase: None,
         win_probability: None,
     };
-    Opportunity::change_state(conn, id, &changes)?;
+    Opportunity::change_state(conn, id, changes)?;
     if let Some(c) = &outcome.collaborators {
-        let ids: Vec<Uuid> = c.iter().map(|o| o.0).collect();
-        store::set_collaborators(conn, id, &ids)?;
+        store::set_collaborators(conn, id, c)?;
     }
     match outcome.registrations {
         RegistrationEffect::Unchanged => {}
@@ -144,7 +143,7 @@ fn apply(
     }
     set_reassign(conn, id, outcome.reassign_pending, outcome.automatic)?;
     if let Some(p) = outcome.offered_to {
-        mark_assigned(conn, p.0)?;
+        mark_assigned(conn, p)?;
     }
     let actor = match by {
         By::User(a) => Some(a),
@@ -152,15 +151,15 @@ fn apply(
     };
     store::record_event(
         conn,
-        &NewEvent {
+        NewEvent {
             id: Uuid::now_v7(),
             opportunity_id: id,
-            actor_user_id: actor.map(|a| a.user_id.0),
-            actor_org_id: actor.map(|a| a.org_id.0),
-            partner_org_id: outcome.partner.map(|p| p.0),
+            actor_user_id: actor.map(|a| a.user_id),
+            actor_org_id: actor.map(|a| a.org_id),
+            partner_org_id: outcome.partner,
             action: command.name(),
-            from_status: Some(before.status.as_str()),
-            to_status: outcome.to.as_str(),
+            from_status: Some(before.status),
+            to_status: outcome.to,
             reason: outcome.reason.as_deref(),
         },
     )?;
@@ -179,7 +178,7 @@ fn event_kind(command: &Command, outcome: &Outcome) -> EventType {
 pub fn perform(
     conn: &mut PgConnection,
     actor: &Actor,
-    id: Uuid,
+    id: OpportunityId,
     if_match: &IfMatch,
     request: Request,
 ) -> Result<OpportunityRead, ApiError> {
@@ -232,11 +231,10 @@ fn command_for(
                 .map(|c| partner_state(conn, *c))
                 .collect::<Result<Vec<_>, _>>()?;
             check_distribution(primary, &others)?;
-            let partner = partner.into();
             match collaborators {
-                Some(c) => Command::DistributeCollaboration {
+                Some(collaborators) => Command::DistributeCollaboration {
                     partner,
-                    collaborators: c.into_iter().map(Into::into).collect(),
+                    collaborators,
                 },
                 None => Command::DistributeOne { partner, accept_by },
             }
@@ -250,20 +248,13 @@ fn command_for(
     })
 }
 
-fn partner_state(conn: &mut PgConnection, id: Uuid) -> Result<Option<PartnerState>, ApiError> {
-    Ok(match Org::find(conn, id)? {
-        None => None,
-        Some(o) => Some(PartnerState {
-            id: o.id.into(),
-            is_partner: o
-                .kind
-                .parse::<OrgKind>()
-                .map_err(ApiError::Internal)?
-                .is_partner(),
-            active: o.active,
-            accepting: o.accepting,
-        }),
-    })
+fn partner_state(conn: &mut PgConnection, id: OrgId) -> Result<Option<PartnerState>, ApiError> {
+    Ok(Org::find(conn, id)?.map(|o| PartnerState {
+        id: o.id,
+        is_partner: o.kind.is_partner(),
+        active: o.active,
+        accepting: o.accepting,
+    }))
 }
 
 /// The system takes `command` on the locked opportunity and records its
@@ -290,7 +281,7 @@ fn by_system(
 
 /// The system expires one locked, overdue offer (and marks it for
 /// re-assignment when the policy says so). `false` when it is not due.
-pub fn expire(conn: &mut PgConnection, id: Uuid) -> Result<bool, ApiError> {
+pub fn expire(conn: &mut PgConnection, id: OpportunityId) -> Result<bool, ApiError> {
     let locked = lock(conn, id)?;
     by_system(conn, &locked, &Command::Expire)
 }
@@ -298,7 +289,7 @@ pub fn expire(conn: &mut PgConnection, id: Uuid) -> Result<bool, ApiError> {
 /// The system offers one locked opportunity awaiting re-assignment to the
 /// next candidate with a free slot (excluding those who declined, returned
 /// or let it expire). `false` when nobody can take it.
-pub fn reassign(conn: &mut PgConnection, id: Uuid) -> Result<bool, ApiError> {
+pub fn reassign(conn: &mut PgConnection, id: OpportunityId) -> Result<bool, ApiError> {
     let locked = lock(conn, id)?;
     let ranking = ranking_for(conn, &locked.view.row, locked.policy.weights)?;
     let done = match best_with_slot(conn, &ranking) {
@@ -322,18 +313,17 @@ pub fn reassign(conn: &mut PgConnection, id: Uuid) -> Result<bool, ApiError> {
 pub fn assign_owner(
     conn: &mut PgConnection,
     actor: &Actor,
-    id: Uuid,
+    id: OpportunityId,
     if_match: &IfMatch,
-    target: Uuid,
+    target: UserId,
 ) -> Result<OpportunityRead, ApiError> {
     let (view, _) = locked_for(conn, actor, id, Action::AssignOwner)?;
     if_match.check(view.row.version)?;
     // Same answer for a user of another org as for no user at all.
     let user = User::find(conn, target)?
-        .filter(|u| u.org_id == actor.org_id.0)
+        .filter(|u| u.org_id == actor.org_id)
         .ok_or_else(|| ApiError::validation("user_id", "no such user in your org"))?;
-    let role: Role = user.role.parse().map_err(ApiError::Internal)?;
-    if !user.active || role.is_read_only() {
+    if !user.active || user.role.is_read_only() {
         return Err(ApiError::validation(
             "user_id",
             "the owner must be an active user who may write",
@@ -342,7 +332,7 @@ pub fn assign_owner(
     Opportunity::change_state(
         conn,
         id,
-        &StateChanges {
+        StateChanges {
             owner_org_id: Some(user.org_id),
             owner_user_id: Some(user.id),
             ..StateChanges::default()
@@ -363,7 +353,7 @@ pub fn assign_owner(
 pub fn change_collaborators(
     conn: &mut PgConnection,
     actor: &Actor,
-    id: Uuid,
+    id: OpportunityId,
     if_match: &IfMatch,
     org: OrgId,
     add: bool,
@@ -374,7 +364,7 @@ pub fn change_collaborators(
         if facts.collaborator_ids.contains(&org) {
             return Err(ApiError::validation("org_id", "already collaborates"));
         }
-        let eligible = partner_state(conn, org.0)?.is_some_and(|p| p.is_partner && p.active)
+        let eligible = partner_state(conn, org)?.is_some_and(|p| p.is_partner && p.active)
             && facts.primary_partner_id.is_some_and(|p| p != org);
         if !eligible {
             return Err(ApiError::validation(
@@ -382,11 +372,11 @@ pub fn change_collaborators(
                 "must be an active partner org other than the primary partner",
             ));
         }
-        store::add_collaborators(conn, id, &[org.0])?;
-    } else if !store::remove_collaborator(conn, id, org.0)? {
+        store::add_collaborators(conn, id, &[org])?;
+    } else if !store::remove_collaborator(conn, id, org)? {
         return Err(ApiError::NotFound);
     }
-    Opportunity::change_state(conn, id, &StateChanges::default())?;
+    Opportunity::change_state(conn, id, StateChanges::default())?;
     changed(
         conn,
         actor,

@@ -10,6 +10,8 @@ pub mod deals;
 pub mod events;
 pub mod lifecycle;
 pub mod opportunities;
+pub mod orgs;
+pub mod users;
 
 /// Optional free text as stored: trimmed, and `None` when blank.
 pub fn trimmed(s: Option<String>) -> Option<String> {

@@ -4,6 +4,7 @@
 use chrono::NaiveDate;
 use prm_domain::error::one_per_field;
 use prm_domain::events::EventType;
+use prm_domain::ids::{CustomerId, OpportunityId};
 use prm_domain::opportunity::{
     self as rules, Action, CreateRequest, OpportunityFacts, Origin, contact_details_visible,
 };
@@ -39,7 +40,7 @@ pub struct OpportunityRead {
 
 /// What `actor` meets of `view`, by the same rules that authorize.
 pub fn read_as(view: OpportunityView, actor: &Actor) -> Result<OpportunityRead, ApiError> {
-    let facts = view.facts()?;
+    let facts = view.facts();
     Ok(OpportunityRead {
         allowed: rules::allowed_actions(actor, &facts),
         contact_visible: contact_details_visible(actor, &facts),
@@ -53,10 +54,10 @@ pub fn read_as(view: OpportunityView, actor: &Actor) -> Result<OpportunityRead, 
 /// rules decide on.
 pub fn locked(
     conn: &mut PgConnection,
-    id: Uuid,
+    id: OpportunityId,
 ) -> Result<(OpportunityView, OpportunityFacts), ApiError> {
     let view = Opportunity::find_for_update(conn, id)?.ok_or(ApiError::NotFound)?;
-    let facts = view.facts()?;
+    let facts = view.facts();
     Ok((view, facts))
 }
 
@@ -66,7 +67,7 @@ pub fn locked(
 pub fn locked_for(
     conn: &mut PgConnection,
     actor: &Actor,
-    id: Uuid,
+    id: OpportunityId,
     action: Action,
 ) -> Result<(OpportunityView, OpportunityFacts), ApiError> {
     let (view, facts) = locked(conn, id)?;
@@ -78,10 +79,10 @@ pub fn locked_for(
 pub fn visible(
     conn: &mut PgConnection,
     actor: &Actor,
-    id: Uuid,
+    id: OpportunityId,
 ) -> Result<OpportunityView, ApiError> {
     let view = store::find_view(conn, id)?.ok_or(ApiError::NotFound)?;
-    if rules::can_view(actor, &view.facts()?) {
+    if rules::can_view(actor, &view.facts()) {
         Ok(view)
     } else {
         Err(ApiError::NotFound)
@@ -89,7 +90,11 @@ pub fn visible(
 }
 
 /// One opportunity as the caller meets it.
-pub fn get(conn: &mut PgConnection, actor: &Actor, id: Uuid) -> Result<OpportunityRead, ApiError> {
+pub fn get(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    id: OpportunityId,
+) -> Result<OpportunityRead, ApiError> {
     read_as(visible(conn, actor, id)?, actor)
 }
 
@@ -147,7 +152,7 @@ pub struct Contact {
 #[derive(Debug, Clone, Default)]
 pub struct NewOpportunityCommand {
     pub topic: String,
-    pub customer_id: Uuid,
+    pub customer_id: CustomerId,
     pub contact: Option<Contact>,
     pub estimated_revenue: Option<Money>,
     pub expected_close_date: Option<NaiveDate>,
@@ -185,7 +190,7 @@ pub fn create(
     let decided = rules::decide_create(
         actor,
         &CreateRequest {
-            customer_org_id: customer.as_ref().map(|c| c.org_id.into()),
+            customer_org_id: customer.as_ref().map(|c| c.org_id),
             has_estimated_revenue: revenue_given,
             has_expected_close_date: cmd.expected_close_date.is_some(),
         },
@@ -224,14 +229,14 @@ pub fn create(
     let money = cmd.estimated_revenue;
     let contact = cmd.contact;
     let new = NewOpportunity {
-        id: Uuid::now_v7(),
+        id: OpportunityId::new(),
         topic: cmd.topic.trim().to_owned(),
         customer_id: customer.id,
         contact_name: contact.as_ref().map(|c| c.name.trim().to_owned()),
         contact_email: contact.as_ref().and_then(|c| trimmed(c.email.clone())),
         contact_phone: contact.as_ref().and_then(|c| trimmed(c.phone.clone())),
         contact_title: contact.as_ref().and_then(|c| trimmed(c.title.clone())),
-        currency: money.as_ref().map(|m| m.currency().to_string()),
+        currency: money.as_ref().map(|m| m.currency()),
         estimated_revenue: money.as_ref().map(|m| m.amount().clone()),
         expected_close_date: cmd.expected_close_date,
         customer_situation: trimmed(cmd.customer_situation),
@@ -247,27 +252,27 @@ pub fn create(
             .or(customer.industry),
         product_lines: product_lines.unwrap_or_default(),
         marketing_task_id: cmd.marketing_task_id,
-        origin: creation.origin.as_str().to_owned(),
-        status: creation.status.as_str().to_owned(),
-        owner_org_id: actor.org_id.0,
-        owner_user_id: actor.user_id.0,
+        origin: creation.origin,
+        status: creation.status,
+        owner_org_id: actor.org_id,
+        owner_user_id: actor.user_id,
         primary_partner_id: None,
         accept_by: None,
         expires_on: None,
-        created_by_user_id: actor.user_id.0,
+        created_by_user_id: actor.user_id,
     };
-    let row = Opportunity::insert(conn, &new)?;
+    let row = Opportunity::insert(conn, new)?;
     store::record_event(
         conn,
-        &NewEvent {
+        NewEvent {
             id: Uuid::now_v7(),
             opportunity_id: row.id,
-            actor_user_id: Some(actor.user_id.0),
+            actor_user_id: Some(actor.user_id),
             action: "create",
-            actor_org_id: Some(actor.org_id.0),
-            partner_org_id: (creation.origin == Origin::Partner).then_some(actor.org_id.0),
+            actor_org_id: Some(actor.org_id),
+            partner_org_id: (creation.origin == Origin::Partner).then_some(actor.org_id),
             from_status: None,
-            to_status: &row.status,
+            to_status: row.status,
             reason: None,
         },
     )?;
@@ -302,14 +307,14 @@ pub struct EditCommand {
 pub fn update(
     conn: &mut PgConnection,
     actor: &Actor,
-    id: Uuid,
+    id: OpportunityId,
     if_match: &IfMatch,
     cmd: EditCommand,
 ) -> Result<OpportunityRead, ApiError> {
     let (view, facts) = locked_for(conn, actor, id, Action::Edit)?;
     if_match.check(view.row.version)?;
     let changes = changes_from(cmd, &view.row, facts.origin)?;
-    Opportunity::update(conn, id, &changes)?;
+    Opportunity::update(conn, id, changes)?;
     changed(
         conn,
         actor,
@@ -350,7 +355,7 @@ fn changes_from(
     if has_actual
         && money
             .as_ref()
-            .is_some_and(|m| m.as_ref().map(|m| m.currency().to_string()) != row.currency)
+            .is_some_and(|m| m.as_ref().map(|m| m.currency()) != row.currency)
     {
         return Err(ApiError::validation(
             "estimated_revenue.currency",
@@ -365,9 +370,7 @@ fn changes_from(
         contact_email: contact.as_ref().map(|c| trimmed(c.email.clone())),
         contact_phone: contact.as_ref().map(|c| trimmed(c.phone.clone())),
         contact_title: contact.as_ref().map(|c| trimmed(c.title.clone())),
-        currency: money
-            .as_ref()
-            .map(|m| m.as_ref().map(|m| m.currency().to_string())),
+        currency: money.as_ref().map(|m| m.as_ref().map(|m| m.currency())),
         estimated_revenue: money.map(|m| m.map(|m| m.amount().clone())),
         expected_close_date: cmd.expected_close_date,
         customer_situation: text(cmd.customer_situation),
@@ -389,11 +392,11 @@ pub fn changed(
     actor: &Actor,
     kind: EventType,
     before: Option<&OpportunityFacts>,
-    id: Uuid,
+    id: OpportunityId,
     extra: serde_json::Value,
 ) -> Result<OpportunityRead, ApiError> {
     let view = store::find_view(conn, id)?.ok_or(ApiError::NotFound)?;
-    let after = view.facts()?;
+    let after = view.facts();
     events::opportunity_after(conn, kind, before, &view.row, &after, extra)?;
     read_as(view, actor)
 }
