@@ -296,6 +296,28 @@ impl FromRequest for IfMatch {
     }
 }
 
+/// The one declaration of the `If-Match` header every conditional write
+/// takes: `params(IfMatch)` in a path's `#[utoipa::path]`.
+impl utoipa::IntoParams for IfMatch {
+    fn into_params(
+        _: impl Fn() -> Option<utoipa::openapi::path::ParameterIn>,
+    ) -> Vec<utoipa::openapi::path::Parameter> {
+        use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
+        use utoipa::openapi::{Required, Type};
+        vec![
+            ParameterBuilder::new()
+                .name("If-Match")
+                .parameter_in(ParameterIn::Header)
+                .description(Some("ETag last seen; 412 if stale"))
+                .required(Required::False)
+                .schema(Some(utoipa::openapi::ObjectBuilder::new().schema_type(
+                    utoipa::openapi::schema::SchemaType::from_iter([Type::String, Type::Null]),
+                )))
+                .build(),
+        ]
+    }
+}
+
 /// The strong ETag of a resource at a version.
 pub fn etag(version: i32) -> String {
     format!("\"{version}\"")

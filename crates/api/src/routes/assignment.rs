@@ -152,7 +152,7 @@ pub async fn candidates(
 #[utoipa::path(
     operation_id = "auto_assign_opportunity",
     tag = "lifecycle",
-    params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = "ETag last seen; 412 if stale")),
+    params(("id" = Uuid, Path), IfMatch),
     responses((status = 200, body = OpportunityDto, headers(("ETag" = String))),
               (status = 409, description = "Not distributable in its status (`invalid_transition`), or no partner can take it (`no_candidate`, saying why)", body = Problem, content_type = "application/problem+json"))
 )]

@@ -231,7 +231,7 @@ pub async fn get(
 #[utoipa::path(
     operation_id = "approve_deal_registration",
     tag = "deal-registrations",
-    params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = "ETag last seen; 412 if stale")),
+    params(("id" = Uuid, Path), IfMatch),
     request_body = ApproveRegistration,
     responses((status = 200, body = RegistrationDto, headers(("ETag" = String))),
               (status = 409, description = "Not `submitted` (`invalid_transition`), or another org holds exclusivity (`registration_exclusivity`)", body = Problem, content_type = "application/problem+json"))
@@ -259,7 +259,7 @@ pub async fn approve(
 #[utoipa::path(
     operation_id = "reject_deal_registration",
     tag = "deal-registrations",
-    params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = "ETag last seen; 412 if stale")),
+    params(("id" = Uuid, Path), IfMatch),
     request_body = ReasonBody,
     responses((status = 200, body = RegistrationDto, headers(("ETag" = String))),
               (status = 409, description = "Not `submitted` (`invalid_transition`)", body = Problem, content_type = "application/problem+json"))
@@ -287,7 +287,7 @@ pub async fn reject(
 #[utoipa::path(
     operation_id = "withdraw_deal_registration",
     tag = "deal-registrations",
-    params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = "ETag last seen; 412 if stale")),
+    params(("id" = Uuid, Path), IfMatch),
     responses((status = 200, body = RegistrationDto, headers(("ETag" = String))),
               (status = 409, description = "Not `submitted` (`invalid_transition`)", body = Problem, content_type = "application/problem+json"))
 )]

@@ -48,7 +48,7 @@ pub async fn respond(
 #[utoipa::path(
     operation_id = "approve_opportunity",
     tag = "lifecycle",
-    params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = "ETag last seen; 412 if stale")),
+    params(("id" = Uuid, Path), IfMatch),
     responses((status = 200, body = OpportunityDto, headers(("ETag" = String))),
               (status = 409, description = "Not `pending_approval` (`invalid_transition`)", body = Problem, content_type = "application/problem+json"))
 )]
@@ -73,7 +73,7 @@ pub async fn approve(
 #[utoipa::path(
     operation_id = "reject_opportunity",
     tag = "lifecycle",
-    params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = "ETag last seen; 412 if stale")),
+    params(("id" = Uuid, Path), IfMatch),
     request_body = ReasonBody,
     responses((status = 200, body = OpportunityDto, headers(("ETag" = String))),
               (status = 409, description = "Not `pending_approval` (`invalid_transition`)", body = Problem, content_type = "application/problem+json"))
@@ -103,7 +103,7 @@ pub async fn reject(
 #[utoipa::path(
     operation_id = "withdraw_opportunity",
     tag = "lifecycle",
-    params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = "ETag last seen; 412 if stale")),
+    params(("id" = Uuid, Path), IfMatch),
     responses((status = 200, body = OpportunityDto, headers(("ETag" = String))),
               (status = 409, description = "Not `pending_approval` (`invalid_transition`)", body = Problem, content_type = "application/problem+json"))
 )]
@@ -147,7 +147,7 @@ pub struct DistributeBody {
 #[utoipa::path(
     operation_id = "distribute_opportunity",
     tag = "lifecycle",
-    params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = "ETag last seen; 412 if stale")),
+    params(("id" = Uuid, Path), IfMatch),
     request_body = DistributeBody,
     responses((status = 200, body = OpportunityDto, headers(("ETag" = String))),
               (status = 409, description = "Not distributable in its status (`invalid_transition`), or the partner paused itself (`partner_not_accepting`)", body = Problem, content_type = "application/problem+json"))
@@ -182,7 +182,7 @@ pub async fn distribute(
 #[utoipa::path(
     operation_id = "accept_opportunity",
     tag = "lifecycle",
-    params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = "ETag last seen; 412 if stale")),
+    params(("id" = Uuid, Path), IfMatch),
     responses((status = 200, body = OpportunityDto, headers(("ETag" = String))),
               (status = 409, description = "Not `delivered` (`invalid_transition`)", body = Problem, content_type = "application/problem+json"))
 )]
@@ -208,7 +208,7 @@ pub async fn accept(
 #[utoipa::path(
     operation_id = "decline_opportunity",
     tag = "lifecycle",
-    params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = "ETag last seen; 412 if stale")),
+    params(("id" = Uuid, Path), IfMatch),
     request_body = ReasonBody,
     responses((status = 200, body = OpportunityDto, headers(("ETag" = String))),
               (status = 409, description = "Not `delivered` (`invalid_transition`)", body = Problem, content_type = "application/problem+json"))
@@ -238,7 +238,7 @@ pub async fn decline(
 #[utoipa::path(
     operation_id = "return_opportunity",
     tag = "lifecycle",
-    params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = "ETag last seen; 412 if stale")),
+    params(("id" = Uuid, Path), IfMatch),
     request_body = ReasonBody,
     responses((status = 200, body = OpportunityDto, headers(("ETag" = String))),
               (status = 409, description = "Not `accepted` (`invalid_transition`)", body = Problem, content_type = "application/problem+json"))
@@ -291,7 +291,7 @@ pub struct CloseBody {
 #[utoipa::path(
     operation_id = "close_opportunity",
     tag = "lifecycle",
-    params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = "ETag last seen; 412 if stale")),
+    params(("id" = Uuid, Path), IfMatch),
     request_body = CloseBody,
     responses((status = 200, body = OpportunityDto, headers(("ETag" = String))),
               (status = 409, description = "Not `accepted` (`invalid_transition`)", body = Problem, content_type = "application/problem+json"))
@@ -338,7 +338,7 @@ pub struct ExtendBody {
 #[utoipa::path(
     operation_id = "extend_opportunity",
     tag = "lifecycle",
-    params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = "ETag last seen; 412 if stale")),
+    params(("id" = Uuid, Path), IfMatch),
     request_body = ExtendBody,
     responses((status = 200, body = OpportunityDto, headers(("ETag" = String))),
               (status = 409, description = "Not `accepted` (`invalid_transition`), or no extensions left (`extension_limit_reached`)", body = Problem, content_type = "application/problem+json"))
@@ -367,7 +367,7 @@ pub async fn extend(
 #[utoipa::path(
     operation_id = "cancel_opportunity",
     tag = "lifecycle",
-    params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = "ETag last seen; 412 if stale")),
+    params(("id" = Uuid, Path), IfMatch),
     request_body = ReasonBody,
     responses((status = 200, body = OpportunityDto, headers(("ETag" = String))),
               (status = 409, description = "Already ended (`invalid_transition`)", body = Problem, content_type = "application/problem+json"))
@@ -406,7 +406,7 @@ pub struct AssignOwnerBody {
 #[utoipa::path(
     operation_id = "assign_opportunity_owner",
     tag = "lifecycle",
-    params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = "ETag last seen; 412 if stale")),
+    params(("id" = Uuid, Path), IfMatch),
     request_body = AssignOwnerBody,
     responses((status = 200, body = OpportunityDto, headers(("ETag" = String))))
 )]
@@ -481,7 +481,7 @@ pub async fn list_collaborators(
 /// partners never assign an opportunity to another partner).
 #[utoipa::path(
     tag = "lifecycle",
-    params(("id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = "ETag last seen; 412 if stale")),
+    params(("id" = Uuid, Path), IfMatch),
     request_body = AddCollaboratorBody,
     responses((status = 200, body = OpportunityDto, headers(("ETag" = String))),
               (status = 409, description = "Not `accepted` (`invalid_transition`)", body = Problem, content_type = "application/problem+json"))
@@ -501,7 +501,7 @@ pub async fn add_collaborator(
 /// Remove a collaborating partner (vendor writers).
 #[utoipa::path(
     tag = "lifecycle",
-    params(("id" = Uuid, Path), ("org_id" = Uuid, Path), ("If-Match" = Option<String>, Header, description = "ETag last seen; 412 if stale")),
+    params(("id" = Uuid, Path), ("org_id" = Uuid, Path), IfMatch),
     responses((status = 200, body = OpportunityDto, headers(("ETag" = String))),
               (status = 409, description = "Not `accepted` (`invalid_transition`)", body = Problem, content_type = "application/problem+json"))
 )]

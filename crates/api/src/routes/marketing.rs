@@ -3,12 +3,6 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, NaiveDate, Utc};
-use prm_domain::Actor;
-use prm_domain::opportunity as opp_rules;
-use prm_domain::values::labels;
-use prm_store::PgConnection;
-use prm_store::listing::{self, Filter, Me};
-use prm_store::marketing::{MarketingTask, NewMarketingTask};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -20,6 +14,7 @@ use crate::error::ApiError;
 use crate::extract::{JsonBody, QueryParams};
 use crate::pagination::{Page, decode_cursor, fetch_size, into_page};
 use crate::routes::{created, single};
+use crate::service::marketing::{self, TaskRead};
 use crate::state::AppState;
 
 /// A vendor campaign aimed at partners.
@@ -43,32 +38,23 @@ pub struct MarketingTaskDto {
     pub updated_at: DateTime<Utc>,
 }
 
-fn dto(
-    conn: &mut PgConnection,
-    actor: &Actor,
-    t: MarketingTask,
-) -> Result<MarketingTaskDto, ApiError> {
-    let filter = Filter {
-        marketing_task_id: Some(t.id),
-        ..Filter::default()
-    };
-    let me = Me {
-        org: actor.org_id.0,
-        user: actor.user_id.0,
-    };
-    let count = listing::count(conn, &opp_rules::visibility(actor), me, &filter)?;
-    Ok(MarketingTaskDto {
+fn dto(read: TaskRead) -> MarketingTaskDto {
+    let TaskRead {
+        task: t,
+        opportunity_count,
+    } = read;
+    MarketingTaskDto {
         id: t.id,
         name: t.name,
         description: t.description,
         product_lines: t.product_lines,
         starts_on: t.starts_on,
         ends_on: t.ends_on,
-        opportunity_count: count,
+        opportunity_count,
         version: t.version,
         created_at: t.created_at,
         updated_at: t.updated_at,
-    })
+    }
 }
 
 #[derive(Debug, Deserialize, Validate, ToSchema)]
@@ -114,42 +100,18 @@ pub async fn create(
     body: JsonBody<CreateMarketingTask>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.0;
-    let task = state
+    let command = marketing::NewTaskCommand {
+        name: body.name,
+        description: body.description,
+        product_lines: body.product_lines.unwrap_or_default(),
+        starts_on: body.starts_on,
+        ends_on: body.ends_on,
+    };
+    let task = dto(state
         .run(caller, move |conn, actor| {
-            actor.ensure_can_write()?;
-            if !actor.role.is_vendor_writer() {
-                return Err(ApiError::Forbidden {
-                    code: "forbidden",
-                    detail: "only vendor writers create marketing tasks".into(),
-                });
-            }
-            if let (Some(s), Some(e)) = (body.starts_on, body.ends_on)
-                && e < s
-            {
-                return Err(ApiError::validation(
-                    "ends_on",
-                    "must be on or after starts_on",
-                ));
-            }
-            let t = MarketingTask::insert(
-                conn,
-                &NewMarketingTask {
-                    id: Uuid::now_v7(),
-                    name: body.name.trim().to_owned(),
-                    description: body
-                        .description
-                        .map(|d| d.trim().to_owned())
-                        .filter(|d| !d.is_empty()),
-                    product_lines: labels(&body.product_lines.unwrap_or_default())
-                        .map_err(|e| ApiError::validation("product_lines", e))?,
-                    starts_on: body.starts_on,
-                    ends_on: body.ends_on,
-                    created_by_user_id: actor.user_id.0,
-                },
-            )?;
-            dto(conn, actor, t)
+            marketing::create(conn, actor, command)
         })
-        .await?;
+        .await?);
     Ok(created(
         format!("/api/v1/marketing-tasks/{}", task.id),
         task.version,
@@ -170,10 +132,15 @@ pub async fn list(
     let after = decode_cursor(params.cursor.as_deref())?;
     let page = state
         .run(caller, move |conn, actor| {
-            let rows = MarketingTask::list(conn, after, fetch_size(params.limit))?;
-            into_page(rows, params.limit, |t| t.id, |t| dto(conn, actor, t))
+            marketing::list(conn, actor, after, fetch_size(params.limit))
         })
         .await?;
+    let page = into_page(
+        page,
+        params.limit,
+        |r| r.task.id,
+        |r| Ok::<_, ApiError>(dto(r)),
+    )?;
     Ok(HttpResponse::Ok().json(page))
 }
 
@@ -188,10 +155,8 @@ pub async fn get(
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let task = state
-        .run(caller, move |conn, actor| {
-            let t = MarketingTask::find(conn, id)?.ok_or(ApiError::NotFound)?;
-            dto(conn, actor, t)
-        })
+        .run(caller, move |conn, actor| marketing::get(conn, actor, id))
         .await?;
+    let task = dto(task);
     Ok(single(StatusCode::OK, task.version, &task))
 }

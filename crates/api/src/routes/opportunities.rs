@@ -714,7 +714,7 @@ pub async fn get_opportunity(
 #[utoipa::path(
     tag = "opportunities",
     params(("id" = Uuid, Path, description = "Opportunity id"),
-           ("If-Match" = Option<String>, Header, description = "ETag last seen; 412 if stale")),
+           IfMatch),
     request_body = UpdateOpportunity,
     responses(
         (status = 200, body = OpportunityDto, headers(("ETag" = String))),

@@ -258,7 +258,7 @@ pub async fn get_org(
 #[utoipa::path(
     tag = "orgs",
     params(("id" = Uuid, Path, description = "Org id"),
-           ("If-Match" = Option<String>, Header, description = "ETag last seen; 412 if stale")),
+           IfMatch),
     request_body = UpdateOrg,
     responses((status = 200, body = OrgDto, headers(("ETag" = String))),
               (status = 409, description = "Name taken", body = crate::error::Problem,

@@ -3,7 +3,6 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, get, put, web};
 use chrono::{DateTime, Utc};
-use prm_domain::Role;
 use prm_domain::policy::{Policy, Weights};
 use prm_store::Connection;
 use prm_store::policies::PolicyRow;
@@ -15,6 +14,7 @@ use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::extract::{IfMatch, JsonBody};
 use crate::routes::single;
+use crate::service::policies;
 use crate::state::AppState;
 
 /// Weights of the automatic-distribution score parts (0 to 100 each).
@@ -133,9 +133,7 @@ fn dto(row: PolicyRow) -> PolicyDto {
     operation_id = "get_policy",tag = "policies", responses((status = 200, body = PolicyDto, headers(("ETag" = String)))))]
 #[get("/policies")]
 pub async fn get(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
-    let row = state
-        .run(caller, |conn, _| Ok(PolicyRow::load(conn)?))
-        .await?;
+    let row = state.run(caller, |conn, _| policies::get(conn)).await?;
     let d = dto(row);
     Ok(single(StatusCode::OK, d.version, &d))
 }
@@ -144,7 +142,7 @@ pub async fn get(state: web::Data<AppState>, caller: Caller) -> Result<HttpRespo
 #[utoipa::path(
     operation_id = "replace_policy",
     tag = "policies",
-    params(("If-Match" = Option<String>, Header, description = "ETag last seen; 412 if stale")),
+    params(IfMatch),
     request_body = PolicyInput,
     responses((status = 200, body = PolicyDto, headers(("ETag" = String))))
 )]
@@ -156,39 +154,27 @@ pub async fn put(
     body: JsonBody<PolicyInput>,
 ) -> Result<HttpResponse, ApiError> {
     let b = body.0;
+    let w = b.weights;
+    let policy = Policy {
+        acceptance_window_hours: b.acceptance_window_hours,
+        auto_reassign: b.auto_reassign,
+        max_auto_reassignments: b.max_auto_reassignments,
+        max_extensions: b.max_extensions,
+        max_extension_days: b.max_extension_days,
+        registration_exclusivity_days: b.registration_exclusivity_days,
+        opportunity_validity_days: b.opportunity_validity_days,
+        weights: Weights {
+            country: w.country,
+            industry: w.industry,
+            product_lines: w.product_lines,
+            tier: w.tier,
+            capacity: w.capacity,
+            history: w.history,
+        },
+    };
     let row = state
         .run(caller, move |conn, actor| {
-            actor.ensure_can_write()?;
-            if actor.role != Role::VendorAdmin {
-                return Err(ApiError::Forbidden {
-                    code: "forbidden",
-                    detail: "only the vendor admin sets the policy".into(),
-                });
-            }
-            let w = b.weights;
-            let policy = Policy {
-                acceptance_window_hours: b.acceptance_window_hours,
-                auto_reassign: b.auto_reassign,
-                max_auto_reassignments: b.max_auto_reassignments,
-                max_extensions: b.max_extensions,
-                max_extension_days: b.max_extension_days,
-                registration_exclusivity_days: b.registration_exclusivity_days,
-                opportunity_validity_days: b.opportunity_validity_days,
-                weights: Weights {
-                    country: w.country,
-                    industry: w.industry,
-                    product_lines: w.product_lines,
-                    tier: w.tier,
-                    capacity: w.capacity,
-                    history: w.history,
-                },
-            };
-            policy.validate()?;
-            conn.transaction(|conn| {
-                let current = PolicyRow::load_for_update(conn)?;
-                if_match.check(current.version)?;
-                Ok(PolicyRow::save(conn, &policy)?)
-            })
+            conn.transaction(|conn| policies::replace(conn, actor, &if_match, policy))
         })
         .await?;
     let d = dto(row);

@@ -195,7 +195,7 @@ pub async fn get_user(
 #[utoipa::path(
     tag = "users",
     params(("id" = Uuid, Path, description = "User id"),
-           ("If-Match" = Option<String>, Header, description = "ETag last seen; 412 if stale")),
+           IfMatch),
     request_body = UpdateUser,
     responses((status = 200, body = UserDto, headers(("ETag" = String))))
 )]

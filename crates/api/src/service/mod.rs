@@ -9,8 +9,10 @@ pub mod customers;
 pub mod deals;
 pub mod events;
 pub mod lifecycle;
+pub mod marketing;
 pub mod opportunities;
 pub mod orgs;
+pub mod policies;
 pub mod users;
 
 /// Optional free text as stored: trimmed, and `None` when blank.
