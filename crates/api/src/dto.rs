@@ -45,13 +45,6 @@ macro_rules! wire_enum {
         impl $wire {
             /// Every value.
             pub const ALL: &'static [Self] = &[$($wire::$variant),+];
-
-            /// Reads a value stored as text.
-            pub fn from_stored(s: &str) -> Result<Self, ApiError> {
-                s.parse::<$domain>()
-                    .map(Self::from)
-                    .map_err(|e| ApiError::Internal(format!("stored value: {e}")))
-            }
         }
     };
 }
