@@ -251,34 +251,44 @@ impl Who {
     }
 }
 
-/// How one (actor, opportunity, action) cell of the table comes out.
+/// How one (actor, opportunity, action) cell of the table comes out. The
+/// error a refusal carries is built only by [`decide`], which needs it:
+/// [`allowed_actions`] asks about every action of every row of a page.
 enum Verdict {
     Allowed,
     Invisible,
-    /// Read-only role, or not in any of the action's rows.
-    Refused(DomainError),
+    /// Read-only role.
+    ReadOnly,
+    /// Not in any of the action's rows.
+    NotInRow,
     /// In a row, but not from the current status.
     WrongStatus,
     /// Allowed by the table, but a condition beyond it stands in the way
     /// (the policy's extension limit, a live deal registration).
-    Blocked(DomainError),
+    Blocked,
 }
 
 fn judge(actor: &Actor, opp: &OpportunityFacts, action: Action) -> Verdict {
     if !can_view(actor, opp) {
-        return Verdict::Invisible;
+        Verdict::Invisible
+    } else if actor.role.is_read_only() {
+        Verdict::ReadOnly
+    } else {
+        in_table(actor, opp, action)
     }
-    if let Err(e) = actor.ensure_can_write() {
-        return Verdict::Refused(e);
-    }
+}
+
+/// The table's answer for an actor who sees the opportunity and may write.
+fn in_table(actor: &Actor, opp: &OpportunityFacts, action: Action) -> Verdict {
     let mut in_a_row = false;
     for Row(who, from) in action.rows() {
         if who.matches(actor, opp) {
             in_a_row = true;
             if from.contains(&opp.status) {
-                return match blocked(opp, action) {
-                    Some(e) => Verdict::Blocked(e),
-                    None => Verdict::Allowed,
+                return if is_blocked(opp, action) {
+                    Verdict::Blocked
+                } else {
+                    Verdict::Allowed
                 };
             }
         }
@@ -286,29 +296,35 @@ fn judge(actor: &Actor, opp: &OpportunityFacts, action: Action) -> Verdict {
     if in_a_row {
         Verdict::WrongStatus
     } else {
-        Verdict::Refused(DomainError::forbidden(action.refusal()))
+        Verdict::NotInRow
     }
 }
 
 /// Rule: conditions beyond the status table. An accepted opportunity is
 /// extended at most `max_extensions` times; a deal is registered only while
 /// no submitted or approved registration exists on the opportunity.
-fn blocked(opp: &OpportunityFacts, action: Action) -> Option<DomainError> {
+fn is_blocked(opp: &OpportunityFacts, action: Action) -> bool {
     match action {
-        Action::Extend if opp.extension_count >= opp.max_extensions => {
-            Some(DomainError::Conflict {
-                code: "extension_limit_reached",
-                detail: format!(
-                    "the policy allows {} extensions and {} have been used",
-                    opp.max_extensions, opp.extension_count
-                ),
-            })
-        }
-        Action::RegisterDeal if opp.live_registration => Some(DomainError::Conflict {
+        Action::Extend => opp.extension_count >= opp.max_extensions,
+        Action::RegisterDeal => opp.live_registration,
+        _ => false,
+    }
+}
+
+/// The 409 of a condition [`is_blocked`] found.
+fn blocked_error(opp: &OpportunityFacts, action: Action) -> DomainError {
+    match action {
+        Action::Extend => DomainError::Conflict {
+            code: "extension_limit_reached",
+            detail: format!(
+                "the policy allows {} extensions and {} have been used",
+                opp.max_extensions, opp.extension_count
+            ),
+        },
+        _ => DomainError::Conflict {
             code: "registration_exists",
             detail: "this opportunity already has a submitted or approved registration".into(),
-        }),
-        _ => None,
+        },
     }
 }
 
@@ -323,7 +339,9 @@ pub fn decide(actor: &Actor, opp: &OpportunityFacts, action: Action) -> Result<(
     match judge(actor, opp, action) {
         Verdict::Allowed => Ok(()),
         Verdict::Invisible => Err(DomainError::NotFound),
-        Verdict::Refused(e) | Verdict::Blocked(e) => Err(e),
+        Verdict::ReadOnly => actor.ensure_can_write(),
+        Verdict::NotInRow => Err(DomainError::forbidden(action.refusal())),
+        Verdict::Blocked => Err(blocked_error(opp, action)),
         Verdict::WrongStatus => Err(DomainError::InvalidTransition {
             status: opp.status.to_string(),
             action: action.to_string(),
@@ -336,10 +354,15 @@ pub fn decide(actor: &Actor, opp: &OpportunityFacts, action: Action) -> Result<(
 }
 
 /// Every action `actor` may take on `opp` now: exactly those `decide` allows.
+/// Visibility and the role are the same for every action, so they are
+/// checked once.
 pub fn allowed_actions(actor: &Actor, opp: &OpportunityFacts) -> Vec<Action> {
+    if !can_view(actor, opp) || actor.role.is_read_only() {
+        return Vec::new();
+    }
     Action::ALL
         .into_iter()
-        .filter(|action| matches!(judge(actor, opp, *action), Verdict::Allowed))
+        .filter(|action| matches!(in_table(actor, opp, *action), Verdict::Allowed))
         .collect()
 }
 

@@ -11,12 +11,12 @@ use diesel::sql_types::{Bool, Date, Numeric};
 use prm_domain::opportunity::{Status, Visibility};
 use uuid::Uuid;
 
-use crate::opportunities::{OpportunityView, view_columns};
+use crate::opportunities::{OpportunityView, joined_view_columns};
 use crate::prepared::prepared;
 use crate::schema::{customers, opportunities, opportunity_collaborators};
 use crate::stored::Text;
 
-type Source = opportunities::table;
+type Source = diesel::helper_types::InnerJoinQuerySource<opportunities::table, customers::table>;
 type Pred<'a> = Box<dyn BoxableExpression<Source, Pg, SqlType = Bool> + 'a>;
 
 /// The views of API.md, relative to the caller.
@@ -338,11 +338,10 @@ pub fn list(
     {
         p = and(p, k);
     }
-    // Customer names come with each row of the page (a correlated
-    // sub-select), so no join reads customers for rows never shown.
     let q = opportunities::table
+        .inner_join(customers::table)
         .filter(p)
-        .select(view_columns())
+        .select(joined_view_columns())
         .into_boxed();
     // Typed orders where they exist, so the statement is prepared once.
     let q = match sort {
@@ -372,6 +371,7 @@ pub fn count(
     filter: &Filter,
 ) -> QueryResult<i64> {
     opportunities::table
+        .inner_join(customers::table)
         .filter(predicate(visibility, me, filter))
         .count()
         .get_result(conn)

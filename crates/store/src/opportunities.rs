@@ -13,7 +13,7 @@ use prm_domain::opportunity::{OpportunityFacts, Origin, Phase, Status};
 use prm_domain::values::CurrencyCode;
 use uuid::Uuid;
 
-use crate::schema::{opportunities, opportunity_collaborators, opportunity_events};
+use crate::schema::{customers, opportunities, opportunity_collaborators, opportunity_events};
 use crate::stored::{Key, Text};
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
@@ -218,8 +218,10 @@ correlated!(
         "coalesce((SELECT p.max_extensions FROM policies p ORDER BY p.id LIMIT 1), 0)"
 );
 
-/// What a view is selected with: the opportunity's columns in the order of
-/// [`Opportunity`]'s fields, then what [`OpportunityView`] adds, in its order.
+/// What a locked view is selected with: the opportunity's columns in the
+/// order of [`Opportunity`]'s fields, then what [`OpportunityView`] adds, in
+/// its order. The customer comes by correlated sub-selects, so `FOR UPDATE`
+/// locks only the opportunity.
 pub type ViewSelection = ViewColumns<(
     diesel::helper_types::AsSelect<Opportunity, Pg>,
     CustomerName,
@@ -229,12 +231,37 @@ pub type ViewSelection = ViewColumns<(
     MaxExtensions,
 )>;
 
-/// The selection of an [`OpportunityView`].
+/// The selection of a locked [`OpportunityView`].
 pub fn view_columns() -> ViewSelection {
     ViewColumns((
         Opportunity::as_select(),
         CustomerName,
         CustomerOrg,
+        opportunities::collaborator_ids,
+        LiveRegistration,
+        MaxExtensions,
+    ))
+}
+
+/// What a view is read with when nothing is locked: the same columns in the
+/// same order, with the customer joined (one probe per row instead of a
+/// sub-select each for its name and its holder).
+pub type JoinedSelection = ViewColumns<(
+    diesel::helper_types::AsSelect<Opportunity, Pg>,
+    customers::name,
+    customers::org_id,
+    opportunities::collaborator_ids,
+    LiveRegistration,
+    MaxExtensions,
+)>;
+
+/// The selection of an [`OpportunityView`] over opportunities joined with
+/// their customers.
+pub fn joined_view_columns() -> JoinedSelection {
+    ViewColumns((
+        Opportunity::as_select(),
+        customers::name,
+        customers::org_id,
         opportunities::collaborator_ids,
         LiveRegistration,
         MaxExtensions,
@@ -536,8 +563,9 @@ pub fn find_view(
     id: OpportunityId,
 ) -> QueryResult<Option<OpportunityView>> {
     opportunities::table
-        .find(id.0)
-        .select(view_columns())
+        .inner_join(customers::table)
+        .filter(opportunities::id.eq(id.0))
+        .select(joined_view_columns())
         .first(conn)
         .optional()
 }

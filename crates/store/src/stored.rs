@@ -43,15 +43,18 @@ pub struct Key<T>(pub T);
 
 impl<T: TextValue> FromSql<SqlText, Pg> for Text<T> {
     fn from_sql(bytes: PgValue<'_>) -> deserialize::Result<Self> {
-        let s = <String as FromSql<SqlText, Pg>>::from_sql(bytes)?;
-        Ok(Text(T::from_name(&s)?))
+        Ok(Text(T::from_name(name(&bytes)?)?))
     }
+}
+
+/// The text of a value, read in place: no `String` per status of a page.
+fn name<'a>(bytes: &'a PgValue<'_>) -> deserialize::Result<&'a str> {
+    Ok(std::str::from_utf8(bytes.as_bytes())?)
 }
 
 impl<T: TextValue> FromSql<Nullable<SqlText>, Pg> for Text<Option<T>> {
     fn from_sql(bytes: PgValue<'_>) -> deserialize::Result<Self> {
-        let s = <String as FromSql<SqlText, Pg>>::from_sql(bytes)?;
-        Ok(Text(Some(T::from_name(&s)?)))
+        Ok(Text(Some(T::from_name(name(&bytes)?)?)))
     }
 
     fn from_nullable_sql(bytes: Option<PgValue<'_>>) -> deserialize::Result<Self> {
