@@ -44,7 +44,12 @@ pub enum Kind {
 pub struct DbQueue {
     shared: Arc<Shared>,
     timeout: Duration,
+    /// What this queue's thread names start with, unique in the process.
+    prefix: String,
 }
+
+/// Numbers the queues of a process, so each one's threads can be told apart.
+static QUEUES: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 #[derive(Debug)]
 struct Shared {
@@ -113,14 +118,24 @@ impl DbQueue {
         });
         // Built first, so that if a thread cannot start, dropping it stops
         // the threads that did.
-        let queue = Self { shared, timeout };
+        let q = QUEUES.fetch_add(1, Ordering::Relaxed);
+        let queue = Self {
+            shared,
+            timeout,
+            prefix: format!("prm-db{q}-"),
+        };
         for n in 0..threads {
             let shared = queue.shared.clone();
             std::thread::Builder::new()
-                .name(format!("prm-db-{n}"))
+                .name(format!("{}{n}", queue.prefix))
                 .spawn(move || shared.serve())?;
         }
         Ok(queue)
+    }
+
+    /// What the names of this queue's threads start with (`prm-db<queue>-`).
+    pub fn thread_prefix(&self) -> &str {
+        &self.prefix
     }
 
     /// Runs `work` with one pooled connection on a queue thread and returns
