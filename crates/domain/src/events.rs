@@ -61,6 +61,40 @@ impl FromStr for EventType {
     }
 }
 
+/// How one event's delivery to one webhook stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DeliveryState {
+    /// Waiting for its first or next attempt.
+    Pending,
+    Succeeded,
+    /// Given up after the last attempt.
+    Failed,
+}
+
+impl DeliveryState {
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            DeliveryState::Pending => "pending",
+            DeliveryState::Succeeded => "succeeded",
+            DeliveryState::Failed => "failed",
+        }
+    }
+}
+
+impl FromStr for DeliveryState {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [
+            DeliveryState::Pending,
+            DeliveryState::Succeeded,
+            DeliveryState::Failed,
+        ]
+        .into_iter()
+        .find(|d| d.as_str() == s)
+        .ok_or_else(|| format!("unknown delivery state `{s}`"))
+    }
+}
+
 impl fmt::Display for EventType {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())

@@ -32,8 +32,8 @@ pub struct PartnerPipeline {
 pub struct PartnerValue {
     #[diesel(sql_type = diesel::sql_types::Uuid)]
     pub org_id: Uuid,
-    #[diesel(sql_type = Text)]
-    pub currency: String,
+    #[diesel(sql_type = Text, deserialize_as = crate::stored::Text<prm_domain::values::CurrencyCode>)]
+    pub currency: prm_domain::values::CurrencyCode,
     #[diesel(sql_type = Numeric)]
     pub value: BigDecimal,
 }

@@ -405,8 +405,11 @@ pub struct PartnerSummary {
     #[diesel(sql_type = diesel::sql_types::BigInt)]
     pub lost: i64,
     /// The offers' estimated value per currency: currencies in order…
-    #[diesel(sql_type = diesel::sql_types::Array<diesel::sql_types::Text>)]
-    pub offer_currencies: Vec<String>,
+    #[diesel(
+        sql_type = diesel::sql_types::Array<diesel::sql_types::Text>,
+        deserialize_as = crate::stored::Texts<prm_domain::values::CurrencyCode>
+    )]
+    pub offer_currencies: Vec<prm_domain::values::CurrencyCode>,
     /// …and the sum for each.
     #[diesel(sql_type = diesel::sql_types::Array<diesel::sql_types::Numeric>)]
     pub offer_values: Vec<BigDecimal>,

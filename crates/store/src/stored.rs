@@ -14,9 +14,10 @@ use diesel::deserialize::{self, FromSql, FromSqlRow};
 use diesel::expression::AsExpression;
 use diesel::pg::{Pg, PgValue};
 use diesel::serialize::{self, IsNull, Output, ToSql};
-use diesel::sql_types::{Nullable, Text as SqlText, Uuid as SqlUuid};
+use diesel::sql_types::{Array, Nullable, Text as SqlText, Uuid as SqlUuid};
 use prm_domain::customer::Registration;
 use prm_domain::deal::RegStatus;
+use prm_domain::events::{DeliveryState, EventType};
 use prm_domain::ids::{CustomerId, OpportunityId, OrgId, UserId};
 use prm_domain::lifecycle::Action;
 use prm_domain::opportunity::{Origin, Phase, Status};
@@ -141,6 +142,8 @@ macro_rules! text_values {
 }
 
 text_values!(
+    EventType,
+    DeliveryState,
     Status,
     Origin,
     Phase,
@@ -153,6 +156,43 @@ text_values!(
     CurrencyCode,
     CountryCode,
 );
+
+/// Domain values in a text array column.
+#[derive(Debug, Clone, PartialEq, Eq, FromSqlRow, AsExpression)]
+#[diesel(sql_type = Array<SqlText>)]
+pub struct Texts<T>(pub Vec<T>);
+
+impl<T: TextValue> FromSql<Array<SqlText>, Pg> for Texts<T> {
+    fn from_sql(bytes: PgValue<'_>) -> deserialize::Result<Self> {
+        let values = <Vec<Text<T>> as FromSql<Array<SqlText>, Pg>>::from_sql(bytes)?;
+        Ok(Texts(values.into_iter().map(|v| v.0).collect()))
+    }
+}
+
+impl<T: TextValue + std::fmt::Debug> ToSql<Array<SqlText>, Pg> for Texts<T> {
+    fn to_sql<'b>(&'b self, out: &mut Output<'b, '_, Pg>) -> serialize::Result {
+        let names: Vec<&str> = self.0.iter().map(TextValue::name).collect();
+        <Vec<&str> as ToSql<Array<SqlText>, Pg>>::to_sql(&names, &mut out.reborrow())
+    }
+}
+
+/// The one mapping of each text array column's type.
+macro_rules! text_arrays {
+    ($($t:ty),+ $(,)?) => {$(
+        impl From<Texts<$t>> for Vec<$t> {
+            fn from(v: Texts<$t>) -> Self {
+                v.0
+            }
+        }
+        impl From<Vec<$t>> for Texts<$t> {
+            fn from(v: Vec<$t>) -> Self {
+                Texts(v)
+            }
+        }
+    )+};
+}
+
+text_arrays!(EventType, CurrencyCode);
 
 /// The one mapping of each nullable id column's type.
 macro_rules! keys {

@@ -1,7 +1,10 @@
 //! Webhook subscriptions and their delivery log.
 
+use crate::stored::{Text, Texts};
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
+use prm_domain::events::{DeliveryState, EventType};
+use prm_domain::ids::{OrgId, UserId};
 use uuid::Uuid;
 
 use crate::outbox::EventRow;
@@ -11,12 +14,15 @@ use crate::schema::{events, webhook_deliveries, webhooks};
 #[diesel(table_name = webhooks, check_for_backend(diesel::pg::Pg))]
 pub struct Webhook {
     pub id: Uuid,
-    pub org_id: Uuid,
+    #[diesel(deserialize_as = Uuid)]
+    pub org_id: OrgId,
     pub url: String,
-    pub event_types: Vec<String>,
+    #[diesel(deserialize_as = Texts<EventType>)]
+    pub event_types: Vec<EventType>,
     pub secret: String,
     pub active: bool,
-    pub created_by_user_id: Uuid,
+    #[diesel(deserialize_as = Uuid)]
+    pub created_by_user_id: UserId,
     pub version: i32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -26,11 +32,14 @@ pub struct Webhook {
 #[diesel(table_name = webhooks)]
 pub struct NewWebhook {
     pub id: Uuid,
-    pub org_id: Uuid,
+    #[diesel(serialize_as = Uuid)]
+    pub org_id: OrgId,
     pub url: String,
-    pub event_types: Vec<String>,
+    #[diesel(serialize_as = Texts<EventType>)]
+    pub event_types: Vec<EventType>,
     pub secret: String,
-    pub created_by_user_id: Uuid,
+    #[diesel(serialize_as = Uuid)]
+    pub created_by_user_id: UserId,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
@@ -39,7 +48,8 @@ pub struct Delivery {
     pub id: Uuid,
     pub webhook_id: Uuid,
     pub event_id: Uuid,
-    pub status: String,
+    #[diesel(deserialize_as = Text<DeliveryState>)]
+    pub status: DeliveryState,
     pub attempts: i32,
     pub next_attempt_at: DateTime<Utc>,
     pub lease_until: Option<DateTime<Utc>>,
@@ -50,7 +60,7 @@ pub struct Delivery {
 }
 
 impl Webhook {
-    pub fn insert(conn: &mut PgConnection, new: &NewWebhook) -> QueryResult<Webhook> {
+    pub fn insert(conn: &mut PgConnection, new: NewWebhook) -> QueryResult<Webhook> {
         diesel::insert_into(webhooks::table)
             .values(new)
             .returning(Webhook::as_returning())
@@ -68,13 +78,13 @@ impl Webhook {
     /// A page of an org's webhooks (`None`: every org's).
     pub fn list(
         conn: &mut PgConnection,
-        org: Option<Uuid>,
+        org: Option<OrgId>,
         after: Option<Uuid>,
         limit: i64,
     ) -> QueryResult<Vec<Webhook>> {
         let mut q = webhooks::table.select(Webhook::as_select()).into_boxed();
         if let Some(org) = org {
-            q = q.filter(webhooks::org_id.eq(org));
+            q = q.filter(webhooks::org_id.eq(org.0));
         }
         if let Some(after) = after {
             q = q.filter(webhooks::id.gt(after));
@@ -139,7 +149,7 @@ pub fn claim_due(
     conn.transaction(|conn| {
         let now = Utc::now();
         let ids: Vec<Uuid> = webhook_deliveries::table
-            .filter(webhook_deliveries::status.eq("pending"))
+            .filter(webhook_deliveries::status.eq(Text(DeliveryState::Pending)))
             .filter(webhook_deliveries::next_attempt_at.le(now))
             .filter(
                 webhook_deliveries::lease_until
@@ -188,7 +198,7 @@ pub fn claim_due(
 pub fn succeeded(conn: &mut PgConnection, id: Uuid, status_code: i32) -> QueryResult<()> {
     diesel::update(webhook_deliveries::table.find(id))
         .set((
-            webhook_deliveries::status.eq("succeeded"),
+            webhook_deliveries::status.eq(Text(DeliveryState::Succeeded)),
             webhook_deliveries::last_status_code.eq(Some(status_code)),
             webhook_deliveries::last_error.eq(None::<String>),
             webhook_deliveries::delivered_at.eq(Some(Utc::now())),
@@ -206,11 +216,11 @@ pub fn attempt_failed(
     error: &str,
     retry_at: Option<DateTime<Utc>>,
 ) -> QueryResult<()> {
-    let status = if retry_at.is_some() {
-        "pending"
+    let status = Text(if retry_at.is_some() {
+        DeliveryState::Pending
     } else {
-        "failed"
-    };
+        DeliveryState::Failed
+    });
     diesel::update(webhook_deliveries::table.find(id))
         .set((
             webhook_deliveries::status.eq(status),

@@ -3,7 +3,6 @@
 use actix_web::{HttpResponse, get, post, web};
 use prm_domain::assignment::Ranking;
 use prm_domain::ids::OpportunityId;
-use prm_store::policies::PolicyRow;
 use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -13,9 +12,8 @@ use crate::error::{ApiError, Problem};
 use crate::extract::IfMatch;
 use crate::routes::lifecycle::respond;
 use crate::routes::opportunities::OpportunityDto;
-use crate::service::assignment::ranking_for;
+use crate::service::assignment;
 use crate::service::lifecycle::Request;
-use crate::service::opportunities::visible;
 use crate::state::AppState;
 
 /// Each part of a candidate's score, already weighted by the policy.
@@ -132,15 +130,7 @@ pub async fn candidates(
     let id = OpportunityId::from(id.into_inner());
     let ranking = state
         .run(caller, move |conn, actor| {
-            let view = visible(conn, actor, id)?;
-            if !actor.is_vendor() {
-                return Err(ApiError::Forbidden {
-                    code: "forbidden",
-                    detail: "only vendor users see the partner ranking".to_owned(),
-                });
-            }
-            let weights = PolicyRow::load(conn)?.policy().weights;
-            ranking_for(conn, &view.row, weights)
+            assignment::candidates(conn, actor, id)
         })
         .await?;
     Ok(HttpResponse::Ok().json(dto(ranking)))

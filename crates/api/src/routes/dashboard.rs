@@ -2,14 +2,10 @@
 //! filters as the opportunity list, so each number matches a list query.
 
 use actix_web::{HttpResponse, get, web};
-use chrono::{DateTime, Duration, Utc};
-use prm_domain::Actor;
-use prm_domain::opportunity as rules;
+use chrono::{DateTime, Utc};
+use prm_domain::deal::RegStatus;
 use prm_domain::values::{CurrencyCode, Money};
-use prm_store::PgConnection;
-use prm_store::dashboard::{RECENT_DAYS, vendor_figures};
-use prm_store::deals::Registration;
-use prm_store::listing::{self, Me};
+use prm_store::dashboard::VendorFigures;
 use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -17,10 +13,8 @@ use uuid::Uuid;
 use crate::auth::Caller;
 use crate::dto::MoneyDto;
 use crate::error::ApiError;
+use crate::service::dashboard::{self, DashboardRead, PartnerFigures};
 use crate::state::AppState;
-
-/// Days ahead within which a managed opportunity counts as expiring soon.
-pub const EXPIRING_SOON_DAYS: i64 = 14;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DistributedFigures {
@@ -133,12 +127,9 @@ pub enum Dashboard {
     Vendor(VendorDashboard),
 }
 
-fn money(rows: Vec<(String, bigdecimal::BigDecimal)>) -> Result<Vec<MoneyDto>, ApiError> {
+fn money(rows: Vec<(CurrencyCode, bigdecimal::BigDecimal)>) -> Vec<MoneyDto> {
     rows.into_iter()
-        .map(|(c, v)| {
-            let c: CurrencyCode = c.parse().map_err(|e: String| ApiError::Internal(e))?;
-            Ok(MoneyDto::from_money(&Money::from_parts(v, c)))
-        })
+        .map(|(c, v)| MoneyDto::from_money(&Money::from_parts(v, c)))
         .collect()
 }
 
@@ -146,39 +137,24 @@ fn ratio(a: i64, b: i64) -> Option<f64> {
     (a + b > 0).then(|| a as f64 / (a + b) as f64)
 }
 
-fn partner(conn: &mut PgConnection, actor: &Actor) -> Result<PartnerDashboard, ApiError> {
-    let vis = rules::visibility(actor);
-    let me = Me {
-        org: actor.org_id.0,
-        user: actor.user_id.0,
-    };
-    let now = Utc::now();
-    // One statement for the counts and the offers' value by currency.
-    let s = listing::partner_summary(
-        conn,
-        &vis,
-        me,
-        (now + Duration::days(EXPIRING_SOON_DAYS)).date_naive(),
-        now - Duration::days(i64::from(RECENT_DAYS)),
-    )?;
-    let scope: Vec<Uuid> = actor.org_scope().iter().map(|o| o.0).collect();
+fn partner(f: PartnerFigures) -> PartnerDashboard {
+    let s = f.summary;
     let mut regs = RegistrationCounts::default();
-    for (status, n) in Registration::count_by_status(conn, Some(&scope))? {
-        match status.as_str() {
-            "submitted" => regs.submitted = n,
-            "approved" => regs.approved = n,
-            "rejected" => regs.rejected = n,
-            "withdrawn" => regs.withdrawn = n,
-            "expired" => regs.expired = n,
-            "closed" => regs.closed = n,
-            _ => {}
+    for (status, n) in f.registrations {
+        match status {
+            RegStatus::Submitted => regs.submitted = n,
+            RegStatus::Approved => regs.approved = n,
+            RegStatus::Rejected => regs.rejected = n,
+            RegStatus::Withdrawn => regs.withdrawn = n,
+            RegStatus::Expired => regs.expired = n,
+            RegStatus::Closed => regs.closed = n,
         }
     }
-    Ok(PartnerDashboard {
+    PartnerDashboard {
         kind: "partner".to_owned(),
         distributed: DistributedFigures {
             count: s.distributed,
-            value: money(s.offer_currencies.into_iter().zip(s.offer_values).collect())?,
+            value: money(s.offer_currencies.into_iter().zip(s.offer_values).collect()),
             next_deadline: s.next_deadline,
         },
         managed: ManagedFigures {
@@ -199,11 +175,10 @@ fn partner(conn: &mut PgConnection, actor: &Actor) -> Result<PartnerDashboard, A
         },
         win_rate: ratio(s.won, s.lost),
         deal_registrations: regs,
-    })
+    }
 }
 
-fn vendor(conn: &mut PgConnection) -> Result<VendorDashboard, ApiError> {
-    let f = vendor_figures(conn)?;
+fn vendor(f: VendorFigures) -> VendorDashboard {
     let partners = f
         .partners
         .into_iter()
@@ -212,20 +187,20 @@ fn vendor(conn: &mut PgConnection) -> Result<VendorDashboard, ApiError> {
                 .values
                 .iter()
                 .filter(|v| v.org_id == p.org_id)
-                .map(|v| (v.currency.clone(), v.value.clone()))
+                .map(|v| (v.currency, v.value.clone()))
                 .collect();
-            Ok(PartnerPipelineDto {
-                pipeline: money(values)?,
+            PartnerPipelineDto {
+                pipeline: money(values),
                 org_id: p.org_id,
                 name: p.name,
                 delivered: p.delivered,
                 accepted: p.accepted,
                 won_90d: p.won_90d,
                 lost_90d: p.lost_90d,
-            })
+            }
         })
-        .collect::<Result<Vec<_>, ApiError>>()?;
-    Ok(VendorDashboard {
+        .collect();
+    VendorDashboard {
         kind: "vendor".to_owned(),
         partners,
         acceptance_rate: ratio(f.accepted_90d, f.refused_90d),
@@ -233,7 +208,7 @@ fn vendor(conn: &mut PgConnection) -> Result<VendorDashboard, ApiError> {
         pending_approvals: f.pending_approvals,
         pending_registrations: f.pending_registrations,
         stalled: f.stalled,
-    })
+    }
 }
 
 /// The caller's dashboard: partner roles get their org's pipeline (account
@@ -242,14 +217,10 @@ fn vendor(conn: &mut PgConnection) -> Result<VendorDashboard, ApiError> {
     operation_id = "get_dashboard",tag = "dashboard", responses((status = 200, body = Dashboard)))]
 #[get("/dashboard")]
 pub async fn get(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
-    let d = state
-        .run(caller, |conn, actor| {
-            if actor.is_vendor() {
-                Ok(Dashboard::Vendor(vendor(conn)?))
-            } else {
-                Ok(Dashboard::Partner(partner(conn, actor)?))
-            }
-        })
-        .await?;
+    let d = state.run(caller, dashboard::get).await?;
+    let d = match d {
+        DashboardRead::Partner(f) => Dashboard::Partner(partner(f)),
+        DashboardRead::Vendor(f) => Dashboard::Vendor(vendor(f)),
+    };
     Ok(HttpResponse::Ok().json(d))
 }

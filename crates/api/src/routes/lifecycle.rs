@@ -7,7 +7,6 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, delete, get, post, web};
 use chrono::{DateTime, NaiveDate, Utc};
 use prm_store::Connection;
-use prm_store::orgs::Org;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -19,7 +18,6 @@ use crate::error::{ApiError, Problem};
 use crate::extract::{IfMatch, JsonBody};
 use crate::routes::opportunities::{OpportunityDto, read_response};
 use crate::service::lifecycle::{self, Request};
-use crate::service::opportunities::visible;
 use crate::state::AppState;
 use prm_domain::OrgId;
 use prm_domain::ids::{OpportunityId, UserId};
@@ -460,20 +458,16 @@ pub async fn list_collaborators(
     let id = OpportunityId::from(id.into_inner());
     let list = state
         .run(caller, move |conn, actor| {
-            let view = visible(conn, actor, id)?;
-            view.collaborator_ids
-                .iter()
-                .map(|o| {
-                    let org = Org::find(conn, *o)?
-                        .ok_or_else(|| ApiError::Internal("collaborator org gone".into()))?;
-                    Ok(CollaboratorDto {
-                        org_id: org.id.into(),
-                        name: org.name,
-                    })
-                })
-                .collect::<Result<Vec<_>, ApiError>>()
+            lifecycle::collaborators(conn, actor, id)
         })
         .await?;
+    let list: Vec<CollaboratorDto> = list
+        .into_iter()
+        .map(|org| CollaboratorDto {
+            org_id: org.id.into(),
+            name: org.name,
+        })
+        .collect();
     Ok(HttpResponse::Ok().json(list))
 }
 

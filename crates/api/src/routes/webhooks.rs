@@ -3,10 +3,10 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, delete, get, post, web};
 use chrono::{DateTime, Utc};
-use prm_domain::Role;
-use prm_domain::events::EventType;
-use prm_store::outbox::{EventRow, Reader, feed};
-use prm_store::webhooks::{Delivery, NewWebhook, Webhook};
+use prm_domain::events::{DeliveryState, EventType};
+use prm_store::Connection;
+use prm_store::outbox::EventRow;
+use prm_store::webhooks::Webhook;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -20,8 +20,9 @@ use crate::pagination::{
     fetch_size, into_page, into_page_keyed,
 };
 use crate::routes::{created, single};
+use crate::service::webhooks;
 use crate::state::AppState;
-use crate::webhook_send::{check_target, new_secret};
+use crate::webhook_send::check_target;
 
 /// The type of an event: `<resource>.<past-tense action>`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -177,17 +178,9 @@ pub struct CreatedWebhookDto {
 
 fn dto(w: Webhook) -> Result<WebhookDto, ApiError> {
     Ok(WebhookDto {
-        events: w
-            .event_types
-            .iter()
-            .map(|t| {
-                t.parse::<EventType>()
-                    .map(EventTypeDto::from)
-                    .map_err(ApiError::Internal)
-            })
-            .collect::<Result<_, _>>()?,
+        events: w.event_types.into_iter().map(EventTypeDto::from).collect(),
         id: w.id,
-        org_id: w.org_id,
+        org_id: w.org_id.into(),
         url: w.url,
         active: w.active,
         version: w.version,
@@ -212,19 +205,6 @@ pub struct CreateWebhook {
     pub events: Option<Vec<EventTypeDto>>,
 }
 
-/// Only org admins manage their org's webhooks.
-fn ensure_admin(actor: &prm_domain::Actor) -> Result<(), ApiError> {
-    actor.ensure_can_write()?;
-    if matches!(actor.role, Role::PartnerAdmin | Role::VendorAdmin) {
-        Ok(())
-    } else {
-        Err(ApiError::Forbidden {
-            code: "forbidden",
-            detail: "only the org's admin manages its webhooks".to_owned(),
-        })
-    }
-}
-
 /// Register a webhook for the caller's org (partner admin, vendor admin).
 /// Partners receive only events of opportunities they may see; the vendor's
 /// webhooks receive every event.
@@ -246,32 +226,18 @@ pub async fn create(
         .await
         .map_err(|e| ApiError::Internal(e.to_string()))?
         .map_err(|e| ApiError::validation("url", e))?;
+    let events: Vec<EventType> = body
+        .events
+        .unwrap_or_default()
+        .into_iter()
+        .map(EventType::from)
+        .collect();
     let (hook, secret) = state
         .run(caller, move |conn, actor| {
-            ensure_admin(actor)?;
-            let secret = new_secret();
-            let mut types: Vec<String> = body
-                .events
-                .unwrap_or_default()
-                .into_iter()
-                .map(|t| EventType::from(t).as_str().to_owned())
-                .collect();
-            types.sort();
-            types.dedup();
-            let w = Webhook::insert(
-                conn,
-                &NewWebhook {
-                    id: Uuid::now_v7(),
-                    org_id: actor.org_id.0,
-                    url,
-                    event_types: types,
-                    secret: secret.clone(),
-                    created_by_user_id: actor.user_id.0,
-                },
-            )?;
-            Ok((dto(w)?, secret))
+            conn.transaction(|conn| webhooks::create(conn, actor, url, events))
         })
         .await?;
+    let hook = dto(hook)?;
     let location = format!("/api/v1/webhooks/{}", hook.id);
     let version = hook.version;
     Ok(created(
@@ -310,24 +276,11 @@ pub async fn list(
     let after = decode_cursor(params.cursor.as_deref())?;
     let page = state
         .run(caller, move |conn, actor| {
-            ensure_admin(actor)?;
-            let rows = Webhook::list(conn, Some(actor.org_id.0), after, fetch_size(params.limit))?;
-            into_page(rows, params.limit, |w| w.id, dto)
+            webhooks::list(conn, actor, after, fetch_size(params.limit))
         })
         .await?;
+    let page = into_page(page, params.limit, |w| w.id, dto)?;
     Ok(HttpResponse::Ok().json(page))
-}
-
-fn own(
-    conn: &mut prm_store::PgConnection,
-    actor: &prm_domain::Actor,
-    id: Uuid,
-) -> Result<Webhook, ApiError> {
-    let w = Webhook::find(conn, id)?
-        .filter(|w| w.org_id == actor.org_id.0)
-        .ok_or(ApiError::NotFound)?;
-    ensure_admin(actor)?;
-    Ok(w)
 }
 
 /// One of the caller's org's webhooks (never its secret).
@@ -341,8 +294,9 @@ pub async fn get(
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let w = state
-        .run(caller, move |conn, actor| dto(own(conn, actor, id)?))
+        .run(caller, move |conn, actor| webhooks::get(conn, actor, id))
         .await?;
+    let w = dto(w)?;
     Ok(single(StatusCode::OK, w.version, &w))
 }
 
@@ -357,11 +311,7 @@ pub async fn remove(
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     state
-        .run(caller, move |conn, actor| {
-            own(conn, actor, id)?;
-            Webhook::delete(conn, id)?;
-            Ok(())
-        })
+        .run(caller, move |conn, actor| webhooks::remove(conn, actor, id))
         .await?;
     Ok(HttpResponse::NoContent().finish())
 }
@@ -411,35 +361,34 @@ pub async fn deliveries(
     let id = id.into_inner();
     let params = params.0;
     let after = decode_time_cursor(params.cursor.as_deref())?;
-    let page = state
+    let rows = state
         .run(caller, move |conn, actor| {
-            own(conn, actor, id)?;
-            let rows = Delivery::log(conn, id, after, fetch_size(params.limit))?;
-            into_page_keyed(
-                rows,
-                params.limit,
-                |(d, _)| encode_time_cursor(d.created_at, d.id),
-                |(d, event_type)| {
-                    Ok::<_, ApiError>(DeliveryDto {
-                        status: match d.status.as_str() {
-                            "succeeded" => DeliveryStatus::Succeeded,
-                            "failed" => DeliveryStatus::Failed,
-                            _ => DeliveryStatus::Pending,
-                        },
-                        id: d.id,
-                        event_id: d.event_id,
-                        event_type,
-                        attempts: d.attempts,
-                        last_status_code: d.last_status_code,
-                        last_error: d.last_error,
-                        next_attempt_at: d.next_attempt_at,
-                        delivered_at: d.delivered_at,
-                        created_at: d.created_at,
-                    })
-                },
-            )
+            webhooks::deliveries(conn, actor, id, after, fetch_size(params.limit))
         })
         .await?;
+    let page = into_page_keyed(
+        rows,
+        params.limit,
+        |(d, _)| encode_time_cursor(d.created_at, d.id),
+        |(d, event_type)| {
+            Ok::<_, ApiError>(DeliveryDto {
+                status: match d.status {
+                    DeliveryState::Pending => DeliveryStatus::Pending,
+                    DeliveryState::Succeeded => DeliveryStatus::Succeeded,
+                    DeliveryState::Failed => DeliveryStatus::Failed,
+                },
+                id: d.id,
+                event_id: d.event_id,
+                event_type,
+                attempts: d.attempts,
+                last_status_code: d.last_status_code,
+                last_error: d.last_error,
+                next_attempt_at: d.next_attempt_at,
+                delivered_at: d.delivered_at,
+                created_at: d.created_at,
+            })
+        },
+    )?;
     Ok(HttpResponse::Ok().json(page))
 }
 
@@ -516,17 +465,7 @@ pub async fn event_feed(
     let limit = i64::from(params.limit.unwrap_or(50));
     let rows = state
         .run(caller, move |conn, actor| {
-            let reader = if actor.is_vendor() {
-                Reader::Vendor
-            } else if actor.role == Role::AccountManager {
-                Reader::Owner {
-                    org: actor.org_id.0,
-                    user: actor.user_id.0,
-                }
-            } else {
-                Reader::Org(actor.org_id.0)
-            };
-            Ok(feed(conn, reader, after, limit)?)
+            webhooks::feed(conn, actor, after, limit)
         })
         .await?;
     let last = rows.last().map(|e| e.seq).or(after);

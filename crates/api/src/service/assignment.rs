@@ -1,10 +1,11 @@
 //! Preferred-partner assignment: the explainable ranking, and the capacity
 //! every offer is checked against under a lock on the partner.
 
-use prm_domain::OrgId;
 use prm_domain::assignment::{History, Partner, PastAnswer, Ranking, rank};
+use prm_domain::ids::OpportunityId;
 use prm_domain::lifecycle::check_capacity;
 use prm_domain::policy::Weights;
+use prm_domain::{Actor, OrgId};
 use prm_store::assignment::{lock_partner as store_lock_partner, open_offers, partners_for};
 use prm_store::opportunities::Opportunity;
 use prm_store::{Connection, PgConnection};
@@ -121,4 +122,22 @@ pub fn no_candidate(r: &Ranking) -> ApiError {
             format!("no partner can take it: {why}")
         },
     }
+}
+
+/// The partner ranking for an opportunity, as automatic distribution would
+/// see it now (vendor users).
+pub fn candidates(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    id: OpportunityId,
+) -> Result<Ranking, ApiError> {
+    let view = crate::service::opportunities::visible(conn, actor, id)?;
+    if !actor.is_vendor() {
+        return Err(ApiError::Forbidden {
+            code: "forbidden",
+            detail: "only vendor users see the partner ranking".to_owned(),
+        });
+    }
+    let weights = prm_store::policies::PolicyRow::load(conn)?.policy().weights;
+    ranking_for(conn, &view.row, weights)
 }

@@ -386,3 +386,18 @@ pub fn change_collaborators(
         json!({"org_id": org.0, "added": add}),
     )
 }
+
+/// The orgs collaborating on an opportunity the caller sees.
+pub fn collaborators(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    id: OpportunityId,
+) -> Result<Vec<Org>, ApiError> {
+    let view = crate::service::opportunities::visible(conn, actor, id)?;
+    view.collaborator_ids
+        .iter()
+        .map(|o| {
+            Org::find(conn, *o)?.ok_or_else(|| ApiError::Internal("collaborator org gone".into()))
+        })
+        .collect()
+}

@@ -6,6 +6,7 @@
 pub mod activity;
 pub mod assignment;
 pub mod customers;
+pub mod dashboard;
 pub mod deals;
 pub mod events;
 pub mod lifecycle;
@@ -14,6 +15,7 @@ pub mod opportunities;
 pub mod orgs;
 pub mod policies;
 pub mod users;
+pub mod webhooks;
 
 /// Optional free text as stored: trimmed, and `None` when blank.
 pub fn trimmed(s: Option<String>) -> Option<String> {

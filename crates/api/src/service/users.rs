@@ -131,3 +131,10 @@ pub fn update(
         },
     )?)
 }
+
+/// The caller's own user and org.
+pub fn me(conn: &mut PgConnection, actor: &Actor) -> Result<(User, Org), ApiError> {
+    let user = User::find(conn, actor.user_id)?.ok_or(ApiError::NotFound)?;
+    let org = Org::find(conn, actor.org_id)?.ok_or(ApiError::NotFound)?;
+    Ok((user, org))
+}

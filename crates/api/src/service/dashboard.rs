@@ -1,0 +1,60 @@
+//! The dashboard use case: figures shaped by the caller's role, computed
+//! with the same filters as the opportunity list, so each number matches a
+//! list query.
+
+use chrono::{Duration, Utc};
+use prm_domain::Actor;
+use prm_domain::deal::RegStatus;
+use prm_domain::opportunity as rules;
+use prm_store::PgConnection;
+use prm_store::dashboard::{RECENT_DAYS, VendorFigures, vendor_figures};
+use prm_store::deals::Registration;
+use prm_store::listing::{self, Me, PartnerSummary};
+use uuid::Uuid;
+
+use crate::error::ApiError;
+
+/// Days ahead within which a managed opportunity counts as expiring soon.
+pub const EXPIRING_SOON_DAYS: i64 = 14;
+
+/// A partner's figures: its pipeline (an account manager's: what it owns)
+/// and its org's deal registrations by status.
+#[derive(Debug, Clone)]
+pub struct PartnerFigures {
+    pub summary: PartnerSummary,
+    pub registrations: Vec<(RegStatus, i64)>,
+}
+
+/// What the caller's role sees.
+#[derive(Debug, Clone)]
+pub enum DashboardRead {
+    Partner(PartnerFigures),
+    Vendor(VendorFigures),
+}
+
+/// The caller's dashboard: partner roles get their org's pipeline; vendor
+/// roles the program overview.
+pub fn get(conn: &mut PgConnection, actor: &Actor) -> Result<DashboardRead, ApiError> {
+    if actor.is_vendor() {
+        return Ok(DashboardRead::Vendor(vendor_figures(conn)?));
+    }
+    let me = Me {
+        org: actor.org_id.0,
+        user: actor.user_id.0,
+    };
+    let now = Utc::now();
+    // One statement for the counts and the offers' value by currency.
+    let summary = listing::partner_summary(
+        conn,
+        &rules::visibility(actor),
+        me,
+        (now + Duration::days(EXPIRING_SOON_DAYS)).date_naive(),
+        now - Duration::days(i64::from(RECENT_DAYS)),
+    )?;
+    let scope: Vec<Uuid> = actor.org_scope().iter().map(|o| o.0).collect();
+    let registrations = Registration::count_by_status(conn, Some(&scope))?;
+    Ok(DashboardRead::Partner(PartnerFigures {
+        summary,
+        registrations,
+    }))
+}
