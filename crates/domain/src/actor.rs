@@ -1,7 +1,7 @@
 //! The caller of a request, as the rules see it.
 
 use crate::ids::{OrgId, UserId};
-use crate::org::OrgKind;
+use crate::kind::OrgKind;
 use crate::role::Role;
 
 /// An authenticated, active user with its org and role.

@@ -10,6 +10,7 @@ pub mod deal;
 pub mod error;
 pub mod events;
 pub mod ids;
+pub mod kind;
 pub mod lifecycle;
 pub mod opportunity;
 pub mod org;

@@ -3,7 +3,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::org::OrgKind;
+use crate::kind::OrgKind;
 
 /// What a user may do, fixed by its row in `users`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
