@@ -1,46 +1,9 @@
 //! Deal registration: register, conflicts, approve with exclusivity (even
 //! under parallel approvals), reject, withdraw, close with the opportunity.
 
-use crate::world::{World, world};
-use prm_tests::{TestUser, partner_opportunity};
+use crate::world::{registered, world};
+use prm_tests::partner_opportunity;
 use serde_json::json;
-
-/// A pending opportunity of `user`'s org for a customer named `customer`
-/// held by that org, and the registration on it.
-async fn registered(w: &World, user: &TestUser, customer: &str) -> (String, String) {
-    let customer = w
-        .app
-        .post(
-            "/api/v1/customers",
-            &user.token,
-            &json!({"name": customer, "country": "DE"}),
-        )
-        .await
-        .expect(201)
-        .id();
-    let opp = w
-        .app
-        .post(
-            "/api/v1/opportunities",
-            &user.token,
-            &partner_opportunity(&customer),
-        )
-        .await
-        .expect(201)
-        .id();
-    let reg = w
-        .app
-        .post(
-            &format!("/api/v1/opportunities/{opp}/deal-registration"),
-            &user.token,
-            &json!({"product_lines": ["Cloud"], "justification": "we sourced it"}),
-        )
-        .await
-        .expect(201);
-    assert_eq!(reg.body["status"], "submitted");
-    assert_eq!(reg.body["product_lines"], json!(["cloud"]));
-    (opp, reg.id())
-}
 
 fn reg_path(id: &str, action: &str) -> String {
     format!("/api/v1/deal-registrations/{id}/{action}")

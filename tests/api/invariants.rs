@@ -8,7 +8,7 @@ use futures_util::future::join_all;
 use prm_tests::{Resp, TestApp, partner_opportunity};
 use serde_json::{Value, json};
 
-use crate::world::{accepted_by, actions, opp_path, world};
+use crate::world::{accepted_by, actions, opp_path, registered, world};
 
 fn has(list: &[String], action: &str) -> bool {
     list.iter().any(|a| a == action)
@@ -299,36 +299,7 @@ async fn a_registration_blocked_by_another_orgs_exclusivity_offers_no_approve() 
     let w = world().await;
     let mut regs = Vec::new();
     for admin in [&w.res.admin, &w.other.admin] {
-        let customer = w
-            .app
-            .post(
-                "/api/v1/customers",
-                &admin.token,
-                &json!({"name": "Quorvex Industries GmbH", "country": "DE"}),
-            )
-            .await
-            .expect(201)
-            .id();
-        let opp = w
-            .app
-            .post(
-                "/api/v1/opportunities",
-                &admin.token,
-                &partner_opportunity(&customer),
-            )
-            .await
-            .expect(201)
-            .id();
-        let reg = w
-            .app
-            .post(
-                &format!("{}/deal-registration", opp_path(&opp)),
-                &admin.token,
-                &json!({"product_lines": ["cloud"]}),
-            )
-            .await
-            .expect(201)
-            .id();
+        let (_, reg) = registered(&w, admin, "Quorvex Industries GmbH").await;
         regs.push(reg);
     }
     let (first, second) = (&regs[0], &regs[1]);

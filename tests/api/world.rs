@@ -2,7 +2,7 @@
 //! viewer, a distributor with a reseller under it, and an unrelated reseller,
 //! each partner with its four roles and a customer.
 
-use prm_tests::{Resp, TestApp, TestUser};
+use prm_tests::{Resp, TestApp, TestUser, partner_opportunity};
 use serde_json::json;
 
 /// A vendor, a distributor with a reseller under it, and an unrelated reseller,
@@ -109,4 +109,41 @@ pub fn actions(r: &Resp) -> Vec<String> {
         .iter()
         .map(|a| a.as_str().unwrap().to_owned())
         .collect()
+}
+
+/// A pending opportunity of `user`'s org for a customer named `customer`
+/// held by that org, and the registration on it.
+pub async fn registered(w: &World, user: &TestUser, customer: &str) -> (String, String) {
+    let customer = w
+        .app
+        .post(
+            "/api/v1/customers",
+            &user.token,
+            &json!({"name": customer, "country": "DE"}),
+        )
+        .await
+        .expect(201)
+        .id();
+    let opp = w
+        .app
+        .post(
+            "/api/v1/opportunities",
+            &user.token,
+            &partner_opportunity(&customer),
+        )
+        .await
+        .expect(201)
+        .id();
+    let reg = w
+        .app
+        .post(
+            &format!("/api/v1/opportunities/{opp}/deal-registration"),
+            &user.token,
+            &json!({"product_lines": ["Cloud"], "justification": "we sourced it"}),
+        )
+        .await
+        .expect(201);
+    assert_eq!(reg.body["status"], "submitted");
+    assert_eq!(reg.body["product_lines"], json!(["cloud"]));
+    (opp, reg.id())
 }

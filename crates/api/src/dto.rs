@@ -209,14 +209,6 @@ pub fn valid_labels(list: &[String]) -> Result<(), ValidationError> {
     labels(list).map(|_| ()).map_err(|e| invalid("labels", e))
 }
 
-/// Normalizes country codes to upper case, de-duplicated and sorted.
-pub fn countries(list: &[String]) -> Vec<String> {
-    let mut out: Vec<String> = list.iter().map(|c| c.trim().to_ascii_uppercase()).collect();
-    out.sort();
-    out.dedup();
-    out
-}
-
 /// Deserializes a field that may be absent (outer `None`), `null` (clear it:
 /// `Some(None)`) or a value.
 pub fn double_option<'de, T, D>(d: D) -> Result<Option<Option<T>>, D::Error>

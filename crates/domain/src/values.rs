@@ -354,6 +354,18 @@ pub fn labels(values: &[String]) -> Result<Vec<String>, String> {
     Ok(out)
 }
 
+/// Normalizes a list of country codes (already checked at the edge): upper
+/// case, de-duplicated, sorted.
+pub fn country_codes(values: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = values
+        .iter()
+        .map(|c| c.trim().to_ascii_uppercase())
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

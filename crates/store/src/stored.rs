@@ -18,12 +18,11 @@ use diesel::sql_types::{Array, Nullable, Text as SqlText, Uuid as SqlUuid};
 use prm_domain::customer::Registration;
 use prm_domain::deal::RegStatus;
 use prm_domain::events::{DeliveryState, EventType};
-use prm_domain::ids::{CustomerId, OpportunityId, OrgId, UserId};
-use prm_domain::lifecycle::Action;
+use prm_domain::ids::{OrgId, UserId};
 use prm_domain::opportunity::{Origin, Phase, Status};
 use prm_domain::org::{OrgKind, Tier};
 use prm_domain::role::Role;
-use prm_domain::values::{CountryCode, CurrencyCode};
+use prm_domain::values::CurrencyCode;
 use uuid::Uuid;
 
 /// A value stored as its text name.
@@ -147,14 +146,12 @@ text_values!(
     Status,
     Origin,
     Phase,
-    Action,
     OrgKind,
     Tier,
     Role,
     RegStatus,
     Registration,
     CurrencyCode,
-    CountryCode,
 );
 
 /// Domain values in a text array column.
@@ -210,7 +207,7 @@ macro_rules! keys {
     )+};
 }
 
-keys!(OrgId, UserId, CustomerId, OpportunityId);
+keys!(OrgId, UserId);
 
 /// Ids as loaded from a uuid column, typed.
 pub fn ids<T: From<Uuid>>(ids: Vec<Uuid>) -> Vec<T> {

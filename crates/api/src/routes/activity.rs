@@ -2,7 +2,6 @@
 
 use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
-use prm_domain::ids::{OrgId, UserId};
 use prm_store::Connection;
 use prm_store::activity::{Note, ProgressEntry};
 use serde::{Deserialize, Serialize};
@@ -161,41 +160,38 @@ pub struct TimelineItemDto {
 impl TimelineItemDto {
     fn from_item(item: TimelineItem) -> Result<Self, ApiError> {
         let (created_at, id) = item.key();
-        let (kind, actor_user_id, actor_org_id): (_, Option<UserId>, Option<OrgId>) = match &item {
-            TimelineItem::Note(n) => (
-                TimelineKind::Note,
-                Some(n.author_user_id),
-                Some(n.author_org_id),
-            ),
-            TimelineItem::Progress(p) => (
-                TimelineKind::Progress,
-                Some(p.author_user_id),
-                Some(p.author_org_id),
-            ),
-            TimelineItem::StatusChange(e) => {
-                (TimelineKind::StatusChange, e.actor_user_id, e.actor_org_id)
-            }
-        };
         let mut dto = Self {
-            kind,
+            kind: TimelineKind::Note,
             id,
             created_at,
-            actor_user_id: actor_user_id.map(Into::into),
-            actor_org_id: actor_org_id.map(Into::into),
+            actor_user_id: None,
+            actor_org_id: None,
             note: None,
             progress: None,
             status_change: None,
         };
         match item {
-            TimelineItem::Note(n) => dto.note = Some(n.into()),
-            TimelineItem::Progress(p) => dto.progress = Some(ProgressDto::from_row(p)?),
+            TimelineItem::Note(n) => {
+                dto.actor_user_id = Some(n.author_user_id.into());
+                dto.actor_org_id = Some(n.author_org_id.into());
+                dto.note = Some(n.into());
+            }
+            TimelineItem::Progress(p) => {
+                dto.kind = TimelineKind::Progress;
+                dto.actor_user_id = Some(p.author_user_id.into());
+                dto.actor_org_id = Some(p.author_org_id.into());
+                dto.progress = Some(ProgressDto::from_row(p)?);
+            }
             TimelineItem::StatusChange(e) => {
+                dto.kind = TimelineKind::StatusChange;
+                dto.actor_user_id = e.actor_user_id.map(Into::into);
+                dto.actor_org_id = e.actor_org_id.map(Into::into);
                 dto.status_change = Some(StatusChangeDto {
                     action: e.action,
                     from: e.from_status.map(|s| s.as_str().to_owned()),
                     to: e.to_status.as_str().to_owned(),
                     reason: e.reason,
-                })
+                });
             }
         }
         Ok(dto)

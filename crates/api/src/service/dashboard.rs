@@ -10,7 +10,6 @@ use prm_store::PgConnection;
 use prm_store::dashboard::{RECENT_DAYS, VendorFigures, vendor_figures};
 use prm_store::deals::Registration;
 use prm_store::listing::{self, Me, PartnerSummary};
-use uuid::Uuid;
 
 use crate::error::ApiError;
 
@@ -51,8 +50,8 @@ pub fn get(conn: &mut PgConnection, actor: &Actor) -> Result<DashboardRead, ApiE
         (now + Duration::days(EXPIRING_SOON_DAYS)).date_naive(),
         now - Duration::days(i64::from(RECENT_DAYS)),
     )?;
-    let scope: Vec<Uuid> = actor.org_scope().iter().map(|o| o.0).collect();
-    let registrations = Registration::count_by_status(conn, Some(&scope))?;
+    let scope = crate::service::partner_scope(actor);
+    let registrations = Registration::count_by_status(conn, scope.as_deref())?;
     Ok(DashboardRead::Partner(PartnerFigures {
         summary,
         registrations,

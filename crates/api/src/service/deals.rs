@@ -9,7 +9,7 @@ use prm_domain::deal::{self as rules, OtherRegistration, RegAction, RegStatus, R
 use prm_domain::events::EventType;
 use prm_domain::ids::OpportunityId;
 use prm_domain::opportunity::Action;
-use prm_domain::values::{CountryCode, labels};
+use prm_domain::values::CountryCode;
 use prm_store::PgConnection;
 use prm_store::customers::Customer;
 use prm_store::deals::{self as store, NewRegistration, Registration, RegistrationChanges};
@@ -143,8 +143,7 @@ pub fn list(
     after: Option<Uuid>,
     fetch: i64,
 ) -> Result<Vec<RegistrationRead>, ApiError> {
-    let scope: Option<Vec<Uuid>> =
-        (!actor.is_vendor()).then(|| actor.org_scope().iter().map(|o| o.0).collect());
+    let scope = crate::service::partner_scope(actor);
     let rows = Registration::list(conn, scope.as_deref(), status, after, fetch)?;
     rows.into_iter().map(|r| read_as(conn, r, actor)).collect()
 }
@@ -172,7 +171,7 @@ pub fn register(
             detail: "this opportunity already has a submitted or approved registration".into(),
         });
     }
-    let lines = labels(&cmd.product_lines).map_err(|e| ApiError::validation("product_lines", e))?;
+    let lines = crate::service::labels(&cmd.product_lines, "product_lines")?;
     let customer = Customer::find(conn, view.row.customer_id)?
         .ok_or_else(|| ApiError::Internal("customer gone".into()))?;
     let conflicts = rules::conflicts(

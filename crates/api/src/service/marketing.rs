@@ -4,7 +4,6 @@
 use chrono::NaiveDate;
 use prm_domain::Actor;
 use prm_domain::opportunity as opp_rules;
-use prm_domain::values::labels;
 use prm_store::PgConnection;
 use prm_store::listing::{self, Filter, Me};
 use prm_store::marketing::{MarketingTask, NewMarketingTask};
@@ -79,8 +78,7 @@ pub fn create(
                 .description
                 .map(|d| d.trim().to_owned())
                 .filter(|d| !d.is_empty()),
-            product_lines: labels(&cmd.product_lines)
-                .map_err(|e| ApiError::validation("product_lines", e))?,
+            product_lines: crate::service::labels(&cmd.product_lines, "product_lines")?,
             starts_on: cmd.starts_on,
             ends_on: cmd.ends_on,
             created_by_user_id: actor.user_id.0,

@@ -17,6 +17,22 @@ pub mod policies;
 pub mod users;
 pub mod webhooks;
 
+use prm_domain::Actor;
+use uuid::Uuid;
+
+use crate::error::ApiError;
+
+/// A list of labels normalized as stored; `field` names it in a 422.
+pub fn labels(list: &[String], field: &str) -> Result<Vec<String>, ApiError> {
+    prm_domain::values::labels(list).map_err(|e| ApiError::validation(field, e))
+}
+
+/// The orgs whose rows a partner user reads (its own and, for a
+/// distributor, its resellers'); `None` for vendor users, who read all.
+pub fn partner_scope(actor: &Actor) -> Option<Vec<Uuid>> {
+    (!actor.is_vendor()).then(|| actor.org_scope().into_iter().map(|o| o.0).collect())
+}
+
 /// Optional free text as stored: trimmed, and `None` when blank.
 pub fn trimmed(s: Option<String>) -> Option<String> {
     s.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())

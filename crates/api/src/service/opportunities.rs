@@ -166,12 +166,6 @@ pub struct NewOpportunityCommand {
     pub input_errors: Vec<FieldError>,
 }
 
-fn normalized_labels(list: Option<&[String]>) -> Result<Option<Vec<String>>, ApiError> {
-    list.map(labels)
-        .transpose()
-        .map_err(|e| ApiError::validation("product_lines", e))
-}
-
 /// Creates an opportunity: `draft` for vendor writers, `pending_approval`
 /// for partners (who give full revenue information).
 pub fn create(
@@ -380,7 +374,11 @@ fn changes_from(
             .country
             .map(|c| c.map(|c| c.trim().to_ascii_uppercase())),
         industry: text(cmd.industry).map(|i| i.map(|i| i.to_lowercase())),
-        product_lines: normalized_labels(cmd.product_lines.as_deref())?,
+        product_lines: cmd
+            .product_lines
+            .as_deref()
+            .map(|l| crate::service::labels(l, "product_lines"))
+            .transpose()?,
         marketing_task_id: None,
     })
 }

@@ -4,13 +4,14 @@
 use prm_domain::Actor;
 use prm_domain::ids::OrgId;
 use prm_domain::org::{self as rules, OrgEdit, OrgKind, Tier};
-use prm_domain::values::labels;
+use prm_domain::values::country_codes;
 use prm_store::orgs::{NewOrg, Org, OrgChanges};
 use prm_store::{PgConnection, StoreError, diesel_result};
 use uuid::Uuid;
 
 use crate::error::ApiError;
 use crate::extract::IfMatch;
+use crate::service::{labels, partner_scope};
 
 /// An assignment profile, or the parts of it to change (`None`: as is).
 #[derive(Debug, Clone, Default)]
@@ -30,21 +31,6 @@ impl ProfileCommand {
             || self.product_lines.is_some()
             || self.tier.is_some()
             || self.capacity.is_some()
-    }
-
-    fn countries(&self) -> Option<Vec<String>> {
-        self.countries.as_deref().map(|list| {
-            let mut out: Vec<String> = list.iter().map(|c| c.trim().to_ascii_uppercase()).collect();
-            out.sort();
-            out.dedup();
-            out
-        })
-    }
-
-    fn labels(list: Option<&[String]>, field: &str) -> Result<Option<Vec<String>>, ApiError> {
-        list.map(labels)
-            .transpose()
-            .map_err(|e| ApiError::validation(field, e))
     }
 }
 
@@ -87,10 +73,22 @@ pub fn create(conn: &mut PgConnection, actor: &Actor, cmd: NewOrgCommand) -> Res
         name: cmd.name.trim().to_owned(),
         kind: cmd.kind,
         parent_id: cmd.parent_id,
-        countries: p.countries().unwrap_or_default(),
-        industries: ProfileCommand::labels(p.industries.as_deref(), "profile.industries")?
+        countries: p
+            .countries
+            .as_deref()
+            .map(country_codes)
             .unwrap_or_default(),
-        product_lines: ProfileCommand::labels(p.product_lines.as_deref(), "profile.product_lines")?
+        industries: p
+            .industries
+            .as_deref()
+            .map(|l| labels(l, "profile.industries"))
+            .transpose()?
+            .unwrap_or_default(),
+        product_lines: p
+            .product_lines
+            .as_deref()
+            .map(|l| labels(l, "profile.product_lines"))
+            .transpose()?
             .unwrap_or_default(),
         tier: p.tier.unwrap_or(Tier::Registered),
         capacity: p.capacity.unwrap_or(10),
@@ -108,8 +106,7 @@ pub fn list(
     after: Option<Uuid>,
     fetch: i64,
 ) -> Result<Vec<Org>, ApiError> {
-    let scope: Option<Vec<Uuid>> =
-        (!actor.is_vendor()).then(|| actor.org_scope().iter().map(|o| o.0).collect());
+    let scope = partner_scope(actor);
     Ok(Org::list(conn, scope.as_deref(), kind, after, fetch)?)
 }
 
@@ -181,9 +178,17 @@ pub fn update(
         name: cmd.name.map(|n| n.trim().to_owned()),
         parent_id: cmd.parent_id,
         active: cmd.active,
-        countries: p.countries(),
-        industries: ProfileCommand::labels(p.industries.as_deref(), "profile.industries")?,
-        product_lines: ProfileCommand::labels(p.product_lines.as_deref(), "profile.product_lines")?,
+        countries: p.countries.as_deref().map(country_codes),
+        industries: p
+            .industries
+            .as_deref()
+            .map(|l| labels(l, "profile.industries"))
+            .transpose()?,
+        product_lines: p
+            .product_lines
+            .as_deref()
+            .map(|l| labels(l, "profile.product_lines"))
+            .transpose()?,
         tier: p.tier,
         capacity: p.capacity,
         accepting: p.accepting,
