@@ -524,7 +524,10 @@ async fn positional_view_reader_agrees_with_diesels_reader() {
     let typed: Vec<prm_domain::OrgId> = collaborator_ids.into_iter().map(Into::into).collect();
     assert_eq!(by_position.collaborator_ids, typed);
     assert_eq!(by_position.customer_name, "Vendor Customer");
-    assert_eq!(by_position.row.contact_title.as_deref(), Some("c-title"));
+    assert_eq!(
+        by_position.row.details.contact_title.as_deref(),
+        Some("c-title")
+    );
     assert_eq!(by_position.collaborator_ids.len(), 1);
     assert_eq!(by_position.row.extension_count, 2);
     assert_eq!(by_position.row.auto_assignments, 3);

@@ -9,7 +9,7 @@ use prm_domain::customer::CustomerIdentity;
 use prm_store::actors::{ActorLookup, load_actor};
 use prm_store::customers::{Customer, NewCustomer};
 use prm_store::marketing::{MarketingTask, NewMarketingTask};
-use prm_store::opportunities::{Opportunity, StateChanges};
+use prm_store::opportunities::{Details, Opportunity, StateChanges};
 use prm_store::orgs::{NewOrg, Org};
 use prm_store::users::{NewUser, User};
 use prm_store::{Connection, PgConnection, StoreError};
@@ -21,7 +21,7 @@ use crate::extract::IfMatch;
 use crate::service::activity::{NewProgressCommand, add_note, add_progress};
 use crate::service::deals::{NewRegistrationCommand, approve, register};
 use crate::service::lifecycle::{self, Request, assign_owner, perform};
-use crate::service::opportunities::{Contact, NewOpportunityCommand, create};
+use crate::service::opportunities::{NewOpportunityCommand, create};
 use prm_domain::Role;
 use prm_domain::customer::Registration;
 use prm_domain::ids::{CustomerId, OpportunityId, OrgId, UserId};
@@ -288,24 +288,27 @@ fn body(
     product: &str,
     task: Option<Uuid>,
 ) -> Result<NewOpportunityCommand, ApiError> {
-    Ok(NewOpportunityCommand {
+    let mut details = Details {
         topic: topic.to_owned(),
-        customer_id: customer,
-        contact: Some(Contact {
-            name: "Jo Park".to_owned(),
-            email: Some("jo.park@customer.example".to_owned()),
-            phone: Some("+49 30 1234 567".to_owned()),
-            title: Some("Head of IT".to_owned()),
-        }),
-        estimated_revenue: Some(eur(amount)?),
+        contact_name: Some("Jo Park".to_owned()),
+        contact_email: Some("jo.park@customer.example".to_owned()),
+        contact_phone: Some("+49 30 1234 567".to_owned()),
+        contact_title: Some("Head of IT".to_owned()),
+        currency: None,
+        estimated_revenue: None,
         expected_close_date: Some((Utc::now() + Duration::days(60)).date_naive()),
         customer_situation: Some("Ageing on-premises estate".to_owned()),
         customer_need: Some("Lower running costs and better security".to_owned()),
         proposed_solution: Some("Phased migration with managed services".to_owned()),
         country: None,
         industry: None,
-        product_lines: Some(vec![product.to_owned()]),
+        product_lines: vec![product.to_owned()],
         marketing_task_id: task,
+    };
+    details.set_estimated_money(Some(eur(amount)?));
+    Ok(NewOpportunityCommand {
+        customer_id: customer,
+        details,
         input_errors: Vec::new(),
     })
 }

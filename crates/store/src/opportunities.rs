@@ -10,87 +10,172 @@ use diesel::query_builder::{AstPass, QueryFragment, QueryId};
 use diesel::row::{Field, Row};
 use prm_domain::ids::{CustomerId, OpportunityId, OrgId, UserId};
 use prm_domain::opportunity::{OpportunityFacts, Origin, Phase, Status};
-use prm_domain::values::CurrencyCode;
+use prm_domain::values::{CurrencyCode, Money};
 use uuid::Uuid;
 
 use crate::schema::{customers, opportunities, opportunity_collaborators, opportunity_events};
 use crate::stored::{Key, Text};
 
-#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
-#[diesel(table_name = opportunities, check_for_backend(diesel::pg::Pg))]
-pub struct Opportunity {
-    #[diesel(deserialize_as = Uuid)]
-    pub id: OpportunityId,
-    pub reference_no: i64,
-    pub topic: String,
-    #[diesel(deserialize_as = Uuid)]
-    pub customer_id: CustomerId,
-    pub contact_name: Option<String>,
-    pub contact_email: Option<String>,
-    pub contact_phone: Option<String>,
-    pub contact_title: Option<String>,
-    #[diesel(deserialize_as = Text<Option<CurrencyCode>>)]
-    pub currency: Option<CurrencyCode>,
-    pub estimated_revenue: Option<BigDecimal>,
-    pub expected_close_date: Option<NaiveDate>,
-    pub customer_situation: Option<String>,
-    pub customer_need: Option<String>,
-    pub proposed_solution: Option<String>,
-    pub country: Option<String>,
-    pub industry: Option<String>,
-    pub product_lines: Vec<String>,
-    pub marketing_task_id: Option<Uuid>,
-    #[diesel(deserialize_as = Text<Origin>)]
-    pub origin: Origin,
-    #[diesel(deserialize_as = Text<Status>)]
-    pub status: Status,
-    #[diesel(deserialize_as = Uuid)]
-    pub owner_org_id: OrgId,
-    #[diesel(deserialize_as = Uuid)]
-    pub owner_user_id: UserId,
-    #[diesel(deserialize_as = Key<Option<OrgId>>)]
-    pub primary_partner_id: Option<OrgId>,
-    #[diesel(deserialize_as = Text<Option<Phase>>)]
-    pub pipeline_phase: Option<Phase>,
-    pub win_probability: Option<i16>,
-    pub accept_by: Option<DateTime<Utc>>,
-    pub expires_on: Option<NaiveDate>,
-    pub extension_count: i32,
-    pub close_reason: Option<String>,
-    pub actual_revenue: Option<BigDecimal>,
-    pub closed_at: Option<DateTime<Utc>>,
-    pub version: i32,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-    #[diesel(deserialize_as = Uuid)]
-    pub created_by_user_id: UserId,
-    /// Automatic assignments so far, for the re-assignment limit.
-    pub auto_assignments: i32,
+/// Declares a struct of `$table`'s columns, one field per column of the same
+/// name, with its reader by position (see [`Columns`]): the field list is
+/// written once for the row, its Diesel derives and the optimised view
+/// reader. `field: T as M` is stored through the mapping `M` (see
+/// `stored.rs`); an `#[embed]`ded struct's columns come after the struct's
+/// own. `edited as E` also declares `E`, a change to the struct: the same
+/// fields, each `None` to leave it alone.
+macro_rules! columns_struct {
+    (@stored $ty:ty) => { $ty };
+    (@stored $ty:ty as $stored:ty) => { $stored };
+    (
+        $(#[$meta:meta])*
+        pub struct $name:ident in $table:ident, edited as $edit:ident {
+            $( $(#[doc = $doc:literal])* pub $field:ident: $ty:ty $(as $stored:ty)?, )*
+        }
+    ) => {
+        columns_struct! {
+            $(#[$meta])*
+            pub struct $name in $table {
+                $( $(#[doc = $doc])* pub $field: $ty $(as $stored)?, )*
+            }
+        }
+
+        #[doc = concat!("A change to a [`", stringify!($name), "`]: `None` leaves a field as it is.")]
+        #[derive(Debug, Clone, Default)]
+        pub struct $edit {
+            $( $(#[doc = $doc])* pub $field: Option<$ty>, )*
+        }
+
+        impl $edit {
+            /// Makes the changes to `to`.
+            pub fn apply(self, to: &mut $name) {
+                $( if let Some(v) = self.$field { to.$field = v; } )*
+            }
+        }
+    };
+    (
+        $(#[$meta:meta])*
+        pub struct $name:ident in $table:ident {
+            $( $(#[doc = $doc:literal])* pub $field:ident: $ty:ty $(as $stored:ty)?, )*
+            $( #[embed] pub $embed:ident: $embedded:ty, )?
+        }
+    ) => {
+        $(#[$meta])*
+        pub struct $name {
+            $(
+                $(#[doc = $doc])*
+                $(#[diesel(deserialize_as = $stored, serialize_as = $stored)])?
+                pub $field: $ty,
+            )*
+            $( #[diesel(embed)] pub $embed: $embedded, )?
+        }
+
+        impl $name {
+            /// Reads the struct from the next columns of `c`.
+            fn read<'a, R: Row<'a, Pg>>(c: &mut Columns<'_, R>) -> deserialize::Result<Self> {
+                Ok(Self {
+                    $( $field: stored(c.next::<_, columns_struct!(@stored $ty $(as $stored)?)>($table::$field)?), )*
+                    $( $embed: <$embedded>::read(c)?, )?
+                })
+            }
+        }
+    };
 }
 
+/// A stored value as the field it is read into.
+fn stored<M: Into<T>, T>(m: M) -> T {
+    m.into()
+}
+
+columns_struct! {
+    /// What a user writes of an opportunity, its description: read, inserted
+    /// and updated as one.
+    #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
+    #[diesel(table_name = opportunities, check_for_backend(diesel::pg::Pg), treat_none_as_null = true)]
+    pub struct Details in opportunities, edited as DetailsEdit {
+        pub topic: String,
+        pub contact_name: Option<String>,
+        pub contact_email: Option<String>,
+        pub contact_phone: Option<String>,
+        pub contact_title: Option<String>,
+        /// Of the estimated and the actual revenue.
+        pub currency: Option<CurrencyCode> as Text<Option<CurrencyCode>>,
+        pub estimated_revenue: Option<BigDecimal>,
+        pub expected_close_date: Option<NaiveDate>,
+        pub customer_situation: Option<String>,
+        pub customer_need: Option<String>,
+        pub proposed_solution: Option<String>,
+        pub country: Option<String>,
+        pub industry: Option<String>,
+        pub product_lines: Vec<String>,
+        pub marketing_task_id: Option<Uuid>,
+    }
+}
+
+columns_struct! {
+    /// An opportunity: its lifecycle columns, then its description.
+    #[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+    #[diesel(table_name = opportunities, check_for_backend(diesel::pg::Pg))]
+    pub struct Opportunity in opportunities {
+        pub id: OpportunityId as Uuid,
+        pub reference_no: i64,
+        pub customer_id: CustomerId as Uuid,
+        pub origin: Origin as Text<Origin>,
+        pub status: Status as Text<Status>,
+        pub owner_org_id: OrgId as Uuid,
+        pub owner_user_id: UserId as Uuid,
+        pub primary_partner_id: Option<OrgId> as Key<Option<OrgId>>,
+        pub pipeline_phase: Option<Phase> as Text<Option<Phase>>,
+        pub win_probability: Option<i16>,
+        pub accept_by: Option<DateTime<Utc>>,
+        pub expires_on: Option<NaiveDate>,
+        pub extension_count: i32,
+        pub close_reason: Option<String>,
+        pub actual_revenue: Option<BigDecimal>,
+        pub closed_at: Option<DateTime<Utc>>,
+        pub version: i32,
+        pub created_at: DateTime<Utc>,
+        pub updated_at: DateTime<Utc>,
+        pub created_by_user_id: UserId as Uuid,
+        /// Automatic assignments so far, for the re-assignment limit.
+        pub auto_assignments: i32,
+        #[embed]
+        pub details: Details,
+    }
+}
+
+impl Details {
+    /// The estimated revenue: its amount, in the opportunity's currency.
+    pub fn estimated_money(&self) -> Option<Money> {
+        Some(Money::from_parts(
+            self.estimated_revenue.clone()?,
+            self.currency?,
+        ))
+    }
+
+    /// Sets the estimated revenue and with it the currency.
+    pub fn set_estimated_money(&mut self, money: Option<Money>) {
+        self.currency = money.as_ref().map(Money::currency);
+        self.estimated_revenue = money.map(|m| m.amount().clone());
+    }
+}
+
+impl DetailsEdit {
+    /// Changes the estimated revenue and with it the currency.
+    pub fn set_estimated_money(&mut self, money: Option<Money>) {
+        self.currency = Some(money.as_ref().map(Money::currency));
+        self.estimated_revenue = Some(money.map(|m| m.amount().clone()));
+    }
+}
+
+/// A new opportunity: who holds it and in which state it starts, and its
+/// description.
 #[derive(Debug, Insertable)]
 #[diesel(table_name = opportunities)]
 pub struct NewOpportunity {
     #[diesel(serialize_as = Uuid)]
     pub id: OpportunityId,
-    pub topic: String,
     #[diesel(serialize_as = Uuid)]
     pub customer_id: CustomerId,
-    pub contact_name: Option<String>,
-    pub contact_email: Option<String>,
-    pub contact_phone: Option<String>,
-    pub contact_title: Option<String>,
-    #[diesel(serialize_as = Text<Option<CurrencyCode>>)]
-    pub currency: Option<CurrencyCode>,
-    pub estimated_revenue: Option<BigDecimal>,
-    pub expected_close_date: Option<NaiveDate>,
-    pub customer_situation: Option<String>,
-    pub customer_need: Option<String>,
-    pub proposed_solution: Option<String>,
-    pub country: Option<String>,
-    pub industry: Option<String>,
-    pub product_lines: Vec<String>,
-    pub marketing_task_id: Option<Uuid>,
     #[diesel(serialize_as = Text<Origin>)]
     pub origin: Origin,
     #[diesel(serialize_as = Text<Status>)]
@@ -99,34 +184,10 @@ pub struct NewOpportunity {
     pub owner_org_id: OrgId,
     #[diesel(serialize_as = Uuid)]
     pub owner_user_id: UserId,
-    #[diesel(serialize_as = Key<Option<OrgId>>)]
-    pub primary_partner_id: Option<OrgId>,
-    pub accept_by: Option<DateTime<Utc>>,
-    pub expires_on: Option<NaiveDate>,
     #[diesel(serialize_as = Uuid)]
     pub created_by_user_id: UserId,
-}
-
-/// A field edit. Outer `None` leaves a column alone; `Some(None)` clears it.
-#[derive(Debug, Default, AsChangeset)]
-#[diesel(table_name = opportunities)]
-pub struct OpportunityChanges {
-    pub topic: Option<String>,
-    pub contact_name: Option<Option<String>>,
-    pub contact_email: Option<Option<String>>,
-    pub contact_phone: Option<Option<String>>,
-    pub contact_title: Option<Option<String>>,
-    #[diesel(serialize_as = Text<Option<CurrencyCode>>)]
-    pub currency: Option<Option<CurrencyCode>>,
-    pub estimated_revenue: Option<Option<BigDecimal>>,
-    pub expected_close_date: Option<Option<NaiveDate>>,
-    pub customer_situation: Option<Option<String>>,
-    pub customer_need: Option<Option<String>>,
-    pub proposed_solution: Option<Option<String>>,
-    pub country: Option<Option<String>>,
-    pub industry: Option<Option<String>>,
-    pub product_lines: Option<Vec<String>>,
-    pub marketing_task_id: Option<Option<Uuid>>,
+    #[diesel(embed)]
+    pub details: Details,
 }
 
 /// A change of lifecycle state. Outer `None` leaves a column alone.
@@ -307,44 +368,7 @@ impl FromSqlRow<ViewRow, Pg> for OpportunityView {
         use crate::schema::opportunities::columns as o;
         use diesel::sql_types as st;
         let mut c = Columns { row, at: 0 };
-        let row = Opportunity {
-            id: c.id(o::id)?,
-            reference_no: c.next(o::reference_no)?,
-            topic: c.next(o::topic)?,
-            customer_id: c.id(o::customer_id)?,
-            contact_name: c.next(o::contact_name)?,
-            contact_email: c.next(o::contact_email)?,
-            contact_phone: c.next(o::contact_phone)?,
-            contact_title: c.next(o::contact_title)?,
-            currency: c.text(o::currency)?,
-            estimated_revenue: c.next(o::estimated_revenue)?,
-            expected_close_date: c.next(o::expected_close_date)?,
-            customer_situation: c.next(o::customer_situation)?,
-            customer_need: c.next(o::customer_need)?,
-            proposed_solution: c.next(o::proposed_solution)?,
-            country: c.next(o::country)?,
-            industry: c.next(o::industry)?,
-            product_lines: c.next(o::product_lines)?,
-            marketing_task_id: c.next(o::marketing_task_id)?,
-            origin: c.text(o::origin)?,
-            status: c.text(o::status)?,
-            owner_org_id: c.id(o::owner_org_id)?,
-            owner_user_id: c.id(o::owner_user_id)?,
-            primary_partner_id: c.key(o::primary_partner_id)?,
-            pipeline_phase: c.text(o::pipeline_phase)?,
-            win_probability: c.next(o::win_probability)?,
-            accept_by: c.next(o::accept_by)?,
-            expires_on: c.next(o::expires_on)?,
-            extension_count: c.next(o::extension_count)?,
-            close_reason: c.next(o::close_reason)?,
-            actual_revenue: c.next(o::actual_revenue)?,
-            closed_at: c.next(o::closed_at)?,
-            version: c.next(o::version)?,
-            created_at: c.next(o::created_at)?,
-            updated_at: c.next(o::updated_at)?,
-            created_by_user_id: c.id(o::created_by_user_id)?,
-            auto_assignments: c.next(o::auto_assignments)?,
-        };
+        let row = Opportunity::read(&mut c)?;
         Ok(OpportunityView {
             row,
             customer_name: c.value::<st::Text, _>()?,
@@ -388,33 +412,6 @@ impl<'a, R: Row<'a, Pg>> Columns<'_, R> {
         T::from_nullable_sql(field.value())
     }
 
-    /// The next column's value, a typed id.
-    fn id<C, T>(&mut self, column: C) -> deserialize::Result<T>
-    where
-        C: Column<SqlType = diesel::sql_types::Uuid>,
-        T: From<Uuid>,
-    {
-        self.next::<C, Uuid>(column).map(T::from)
-    }
-
-    /// The next column's value, a nullable typed id.
-    fn key<C, T>(&mut self, column: C) -> deserialize::Result<Option<T>>
-    where
-        C: Column,
-        Key<Option<T>>: FromSql<C::SqlType, Pg>,
-    {
-        self.next::<C, Key<Option<T>>>(column).map(|k| k.0)
-    }
-
-    /// The next column's value, a domain value stored as text.
-    fn text<C, T>(&mut self, column: C) -> deserialize::Result<T>
-    where
-        C: Column,
-        Text<T>: FromSql<C::SqlType, Pg>,
-    {
-        self.next::<C, Text<T>>(column).map(|t| t.0)
-    }
-
     /// The next column's value, of a computed column.
     fn value<ST, T: FromSql<ST, Pg>>(&mut self) -> deserialize::Result<T> {
         let field = self
@@ -445,7 +442,7 @@ impl OpportunityView {
             extension_count: count(o.extension_count),
             max_extensions: count(self.max_extensions),
             auto_assignments: count(o.auto_assignments),
-            currency: o.currency,
+            currency: o.details.currency,
             live_registration: self.live_registration,
         }
     }
@@ -490,15 +487,15 @@ impl Opportunity {
             .get_result(conn)
     }
 
-    /// Applies a field edit and bumps the version.
+    /// Replaces the description and bumps the version.
     pub fn update(
         conn: &mut PgConnection,
         id: OpportunityId,
-        changes: OpportunityChanges,
+        details: Details,
     ) -> QueryResult<Opportunity> {
         diesel::update(opportunities::table.find(id.0))
             .set((
-                changes,
+                details,
                 opportunities::version.eq(opportunities::version + 1),
                 opportunities::updated_at.eq(diesel::dsl::now),
             ))

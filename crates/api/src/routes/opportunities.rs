@@ -10,7 +10,7 @@ use prm_domain::opportunity::{Phase, Status};
 use prm_domain::values::{CurrencyCode, Money};
 use prm_store::Connection;
 use prm_store::listing;
-use prm_store::opportunities::Opportunity;
+use prm_store::opportunities::{Details, DetailsEdit, Opportunity};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -188,10 +188,10 @@ impl OpportunityDto {
             name_masked,
         } = r;
         let o = view.row;
+        let d = o.details;
         Ok(OpportunityDto {
             id: o.id.into(),
             reference: prm_domain::opportunity::reference(o.reference_no),
-            topic: o.topic,
             status: facts.status.into(),
             origin: facts.origin.into(),
             customer: CustomerRef {
@@ -203,22 +203,23 @@ impl OpportunityDto {
                 },
                 name_masked,
             },
+            topic: d.topic,
             contact: ContactDto {
-                name: o.contact_name,
-                email: o.contact_email.filter(|_| contact_visible),
-                phone: o.contact_phone.filter(|_| contact_visible),
-                title: o.contact_title,
+                name: d.contact_name,
+                email: d.contact_email.filter(|_| contact_visible),
+                phone: d.contact_phone.filter(|_| contact_visible),
+                title: d.contact_title,
             },
-            estimated_revenue: stored_money(o.estimated_revenue, o.currency),
-            actual_revenue: stored_money(o.actual_revenue, o.currency),
-            expected_close_date: o.expected_close_date,
-            customer_situation: o.customer_situation,
-            customer_need: o.customer_need,
-            proposed_solution: o.proposed_solution,
-            country: o.country,
-            industry: o.industry,
-            product_lines: o.product_lines,
-            marketing_task_id: o.marketing_task_id,
+            estimated_revenue: stored_money(d.estimated_revenue, d.currency),
+            actual_revenue: stored_money(o.actual_revenue, d.currency),
+            expected_close_date: d.expected_close_date,
+            customer_situation: d.customer_situation,
+            customer_need: d.customer_need,
+            proposed_solution: d.proposed_solution,
+            country: d.country,
+            industry: d.industry,
+            product_lines: d.product_lines,
+            marketing_task_id: d.marketing_task_id,
             owner_org_id: o.owner_org_id.into(),
             owner_user_id: o.owner_user_id.into(),
             primary_partner_id: o.primary_partner_id.map(Into::into),
@@ -245,17 +246,6 @@ pub fn read_response(status: StatusCode, read: OpportunityRead) -> Result<HttpRe
     ))
 }
 
-impl ContactInput {
-    fn command(self) -> service::Contact {
-        service::Contact {
-            name: self.name,
-            email: self.email,
-            phone: self.phone,
-            title: self.title,
-        }
-    }
-}
-
 /// Money of a request, or its field errors.
 fn money_in(m: Option<&MoneyDto>, field: &str, errors: &mut Vec<FieldError>) -> Option<Money> {
     match m.map(|m| m.parse(field)).transpose() {
@@ -274,40 +264,47 @@ fn money_in(m: Option<&MoneyDto>, field: &str, errors: &mut Vec<FieldError>) -> 
 impl CreateOpportunity {
     /// The use case's command; what failed validation travels with it.
     pub fn command(self, mut input_errors: Vec<FieldError>) -> service::NewOpportunityCommand {
-        let estimated_revenue = money_in(
+        let money = money_in(
             self.estimated_revenue.as_ref(),
             "estimated_revenue",
             &mut input_errors,
         );
-        service::NewOpportunityCommand {
+        let contact = self.contact;
+        let mut details = Details {
             topic: self.topic,
-            customer_id: self.customer_id.into(),
-            contact: self.contact.map(ContactInput::command),
-            estimated_revenue,
+            contact_name: contact.as_ref().map(|c| c.name.clone()),
+            contact_email: contact.as_ref().and_then(|c| c.email.clone()),
+            contact_phone: contact.as_ref().and_then(|c| c.phone.clone()),
+            contact_title: contact.and_then(|c| c.title),
+            currency: None,
+            estimated_revenue: None,
             expected_close_date: self.expected_close_date,
             customer_situation: self.customer_situation,
             customer_need: self.customer_need,
             proposed_solution: self.proposed_solution,
             country: self.country,
             industry: self.industry,
-            product_lines: self.product_lines,
+            product_lines: self.product_lines.unwrap_or_default(),
             marketing_task_id: self.marketing_task_id,
+        };
+        details.set_estimated_money(money);
+        service::NewOpportunityCommand {
+            customer_id: self.customer_id.into(),
+            details,
             input_errors,
         }
     }
 }
 
 impl UpdateOpportunity {
-    fn command(self) -> Result<service::EditCommand, ApiError> {
-        let estimated_revenue = match self.estimated_revenue {
-            None => None,
-            Some(None) => Some(None),
-            Some(Some(m)) => Some(Some(m.parse("estimated_revenue")?)),
-        };
-        Ok(service::EditCommand {
+    fn command(self) -> Result<DetailsEdit, ApiError> {
+        let contact = self.contact;
+        let mut edit = DetailsEdit {
             topic: self.topic,
-            contact: self.contact.map(ContactInput::command),
-            estimated_revenue,
+            contact_name: contact.as_ref().map(|c| Some(c.name.clone())),
+            contact_email: contact.as_ref().map(|c| c.email.clone()),
+            contact_phone: contact.as_ref().map(|c| c.phone.clone()),
+            contact_title: contact.map(|c| c.title),
             expected_close_date: self.expected_close_date,
             customer_situation: self.customer_situation,
             customer_need: self.customer_need,
@@ -315,7 +312,12 @@ impl UpdateOpportunity {
             country: self.country,
             industry: self.industry,
             product_lines: self.product_lines,
-        })
+            ..DetailsEdit::default()
+        };
+        if let Some(money) = self.estimated_revenue {
+            edit.set_estimated_money(money.map(|m| m.parse("estimated_revenue")).transpose()?);
+        }
+        Ok(edit)
     }
 }
 
@@ -577,10 +579,10 @@ fn list_cursor(sort: ListSort, o: &Opportunity) -> String {
         listing::Sort::CreatedDesc | listing::Sort::CreatedAsc => String::new(),
         listing::Sort::UpdatedDesc | listing::Sort::UpdatedAsc => o.updated_at.to_rfc3339(),
         listing::Sort::CloseDateAsc | listing::Sort::CloseDateDesc => {
-            listing::close_date_key(o.expected_close_date).to_string()
+            listing::close_date_key(o.details.expected_close_date).to_string()
         }
         listing::Sort::RevenueDesc | listing::Sort::RevenueAsc => {
-            listing::revenue_key(o.estimated_revenue.as_ref()).to_plain_string()
+            listing::revenue_key(o.details.estimated_revenue.as_ref()).to_plain_string()
         }
     };
     encode_token(&format!("{}|{key}|{}", sort.code(), o.id))

@@ -50,9 +50,9 @@ pub fn ranking_for(
         })
         .collect::<Result<Vec<_>, ApiError>>()?;
     let wanted = prm_domain::assignment::Wanted {
-        country: row.country.clone(),
-        industry: row.industry.clone(),
-        product_lines: row.product_lines.clone(),
+        country: row.details.country.clone(),
+        industry: row.details.industry.clone(),
+        product_lines: row.details.product_lines.clone(),
     };
     Ok(rank(&wanted, &partners, &weights))
 }

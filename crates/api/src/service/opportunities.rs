@@ -1,21 +1,20 @@
 //! Opportunity use cases: create, read, list and edit, and the reads every
 //! other use case on an opportunity starts from (locked, visible).
 
-use chrono::NaiveDate;
 use prm_domain::error::one_per_field;
 use prm_domain::events::EventType;
 use prm_domain::ids::{CustomerId, OpportunityId};
 use prm_domain::opportunity::{
     self as rules, Action, CreateRequest, OpportunityFacts, Origin, contact_details_visible,
 };
-use prm_domain::values::{Money, labels};
+use prm_domain::values::labels;
 use prm_domain::{Actor, FieldError};
 use prm_store::PgConnection;
 use prm_store::customers::Customer;
 use prm_store::listing;
 use prm_store::marketing::MarketingTask;
 use prm_store::opportunities::{
-    self as store, NewEvent, NewOpportunity, Opportunity, OpportunityChanges, OpportunityView,
+    self as store, Details, DetailsEdit, NewEvent, NewOpportunity, Opportunity, OpportunityView,
 };
 use serde_json::json;
 use uuid::Uuid;
@@ -138,31 +137,13 @@ pub fn list(
     .collect()
 }
 
-/// The customer's contact person.
-#[derive(Debug, Clone, Default)]
-pub struct Contact {
-    pub name: String,
-    pub email: Option<String>,
-    pub phone: Option<String>,
-    pub title: Option<String>,
-}
-
 /// A new opportunity. `input_errors` are what the edge already found wrong
-/// with the request; they are reported with the rules' own in one 422.
-#[derive(Debug, Clone, Default)]
+/// with the request; they are reported with the rules' own in one 422. A
+/// description without a country or an industry takes the customer's.
+#[derive(Debug, Clone)]
 pub struct NewOpportunityCommand {
-    pub topic: String,
     pub customer_id: CustomerId,
-    pub contact: Option<Contact>,
-    pub estimated_revenue: Option<Money>,
-    pub expected_close_date: Option<NaiveDate>,
-    pub customer_situation: Option<String>,
-    pub customer_need: Option<String>,
-    pub proposed_solution: Option<String>,
-    pub country: Option<String>,
-    pub industry: Option<String>,
-    pub product_lines: Option<Vec<String>>,
-    pub marketing_task_id: Option<Uuid>,
+    pub details: Details,
     pub input_errors: Vec<FieldError>,
 }
 
@@ -177,7 +158,7 @@ pub fn create(
     let mut errors = cmd.input_errors;
     // An amount the edge could not read was given: it is reported as it is,
     // not also as missing.
-    let revenue_given = cmd.estimated_revenue.is_some()
+    let revenue_given = cmd.details.estimated_revenue.is_some()
         || errors
             .iter()
             .any(|e| e.field.starts_with("estimated_revenue"));
@@ -186,7 +167,7 @@ pub fn create(
         &CreateRequest {
             customer_org_id: customer.as_ref().map(|c| c.org_id),
             has_estimated_revenue: revenue_given,
-            has_expected_close_date: cmd.expected_close_date.is_some(),
+            has_expected_close_date: cmd.details.expected_close_date.is_some(),
         },
     );
     let creation = match decided {
@@ -199,7 +180,7 @@ pub fn create(
         Err(other) if errors.is_empty() => return Err(other.into()),
         Err(_) => return Err(ApiError::Validation(one_per_field(errors))),
     };
-    if let Some(task) = cmd.marketing_task_id
+    if let Some(task) = cmd.details.marketing_task_id
         && MarketingTask::find(conn, task)?.is_none()
     {
         errors.push(FieldError::new(
@@ -207,53 +188,30 @@ pub fn create(
             "no such marketing task",
         ));
     }
-    let product_lines = match cmd.product_lines.as_deref().map(labels).transpose() {
-        Ok(p) => p,
+    let details = match normalized(cmd.details) {
+        Ok(d) => Some(d),
         Err(e) => {
-            errors.push(FieldError::new("product_lines", e));
+            errors.push(e);
             None
         }
     };
     if !errors.is_empty() {
         return Err(ApiError::Validation(one_per_field(errors)));
     }
-    let (Some(creation), Some(customer)) = (creation, customer) else {
+    let (Some(creation), Some(customer), Some(mut details)) = (creation, customer, details) else {
         return Err(ApiError::validation("customer_id", "no such customer"));
     };
-    let money = cmd.estimated_revenue;
-    let contact = cmd.contact;
+    details.country = details.country.or(Some(customer.country));
+    details.industry = details.industry.or(customer.industry);
     let new = NewOpportunity {
         id: OpportunityId::new(),
-        topic: cmd.topic.trim().to_owned(),
         customer_id: customer.id,
-        contact_name: contact.as_ref().map(|c| c.name.trim().to_owned()),
-        contact_email: contact.as_ref().and_then(|c| trimmed(c.email.clone())),
-        contact_phone: contact.as_ref().and_then(|c| trimmed(c.phone.clone())),
-        contact_title: contact.as_ref().and_then(|c| trimmed(c.title.clone())),
-        currency: money.as_ref().map(|m| m.currency()),
-        estimated_revenue: money.as_ref().map(|m| m.amount().clone()),
-        expected_close_date: cmd.expected_close_date,
-        customer_situation: trimmed(cmd.customer_situation),
-        customer_need: trimmed(cmd.customer_need),
-        proposed_solution: trimmed(cmd.proposed_solution),
-        country: Some(
-            cmd.country
-                .map(|c| c.trim().to_ascii_uppercase())
-                .unwrap_or(customer.country),
-        ),
-        industry: trimmed(cmd.industry)
-            .map(|i| i.to_lowercase())
-            .or(customer.industry),
-        product_lines: product_lines.unwrap_or_default(),
-        marketing_task_id: cmd.marketing_task_id,
         origin: creation.origin,
         status: creation.status,
         owner_org_id: actor.org_id,
         owner_user_id: actor.user_id,
-        primary_partner_id: None,
-        accept_by: None,
-        expires_on: None,
         created_by_user_id: actor.user_id,
+        details,
     };
     let row = Opportunity::insert(conn, new)?;
     store::record_event(
@@ -280,35 +238,69 @@ pub fn create(
     )
 }
 
-/// Field changes. Outer `None` leaves a field alone; `Some(None)` clears it.
-#[derive(Debug, Clone, Default)]
-pub struct EditCommand {
-    pub topic: Option<String>,
-    pub contact: Option<Contact>,
-    pub estimated_revenue: Option<Option<Money>>,
-    pub expected_close_date: Option<Option<NaiveDate>>,
-    pub customer_situation: Option<Option<String>>,
-    pub customer_need: Option<Option<String>>,
-    pub proposed_solution: Option<Option<String>>,
-    pub country: Option<Option<String>>,
-    pub industry: Option<Option<String>>,
-    pub product_lines: Option<Vec<String>>,
+/// The description as it is stored, by the same rules for a new one and
+/// an edited one: text trimmed (blank optional text becomes none), the
+/// country in upper case, the industry and the product lines in lower case.
+fn normalized(d: Details) -> Result<Details, FieldError> {
+    Ok(Details {
+        topic: d.topic.trim().to_owned(),
+        contact_name: d.contact_name.map(|n| n.trim().to_owned()),
+        contact_email: trimmed(d.contact_email),
+        contact_phone: trimmed(d.contact_phone),
+        contact_title: trimmed(d.contact_title),
+        customer_situation: trimmed(d.customer_situation),
+        customer_need: trimmed(d.customer_need),
+        proposed_solution: trimmed(d.proposed_solution),
+        country: d.country.map(|c| c.trim().to_ascii_uppercase()),
+        industry: trimmed(d.industry).map(|i| i.to_lowercase()),
+        product_lines: labels(&d.product_lines).map_err(|e| FieldError::new("product_lines", e))?,
+        ..d
+    })
 }
 
-/// Edits an opportunity's fields (vendor writers: any open one; the creating
-/// partner's admin or owner while `pending_approval`; the primary partner's
-/// admin or owner while `accepted`).
+/// Edits an opportunity's description (vendor writers: any open one; the
+/// creating partner's admin or owner while `pending_approval`; the primary
+/// partner's admin or owner while `accepted`). The edited description is
+/// checked as a whole: a partner-created opportunity keeps its revenue
+/// information, a closed one its currency.
 pub fn update(
     conn: &mut PgConnection,
     actor: &Actor,
     id: OpportunityId,
     if_match: &IfMatch,
-    cmd: EditCommand,
+    edit: DetailsEdit,
 ) -> Result<OpportunityRead, ApiError> {
     let (view, facts) = locked_for(conn, actor, id, Action::Edit)?;
     if_match.check(view.row.version)?;
-    let changes = changes_from(cmd, &view.row, facts.origin)?;
-    Opportunity::update(conn, id, changes)?;
+    let before = &view.row.details;
+    let mut details = before.clone();
+    edit.apply(&mut details);
+    let mut errors = Vec::new();
+    if facts.origin == Origin::Partner {
+        if details.estimated_revenue.is_none() {
+            errors.push(FieldError::new(
+                "estimated_revenue",
+                "partner-created opportunities keep their revenue",
+            ));
+        }
+        if details.expected_close_date.is_none() {
+            errors.push(FieldError::new(
+                "expected_close_date",
+                "partner-created opportunities keep their expected close date",
+            ));
+        }
+    }
+    if view.row.actual_revenue.is_some() && details.currency != before.currency {
+        errors.push(FieldError::new(
+            "estimated_revenue.currency",
+            "cannot change the currency of a closed opportunity",
+        ));
+    }
+    let details = normalized(details).map_err(|e| errors.push(e)).ok();
+    let Some(details) = details.filter(|_| errors.is_empty()) else {
+        return Err(ApiError::Validation(errors));
+    };
+    Opportunity::update(conn, id, details)?;
     changed(
         conn,
         actor,
@@ -317,70 +309,6 @@ pub fn update(
         id,
         json!({}),
     )
-}
-
-/// Turns an edit into column changes, keeping a partner-created
-/// opportunity's revenue information complete.
-fn changes_from(
-    cmd: EditCommand,
-    row: &Opportunity,
-    origin: Origin,
-) -> Result<OpportunityChanges, ApiError> {
-    let money = cmd.estimated_revenue;
-    if origin == Origin::Partner {
-        let mut missing = Vec::new();
-        if matches!(money, Some(None)) {
-            missing.push(FieldError::new(
-                "estimated_revenue",
-                "partner-created opportunities keep their revenue",
-            ));
-        }
-        if matches!(cmd.expected_close_date, Some(None)) {
-            missing.push(FieldError::new(
-                "expected_close_date",
-                "partner-created opportunities keep their expected close date",
-            ));
-        }
-        if !missing.is_empty() {
-            return Err(ApiError::Validation(missing));
-        }
-    }
-    let has_actual = row.actual_revenue.is_some();
-    if has_actual
-        && money
-            .as_ref()
-            .is_some_and(|m| m.as_ref().map(|m| m.currency()) != row.currency)
-    {
-        return Err(ApiError::validation(
-            "estimated_revenue.currency",
-            "cannot change the currency of a closed opportunity",
-        ));
-    }
-    let contact = cmd.contact;
-    let text = |v: Option<Option<String>>| v.map(trimmed);
-    Ok(OpportunityChanges {
-        topic: cmd.topic.map(|t| t.trim().to_owned()),
-        contact_name: contact.as_ref().map(|c| Some(c.name.trim().to_owned())),
-        contact_email: contact.as_ref().map(|c| trimmed(c.email.clone())),
-        contact_phone: contact.as_ref().map(|c| trimmed(c.phone.clone())),
-        contact_title: contact.as_ref().map(|c| trimmed(c.title.clone())),
-        currency: money.as_ref().map(|m| m.as_ref().map(|m| m.currency())),
-        estimated_revenue: money.map(|m| m.map(|m| m.amount().clone())),
-        expected_close_date: cmd.expected_close_date,
-        customer_situation: text(cmd.customer_situation),
-        customer_need: text(cmd.customer_need),
-        proposed_solution: text(cmd.proposed_solution),
-        country: cmd
-            .country
-            .map(|c| c.map(|c| c.trim().to_ascii_uppercase())),
-        industry: text(cmd.industry).map(|i| i.map(|i| i.to_lowercase())),
-        product_lines: cmd
-            .product_lines
-            .as_deref()
-            .map(|l| crate::service::labels(l, "product_lines"))
-            .transpose()?,
-        marketing_task_id: None,
-    })
 }
 
 /// Records `kind` for whoever could see the opportunity before or after a
