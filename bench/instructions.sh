@@ -26,7 +26,9 @@ VG=$!
 trap 'kill $VG 2>/dev/null; psql "$SERVER/postgres" -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)"; rm -rf "$OUT"' EXIT
 for _ in $(seq 1 120); do curl -sf -o /dev/null http://127.0.0.1:18977/healthz && break; sleep 0.5; done
 for _ in $(seq 1 30); do curl -sf -o /dev/null -H "Authorization: Bearer $TOKEN" "$URL"; done  # warm caches
-callgrind_control -z "$VG" >/dev/null 2>&1
+# callgrind_control finds the process by its command line and can miss it
+# while valgrind is still busy; a second try after a pause finds it.
+callgrind_control -z "$VG" >/dev/null 2>&1 || { sleep 2; callgrind_control -z "$VG" >/dev/null; }
 N=0
 for _ in $(seq 1 "${BENCH_REQUESTS:-200}"); do
   curl -sf -o /dev/null -H "Authorization: Bearer $TOKEN" "$URL" && N=$((N + 1))

@@ -125,8 +125,15 @@ def main():
     visible = (f"((o.origin = 'partner' AND o.owner_org_id = ANY(ARRAY[{scope}])) OR (o.status IN ({live}) AND "
                f"(o.primary_partner_id = ANY(ARRAY[{scope}]) OR EXISTS (SELECT 1 FROM opportunity_collaborators oc "
                f"WHERE oc.opportunity_id = o.id AND oc.org_id = ANY(ARRAY[{scope}])))))")
-    # Collaborators come with the row: o.* includes its collaborator_ids column.
-    cols = "o.*, c.name"
+    # What the service reads with every opportunity (store::opportunities::
+    # joined_view_columns): the row (o.* includes its collaborator_ids
+    # column), the customer's name and holder (for masking), whether a live
+    # deal registration exists and the policy's extension limit (for
+    # allowed_actions). The database side runs the same, or the ratio would
+    # compare the service's statement with a cheaper one.
+    cols = ("o.*, c.name, c.org_id, EXISTS (SELECT 1 FROM deal_registrations r WHERE r.opportunity_id = o.id"
+            " AND r.status IN ('submitted', 'approved')),"
+            " coalesce((SELECT p.max_extensions FROM policies p ORDER BY p.id LIMIT 1), 0)")
     # The service's ids are UUIDv7 (time-ordered, so inserts append to the
     # indexes); random v4 ids would make the database's side slower at scale.
     v7 = ("(lpad(to_hex((extract(epoch FROM clock_timestamp()) * 1000)::bigint), 12, '0')"

@@ -113,31 +113,31 @@ pub struct ReasonBody {
     pub reason: String,
 }
 
-/// An exact amount in a currency. `amount` is a decimal string, never a float.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, Validate)]
-#[serde(deny_unknown_fields)]
-#[schema(as = Money)]
-pub struct MoneyDto {
-    /// Non-negative decimal with at most the currency's minor-unit places.
-    #[schema(
-        example = "120000.00",
-        pattern = r"^[0-9]{1,15}(\.[0-9]{1,4})?$",
-        max_length = 20
-    )]
-    #[validate(custom(function = "valid_amount"))]
-    pub amount: String,
-    /// ISO 4217 code, upper case.
-    #[schema(
-        example = "EUR",
-        pattern = "^[A-Z]{3}$",
-        min_length = 3,
-        max_length = 3
-    )]
-    #[validate(custom(function = "valid_currency"))]
-    pub currency: String,
+crate::json_struct! {
+    /// An exact amount in a currency. `amount` is a decimal string, never a float.
+    #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, Validate)]
+    #[serde(deny_unknown_fields)]
+    #[schema(as = Money)]
+    pub struct MoneyDto {
+        /// Non-negative decimal with at most the currency's minor-unit places.
+        #[schema(
+            example = "120000.00",
+            pattern = r"^[0-9]{1,15}(\.[0-9]{1,4})?$",
+            max_length = 20
+        )]
+        #[validate(custom(function = "valid_amount"))]
+        pub amount: String,
+        /// ISO 4217 code, upper case.
+        #[schema(
+            example = "EUR",
+            pattern = "^[A-Z]{3}$",
+            min_length = 3,
+            max_length = 3
+        )]
+        #[validate(custom(function = "valid_currency"))]
+        pub currency: String,
+    }
 }
-
-crate::write_json_struct!(MoneyDto { amount, currency });
 
 impl MoneyDto {
     pub fn from_money(m: &Money) -> Self {

@@ -11,7 +11,7 @@ use chrono::{DateTime, Datelike, NaiveDate, SecondsFormat, Timelike, Utc};
 
 /// A value that writes itself as compact JSON, byte for byte what
 /// serde_json writes for its `Serialize` impl. Structs implement it field
-/// by field with [`write_json_struct!`]; a test for each compares its
+/// by field with [`json_struct!`]; a test for each compares its
 /// output with serde_json's.
 pub trait WriteJson {
     fn write_json(&self, out: &mut Vec<u8>);
@@ -40,6 +40,25 @@ macro_rules! write_json_struct {
                 out.push(b'}');
             }
         }
+    };
+}
+
+/// Declares a response struct and its [`WriteJson`] from one field list, so
+/// that the struct and its writer cannot drift apart.
+#[macro_export]
+macro_rules! json_struct {
+    (
+        $(#[$meta:meta])*
+        pub struct $name:ident {
+            $( $(#[$field_meta:meta])* pub $field:ident: $ty:ty ),+ $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        pub struct $name {
+            $( $(#[$field_meta])* pub $field: $ty, )+
+        }
+
+        $crate::write_json_struct!($name { $($field),+ });
     };
 }
 

@@ -214,6 +214,9 @@ enum Who {
 }
 
 impl Who {
+    /// How many relations there are.
+    const COUNT: usize = Who::AnyWriter as usize + 1;
+
     fn matches(self, a: &Actor, o: &OpportunityFacts) -> bool {
         let admin = a.role == Role::PartnerAdmin;
         let partner = !a.is_vendor();
@@ -353,17 +356,27 @@ pub fn decide(actor: &Actor, opp: &OpportunityFacts, action: Action) -> Result<(
     }
 }
 
-/// Every action `actor` may take on `opp` now: exactly those `decide` allows.
-/// Visibility and the role are the same for every action, so they are
-/// checked once.
+/// Every action `actor` may take on `opp` now: exactly those `decide` allows
+/// (the cells where [`in_table`] says `Allowed`). Visibility and the role
+/// are the same for every action, so they are checked once; each row's
+/// status is checked before its relation, and each relation is worked out
+/// at most once: a list page asks this for every row.
 pub fn allowed_actions(actor: &Actor, opp: &OpportunityFacts) -> Vec<Action> {
     if !can_view(actor, opp) || actor.role.is_read_only() {
         return Vec::new();
     }
-    Action::ALL
-        .into_iter()
-        .filter(|action| matches!(in_table(actor, opp, *action), Verdict::Allowed))
-        .collect()
+    let mut relation = [None::<bool>; Who::COUNT];
+    let mut allowed = Vec::with_capacity(Action::ALL.len());
+    for action in Action::ALL {
+        let in_a_row = action.rows().iter().any(|Row(who, from)| {
+            from.contains(&opp.status)
+                && *relation[*who as usize].get_or_insert_with(|| who.matches(actor, opp))
+        });
+        if in_a_row && !is_blocked(opp, action) {
+            allowed.push(action);
+        }
+    }
+    allowed
 }
 
 #[cfg(test)]
