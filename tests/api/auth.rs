@@ -228,6 +228,37 @@ async fn issuer_and_audience_are_checked_when_configured() {
     .await;
 }
 
+/// RFC 7519 allows `aud` as one string or an array of them; identity
+/// providers send either. The configured audience must be among them.
+#[actix_web::test]
+async fn the_audience_may_be_a_string_or_an_array() {
+    let app = TestApp::spawn_with(|c| c.jwt.audience = Some("prm-api".to_owned())).await;
+    let now = Utc::now().timestamp();
+    let with = |aud: serde_json::Value| json!({"sub": ADMIN, "exp": now + 600, "aud": aud});
+    let me = app
+        .get("/api/v1/me", &sign(&with(json!("prm-api")), TEST_SECRET))
+        .await
+        .expect(200);
+    assert_eq!(me.body["user"]["subject"], ADMIN, "{}", me.text);
+    app.get(
+        "/api/v1/me",
+        &sign(&with(json!(["prm-api", "other"])), TEST_SECRET),
+    )
+    .await
+    .expect(200);
+    app.get("/api/v1/me", &sign(&with(json!(["prm-api"])), TEST_SECRET))
+        .await
+        .expect(200);
+    expect_401(
+        &app,
+        &sign(&with(json!(["other", "another"])), TEST_SECRET),
+        "an array without the audience",
+    )
+    .await;
+    expect_401(&app, &sign(&with(json!([])), TEST_SECRET), "an empty array").await;
+    expect_401(&app, &sign(&with(json!(7)), TEST_SECRET), "a number").await;
+}
+
 #[actix_web::test]
 async fn me_returns_the_callers_user_role_and_org() {
     let app = TestApp::spawn().await;

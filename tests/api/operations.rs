@@ -133,6 +133,58 @@ async fn cors_answers_only_the_configured_origins() {
     );
 }
 
+/// A refused preflight follows the error convention like every other
+/// refusal: problem+json naming what CORS refused, no allow-origin.
+#[actix_web::test]
+async fn a_refused_preflight_is_problem_json() {
+    let app = TestApp::spawn().await;
+    let res = app
+        .send(
+            app.client
+                .request(reqwest::Method::OPTIONS, format!("{}/api/v1/me", app.base))
+                .header("Origin", "https://evil.example")
+                .header("Access-Control-Request-Method", "GET"),
+        )
+        .await;
+    assert_eq!(res.status, 400, "{}", res.text);
+    assert_eq!(res.content_type(), "application/problem+json");
+    assert_eq!(res.body["code"], "cors_refused", "{}", res.text);
+    assert!(res.header("access-control-allow-origin").is_none());
+}
+
+/// README: with no origins configured there is no CORS at all: no
+/// `Vary`, no `Access-Control-*` header on any response.
+#[actix_web::test]
+async fn no_cors_headers_when_no_origins_are_configured() {
+    let app = TestApp::spawn_with(|c| c.cors_origins.clear()).await;
+    let get = app
+        .send(
+            app.client
+                .get(format!("{}/api/v1/me", app.base))
+                .bearer_auth(app.admin())
+                .header("Origin", "https://portal.example"),
+        )
+        .await
+        .expect(200);
+    let refused = app
+        .send(
+            app.client
+                .get(format!("{}/api/v1/nowhere", app.base))
+                .header("Origin", "https://portal.example"),
+        )
+        .await;
+    assert_eq!(refused.status, 404);
+    for res in [&get, &refused] {
+        assert!(res.header("vary").is_none(), "{:?}", res.header("vary"));
+        assert!(
+            res.header("access-control-expose-headers").is_none()
+                && res.header("access-control-allow-origin").is_none(),
+            "{}",
+            res.text
+        );
+    }
+}
+
 /// Load against the API while a TCP proxy the test controls cuts the
 /// database off: every failure is a 503 problem with `Retry-After`, and the
 /// service answers again within 5 s of the database's return.

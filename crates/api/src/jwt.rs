@@ -25,7 +25,16 @@ pub struct Claims {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub iss: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub aud: Option<String>,
+    pub aud: Option<Audience>,
+}
+
+/// The `aud` claim: one audience, or several (RFC 7519, section 4.1.3).
+/// Which one must be among them is checked by `jsonwebtoken` itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Audience {
+    One(String),
+    Many(Vec<String>),
 }
 
 /// Verifies bearer tokens against one key and one algorithm.
@@ -153,7 +162,7 @@ pub fn mint_token(cfg: &JwtConfig, subject: &str, ttl: chrono::Duration) -> Resu
         nbf: Some(now - 5),
         iat: Some(now),
         iss: cfg.issuer.clone(),
-        aud: cfg.audience.clone(),
+        aud: cfg.audience.clone().map(Audience::One),
     };
     jsonwebtoken::encode(
         &Header::new(Algorithm::HS256),

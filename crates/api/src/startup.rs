@@ -168,7 +168,8 @@ async fn fallback(req: HttpRequest, table: web::Data<RouteTable>) -> HttpRespons
 }
 
 /// Last line of defence: any 4xx/5xx that is not already problem+json (from
-/// actix itself or a library) is rewritten as one, keeping `Allow`.
+/// actix itself or a library such as the CORS middleware) is rewritten as
+/// one, keeping `Allow`, `Vary` and the CORS headers.
 fn problemize<B: MessageBody + 'static>(
     res: ServiceResponse<B>,
 ) -> actix_web::Result<ErrorHandlerResponse<B>> {
@@ -180,8 +181,37 @@ fn problemize<B: MessageBody + 'static>(
         return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
     }
     let status = res.status();
-    let allow = res.headers().get(header::ALLOW).cloned();
+    let kept: Vec<_> = res
+        .headers()
+        .iter()
+        .filter(|(name, _)| {
+            *name == header::ALLOW
+                || *name == header::VARY
+                || name.as_str().starts_with("access-control-")
+        })
+        .map(|(name, value)| (name.clone(), value.clone()))
+        .collect();
+    // The CORS middleware refuses an origin, method or header it was not
+    // configured for with a 400 of its own, carrying its error.
+    let cors_refusal = res
+        .response()
+        .error()
+        .and_then(|e| e.as_error::<actix_cors::CorsError>())
+        .map(|e| e.to_string());
     let (req, _) = res.into_parts();
+    if let Some(reason) = cors_refusal {
+        let mut new = problem_response(&problem(
+            status,
+            "cors_refused",
+            format!("{reason}: not allowed by the CORS configuration"),
+        ));
+        for (name, value) in kept {
+            new.headers_mut().insert(name, value);
+        }
+        return Ok(ErrorHandlerResponse::Response(
+            ServiceResponse::new(req, new).map_into_right_body(),
+        ));
+    }
     let code = match status.as_u16() {
         400 => "bad_request",
         404 => "route_not_found",
@@ -193,8 +223,8 @@ fn problemize<B: MessageBody + 'static>(
     };
     let detail = status.canonical_reason().unwrap_or("error").to_owned();
     let mut new = problem_response(&problem(status, code, detail));
-    if let Some(a) = allow {
-        new.headers_mut().insert(header::ALLOW, a);
+    for (name, value) in kept {
+        new.headers_mut().insert(name, value);
     }
     Ok(ErrorHandlerResponse::Response(
         ServiceResponse::new(req, new).map_into_right_body(),
@@ -292,8 +322,13 @@ impl Application {
             .wrap(actix_web::middleware::from_fn(
                 crate::idempotency::middleware,
             ))
+            // Inside the error handlers, so that a refusal of CORS is
+            // problem+json too; with no origins configured, not there at all.
+            .wrap(actix_web::middleware::Condition::new(
+                !cors_origins.is_empty(),
+                cors(&cors_origins),
+            ))
             .wrap(ErrorHandlers::new().default_handler(problemize))
-            .wrap(cors(&cors_origins))
             .wrap(actix_web::middleware::from_fn(crate::observe::middleware))
         })
         .listen(listener)?
