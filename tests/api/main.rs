@@ -10,6 +10,7 @@ mod distribution;
 mod errors;
 mod health;
 mod idempotency;
+mod input;
 mod invariants;
 mod lifecycle;
 mod notifications;

@@ -3,6 +3,8 @@
 
 use std::borrow::Cow;
 
+use chrono::NaiveDate;
+
 use prm_domain::customer::Registration;
 use prm_domain::deal::{RegAction, RegStatus};
 use prm_domain::opportunity::{Action, Origin, Phase, Status};
@@ -162,6 +164,54 @@ fn invalid(code: &'static str, message: impl Into<Cow<'static, str>>) -> Validat
     ValidationError::new(code).with_message(message.into())
 }
 
+/// A calendar date as RFC 3339's `full-date`: `YYYY-MM-DD` with a
+/// four-digit year from 0001 to 9999, and nothing else (chrono alone also
+/// takes `2027-1-1` and `+10000-01-01`, which no client could read back).
+/// Every date a request carries, in a body or a query, is one of these.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct FullDate(pub NaiveDate);
+
+impl FullDate {
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let b = s.as_bytes();
+        let shaped = b.len() == 10
+            && b.iter().enumerate().all(|(i, c)| {
+                if i == 4 || i == 7 {
+                    *c == b'-'
+                } else {
+                    c.is_ascii_digit()
+                }
+            });
+        if !shaped || s.starts_with("0000") {
+            return Err(format!(
+                "`{s}` is not a full-date: YYYY-MM-DD, the year 0001 to 9999"
+            ));
+        }
+        NaiveDate::parse_from_str(s, "%Y-%m-%d")
+            .map(FullDate)
+            .map_err(|_| format!("`{s}` is not a day of the calendar"))
+    }
+}
+
+impl From<FullDate> for NaiveDate {
+    fn from(d: FullDate) -> Self {
+        d.0
+    }
+}
+
+impl<'de> Deserialize<'de> for FullDate {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = Cow::<str>::deserialize(d)?;
+        FullDate::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+impl Serialize for FullDate {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&self.0.format("%Y-%m-%d"))
+    }
+}
+
 pub fn valid_amount(s: &str) -> Result<(), ValidationError> {
     // The currency decides the places; here only the shape is checked.
     parse_amount(s)
@@ -223,6 +273,27 @@ where
 mod tests {
     use super::*;
     use crate::json::tests::written_as_serde_json;
+
+    #[test]
+    fn a_full_date_has_four_year_digits_from_0001_to_9999() {
+        for good in ["0001-01-01", "2027-01-01", "2028-02-29", "9999-12-31"] {
+            let d = FullDate::parse(good).unwrap_or_else(|e| panic!("{good}: {e}"));
+            assert_eq!(d.0.format("%Y-%m-%d").to_string(), good);
+        }
+        for bad in [
+            "0000-01-01",
+            "2027-1-1",
+            "+10000-01-01",
+            "-0001-01-01",
+            "2027-02-29",
+            "2027-13-01",
+            "2027-01-01T00:00:00Z",
+            "２０２７-01-01",
+            "",
+        ] {
+            assert!(FullDate::parse(bad).is_err(), "{bad:?} was accepted");
+        }
+    }
 
     #[test]
     fn wire_enums_and_money_write_what_serde_json_writes() {

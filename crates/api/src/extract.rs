@@ -1,6 +1,7 @@
 //! Request extractors whose failures are problem+json: JSON bodies (content
 //! type, size, syntax, required fields, types, validation, all fields at
-//! once), query strings, and `If-Match`.
+//! once), query strings, and `If-Match`. Text Postgres cannot store (NUL)
+//! is refused here, for every body and query, naming each field.
 
 use std::future::{Ready, ready};
 
@@ -129,13 +130,14 @@ where
             detail: "the body must be a JSON object".to_owned(),
         });
     };
-    let missing: Vec<FieldError> = required_fields::<T>()
+    let mut refused: Vec<FieldError> = required_fields::<T>()
         .into_iter()
         .filter(|f| !object.contains_key(f))
         .map(|f| FieldError::new(f, "is required"))
         .collect();
-    if !missing.is_empty() {
-        return Err(ApiError::Validation(missing));
+    nul_fields(&value, &mut String::new(), &mut refused);
+    if !refused.is_empty() {
+        return Err(ApiError::Validation(refused));
     }
     let parsed: T = serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
@@ -147,6 +149,46 @@ where
         Err(e) => flatten_validation(&e),
     };
     Ok((parsed, errors))
+}
+
+/// What a field holding text Postgres cannot store is told. Postgres
+/// refuses the NUL character in text, so every body and query string is
+/// checked for it here, before anything reads it, instead of field by field.
+const NUL_REFUSED: &str = "must not contain the NUL character (\\u0000)";
+
+/// Adds a `NUL_REFUSED` error for every string in `value` (at `path`) that
+/// holds a NUL, naming it as the other errors do: `contact.name`,
+/// `product_lines[0]`.
+fn nul_fields(value: &serde_json::Value, path: &mut String, out: &mut Vec<FieldError>) {
+    use serde_json::Value;
+    let here = path.len();
+    match value {
+        Value::String(s) if s.contains('\0') => {
+            out.push(FieldError::new(path.clone(), NUL_REFUSED))
+        }
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                path.push_str(&format!("[{i}]"));
+                nul_fields(item, path, out);
+                path.truncate(here);
+            }
+        }
+        Value::Object(fields) => {
+            for (name, item) in fields {
+                if !path.is_empty() {
+                    path.push('.');
+                }
+                path.push_str(&name.replace('\0', "\\u0000"));
+                if name.contains('\0') {
+                    out.push(FieldError::new(path.clone(), NUL_REFUSED));
+                } else {
+                    nul_fields(item, path, out);
+                }
+                path.truncate(here);
+            }
+        }
+        _ => {}
+    }
 }
 
 fn required_fields<T: PartialSchema>() -> Vec<String> {
@@ -227,6 +269,13 @@ where
 }
 
 pub fn parse_query<T: DeserializeOwned + Validate>(query: &str) -> Result<T, ApiError> {
+    let nul: Vec<FieldError> = form_urlencoded::parse(query.as_bytes())
+        .filter(|(name, value)| name.contains('\0') || value.contains('\0'))
+        .map(|(name, _)| FieldError::new(name.replace('\0', "\\u0000"), NUL_REFUSED))
+        .collect();
+    if !nul.is_empty() {
+        return Err(ApiError::Validation(nul));
+    }
     let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
     let parsed: T = serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();

@@ -264,24 +264,32 @@ fn plain(units: i64, scale: u32) -> String {
     out
 }
 
-/// Checks an amount's shape whatever its currency: a plain non-negative
-/// decimal of at most 15 integer digits. Returns it with the number of
-/// significant decimal places it uses.
+/// Most decimal places an amount may be written with, whatever its currency.
+pub const MAX_AMOUNT_WRITTEN_PLACES: usize = 4;
+
+/// Checks an amount's shape whatever its currency: exactly the documented
+/// pattern `^[0-9]{1,15}(\.[0-9]{1,4})?$`, nothing around it (no sign, no
+/// space). Returns it with the number of significant decimal places it uses.
 pub fn parse_amount(amount: &str) -> Result<(BigDecimal, usize), MoneyError> {
-    let s = amount.trim();
-    let unsigned = s.strip_prefix('-').unwrap_or(s);
-    let (int, frac) = unsigned.split_once('.').unwrap_or((unsigned, ""));
-    let digits = |p: &str| p.bytes().all(|b| b.is_ascii_digit());
-    if int.is_empty() || !digits(int) || !digits(frac) || (s.contains('.') && frac.is_empty()) {
-        return Err(MoneyError::NotDecimal);
-    }
-    if s.starts_with('-') && (int.bytes().any(|b| b != b'0') || frac.bytes().any(|b| b != b'0')) {
+    let digits = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit());
+    let shape = |s: &str| match s.split_once('.') {
+        Some((int, frac)) => digits(int) && digits(frac),
+        None => digits(s),
+    };
+    if amount.strip_prefix('-').is_some_and(shape) {
         return Err(MoneyError::Negative);
     }
-    if int.trim_start_matches('0').len() > MAX_AMOUNT_INTEGER_DIGITS {
+    if !shape(amount) {
+        return Err(MoneyError::NotDecimal);
+    }
+    let (int, frac) = amount.split_once('.').unwrap_or((amount, ""));
+    if int.len() > MAX_AMOUNT_INTEGER_DIGITS {
         return Err(MoneyError::TooLarge);
     }
-    let value = BigDecimal::from_str(unsigned).map_err(|_| MoneyError::NotDecimal)?;
+    if frac.len() > MAX_AMOUNT_WRITTEN_PLACES {
+        return Err(MoneyError::NotDecimal);
+    }
+    let value = BigDecimal::from_str(amount).map_err(|_| MoneyError::NotDecimal)?;
     Ok((value, frac.trim_end_matches('0').len()))
 }
 
@@ -470,6 +478,35 @@ mod tests {
         );
         let jpy = "JPY".parse().unwrap();
         assert!(Money::parse("10.5", jpy).is_err());
+    }
+
+    /// The documented pattern exactly: nothing around the digits, at most
+    /// 15 integer digits (leading zeros count) and 4 written places.
+    #[test]
+    fn amounts_match_the_documented_pattern_exactly() {
+        for bad in [
+            " 1.00",
+            "1.00 ",
+            "+1",
+            "1,00",
+            ".5",
+            "1.00000",
+            "0000000000000001",
+            "-0",
+        ] {
+            assert!(Money::parse(bad, eur()).is_err(), "{bad:?} was accepted");
+        }
+        for good in [
+            "0",
+            "1",
+            "1.5",
+            "1.50",
+            "999999999999999",
+            "000000000000001",
+        ] {
+            assert!(Money::parse(good, eur()).is_ok(), "{good:?} was refused");
+        }
+        let jpy = "JPY".parse().unwrap();
         assert_eq!(Money::parse("10", jpy).unwrap().amount_string(), "10");
     }
 

@@ -13,6 +13,7 @@ use uuid::Uuid;
 use validator::Validate;
 
 use crate::auth::Caller;
+use crate::dto::FullDate;
 use crate::dto::{ReasonBody, RegActionDto, RegStatusDto, valid_labels};
 use crate::error::{ApiError, Problem};
 use crate::extract::{IfMatch, JsonBody, QueryParams};
@@ -102,7 +103,8 @@ pub struct CreateRegistration {
 #[schema(example = json!({"exclusive_until": "2027-04-30"}))]
 pub struct ApproveRegistration {
     /// Default: today plus the policy's `registration_exclusivity_days`.
-    pub exclusive_until: Option<NaiveDate>,
+    #[schema(value_type = Option<NaiveDate>)]
+    pub exclusive_until: Option<FullDate>,
 }
 
 /// Register a deal (the creating org's admin or the owner). Conflicting
@@ -245,7 +247,7 @@ pub async fn approve(
     body: JsonBody<ApproveRegistration>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
-    let until = body.0.exclusive_until;
+    let until = body.0.exclusive_until.map(NaiveDate::from);
     let reg = state
         .run(caller, move |conn, actor| {
             conn.transaction(|conn| deals::approve(conn, actor, id, &if_match, until))

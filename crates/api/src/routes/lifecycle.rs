@@ -5,7 +5,7 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, delete, get, post, web};
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use prm_store::Connection;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -13,6 +13,7 @@ use uuid::Uuid;
 use validator::Validate;
 
 use crate::auth::Caller;
+use crate::dto::FullDate;
 use crate::dto::{MoneyDto, ReasonBody, not_blank};
 use crate::error::{ApiError, Problem};
 use crate::extract::{IfMatch, JsonBody};
@@ -328,7 +329,8 @@ pub async fn close(
 #[schema(example = json!({"expires_on": "2027-06-30"}))]
 pub struct ExtendBody {
     /// Later than the current expiry, within the policy's horizon.
-    pub expires_on: NaiveDate,
+    #[schema(value_type = NaiveDate)]
+    pub expires_on: FullDate,
 }
 
 /// Extend the expiry within the vendor's policy (vendor writers; the primary
@@ -355,7 +357,7 @@ pub async fn extend(
         id.into_inner(),
         if_match,
         Request::Command(Command::Extend {
-            expires_on: body.0.expires_on,
+            expires_on: body.0.expires_on.into(),
         }),
     )
     .await

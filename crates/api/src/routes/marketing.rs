@@ -9,6 +9,7 @@ use uuid::Uuid;
 use validator::Validate;
 
 use crate::auth::Caller;
+use crate::dto::FullDate;
 use crate::dto::{not_blank, valid_labels};
 use crate::error::ApiError;
 use crate::extract::{JsonBody, QueryParams};
@@ -71,9 +72,11 @@ pub struct CreateMarketingTask {
     #[validate(length(max = 20), custom(function = "valid_labels"))]
     #[schema(max_items = 20)]
     pub product_lines: Option<Vec<String>>,
-    pub starts_on: Option<NaiveDate>,
+    #[schema(value_type = Option<NaiveDate>)]
+    pub starts_on: Option<FullDate>,
     /// On or after `starts_on`.
-    pub ends_on: Option<NaiveDate>,
+    #[schema(value_type = Option<NaiveDate>)]
+    pub ends_on: Option<FullDate>,
 }
 
 #[derive(Debug, Deserialize, Validate, IntoParams)]
@@ -104,8 +107,8 @@ pub async fn create(
         name: body.name,
         description: body.description,
         product_lines: body.product_lines.unwrap_or_default(),
-        starts_on: body.starts_on,
-        ends_on: body.ends_on,
+        starts_on: body.starts_on.map(Into::into),
+        ends_on: body.ends_on.map(Into::into),
     };
     let task = dto(state
         .run(caller, move |conn, actor| {

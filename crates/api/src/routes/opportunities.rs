@@ -17,6 +17,7 @@ use uuid::Uuid;
 use validator::Validate;
 
 use crate::auth::Caller;
+use crate::dto::FullDate;
 use crate::dto::{
     ActionDto, MoneyDto, OriginDto, PhaseDto, StatusDto, double_option, not_blank, valid_country,
     valid_email, valid_labels,
@@ -236,7 +237,7 @@ impl CreateOpportunity {
             contact_title: contact.and_then(|c| c.title),
             currency: None,
             estimated_revenue: None,
-            expected_close_date: self.expected_close_date,
+            expected_close_date: self.expected_close_date.map(Into::into),
             customer_situation: self.customer_situation,
             customer_need: self.customer_need,
             proposed_solution: self.proposed_solution,
@@ -263,7 +264,7 @@ impl UpdateOpportunity {
             contact_email: contact.as_ref().map(|c| c.email.clone()),
             contact_phone: contact.as_ref().map(|c| c.phone.clone()),
             contact_title: contact.map(|c| c.title),
-            expected_close_date: self.expected_close_date,
+            expected_close_date: self.expected_close_date.map(|d| d.map(Into::into)),
             customer_situation: self.customer_situation,
             customer_need: self.customer_need,
             proposed_solution: self.proposed_solution,
@@ -320,7 +321,8 @@ pub struct CreateOpportunity {
     pub contact: Option<ContactInput>,
     #[validate(nested)]
     pub estimated_revenue: Option<MoneyDto>,
-    pub expected_close_date: Option<NaiveDate>,
+    #[schema(value_type = Option<NaiveDate>)]
+    pub expected_close_date: Option<FullDate>,
     #[validate(length(max = 4000))]
     #[schema(max_length = 4000)]
     pub customer_situation: Option<String>,
@@ -362,7 +364,7 @@ pub struct UpdateOpportunity {
     pub estimated_revenue: Option<Option<MoneyDto>>,
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<NaiveDate>)]
-    pub expected_close_date: Option<Option<NaiveDate>>,
+    pub expected_close_date: Option<Option<FullDate>>,
     #[serde(default, deserialize_with = "double_option")]
     #[validate(length(max = 4000))]
     #[schema(value_type = Option<String>, max_length = 4000)]
@@ -488,7 +490,8 @@ pub struct OpportunityListParams {
     /// Only those closed (won or lost) at or after this instant.
     pub closed_since: Option<DateTime<Utc>>,
     /// Only those whose expiry date is on or before this day.
-    pub expires_before: Option<NaiveDate>,
+    #[param(value_type = Option<NaiveDate>)]
+    pub expires_before: Option<FullDate>,
     #[param(inline)]
     pub sort: Option<ListSort>,
 }
@@ -526,7 +529,7 @@ impl OpportunityListParams {
             updated_since: self.updated_since,
             closed_since: self.closed_since,
             marketing_task_id: self.marketing_task_id,
-            expires_before: self.expires_before,
+            expires_before: self.expires_before.map(Into::into),
         })
     }
 }
