@@ -89,7 +89,7 @@ pub fn check_target(url: &str, allow_private: bool) -> Result<(), String> {
         return Err(format!("the host `{host}` does not resolve"));
     }
     if !allow_private && addrs.iter().any(|a| !is_public_ip(a.ip())) {
-        return Err("loopback, private and link-local addresses are refused".to_owned());
+        return Err("only globally reachable addresses are accepted: this host resolves to a loopback, private, reserved or other special-purpose address".to_owned());
     }
     Ok(())
 }
