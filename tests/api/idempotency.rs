@@ -146,3 +146,33 @@ async fn an_action_retried_with_its_key_is_not_done_twice() {
     let bad = post_with_key(&w.app, &path, &w.cm.token, &"x".repeat(300), &json!({})).await;
     bad.expect_problem(400, "invalid_idempotency_key");
 }
+
+/// A replay is an answer like any other: it is given only to a caller
+/// who is authenticated as for any request. A user deactivated after the
+/// first request gets 403, not the stored 201.
+#[actix_web::test]
+async fn a_replay_authenticates_the_caller_first() {
+    let app = TestApp::spawn().await;
+    let org = app.org("Acme Reseller", "reseller", None).await;
+    let user = app.user(&org, "partner_admin").await;
+    let body = json!({"name": "Replayed Ltd", "country": "DE"});
+    let first = post_with_key(&app, "/api/v1/customers", &user.token, "k-auth", &body)
+        .await
+        .expect(201);
+    let again = post_with_key(&app, "/api/v1/customers", &user.token, "k-auth", &body)
+        .await
+        .expect(201);
+    assert_eq!(again.header("idempotency-replayed"), Some("true"));
+    assert_eq!(again.body["id"], first.body["id"]);
+    app.patch(
+        &format!("/api/v1/users/{}", user.id),
+        &app.admin(),
+        &json!({"active": false}),
+    )
+    .await
+    .expect(200);
+    let refused = post_with_key(&app, "/api/v1/customers", &user.token, "k-auth", &body)
+        .await
+        .expect_problem(403, "user_inactive");
+    assert!(refused.header("idempotency-replayed").is_none());
+}

@@ -4,17 +4,17 @@
 
 use actix_web::body::{BoxBody, MessageBody, to_bytes};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
-use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::Next;
-use actix_web::{HttpResponse, web};
+use actix_web::{FromRequest, HttpResponse, web};
 use futures_util::StreamExt;
 use prm_store::idempotency::{Claim, claim, complete, release};
 use sha2::{Digest, Sha256};
 
 use crate::error::{ApiError, problem, problem_response};
 use crate::extract::BODY_LIMIT;
-use crate::state::AppState;
+use crate::state::{AppState, Caller};
 
 pub const HEADER: &str = "idempotency-key";
 
@@ -49,16 +49,10 @@ pub async fn middleware(
     };
     // Keys are scoped to the caller; without a valid token the handler
     // answers 401 anyway.
-    let subject = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split_once(' ').map(|(_, t)| t.trim().to_owned()))
-        .and_then(|t| state.verifier.verify(&t).ok())
-        .map(|c| c.sub);
-    let Some(subject) = subject else {
+    let Ok(caller) = Caller::extract(req.request()).await else {
         return Ok(next.call(req).await?.map_into_boxed_body());
     };
+    let subject = caller.subject.clone();
 
     let (http_req, mut payload) = req.into_parts();
     let mut body = web::BytesMut::new();
@@ -85,9 +79,12 @@ pub async fn middleware(
         .map(|b| format!("{b:02x}"))
         .collect();
 
+    // The key is claimed, or its answer found, only for a caller who is
+    // authenticated as for any request (an active user of an active org):
+    // a replay is an answer like any other.
     let (s, k, h) = (subject.clone(), key.clone(), hash.clone());
     let claimed = state
-        .with_conn(move |conn| Ok(claim(conn, &s, &k, &h)?))
+        .run(caller, move |conn, _| Ok(claim(conn, &s, &k, &h)?))
         .await;
     let known = match claimed {
         Err(e) => {
