@@ -8,6 +8,7 @@ mod customers;
 mod deals;
 mod distribution;
 mod errors;
+mod feed;
 mod health;
 mod idempotency;
 mod input;

@@ -19,6 +19,8 @@ pub struct EventRow {
     pub audience: Vec<Uuid>,
     pub data: serde_json::Value,
     pub created_at: DateTime<Utc>,
+    /// Where the feed shows it: set once it is committed (see [`sequence`]).
+    pub feed_position: Option<i64>,
 }
 
 #[derive(Debug, Insertable)]
@@ -65,14 +67,49 @@ pub enum Reader {
     Owner { org: Uuid, user: Uuid },
 }
 
-/// Events after `after_seq`, oldest first.
+/// Lock key of the feed's sequencer (any constant unique to it).
+const SEQUENCER_LOCK: i64 = 0x7072_6d5f_6665_6564; // "prm_feed"
+
+/// Gives every committed event that has none its feed position, in one
+/// statement under a transaction-scoped lock, so that sequencers take
+/// turns: a batch's positions become visible when its transaction
+/// commits, and the next batch, taken after, only gets larger ones. An
+/// event still being written is not visible here and is positioned by a
+/// later call, after every position already shown: the feed never shows a
+/// position behind one a reader has passed. Call inside a transaction.
+pub fn sequence(conn: &mut PgConnection) -> QueryResult<usize> {
+    let waiting = events::table
+        .filter(events::feed_position.is_null())
+        .select(events::seq)
+        .limit(1)
+        .first::<i64>(conn)
+        .optional()?;
+    if waiting.is_none() {
+        return Ok(0);
+    }
+    prepared("SELECT pg_advisory_xact_lock($1)")
+        .bind(SEQUENCER_LOCK)
+        .execute(conn)?;
+    prepared(
+        "UPDATE events e SET feed_position = nextval('events_feed_position_seq')
+         FROM (SELECT seq FROM events WHERE feed_position IS NULL ORDER BY seq) w
+         WHERE e.seq = w.seq",
+    )
+    .execute(conn)
+}
+
+/// Positioned events after position `after`, in feed order. Run
+/// [`sequence`] first, in the same transaction.
 pub fn feed(
     conn: &mut PgConnection,
     reader: Reader,
-    after_seq: Option<i64>,
+    after: Option<i64>,
     limit: i64,
 ) -> QueryResult<Vec<EventRow>> {
-    let mut q = events::table.select(EventRow::as_select()).into_boxed();
+    let mut q = events::table
+        .select(EventRow::as_select())
+        .filter(events::feed_position.is_not_null())
+        .into_boxed();
     match reader {
         Reader::Vendor => {}
         Reader::Org(org) => q = q.filter(events::audience.contains(vec![org])),
@@ -85,10 +122,10 @@ pub fn feed(
                 .filter(events::opportunity_id.assume_not_null().eq_any(owned));
         }
     }
-    if let Some(s) = after_seq {
-        q = q.filter(events::seq.gt(s));
+    if let Some(p) = after {
+        q = q.filter(events::feed_position.gt(p));
     }
-    q.order(events::seq.asc()).limit(limit).load(conn)
+    q.order(events::feed_position.asc()).limit(limit).load(conn)
 }
 
 /// Each org's distributor, for the given orgs.

@@ -59,6 +59,7 @@ diesel::table! {
         audience -> Array<Uuid>,
         data -> Jsonb,
         created_at -> Timestamptz,
+        feed_position -> Nullable<Int8>,
     }
 }
 

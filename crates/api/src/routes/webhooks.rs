@@ -468,7 +468,7 @@ pub async fn event_feed(
             webhooks::feed(conn, actor, after, limit)
         })
         .await?;
-    let last = rows.last().map(|e| e.seq).or(after);
+    let last = rows.last().and_then(|e| e.feed_position).or(after);
     Ok(HttpResponse::Ok().json(FeedDto {
         items: rows.into_iter().map(EventDto::from).collect(),
         next_cursor: last.map(|s| encode_token(&s.to_string())),

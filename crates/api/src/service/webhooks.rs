@@ -4,9 +4,9 @@
 use chrono::{DateTime, Utc};
 use prm_domain::events::EventType;
 use prm_domain::{Actor, Role};
-use prm_store::PgConnection;
-use prm_store::outbox::{EventRow, Reader, feed as store_feed};
+use prm_store::outbox::{EventRow, Reader, feed as store_feed, sequence};
 use prm_store::webhooks::{Delivery, NewWebhook, Webhook};
+use prm_store::{Connection, PgConnection};
 use uuid::Uuid;
 
 use crate::error::ApiError;
@@ -111,5 +111,11 @@ pub fn feed(
     } else {
         Reader::Org(actor.org_id.0)
     };
-    Ok(store_feed(conn, reader, after, limit)?)
+    // Positions for what has committed since, then the page: one
+    // transaction, so the page shows only positions no later commit can
+    // come before.
+    Ok(conn.transaction(|conn| {
+        sequence(conn)?;
+        store_feed(conn, reader, after, limit)
+    })?)
 }

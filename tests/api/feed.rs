@@ -1,0 +1,131 @@
+//! The feed's guarantee (API.md): a client that follows `next_cursor` sees
+//! every event, in order, once, whatever order the writers' transactions
+//! commit in.
+
+use std::collections::{HashMap, HashSet};
+use std::time::{Duration, Instant};
+
+use crate::world::world;
+use diesel::connection::SimpleConnection;
+use futures_util::future::join_all;
+use serde_json::json;
+
+const WRITERS: usize = 8;
+const CREATES_PER_WRITER: usize = 15;
+
+#[actix_web::test]
+async fn a_client_following_the_feed_misses_nothing_whatever_the_commit_order() {
+    let w = world().await;
+    let app = &w.app;
+    let token = app.admin();
+    // An event whose transaction takes its place early and commits late,
+    // while the writers below commit around it: what a reader that pages by
+    // insert order passes for ever.
+    let held_id = uuid::Uuid::new_v4().to_string();
+    let mut conn = app.db.conn();
+    let sql = format!(
+        "BEGIN; INSERT INTO events (id, type, audience, data)
+         VALUES ('{held_id}', 'opportunity.created', '{{}}', '{{}}')"
+    );
+    let held_done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let committed = held_done.clone();
+    let held = actix_web::rt::task::spawn_blocking(move || {
+        conn.batch_execute(&sql).unwrap();
+        std::thread::sleep(Duration::from_millis(1500));
+        conn.batch_execute("COMMIT").unwrap();
+        committed.store(true, std::sync::atomic::Ordering::SeqCst);
+    });
+    let writers_done = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let created_at = std::sync::Arc::new(std::sync::Mutex::new(HashMap::new()));
+    let writers = (0..WRITERS).map(|n| {
+        let done = writers_done.clone();
+        let created_at = created_at.clone();
+        let (cm, customer) = (w.cm.token.clone(), w.vendor_customer.clone());
+        async move {
+            for i in 0..CREATES_PER_WRITER {
+                let id = app
+                    .post(
+                        "/api/v1/opportunities",
+                        &cm,
+                        &json!({"topic": format!("feed {n}-{i}"), "customer_id": customer}),
+                    )
+                    .await
+                    .expect(201)
+                    .id();
+                created_at.lock().unwrap().insert(id, Instant::now());
+            }
+            done.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    });
+    let reader = async {
+        let mut seen: Vec<String> = Vec::new();
+        let mut latency = Vec::new();
+        let mut cursor: Option<String> = None;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let mut quiet_rounds = 0;
+        loop {
+            let path = match &cursor {
+                Some(c) => format!("/api/v1/events?after={c}&limit=200"),
+                None => "/api/v1/events?limit=200".to_owned(),
+            };
+            let page = app.get(&path, &token).await.expect(200);
+            let items = page.body["items"].as_array().unwrap().clone();
+            for e in &items {
+                seen.push(e["id"].as_str().unwrap().to_owned());
+                if e["type"] == "opportunity.created"
+                    && let Some(opp) = e["data"]["opportunity_id"].as_str()
+                    && let Some(at) = created_at.lock().unwrap().get(opp)
+                {
+                    latency.push(at.elapsed());
+                }
+            }
+            if let Some(c) = page.body["next_cursor"].as_str() {
+                cursor = Some(c.to_owned());
+            }
+            let writing = writers_done.load(std::sync::atomic::Ordering::SeqCst) < WRITERS
+                || !held_done.load(std::sync::atomic::Ordering::SeqCst);
+            quiet_rounds = if items.is_empty() && !writing {
+                quiet_rounds + 1
+            } else {
+                0
+            };
+            // Done once the writers and the held transaction are, and
+            // the feed has stayed empty for a while after.
+            if quiet_rounds >= 25 || Instant::now() > deadline {
+                break;
+            }
+            actix_web::rt::time::sleep(Duration::from_millis(10)).await;
+        }
+        (seen, latency)
+    };
+    let (_, (seen, mut latency), held) =
+        futures_util::future::join3(join_all(writers), reader, held).await;
+    held.unwrap();
+    let total = usize::try_from(app.count("SELECT count(*) AS n FROM events")).unwrap();
+    let unique: HashSet<String> = seen.iter().cloned().collect();
+    let duplicated = seen.len() - unique.len();
+    let missed = total - unique.len();
+    latency.sort();
+    let median = latency.get(latency.len() / 2).copied().unwrap_or_default();
+    let max = latency.last().copied().unwrap_or_default();
+    println!(
+        "feed: {WRITERS} writers, {} events, {missed} missed, {duplicated} duplicated; \
+         create-to-feed latency median {median:?}, max {max:?} over {} creates",
+        total,
+        latency.len()
+    );
+    assert!(total > WRITERS * CREATES_PER_WRITER, "{total} events");
+    assert!(
+        unique.contains(&held_id),
+        "the late-committing event was passed"
+    );
+    assert_eq!(missed, 0, "events the client never saw");
+    assert_eq!(duplicated, 0, "events the client saw twice");
+    assert_eq!(latency.len(), WRITERS * CREATES_PER_WRITER);
+    // Behind the held transaction an event waits for nothing: the feed
+    // shows what has committed at the next poll.
+    assert!(
+        median < Duration::from_millis(500),
+        "median latency {median:?}"
+    );
+}
