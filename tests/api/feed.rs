@@ -129,3 +129,44 @@ async fn a_client_following_the_feed_misses_nothing_whatever_the_commit_order() 
         "median latency {median:?}"
     );
 }
+
+/// The worker numbers committed events too, so a feed read rarely finds
+/// little to do; what it numbered reads back in the same order.
+#[actix_web::test]
+async fn the_worker_gives_committed_events_their_feed_positions() {
+    let w = world().await;
+    let app = &w.app;
+    app.tick();
+    let mut created = Vec::new();
+    for i in 0..3 {
+        let id = app
+            .post(
+                "/api/v1/opportunities",
+                &w.cm.token,
+                &json!({"topic": format!("numbered {i}"), "customer_id": w.vendor_customer}),
+            )
+            .await
+            .expect(201)
+            .id();
+        created.push(id);
+    }
+    assert_eq!(
+        app.count("SELECT count(*) AS n FROM events WHERE feed_position IS NULL"),
+        3
+    );
+    assert_eq!(app.tick().sequenced, 3);
+    assert_eq!(app.tick().sequenced, 0);
+    let page = app
+        .get("/api/v1/events?limit=200", &app.admin())
+        .await
+        .expect(200);
+    let fed: Vec<String> = page.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["data"]["opportunity_id"].as_str())
+        .filter(|id| created.iter().any(|c| c == id))
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(fed, created);
+}

@@ -33,6 +33,8 @@ pub struct TickReport {
     pub registrations_expired: usize,
     pub delivered: usize,
     pub delivery_failures: usize,
+    /// Events given their feed position (see `outbox::sequence`).
+    pub sequenced: usize,
 }
 
 pub struct Worker {
@@ -98,6 +100,9 @@ impl Worker {
             |c, id| deals::expire(c, id).map(|()| true),
         )?;
         let (delivered, delivery_failures) = self.deliver(conn)?;
+        // A reader numbers what has committed too; doing it here keeps each
+        // reader's batch small when the feed is read rarely.
+        let sequenced = crate::service::webhooks::sequence_feed(conn)?;
         prm_store::idempotency::purge(conn)?;
         Ok(TickReport {
             expired,
@@ -105,6 +110,7 @@ impl Worker {
             registrations_expired,
             delivered,
             delivery_failures,
+            sequenced,
         })
     }
 

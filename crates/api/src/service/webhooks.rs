@@ -91,6 +91,11 @@ pub fn deliveries(
     Ok(Delivery::log(conn, id, after, fetch)?)
 }
 
+/// Gives the events committed since the last call their feed positions.
+pub fn sequence_feed(conn: &mut PgConnection) -> Result<usize, ApiError> {
+    Ok(conn.transaction(sequence)?)
+}
+
 /// The events the caller may see, in order: vendor users all; partner
 /// admins and directors those of opportunities their org may see (a
 /// distributor's also its resellers'); account managers those of
