@@ -173,13 +173,7 @@ async fn deactivated_user_is_refused_on_its_next_request() {
     let org = app.org("Acme Reseller", "reseller", None).await;
     let user = app.user(&org, "account_manager").await;
     app.get("/api/v1/me", &user.token).await.expect(200);
-    app.patch(
-        &format!("/api/v1/users/{}", user.id),
-        &app.admin(),
-        &json!({"active": false}),
-    )
-    .await
-    .expect(200);
+    app.deactivate(&user).await;
     app.get("/api/v1/me", &user.token)
         .await
         .expect_problem(403, "user_inactive");

@@ -164,13 +164,7 @@ async fn a_replay_authenticates_the_caller_first() {
         .expect(201);
     assert_eq!(again.header("idempotency-replayed"), Some("true"));
     assert_eq!(again.body["id"], first.body["id"]);
-    app.patch(
-        &format!("/api/v1/users/{}", user.id),
-        &app.admin(),
-        &json!({"active": false}),
-    )
-    .await
-    .expect(200);
+    app.deactivate(&user).await;
     let refused = post_with_key(&app, "/api/v1/customers", &user.token, "k-auth", &body)
         .await
         .expect_problem(403, "user_inactive");

@@ -442,25 +442,7 @@ fn list_ids(r: &Resp) -> Vec<String> {
 /// A reseller's customer with the distinctive name, and a partner-created
 /// opportunity for it whose topic does not contain the name.
 async fn secret_customer_opportunity(w: &crate::world::World) -> (String, String) {
-    let customer = w
-        .app
-        .post(
-            "/api/v1/customers",
-            &w.res.admin.token,
-            &json!({"name": SECRET_NAME, "country": "DE"}),
-        )
-        .await
-        .expect(201)
-        .id();
-    let opp = w
-        .app
-        .post(
-            "/api/v1/opportunities",
-            &w.res.admin.token,
-            &partner_opportunity(&customer),
-        )
-        .await
-        .expect(201);
+    let (customer, opp) = crate::world::own_opportunity(w, &w.res.admin, SECRET_NAME).await;
     assert!(!opp.body["topic"].as_str().unwrap().contains(SECRET_WORD));
     (customer, opp.id())
 }

@@ -338,33 +338,6 @@ async fn an_event_rolled_back_with_its_transaction_is_never_delivered() {
     );
 }
 
-/// The forms that slipped through before: IPv4 inside IPv6 (compatible,
-/// NAT64, 6to4), site-local, the reserved class E, benchmarking, Teredo.
-#[actix_web::test]
-async fn webhook_targets_not_globally_reachable_are_refused_in_every_form() {
-    let app = TestApp::spawn_with(|c| c.webhooks.allow_private = false).await;
-    let org = app.org("P", "reseller", None).await;
-    let admin = app.user(&org, "partner_admin").await;
-    for url in [
-        "http://[::127.0.0.1]/",
-        "http://[::ffff:127.0.0.1]/",
-        "http://[64:ff9b::7f00:1]/",
-        "http://[2002:7f00:1::1]/",
-        "http://[2001:0:5ef5:79fb::80ff:fffe]/",
-        "http://[fec0::1]/",
-        "http://240.0.0.1/",
-        "http://198.18.0.1/",
-        "http://192.0.2.1/",
-        "http://[2001:db8::1]/",
-    ] {
-        let r = app
-            .post("/api/v1/webhooks", &admin.token, &json!({"url": url}))
-            .await;
-        assert_eq!(r.status, 422, "{url}: {}", r.text);
-        assert_eq!(r.error_fields(), ["url"], "{url}: {}", r.text);
-    }
-}
-
 #[actix_web::test]
 async fn webhook_targets_on_private_addresses_are_refused_unless_allowed() {
     let app = TestApp::spawn_with(|c| c.webhooks.allow_private = false).await;
@@ -377,6 +350,19 @@ async fn webhook_targets_on_private_addresses_are_refused_unless_allowed() {
         "http://169.254.169.254/",
         "ftp://example.com/x",
         "not a url",
+        // Not globally reachable in other forms: IPv4 inside IPv6
+        // (compatible, mapped, NAT64, 6to4, Teredo), site local, reserved,
+        // benchmarking, documentation.
+        "http://[::127.0.0.1]/",
+        "http://[::ffff:127.0.0.1]/",
+        "http://[64:ff9b::7f00:1]/",
+        "http://[2002:7f00:1::1]/",
+        "http://[2001:0:5ef5:79fb::80ff:fffe]/",
+        "http://[fec0::1]/",
+        "http://240.0.0.1/",
+        "http://198.18.0.1/",
+        "http://192.0.2.1/",
+        "http://[2001:db8::1]/",
     ] {
         let r = app
             .post("/api/v1/webhooks", &admin.token, &json!({"url": url}))

@@ -111,15 +111,15 @@ pub fn actions(r: &Resp) -> Vec<String> {
         .collect()
 }
 
-/// A pending opportunity of `user`'s org for a customer named `customer`
-/// held by that org, and the registration on it.
-pub async fn registered(w: &World, user: &TestUser, customer: &str) -> (String, String) {
+/// A customer named `name` held by `user`'s org, and the pending
+/// opportunity that org creates for it: the customer's id and the answer.
+pub async fn own_opportunity(w: &World, user: &TestUser, name: &str) -> (String, Resp) {
     let customer = w
         .app
         .post(
             "/api/v1/customers",
             &user.token,
-            &json!({"name": customer, "country": "DE"}),
+            &json!({"name": name, "country": "DE"}),
         )
         .await
         .expect(201)
@@ -132,8 +132,14 @@ pub async fn registered(w: &World, user: &TestUser, customer: &str) -> (String, 
             &partner_opportunity(&customer),
         )
         .await
-        .expect(201)
-        .id();
+        .expect(201);
+    (customer, opp)
+}
+
+/// A pending opportunity of `user`'s org for a customer named `customer`
+/// held by that org, and the registration on it.
+pub async fn registered(w: &World, user: &TestUser, customer: &str) -> (String, String) {
+    let opp = own_opportunity(w, user, customer).await.1.id();
     let reg = w
         .app
         .post(

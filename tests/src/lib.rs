@@ -481,6 +481,17 @@ impl TestApp {
         me.body["org"]["id"].as_str().unwrap().to_owned()
     }
 
+    /// Deactivates a user (vendor admin acting).
+    pub async fn deactivate(&self, user: &TestUser) {
+        self.patch(
+            &format!("/api/v1/users/{}", user.id),
+            &self.admin(),
+            &json!({"active": false}),
+        )
+        .await
+        .expect(200);
+    }
+
     /// Creates a customer held by `org_id` (vendor admin acting).
     pub async fn customer(&self, org_id: &str, name: &str) -> String {
         self.post(

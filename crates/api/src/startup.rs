@@ -193,38 +193,32 @@ fn problemize<B: MessageBody + 'static>(
         .collect();
     // The CORS middleware refuses an origin, method or header it was not
     // configured for with a 400 of its own, carrying its error.
-    let cors_refusal = res
+    let (code, detail) = match res
         .response()
         .error()
         .and_then(|e| e.as_error::<actix_cors::CorsError>())
-        .map(|e| e.to_string());
-    let (req, _) = res.into_parts();
-    if let Some(reason) = cors_refusal {
-        let mut new = problem_response(&problem(
-            status,
+    {
+        Some(refusal) => (
             "cors_refused",
-            format!("{reason}: not allowed by the CORS configuration"),
-        ));
-        for (name, value) in kept {
-            new.headers_mut().insert(name, value);
-        }
-        return Ok(ErrorHandlerResponse::Response(
-            ServiceResponse::new(req, new).map_into_right_body(),
-        ));
-    }
-    let code = match status.as_u16() {
-        400 => "bad_request",
-        404 => "route_not_found",
-        405 => "method_not_allowed",
-        413 => "payload_too_large",
-        415 => "unsupported_media_type",
-        s if s >= 500 => "internal_error",
-        _ => "request_refused",
+            format!("{refusal}: not allowed by the CORS configuration"),
+        ),
+        None => (
+            match status.as_u16() {
+                400 => "bad_request",
+                404 => "route_not_found",
+                405 => "method_not_allowed",
+                413 => "payload_too_large",
+                415 => "unsupported_media_type",
+                s if s >= 500 => "internal_error",
+                _ => "request_refused",
+            },
+            status.canonical_reason().unwrap_or("error").to_owned(),
+        ),
     };
-    let detail = status.canonical_reason().unwrap_or("error").to_owned();
+    let (req, _) = res.into_parts();
     let mut new = problem_response(&problem(status, code, detail));
     for (name, value) in kept {
-        new.headers_mut().insert(name, value);
+        new.headers_mut().append(name, value);
     }
     Ok(ErrorHandlerResponse::Response(
         ServiceResponse::new(req, new).map_into_right_body(),

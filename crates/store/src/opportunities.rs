@@ -144,14 +144,6 @@ columns_struct! {
 }
 
 impl Details {
-    /// The estimated revenue: its amount, in the opportunity's currency.
-    pub fn estimated_money(&self) -> Option<Money> {
-        Some(Money::from_parts(
-            self.estimated_revenue.clone()?,
-            self.currency?,
-        ))
-    }
-
     /// Sets the estimated revenue and with it the currency.
     pub fn set_estimated_money(&mut self, money: Option<Money>) {
         self.currency = money.as_ref().map(Money::currency);

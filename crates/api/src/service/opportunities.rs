@@ -296,9 +296,13 @@ pub fn update(
             "cannot change the currency of a closed opportunity",
         ));
     }
-    let details = normalized(details).map_err(|e| errors.push(e)).ok();
-    let Some(details) = details.filter(|_| errors.is_empty()) else {
-        return Err(ApiError::Validation(errors));
+    let details = match normalized(details) {
+        Ok(d) if errors.is_empty() => d,
+        Ok(_) => return Err(ApiError::Validation(errors)),
+        Err(e) => {
+            errors.push(e);
+            return Err(ApiError::Validation(errors));
+        }
     };
     Opportunity::update(conn, id, details)?;
     changed(
