@@ -89,7 +89,7 @@ fn stored<M: Into<T>, T>(m: M) -> T {
 columns_struct! {
     /// What a user writes of an opportunity, its description: read, inserted
     /// and updated as one.
-    #[derive(Debug, Clone, Queryable, Selectable, Insertable, AsChangeset)]
+    #[derive(Debug, Clone, Default, Queryable, Selectable, Insertable, AsChangeset)]
     #[diesel(table_name = opportunities, check_for_backend(diesel::pg::Pg), treat_none_as_null = true)]
     pub struct Details in opportunities, edited as DetailsEdit {
         pub topic: String,

@@ -2,6 +2,8 @@
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, get, patch, post, web};
+use std::mem::take;
+
 use bigdecimal::BigDecimal;
 use chrono::{DateTime, NaiveDate, Utc};
 use prm_domain::FieldError;
@@ -220,64 +222,72 @@ fn money_in(m: Option<&MoneyDto>, field: &str, errors: &mut Vec<FieldError>) -> 
     }
 }
 
-impl CreateOpportunity {
-    /// The use case's command; what failed validation travels with it.
-    pub fn command(self, mut input_errors: Vec<FieldError>) -> service::NewOpportunityCommand {
-        let money = money_in(
-            self.estimated_revenue.as_ref(),
-            "estimated_revenue",
-            &mut input_errors,
-        );
-        let contact = self.contact;
-        let mut details = Details {
-            topic: self.topic,
-            contact_name: contact.as_ref().map(|c| c.name.clone()),
-            contact_email: contact.as_ref().and_then(|c| c.email.clone()),
-            contact_phone: contact.as_ref().and_then(|c| c.phone.clone()),
-            contact_title: contact.and_then(|c| c.title),
-            currency: None,
-            estimated_revenue: None,
-            expected_close_date: self.expected_close_date.map(Into::into),
-            customer_situation: self.customer_situation,
-            customer_need: self.customer_need,
-            proposed_solution: self.proposed_solution,
-            country: self.country,
-            industry: self.industry,
-            product_lines: self.product_lines.unwrap_or_default(),
-            marketing_task_id: self.marketing_task_id,
-        };
-        details.set_estimated_money(money);
-        service::NewOpportunityCommand {
-            customer_id: self.customer_id.into(),
-            details,
-            input_errors,
+/// Declares an opportunity's create and edit bodies with the description's
+/// plain fields written once, in four groups that say how each is edited:
+/// `required` (the create must give it; an edit may change it), `clearable`
+/// (optional; an edit's `null` clears it), `list` (optional, absent is
+/// empty; an edit replaces it) and `create_only`. Each becomes a field of
+/// both bodies with its attributes (after `required`, the body's own fields,
+/// as written), and `take_details` / `take_edit` carry them into the store's
+/// [`Details`] / [`DetailsEdit`].
+macro_rules! opportunity_bodies {
+    (
+        $(#[$create_meta:meta])*
+        pub struct $create:ident { $($create_own:tt)* }
+        $(#[$edit_meta:meta])*
+        pub struct $edit:ident { $($edit_own:tt)* }
+        required { $( $(#[$rm:meta])* $rf:ident: $rty:ty, )* }
+        clearable { $( $(#[$om:meta])* $of:ident: $oty:ty, )* }
+        list { $( $(#[$lm:meta])* $lf:ident: $lty:ty, )* }
+        create_only { $( $(#[$xm:meta])* $xf:ident: $xty:ty, )* }
+    ) => {
+        $(#[$create_meta])*
+        pub struct $create {
+            $( $(#[$rm])* pub $rf: $rty, )*
+            $($create_own)*
+            $( $(#[$om])* pub $of: Option<$oty>, )*
+            $( $(#[$lm])* pub $lf: Option<$lty>, )*
+            $( $(#[$xm])* pub $xf: Option<$xty>, )*
         }
-    }
-}
 
-impl UpdateOpportunity {
-    fn command(self) -> Result<DetailsEdit, ApiError> {
-        let contact = self.contact;
-        let mut edit = DetailsEdit {
-            topic: self.topic,
-            contact_name: contact.as_ref().map(|c| Some(c.name.clone())),
-            contact_email: contact.as_ref().map(|c| c.email.clone()),
-            contact_phone: contact.as_ref().map(|c| c.phone.clone()),
-            contact_title: contact.map(|c| c.title),
-            expected_close_date: self.expected_close_date.map(|d| d.map(Into::into)),
-            customer_situation: self.customer_situation,
-            customer_need: self.customer_need,
-            proposed_solution: self.proposed_solution,
-            country: self.country,
-            industry: self.industry,
-            product_lines: self.product_lines,
-            ..DetailsEdit::default()
-        };
-        if let Some(money) = self.estimated_revenue {
-            edit.set_estimated_money(money.map(|m| m.parse("estimated_revenue")).transpose()?);
+        $(#[$edit_meta])*
+        pub struct $edit {
+            $( $(#[$rm])* pub $rf: Option<$rty>, )*
+            $($edit_own)*
+            $(
+                $(#[$om])*
+                #[serde(default, deserialize_with = "double_option")]
+                pub $of: Option<Option<$oty>>,
+            )*
+            $( $(#[$lm])* pub $lf: Option<$lty>, )*
         }
-        Ok(edit)
-    }
+
+        impl $create {
+            /// Takes the description out of the body, leaving its own fields.
+            fn take_details(&mut self) -> Details {
+                Details {
+                    $( $rf: take(&mut self.$rf).into(), )*
+                    $( $of: take(&mut self.$of).map(Into::into), )*
+                    $( $lf: take(&mut self.$lf).unwrap_or_default(), )*
+                    $( $xf: take(&mut self.$xf).map(Into::into), )*
+                    ..Details::default()
+                }
+            }
+        }
+
+        impl $edit {
+            /// Takes the change to the description out of the body, leaving
+            /// its own fields.
+            fn take_edit(&mut self) -> DetailsEdit {
+                DetailsEdit {
+                    $( $rf: take(&mut self.$rf).map(Into::into), )*
+                    $( $of: take(&mut self.$of).map(|v| v.map(Into::into)), )*
+                    $( $lf: take(&mut self.$lf), )*
+                    ..DetailsEdit::default()
+                }
+            }
+        }
+    };
 }
 
 /// The customer's contact person.
@@ -298,96 +308,126 @@ pub struct ContactInput {
     pub title: Option<String>,
 }
 
-/// A new opportunity. Vendor writers create `draft`s; partner admins and
-/// account managers create `pending_approval` ones and must give
-/// `estimated_revenue` and `expected_close_date`.
-#[derive(Debug, Deserialize, Validate, ToSchema)]
-#[serde(deny_unknown_fields)]
-#[schema(example = json!({"topic": "Cloud migration for Fabrikam",
-    "customer_id": "0193a2c4-7c1e-7cc3-9d5e-5b3c2a1f0e9d",
-    "contact": {"name": "Jo Park", "email": "jo@fabrikam.example", "phone": "+49 30 1234"},
-    "estimated_revenue": {"amount": "120000.00", "currency": "EUR"},
-    "expected_close_date": "2027-03-31", "customer_situation": "On-premises data centre",
-    "customer_need": "Move to cloud", "proposed_solution": "Managed migration",
-    "country": "DE", "industry": "retail", "product_lines": ["cloud"]}))]
-pub struct CreateOpportunity {
-    #[validate(length(min = 1, max = 200), custom(function = "not_blank"))]
-    #[schema(min_length = 1, max_length = 200)]
-    pub topic: String,
-    /// A customer the caller may see (a partner: its org's, a distributor's
-    /// also its resellers').
-    pub customer_id: Uuid,
-    #[validate(nested)]
-    pub contact: Option<ContactInput>,
-    #[validate(nested)]
-    pub estimated_revenue: Option<MoneyDto>,
-    #[schema(value_type = Option<NaiveDate>)]
-    pub expected_close_date: Option<FullDate>,
-    #[validate(length(max = 4000))]
-    #[schema(max_length = 4000)]
-    pub customer_situation: Option<String>,
-    #[validate(length(max = 4000))]
-    #[schema(max_length = 4000)]
-    pub customer_need: Option<String>,
-    #[validate(length(max = 4000))]
-    #[schema(max_length = 4000)]
-    pub proposed_solution: Option<String>,
-    /// ISO 3166-1 alpha-2; defaults to the customer's country.
-    #[validate(custom(function = "valid_country"))]
-    #[schema(min_length = 2, max_length = 2, pattern = "^[A-Za-z]{2}$")]
-    pub country: Option<String>,
-    #[validate(length(min = 1, max = 64))]
-    #[schema(min_length = 1, max_length = 64)]
-    pub industry: Option<String>,
-    #[validate(length(max = 20), custom(function = "valid_labels"))]
-    #[schema(max_items = 20)]
-    pub product_lines: Option<Vec<String>>,
-    /// The marketing task this opportunity came from.
-    pub marketing_task_id: Option<Uuid>,
+opportunity_bodies! {
+    /// A new opportunity. Vendor writers create `draft`s; partner admins and
+    /// account managers create `pending_approval` ones and must give
+    /// `estimated_revenue` and `expected_close_date`.
+    #[derive(Debug, Deserialize, Validate, ToSchema)]
+    #[serde(deny_unknown_fields)]
+    #[schema(example = json!({"topic": "Cloud migration for Fabrikam",
+        "customer_id": "0193a2c4-7c1e-7cc3-9d5e-5b3c2a1f0e9d",
+        "contact": {"name": "Jo Park", "email": "jo@fabrikam.example", "phone": "+49 30 1234"},
+        "estimated_revenue": {"amount": "120000.00", "currency": "EUR"},
+        "expected_close_date": "2027-03-31", "customer_situation": "On-premises data centre",
+        "customer_need": "Move to cloud", "proposed_solution": "Managed migration",
+        "country": "DE", "industry": "retail", "product_lines": ["cloud"]}))]
+    pub struct CreateOpportunity {
+        /// A customer the caller may see (a partner: its org's, a distributor's
+        /// also its resellers').
+        pub customer_id: Uuid,
+        #[validate(nested)]
+        pub contact: Option<ContactInput>,
+        #[validate(nested)]
+        pub estimated_revenue: Option<MoneyDto>,
+    }
+
+    /// Field changes. Absent fields stay as they are; `null` clears an optional
+    /// field. A partner-created opportunity keeps its revenue and close date.
+    #[derive(Debug, Deserialize, Validate, ToSchema)]
+    #[serde(deny_unknown_fields)]
+    #[schema(example = json!({"topic": "Cloud migration, phase 1",
+        "estimated_revenue": {"amount": "95000.00", "currency": "EUR"}}))]
+    pub struct UpdateOpportunity {
+        /// Replaces the whole contact.
+        #[validate(nested)]
+        pub contact: Option<ContactInput>,
+        #[serde(default, deserialize_with = "double_option")]
+        #[schema(value_type = Option<MoneyDto>)]
+        pub estimated_revenue: Option<Option<MoneyDto>>,
+    }
+
+    required {
+        #[validate(length(min = 1, max = 200), custom(function = "not_blank"))]
+        #[schema(min_length = 1, max_length = 200)]
+        topic: String,
+    }
+    clearable {
+        #[schema(value_type = Option<NaiveDate>)]
+        expected_close_date: FullDate,
+        #[validate(length(max = 4000))]
+        #[schema(value_type = Option<String>, max_length = 4000)]
+        customer_situation: String,
+        #[validate(length(max = 4000))]
+        #[schema(value_type = Option<String>, max_length = 4000)]
+        customer_need: String,
+        #[validate(length(max = 4000))]
+        #[schema(value_type = Option<String>, max_length = 4000)]
+        proposed_solution: String,
+        /// ISO 3166-1 alpha-2; a create without it takes the customer's.
+        #[validate(custom(function = "valid_country"))]
+        #[schema(value_type = Option<String>, min_length = 2, max_length = 2, pattern = "^[A-Za-z]{2}$")]
+        country: String,
+        #[validate(length(min = 1, max = 64))]
+        #[schema(value_type = Option<String>, min_length = 1, max_length = 64)]
+        industry: String,
+    }
+    list {
+        #[validate(length(max = 20), custom(function = "valid_labels"))]
+        #[schema(max_items = 20)]
+        product_lines: Vec<String>,
+    }
+    create_only {
+        /// The marketing task this opportunity came from.
+        marketing_task_id: Uuid,
+    }
 }
 
-/// Field changes. Absent fields stay as they are; `null` clears an optional
-/// field. A partner-created opportunity keeps its revenue and close date.
-#[derive(Debug, Deserialize, Validate, ToSchema)]
-#[serde(deny_unknown_fields)]
-#[schema(example = json!({"topic": "Cloud migration, phase 1",
-    "estimated_revenue": {"amount": "95000.00", "currency": "EUR"}}))]
-pub struct UpdateOpportunity {
-    #[validate(length(min = 1, max = 200), custom(function = "not_blank"))]
-    #[schema(min_length = 1, max_length = 200)]
-    pub topic: Option<String>,
-    /// Replaces the whole contact.
-    #[validate(nested)]
-    pub contact: Option<ContactInput>,
-    #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<MoneyDto>)]
-    pub estimated_revenue: Option<Option<MoneyDto>>,
-    #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<NaiveDate>)]
-    pub expected_close_date: Option<Option<FullDate>>,
-    #[serde(default, deserialize_with = "double_option")]
-    #[validate(length(max = 4000))]
-    #[schema(value_type = Option<String>, max_length = 4000)]
-    pub customer_situation: Option<Option<String>>,
-    #[serde(default, deserialize_with = "double_option")]
-    #[validate(length(max = 4000))]
-    #[schema(value_type = Option<String>, max_length = 4000)]
-    pub customer_need: Option<Option<String>>,
-    #[serde(default, deserialize_with = "double_option")]
-    #[validate(length(max = 4000))]
-    #[schema(value_type = Option<String>, max_length = 4000)]
-    pub proposed_solution: Option<Option<String>>,
-    #[serde(default, deserialize_with = "double_option")]
-    #[validate(custom(function = "valid_country"))]
-    #[schema(value_type = Option<String>, min_length = 2, max_length = 2, pattern = "^[A-Za-z]{2}$")]
-    pub country: Option<Option<String>>,
-    #[serde(default, deserialize_with = "double_option")]
-    #[validate(length(min = 1, max = 64))]
-    #[schema(value_type = Option<String>, min_length = 1, max_length = 64)]
-    pub industry: Option<Option<String>>,
-    #[validate(length(max = 20), custom(function = "valid_labels"))]
-    #[schema(max_items = 20)]
-    pub product_lines: Option<Vec<String>>,
+impl ContactInput {
+    /// The contact into a description's columns.
+    fn write_to(self, d: &mut Details) {
+        d.contact_name = Some(self.name);
+        d.contact_email = self.email;
+        d.contact_phone = self.phone;
+        d.contact_title = self.title;
+    }
+}
+
+impl CreateOpportunity {
+    /// The use case's command; what failed validation travels with it.
+    pub fn command(mut self, mut input_errors: Vec<FieldError>) -> service::NewOpportunityCommand {
+        let mut details = self.take_details();
+        if let Some(contact) = self.contact {
+            contact.write_to(&mut details);
+        }
+        details.set_estimated_money(money_in(
+            self.estimated_revenue.as_ref(),
+            "estimated_revenue",
+            &mut input_errors,
+        ));
+        service::NewOpportunityCommand {
+            customer_id: self.customer_id.into(),
+            details,
+            input_errors,
+        }
+    }
+}
+
+impl UpdateOpportunity {
+    fn command(mut self) -> Result<DetailsEdit, ApiError> {
+        let mut edit = self.take_edit();
+        if let Some(contact) = self.contact {
+            let mut d = Details::default();
+            contact.write_to(&mut d);
+            edit.contact_name = Some(d.contact_name);
+            edit.contact_email = Some(d.contact_email);
+            edit.contact_phone = Some(d.contact_phone);
+            edit.contact_title = Some(d.contact_title);
+        }
+        if let Some(money) = self.estimated_revenue {
+            edit.set_estimated_money(money.map(|m| m.parse("estimated_revenue")).transpose()?);
+        }
+        Ok(edit)
+    }
 }
 
 /// Which of the caller's opportunities to list.
