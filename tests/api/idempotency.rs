@@ -170,3 +170,156 @@ async fn a_replay_authenticates_the_caller_first() {
         .expect_problem(403, "user_inactive");
     assert!(refused.header("idempotency-replayed").is_none());
 }
+
+/// The real `prm` binary, serving `db` on a free port of 127.0.0.1.
+struct Served {
+    child: std::process::Child,
+    base: String,
+}
+
+fn binary() -> std::path::PathBuf {
+    // Built here so that `cargo test` alone runs this test too (a no-op
+    // after `make test`'s build step).
+    let built = std::process::Command::new(env!("CARGO"))
+        .args(["build", "-q", "-p", "prm-api", "--bin", "prm"])
+        .status()
+        .expect("cargo runs");
+    assert!(built.success(), "the prm binary builds");
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let bin = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .unwrap()
+        .join("prm");
+    assert!(bin.exists(), "{} exists", bin.display());
+    bin
+}
+
+async fn serve(bin: &std::path::Path, db_url: &str) -> Served {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let child = std::process::Command::new(bin)
+        .arg("serve")
+        .env("DATABASE_URL", db_url)
+        .env("PRM_LISTEN", format!("127.0.0.1:{port}"))
+        .env("PRM_JWT_SECRET", prm_tests::TEST_SECRET)
+        .env("PRM_BOOTSTRAP_ADMIN_SUBJECT", prm_tests::ADMIN)
+        .env("PRM_WORKER", "false")
+        .env("PRM_DB_POOL_SIZE", "8")
+        .env("RUST_LOG", "error")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("prm starts");
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    let started = std::time::Instant::now();
+    loop {
+        let up = client.get(format!("{base}/readyz")).send().await;
+        if up.map(|r| r.status().is_success()).unwrap_or(false) {
+            break;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "prm became ready"
+        );
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    Served { child, base }
+}
+
+/// Crash-safe idempotency (API.md, "Idempotency"): the real binary is killed
+/// (SIGKILL) in the middle of a burst of keyed creates, three times at
+/// different moments. After a restart every key, retried with its body,
+/// answers as the one request would — replayed if it had committed,
+/// performed now if it had not — never `idempotency_key_in_flight`, and each
+/// key made exactly one customer.
+#[actix_web::test]
+async fn a_request_cut_by_a_crash_is_replayed_or_performed_once_on_retry_never_stuck() {
+    let app = TestApp::spawn().await;
+    let vendor = app.vendor_id().await;
+    let token = app.admin();
+    let bin = binary();
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(30))
+        .build()
+        .unwrap();
+    let (mut cut, mut replayed, mut performed) = (0, 0, 0);
+    for (round, kill_after_ms) in [(0, 40u64), (1, 120), (2, 250)] {
+        let served = serve(&bin, &app.db.url).await;
+        let bodies: Vec<(String, Value)> = (0..80)
+            .map(|i| {
+                let name = format!("crash {round}-{i}");
+                (
+                    format!("crash-{round}-{i}"),
+                    json!({"name": name, "country": "DE", "org_id": vendor}),
+                )
+            })
+            .collect();
+        let burst = join_all(bodies.iter().map(|(key, body)| {
+            client
+                .post(format!("{}/api/v1/customers", served.base))
+                .bearer_auth(&token)
+                .header("Idempotency-Key", key)
+                .json(body)
+                .send()
+        }));
+        let mut child = served.child;
+        let killer = async {
+            actix_web::rt::time::sleep(std::time::Duration::from_millis(kill_after_ms)).await;
+            child.kill().expect("prm is killed");
+            child.wait().expect("prm is reaped");
+        };
+        let (answers, ()) = futures_util::future::join(burst, killer).await;
+        let answered: Vec<bool> = answers
+            .iter()
+            .map(|a| a.as_ref().is_ok_and(|r| r.status() == 201))
+            .collect();
+        cut += answered.iter().filter(|a| !**a).count();
+
+        let mut served = serve(&bin, &app.db.url).await;
+        for ((key, body), was_answered) in bodies.iter().zip(&answered) {
+            let retry = client
+                .post(format!("{}/api/v1/customers", served.base))
+                .bearer_auth(&token)
+                .header("Idempotency-Key", key)
+                .json(body)
+                .send()
+                .await
+                .expect("the retry is answered");
+            let status = retry.status().as_u16();
+            let again = retry.headers().contains_key("idempotency-replayed");
+            assert_eq!(
+                status,
+                201,
+                "{key}: {}",
+                retry.text().await.unwrap_or_default()
+            );
+            if *was_answered {
+                assert!(again, "{key}: an answered request is replayed");
+            } else if again {
+                replayed += 1;
+            } else {
+                performed += 1;
+            }
+        }
+        served.child.kill().expect("prm is stopped");
+        served.child.wait().expect("prm is reaped");
+        let made = app.count(&format!(
+            "SELECT count(*) AS n FROM customers WHERE name LIKE 'crash {round}-%'"
+        ));
+        assert_eq!(made, 80, "round {round}: one customer per key");
+        let doubled = app.count(&format!(
+            "SELECT count(*) AS n FROM (SELECT name FROM customers WHERE name LIKE 'crash {round}-%' \
+             GROUP BY name HAVING count(*) > 1) d"
+        ));
+        assert_eq!(doubled, 0, "round {round}: no key made two customers");
+    }
+    eprintln!(
+        "crash test: 3 kills, 240 keyed creates, {cut} cut by the kill: \
+         {replayed} replayed (committed before it), {performed} performed on retry"
+    );
+    assert!(cut > 0, "the kills cut some requests");
+}

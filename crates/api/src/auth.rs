@@ -4,7 +4,7 @@ use std::future::{Ready, ready};
 
 use actix_web::dev::Payload;
 use actix_web::http::{Method, header};
-use actix_web::{FromRequest, HttpRequest, web};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 
 pub use crate::jwt::{Claims, JwtVerifier, LEEWAY_SECS, mint_token};
 pub use crate::state::Caller;
@@ -58,5 +58,6 @@ fn caller_from(req: &HttpRequest) -> Result<Caller, ApiError> {
             Method::GET | Method::HEAD => crate::queue::Kind::Read,
             _ => crate::queue::Kind::Write,
         },
+        pinned: req.extensions().get::<crate::queue::Pinned>().cloned(),
     })
 }

@@ -1,19 +1,23 @@
 //! `Idempotency-Key` on POST: the first response for a (caller, key) is
 //! stored and replayed to retries with the same body; a different body under
 //! the same key is 422; a retry while the first is still running is 409.
+//! The request's work and its stored answer commit in one transaction (see
+//! `prm_store::idempotency`), so a crash at any point leaves either both or
+//! neither: a retry replays the answer or performs the request, once.
 
 use actix_web::body::{BoxBody, MessageBody, to_bytes};
 use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::Next;
-use actix_web::{FromRequest, HttpResponse, web};
+use actix_web::{FromRequest, HttpMessage, HttpResponse, web};
 use futures_util::StreamExt;
-use prm_store::idempotency::{Claim, claim, complete, release};
+use prm_store::idempotency::{Answer, Claim, abandon, claim, commit};
 use sha2::{Digest, Sha256};
 
 use crate::error::{ApiError, problem, problem_response};
 use crate::extract::BODY_LIMIT;
+use crate::queue::{Kind, Pinned};
 use crate::state::{AppState, Caller};
 
 pub const HEADER: &str = "idempotency-key";
@@ -81,58 +85,91 @@ pub async fn middleware(
 
     // The key is claimed, or its answer found, only for a caller who is
     // authenticated as for any request (an active user of an active org):
-    // a replay is an answer like any other.
-    let (s, k, h) = (subject.clone(), key.clone(), hash.clone());
-    let claimed = state
-        .run(caller, move |conn, _| Ok(claim(conn, &s, &k, &h)?))
-        .await;
-    let known = match claimed {
-        Err(e) => {
-            use actix_web::ResponseError;
-            return Ok(ServiceResponse::new(http_req, e.error_response()));
-        }
-        Ok(Claim::New) => None,
-        Ok(Claim::Known(stored)) => Some(stored),
+    // a replay is an answer like any other. The request's work then runs
+    // on the connection whose transaction holds the key, and its answer is
+    // stored in that transaction: work and answer commit together, or
+    // neither does (a crash rolls both back, and the key is free again).
+    let pinned = match state.queue.pin().await {
+        Ok(p) => p,
+        Err(e) => return Ok(answer_error(http_req, e)),
     };
-    if let Some(stored) = known {
-        let err = if stored.request_hash != hash {
-            Some(ApiError::Validation(vec![prm_domain::FieldError::new(
+    let mut caller = caller;
+    caller.pinned = Some(pinned.clone());
+    let (s, k) = (subject.clone(), key.clone());
+    let claimed = state
+        .run(caller, move |conn, _| Ok(claim(conn, &s, &k)?))
+        .await;
+    let stored = match claimed {
+        Err(e) => return Ok(answer_error(http_req, e)),
+        Ok(Claim::InFlight) => {
+            return Ok(answer_error(
+                http_req,
+                ApiError::Conflict {
+                    code: "idempotency_key_in_flight",
+                    detail: "a request with this Idempotency-Key is still being processed"
+                        .to_owned(),
+                },
+            ));
+        }
+        Ok(Claim::Known(stored)) => stored,
+        Ok(Claim::New) => {
+            http_req.extensions_mut().insert(pinned.clone());
+            let req = ServiceRequest::from_parts(http_req, Payload::from(body));
+            return run_keyed(
+                &state,
+                pinned,
+                next.call(req).await?.map_into_boxed_body(),
+                subject,
+                key,
+                hash,
+            )
+            .await;
+        }
+    };
+    if stored.request_hash != hash {
+        return Ok(answer_error(
+            http_req,
+            ApiError::Validation(vec![prm_domain::FieldError::new(
                 "Idempotency-Key",
                 "was used with a different request",
-            )]))
-        } else if stored.state != "done" {
-            Some(ApiError::Conflict {
-                code: "idempotency_key_in_flight",
-                detail: "a request with this Idempotency-Key is still being processed".to_owned(),
-            })
-        } else {
-            None
-        };
-        if let Some(err) = err {
-            use actix_web::ResponseError;
-            return Ok(ServiceResponse::new(http_req, err.error_response()));
-        }
-        let status = StatusCode::from_u16(
-            u16::try_from(stored.response_status.unwrap_or(200)).unwrap_or(200),
-        )
+            )]),
+        ));
+    }
+    let status = StatusCode::from_u16(u16::try_from(stored.response_status).unwrap_or(200))
         .unwrap_or(StatusCode::OK);
-        let mut res = HttpResponse::build(status);
-        if let Some(serde_json::Value::Object(hs)) = &stored.response_headers {
-            for (name, value) in hs {
-                if let (Ok(n), Some(v)) = (HeaderName::try_from(name.as_str()), value.as_str())
-                    && let Ok(v) = HeaderValue::from_str(v)
-                {
-                    res.insert_header((n, v));
-                }
+    let mut res = HttpResponse::build(status);
+    if let serde_json::Value::Object(hs) = &stored.response_headers {
+        for (name, value) in hs {
+            if let (Ok(n), Some(v)) = (HeaderName::try_from(name.as_str()), value.as_str())
+                && let Ok(v) = HeaderValue::from_str(v)
+            {
+                res.insert_header((n, v));
             }
         }
-        res.insert_header(("Idempotency-Replayed", "true"));
-        let res = res.body(stored.response_body.unwrap_or_default());
-        return Ok(ServiceResponse::new(http_req, res));
     }
+    res.insert_header(("Idempotency-Replayed", "true"));
+    Ok(ServiceResponse::new(
+        http_req,
+        res.body(stored.response_body),
+    ))
+}
 
-    let req = ServiceRequest::from_parts(http_req, Payload::from(body));
-    let res = next.call(req).await?;
+fn answer_error(req: actix_web::HttpRequest, err: ApiError) -> ServiceResponse<BoxBody> {
+    use actix_web::ResponseError;
+    ServiceResponse::new(req, err.error_response())
+}
+
+/// Stores the answer of a keyed request that ran and commits it with the
+/// request's work; a server error rolls both back instead. If the commit
+/// fails the work did not happen, and the client is told to retry.
+async fn run_keyed(
+    state: &AppState,
+    pinned: Pinned,
+    res: ServiceResponse<BoxBody>,
+    subject: String,
+    key: String,
+    hash: String,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let status = res.status();
     let kept: serde_json::Map<String, serde_json::Value> = KEPT_HEADERS
         .iter()
@@ -144,37 +181,55 @@ pub async fn middleware(
         })
         .collect();
     let (http_req, response) = res.into_parts();
+    http_req.extensions_mut().remove::<Pinned>();
     let (head, body) = response.into_parts();
     let bytes = to_bytes(body.boxed())
         .await
         .map_err(|e| actix_web::error::ErrorInternalServerError(format!("response body: {e}")))?;
     let stored_bytes = bytes.to_vec();
-    let (s, k) = (subject, key);
-    // Server failures are not stored: a retry may succeed.
-    let store = if status.is_server_error() {
+    let ended = if status.is_server_error() {
         state
-            .with_conn(move |conn| Ok(release(conn, &s, &k)?))
+            .queue
+            .run_on(Kind::Write, Some(&pinned), |conn| Ok(abandon(conn)?))
             .await
     } else {
         let code = i32::from(status.as_u16());
         state
-            .with_conn(move |conn| {
-                Ok(complete(
-                    conn,
-                    &s,
-                    &k,
-                    code,
-                    serde_json::Value::Object(kept),
-                    &stored_bytes,
-                )?)
+            .queue
+            .run_on(Kind::Write, Some(&pinned), move |conn| {
+                let answer = Answer {
+                    request_hash: &hash,
+                    status: code,
+                    headers: serde_json::Value::Object(kept),
+                    body: &stored_bytes,
+                };
+                Ok(commit(conn, &subject, &key, answer)?)
             })
             .await
     };
-    if let Err(e) = store {
-        tracing::warn!(error = %e, "could not record an idempotent response");
+    match ended {
+        Ok(()) => Ok(ServiceResponse::new(
+            http_req,
+            head.set_body(BoxBody::new(bytes)),
+        )),
+        // A server error's rollback failing changes nothing for the client.
+        Err(e) if status.is_server_error() => {
+            tracing::warn!(error = %e, "could not roll back a keyed request");
+            Ok(ServiceResponse::new(
+                http_req,
+                head.set_body(BoxBody::new(bytes)),
+            ))
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "could not commit a keyed request");
+            Ok(answer_error(
+                http_req,
+                ApiError::Unavailable(
+                    "the request's work could not be committed and did not happen; \
+                     retry it with the same Idempotency-Key"
+                        .to_owned(),
+                ),
+            ))
+        }
     }
-    Ok(ServiceResponse::new(
-        http_req,
-        head.set_body(BoxBody::new(bytes)),
-    ))
 }

@@ -223,7 +223,9 @@ fn add_idempotency(op: &mut Operation) {
         .description(Some(
             "Makes a retry safe: the same key and body within 24 h return the first response \
              (with `Idempotency-Replayed: true`) and do nothing again; the same key with another \
-             body is a 422; while the first is still running a retry is a 409. Keys are per caller.",
+             body is a 422; while the first is still running a retry is a 409. Keys are per caller. \
+             The work and the stored answer commit together: after a failure, a retry replays \
+             the answer or performs the request, once.",
         ))
         .schema(Some(ObjectBuilder::new().schema_type(Type::String).min_length(Some(1)).max_length(Some(255))))
         .build();

@@ -27,9 +27,28 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::Duration;
 
+use prm_store::pool::PooledConn;
 use prm_store::{PgConnection, PgPool, StoreError};
 
 use crate::error::ApiError;
+
+/// A connection checked out of the pool for the whole of one request, so
+/// that all its jobs run in one transaction the request commits at its end
+/// (an idempotent POST: its work and its key commit together or not at all).
+/// A connection still in a transaction when the last clone is dropped (its
+/// request went away) is closed by the pool, not reused, so Postgres rolls
+/// the transaction back.
+#[derive(Clone)]
+pub struct Pinned {
+    conn: Arc<Mutex<PooledConn>>,
+    _permit: Arc<tokio::sync::OwnedSemaphorePermit>,
+}
+
+impl std::fmt::Debug for Pinned {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pinned").finish_non_exhaustive()
+    }
+}
 
 /// Which share of the threads a job may use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,6 +65,8 @@ pub struct DbQueue {
     timeout: Duration,
     /// What this queue's thread names start with, unique in the process.
     prefix: String,
+    /// Connections that may be pinned at once (see [`DbQueue::pin`]).
+    pins: Arc<tokio::sync::Semaphore>,
 }
 
 /// Numbers the queues of a process, so each one's threads can be told apart.
@@ -123,6 +144,7 @@ impl DbQueue {
             shared,
             timeout,
             prefix: format!("prm-db{q}-"),
+            pins: Arc::new(tokio::sync::Semaphore::new((threads / 2).max(1))),
         };
         for n in 0..threads {
             let shared = queue.shared.clone();
@@ -145,6 +167,64 @@ impl DbQueue {
         F: FnOnce(&mut PgConnection) -> Result<T, ApiError> + Send + 'static,
         T: Send + 'static,
     {
+        self.job(kind, move |pool| {
+            let mut conn = pool.get().map_err(StoreError::from)?;
+            work(&mut conn)
+        })
+        .await
+    }
+
+    /// Runs `work` on a queue thread with `on`'s connection, or with a
+    /// pooled one when there is none.
+    pub async fn run_on<T, F>(
+        &self,
+        kind: Kind,
+        on: Option<&Pinned>,
+        work: F,
+    ) -> Result<T, ApiError>
+    where
+        F: FnOnce(&mut PgConnection) -> Result<T, ApiError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let Some(pinned) = on else {
+            return self.run(kind, work).await;
+        };
+        let conn = pinned.conn.clone();
+        self.job(kind, move |_| {
+            let mut conn = conn.lock().unwrap_or_else(|e| e.into_inner());
+            work(&mut conn)
+        })
+        .await
+    }
+
+    /// Checks a connection out of the pool for one request's whole unit of
+    /// work (see [`Pinned`]). At most half the pool is pinned at once, so
+    /// that the other jobs, which a pinned request may wait for, always find
+    /// a connection; beyond that a request waits here.
+    pub async fn pin(&self) -> Result<Pinned, ApiError> {
+        let permit = tokio::time::timeout(self.timeout, self.pins.clone().acquire_owned())
+            .await
+            .map_err(|_| {
+                ApiError::Unavailable("timed out waiting for a database connection".to_owned())
+            })?
+            .map_err(|_| ApiError::Unavailable("the database queue has stopped".to_owned()))?;
+        let conn = self
+            .job(Kind::Write, |pool| {
+                Ok(pool.get().map_err(StoreError::from)?)
+            })
+            .await?;
+        Ok(Pinned {
+            conn: Arc::new(Mutex::new(conn)),
+            _permit: Arc::new(permit),
+        })
+    }
+
+    /// Submits `work` as a job and waits for what it returns.
+    async fn job<T, F>(&self, kind: Kind, work: F) -> Result<T, ApiError>
+    where
+        F: FnOnce(&PgPool) -> Result<T, ApiError> + Send + 'static,
+        T: Send + 'static,
+    {
         let (tx, mut rx) = tokio::sync::oneshot::channel();
         let status = Arc::new(AtomicU8::new(QUEUED));
         let withdraw = Withdraw(status.clone());
@@ -156,10 +236,7 @@ impl DbQueue {
             {
                 return;
             }
-            let result = catch_unwind(AssertUnwindSafe(|| {
-                let mut conn = pool.get().map_err(StoreError::from)?;
-                work(&mut conn)
-            }));
+            let result = catch_unwind(AssertUnwindSafe(|| work(pool)));
             // A panic drops the sender: the request answers 500.
             if let Ok(result) = result {
                 let _ = tx.send(result);

@@ -21,6 +21,9 @@ pub struct Caller {
     /// queues for the read share of the queue's threads (see
     /// `queue::DbQueue`); `Write` otherwise.
     pub kind: crate::queue::Kind,
+    /// The request's own connection, when its work must commit as one with
+    /// something the request does after it (see `idempotency`).
+    pub pinned: Option<crate::queue::Pinned>,
 }
 
 #[derive(Debug)]
@@ -94,8 +97,9 @@ impl AppState {
         T: Send + 'static,
     {
         let cache = self.actors.clone();
+        let (kind, pinned) = (caller.kind, caller.pinned.clone());
         self.queue
-            .run(caller.kind, move |conn| {
+            .run_on(kind, pinned.as_ref(), move |conn| {
                 let actor = match caller.cached {
                     Some(a) => a,
                     None => {

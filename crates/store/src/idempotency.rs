@@ -1,7 +1,12 @@
-//! Idempotency keys: claim a key for a request, store its response, replay it.
+//! Idempotency keys: the stored answer to a keyed request, written in the
+//! same transaction as the request's work, so that both commit or neither
+//! does. While that transaction is open its key is held by a transaction
+//! lock, which ends with the transaction however it ends (a crash included):
+//! no key is ever left "in flight".
 
+use diesel::connection::{AnsiTransactionManager, TransactionManager};
 use diesel::prelude::*;
-use diesel::sql_types::Timestamptz;
+use diesel::sql_types::{Bool, Timestamptz};
 
 use crate::prepared::prepared;
 use crate::schema::idempotency_keys;
@@ -9,31 +14,59 @@ use crate::schema::idempotency_keys;
 /// How long a key is remembered.
 pub const KEEP_HOURS: i64 = 24;
 
+/// The answer stored for a key.
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = idempotency_keys, check_for_backend(diesel::pg::Pg))]
 pub struct StoredKey {
     pub subject: String,
     pub key: String,
     pub request_hash: String,
-    pub state: String,
-    pub response_status: Option<i32>,
-    pub response_headers: Option<serde_json::Value>,
-    pub response_body: Option<Vec<u8>>,
+    pub response_status: i32,
+    pub response_headers: serde_json::Value,
+    pub response_body: Vec<u8>,
     pub created_at: chrono::DateTime<chrono::Utc>,
 }
 
-/// What a claim found.
+/// What a keyed request found when it began.
 #[derive(Debug)]
 pub enum Claim {
-    /// The key is new: the request may run.
+    /// The key is new: the request may run, in the transaction just begun.
     New,
-    /// The key is known: the same request done, or still running, or a
-    /// different request under the same key.
+    /// Another request with the key is still running (its transaction holds
+    /// the key).
+    InFlight,
+    /// The key has an answer (for the same request or a different one).
     Known(StoredKey),
 }
 
-/// Claims `key` for `subject`, forgetting it first if it is older than 24 h.
-pub fn claim(conn: &mut PgConnection, subject: &str, key: &str, hash: &str) -> QueryResult<Claim> {
+/// Begins the keyed request's transaction and holds `key` for it: the
+/// request runs if the key is new; otherwise the transaction is rolled
+/// back and what holds the key is returned. Keys older than 24 h are
+/// forgotten first.
+pub fn claim(conn: &mut PgConnection, subject: &str, key: &str) -> QueryResult<Claim> {
+    AnsiTransactionManager::begin_transaction(conn)?;
+    let found = held(conn, subject, key);
+    match found {
+        Ok(Claim::New) => Ok(Claim::New),
+        other => {
+            AnsiTransactionManager::rollback_transaction(conn)?;
+            other
+        }
+    }
+}
+
+fn held(conn: &mut PgConnection, subject: &str, key: &str) -> QueryResult<Claim> {
+    // Two int4 keys: a space apart from the one-key locks elsewhere.
+    let locked = prepared(
+        "SELECT pg_try_advisory_xact_lock(1768187252, hashtext($1 || chr(10) || $2)) AS locked",
+    )
+    .bind(subject)
+    .bind(key)
+    .get_result::<Locked>(conn)?
+    .locked;
+    if !locked {
+        return Ok(Claim::InFlight);
+    }
     let cutoff = chrono::Utc::now() - chrono::Duration::hours(KEEP_HOURS);
     diesel::delete(
         idempotency_keys::table
@@ -42,49 +75,60 @@ pub fn claim(conn: &mut PgConnection, subject: &str, key: &str, hash: &str) -> Q
             .filter(idempotency_keys::created_at.lt(cutoff)),
     )
     .execute(conn)?;
-    let inserted = prepared(
-        "INSERT INTO idempotency_keys (subject, key, request_hash) VALUES ($1, $2, $3)
-         ON CONFLICT (subject, key) DO NOTHING",
-    )
-    .bind(subject)
-    .bind(key)
-    .bind(hash)
-    .execute(conn)?;
-    if inserted == 1 {
-        return Ok(Claim::New);
-    }
-    idempotency_keys::table
+    Ok(idempotency_keys::table
         .find((subject, key))
         .select(StoredKey::as_select())
         .first(conn)
-        .map(Claim::Known)
+        .optional()?
+        .map_or(Claim::New, Claim::Known))
 }
 
-/// Stores the response of a claimed key.
-pub fn complete(
+#[derive(QueryableByName)]
+struct Locked {
+    #[diesel(sql_type = Bool)]
+    locked: bool,
+}
+
+/// The answer to a claimed key, stored and committed with the request's
+/// work.
+#[derive(Debug)]
+pub struct Answer<'a> {
+    pub request_hash: &'a str,
+    pub status: i32,
+    pub headers: serde_json::Value,
+    pub body: &'a [u8],
+}
+
+/// Stores `answer` for a claimed key and commits the request's transaction.
+pub fn commit(
     conn: &mut PgConnection,
     subject: &str,
     key: &str,
-    status: i32,
-    headers: serde_json::Value,
-    body: &[u8],
+    answer: Answer<'_>,
 ) -> QueryResult<()> {
-    diesel::update(idempotency_keys::table.find((subject, key)))
-        .set((
-            idempotency_keys::state.eq("done"),
-            idempotency_keys::response_status.eq(Some(status)),
-            idempotency_keys::response_headers.eq(Some(headers)),
-            idempotency_keys::response_body.eq(Some(body.to_vec())),
+    let stored = diesel::insert_into(idempotency_keys::table)
+        .values((
+            idempotency_keys::subject.eq(subject),
+            idempotency_keys::key.eq(key),
+            idempotency_keys::request_hash.eq(answer.request_hash),
+            idempotency_keys::response_status.eq(answer.status),
+            idempotency_keys::response_headers.eq(answer.headers),
+            idempotency_keys::response_body.eq(answer.body),
         ))
-        .execute(conn)
-        .map(|_| ())
+        .execute(conn);
+    match stored {
+        Ok(_) => AnsiTransactionManager::commit_transaction(conn),
+        Err(e) => {
+            AnsiTransactionManager::rollback_transaction(conn)?;
+            Err(e)
+        }
+    }
 }
 
-/// Forgets a claimed key (the request failed on the server: retrying may help).
-pub fn release(conn: &mut PgConnection, subject: &str, key: &str) -> QueryResult<()> {
-    diesel::delete(idempotency_keys::table.find((subject, key)))
-        .execute(conn)
-        .map(|_| ())
+/// Rolls back a claimed key's transaction: the request's work is undone and
+/// the key stays free (the request failed on the server: a retry may help).
+pub fn abandon(conn: &mut PgConnection) -> QueryResult<()> {
+    AnsiTransactionManager::rollback_transaction(conn)
 }
 
 /// Deletes keys older than 24 h.

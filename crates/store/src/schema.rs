@@ -68,10 +68,9 @@ diesel::table! {
         subject -> Text,
         key -> Text,
         request_hash -> Text,
-        state -> Text,
-        response_status -> Nullable<Int4>,
-        response_headers -> Nullable<Jsonb>,
-        response_body -> Nullable<Bytea>,
+        response_status -> Int4,
+        response_headers -> Jsonb,
+        response_body -> Bytea,
         created_at -> Timestamptz,
     }
 }
