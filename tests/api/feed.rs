@@ -178,3 +178,160 @@ async fn the_worker_gives_committed_events_their_feed_positions() {
         .collect();
     assert_eq!(fed, created);
 }
+
+/// `updated_since` (API.md, "Reading changes without missing any"): a client
+/// that polls with the largest `updated_at` it has seen misses no change,
+/// though a change made early (its `updated_at` is its transaction's start)
+/// commits after many later ones.
+#[actix_web::test]
+async fn a_client_polling_updated_since_misses_no_change_whatever_the_commit_order() {
+    let w = world().await;
+    let app = &w.app;
+    let cm = w.cm.token.clone();
+    let held_id = app
+        .post(
+            "/api/v1/opportunities",
+            &cm,
+            &json!({"topic": "held", "customer_id": w.vendor_customer}),
+        )
+        .await
+        .expect(201)
+        .id();
+    let mut conn = app.db.conn();
+    let sql = format!(
+        "BEGIN; UPDATE opportunities SET topic = 'held change', updated_at = now(),
+         version = version + 1 WHERE id = '{held_id}'"
+    );
+    let held_done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let committed = held_done.clone();
+    let held = actix_web::rt::task::spawn_blocking(move || {
+        conn.batch_execute(&sql).unwrap();
+        std::thread::sleep(Duration::from_millis(1500));
+        conn.batch_execute("COMMIT").unwrap();
+        committed.store(true, std::sync::atomic::Ordering::SeqCst);
+        Instant::now()
+    });
+    let writers_done = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let created_at = std::sync::Arc::new(std::sync::Mutex::new(HashMap::new()));
+    let writers = (0..WRITERS).map(|n| {
+        let done = writers_done.clone();
+        let created_at = created_at.clone();
+        let (cm, customer) = (cm.clone(), w.vendor_customer.clone());
+        async move {
+            for i in 0..CREATES_PER_WRITER {
+                let id = app
+                    .post(
+                        "/api/v1/opportunities",
+                        &cm,
+                        &json!({"topic": format!("sync {n}-{i}"), "customer_id": customer}),
+                    )
+                    .await
+                    .expect(201)
+                    .id();
+                created_at.lock().unwrap().insert(id, Instant::now());
+            }
+            done.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    });
+    let reader = async {
+        // Every (id, updated_at) the client was shown, and when each id
+        // first showed.
+        let mut seen: HashSet<(String, String)> = HashSet::new();
+        let mut shown: HashMap<String, Instant> = HashMap::new();
+        let mut since = "1970-01-01T00:00:00Z".to_owned();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let mut quiet_rounds = 0;
+        loop {
+            let mut cursor: Option<String> = None;
+            let mut new = 0;
+            loop {
+                let mut path = format!(
+                    "/api/v1/opportunities?updated_since={since}&sort=updated_at&limit=200"
+                );
+                if let Some(c) = &cursor {
+                    path.push_str(&format!("&cursor={c}"));
+                }
+                let page = app.get(&path, &cm).await.expect(200);
+                for o in page.body["items"].as_array().unwrap() {
+                    let (id, at) = (o["id"].as_str().unwrap(), o["updated_at"].as_str().unwrap());
+                    if seen.insert((id.to_owned(), at.to_owned())) {
+                        new += 1;
+                    }
+                    shown.entry(id.to_owned()).or_insert_with(Instant::now);
+                    if at > since.as_str() {
+                        since = at.to_owned();
+                    }
+                }
+                match page.body["next_cursor"].as_str() {
+                    Some(c) => cursor = Some(c.to_owned()),
+                    None => break,
+                }
+            }
+            let writing = writers_done.load(std::sync::atomic::Ordering::SeqCst) < WRITERS
+                || !held_done.load(std::sync::atomic::Ordering::SeqCst);
+            quiet_rounds = if new == 0 && !writing {
+                quiet_rounds + 1
+            } else {
+                0
+            };
+            if quiet_rounds >= 50 || Instant::now() > deadline {
+                break;
+            }
+            actix_web::rt::time::sleep(Duration::from_millis(10)).await;
+        }
+        (seen, shown)
+    };
+    let (_, (seen, shown), held) =
+        futures_util::future::join3(join_all(writers), reader, held).await;
+    let held_committed = held.unwrap();
+    // Each row's last change, as a GET shows it now.
+    let mut missed = Vec::new();
+    let ids: Vec<String> = created_at
+        .lock()
+        .unwrap()
+        .keys()
+        .cloned()
+        .chain([held_id.clone()])
+        .collect();
+    for id in &ids {
+        let now = app
+            .get(&format!("/api/v1/opportunities/{id}"), &cm)
+            .await
+            .expect(200);
+        let at = now.body["updated_at"].as_str().unwrap().to_owned();
+        if !seen.contains(&(id.clone(), at)) {
+            missed.push(id.clone());
+        }
+    }
+    // A row changed while an older transaction is still open is held back
+    // until that one ends: the wait counts from the later of its create's
+    // answer and the held transaction's commit.
+    let mut latency: Vec<Duration> = created_at
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|(id, at)| {
+            shown
+                .get(id)
+                .map(|s| s.saturating_duration_since((*at).max(held_committed)))
+        })
+        .collect();
+    latency.sort();
+    let median = latency.get(latency.len() / 2).copied().unwrap_or_default();
+    let max = latency.last().copied().unwrap_or_default();
+    println!(
+        "updated_since: {WRITERS} writers, {} rows, {} missed; latency after the create's answer \
+         or the held commit, median {median:?}, max {max:?}",
+        ids.len(),
+        missed.len()
+    );
+    assert!(
+        !missed.contains(&held_id),
+        "the late-committing change was passed"
+    );
+    assert_eq!(missed, Vec::<String>::new(), "changes the client never saw");
+    assert!(
+        median < Duration::from_millis(500),
+        "median latency {median:?}"
+    );
+}

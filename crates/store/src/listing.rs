@@ -338,6 +338,10 @@ pub fn list(
     {
         p = and(p, k);
     }
+    if filter.updated_since.is_some() {
+        let horizon = sync_horizon(conn)?;
+        p = and(p, Box::new(opportunities::updated_at.lt(horizon)));
+    }
     let q = opportunities::table
         .inner_join(customers::table)
         .filter(p)
@@ -361,6 +365,31 @@ pub fn list(
         page.push(view?);
     }
     Ok(page)
+}
+
+/// The instant before which every change to a row has committed, for
+/// `updated_since` (API.md: a client that polls with the largest
+/// `updated_at` it has seen misses no change). A row's `updated_at` is its
+/// transaction's start, and a transaction can commit long after it started:
+/// so rows changed at or after the start of the oldest transaction still
+/// open are held back until it ends. Read in a statement of its own before
+/// the list's, whose snapshot then holds everything that started earlier.
+/// The margin covers the moment between a transaction's start time being
+/// fixed and its showing in `pg_stat_activity`.
+pub fn sync_horizon(conn: &mut PgConnection) -> QueryResult<DateTime<Utc>> {
+    #[derive(QueryableByName)]
+    struct Horizon {
+        #[diesel(sql_type = diesel::sql_types::Timestamptz)]
+        horizon: DateTime<Utc>,
+    }
+    prepared(
+        "SELECT least(min(xact_start), clock_timestamp()) - interval '200 milliseconds' AS horizon
+         FROM pg_stat_activity
+         WHERE datname = current_database() AND pid <> pg_backend_pid()
+           AND backend_type = 'client backend' AND xact_start IS NOT NULL",
+    )
+    .get_result::<Horizon>(conn)
+    .map(|h| h.horizon)
 }
 
 /// How many opportunities a list with these filters holds.

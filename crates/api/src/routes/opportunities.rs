@@ -525,7 +525,11 @@ pub struct OpportunityListParams {
     #[validate(length(min = 1, max = 100))]
     #[param(min_length = 1, max_length = 100)]
     pub q: Option<String>,
-    /// Only those changed at or after this instant.
+    /// Only those changed at or after this instant. Rows changed by a
+    /// transaction that may still be overtaken by an older one (the oldest
+    /// still open, and the last 200 ms) are held back until it ends, so a
+    /// client polling with the largest `updated_at` it has seen misses no
+    /// change.
     pub updated_since: Option<DateTime<Utc>>,
     /// Only those closed (won or lost) at or after this instant.
     pub closed_since: Option<DateTime<Utc>>,
