@@ -10,6 +10,7 @@ mod distribution;
 mod errors;
 mod feed;
 mod health;
+mod history;
 mod idempotency;
 mod input;
 mod invariants;

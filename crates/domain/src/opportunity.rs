@@ -264,8 +264,17 @@ pub fn can_view(actor: &Actor, opp: &OpportunityFacts) -> bool {
 /// Rule: while an opportunity is only `delivered`, partners do not see the
 /// contact's e-mail and phone; they get them when they accept.
 pub fn contact_details_visible(actor: &Actor, opp: &OpportunityFacts) -> bool {
-    actor.is_vendor() || opp.status != Status::Delivered
+    actor.is_vendor() || contact_details_visible_to_partners(opp)
 }
+
+/// The same rule for a reader not known yet (an event, which every org
+/// of its audience reads alike).
+pub fn contact_details_visible_to_partners(opp: &OpportunityFacts) -> bool {
+    opp.status != Status::Delivered
+}
+
+/// The contact details that rule withholds, as field history names them.
+pub const CONTACT_DETAIL_FIELDS: [&str; 2] = ["contact.email", "contact.phone"];
 
 /// What a new opportunity starts as, decided from who creates it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use crate::stored::{Key, Text};
 
-use crate::schema::{notes, opportunity_events, progress_entries};
+use crate::schema::{notes, opportunity_changes, opportunity_events, progress_entries};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = progress_entries, check_for_backend(diesel::pg::Pg))]
@@ -96,6 +96,69 @@ pub struct Event {
     pub actor_org_id: Option<OrgId>,
     #[diesel(deserialize_as = Key<Option<OrgId>>)]
     pub partner_org_id: Option<OrgId>,
+}
+
+/// One change to an opportunity's description (field history): its fields'
+/// old and new values as recorded, `[{"field", "old", "new"}]`.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = opportunity_changes, check_for_backend(diesel::pg::Pg))]
+pub struct FieldChanges {
+    pub id: Uuid,
+    #[diesel(deserialize_as = Uuid, serialize_as = Uuid)]
+    pub opportunity_id: OpportunityId,
+    #[diesel(deserialize_as = Key<Option<UserId>>, serialize_as = Key<Option<UserId>>)]
+    pub actor_user_id: Option<UserId>,
+    #[diesel(deserialize_as = Key<Option<OrgId>>, serialize_as = Key<Option<OrgId>>)]
+    pub actor_org_id: Option<OrgId>,
+    /// The opportunity's status when the change was made.
+    #[diesel(deserialize_as = Text<Status>, serialize_as = Text<Status>)]
+    pub status: Status,
+    pub changes: serde_json::Value,
+    /// The transaction's time, as the opportunity's `updated_at`.
+    #[diesel(skip_insertion)]
+    pub created_at: DateTime<Utc>,
+}
+
+impl FieldChanges {
+    pub fn insert(conn: &mut PgConnection, row: FieldChanges) -> QueryResult<()> {
+        diesel::insert_into(opportunity_changes::table)
+            .values(row)
+            .execute(conn)
+            .map(|_| ())
+    }
+
+    /// Changes newest first, after a keyset position; `with_drafts: false`
+    /// leaves out those made while the opportunity was a draft.
+    pub fn page(
+        conn: &mut PgConnection,
+        opportunity: OpportunityId,
+        with_drafts: bool,
+        after: Option<TimelineAfter>,
+        limit: i64,
+    ) -> QueryResult<Vec<FieldChanges>> {
+        let mut q = opportunity_changes::table
+            .filter(opportunity_changes::opportunity_id.eq(opportunity.0))
+            .select(FieldChanges::as_select())
+            .into_boxed();
+        if !with_drafts {
+            q = q.filter(opportunity_changes::status.ne(Status::Draft.as_str()));
+        }
+        if let Some((t, id)) = after {
+            q = q.filter(
+                opportunity_changes::created_at
+                    .lt(t)
+                    .or(opportunity_changes::created_at
+                        .eq(t)
+                        .and(opportunity_changes::id.lt(id))),
+            );
+        }
+        q.order((
+            opportunity_changes::created_at.desc(),
+            opportunity_changes::id.desc(),
+        ))
+        .limit(limit)
+        .load(conn)
+    }
 }
 
 /// Where the previous timeline page ended.

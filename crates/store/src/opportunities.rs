@@ -51,6 +51,20 @@ macro_rules! columns_struct {
                 $( if let Some(v) = self.$field { to.$field = v; } )*
             }
         }
+
+        impl $name {
+            /// The fields that differ in `after`, in declaration order, each
+            /// with its old and new value as JSON.
+            pub fn changes(&self, after: &Self) -> Vec<(&'static str, serde_json::Value, serde_json::Value)> {
+                let mut out = Vec::new();
+                $(
+                    if self.$field != after.$field {
+                        out.push((stringify!($field), to_json(&self.$field), to_json(&after.$field)));
+                    }
+                )*
+                out
+            }
+        }
     };
     (
         $(#[$meta:meta])*
@@ -79,6 +93,11 @@ macro_rules! columns_struct {
             }
         }
     };
+}
+
+/// A field's value as JSON, for the field history.
+fn to_json<T: serde::Serialize>(v: &T) -> serde_json::Value {
+    serde_json::to_value(v).unwrap_or(serde_json::Value::Null)
 }
 
 /// A stored value as the field it is read into.

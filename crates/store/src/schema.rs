@@ -154,6 +154,18 @@ diesel::table! {
 }
 
 diesel::table! {
+    opportunity_changes (id) {
+        id -> Uuid,
+        opportunity_id -> Uuid,
+        actor_user_id -> Nullable<Uuid>,
+        actor_org_id -> Nullable<Uuid>,
+        status -> Text,
+        changes -> Jsonb,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     opportunity_events (id) {
         id -> Uuid,
         opportunity_id -> Uuid,
@@ -285,6 +297,9 @@ diesel::joinable!(opportunities -> customers (customer_id));
 diesel::joinable!(opportunities -> marketing_tasks (marketing_task_id));
 diesel::joinable!(opportunity_collaborators -> opportunities (opportunity_id));
 diesel::joinable!(opportunity_collaborators -> orgs (org_id));
+diesel::joinable!(opportunity_changes -> opportunities (opportunity_id));
+diesel::joinable!(opportunity_changes -> orgs (actor_org_id));
+diesel::joinable!(opportunity_changes -> users (actor_user_id));
 diesel::joinable!(opportunity_events -> opportunities (opportunity_id));
 diesel::joinable!(opportunity_events -> users (actor_user_id));
 diesel::joinable!(progress_entries -> opportunities (opportunity_id));
@@ -305,6 +320,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     notes,
     opportunities,
     opportunity_collaborators,
+    opportunity_changes,
     opportunity_events,
     orgs,
     policies,

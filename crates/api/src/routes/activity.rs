@@ -131,6 +131,24 @@ pub struct StatusChangeDto {
     pub reason: Option<String>,
 }
 
+/// One field of a change to the description, as the reader may see it.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = FieldChange, example = json!({"field": "topic", "old": "Cloud migration",
+    "new": "Cloud migration, phase 1", "withheld": false}))]
+pub struct FieldChangeDto {
+    /// As the API names it: `topic`, `contact.email`, `estimated_revenue`
+    /// (a money value, amount and currency), `product_lines`, …
+    #[schema(example = "topic")]
+    pub field: String,
+    /// The value before (`null`: none, or withheld).
+    pub old: serde_json::Value,
+    /// The value after (`null`: none, or withheld).
+    pub new: serde_json::Value,
+    /// The reader may not see this field (a contact's e-mail or phone while
+    /// the offer is only `delivered`): `old` and `new` are `null`.
+    pub withheld: bool,
+}
+
 /// What a timeline item is.
 #[derive(Debug, Clone, Copy, Serialize, ToSchema, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
@@ -138,14 +156,18 @@ pub enum TimelineKind {
     Note,
     Progress,
     StatusChange,
+    /// A change to the description (field history).
+    Change,
 }
 
-/// One timeline item: exactly one of `note`, `progress`, `status_change` is set.
+/// One timeline item: exactly one of `note`, `progress`, `status_change`
+/// and `changes` is set, as `kind` says.
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(as = TimelineItem, example = json!({"kind": "status_change", "id": "0193a2cb-7777-7cc3-9d5e-5b3c2a1f0e9d",
     "created_at": "2026-11-14T10:00:00Z", "actor_user_id": "0193a2c5-1111-7cc3-9d5e-5b3c2a1f0e9d",
     "actor_org_id": "0193a2c4-7c1e-7cc3-9d5e-5b3c2a1f0e9d", "note": null, "progress": null,
-    "status_change": {"action": "accept", "from": "delivered", "to": "accepted", "reason": null}}))]
+    "status_change": {"action": "accept", "from": "delivered", "to": "accepted", "reason": null},
+    "changes": null}))]
 pub struct TimelineItemDto {
     pub kind: TimelineKind,
     pub id: Uuid,
@@ -155,6 +177,8 @@ pub struct TimelineItemDto {
     pub note: Option<NoteDto>,
     pub progress: Option<ProgressDto>,
     pub status_change: Option<StatusChangeDto>,
+    /// For `kind: "change"`: the fields that changed.
+    pub changes: Option<Vec<FieldChangeDto>>,
 }
 
 impl TimelineItemDto {
@@ -169,6 +193,7 @@ impl TimelineItemDto {
             note: None,
             progress: None,
             status_change: None,
+            changes: None,
         };
         match item {
             TimelineItem::Note(n) => {
@@ -192,6 +217,21 @@ impl TimelineItemDto {
                     to: e.to_status.as_str().to_owned(),
                     reason: e.reason,
                 });
+            }
+            TimelineItem::Change(c, seen) => {
+                dto.kind = TimelineKind::Change;
+                dto.actor_user_id = c.actor_user_id.map(Into::into);
+                dto.actor_org_id = c.actor_org_id.map(Into::into);
+                dto.changes = Some(
+                    seen.into_iter()
+                        .map(|mut v| FieldChangeDto {
+                            field: v["field"].as_str().unwrap_or_default().to_owned(),
+                            old: v["old"].take(),
+                            new: v["new"].take(),
+                            withheld: v["withheld"].as_bool().unwrap_or(false),
+                        })
+                        .collect(),
+                );
             }
         }
         Ok(dto)
@@ -326,8 +366,11 @@ pub async fn list_notes(
     Ok(HttpResponse::Ok().json(page))
 }
 
-/// The timeline: notes, progress entries and status changes, newest first.
-/// Partners see the status changes their orgs made or that concern them.
+/// The timeline: notes, progress entries, status changes and changes to
+/// the description (field by field, old and new), newest first. Partners
+/// see the status changes their orgs made or that concern them, and the
+/// changes made since the opportunity left `draft`, contact details
+/// withheld while they may not see them.
 #[utoipa::path(tag = "activity", params(("id" = Uuid, Path), ActivityParams), responses((status = 200, body = Page<TimelineItemDto>)))]
 #[get("/opportunities/{id}/timeline")]
 pub async fn timeline(

@@ -407,6 +407,10 @@ pub struct EventDto {
     pub event_type: String,
     pub created_at: DateTime<Utc>,
     /// What changed; always carries the opportunity or registration id.
+    /// `opportunity.updated` also carries `changes`, the edited fields as
+    /// a list of `FieldChange` (`field`, `old`, `new`, `withheld`); the
+    /// contact's e-mail and phone are withheld while the opportunity is
+    /// only `delivered`, for every reader of the event.
     #[schema(value_type = Object)]
     pub data: serde_json::Value,
 }

@@ -6,16 +6,18 @@ use prm_domain::Actor;
 use prm_domain::events::EventType;
 use prm_domain::ids::OpportunityId;
 use prm_domain::lifecycle::check_phase;
-use prm_domain::opportunity::{Action, Phase};
+use prm_domain::opportunity::{Action, Phase, contact_details_visible};
 use prm_store::PgConnection;
-use prm_store::activity::{Event, NewNote, NewProgress, Note, ProgressEntry, latest_phase};
+use prm_store::activity::{
+    Event, FieldChanges, NewNote, NewProgress, Note, ProgressEntry, latest_phase,
+};
 use prm_store::opportunities::{Opportunity, StateChanges};
 use serde_json::json;
 use uuid::Uuid;
 
 use crate::error::ApiError;
 use crate::service::opportunities::{locked_for, visible};
-use crate::service::{events, trimmed};
+use crate::service::{events, history, trimmed};
 
 /// A new progress report.
 #[derive(Debug, Clone)]
@@ -137,6 +139,8 @@ pub enum TimelineItem {
     Note(Note),
     Progress(ProgressEntry),
     StatusChange(Event),
+    /// A change to the description, its fields as the reader sees them.
+    Change(FieldChanges, Vec<serde_json::Value>),
 }
 
 impl TimelineItem {
@@ -146,12 +150,15 @@ impl TimelineItem {
             TimelineItem::Note(n) => (n.created_at, n.id),
             TimelineItem::Progress(p) => (p.created_at, p.id),
             TimelineItem::StatusChange(e) => (e.created_at, e.id),
+            TimelineItem::Change(c, _) => (c.created_at, c.id),
         }
     }
 }
 
-/// Notes, progress entries and status changes newest first. Partners see
-/// the status changes their orgs made or that concern them.
+/// Notes, progress entries, status changes and field changes newest first.
+/// Partners see the status changes their orgs made or that concern them,
+/// and the field changes made since the opportunity left `draft`, with the
+/// contact details withheld while they may not see them.
 pub fn timeline(
     conn: &mut PgConnection,
     actor: &Actor,
@@ -159,7 +166,8 @@ pub fn timeline(
     after: After,
     fetch: i64,
 ) -> Result<Vec<TimelineItem>, ApiError> {
-    visible(conn, actor, id)?;
+    let view = visible(conn, actor, id)?;
+    let contact_visible = contact_details_visible(actor, &view.facts());
     let scope = (!actor.is_vendor()).then(|| actor.org_scope());
     let mut items: Vec<TimelineItem> = Note::page(conn, id, Some(actor.org_id), after, fetch)?
         .into_iter()
@@ -174,6 +182,17 @@ pub fn timeline(
         Event::page(conn, id, scope.as_deref(), after, fetch)?
             .into_iter()
             .map(TimelineItem::StatusChange),
+    );
+    items.extend(
+        FieldChanges::page(conn, id, actor.is_vendor(), after, fetch)?
+            .into_iter()
+            .map(|c| {
+                let seen = match &c.changes {
+                    serde_json::Value::Array(list) => history::as_seen(list, contact_visible),
+                    _ => Vec::new(),
+                };
+                TimelineItem::Change(c, seen)
+            }),
     );
     items.sort_by_key(|i| std::cmp::Reverse(i.key()));
     items.truncate(usize::try_from(fetch).unwrap_or(usize::MAX));

@@ -304,14 +304,21 @@ pub fn update(
             return Err(ApiError::Validation(errors));
         }
     };
+    let changes = super::history::record(conn, actor, id, &facts, before, &details)?;
     Opportunity::update(conn, id, details)?;
+    // One event for every org of its audience: contact details are
+    // withheld while any of them may not see them.
+    let seen = super::history::as_seen(
+        &changes,
+        prm_domain::opportunity::contact_details_visible_to_partners(&facts),
+    );
     changed(
         conn,
         actor,
         EventType::OpportunityUpdated,
         Some(&facts),
         id,
-        json!({}),
+        json!({ "changes": seen }),
     )
 }
 

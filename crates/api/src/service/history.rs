@@ -1,0 +1,97 @@
+//! Field history (DOMAIN.md): what each change to an opportunity's
+//! description changed, field by field, recorded in the change's
+//! transaction, and shown to each reader as it may see it (in the timeline
+//! as `kind: "change"`, in `opportunity.updated` as `changes`).
+
+use prm_domain::Actor;
+use prm_domain::ids::OpportunityId;
+use prm_domain::opportunity::{CONTACT_DETAIL_FIELDS, OpportunityFacts};
+use prm_domain::values::Money;
+use prm_store::PgConnection;
+use prm_store::activity::FieldChanges;
+use prm_store::opportunities::Details;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::error::ApiError;
+
+/// Records what changed from `before` to `after`, if anything, and returns
+/// the changes as recorded (`[{"field", "old", "new"}]`, empty when none).
+pub fn record(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    id: OpportunityId,
+    facts: &OpportunityFacts,
+    before: &Details,
+    after: &Details,
+) -> Result<Vec<Value>, ApiError> {
+    let changes = changes(before, after);
+    if !changes.is_empty() {
+        FieldChanges::insert(
+            conn,
+            FieldChanges {
+                id: Uuid::now_v7(),
+                opportunity_id: id,
+                actor_user_id: Some(actor.user_id),
+                actor_org_id: Some(actor.org_id),
+                status: facts.status,
+                changes: Value::Array(changes.clone()),
+                created_at: chrono::Utc::now(),
+            },
+        )?;
+    }
+    Ok(changes)
+}
+
+/// The fields that differ, as the API names them: `contact.email` for the
+/// contact's, and the estimated revenue as one money value (amount and
+/// currency together, as a request gives it).
+pub fn changes(before: &Details, after: &Details) -> Vec<Value> {
+    let mut out = Vec::new();
+    let mut money_done = false;
+    for (column, old, new) in before.changes(after) {
+        if column == "currency" || column == "estimated_revenue" {
+            if !money_done {
+                money_done = true;
+                out.push(entry("estimated_revenue", money(before), money(after)));
+            }
+            continue;
+        }
+        let field = match column.strip_prefix("contact_") {
+            Some(part) => format!("contact.{part}"),
+            None => column.to_owned(),
+        };
+        out.push(entry(&field, old, new));
+    }
+    out
+}
+
+fn entry(field: &str, old: Value, new: Value) -> Value {
+    json!({"field": field, "old": old, "new": new})
+}
+
+fn money(d: &Details) -> Value {
+    match (&d.estimated_revenue, d.currency) {
+        (Some(amount), Some(currency)) => {
+            let m = Money::from_parts(amount.clone(), currency);
+            json!({"amount": m.amount_string(), "currency": currency.as_str()})
+        }
+        _ => Value::Null,
+    }
+}
+
+/// Recorded changes as a reader sees them: each with `withheld`, and the
+/// contact details the reader may not see with no values.
+pub fn as_seen(changes: &[Value], contact_visible: bool) -> Vec<Value> {
+    changes
+        .iter()
+        .map(|c| {
+            let field = c["field"].as_str().unwrap_or_default();
+            if !contact_visible && CONTACT_DETAIL_FIELDS.contains(&field) {
+                json!({"field": field, "old": null, "new": null, "withheld": true})
+            } else {
+                json!({"field": field, "old": c["old"], "new": c["new"], "withheld": false})
+            }
+        })
+        .collect()
+}

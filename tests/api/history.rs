@@ -1,0 +1,197 @@
+//! Field history (DOMAIN.md): each change to an opportunity's description is
+//! recorded field by field, shown in the timeline as `kind: "change"` and
+//! carried by `opportunity.updated`, a value the reader may not see withheld.
+
+use crate::world::{World, delivered_to, draft, opp_path, world};
+use diesel::connection::SimpleConnection;
+use prm_tests::TestUser;
+use serde_json::{Value, json};
+
+/// The timeline's `change` items, newest first: each a list of
+/// `{field, old, new, withheld}`.
+async fn changes_in_timeline(w: &World, id: &str, token: &str) -> Vec<Value> {
+    let t = w
+        .app
+        .get(&format!("{}/timeline?limit=200", opp_path(id)), token)
+        .await
+        .expect(200);
+    t.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["kind"] == "change")
+        .map(|i| i["changes"].clone())
+        .collect()
+}
+
+/// The `changes` of every `opportunity.updated` of `id` in `user`'s feed.
+async fn changes_in_feed(w: &World, id: &str, token: &str) -> Vec<Value> {
+    let f = w
+        .app
+        .get("/api/v1/events?limit=200", token)
+        .await
+        .expect(200);
+    f.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["type"] == "opportunity.updated" && e["data"]["opportunity_id"] == id)
+        .map(|e| e["data"]["changes"].clone())
+        .collect()
+}
+
+#[actix_web::test]
+async fn field_history_an_edit_is_recorded_field_by_field_in_the_timeline_and_its_event() {
+    let w = world().await;
+    let id = draft(&w).await;
+    w.app
+        .patch(
+            &opp_path(&id),
+            &w.cm.token,
+            &json!({"topic": "Vendor lead, phase 1",
+                    "estimated_revenue": {"amount": "60000", "currency": "EUR"},
+                    "customer_need": "Move to cloud", "product_lines": ["cloud"]}),
+        )
+        .await
+        .expect(200);
+    let expected = json!([
+        {"field": "topic", "old": "Vendor lead", "new": "Vendor lead, phase 1", "withheld": false},
+        {"field": "estimated_revenue", "old": {"amount": "50000.00", "currency": "EUR"},
+         "new": {"amount": "60000.00", "currency": "EUR"}, "withheld": false},
+        {"field": "customer_need", "old": null, "new": "Move to cloud", "withheld": false},
+    ]);
+    assert_eq!(
+        changes_in_timeline(&w, &id, &w.cm.token).await,
+        vec![expected.clone()]
+    );
+    assert_eq!(
+        changes_in_feed(&w, &id, &w.app.admin()).await,
+        vec![expected]
+    );
+    let item = w
+        .app
+        .get(&format!("{}/timeline", opp_path(&id)), &w.cm.token)
+        .await
+        .expect(200);
+    let change = item.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["kind"] == "change")
+        .unwrap()
+        .clone();
+    assert_eq!(change["actor_user_id"], w.cm.id.as_str());
+
+    // Clearing a field is a change to null; an edit that changes nothing
+    // records nothing.
+    w.app
+        .patch(&opp_path(&id), &w.cm.token, &json!({"customer_need": null}))
+        .await
+        .expect(200);
+    w.app
+        .patch(
+            &opp_path(&id),
+            &w.cm.token,
+            &json!({"topic": "Vendor lead, phase 1"}),
+        )
+        .await
+        .expect(200);
+    let timeline = changes_in_timeline(&w, &id, &w.cm.token).await;
+    assert_eq!(timeline.len(), 2, "{timeline:?}");
+    assert_eq!(
+        timeline[0],
+        json!([{"field": "customer_need", "old": "Move to cloud", "new": null, "withheld": false}])
+    );
+    let feed = changes_in_feed(&w, &id, &w.app.admin()).await;
+    assert_eq!(
+        feed.last(),
+        Some(&json!([])),
+        "the no-op edit's event: {feed:?}"
+    );
+    // The history cannot be rewritten.
+    let refused = w
+        .app
+        .db
+        .conn()
+        .batch_execute("UPDATE opportunity_changes SET changes = '[{}]'");
+    assert!(refused.is_err(), "field history rows are append-only");
+}
+
+#[actix_web::test]
+async fn field_history_withholds_contact_details_from_partners_who_may_not_see_them() {
+    let w = world().await;
+    let partner: &TestUser = &w.res.admin;
+    // Edits of a draft are the vendor's own: a partner offered it later
+    // does not see them.
+    let id = draft(&w).await;
+    w.app
+        .patch(&opp_path(&id), &w.cm.token, &json!({"topic": "Reworded"}))
+        .await
+        .expect(200);
+    w.app
+        .act(
+            &id,
+            "distribute",
+            &w.cm.token,
+            Some(json!({"partner_id": partner.org_id})),
+        )
+        .await
+        .expect(200);
+    assert!(
+        changes_in_timeline(&w, &id, &partner.token)
+            .await
+            .is_empty()
+    );
+    assert_eq!(changes_in_timeline(&w, &id, &w.cm.token).await.len(), 1);
+
+    // While only delivered, the partner may not see the contact's e-mail
+    // and phone: not in the timeline, not in the event.
+    let offered = delivered_to(&w, &partner.org_id).await;
+    w.app
+        .patch(
+            &opp_path(&offered),
+            &w.cm.token,
+            &json!({"topic": "New topic",
+                    "contact": {"name": "Jo", "email": "new@c.example", "phone": "+1 555"}}),
+        )
+        .await
+        .expect(200);
+    let withheld = json!([
+        {"field": "topic", "old": "Vendor lead", "new": "New topic", "withheld": false},
+        {"field": "contact.email", "old": null, "new": null, "withheld": true},
+    ]);
+    assert_eq!(
+        changes_in_timeline(&w, &offered, &partner.token).await,
+        vec![withheld.clone()]
+    );
+    let events = changes_in_feed(&w, &offered, &partner.token).await;
+    assert_eq!(events, vec![withheld.clone()]);
+    let feed_text = w
+        .app
+        .get("/api/v1/events?limit=200", &partner.token)
+        .await
+        .text;
+    assert!(
+        !feed_text.contains("new@c.example"),
+        "the new e-mail leaked"
+    );
+    assert!(!feed_text.contains("jo@c.example"), "the old e-mail leaked");
+    // The event is one for all its readers: the vendor's copy withholds too,
+    // while the vendor's timeline shows the values.
+    assert_eq!(
+        changes_in_feed(&w, &offered, &w.app.admin()).await,
+        vec![withheld]
+    );
+    let vendor_view = changes_in_timeline(&w, &offered, &w.cm.token).await;
+    assert_eq!(
+        vendor_view[0][1],
+        json!({"field": "contact.email", "old": "jo@c.example", "new": "new@c.example", "withheld": false})
+    );
+    // Once the partner accepts, the contact is its to see, history included.
+    w.app
+        .act(&offered, "accept", &partner.token, None)
+        .await
+        .expect(200);
+    let accepted_view = changes_in_timeline(&w, &offered, &partner.token).await;
+    assert_eq!(accepted_view[0][1]["new"], "new@c.example");
+}
