@@ -18,3 +18,9 @@ CREATE INDEX opportunity_changes_timeline
 CREATE TRIGGER opportunity_changes_append_only
     BEFORE UPDATE OR DELETE ON opportunity_changes
     FOR EACH ROW EXECUTE FUNCTION refuse_change();
+
+-- What an action changed beside the status (deadlines, extensions, close
+-- fields), shown with the status change it belongs to and visible as that
+-- is: the same [{field, old, new}].
+ALTER TABLE opportunity_events
+    ADD COLUMN changes jsonb NOT NULL DEFAULT '[]' CHECK (jsonb_typeof(changes) = 'array');

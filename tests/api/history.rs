@@ -2,7 +2,7 @@
 //! recorded field by field, shown in the timeline as `kind: "change"` and
 //! carried by `opportunity.updated`, a value the reader may not see withheld.
 
-use crate::world::{World, delivered_to, draft, opp_path, world};
+use crate::world::{World, accepted_by, delivered_to, draft, opp_path, world};
 use diesel::connection::SimpleConnection;
 use prm_tests::TestUser;
 use serde_json::{Value, json};
@@ -194,4 +194,94 @@ async fn field_history_withholds_contact_details_from_partners_who_may_not_see_t
         .expect(200);
     let accepted_view = changes_in_timeline(&w, &offered, &partner.token).await;
     assert_eq!(accepted_view[0][1]["new"], "new@c.example");
+}
+
+/// The status change an action makes, with what else it changed.
+async fn status_changes(w: &World, id: &str, token: &str) -> Vec<Value> {
+    let t = w
+        .app
+        .get(&format!("{}/timeline?limit=200", opp_path(id)), token)
+        .await
+        .expect(200);
+    t.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["kind"] == "status_change")
+        .map(|i| i["status_change"].clone())
+        .collect()
+}
+
+#[actix_web::test]
+async fn field_history_an_action_records_what_it_changed_beside_the_status() {
+    let w = world().await;
+    let partner = &w.res.admin;
+    let id = accepted_by(&w, partner).await;
+    let accepted = w.app.get(&opp_path(&id), &partner.token).await.expect(200);
+    let expiry = accepted.body["expires_on"].as_str().unwrap().to_owned();
+    let later = (chrono::NaiveDate::parse_from_str(&expiry, "%Y-%m-%d").unwrap()
+        + chrono::Days::new(10))
+    .to_string();
+    w.app
+        .act(
+            &id,
+            "extend",
+            &partner.token,
+            Some(json!({"expires_on": later})),
+        )
+        .await
+        .expect(200);
+    w.app
+        .act(
+            &id,
+            "close",
+            &partner.token,
+            Some(json!({"outcome": "won", "reason": "signed",
+                        "actual_revenue": {"amount": "48000", "currency": "EUR"}})),
+        )
+        .await
+        .expect(200);
+    let changes = status_changes(&w, &id, &partner.token).await;
+    let by_action = |a: &str| {
+        changes
+            .iter()
+            .find(|c| c["action"] == a)
+            .unwrap_or_else(|| panic!("no {a} in {changes:?}"))["changes"]
+            .clone()
+    };
+    assert_eq!(
+        by_action("extend"),
+        json!([
+            {"field": "expires_on", "old": expiry, "new": later, "withheld": false},
+            {"field": "extension_count", "old": 0, "new": 1, "withheld": false},
+        ])
+    );
+    assert_eq!(
+        by_action("close"),
+        json!([
+            {"field": "close_reason", "old": null, "new": "signed", "withheld": false},
+            {"field": "actual_revenue", "old": null,
+             "new": {"amount": "48000.00", "currency": "EUR"}, "withheld": false},
+        ])
+    );
+    let accept = by_action("accept");
+    assert_eq!(accept[0]["field"], "accept_by", "{accept}");
+    assert!(
+        accept[0]["new"].is_null(),
+        "the answer deadline ends: {accept}"
+    );
+    // The action's event carries the same.
+    let feed = w
+        .app
+        .get("/api/v1/events?limit=200", &partner.token)
+        .await
+        .expect(200);
+    let extended = feed.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["type"] == "opportunity.extended" && e["data"]["opportunity_id"] == id.as_str())
+        .expect("the extension's event")
+        .clone();
+    assert_eq!(extended["data"]["changes"], by_action("extend"));
 }

@@ -698,10 +698,16 @@ async fn every_status_event_is_recorded_with_actor_time_and_reason() {
     assert_eq!(first["kind"], "status_change");
     assert_eq!(first["actor_user_id"], w.other.admin.id);
     assert_eq!(first["actor_org_id"], w.other.id);
+    let mut change = first["status_change"].clone();
+    let side_effects = change["changes"].take();
+    change.as_object_mut().unwrap().remove("changes");
     assert_eq!(
-        first["status_change"],
+        change,
         json!({"action": "decline", "from": "delivered", "to": "declined", "reason": "too small"})
     );
+    // The declined offer's answer deadline ends with it.
+    assert_eq!(side_effects[0]["field"], "accept_by", "{side_effects}");
+    assert!(side_effects[0]["new"].is_null());
     assert!(first["created_at"].is_string());
 }
 

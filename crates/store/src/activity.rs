@@ -96,6 +96,8 @@ pub struct Event {
     pub actor_org_id: Option<OrgId>,
     #[diesel(deserialize_as = Key<Option<OrgId>>)]
     pub partner_org_id: Option<OrgId>,
+    /// What else the action changed: `[{field, old, new}]`.
+    pub changes: serde_json::Value,
 }
 
 /// One change to an opportunity's description (field history): its fields'

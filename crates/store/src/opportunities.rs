@@ -596,6 +596,8 @@ pub struct NewEvent<'a> {
     #[diesel(serialize_as = Text<Status>)]
     pub to_status: Status,
     pub reason: Option<&'a str>,
+    /// What else the action changed (field history): `[{field, old, new}]`.
+    pub changes: serde_json::Value,
 }
 
 /// Records a status event; call inside the transaction that made the change.

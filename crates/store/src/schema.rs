@@ -177,6 +177,7 @@ diesel::table! {
         created_at -> Timestamptz,
         actor_org_id -> Nullable<Uuid>,
         partner_org_id -> Nullable<Uuid>,
+        changes -> Jsonb,
     }
 }
 

@@ -129,6 +129,9 @@ pub struct StatusChangeDto {
     pub from: Option<String>,
     pub to: String,
     pub reason: Option<String>,
+    /// What else the action changed: deadlines, the extension count, the
+    /// close fields.
+    pub changes: Vec<FieldChangeDto>,
 }
 
 /// One field of a change to the description, as the reader may see it.
@@ -166,7 +169,9 @@ pub enum TimelineKind {
 #[schema(as = TimelineItem, example = json!({"kind": "status_change", "id": "0193a2cb-7777-7cc3-9d5e-5b3c2a1f0e9d",
     "created_at": "2026-11-14T10:00:00Z", "actor_user_id": "0193a2c5-1111-7cc3-9d5e-5b3c2a1f0e9d",
     "actor_org_id": "0193a2c4-7c1e-7cc3-9d5e-5b3c2a1f0e9d", "note": null, "progress": null,
-    "status_change": {"action": "accept", "from": "delivered", "to": "accepted", "reason": null},
+    "status_change": {"action": "accept", "from": "delivered", "to": "accepted", "reason": null,
+        "changes": [{"field": "accept_by", "old": "2026-11-16T10:00:00Z", "new": null, "withheld": false},
+                    {"field": "expires_on", "old": null, "new": "2027-02-12", "withheld": false}]},
     "changes": null}))]
 pub struct TimelineItemDto {
     pub kind: TimelineKind,
@@ -207,7 +212,7 @@ impl TimelineItemDto {
                 dto.actor_org_id = Some(p.author_org_id.into());
                 dto.progress = Some(ProgressDto::from_row(p)?);
             }
-            TimelineItem::StatusChange(e) => {
+            TimelineItem::StatusChange(e, seen) => {
                 dto.kind = TimelineKind::StatusChange;
                 dto.actor_user_id = e.actor_user_id.map(Into::into);
                 dto.actor_org_id = e.actor_org_id.map(Into::into);
@@ -216,26 +221,30 @@ impl TimelineItemDto {
                     from: e.from_status.map(|s| s.as_str().to_owned()),
                     to: e.to_status.as_str().to_owned(),
                     reason: e.reason,
+                    changes: field_changes(seen),
                 });
             }
             TimelineItem::Change(c, seen) => {
                 dto.kind = TimelineKind::Change;
                 dto.actor_user_id = c.actor_user_id.map(Into::into);
                 dto.actor_org_id = c.actor_org_id.map(Into::into);
-                dto.changes = Some(
-                    seen.into_iter()
-                        .map(|mut v| FieldChangeDto {
-                            field: v["field"].as_str().unwrap_or_default().to_owned(),
-                            old: v["old"].take(),
-                            new: v["new"].take(),
-                            withheld: v["withheld"].as_bool().unwrap_or(false),
-                        })
-                        .collect(),
-                );
+                dto.changes = Some(field_changes(seen));
             }
         }
         Ok(dto)
     }
+}
+
+/// Changes as the service showed them to the reader.
+fn field_changes(seen: Vec<serde_json::Value>) -> Vec<FieldChangeDto> {
+    seen.into_iter()
+        .map(|mut v| FieldChangeDto {
+            field: v["field"].as_str().unwrap_or_default().to_owned(),
+            old: v["old"].take(),
+            new: v["new"].take(),
+            withheld: v["withheld"].as_bool().unwrap_or(false),
+        })
+        .collect()
 }
 
 #[derive(Debug, Deserialize, Validate, IntoParams)]

@@ -138,7 +138,8 @@ pub fn notes(
 pub enum TimelineItem {
     Note(Note),
     Progress(ProgressEntry),
-    StatusChange(Event),
+    /// A status change, with what else its action changed.
+    StatusChange(Event, Vec<serde_json::Value>),
     /// A change to the description, its fields as the reader sees them.
     Change(FieldChanges, Vec<serde_json::Value>),
 }
@@ -149,7 +150,7 @@ impl TimelineItem {
         match self {
             TimelineItem::Note(n) => (n.created_at, n.id),
             TimelineItem::Progress(p) => (p.created_at, p.id),
-            TimelineItem::StatusChange(e) => (e.created_at, e.id),
+            TimelineItem::StatusChange(e, _) => (e.created_at, e.id),
             TimelineItem::Change(c, _) => (c.created_at, c.id),
         }
     }
@@ -181,20 +182,25 @@ pub fn timeline(
     items.extend(
         Event::page(conn, id, scope.as_deref(), after, fetch)?
             .into_iter()
-            .map(TimelineItem::StatusChange),
+            .map(|e| {
+                let seen = history::as_seen(listed(&e.changes), true);
+                TimelineItem::StatusChange(e, seen)
+            }),
     );
     items.extend(
         FieldChanges::page(conn, id, actor.is_vendor(), after, fetch)?
             .into_iter()
             .map(|c| {
-                let seen = match &c.changes {
-                    serde_json::Value::Array(list) => history::as_seen(list, contact_visible),
-                    _ => Vec::new(),
-                };
+                let seen = history::as_seen(listed(&c.changes), contact_visible);
                 TimelineItem::Change(c, seen)
             }),
     );
     items.sort_by_key(|i| std::cmp::Reverse(i.key()));
     items.truncate(usize::try_from(fetch).unwrap_or(usize::MAX));
     Ok(items)
+}
+
+/// A stored list of changes (always a JSON array, as the database checks).
+fn listed(changes: &serde_json::Value) -> &[serde_json::Value] {
+    changes.as_array().map_or(&[], Vec::as_slice)
 }

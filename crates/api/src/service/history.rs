@@ -3,13 +3,14 @@
 //! transaction, and shown to each reader as it may see it (in the timeline
 //! as `kind: "change"`, in `opportunity.updated` as `changes`).
 
+use bigdecimal::BigDecimal;
 use prm_domain::Actor;
 use prm_domain::ids::OpportunityId;
 use prm_domain::opportunity::{CONTACT_DETAIL_FIELDS, OpportunityFacts};
-use prm_domain::values::Money;
+use prm_domain::values::{CurrencyCode, Money};
 use prm_store::PgConnection;
 use prm_store::activity::FieldChanges;
-use prm_store::opportunities::Details;
+use prm_store::opportunities::{Details, Opportunity, StateChanges};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -71,13 +72,61 @@ fn entry(field: &str, old: Value, new: Value) -> Value {
 }
 
 fn money(d: &Details) -> Value {
-    match (&d.estimated_revenue, d.currency) {
+    money_of(d.estimated_revenue.as_ref(), d.currency)
+}
+
+/// Money as the API writes it, or `null`.
+fn money_of(amount: Option<&BigDecimal>, currency: Option<CurrencyCode>) -> Value {
+    match (amount, currency) {
         (Some(amount), Some(currency)) => {
             let m = Money::from_parts(amount.clone(), currency);
             json!({"amount": m.amount_string(), "currency": currency.as_str()})
         }
         _ => Value::Null,
     }
+}
+
+/// What an action changes beside the status, from the row before it and
+/// the changes it writes: the deadlines, the extension count and the close
+/// fields (who holds the opportunity is the status change itself).
+pub fn side_effects(before: &Opportunity, c: &StateChanges) -> Vec<Value> {
+    let mut out = Vec::new();
+    let mut field = |name: &str, old: Value, new: Option<Value>| {
+        if let Some(new) = new
+            && new != old
+        {
+            out.push(entry(name, old, new));
+        }
+    };
+    field(
+        "accept_by",
+        json!(before.accept_by),
+        c.accept_by.map(|v| json!(v)),
+    );
+    field(
+        "expires_on",
+        json!(before.expires_on),
+        c.expires_on.map(|v| json!(v)),
+    );
+    field(
+        "extension_count",
+        json!(before.extension_count),
+        c.extension_count.map(|v| json!(v)),
+    );
+    field(
+        "close_reason",
+        json!(before.close_reason),
+        c.close_reason.as_ref().map(|v| json!(v)),
+    );
+    let currency = c.currency.unwrap_or(before.details.currency);
+    field(
+        "actual_revenue",
+        money_of(before.actual_revenue.as_ref(), before.details.currency),
+        c.actual_revenue
+            .as_ref()
+            .map(|v| money_of(v.as_ref(), currency)),
+    );
+    out
 }
 
 /// Recorded changes as a reader sees them: each with `withheld`, and the

@@ -22,14 +22,14 @@ use prm_store::orgs::Org;
 use prm_store::policies::PolicyRow;
 use prm_store::users::User;
 use prm_store::{PgConnection, deals};
-use serde_json::json;
+use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::error::ApiError;
 use crate::extract::IfMatch;
 use crate::service::assignment::{best_with_slot, lock_partner, ranking_for};
-use crate::service::events;
 use crate::service::opportunities::{OpportunityRead, changed, locked, locked_for};
+use crate::service::{events, history};
 
 /// A user's lifecycle request: a domain command, or one whose partner is
 /// still to be checked (distribution) or chosen (auto-assign).
@@ -82,7 +82,7 @@ fn apply(
     by: By<'_>,
     locked: &Locked,
     command: &Command,
-) -> Result<Outcome, ApiError> {
+) -> Result<(Outcome, Vec<Value>), ApiError> {
     let Locked {
         view,
         before,
@@ -124,6 +124,7 @@ fn apply(
         pipeline_phase: None,
         win_probability: None,
     };
+    let side_effects = history::side_effects(&view.row, &changes);
     Opportunity::change_state(conn, id, changes)?;
     if let Some(c) = &outcome.collaborators {
         store::set_collaborators(conn, id, c)?;
@@ -161,9 +162,10 @@ fn apply(
             from_status: Some(before.status),
             to_status: outcome.to,
             reason: outcome.reason.as_deref(),
+            changes: Value::Array(side_effects.clone()),
         },
     )?;
-    Ok(outcome)
+    Ok((outcome, side_effects))
 }
 
 fn event_kind(command: &Command, outcome: &Outcome) -> EventType {
@@ -199,14 +201,15 @@ pub fn perform(
     decide(actor, &locked.before, action)?;
     if_match.check(locked.view.row.version)?;
     let command = command_for(conn, &locked, request)?;
-    let outcome = apply(conn, By::User(actor), &locked, &command)?;
+    let (outcome, side_effects) = apply(conn, By::User(actor), &locked, &command)?;
     changed(
         conn,
         actor,
         event_kind(&command, &outcome),
         Some(&locked.before),
         id,
-        json!({"action": command.name(), "reason": outcome.reason, "actor_org_id": actor.org_id.0}),
+        json!({"action": command.name(), "reason": outcome.reason, "actor_org_id": actor.org_id.0,
+               "changes": history::as_seen(&side_effects, true)}),
     )
 }
 
@@ -264,8 +267,8 @@ fn by_system(
     locked: &Locked,
     command: &Command,
 ) -> Result<bool, ApiError> {
-    let outcome = match apply(conn, By::System, locked, command) {
-        Ok(outcome) => outcome,
+    let (outcome, side_effects) = match apply(conn, By::System, locked, command) {
+        Ok(done) => done,
         Err(ApiError::InvalidTransition { .. }) => return Ok(false),
         Err(e) => return Err(e),
     };
@@ -274,7 +277,7 @@ fn by_system(
         event_kind(command, &outcome),
         Some(&locked.before),
         locked.view.row.id,
-        json!({"action": command.name()}),
+        json!({"action": command.name(), "changes": history::as_seen(&side_effects, true)}),
     )?;
     Ok(true)
 }
