@@ -203,6 +203,32 @@ def main():
         value = lambda k: float(re.search(rf"^{k} ([\d.e+-]+)$", text, re.M).group(1))
         return value("prm_auth_duration_seconds_sum"), value("prm_auth_duration_seconds_count")
 
+    # The accept case's offers: pool n 1..30000 of bench_accept_ids, then
+    # any added past the 60000 the seed made (pgbench re-accepts 30001..60000).
+    pool = 30000
+    def reoffer(used):
+        psql(f"""UPDATE opportunities SET status = 'delivered', owner_org_id = '{vendor}',
+                 owner_user_id = '{cm_user}', accept_by = now() + interval '3 days', expires_on = NULL,
+                 version = version + 1, updated_at = now()
+                 WHERE id IN (SELECT id FROM bench_accept_ids WHERE n <= 30000 OR n > 60000 ORDER BY n LIMIT {used})
+                   AND status <> 'delivered'""")
+    def grow_pool(size):
+        have = int(psql("SELECT count(*) FROM bench_accept_ids WHERE n <= 30000 OR n > 60000"))
+        if size > have:
+            psql(f"""WITH added AS (
+                       INSERT INTO bench_accept_ids SELECT 60001 + i, md5('acc' || (60000 + i))::uuid
+                       FROM generate_series({have - 30000}, {size - 30000 - 1}) i RETURNING id)
+                     INSERT INTO opportunities (id, topic, customer_id, currency, estimated_revenue, country,
+                         industry, product_lines, origin, status, owner_org_id, owner_user_id,
+                         primary_partner_id, accept_by, created_by_user_id)
+                     SELECT id, 'Offer to accept', '{vcust}', 'EUR', 5000, 'DE', 'retail', ARRAY['cloud'],
+                            'vendor', 'delivered', '{vendor}', '{cm_user}', '{org1}',
+                            now() + interval '3 days', '{cm_user}' FROM added""")
+            with open(accepts, "w") as f:
+                f.write(psql("SELECT id FROM bench_accept_ids WHERE n <= 30000 OR n > 60000 ORDER BY n") + "\n")
+        print(f"  accept: the offers' pool grows to {max(size, have)}", flush=True)
+        return max(size, have)
+
     def case_http(name, conns):
         nonlocal accepted_so_far
         if name == "healthz":
@@ -224,9 +250,18 @@ def main():
         if name == "create":
             return wrk("/", cm, conns, "create.lua", [vcust])
         if name == "accept":
-            r = wrk("/", acceptor, conns, "accept.lua", [accepts, 2, accepted_so_far])
-            # Threads may not take equal shares: skip past anything used.
-            accepted_so_far += 2 * r[3] + 4 * conns
+            # Each round accepts offers from the start of the pool; what the
+            # last round accepted is offered again first, and a pool that
+            # the last round used more than half of is doubled, so no
+            # machine is fast enough to run the case dry.
+            nonlocal pool
+            if accepted_so_far:
+                reoffer(min(accepted_so_far, pool))
+            if 2 * accepted_so_far > pool:
+                pool = grow_pool(2 * accepted_so_far)
+            r = wrk("/", acceptor, conns, "accept.lua", [accepts, 2, 0])
+            # Threads may not take equal shares: count past anything used.
+            accepted_so_far = 2 * r[3] + 4 * conns
             return r
         if name == "dashboard":
             return wrk("/api/v1/dashboard", admin, conns)
