@@ -323,3 +323,34 @@ async fn a_request_cut_by_a_crash_is_replayed_or_performed_once_on_retry_never_s
     );
     assert!(cut > 0, "the kills cut some requests");
 }
+
+/// A refusal is an answer too: a keyed request refused (here 409, a
+/// duplicate subject the database caught) is replayed to its retries, and
+/// nothing it had begun is kept.
+#[actix_web::test]
+async fn a_refused_keyed_request_is_replayed_and_changes_nothing() {
+    let app = TestApp::spawn().await;
+    let vendor = app.vendor_id().await;
+    let admin = app.admin();
+    let user = json!({"subject": "dup-subject", "org_id": vendor, "role": "channel_manager",
+                      "name": "Dup", "email": "dup@test.example"});
+    post_with_key(&app, "/api/v1/users", &admin, "u-1", &user)
+        .await
+        .expect(201);
+    let refused = post_with_key(&app, "/api/v1/users", &admin, "u-2", &user)
+        .await
+        .expect_problem(409, "duplicate_subject");
+    assert!(refused.header("idempotency-replayed").is_none());
+    let again = post_with_key(&app, "/api/v1/users", &admin, "u-2", &user)
+        .await
+        .expect_problem(409, "duplicate_subject");
+    assert_eq!(again.header("idempotency-replayed"), Some("true"));
+    assert_eq!(again.body, refused.body);
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(*) AS n FROM users WHERE subject = 'dup-subject'"
+        ),
+        1
+    );
+}

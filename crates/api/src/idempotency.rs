@@ -12,7 +12,7 @@ use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::Next;
 use actix_web::{FromRequest, HttpMessage, HttpResponse, web};
 use futures_util::StreamExt;
-use prm_store::idempotency::{Answer, Claim, abandon, claim, commit};
+use prm_store::idempotency::{self as keys, Answer, Claim, abandon, claim, commit};
 use sha2::{Digest, Sha256};
 
 use crate::error::{ApiError, problem, problem_response};
@@ -160,8 +160,9 @@ fn answer_error(req: actix_web::HttpRequest, err: ApiError) -> ServiceResponse<B
 }
 
 /// Stores the answer of a keyed request that ran and commits it with the
-/// request's work; a server error rolls both back instead. If the commit
-/// fails the work did not happen, and the client is told to retry.
+/// request's work; a refusal (4xx) is stored with its work rolled back; a
+/// server error rolls both back and stores nothing. If the commit fails the
+/// work did not happen, and the client is told to retry.
 async fn run_keyed(
     state: &AppState,
     pinned: Pinned,
@@ -203,7 +204,11 @@ async fn run_keyed(
                     headers: serde_json::Value::Object(kept),
                     body: &stored_bytes,
                 };
-                Ok(commit(conn, &subject, &key, answer)?)
+                if (400..500).contains(&code) {
+                    Ok(keys::refuse(conn, &subject, &key, answer)?)
+                } else {
+                    Ok(commit(conn, &subject, &key, answer)?)
+                }
             })
             .await
     };

@@ -99,14 +99,13 @@ pub struct Answer<'a> {
     pub body: &'a [u8],
 }
 
-/// Stores `answer` for a claimed key and commits the request's transaction.
-pub fn commit(
+fn insert_answer(
     conn: &mut PgConnection,
     subject: &str,
     key: &str,
     answer: Answer<'_>,
-) -> QueryResult<()> {
-    let stored = diesel::insert_into(idempotency_keys::table)
+) -> QueryResult<usize> {
+    diesel::insert_into(idempotency_keys::table)
         .values((
             idempotency_keys::subject.eq(subject),
             idempotency_keys::key.eq(key),
@@ -115,7 +114,18 @@ pub fn commit(
             idempotency_keys::response_headers.eq(answer.headers),
             idempotency_keys::response_body.eq(answer.body),
         ))
-        .execute(conn);
+        .on_conflict_do_nothing()
+        .execute(conn)
+}
+
+/// Stores `answer` for a claimed key and commits the request's transaction.
+pub fn commit(
+    conn: &mut PgConnection,
+    subject: &str,
+    key: &str,
+    answer: Answer<'_>,
+) -> QueryResult<()> {
+    let stored = insert_answer(conn, subject, key, answer);
     match stored {
         Ok(_) => AnsiTransactionManager::commit_transaction(conn),
         Err(e) => {
@@ -129,6 +139,21 @@ pub fn commit(
 /// the key stays free (the request failed on the server: a retry may help).
 pub fn abandon(conn: &mut PgConnection) -> QueryResult<()> {
     AnsiTransactionManager::rollback_transaction(conn)
+}
+
+/// Rolls back a claimed key's transaction, then stores `answer` on its own:
+/// for a refusal, whose request must have changed nothing, whatever its
+/// work had begun (a failed statement may even have aborted the
+/// transaction). A concurrent retry that performed the request meanwhile
+/// keeps its own answer.
+pub fn refuse(
+    conn: &mut PgConnection,
+    subject: &str,
+    key: &str,
+    answer: Answer<'_>,
+) -> QueryResult<()> {
+    AnsiTransactionManager::rollback_transaction(conn)?;
+    insert_answer(conn, subject, key, answer).map(|_| ())
 }
 
 /// Deletes keys older than 24 h.
