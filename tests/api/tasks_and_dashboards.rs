@@ -363,6 +363,31 @@ async fn lists_filter_by_status_view_and_text_and_sort_stably() {
         0,
         "% matches itself"
     );
+    // A reference finds its opportunity, however it is spelled.
+    let reference = w
+        .app
+        .get(&format!("/api/v1/opportunities/{c}"), &w.cm.token)
+        .await
+        .expect(200)
+        .body["reference"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let number = reference.trim_start_matches("OPP-").trim_start_matches('0');
+    assert_eq!(
+        all_ids(&w, &format!("q={reference}"), &w.cm).await,
+        [c.clone()]
+    );
+    assert_eq!(
+        all_ids(&w, &format!("q=opp-{number}"), &w.cm).await,
+        [c.clone()]
+    );
+    // The same for a partner: only what it may see.
+    assert!(
+        all_ids(&w, &format!("q={reference}"), &w.other.admin)
+            .await
+            .is_empty()
+    );
     assert_eq!(
         all_ids(&w, "sort=-estimated_revenue", &w.cm).await,
         [a.clone(), c.clone(), b.clone(), d.clone()],

@@ -5,8 +5,10 @@
 use bigdecimal::BigDecimal;
 use chrono::{DateTime, NaiveDate, Utc};
 use diesel::dsl::{exists, sql};
+use diesel::expression::{AppearsOnTable, Expression, SelectableExpression};
 use diesel::pg::Pg;
 use diesel::prelude::*;
+use diesel::query_builder::{AstPass, QueryFragment, QueryId};
 use diesel::sql_types::{Bool, Date, Numeric};
 use prm_domain::opportunity::{Status, Visibility};
 use uuid::Uuid;
@@ -226,14 +228,15 @@ fn predicate<'a>(visibility: &Visibility, me: Me, f: &Filter) -> Pred<'a> {
                     .ne_all(f.q_masked_orgs.clone()),
             )
             .select(matched.field(customers::id));
-        p = and(
-            p,
-            Box::new(
-                opportunities::topic
-                    .ilike(pattern)
-                    .or(opportunities::customer_id.eq_any(by_customer)),
-            ),
+        let mut matches: Pred<'a> = Box::new(
+            opportunities::topic
+                .ilike(pattern)
+                .or(AnyOf(opportunities::customer_id, by_customer)),
         );
+        if let Some(n) = prm_domain::opportunity::parse_reference(q) {
+            matches = Box::new(matches.or(opportunities::reference_no.eq(n)));
+        }
+        p = and(p, matches);
     }
     if let Some(t) = f.updated_since {
         p = and(p, Box::new(opportunities::updated_at.ge(t)));
@@ -251,6 +254,37 @@ fn predicate<'a>(visibility: &Visibility, me: Me, f: &Filter) -> Pred<'a> {
         );
     }
     p
+}
+
+/// `column = ANY(ARRAY(<sub-select>))`. The sub-select runs once, as an
+/// init plan, and its ids probe the column's index, so that with the
+/// topic's trigram index the search is a bitmap OR of two index scans.
+/// `column IN (<sub-select>)` under an OR became a filter tried on every
+/// row in id order: a term that matched nothing read the whole table
+/// (192 ms at 100,000 opportunities; this way 0.6 ms).
+#[derive(Debug, Clone, Copy, QueryId)]
+struct AnyOf<L, S>(L, S);
+
+impl<L: Expression, S> Expression for AnyOf<L, S> {
+    type SqlType = Bool;
+}
+
+impl<L: QueryFragment<Pg>, S: QueryFragment<Pg>> QueryFragment<Pg> for AnyOf<L, S> {
+    fn walk_ast<'b>(&'b self, mut pass: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        self.0.walk_ast(pass.reborrow())?;
+        pass.push_sql(" = ANY(ARRAY(");
+        self.1.walk_ast(pass.reborrow())?;
+        pass.push_sql("))");
+        Ok(())
+    }
+}
+
+impl<L: AppearsOnTable<QS>, S, QS> AppearsOnTable<QS> for AnyOf<L, S> {}
+
+impl<L: SelectableExpression<QS>, S, QS> SelectableExpression<QS> for AnyOf<L, S> {}
+
+impl<L, S> diesel::expression::ValidGrouping<()> for AnyOf<L, S> {
+    type IsAggregate = diesel::expression::is_aggregate::Never;
 }
 
 /// `%`, `_` and `\` match themselves in a search.

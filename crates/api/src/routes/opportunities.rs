@@ -521,7 +521,9 @@ pub struct OpportunityListParams {
     pub marketing_task_id: Option<Uuid>,
     #[param(inline)]
     pub phase: Option<PhaseDto>,
-    /// Text search over topic and customer name (case-insensitive).
+    /// Text search (case-insensitive) over topic and customer name, and the
+    /// reference when the term is one (`OPP-000123`, `opp-123`). A customer
+    /// name masked for the caller is not searched.
     #[validate(length(min = 1, max = 100))]
     #[param(min_length = 1, max_length = 100)]
     pub q: Option<String>,
