@@ -18,7 +18,9 @@ use crate::prepared::prepared;
 use crate::schema::{customers, opportunities, opportunity_collaborators};
 use crate::stored::Text;
 
-type Source = diesel::helper_types::InnerJoinQuerySource<opportunities::table, customers::table>;
+/// Filters read opportunities' own columns (customers only in sub-selects),
+/// so that a page's ids can be chosen without reading any customer.
+type Source = opportunities::table;
 type Pred<'a> = Box<dyn BoxableExpression<Source, Pg, SqlType = Bool> + 'a>;
 
 /// The views of API.md, relative to the caller.
@@ -287,6 +289,35 @@ impl<L, S> diesel::expression::ValidGrouping<()> for AnyOf<L, S> {
     type IsAggregate = diesel::expression::is_aggregate::Never;
 }
 
+/// A filter on opportunities used on opportunities joined with their
+/// customers: the same SQL, whose columns all belong to `opportunities`.
+struct OnJoin<'a>(Pred<'a>);
+
+type Joined = diesel::helper_types::InnerJoinQuerySource<opportunities::table, customers::table>;
+
+impl Expression for OnJoin<'_> {
+    type SqlType = Bool;
+}
+
+impl QueryFragment<Pg> for OnJoin<'_> {
+    fn walk_ast<'b>(&'b self, pass: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        self.0.walk_ast(pass)
+    }
+}
+
+impl QueryId for OnJoin<'_> {
+    type QueryId = ();
+    const HAS_STATIC_QUERY_ID: bool = false;
+}
+
+impl AppearsOnTable<Joined> for OnJoin<'_> {}
+
+impl SelectableExpression<Joined> for OnJoin<'_> {}
+
+impl diesel::expression::ValidGrouping<()> for OnJoin<'_> {
+    type IsAggregate = diesel::expression::is_aggregate::No;
+}
+
 /// `%`, `_` and `\` match themselves in a search.
 fn escape_like(q: &str) -> String {
     q.replace('\\', "\\\\")
@@ -355,6 +386,24 @@ pub fn cursor_fits(sort: Sort, after: &After) -> bool {
     keyset(sort, after).is_some()
 }
 
+/// `$q` (a boxed query) in `$sort` order: typed orders where they exist,
+/// so that the statement is prepared once.
+macro_rules! ordered {
+    ($q:expr, $sort:expr) => {
+        match $sort {
+            Sort::CreatedDesc => $q.order(opportunities::id.desc()),
+            Sort::CreatedAsc => $q.order(opportunities::id.asc()),
+            Sort::UpdatedDesc => {
+                $q.order((opportunities::updated_at.desc(), opportunities::id.desc()))
+            }
+            Sort::UpdatedAsc => {
+                $q.order((opportunities::updated_at.asc(), opportunities::id.asc()))
+            }
+            sort => $q.order(sql::<diesel::sql_types::Text>(&order_sql(sort))),
+        }
+    };
+}
+
 /// One page (plus one row, to tell whether more follow) of what the caller
 /// may see, filtered and sorted, with customer names and collaborators.
 pub fn list(
@@ -376,19 +425,36 @@ pub fn list(
         let horizon = sync_horizon(conn)?;
         p = and(p, Box::new(opportunities::updated_at.lt(horizon)));
     }
-    let q = opportunities::table
-        .inner_join(customers::table)
-        .filter(p)
-        .select(joined_view_columns())
-        .into_boxed();
-    // Typed orders where they exist, so the statement is prepared once.
-    let q = match sort {
-        Sort::CreatedDesc => q.order(opportunities::id.desc()),
-        Sort::CreatedAsc => q.order(opportunities::id.asc()),
-        Sort::UpdatedDesc => q.order((opportunities::updated_at.desc(), opportunities::id.desc())),
-        Sort::UpdatedAsc => q.order((opportunities::updated_at.asc(), opportunities::id.asc())),
-        _ => q.order(sql::<diesel::sql_types::Text>(&order_sql(sort))),
+    // Where many rows may match before the sort (a search, or an order no
+    // index gives), the page's ids are chosen first, reading nothing else,
+    // and only the page is read whole: its customers joined, its
+    // registrations looked up (a partner's list by `-updated_at`: 2.5 to 3.5
+    // times the statements per second). Lists in creation order read about
+    // a page through an index in order and are read once (there the two
+    // steps cost a fifth to two fifths).
+    let narrow_first = filter.q.is_some() || !matches!(sort, Sort::CreatedDesc | Sort::CreatedAsc);
+    let q = if narrow_first {
+        let ids = ordered!(
+            opportunities::table
+                .filter(p)
+                .select(opportunities::id)
+                .into_boxed(),
+            sort
+        )
+        .limit(limit);
+        opportunities::table
+            .inner_join(customers::table)
+            .filter(AnyOf(opportunities::id, ids))
+            .select(joined_view_columns())
+            .into_boxed()
+    } else {
+        opportunities::table
+            .inner_join(customers::table)
+            .filter(OnJoin(p))
+            .select(joined_view_columns())
+            .into_boxed()
     };
+    let q = ordered!(q, sort);
     // Collected into a page-sized vector: `load` grows one row by row, and
     // moving the rows at each doubling cost 2 % of a page's instructions.
     let mut page = Vec::with_capacity(usize::try_from(limit).unwrap_or(0));
@@ -434,7 +500,6 @@ pub fn count(
     filter: &Filter,
 ) -> QueryResult<i64> {
     opportunities::table
-        .inner_join(customers::table)
         .filter(predicate(visibility, me, filter))
         .count()
         .get_result(conn)
