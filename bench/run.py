@@ -7,7 +7,7 @@ same SQL straight against Postgres (pgbench -M prepared), interleaving rounds
 so drift hits every case alike. Writes target/bench/report.json and prints a
 summary line. Only 127.0.0.1 is ever targeted; every run is bounded in time.
 """
-import hashlib, json, os, re, socket, statistics, subprocess, sys, time, urllib.request
+import hashlib, json, os, re, socket, statistics, subprocess, sys, time, urllib.parse, urllib.request
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(ROOT, "target", "bench")
@@ -20,6 +20,9 @@ SECONDS = int(os.environ.get("BENCH_SECONDS", "5"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 CASES = [c for c in os.environ.get("BENCH_CASES", "").split(",") if c]
 DB = f"prm_bench_{SCALE}"
+# The search cases' terms, the same for the service and the database side:
+# vendor-wide a common and a rare one, and a distributor's.
+TERMS = {"search": "fabrikam 1", "search_rare": "fabrikam 12-3", "search_partner": "fabrikam"}
 # Both the service and pgbench reach Postgres over loopback without TLS:
 # libpq's default (sslmode=prefer) encrypts even 127.0.0.1, which cost the
 # list about 14 % of its throughput and helps neither side's figures.
@@ -159,9 +162,9 @@ def main():
         "list": [f"SELECT {cols} FROM opportunities o JOIN customers c ON c.id = o.customer_id WHERE {visible} AND o.status = 'accepted' AND o.primary_partner_id = '{org0}' ORDER BY o.id DESC LIMIT 51;"],
         # Vendor-wide for a common and a rare term, and a distributor's (its
         # resellers' customer names are masked for it, so not searched).
-        "search": [search("fabrikam 1", "TRUE", "")],
-        "search_rare": [search("fabrikam 12-3", "TRUE", "")],
-        "search_partner": [search("fabrikam", visible, resellers)],
+        "search": [search(TERMS["search"], "TRUE", "")],
+        "search_rare": [search(TERMS["search_rare"], "TRUE", "")],
+        "search_partner": [search(TERMS["search_partner"], visible, resellers)],
         # A partner's list of one partner's opportunities, latest changes first.
         "list_updated": [page_first(f"{visible} AND o.primary_partner_id = '{org0}'", "o.updated_at DESC, o.id DESC")],
         "create": ["BEGIN;",
@@ -264,14 +267,11 @@ def main():
             return r
         if name == "list":
             return wrk("/api/v1/opportunities?view=managed&limit=50", admin, conns)
-        if name == "search":
-            return wrk("/api/v1/opportunities?q=fabrikam%201&limit=50", cm, conns)
+        if name in TERMS:
+            who = admin if name == "search_partner" else cm
+            return wrk(f"/api/v1/opportunities?q={urllib.parse.quote(TERMS[name])}&limit=50", who, conns)
         if name == "list_updated":
             return wrk(f"/api/v1/opportunities?partner_id={org0}&sort=-updated_at&limit=50", admin, conns)
-        if name == "search_rare":
-            return wrk("/api/v1/opportunities?q=fabrikam%2012-3&limit=50", cm, conns)
-        if name == "search_partner":
-            return wrk("/api/v1/opportunities?q=fabrikam&limit=50", admin, conns)
         if name == "create":
             return wrk("/", cm, conns, "create.lua", [vcust])
         if name == "accept":

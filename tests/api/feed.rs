@@ -3,15 +3,96 @@
 //! commit in.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::world::world;
 use diesel::connection::SimpleConnection;
 use futures_util::future::join_all;
+use prm_tests::TestApp;
 use serde_json::json;
 
 const WRITERS: usize = 8;
 const CREATES_PER_WRITER: usize = 15;
+
+/// A transaction held open 1.5 s around `sql`, on its own connection: what
+/// commits late in the middle of the writers. Its flag is set, and the
+/// instant returned, once it has committed.
+fn hold_open(
+    app: &TestApp,
+    sql: String,
+) -> (Arc<AtomicBool>, actix_web::rt::task::JoinHandle<Instant>) {
+    let mut conn = app.db.conn();
+    let committed = Arc::new(AtomicBool::new(false));
+    let flag = committed.clone();
+    let held = actix_web::rt::task::spawn_blocking(move || {
+        conn.batch_execute(&format!("BEGIN; {sql}")).unwrap();
+        std::thread::sleep(Duration::from_millis(1500));
+        conn.batch_execute("COMMIT").unwrap();
+        flag.store(true, Ordering::SeqCst);
+        Instant::now()
+    });
+    (committed, held)
+}
+
+/// `WRITERS` clients creating `CREATES_PER_WRITER` opportunities each, in
+/// parallel: when each create was answered, and how many have finished.
+#[derive(Default)]
+struct Writes {
+    answered: Mutex<HashMap<String, Instant>>,
+    finished: AtomicUsize,
+}
+
+impl Writes {
+    async fn run(&self, app: &TestApp, token: &str, customer: &str, label: &str) {
+        join_all((0..WRITERS).map(|n| async move {
+            for i in 0..CREATES_PER_WRITER {
+                let id = app
+                    .post(
+                        "/api/v1/opportunities",
+                        token,
+                        &json!({"topic": format!("{label} {n}-{i}"), "customer_id": customer}),
+                    )
+                    .await
+                    .expect(201)
+                    .id();
+                self.answered.lock().unwrap().insert(id, Instant::now());
+            }
+            self.finished.fetch_add(1, Ordering::SeqCst);
+        }))
+        .await;
+    }
+
+    fn done(&self) -> bool {
+        self.finished.load(Ordering::SeqCst) == WRITERS
+    }
+
+    /// For each create the reader saw, how long after `since(answered)` it
+    /// first showed (a reader quicker than the writer's answer: no wait);
+    /// the median and the longest.
+    fn latency(
+        &self,
+        shown: &HashMap<String, Instant>,
+        since: impl Fn(Instant) -> Instant,
+    ) -> (usize, Duration, Duration) {
+        let mut waits: Vec<Duration> = self
+            .answered
+            .lock()
+            .unwrap()
+            .iter()
+            .filter_map(|(id, at)| {
+                shown
+                    .get(id)
+                    .map(|s| s.saturating_duration_since(since(*at)))
+            })
+            .collect();
+        waits.sort();
+        let median = waits.get(waits.len() / 2).copied().unwrap_or_default();
+        let max = waits.last().copied().unwrap_or_default();
+        (waits.len(), median, max)
+    }
+}
 
 #[actix_web::test]
 async fn a_client_following_the_feed_misses_nothing_whatever_the_commit_order() {
@@ -22,41 +103,14 @@ async fn a_client_following_the_feed_misses_nothing_whatever_the_commit_order() 
     // while the writers below commit around it: what a reader that pages by
     // insert order passes for ever.
     let held_id = uuid::Uuid::new_v4().to_string();
-    let mut conn = app.db.conn();
-    let sql = format!(
-        "BEGIN; INSERT INTO events (id, type, audience, data)
-         VALUES ('{held_id}', 'opportunity.created', '{{}}', '{{}}')"
+    let (held_done, held) = hold_open(
+        app,
+        format!(
+            "INSERT INTO events (id, type, audience, data)
+             VALUES ('{held_id}', 'opportunity.created', '{{}}', '{{}}')"
+        ),
     );
-    let held_done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let committed = held_done.clone();
-    let held = actix_web::rt::task::spawn_blocking(move || {
-        conn.batch_execute(&sql).unwrap();
-        std::thread::sleep(Duration::from_millis(1500));
-        conn.batch_execute("COMMIT").unwrap();
-        committed.store(true, std::sync::atomic::Ordering::SeqCst);
-    });
-    let writers_done = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let created_at = std::sync::Arc::new(std::sync::Mutex::new(HashMap::new()));
-    let writers = (0..WRITERS).map(|n| {
-        let done = writers_done.clone();
-        let created_at = created_at.clone();
-        let (cm, customer) = (w.cm.token.clone(), w.vendor_customer.clone());
-        async move {
-            for i in 0..CREATES_PER_WRITER {
-                let id = app
-                    .post(
-                        "/api/v1/opportunities",
-                        &cm,
-                        &json!({"topic": format!("feed {n}-{i}"), "customer_id": customer}),
-                    )
-                    .await
-                    .expect(201)
-                    .id();
-                created_at.lock().unwrap().insert(id, Instant::now());
-            }
-            done.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        }
-    });
+    let writes = Writes::default();
     let reader = async {
         let mut seen: Vec<String> = Vec::new();
         // When each opportunity's creation first showed in the feed.
@@ -82,8 +136,7 @@ async fn a_client_following_the_feed_misses_nothing_whatever_the_commit_order() 
             if let Some(c) = page.body["next_cursor"].as_str() {
                 cursor = Some(c.to_owned());
             }
-            let writing = writers_done.load(std::sync::atomic::Ordering::SeqCst) < WRITERS
-                || !held_done.load(std::sync::atomic::Ordering::SeqCst);
+            let writing = !writes.done() || !held_done.load(Ordering::SeqCst);
             quiet_rounds = if items.is_empty() && !writing {
                 quiet_rounds + 1
             } else {
@@ -98,29 +151,23 @@ async fn a_client_following_the_feed_misses_nothing_whatever_the_commit_order() 
         }
         (seen, shown)
     };
-    let (_, (seen, shown), held) =
-        futures_util::future::join3(join_all(writers), reader, held).await;
+    let (_, (seen, shown), held) = futures_util::future::join3(
+        writes.run(app, &w.cm.token, &w.vendor_customer, "feed"),
+        reader,
+        held,
+    )
+    .await;
     held.unwrap();
     let total = usize::try_from(app.count("SELECT count(*) AS n FROM events")).unwrap();
     let unique: HashSet<String> = seen.iter().cloned().collect();
     let duplicated = seen.len() - unique.len();
     let missed = total - unique.len();
-    // From the create's answer to the event in the feed; a reader can be
-    // quicker than the writer's own answer, which counts as no wait.
-    let mut latency: Vec<Duration> = created_at
-        .lock()
-        .unwrap()
-        .iter()
-        .filter_map(|(id, at)| shown.get(id).map(|s| s.saturating_duration_since(*at)))
-        .collect();
-    latency.sort();
-    let median = latency.get(latency.len() / 2).copied().unwrap_or_default();
-    let max = latency.last().copied().unwrap_or_default();
+    // From the create's answer to the event in the feed.
+    let (measured, median, max) = writes.latency(&shown, |answered| answered);
     println!(
         "feed: {WRITERS} writers, {} events, {missed} missed, {duplicated} duplicated; \
-         create-to-feed latency median {median:?}, max {max:?} over {} creates",
-        total,
-        latency.len()
+         create-to-feed latency median {median:?}, max {max:?} over {measured} creates",
+        total
     );
     assert!(total > WRITERS * CREATES_PER_WRITER, "{total} events");
     assert!(
@@ -129,7 +176,7 @@ async fn a_client_following_the_feed_misses_nothing_whatever_the_commit_order() 
     );
     assert_eq!(missed, 0, "events the client never saw");
     assert_eq!(duplicated, 0, "events the client saw twice");
-    assert_eq!(latency.len(), WRITERS * CREATES_PER_WRITER);
+    assert_eq!(measured, WRITERS * CREATES_PER_WRITER);
     // Behind the held transaction an event waits for nothing: the feed
     // shows what has committed at the next poll.
     assert!(
@@ -197,42 +244,14 @@ async fn a_client_polling_updated_since_misses_no_change_whatever_the_commit_ord
         .await
         .expect(201)
         .id();
-    let mut conn = app.db.conn();
-    let sql = format!(
-        "BEGIN; UPDATE opportunities SET topic = 'held change', updated_at = now(),
-         version = version + 1 WHERE id = '{held_id}'"
+    let (held_done, held) = hold_open(
+        app,
+        format!(
+            "UPDATE opportunities SET topic = 'held change', updated_at = now(),
+             version = version + 1 WHERE id = '{held_id}'"
+        ),
     );
-    let held_done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let committed = held_done.clone();
-    let held = actix_web::rt::task::spawn_blocking(move || {
-        conn.batch_execute(&sql).unwrap();
-        std::thread::sleep(Duration::from_millis(1500));
-        conn.batch_execute("COMMIT").unwrap();
-        committed.store(true, std::sync::atomic::Ordering::SeqCst);
-        Instant::now()
-    });
-    let writers_done = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    let created_at = std::sync::Arc::new(std::sync::Mutex::new(HashMap::new()));
-    let writers = (0..WRITERS).map(|n| {
-        let done = writers_done.clone();
-        let created_at = created_at.clone();
-        let (cm, customer) = (cm.clone(), w.vendor_customer.clone());
-        async move {
-            for i in 0..CREATES_PER_WRITER {
-                let id = app
-                    .post(
-                        "/api/v1/opportunities",
-                        &cm,
-                        &json!({"topic": format!("sync {n}-{i}"), "customer_id": customer}),
-                    )
-                    .await
-                    .expect(201)
-                    .id();
-                created_at.lock().unwrap().insert(id, Instant::now());
-            }
-            done.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        }
-    });
+    let writes = Writes::default();
     let reader = async {
         // Every (id, updated_at) the client was shown, and when each id
         // first showed.
@@ -267,8 +286,7 @@ async fn a_client_polling_updated_since_misses_no_change_whatever_the_commit_ord
                     None => break,
                 }
             }
-            let writing = writers_done.load(std::sync::atomic::Ordering::SeqCst) < WRITERS
-                || !held_done.load(std::sync::atomic::Ordering::SeqCst);
+            let writing = !writes.done() || !held_done.load(Ordering::SeqCst);
             quiet_rounds = if new == 0 && !writing {
                 quiet_rounds + 1
             } else {
@@ -281,12 +299,17 @@ async fn a_client_polling_updated_since_misses_no_change_whatever_the_commit_ord
         }
         (seen, shown)
     };
-    let (_, (seen, shown), held) =
-        futures_util::future::join3(join_all(writers), reader, held).await;
+    let (_, (seen, shown), held) = futures_util::future::join3(
+        writes.run(app, &cm, &w.vendor_customer, "sync"),
+        reader,
+        held,
+    )
+    .await;
     let held_committed = held.unwrap();
     // Each row's last change, as a GET shows it now.
     let mut missed = Vec::new();
-    let ids: Vec<String> = created_at
+    let ids: Vec<String> = writes
+        .answered
         .lock()
         .unwrap()
         .keys()
@@ -306,19 +329,7 @@ async fn a_client_polling_updated_since_misses_no_change_whatever_the_commit_ord
     // A row changed while an older transaction is still open is held back
     // until that one ends: the wait counts from the later of its create's
     // answer and the held transaction's commit.
-    let mut latency: Vec<Duration> = created_at
-        .lock()
-        .unwrap()
-        .iter()
-        .filter_map(|(id, at)| {
-            shown
-                .get(id)
-                .map(|s| s.saturating_duration_since((*at).max(held_committed)))
-        })
-        .collect();
-    latency.sort();
-    let median = latency.get(latency.len() / 2).copied().unwrap_or_default();
-    let max = latency.last().copied().unwrap_or_default();
+    let (_, median, max) = writes.latency(&shown, |answered| answered.max(held_committed));
     println!(
         "updated_since: {WRITERS} writers, {} rows, {} missed; latency after the create's answer \
          or the held commit, median {median:?}, max {max:?}",

@@ -7,9 +7,8 @@ use diesel::connection::SimpleConnection;
 use prm_tests::TestUser;
 use serde_json::{Value, json};
 
-/// The timeline's `change` items, newest first: each a list of
-/// `{field, old, new, withheld}`.
-async fn changes_in_timeline(w: &World, id: &str, token: &str) -> Vec<Value> {
+/// The timeline's items of `kind`, newest first, each as its `part`.
+async fn timeline(w: &World, id: &str, token: &str, kind: &str, part: &str) -> Vec<Value> {
     let t = w
         .app
         .get(&format!("{}/timeline?limit=200", opp_path(id)), token)
@@ -19,9 +18,21 @@ async fn changes_in_timeline(w: &World, id: &str, token: &str) -> Vec<Value> {
         .as_array()
         .unwrap()
         .iter()
-        .filter(|i| i["kind"] == "change")
-        .map(|i| i["changes"].clone())
+        .filter(|i| i["kind"] == kind)
+        .map(|i| {
+            if part.is_empty() {
+                i.clone()
+            } else {
+                i[part].clone()
+            }
+        })
         .collect()
+}
+
+/// The timeline's `change` items, newest first: each a list of
+/// `{field, old, new, withheld}`.
+async fn changes_in_timeline(w: &World, id: &str, token: &str) -> Vec<Value> {
+    timeline(w, id, token, "change", "changes").await
 }
 
 /// The `changes` of every `opportunity.updated` of `id` in `user`'s feed.
@@ -68,18 +79,7 @@ async fn field_history_an_edit_is_recorded_field_by_field_in_the_timeline_and_it
         changes_in_feed(&w, &id, &w.app.admin()).await,
         vec![expected]
     );
-    let item = w
-        .app
-        .get(&format!("{}/timeline", opp_path(&id)), &w.cm.token)
-        .await
-        .expect(200);
-    let change = item.body["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|i| i["kind"] == "change")
-        .unwrap()
-        .clone();
+    let change = &timeline(&w, &id, &w.cm.token, "change", "").await[0];
     assert_eq!(change["actor_user_id"], w.cm.id.as_str());
 
     // Clearing a field is a change to null; an edit that changes nothing
@@ -196,20 +196,9 @@ async fn field_history_withholds_contact_details_from_partners_who_may_not_see_t
     assert_eq!(accepted_view[0][1]["new"], "new@c.example");
 }
 
-/// The status change an action makes, with what else it changed.
+/// The status changes actions made, each with what else it changed.
 async fn status_changes(w: &World, id: &str, token: &str) -> Vec<Value> {
-    let t = w
-        .app
-        .get(&format!("{}/timeline?limit=200", opp_path(id)), token)
-        .await
-        .expect(200);
-    t.body["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|i| i["kind"] == "status_change")
-        .map(|i| i["status_change"].clone())
-        .collect()
+    timeline(w, id, token, "status_change", "status_change").await
 }
 
 #[actix_web::test]

@@ -12,7 +12,7 @@ use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::Next;
 use actix_web::{FromRequest, HttpMessage, HttpResponse, web};
 use futures_util::StreamExt;
-use prm_store::idempotency::{self as keys, Answer, Claim, abandon, claim, commit};
+use prm_store::idempotency::{Answer, Claim, abandon, claim, commit, record_refusal};
 use sha2::{Digest, Sha256};
 
 use crate::error::{ApiError, problem, problem_response};
@@ -25,12 +25,6 @@ pub const HEADER: &str = "idempotency-key";
 /// Headers worth replaying with a stored response.
 const KEPT_HEADERS: [&str; 3] = ["content-type", "location", "etag"];
 
-fn refuse(req: ServiceRequest, err: ApiError) -> ServiceResponse<BoxBody> {
-    use actix_web::ResponseError;
-    let (r, _) = req.into_parts();
-    ServiceResponse::new(r, err.error_response())
-}
-
 pub async fn middleware(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -40,8 +34,8 @@ pub async fn middleware(
         _ => return Ok(next.call(req).await?.map_into_boxed_body()),
     };
     let Some(key) = key.filter(|k| !k.is_empty() && k.len() <= 255) else {
-        return Ok(refuse(
-            req,
+        return Ok(answer_error(
+            req.into_parts().0,
             ApiError::BadRequest {
                 code: "invalid_idempotency_key",
                 detail: "Idempotency-Key must be 1 to 255 visible ASCII characters".to_owned(),
@@ -154,6 +148,7 @@ pub async fn middleware(
     ))
 }
 
+/// `err` as the answer to `req`.
 fn answer_error(req: actix_web::HttpRequest, err: ApiError) -> ServiceResponse<BoxBody> {
     use actix_web::ResponseError;
     ServiceResponse::new(req, err.error_response())
@@ -187,45 +182,31 @@ async fn run_keyed(
     let bytes = to_bytes(body.boxed())
         .await
         .map_err(|e| actix_web::error::ErrorInternalServerError(format!("response body: {e}")))?;
-    let stored_bytes = bytes.to_vec();
-    let ended = if status.is_server_error() {
-        state
-            .queue
-            .run_on(Kind::Write, Some(&pinned), |conn| Ok(abandon(conn)?))
-            .await
-    } else {
-        let code = i32::from(status.as_u16());
-        state
-            .queue
-            .run_on(Kind::Write, Some(&pinned), move |conn| {
-                let answer = Answer {
-                    request_hash: &hash,
-                    status: code,
-                    headers: serde_json::Value::Object(kept),
-                    body: &stored_bytes,
-                };
-                if (400..500).contains(&code) {
-                    Ok(keys::refuse(conn, &subject, &key, answer)?)
-                } else {
-                    Ok(commit(conn, &subject, &key, answer)?)
-                }
-            })
-            .await
-    };
+    let stored_bytes = bytes.clone();
+    // A server error stores nothing (a retry may succeed); a refusal is
+    // stored with its work rolled back; anything else commits with it.
+    let code = i32::from(status.as_u16());
+    let ended = state
+        .queue
+        .run_on(Kind::Write, Some(&pinned), move |conn| {
+            if status.is_server_error() {
+                return Ok(abandon(conn)?);
+            }
+            let answer = Answer {
+                request_hash: &hash,
+                status: code,
+                headers: serde_json::Value::Object(kept),
+                body: &stored_bytes,
+            };
+            if status.is_client_error() {
+                Ok(record_refusal(conn, &subject, &key, answer)?)
+            } else {
+                Ok(commit(conn, &subject, &key, answer)?)
+            }
+        })
+        .await;
     match ended {
-        Ok(()) => Ok(ServiceResponse::new(
-            http_req,
-            head.set_body(BoxBody::new(bytes)),
-        )),
-        // A server error's rollback failing changes nothing for the client.
-        Err(e) if status.is_server_error() => {
-            tracing::warn!(error = %e, "could not roll back a keyed request");
-            Ok(ServiceResponse::new(
-                http_req,
-                head.set_body(BoxBody::new(bytes)),
-            ))
-        }
-        Err(e) => {
+        Err(e) if !status.is_server_error() => {
             tracing::error!(error = %e, "could not commit a keyed request");
             Ok(answer_error(
                 http_req,
@@ -234,6 +215,16 @@ async fn run_keyed(
                      retry it with the same Idempotency-Key"
                         .to_owned(),
                 ),
+            ))
+        }
+        ended => {
+            // A server error's rollback failing changes nothing for the client.
+            if let Err(e) = ended {
+                tracing::warn!(error = %e, "could not roll back a keyed request");
+            }
+            Ok(ServiceResponse::new(
+                http_req,
+                head.set_body(BoxBody::new(bytes)),
             ))
         }
     }

@@ -91,15 +91,15 @@ impl AppState {
     /// Runs `work` on the database queue with one connection: resolves the
     /// caller to an active user first, then hands both to `work`. Sync Diesel
     /// never runs on the event loop, and a request checks out one connection.
-    pub async fn run<T, F>(&self, caller: Caller, work: F) -> Result<T, ApiError>
+    pub async fn run<T, F>(&self, mut caller: Caller, work: F) -> Result<T, ApiError>
     where
         F: FnOnce(&mut PgConnection, &Actor) -> Result<T, ApiError> + Send + 'static,
         T: Send + 'static,
     {
         let cache = self.actors.clone();
-        let (kind, pinned) = (caller.kind, caller.pinned.clone());
+        let pinned = caller.pinned.take();
         self.queue
-            .run_on(kind, pinned.as_ref(), move |conn| {
+            .run_on(caller.kind, pinned.as_ref(), move |conn| {
                 let actor = match caller.cached {
                     Some(a) => a,
                     None => {

@@ -201,10 +201,9 @@ pub enum Visibility {
 /// or `OPP123` (any case); `None` for anything else.
 pub fn parse_reference(q: &str) -> Option<i64> {
     let q = q.trim();
-    let prefix = q.get(..3).filter(|p| p.eq_ignore_ascii_case("opp"))?;
-    let digits = q[prefix.len()..]
-        .strip_prefix('-')
-        .unwrap_or(&q[prefix.len()..]);
+    q.get(..3).filter(|p| p.eq_ignore_ascii_case("opp"))?;
+    let rest = &q[3..];
+    let digits = rest.strip_prefix('-').unwrap_or(rest);
     if digits.is_empty() || digits.len() > 18 || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
@@ -351,6 +350,7 @@ pub fn decide_create(actor: &Actor, req: &CreateRequest) -> Result<Creation, Dom
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+    use crate::actor::tests::{distributor_admin, reseller_admin, vendor};
 
     #[test]
     fn a_search_term_names_a_reference_in_any_of_its_spellings() {
@@ -375,7 +375,6 @@ pub(crate) mod tests {
         }
         assert_eq!(parse_reference(&reference(42)), Some(42));
     }
-    use crate::actor::tests::{distributor_admin, reseller_admin, vendor};
 
     #[test]
     fn references_read_as_format_writes_them() {

@@ -11,6 +11,27 @@ use crate::stored::{Key, Text};
 
 use crate::schema::{notes, opportunity_changes, opportunity_events, progress_entries};
 
+/// Where the previous timeline page ended.
+pub type TimelineAfter = (DateTime<Utc>, Uuid);
+
+/// `$q`, a boxed query on `$table`, continued after `$after` newest first,
+/// at most `$limit` rows: the timeline's one keyset, shared by every kind
+/// of item in it.
+macro_rules! newest_first {
+    ($q:expr, $table:ident, $after:expr, $limit:expr) => {{
+        let mut q = $q;
+        if let Some((t, id)) = $after {
+            q = q.filter(
+                $table::created_at
+                    .lt(t)
+                    .or($table::created_at.eq(t).and($table::id.lt(id))),
+            );
+        }
+        q.order(($table::created_at.desc(), $table::id.desc()))
+            .limit($limit)
+    }};
+}
+
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = progress_entries, check_for_backend(diesel::pg::Pg))]
 pub struct ProgressEntry {
@@ -102,29 +123,43 @@ pub struct Event {
 
 /// One change to an opportunity's description (field history): its fields'
 /// old and new values as recorded, `[{"field", "old", "new"}]`.
-#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = opportunity_changes, check_for_backend(diesel::pg::Pg))]
 pub struct FieldChanges {
     pub id: Uuid,
-    #[diesel(deserialize_as = Uuid, serialize_as = Uuid)]
+    #[diesel(deserialize_as = Uuid)]
     pub opportunity_id: OpportunityId,
-    #[diesel(deserialize_as = Key<Option<UserId>>, serialize_as = Key<Option<UserId>>)]
+    #[diesel(deserialize_as = Key<Option<UserId>>)]
     pub actor_user_id: Option<UserId>,
-    #[diesel(deserialize_as = Key<Option<OrgId>>, serialize_as = Key<Option<OrgId>>)]
+    #[diesel(deserialize_as = Key<Option<OrgId>>)]
     pub actor_org_id: Option<OrgId>,
     /// The opportunity's status when the change was made.
-    #[diesel(deserialize_as = Text<Status>, serialize_as = Text<Status>)]
+    #[diesel(deserialize_as = Text<Status>)]
     pub status: Status,
     pub changes: serde_json::Value,
     /// The transaction's time, as the opportunity's `updated_at`.
-    #[diesel(skip_insertion)]
     pub created_at: DateTime<Utc>,
 }
 
+#[derive(Debug, Insertable)]
+#[diesel(table_name = opportunity_changes)]
+pub struct NewFieldChanges {
+    pub id: Uuid,
+    #[diesel(serialize_as = Uuid)]
+    pub opportunity_id: OpportunityId,
+    #[diesel(serialize_as = Key<Option<UserId>>)]
+    pub actor_user_id: Option<UserId>,
+    #[diesel(serialize_as = Key<Option<OrgId>>)]
+    pub actor_org_id: Option<OrgId>,
+    #[diesel(serialize_as = Text<Status>)]
+    pub status: Status,
+    pub changes: serde_json::Value,
+}
+
 impl FieldChanges {
-    pub fn insert(conn: &mut PgConnection, row: FieldChanges) -> QueryResult<()> {
+    pub fn insert(conn: &mut PgConnection, new: NewFieldChanges) -> QueryResult<()> {
         diesel::insert_into(opportunity_changes::table)
-            .values(row)
+            .values(new)
             .execute(conn)
             .map(|_| ())
     }
@@ -145,26 +180,9 @@ impl FieldChanges {
         if !with_drafts {
             q = q.filter(opportunity_changes::status.ne(Status::Draft.as_str()));
         }
-        if let Some((t, id)) = after {
-            q = q.filter(
-                opportunity_changes::created_at
-                    .lt(t)
-                    .or(opportunity_changes::created_at
-                        .eq(t)
-                        .and(opportunity_changes::id.lt(id))),
-            );
-        }
-        q.order((
-            opportunity_changes::created_at.desc(),
-            opportunity_changes::id.desc(),
-        ))
-        .limit(limit)
-        .load(conn)
+        newest_first!(q, opportunity_changes, after, limit).load(conn)
     }
 }
-
-/// Where the previous timeline page ended.
-pub type TimelineAfter = (DateTime<Utc>, Uuid);
 
 impl ProgressEntry {
     pub fn insert(conn: &mut PgConnection, new: NewProgress) -> QueryResult<ProgressEntry> {
@@ -181,25 +199,11 @@ impl ProgressEntry {
         after: Option<TimelineAfter>,
         limit: i64,
     ) -> QueryResult<Vec<ProgressEntry>> {
-        let mut q = progress_entries::table
+        let q = progress_entries::table
             .filter(progress_entries::opportunity_id.eq(opportunity.0))
             .select(ProgressEntry::as_select())
             .into_boxed();
-        if let Some((t, id)) = after {
-            q = q.filter(
-                progress_entries::created_at
-                    .lt(t)
-                    .or(progress_entries::created_at
-                        .eq(t)
-                        .and(progress_entries::id.lt(id))),
-            );
-        }
-        q.order((
-            progress_entries::created_at.desc(),
-            progress_entries::id.desc(),
-        ))
-        .limit(limit)
-        .load(conn)
+        newest_first!(q, progress_entries, after, limit).load(conn)
     }
 }
 
@@ -227,16 +231,7 @@ impl Note {
         if let Some(org) = reader_org {
             q = q.filter(notes::internal.eq(false).or(notes::author_org_id.eq(org.0)));
         }
-        if let Some((t, id)) = after {
-            q = q.filter(
-                notes::created_at
-                    .lt(t)
-                    .or(notes::created_at.eq(t).and(notes::id.lt(id))),
-            );
-        }
-        q.order((notes::created_at.desc(), notes::id.desc()))
-            .limit(limit)
-            .load(conn)
+        newest_first!(q, notes, after, limit).load(conn)
     }
 }
 
@@ -264,21 +259,7 @@ impl Event {
                         .eq_any(orgs.iter().map(|o| o.0).collect::<Vec<_>>())),
             );
         }
-        if let Some((t, id)) = after {
-            q = q.filter(
-                opportunity_events::created_at
-                    .lt(t)
-                    .or(opportunity_events::created_at
-                        .eq(t)
-                        .and(opportunity_events::id.lt(id))),
-            );
-        }
-        q.order((
-            opportunity_events::created_at.desc(),
-            opportunity_events::id.desc(),
-        ))
-        .limit(limit)
-        .load(conn)
+        newest_first!(q, opportunity_events, after, limit).load(conn)
     }
 }
 

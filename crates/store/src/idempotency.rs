@@ -146,7 +146,7 @@ pub fn abandon(conn: &mut PgConnection) -> QueryResult<()> {
 /// work had begun (a failed statement may even have aborted the
 /// transaction). A concurrent retry that performed the request meanwhile
 /// keeps its own answer.
-pub fn refuse(
+pub fn record_refusal(
     conn: &mut PgConnection,
     subject: &str,
     key: &str,

@@ -18,6 +18,7 @@ use crate::pagination::{
 };
 use crate::routes::created;
 use crate::service::activity::{self, NewProgressCommand, TimelineItem};
+use crate::service::history;
 use crate::state::AppState;
 
 /// One progress report: append-only, never changed or deleted.
@@ -236,13 +237,13 @@ impl TimelineItemDto {
 }
 
 /// Changes as the service showed them to the reader.
-fn field_changes(seen: Vec<serde_json::Value>) -> Vec<FieldChangeDto> {
+fn field_changes(seen: Vec<history::Seen>) -> Vec<FieldChangeDto> {
     seen.into_iter()
-        .map(|mut v| FieldChangeDto {
-            field: v["field"].as_str().unwrap_or_default().to_owned(),
-            old: v["old"].take(),
-            new: v["new"].take(),
-            withheld: v["withheld"].as_bool().unwrap_or(false),
+        .map(|c| FieldChangeDto {
+            field: c.field,
+            old: c.old,
+            new: c.new,
+            withheld: c.withheld,
         })
         .collect()
 }

@@ -1,9 +1,9 @@
 //! `/opportunities`: create, read, list and edit sales opportunities.
 
-use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, get, patch, post, web};
 use std::mem::take;
 
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, get, patch, post, web};
 use bigdecimal::BigDecimal;
 use chrono::{DateTime, NaiveDate, Utc};
 use prm_domain::FieldError;
@@ -383,12 +383,9 @@ opportunity_bodies! {
 }
 
 impl ContactInput {
-    /// The contact into a description's columns.
-    fn write_to(self, d: &mut Details) {
-        d.contact_name = Some(self.name);
-        d.contact_email = self.email;
-        d.contact_phone = self.phone;
-        d.contact_title = self.title;
+    /// The contact's columns: name, e-mail, phone and title.
+    fn columns(self) -> [Option<String>; 4] {
+        [Some(self.name), self.email, self.phone, self.title]
     }
 }
 
@@ -397,7 +394,12 @@ impl CreateOpportunity {
     pub fn command(mut self, mut input_errors: Vec<FieldError>) -> service::NewOpportunityCommand {
         let mut details = self.take_details();
         if let Some(contact) = self.contact {
-            contact.write_to(&mut details);
+            [
+                details.contact_name,
+                details.contact_email,
+                details.contact_phone,
+                details.contact_title,
+            ] = contact.columns();
         }
         details.set_estimated_money(money_in(
             self.estimated_revenue.as_ref(),
@@ -416,12 +418,12 @@ impl UpdateOpportunity {
     fn command(mut self) -> Result<DetailsEdit, ApiError> {
         let mut edit = self.take_edit();
         if let Some(contact) = self.contact {
-            let mut d = Details::default();
-            contact.write_to(&mut d);
-            edit.contact_name = Some(d.contact_name);
-            edit.contact_email = Some(d.contact_email);
-            edit.contact_phone = Some(d.contact_phone);
-            edit.contact_title = Some(d.contact_title);
+            [
+                edit.contact_name,
+                edit.contact_email,
+                edit.contact_phone,
+                edit.contact_title,
+            ] = contact.columns().map(Some);
         }
         if let Some(money) = self.estimated_revenue {
             edit.set_estimated_money(money.map(|m| m.parse("estimated_revenue")).transpose()?);

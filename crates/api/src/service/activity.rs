@@ -139,9 +139,9 @@ pub enum TimelineItem {
     Note(Note),
     Progress(ProgressEntry),
     /// A status change, with what else its action changed.
-    StatusChange(Event, Vec<serde_json::Value>),
+    StatusChange(Event, Vec<history::Seen>),
     /// A change to the description, its fields as the reader sees them.
-    Change(FieldChanges, Vec<serde_json::Value>),
+    Change(FieldChanges, Vec<history::Seen>),
 }
 
 impl TimelineItem {
@@ -179,28 +179,15 @@ pub fn timeline(
             .into_iter()
             .map(TimelineItem::Progress),
     );
-    items.extend(
-        Event::page(conn, id, scope.as_deref(), after, fetch)?
-            .into_iter()
-            .map(|e| {
-                let seen = history::as_seen(listed(&e.changes), true);
-                TimelineItem::StatusChange(e, seen)
-            }),
-    );
-    items.extend(
-        FieldChanges::page(conn, id, actor.is_vendor(), after, fetch)?
-            .into_iter()
-            .map(|c| {
-                let seen = history::as_seen(listed(&c.changes), contact_visible);
-                TimelineItem::Change(c, seen)
-            }),
-    );
+    for e in Event::page(conn, id, scope.as_deref(), after, fetch)? {
+        let seen = history::as_seen(&history::recorded(&e.changes)?, true);
+        items.push(TimelineItem::StatusChange(e, seen));
+    }
+    for c in FieldChanges::page(conn, id, actor.is_vendor(), after, fetch)? {
+        let seen = history::as_seen(&history::recorded(&c.changes)?, contact_visible);
+        items.push(TimelineItem::Change(c, seen));
+    }
     items.sort_by_key(|i| std::cmp::Reverse(i.key()));
     items.truncate(usize::try_from(fetch).unwrap_or(usize::MAX));
     Ok(items)
-}
-
-/// A stored list of changes (always a JSON array, as the database checks).
-fn listed(changes: &serde_json::Value) -> &[serde_json::Value] {
-    changes.as_array().map_or(&[], Vec::as_slice)
 }

@@ -9,15 +9,34 @@ use prm_domain::ids::OpportunityId;
 use prm_domain::opportunity::{CONTACT_DETAIL_FIELDS, OpportunityFacts};
 use prm_domain::values::{CurrencyCode, Money};
 use prm_store::PgConnection;
-use prm_store::activity::FieldChanges;
+use prm_store::activity::{FieldChanges, NewFieldChanges};
 use prm_store::opportunities::{Details, Opportunity, StateChanges};
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::error::ApiError;
 
+/// One field's change as recorded: the field as the API names it, its old
+/// and new value.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Change {
+    pub field: String,
+    pub old: Value,
+    pub new: Value,
+}
+
+/// A change as one reader sees it: with no values where it may not see them.
+#[derive(Debug, Clone, Serialize)]
+pub struct Seen {
+    pub field: String,
+    pub old: Value,
+    pub new: Value,
+    pub withheld: bool,
+}
+
 /// Records what changed from `before` to `after`, if anything, and returns
-/// the changes as recorded (`[{"field", "old", "new"}]`, empty when none).
+/// the changes (none when nothing changed).
 pub fn record(
     conn: &mut PgConnection,
     actor: &Actor,
@@ -25,29 +44,39 @@ pub fn record(
     facts: &OpportunityFacts,
     before: &Details,
     after: &Details,
-) -> Result<Vec<Value>, ApiError> {
+) -> Result<Vec<Change>, ApiError> {
     let changes = changes(before, after);
     if !changes.is_empty() {
         FieldChanges::insert(
             conn,
-            FieldChanges {
+            NewFieldChanges {
                 id: Uuid::now_v7(),
                 opportunity_id: id,
                 actor_user_id: Some(actor.user_id),
                 actor_org_id: Some(actor.org_id),
                 status: facts.status,
-                changes: Value::Array(changes.clone()),
-                created_at: chrono::Utc::now(),
+                changes: stored(&changes),
             },
         )?;
     }
     Ok(changes)
 }
 
+/// Changes as they are stored: a JSON array of `{field, old, new}`.
+pub fn stored(changes: &[Change]) -> Value {
+    json!(changes)
+}
+
+/// Stored changes read back.
+pub fn recorded(changes: &Value) -> Result<Vec<Change>, ApiError> {
+    Vec::<Change>::deserialize(changes)
+        .map_err(|e| ApiError::Internal(format!("stored field changes: {e}")))
+}
+
 /// The fields that differ, as the API names them: `contact.email` for the
 /// contact's, and the estimated revenue as one money value (amount and
 /// currency together, as a request gives it).
-pub fn changes(before: &Details, after: &Details) -> Vec<Value> {
+fn changes(before: &Details, after: &Details) -> Vec<Change> {
     let mut out = Vec::new();
     let mut money_done = false;
     for (column, old, new) in before.changes(after) {
@@ -67,8 +96,12 @@ pub fn changes(before: &Details, after: &Details) -> Vec<Value> {
     out
 }
 
-fn entry(field: &str, old: Value, new: Value) -> Value {
-    json!({"field": field, "old": old, "new": new})
+fn entry(field: &str, old: Value, new: Value) -> Change {
+    Change {
+        field: field.to_owned(),
+        old,
+        new,
+    }
 }
 
 fn money(d: &Details) -> Value {
@@ -89,7 +122,7 @@ fn money_of(amount: Option<&BigDecimal>, currency: Option<CurrencyCode>) -> Valu
 /// What an action changes beside the status, from the row before it and
 /// the changes it writes: the deadlines, the extension count and the close
 /// fields (who holds the opportunity is the status change itself).
-pub fn side_effects(before: &Opportunity, c: &StateChanges) -> Vec<Value> {
+pub fn side_effects(before: &Opportunity, c: &StateChanges) -> Vec<Change> {
     let mut out = Vec::new();
     let mut field = |name: &str, old: Value, new: Option<Value>| {
         if let Some(new) = new
@@ -129,17 +162,19 @@ pub fn side_effects(before: &Opportunity, c: &StateChanges) -> Vec<Value> {
     out
 }
 
-/// Recorded changes as a reader sees them: each with `withheld`, and the
-/// contact details the reader may not see with no values.
-pub fn as_seen(changes: &[Value], contact_visible: bool) -> Vec<Value> {
+/// Changes as a reader sees them: the contact details it may not see
+/// withheld, with no values.
+pub fn as_seen(changes: &[Change], contact_visible: bool) -> Vec<Seen> {
     changes
         .iter()
         .map(|c| {
-            let field = c["field"].as_str().unwrap_or_default();
-            if !contact_visible && CONTACT_DETAIL_FIELDS.contains(&field) {
-                json!({"field": field, "old": null, "new": null, "withheld": true})
-            } else {
-                json!({"field": field, "old": c["old"], "new": c["new"], "withheld": false})
+            let withheld = !contact_visible && CONTACT_DETAIL_FIELDS.contains(&c.field.as_str());
+            let value = |v: &Value| if withheld { Value::Null } else { v.clone() };
+            Seen {
+                field: c.field.clone(),
+                old: value(&c.old),
+                new: value(&c.new),
+                withheld,
             }
         })
         .collect()

@@ -22,7 +22,7 @@ use prm_store::orgs::Org;
 use prm_store::policies::PolicyRow;
 use prm_store::users::User;
 use prm_store::{PgConnection, deals};
-use serde_json::{Value, json};
+use serde_json::json;
 use uuid::Uuid;
 
 use crate::error::ApiError;
@@ -82,7 +82,7 @@ fn apply(
     by: By<'_>,
     locked: &Locked,
     command: &Command,
-) -> Result<(Outcome, Vec<Value>), ApiError> {
+) -> Result<(Outcome, Vec<history::Change>), ApiError> {
     let Locked {
         view,
         before,
@@ -162,7 +162,7 @@ fn apply(
             from_status: Some(before.status),
             to_status: outcome.to,
             reason: outcome.reason.as_deref(),
-            changes: Value::Array(side_effects.clone()),
+            changes: history::stored(&side_effects),
         },
     )?;
     Ok((outcome, side_effects))

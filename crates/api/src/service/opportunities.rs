@@ -226,7 +226,7 @@ pub fn create(
             from_status: None,
             to_status: row.status,
             reason: None,
-            changes: json!([]),
+            changes: super::history::stored(&[]),
         },
     )?;
     changed(
