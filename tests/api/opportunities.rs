@@ -501,13 +501,21 @@ async fn positional_view_reader_agrees_with_diesels_reader() {
            closed_at = TIMESTAMPTZ '2031-03-04 05:06:07.891+00', version = 9,
            auto_assignments = 3, updated_at = TIMESTAMPTZ '2031-03-04 05:06:08+00'
          WHERE id = '{id}';
-         INSERT INTO opportunity_collaborators (opportunity_id, org_id) VALUES ('{id}', '{dist}')",
+         INSERT INTO opportunity_collaborators (opportunity_id, org_id) VALUES ('{id}', '{dist}');
+         INSERT INTO external_refs (org_id, kind, resource_id, external_ref)
+           VALUES ('{res}', 'opportunity', '{id}', 'ext-1'), ('{dist}', 'opportunity', '{id}', 'ext-2')",
         res = w.res.id,
         dist = w.dist.id,
     ));
     let uuid: uuid::Uuid = id.parse().unwrap();
     let mut conn = w.app.db.conn();
-    let by_position = find_view(&mut conn, uuid.into()).unwrap().unwrap();
+    let by_position = find_view(
+        &mut conn,
+        uuid.into(),
+        Some(w.res.id.parse::<uuid::Uuid>().unwrap().into()),
+    )
+    .unwrap()
+    .unwrap();
     let (row, customer_name, collaborator_ids): (Opportunity, String, Vec<uuid::Uuid>) =
         opportunities::table
             .inner_join(customers::table)
@@ -531,6 +539,9 @@ async fn positional_view_reader_agrees_with_diesels_reader() {
     assert_eq!(by_position.collaborator_ids.len(), 1);
     assert_eq!(by_position.row.extension_count, 2);
     assert_eq!(by_position.row.auto_assignments, 3);
+    assert_eq!(by_position.external_ref.as_deref(), Some("ext-1"));
+    let unread = find_view(&mut conn, uuid.into(), None).unwrap().unwrap();
+    assert_eq!(unread.external_ref, None);
 }
 
 #[actix_web::test]

@@ -394,6 +394,16 @@ impl TestApp {
         .await
     }
 
+    pub async fn put(&self, path: &str, token: &str, body: &Value) -> Resp {
+        self.send(
+            self.client
+                .put(self.url(path))
+                .bearer_auth(token)
+                .json(body),
+        )
+        .await
+    }
+
     pub async fn patch(&self, path: &str, token: &str, body: &Value) -> Resp {
         self.send(
             self.client

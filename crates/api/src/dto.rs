@@ -247,6 +247,12 @@ pub fn valid_email(s: &str) -> Result<(), ValidationError> {
         .map_err(|e| invalid("email", e))
 }
 
+pub fn valid_external_ref(s: &str) -> Result<(), ValidationError> {
+    s.parse::<prm_domain::external_ref::ExternalRef>()
+        .map(|_| ())
+        .map_err(|e| invalid("external_ref", e))
+}
+
 pub fn not_blank(s: &str) -> Result<(), ValidationError> {
     if s.trim().is_empty() {
         Err(invalid("blank", "must not be blank"))

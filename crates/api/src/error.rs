@@ -50,6 +50,10 @@ pub struct Problem {
     /// For `version_mismatch`: the resource's current version.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub current_version: Option<i32>,
+    /// For a duplicate (`external_ref_exists`): the id of what already
+    /// exists.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub existing_id: Option<uuid::Uuid>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -64,6 +68,12 @@ pub enum ApiError {
     NotFound,
     #[error("{detail}")]
     Conflict { code: &'static str, detail: String },
+    #[error("{detail}")]
+    Duplicate {
+        code: &'static str,
+        detail: String,
+        existing_id: uuid::Uuid,
+    },
     #[error("cannot {action}: the opportunity is {status}")]
     InvalidTransition {
         status: String,
@@ -94,7 +104,8 @@ impl ApiError {
             ApiError::BadRequest { code, .. }
             | ApiError::Unauthorized { code, .. }
             | ApiError::Forbidden { code, .. }
-            | ApiError::Conflict { code, .. } => code,
+            | ApiError::Conflict { code, .. }
+            | ApiError::Duplicate { code, .. } => code,
             ApiError::NotFound => "not_found",
             ApiError::InvalidTransition { .. } => "invalid_transition",
             ApiError::VersionMismatch { .. } => "version_mismatch",
@@ -139,6 +150,7 @@ impl ApiError {
                 p.allowed_actions = Some(allowed.clone());
             }
             ApiError::VersionMismatch { current } => p.current_version = Some(*current),
+            ApiError::Duplicate { existing_id, .. } => p.existing_id = Some(*existing_id),
             _ => {}
         }
         p
@@ -157,6 +169,7 @@ pub fn problem(status: StatusCode, code: &str, detail: impl Into<String>) -> Pro
         current_status: None,
         allowed_actions: None,
         current_version: None,
+        existing_id: None,
     }
 }
 
@@ -175,7 +188,9 @@ impl ResponseError for ApiError {
             ApiError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
             ApiError::NotFound => StatusCode::NOT_FOUND,
-            ApiError::Conflict { .. } | ApiError::InvalidTransition { .. } => StatusCode::CONFLICT,
+            ApiError::Conflict { .. }
+            | ApiError::Duplicate { .. }
+            | ApiError::InvalidTransition { .. } => StatusCode::CONFLICT,
             ApiError::VersionMismatch { .. } => StatusCode::PRECONDITION_FAILED,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -233,6 +248,15 @@ impl From<DomainError> for ApiError {
                 allowed,
             },
             DomainError::Conflict { code, detail } => ApiError::Conflict { code, detail },
+            DomainError::Duplicate {
+                code,
+                detail,
+                existing_id,
+            } => ApiError::Duplicate {
+                code,
+                detail,
+                existing_id,
+            },
             DomainError::Invalid(fields) => ApiError::Validation(fields),
         }
     }

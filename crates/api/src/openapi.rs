@@ -161,13 +161,13 @@ pub fn finalize(mut api: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
         let is_api = path.starts_with("/api/v1");
         let has_path_params = path.contains('{');
         let ops = [
-            (&mut item.get, false),
-            (&mut item.post, false),
-            (&mut item.put, true),
-            (&mut item.patch, true),
-            (&mut item.delete, false),
+            &mut item.get,
+            &mut item.post,
+            &mut item.put,
+            &mut item.patch,
+            &mut item.delete,
         ];
-        for (op, is_update) in ops {
+        for op in ops {
             let Some(op) = op.as_mut() else { continue };
             if is_api {
                 op.security = Some(vec![SecurityRequirement::new(
@@ -198,7 +198,7 @@ pub fn finalize(mut api: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
                 .parameters
                 .as_ref()
                 .is_some_and(|ps| ps.iter().any(|p| p.name == "If-Match"));
-            if is_update || has_if_match {
+            if has_if_match {
                 add(op, "412");
             }
             add(op, "500");

@@ -307,6 +307,7 @@ fn body(
     };
     details.set_estimated_money(Some(eur(amount)?));
     Ok(NewOpportunityCommand {
+        external_ref: None,
         customer_id: customer,
         details,
         input_errors: Vec::new(),

@@ -45,6 +45,13 @@ pub enum DomainError {
     /// A state conflict other than a transition, e.g. a customer already held (409).
     #[error("{detail}")]
     Conflict { code: &'static str, detail: String },
+    /// Something that must be unique already exists; its id is named (409).
+    #[error("{detail}")]
+    Duplicate {
+        code: &'static str,
+        detail: String,
+        existing_id: uuid::Uuid,
+    },
     /// Input that breaks a rule; every failing field is listed (422).
     #[error("validation failed")]
     Invalid(Vec<FieldError>),

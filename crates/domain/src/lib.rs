@@ -9,6 +9,7 @@ pub mod customer;
 pub mod deal;
 pub mod error;
 pub mod events;
+pub mod external_ref;
 pub mod ids;
 pub mod kind;
 pub mod lifecycle;

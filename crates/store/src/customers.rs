@@ -4,6 +4,7 @@ use crate::stored::Text;
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use prm_domain::customer::Registration;
+use prm_domain::external_ref::{ExternalRef, RefKind};
 use prm_domain::ids::{CustomerId, OrgId, UserId};
 use uuid::Uuid;
 
@@ -68,16 +69,25 @@ impl Customer {
             .optional()
     }
 
-    /// A page of customers in id order; `orgs` restricts to those orgs' customers.
+    /// A page of customers in id order; `orgs` restricts to those orgs'
+    /// customers, `named` to the one an org's external reference names.
     pub fn list(
         conn: &mut PgConnection,
         orgs: Option<&[Uuid]>,
+        named: Option<(OrgId, &ExternalRef)>,
         after: Option<Uuid>,
         limit: i64,
     ) -> QueryResult<Vec<Customer>> {
         let mut q = customers::table.select(Customer::as_select()).into_boxed();
         if let Some(orgs) = orgs {
             q = q.filter(customers::org_id.eq_any(orgs.to_vec()));
+        }
+        if let Some((org, r)) = named {
+            q = q.filter(customers::id.eq_any(crate::external_refs::named_by(
+                org,
+                RefKind::Customer,
+                r,
+            )));
         }
         if let Some(after) = after {
             q = q.filter(customers::id.gt(after));

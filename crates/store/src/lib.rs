@@ -10,6 +10,7 @@ pub mod customers;
 pub mod dashboard;
 pub mod deals;
 pub mod error;
+pub mod external_refs;
 pub mod idempotency;
 pub mod listing;
 pub mod marketing;

@@ -10,9 +10,12 @@ use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::query_builder::{AstPass, QueryFragment, QueryId};
 use diesel::sql_types::{Bool, Date, Numeric};
+use prm_domain::external_ref::{ExternalRef, RefKind};
+use prm_domain::ids::OrgId;
 use prm_domain::opportunity::{Status, Visibility};
 use uuid::Uuid;
 
+use crate::external_refs;
 use crate::opportunities::{OpportunityView, joined_view_columns};
 use crate::prepared::prepared;
 use crate::schema::{customers, opportunities, opportunity_collaborators};
@@ -52,6 +55,8 @@ pub struct Filter {
     pub closed_since: Option<DateTime<Utc>>,
     pub marketing_task_id: Option<Uuid>,
     pub expires_before: Option<NaiveDate>,
+    /// The caller's org's own reference (`external_ref`).
+    pub external_ref: Option<ExternalRef>,
 }
 
 /// Sort orders; every one ends with the id so the order is total.
@@ -239,6 +244,16 @@ fn predicate<'a>(visibility: &Visibility, me: Me, f: &Filter) -> Pred<'a> {
             matches = Box::new(matches.or(opportunities::reference_no.eq(n)));
         }
         p = and(p, matches);
+    }
+    if let Some(r) = &f.external_ref {
+        p = and(
+            p,
+            Box::new(opportunities::id.eq_any(external_refs::named_by(
+                OrgId(me.org),
+                RefKind::Opportunity,
+                r,
+            ))),
+        );
     }
     if let Some(t) = f.updated_since {
         p = and(p, Box::new(opportunities::updated_at.ge(t)));
@@ -445,13 +460,13 @@ pub fn list(
         opportunities::table
             .inner_join(customers::table)
             .filter(AnyOf(opportunities::id, ids))
-            .select(joined_view_columns())
+            .select(joined_view_columns(Some(OrgId(me.org))))
             .into_boxed()
     } else {
         opportunities::table
             .inner_join(customers::table)
             .filter(OnJoin(p))
-            .select(joined_view_columns())
+            .select(joined_view_columns(Some(OrgId(me.org))))
             .into_boxed()
     };
     let q = ordered!(q, sort);

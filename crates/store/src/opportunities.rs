@@ -13,6 +13,7 @@ use prm_domain::opportunity::{OpportunityFacts, Origin, Phase, Status};
 use prm_domain::values::{CurrencyCode, Money};
 use uuid::Uuid;
 
+use crate::external_refs::OpportunityRefOf;
 use crate::schema::{customers, opportunities, opportunity_collaborators, opportunity_events};
 use crate::stored::{Key, Text};
 
@@ -238,6 +239,9 @@ pub struct OpportunityView {
     pub live_registration: bool,
     /// The policy's extension limit, read in the same statement.
     pub max_extensions: i32,
+    /// The reader's org's own reference to it (`external_ref`), when the
+    /// view was read for a reader.
+    pub external_ref: Option<String>,
 }
 
 /// Constant SQL in a select list: a correlated sub-select on the
@@ -301,9 +305,11 @@ pub type ViewSelection = ViewColumns<(
     opportunities::collaborator_ids,
     LiveRegistration,
     MaxExtensions,
+    OpportunityRefOf,
 )>;
 
-/// The selection of a locked [`OpportunityView`].
+/// The selection of a locked [`OpportunityView`], read for no one: the
+/// decisions made on it need no reader's reference.
 pub fn view_columns() -> ViewSelection {
     ViewColumns((
         Opportunity::as_select(),
@@ -312,6 +318,7 @@ pub fn view_columns() -> ViewSelection {
         opportunities::collaborator_ids,
         LiveRegistration,
         MaxExtensions,
+        OpportunityRefOf(Uuid::nil()),
     ))
 }
 
@@ -325,11 +332,12 @@ pub type JoinedSelection = ViewColumns<(
     opportunities::collaborator_ids,
     LiveRegistration,
     MaxExtensions,
+    OpportunityRefOf,
 )>;
 
 /// The selection of an [`OpportunityView`] over opportunities joined with
-/// their customers.
-pub fn joined_view_columns() -> JoinedSelection {
+/// their customers, with `reader`'s own reference to each.
+pub fn joined_view_columns(reader: Option<OrgId>) -> JoinedSelection {
     ViewColumns((
         Opportunity::as_select(),
         customers::name,
@@ -337,6 +345,7 @@ pub fn joined_view_columns() -> JoinedSelection {
         opportunities::collaborator_ids,
         LiveRegistration,
         MaxExtensions,
+        OpportunityRefOf(reader.map_or(Uuid::nil(), |o| o.0)),
     ))
 }
 
@@ -391,6 +400,7 @@ impl FromSqlRow<ViewRow, Pg> for OpportunityView {
                 .collect(),
             live_registration: c.value::<st::Bool, _>()?,
             max_extensions: c.value::<st::Integer, _>()?,
+            external_ref: c.value::<st::Nullable<st::Text>, _>()?,
         })
     }
 }
@@ -565,15 +575,17 @@ pub fn remove_collaborator(
     .map(|n| n > 0)
 }
 
-/// One opportunity with its customer name and collaborators, in one statement.
+/// One opportunity with its customer name and collaborators, and
+/// `reader`'s own reference to it, in one statement.
 pub fn find_view(
     conn: &mut PgConnection,
     id: OpportunityId,
+    reader: Option<OrgId>,
 ) -> QueryResult<Option<OpportunityView>> {
     opportunities::table
         .inner_join(customers::table)
         .filter(opportunities::id.eq(id.0))
-        .select(joined_view_columns())
+        .select(joined_view_columns(reader))
         .first(conn)
         .optional()
 }

@@ -64,6 +64,16 @@ diesel::table! {
 }
 
 diesel::table! {
+    external_refs (org_id, kind, resource_id) {
+        org_id -> Uuid,
+        kind -> Text,
+        resource_id -> Uuid,
+        external_ref -> Text,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     idempotency_keys (subject, key) {
         subject -> Text,
         key -> Text,
@@ -290,6 +300,7 @@ diesel::joinable!(deal_registrations -> customers (customer_id));
 diesel::joinable!(deal_registrations -> opportunities (opportunity_id));
 diesel::joinable!(deal_registrations -> orgs (org_id));
 diesel::joinable!(events -> opportunities (opportunity_id));
+diesel::joinable!(external_refs -> orgs (org_id));
 diesel::joinable!(marketing_tasks -> users (created_by_user_id));
 diesel::joinable!(notes -> opportunities (opportunity_id));
 diesel::joinable!(notes -> orgs (author_org_id));
@@ -316,6 +327,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     customers,
     deal_registrations,
     events,
+    external_refs,
     idempotency_keys,
     marketing_tasks,
     notes,

@@ -1,29 +1,30 @@
 //! `/customers`: end-customer accounts held by orgs.
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, get, post, web};
+use actix_web::{HttpResponse, delete, get, post, put, web};
 use chrono::{DateTime, Utc};
 use prm_domain::customer as rules;
+use prm_domain::external_ref::ExternalRef;
 use prm_store::Connection;
-use prm_store::customers::Customer;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 use validator::Validate;
 
 use crate::auth::Caller;
-use crate::dto::{RegistrationDto, not_blank, valid_country};
+use crate::dto::{RegistrationDto, not_blank, valid_country, valid_external_ref};
 use crate::error::{ApiError, Problem};
 use crate::extract::{JsonBody, QueryParams};
 use crate::pagination::{Page, decode_cursor, fetch_size, into_page};
 use crate::routes::{created, single};
-use crate::service::customers;
+use crate::service::customers::{self, CustomerRead};
+use crate::service::external_refs;
 use crate::state::AppState;
 
 /// An end-customer account.
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(as = Customer, example = json!({"id": "0193a2c6-2222-7cc3-9d5e-5b3c2a1f0e9d", "org_id": "0193a2c4-7c1e-7cc3-9d5e-5b3c2a1f0e9d",
-    "name": "Fabrikam GmbH", "name_masked": false, "country": "DE", "industry": "retail", "tax_id": null,
+    "name": "Fabrikam GmbH", "name_masked": false, "external_ref": "001A000001XyZ12", "country": "DE", "industry": "retail", "tax_id": null,
     "web_domain": "fabrikam.example", "registration": "preregistered", "version": 1,
     "created_at": "2026-11-03T10:00:00Z", "updated_at": "2026-11-03T10:00:00Z"}))]
 pub struct CustomerDto {
@@ -37,6 +38,10 @@ pub struct CustomerDto {
     /// acts for (a distributor's reseller). Ask with `reveal=true` to see it;
     /// reveals are recorded.
     pub name_masked: bool,
+    /// The caller's org's own reference to it (its CRM's id), set on create
+    /// or with `PUT …/external-ref`; no other org sees it.
+    #[schema(example = "001A000001XyZ12", max_length = 200)]
+    pub external_ref: Option<String>,
     #[schema(example = "DE")]
     pub country: String,
     #[schema(example = "retail")]
@@ -51,13 +56,16 @@ pub struct CustomerDto {
 }
 
 impl CustomerDto {
-    pub fn from_row(c: Customer) -> Result<Self, ApiError> {
-        Self::shown(c, false)
-    }
-
-    /// With the name masked or not.
-    pub fn shown(c: Customer, masked: bool) -> Result<Self, ApiError> {
+    /// The customer as the caller meets it: its name masked or not, the
+    /// caller's org's own reference.
+    pub fn from_read(read: CustomerRead) -> Result<Self, ApiError> {
+        let CustomerRead {
+            customer: c,
+            masked,
+            external_ref,
+        } = read;
         Ok(Self {
+            external_ref,
             registration: c.registration.into(),
             id: c.id.into(),
             org_id: c.org_id.into(),
@@ -110,6 +118,12 @@ pub struct CreateCustomer {
     pub registration: Option<RegistrationDto>,
     /// The holding org; vendor only (partners hold their own customers).
     pub org_id: Option<Uuid>,
+    /// The caller's org's own reference (its CRM's id): unique per org among
+    /// customers; a second create with it is a 409 `external_ref_exists`
+    /// naming the first (`existing_id`).
+    #[validate(custom(function = "valid_external_ref"))]
+    #[schema(min_length = 1, max_length = 200, example = "001A000001XyZ12")]
+    pub external_ref: Option<String>,
 }
 
 /// Which of a distributor's customer lists to show.
@@ -138,6 +152,10 @@ pub struct CustomerListParams {
     pub scope: Option<CustomerScope>,
     /// Vendor users: only this org's customers.
     pub org_id: Option<Uuid>,
+    /// The one whose `external_ref` (the caller's org's own reference) is
+    /// exactly this.
+    #[param(min_length = 1, max_length = 200)]
+    pub external_ref: Option<String>,
     /// Show masked names in full; the reveal is recorded.
     pub reveal: Option<bool>,
 }
@@ -158,8 +176,10 @@ pub struct CustomerGetParams {
         (status = 201, description = "Created", body = CustomerDto,
          headers(("ETag" = String), ("Location" = String))),
         (status = 409, description = "The org already holds this customer \
-            (`duplicate_customer`), or another partner is its associated holder \
-            (`customer_already_associated`, naming the holder)",
+            (`duplicate_customer`), another partner is its associated holder \
+            (`customer_already_associated`, naming the holder), or the org's \
+            `external_ref` already names another customer (`external_ref_exists`, \
+            with `existing_id`)",
          body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -170,7 +190,9 @@ pub async fn create_customer(
     body: JsonBody<CreateCustomer>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.0;
+    let external_ref = parse_ref(body.external_ref.as_deref())?;
     let command = customers::NewCustomerCommand {
+        external_ref,
         org_id: body.org_id.map(Into::into),
         name: body.name,
         country: body.country,
@@ -184,7 +206,7 @@ pub async fn create_customer(
             conn.transaction(|conn| customers::create(conn, actor, command))
         })
         .await?;
-    let dto = CustomerDto::from_row(customer)?;
+    let dto = CustomerDto::from_read(customer)?;
     Ok(created(
         format!("/api/v1/customers/{}", dto.id),
         dto.version,
@@ -207,24 +229,25 @@ pub async fn list_customers(
         CustomerScope::Mine => customers::Scope::Mine,
         CustomerScope::Resellers => customers::Scope::Resellers,
     });
+    let external_ref = parse_ref(params.external_ref.as_deref())?;
+    let query = customers::CustomerQuery {
+        only: params.org_id.map(Into::into),
+        scope,
+        external_ref,
+        reveal: params.reveal.unwrap_or(false),
+        after,
+        fetch: fetch_size(params.limit),
+    };
     let rows = state
         .run(caller, move |conn, actor| {
-            customers::list(
-                conn,
-                actor,
-                params.org_id.map(Into::into),
-                scope,
-                params.reveal.unwrap_or(false),
-                after,
-                fetch_size(params.limit),
-            )
+            customers::list(conn, actor, &query)
         })
         .await?;
     let page = into_page(
         rows,
         params.limit,
-        |(c, _)| c.id.0,
-        |(c, m)| CustomerDto::shown(c, m),
+        |r| r.customer.id.0,
+        CustomerDto::from_read,
     )?;
     Ok(HttpResponse::Ok().json(page))
 }
@@ -249,6 +272,84 @@ pub async fn get_customer(
             customers::get(conn, actor, id, params.reveal.unwrap_or(false))
         })
         .await?;
-    let dto = CustomerDto::shown(customer.0, customer.1)?;
+    let dto = CustomerDto::from_read(customer)?;
+    Ok(single(StatusCode::OK, dto.version, &dto))
+}
+
+/// An optional external reference of a request, or its 422.
+pub fn parse_ref(text: Option<&str>) -> Result<Option<ExternalRef>, ApiError> {
+    text.map(str::parse)
+        .transpose()
+        .map_err(|e: String| ApiError::validation("external_ref", e))
+}
+
+/// The caller's org's own reference to a resource.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"external_ref": "001A000001XyZ12"}))]
+pub struct ExternalRefBody {
+    /// 1 to 200 characters, kept exactly (case matters), without control
+    /// characters or surrounding spaces; unique per org among resources of
+    /// the kind.
+    #[validate(custom(function = "valid_external_ref"))]
+    #[schema(min_length = 1, max_length = 200)]
+    pub external_ref: String,
+}
+
+/// Set the caller's org's own reference to a customer it can see (its CRM's
+/// id); it replaces the org's earlier one. Only the caller's org sees it.
+#[utoipa::path(
+    operation_id = "set_customer_external_ref",
+    tag = "customers",
+    params(("id" = Uuid, Path, description = "Customer id")),
+    request_body = ExternalRefBody,
+    responses(
+        (status = 200, body = CustomerDto, headers(("ETag" = String))),
+        (status = 409, description = "The org's reference already names another customer \
+            (`external_ref_exists`, with `existing_id`)",
+         body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[put("/customers/{id}/external-ref")]
+pub async fn set_external_ref(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<Uuid>,
+    body: JsonBody<ExternalRefBody>,
+) -> Result<HttpResponse, ApiError> {
+    let external_ref = parse_ref(Some(&body.0.external_ref))?;
+    change_external_ref(state, caller, id.into_inner(), external_ref).await
+}
+
+/// Remove the caller's org's own reference to a customer.
+#[utoipa::path(
+    operation_id = "remove_customer_external_ref",
+    tag = "customers",
+    params(("id" = Uuid, Path, description = "Customer id")),
+    responses((status = 200, body = CustomerDto, headers(("ETag" = String))))
+)]
+#[delete("/customers/{id}/external-ref")]
+pub async fn remove_external_ref(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    change_external_ref(state, caller, id.into_inner(), None).await
+}
+
+async fn change_external_ref(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: Uuid,
+    external_ref: Option<ExternalRef>,
+) -> Result<HttpResponse, ApiError> {
+    let read = state
+        .run(caller, move |conn, actor| {
+            conn.transaction(|conn| {
+                external_refs::set_on_customer(conn, actor, id.into(), external_ref)
+            })
+        })
+        .await?;
+    let dto = CustomerDto::from_read(read)?;
     Ok(single(StatusCode::OK, dto.version, &dto))
 }

@@ -3,10 +3,11 @@
 use std::mem::take;
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, get, patch, post, web};
+use actix_web::{HttpResponse, delete, get, patch, post, put, web};
 use bigdecimal::BigDecimal;
 use chrono::{DateTime, NaiveDate, Utc};
 use prm_domain::FieldError;
+use prm_domain::external_ref::ExternalRef;
 use prm_domain::ids::OpportunityId;
 use prm_domain::opportunity::{Phase, Status};
 use prm_domain::values::{CurrencyCode, Money};
@@ -22,12 +23,14 @@ use crate::auth::Caller;
 use crate::dto::FullDate;
 use crate::dto::{
     ActionDto, MoneyDto, OriginDto, PhaseDto, StatusDto, double_option, not_blank, valid_country,
-    valid_email, valid_labels,
+    valid_email, valid_external_ref, valid_labels,
 };
 use crate::error::ApiError;
 use crate::extract::{IfMatch, JsonBody, JsonChecked, QueryParams};
 use crate::pagination::{Page, decode_token, encode_token, fetch_size, into_page_keyed};
 use crate::routes::JsonBytes;
+use crate::routes::customers::{ExternalRefBody, parse_ref};
+use crate::service::external_refs;
 use crate::service::opportunities::{self as service, OpportunityRead};
 use crate::state::AppState;
 
@@ -67,6 +70,7 @@ crate::json_struct! {
     /// A sales opportunity as the caller may see it.
     #[derive(Debug, Serialize, ToSchema)]
     #[schema(as = Opportunity, example = json!({"id": "0193a2c7-3333-7cc3-9d5e-5b3c2a1f0e9d", "reference": "OPP-000123",
+        "external_ref": "0061t00000ABCdeAAA",
         "topic": "Cloud migration for Fabrikam", "status": "accepted", "origin": "vendor",
         "customer": {"id": "0193a2c6-2222-7cc3-9d5e-5b3c2a1f0e9d", "name": "Fabrikam GmbH", "name_masked": false},
         "contact": {"name": "Jo Park", "email": "jo@fabrikam.example", "phone": "+49 30 1234", "title": "CIO"},
@@ -85,6 +89,10 @@ crate::json_struct! {
         /// Human reference.
         #[schema(example = "OPP-000123")]
         pub reference: String,
+        /// The caller's org's own reference to it (its CRM's id), set on
+        /// create or with `PUT …/external-ref`; no other org sees it.
+        #[schema(example = "0061t00000ABCdeAAA", max_length = 200)]
+        pub external_ref: Option<String>,
         #[schema(example = "Cloud migration for Fabrikam")]
         pub topic: String,
         pub status: StatusDto,
@@ -153,6 +161,7 @@ impl OpportunityDto {
         Ok(OpportunityDto {
             id: o.id.into(),
             reference: prm_domain::opportunity::reference(o.reference_no),
+            external_ref: view.external_ref,
             status: facts.status.into(),
             origin: facts.origin.into(),
             customer: CustomerRef {
@@ -329,6 +338,12 @@ opportunity_bodies! {
         pub contact: Option<ContactInput>,
         #[validate(nested)]
         pub estimated_revenue: Option<MoneyDto>,
+        /// The caller's org's own reference (its CRM's id): unique per org
+        /// among opportunities; a second create with it is a 409
+        /// `external_ref_exists` naming the first (`existing_id`).
+        #[validate(custom(function = "valid_external_ref"))]
+        #[schema(min_length = 1, max_length = 200, example = "0061t00000ABCdeAAA")]
+        pub external_ref: Option<String>,
     }
 
     /// Field changes. Absent fields stay as they are; `null` clears an optional
@@ -406,9 +421,18 @@ impl CreateOpportunity {
             "estimated_revenue",
             &mut input_errors,
         ));
+        let external_ref = self
+            .external_ref
+            .map(|r| r.parse::<ExternalRef>())
+            .transpose()
+            .unwrap_or_else(|e| {
+                input_errors.push(FieldError::new("external_ref", e));
+                None
+            });
         service::NewOpportunityCommand {
             customer_id: self.customer_id.into(),
             details,
+            external_ref,
             input_errors,
         }
     }
@@ -529,6 +553,10 @@ pub struct OpportunityListParams {
     #[validate(length(min = 1, max = 100))]
     #[param(min_length = 1, max_length = 100)]
     pub q: Option<String>,
+    /// The one whose `external_ref` (the caller's org's own reference) is
+    /// exactly this.
+    #[param(min_length = 1, max_length = 200)]
+    pub external_ref: Option<String>,
     /// Only those changed at or after this instant. Rows changed by a
     /// transaction that may still be overtaken by an older one (the oldest
     /// still open, and the last 200 ms) are held back until it ends, so a
@@ -578,6 +606,7 @@ impl OpportunityListParams {
             closed_since: self.closed_since,
             marketing_task_id: self.marketing_task_id,
             expires_before: self.expires_before.map(Into::into),
+            external_ref: parse_ref(self.external_ref.as_deref())?,
         })
     }
 }
@@ -752,6 +781,64 @@ pub async fn update_opportunity(
     read_response(StatusCode::OK, read)
 }
 
+/// Set the caller's org's own reference to an opportunity it can see (its
+/// CRM's id); it replaces the org's earlier one. Only the caller's org sees
+/// it; it is not a change of the opportunity (no new version, no event).
+#[utoipa::path(
+    operation_id = "set_opportunity_external_ref",
+    tag = "opportunities",
+    params(("id" = Uuid, Path, description = "Opportunity id")),
+    request_body = ExternalRefBody,
+    responses(
+        (status = 200, body = OpportunityDto, headers(("ETag" = String))),
+        (status = 409, description = "The org's reference already names another opportunity \
+            (`external_ref_exists`, with `existing_id`)",
+         body = crate::error::Problem, content_type = "application/problem+json"),
+    )
+)]
+#[put("/opportunities/{id}/external-ref")]
+pub async fn set_external_ref(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<Uuid>,
+    body: JsonBody<ExternalRefBody>,
+) -> Result<HttpResponse, ApiError> {
+    let external_ref = parse_ref(Some(&body.0.external_ref))?;
+    change_external_ref(state, caller, id.into_inner(), external_ref).await
+}
+
+/// Remove the caller's org's own reference to an opportunity.
+#[utoipa::path(
+    operation_id = "remove_opportunity_external_ref",
+    tag = "opportunities",
+    params(("id" = Uuid, Path, description = "Opportunity id")),
+    responses((status = 200, body = OpportunityDto, headers(("ETag" = String))))
+)]
+#[delete("/opportunities/{id}/external-ref")]
+pub async fn remove_external_ref(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: web::Path<Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    change_external_ref(state, caller, id.into_inner(), None).await
+}
+
+async fn change_external_ref(
+    state: web::Data<AppState>,
+    caller: Caller,
+    id: Uuid,
+    external_ref: Option<ExternalRef>,
+) -> Result<HttpResponse, ApiError> {
+    let read = state
+        .run(caller, move |conn, actor| {
+            conn.transaction(|conn| {
+                external_refs::set_on_opportunity(conn, actor, id.into(), external_ref)
+            })
+        })
+        .await?;
+    read_response(StatusCode::OK, read)
+}
+
 #[cfg(test)]
 mod tests {
     use chrono::TimeZone;
@@ -766,6 +853,7 @@ mod tests {
         OpportunityDto {
             id: Uuid::now_v7(),
             reference: prm_domain::opportunity::reference(123),
+            external_ref: some(text),
             topic: text.to_owned(),
             status: StatusDto::PendingApproval,
             origin: OriginDto::Partner,

@@ -4,28 +4,40 @@
 
 use prm_domain::Actor;
 use prm_domain::customer::{self as rules, CustomerIdentity, ExistingCustomer, Registration};
+use prm_domain::external_ref::{ExternalRef, RefKind};
 use prm_domain::ids::{CustomerId, OrgId};
 use prm_domain::values::CountryCode;
 use prm_store::PgConnection;
 use prm_store::customers::{
     Customer, IdentityKeys, NewCustomer, lock_identity_checks, record_reveals,
 };
+use prm_store::external_refs;
 use prm_store::orgs::Org;
 use uuid::Uuid;
 
 use crate::error::ApiError;
 use crate::service::events;
 
-/// Pairs each customer with whether its name is masked for `actor`; with
-/// `reveal`, shows masked names in full and records the reveal (a row per
-/// customer and a `customer.revealed` event for the vendor and the
-/// revealing org).
+/// A customer as one caller meets it.
+#[derive(Debug, Clone)]
+pub struct CustomerRead {
+    pub customer: Customer,
+    /// The name is masked for this caller.
+    pub masked: bool,
+    /// The caller's org's own reference to it.
+    pub external_ref: Option<String>,
+}
+
+/// Each customer as `actor` meets it: whether its name is masked, and the
+/// org's own reference to it; with `reveal`, shows masked names in full and
+/// records the reveal (a row per customer and a `customer.revealed` event
+/// for the vendor and the revealing org).
 pub fn present(
     conn: &mut PgConnection,
     actor: &Actor,
     rows: Vec<Customer>,
     reveal: bool,
-) -> Result<Vec<(Customer, bool)>, ApiError> {
+) -> Result<Vec<CustomerRead>, ApiError> {
     let hidden: Vec<(CustomerId, OrgId)> = rows
         .iter()
         .filter(|c| rules::name_is_masked(actor, c.org_id))
@@ -36,11 +48,21 @@ pub fn present(
         record_reveals(conn, actor.user_id, &ids)?;
         events::reveal(conn, actor.org_id, actor.user_id, &hidden)?;
     }
+    let ids: Vec<Uuid> = rows.iter().map(|c| c.id.0).collect();
+    let mut refs = external_refs::of(conn, actor.org_id, RefKind::Customer, &ids)?;
     Ok(rows
         .into_iter()
         .map(|c| {
             let masked = !reveal && hidden.iter().any(|(id, _)| *id == c.id);
-            (c, masked)
+            let external_ref = refs
+                .iter()
+                .position(|(id, _)| *id == c.id.0)
+                .map(|i| refs.swap_remove(i).1);
+            CustomerRead {
+                customer: c,
+                masked,
+                external_ref,
+            }
         })
         .collect())
 }
@@ -56,6 +78,8 @@ pub struct NewCustomerCommand {
     pub tax_id: Option<String>,
     pub web_domain: Option<String>,
     pub registration: Option<Registration>,
+    /// The creating org's own reference to it.
+    pub external_ref: Option<ExternalRef>,
 }
 
 /// Registers a customer after the identity checks, serialized so that two
@@ -64,7 +88,7 @@ pub fn create(
     conn: &mut PgConnection,
     actor: &Actor,
     cmd: NewCustomerCommand,
-) -> Result<Customer, ApiError> {
+) -> Result<CustomerRead, ApiError> {
     let org_id = cmd.org_id.unwrap_or(actor.org_id);
     let org = if actor.is_vendor() || org_id == actor.org_id {
         Org::find(conn, org_id)?
@@ -97,7 +121,7 @@ pub fn create(
     .map(|(c, org_name)| existing_customer(c, org_name))
     .collect::<Result<Vec<_>, ApiError>>()?;
     rules::check_new_customer(org_id, registration, &identity, &existing)?;
-    Ok(Customer::insert(
+    let customer = Customer::insert(
         conn,
         NewCustomer {
             id: CustomerId::new(),
@@ -112,7 +136,15 @@ pub fn create(
             domain_key: identity.web_domain.clone(),
             registration,
         },
-    )?)
+    )?;
+    if let Some(r) = &cmd.external_ref {
+        super::external_refs::claim(conn, actor, RefKind::Customer, customer.id.0, r)?;
+    }
+    Ok(CustomerRead {
+        customer,
+        masked: false,
+        external_ref: cmd.external_ref.map(ExternalRef::into_string),
+    })
 }
 
 fn existing_customer(c: Customer, org_name: String) -> Result<ExistingCustomer, ApiError> {
@@ -143,18 +175,38 @@ pub enum Scope {
     Resellers,
 }
 
+/// Which customers to list, and how.
+#[derive(Debug, Clone, Default)]
+pub struct CustomerQuery {
+    /// Only this org's customers.
+    pub only: Option<OrgId>,
+    /// A partner's own or its resellers'.
+    pub scope: Option<Scope>,
+    /// Only the one the caller's org's reference names.
+    pub external_ref: Option<ExternalRef>,
+    /// Show masked names in full (and record the reveal).
+    pub reveal: bool,
+    pub after: Option<Uuid>,
+    /// Rows to fetch (a page and one more).
+    pub fetch: i64,
+}
+
 /// One page of the customers the caller may see, each with whether its
 /// name is masked. Only the rows of the page count as revealed, not the
 /// look-ahead row (`fetch` is a page and one more).
 pub fn list(
     conn: &mut PgConnection,
     actor: &Actor,
-    only: Option<OrgId>,
-    scope: Option<Scope>,
-    reveal: bool,
-    after: Option<Uuid>,
-    fetch: i64,
-) -> Result<Vec<(Customer, bool)>, ApiError> {
+    query: &CustomerQuery,
+) -> Result<Vec<CustomerRead>, ApiError> {
+    let CustomerQuery {
+        only,
+        scope,
+        ref external_ref,
+        reveal,
+        after,
+        fetch,
+    } = *query;
     let orgs: Option<Vec<Uuid>> = if actor.is_vendor() {
         only.map(|o| vec![o.0])
     } else {
@@ -168,11 +220,17 @@ pub fn list(
         }
         Some(orgs.into_iter().map(|o| o.0).collect())
     };
-    let mut rows = Customer::list(conn, orgs.as_deref(), after, fetch)?;
+    let named = external_ref.as_ref().map(|r| (actor.org_id, r));
+    let mut rows = Customer::list(conn, orgs.as_deref(), named, after, fetch)?;
     let shown = usize::try_from(fetch - 1).unwrap_or(0);
     let extra = rows.split_off(shown.min(rows.len()));
     let mut out = present(conn, actor, rows, reveal)?;
-    out.extend(extra.into_iter().map(|c| (c, true)));
+    // The look-ahead row only tells that more follow; it is not shown.
+    out.extend(extra.into_iter().map(|c| CustomerRead {
+        customer: c,
+        masked: true,
+        external_ref: None,
+    }));
     Ok(out)
 }
 
@@ -182,7 +240,7 @@ pub fn get(
     actor: &Actor,
     id: CustomerId,
     reveal: bool,
-) -> Result<(Customer, bool), ApiError> {
+) -> Result<CustomerRead, ApiError> {
     let c = Customer::find(conn, id)?.ok_or(ApiError::NotFound)?;
     if !rules::can_view_customer(actor, c.org_id) {
         return Err(ApiError::NotFound);

@@ -40,7 +40,7 @@ pub fn opportunity(
     id: OpportunityId,
     extra: Value,
 ) -> Result<(), ApiError> {
-    let view = prm_store::opportunities::find_view(conn, id)?.ok_or(ApiError::NotFound)?;
+    let view = prm_store::opportunities::find_view(conn, id, None)?.ok_or(ApiError::NotFound)?;
     let after = view.facts();
     opportunity_after(conn, kind, before, &view.row, &after, extra)
 }

@@ -9,6 +9,7 @@ pub mod customers;
 pub mod dashboard;
 pub mod deals;
 pub mod events;
+pub mod external_refs;
 pub mod history;
 pub mod lifecycle;
 pub mod marketing;

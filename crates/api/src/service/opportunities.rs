@@ -3,6 +3,7 @@
 
 use prm_domain::error::one_per_field;
 use prm_domain::events::EventType;
+use prm_domain::external_ref::{ExternalRef, RefKind};
 use prm_domain::ids::{CustomerId, OpportunityId};
 use prm_domain::opportunity::{
     self as rules, Action, CreateRequest, OpportunityFacts, Origin, contact_details_visible,
@@ -80,7 +81,7 @@ pub fn visible(
     actor: &Actor,
     id: OpportunityId,
 ) -> Result<OpportunityView, ApiError> {
-    let view = store::find_view(conn, id)?.ok_or(ApiError::NotFound)?;
+    let view = store::find_view(conn, id, Some(actor.org_id))?.ok_or(ApiError::NotFound)?;
     if rules::can_view(actor, &view.facts()) {
         Ok(view)
     } else {
@@ -144,6 +145,8 @@ pub fn list(
 pub struct NewOpportunityCommand {
     pub customer_id: CustomerId,
     pub details: Details,
+    /// The creating org's own reference to it.
+    pub external_ref: Option<ExternalRef>,
     pub input_errors: Vec<FieldError>,
 }
 
@@ -214,6 +217,9 @@ pub fn create(
         details,
     };
     let row = Opportunity::insert(conn, new)?;
+    if let Some(r) = &cmd.external_ref {
+        super::external_refs::claim(conn, actor, RefKind::Opportunity, row.id.0, r)?;
+    }
     store::record_event(
         conn,
         NewEvent {
@@ -333,7 +339,7 @@ pub fn changed(
     id: OpportunityId,
     extra: serde_json::Value,
 ) -> Result<OpportunityRead, ApiError> {
-    let view = store::find_view(conn, id)?.ok_or(ApiError::NotFound)?;
+    let view = store::find_view(conn, id, Some(actor.org_id))?.ok_or(ApiError::NotFound)?;
     let after = view.facts();
     events::opportunity_after(conn, kind, before, &view.row, &after, extra)?;
     read_as(view, actor)
