@@ -132,11 +132,14 @@ def main():
     # joined_view_columns): the row (o.* includes its collaborator_ids
     # column), the customer's name and holder (for masking), whether a live
     # deal registration exists and the policy's extension limit (for
-    # allowed_actions). The database side runs the same, or the ratio would
-    # compare the service's statement with a cheaper one.
+    # allowed_actions), and the reader's org's own external reference. The
+    # database side runs the same, or the ratio would compare the service's
+    # statement with a cheaper one.
     cols = ("o.*, c.name, c.org_id, EXISTS (SELECT 1 FROM deal_registrations r WHERE r.opportunity_id = o.id"
             " AND r.status IN ('submitted', 'approved')),"
-            " coalesce((SELECT p.max_extensions FROM policies p ORDER BY p.id LIMIT 1), 0)")
+            " coalesce((SELECT p.max_extensions FROM policies p ORDER BY p.id LIMIT 1), 0),"
+            f" (SELECT x.external_ref FROM external_refs x WHERE x.org_id = '{org0}' AND x.kind = 'opportunity'"
+            " AND x.resource_id = o.id)")
     # The service's ids are UUIDv7 (time-ordered, so inserts append to the
     # indexes); random v4 ids would make the database's side slower at scale.
     v7 = ("(lpad(to_hex((extract(epoch FROM clock_timestamp()) * 1000)::bigint), 12, '0')"
