@@ -207,7 +207,75 @@ pub fn finalize(mut api: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
             add_idempotency(op);
         }
     }
+    add_csv_exports(&mut api);
     api
+}
+
+/// Every list (a `GET` answering a page) also answers `text/csv` (API.md,
+/// "Bulk"): its columns, as the export writes them, are the flattened item
+/// schema, shown as the example header.
+fn add_csv_exports(api: &mut utoipa::openapi::OpenApi) {
+    use utoipa::openapi::schema::Schema;
+    let Some(components) = api.components.as_ref() else {
+        return;
+    };
+    let schemas = &components.schemas;
+    let lookup = |name: &str| schemas.get(name);
+    let mut headers = Vec::new();
+    for (path, item) in &api.paths.paths {
+        let Some(RefOr::T(ok)) = item.get.as_ref().and_then(|op| op.responses.responses.get("200"))
+        else {
+            continue;
+        };
+        let Some(RefOr::Ref(page)) = ok
+            .content
+            .get("application/json")
+            .and_then(|c| c.schema.as_ref())
+        else {
+            continue;
+        };
+        let name = page.ref_location.rsplit('/').next().unwrap_or_default();
+        let Some(RefOr::T(Schema::Object(page))) = schemas.get(name) else {
+            continue;
+        };
+        let Some(RefOr::T(Schema::Array(items))) = page.properties.get("items") else {
+            continue;
+        };
+        let utoipa::openapi::schema::ArrayItems::RefOrSchema(item) = &items.items else {
+            continue;
+        };
+        if !page.properties.contains_key("next_cursor") {
+            continue;
+        }
+        let columns = crate::routes::csv::schema_columns(item, &lookup);
+        headers.push((path.clone(), columns.join(",")));
+    }
+    for (path, header) in headers {
+        let Some(op) = api.paths.paths.get_mut(&path).and_then(|i| i.get.as_mut()) else {
+            continue;
+        };
+        let Some(RefOr::T(ok)) = op.responses.responses.get_mut("200") else {
+            continue;
+        };
+        ok.content.insert(
+            crate::routes::csv::CSV_CONTENT_TYPE.split(';').next().unwrap_or("text/csv").to_owned(),
+            ContentBuilder::new()
+                .schema(Some(
+                    utoipa::openapi::ObjectBuilder::new()
+                        .schema_type(Type::String)
+                        .description(Some(
+                            "With `Accept: text/csv`: every page of the list (same filters, \
+                             visibility and masking; `limit` does not apply; `cursor` starts \
+                             after a position), streamed as RFC 4180 CSV with a header row. \
+                             Nested fields are dotted columns (money as `.amount` and \
+                             `.currency`), lists and objects are JSON, a cell that a \
+                             spreadsheet would take for a formula starts with `'`.",
+                        )),
+                ))
+                .example(Some(serde_json::Value::String(format!("{header}\r\n"))))
+                .build(),
+        );
+    }
 }
 
 /// Every POST takes `Idempotency-Key`; a retry with the same key and body

@@ -2,8 +2,9 @@
 
 use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, Utc};
-use prm_store::Connection;
+use prm_domain::Actor;
 use prm_store::activity::{Note, ProgressEntry};
+use prm_store::{Connection, PgConnection};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -17,6 +18,7 @@ use crate::pagination::{
     Page, decode_time_cursor, encode_time_cursor, fetch_size, into_page_keyed,
 };
 use crate::routes::created;
+use crate::routes::csv::{self, ListFormat};
 use crate::service::activity::{self, NewProgressCommand, TimelineItem};
 use crate::service::history;
 use crate::state::AppState;
@@ -308,22 +310,30 @@ pub async fn list_progress(
     caller: Caller,
     id: web::Path<Uuid>,
     params: QueryParams<ActivityParams>,
+    format: ListFormat,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner().into();
     let params = params.0;
-    let after = decode_time_cursor(params.cursor.as_deref())?;
-    let rows = state
-        .run(caller, move |conn, actor| {
-            activity::progress(conn, actor, id, after, fetch_size(params.limit))
-        })
-        .await?;
-    let page = into_page_keyed(
-        rows,
+    let page = move |conn: &mut PgConnection, actor: &Actor, cursor: Option<&str>, limit| {
+        let after = decode_time_cursor(cursor)?;
+        let rows = activity::progress(conn, actor, id, after, fetch_size(Some(limit)))?;
+        into_page_keyed(
+            rows,
+            Some(limit),
+            |p| encode_time_cursor(p.created_at, p.id),
+            ProgressDto::from_row,
+        )
+    };
+    csv::answer(
+        state,
+        caller,
+        format,
+        "progress",
+        params.cursor,
         params.limit,
-        |p| encode_time_cursor(p.created_at, p.id),
-        ProgressDto::from_row,
-    )?;
-    Ok(HttpResponse::Ok().json(page))
+        page,
+    )
+    .await
 }
 
 /// Add a note (anyone who sees the opportunity and may write; collaborators too).
@@ -358,22 +368,30 @@ pub async fn list_notes(
     caller: Caller,
     id: web::Path<Uuid>,
     params: QueryParams<ActivityParams>,
+    format: ListFormat,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner().into();
     let params = params.0;
-    let after = decode_time_cursor(params.cursor.as_deref())?;
-    let rows = state
-        .run(caller, move |conn, actor| {
-            activity::notes(conn, actor, id, after, fetch_size(params.limit))
-        })
-        .await?;
-    let page = into_page_keyed(
-        rows,
+    let page = move |conn: &mut PgConnection, actor: &Actor, cursor: Option<&str>, limit| {
+        let after = decode_time_cursor(cursor)?;
+        let rows = activity::notes(conn, actor, id, after, fetch_size(Some(limit)))?;
+        into_page_keyed(
+            rows,
+            Some(limit),
+            |n| encode_time_cursor(n.created_at, n.id),
+            |n| Ok::<_, ApiError>(NoteDto::from(n)),
+        )
+    };
+    csv::answer(
+        state,
+        caller,
+        format,
+        "notes",
+        params.cursor,
         params.limit,
-        |n| encode_time_cursor(n.created_at, n.id),
-        |n| Ok::<_, ApiError>(NoteDto::from(n)),
-    )?;
-    Ok(HttpResponse::Ok().json(page))
+        page,
+    )
+    .await
 }
 
 /// The timeline: notes, progress entries, status changes and changes to
@@ -388,23 +406,31 @@ pub async fn timeline(
     caller: Caller,
     id: web::Path<Uuid>,
     params: QueryParams<ActivityParams>,
+    format: ListFormat,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner().into();
     let params = params.0;
-    let after = decode_time_cursor(params.cursor.as_deref())?;
-    let items = state
-        .run(caller, move |conn, actor| {
-            activity::timeline(conn, actor, id, after, fetch_size(params.limit))
-        })
-        .await?;
-    let page = into_page_keyed(
-        items,
+    let page = move |conn: &mut PgConnection, actor: &Actor, cursor: Option<&str>, limit| {
+        let after = decode_time_cursor(cursor)?;
+        let items = activity::timeline(conn, actor, id, after, fetch_size(Some(limit)))?;
+        into_page_keyed(
+            items,
+            Some(limit),
+            |i| {
+                let (at, id) = i.key();
+                encode_time_cursor(at, id)
+            },
+            TimelineItemDto::from_item,
+        )
+    };
+    csv::answer(
+        state,
+        caller,
+        format,
+        "timeline",
+        params.cursor,
         params.limit,
-        |i| {
-            let (at, id) = i.key();
-            encode_time_cursor(at, id)
-        },
-        TimelineItemDto::from_item,
-    )?;
-    Ok(HttpResponse::Ok().json(page))
+        page,
+    )
+    .await
 }

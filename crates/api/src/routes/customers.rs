@@ -3,9 +3,10 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, delete, get, post, put, web};
 use chrono::{DateTime, Utc};
+use prm_domain::Actor;
 use prm_domain::customer as rules;
 use prm_domain::external_ref::ExternalRef;
-use prm_store::Connection;
+use prm_store::{Connection, PgConnection};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -16,6 +17,7 @@ use crate::dto::{RegistrationDto, not_blank, valid_country, valid_external_ref};
 use crate::error::{ApiError, Problem};
 use crate::extract::{JsonBody, QueryParams};
 use crate::pagination::{Page, decode_cursor, fetch_size, into_page};
+use crate::routes::csv::{self, ListFormat};
 use crate::routes::{created, single};
 use crate::service::customers::{self, CustomerRead};
 use crate::service::external_refs;
@@ -222,34 +224,44 @@ pub async fn list_customers(
     state: web::Data<AppState>,
     caller: Caller,
     params: QueryParams<CustomerListParams>,
+    format: ListFormat,
 ) -> Result<HttpResponse, ApiError> {
     let params = params.0;
-    let after = decode_cursor(params.cursor.as_deref())?;
-    let scope = params.scope.map(|s| match s {
-        CustomerScope::Mine => customers::Scope::Mine,
-        CustomerScope::Resellers => customers::Scope::Resellers,
-    });
-    let external_ref = parse_ref(params.external_ref.as_deref())?;
     let query = customers::CustomerQuery {
         only: params.org_id.map(Into::into),
-        scope,
-        external_ref,
+        scope: params.scope.map(|s| match s {
+            CustomerScope::Mine => customers::Scope::Mine,
+            CustomerScope::Resellers => customers::Scope::Resellers,
+        }),
+        external_ref: parse_ref(params.external_ref.as_deref())?,
         reveal: params.reveal.unwrap_or(false),
-        after,
-        fetch: fetch_size(params.limit),
+        after: None,
+        fetch: 0,
     };
-    let rows = state
-        .run(caller, move |conn, actor| {
-            customers::list(conn, actor, &query)
-        })
-        .await?;
-    let page = into_page(
-        rows,
+    let page = move |conn: &mut PgConnection, actor: &Actor, cursor: Option<&str>, limit| {
+        let query = customers::CustomerQuery {
+            after: decode_cursor(cursor)?,
+            fetch: fetch_size(Some(limit)),
+            ..query.clone()
+        };
+        let rows = customers::list(conn, actor, &query)?;
+        into_page(
+            rows,
+            Some(limit),
+            |r| r.customer.id.0,
+            CustomerDto::from_read,
+        )
+    };
+    csv::answer(
+        state,
+        caller,
+        format,
+        "customers",
+        params.cursor,
         params.limit,
-        |r| r.customer.id.0,
-        CustomerDto::from_read,
-    )?;
-    Ok(HttpResponse::Ok().json(page))
+        page,
+    )
+    .await
 }
 
 /// Get one customer.

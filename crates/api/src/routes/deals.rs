@@ -4,9 +4,10 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, NaiveDate, Utc};
+use prm_domain::Actor;
 use prm_domain::deal::RegStatus;
 use prm_domain::ids::OpportunityId;
-use prm_store::Connection;
+use prm_store::{Connection, PgConnection};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -18,6 +19,7 @@ use crate::dto::{ReasonBody, RegActionDto, RegStatusDto, valid_labels};
 use crate::error::{ApiError, Problem};
 use crate::extract::{IfMatch, JsonBody, QueryParams};
 use crate::pagination::{Page, decode_cursor, fetch_size, into_page};
+use crate::routes::csv::{self, ListFormat};
 use crate::routes::{created, single};
 use crate::service::deals::{self, NewRegistrationCommand, RegistrationRead};
 use crate::state::AppState;
@@ -192,22 +194,30 @@ pub async fn list(
     state: web::Data<AppState>,
     caller: Caller,
     params: QueryParams<RegistrationListParams>,
+    format: ListFormat,
 ) -> Result<HttpResponse, ApiError> {
     let params = params.0;
-    let after = decode_cursor(params.cursor.as_deref())?;
-    let page = state
-        .run(caller, move |conn, actor| {
-            let status = params.status.map(RegStatus::from);
-            let rows = deals::list(conn, actor, status, after, fetch_size(params.limit))?;
-            into_page(
-                rows,
-                params.limit,
-                |r| r.row.id,
-                |r| Ok::<_, ApiError>(dto(r)),
-            )
-        })
-        .await?;
-    Ok(HttpResponse::Ok().json(page))
+    let status = params.status.map(RegStatus::from);
+    let page = move |conn: &mut PgConnection, actor: &Actor, cursor: Option<&str>, limit| {
+        let after = decode_cursor(cursor)?;
+        let rows = deals::list(conn, actor, status, after, fetch_size(Some(limit)))?;
+        into_page(
+            rows,
+            Some(limit),
+            |r| r.row.id,
+            |r| Ok::<_, ApiError>(dto(r)),
+        )
+    };
+    csv::answer(
+        state,
+        caller,
+        format,
+        "deal-registrations",
+        params.cursor,
+        params.limit,
+        page,
+    )
+    .await
 }
 
 /// One registration.

@@ -3,6 +3,8 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, get, post, web};
 use chrono::{DateTime, NaiveDate, Utc};
+use prm_domain::Actor;
+use prm_store::PgConnection;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -14,6 +16,7 @@ use crate::dto::{not_blank, valid_labels};
 use crate::error::ApiError;
 use crate::extract::{JsonBody, QueryParams};
 use crate::pagination::{Page, decode_cursor, fetch_size, into_page};
+use crate::routes::csv::{self, ListFormat};
 use crate::routes::{created, single};
 use crate::service::marketing::{self, TaskRead};
 use crate::state::AppState;
@@ -130,21 +133,29 @@ pub async fn list(
     state: web::Data<AppState>,
     caller: Caller,
     params: QueryParams<TaskListParams>,
+    format: ListFormat,
 ) -> Result<HttpResponse, ApiError> {
     let params = params.0;
-    let after = decode_cursor(params.cursor.as_deref())?;
-    let page = state
-        .run(caller, move |conn, actor| {
-            marketing::list(conn, actor, after, fetch_size(params.limit))
-        })
-        .await?;
-    let page = into_page(
-        page,
+    let page = move |conn: &mut PgConnection, actor: &Actor, cursor: Option<&str>, limit| {
+        let after = decode_cursor(cursor)?;
+        let rows = marketing::list(conn, actor, after, fetch_size(Some(limit)))?;
+        into_page(
+            rows,
+            Some(limit),
+            |r| r.task.id,
+            |r| Ok::<_, ApiError>(dto(r)),
+        )
+    };
+    csv::answer(
+        state,
+        caller,
+        format,
+        "marketing-tasks",
+        params.cursor,
         params.limit,
-        |r| r.task.id,
-        |r| Ok::<_, ApiError>(dto(r)),
-    )?;
-    Ok(HttpResponse::Ok().json(page))
+        page,
+    )
+    .await
 }
 
 /// One marketing task, with how many opportunities it produced.

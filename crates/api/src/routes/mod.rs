@@ -13,6 +13,7 @@ use crate::json::WriteJson;
 
 pub mod activity;
 pub mod assignment;
+pub mod csv;
 pub mod customers;
 pub mod dashboard;
 pub mod deals;

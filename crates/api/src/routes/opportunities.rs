@@ -1,19 +1,21 @@
 //! `/opportunities`: create, read, list and edit sales opportunities.
 
 use std::mem::take;
+use std::sync::Arc;
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, delete, get, patch, post, put, web};
 use bigdecimal::BigDecimal;
 use chrono::{DateTime, NaiveDate, Utc};
+use prm_domain::Actor;
 use prm_domain::FieldError;
 use prm_domain::external_ref::ExternalRef;
 use prm_domain::ids::OpportunityId;
 use prm_domain::opportunity::{Phase, Status};
 use prm_domain::values::{CurrencyCode, Money};
-use prm_store::Connection;
 use prm_store::listing;
 use prm_store::opportunities::{Details, DetailsEdit, Opportunity};
+use prm_store::{Connection, PgConnection};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -27,8 +29,11 @@ use crate::dto::{
 };
 use crate::error::ApiError;
 use crate::extract::{IfMatch, JsonBody, JsonChecked, QueryParams};
-use crate::pagination::{Page, decode_token, encode_token, fetch_size, into_page_keyed};
+use crate::pagination::{
+    DEFAULT_LIMIT, Page, decode_token, encode_token, fetch_size, into_page_keyed,
+};
 use crate::routes::JsonBytes;
+use crate::routes::csv::{self, ListFormat};
 use crate::routes::customers::{ExternalRefBody, parse_ref};
 use crate::service::external_refs;
 use crate::service::opportunities::{self as service, OpportunityRead};
@@ -697,29 +702,43 @@ pub async fn list_opportunities(
     state: web::Data<AppState>,
     caller: Caller,
     params: QueryParams<OpportunityListParams>,
+    format: ListFormat,
 ) -> Result<HttpResponse, ApiError> {
     let params = params.0;
     let sort = params.sort.unwrap_or_default();
     let filter = params.filter()?;
-    let after = parse_list_cursor(sort, params.cursor.as_deref())?;
+    let page = move |conn: &mut PgConnection, actor: &Actor, cursor: Option<&str>, limit: u32| {
+        let rows = service::list(
+            conn,
+            actor,
+            service::ListQuery {
+                filter: filter.clone(),
+                sort: sort.store(),
+                after: parse_list_cursor(sort, cursor)?,
+                fetch: fetch_size(Some(limit)),
+            },
+        )?;
+        into_page_keyed(
+            rows,
+            Some(limit),
+            |r| list_cursor(sort, &r.view.row),
+            OpportunityDto::from_read,
+        )
+    };
+    if format == ListFormat::Csv {
+        return csv::stream(
+            state,
+            caller,
+            "opportunities",
+            params.cursor,
+            Arc::new(page),
+        )
+        .await;
+    }
+    let limit = params.limit.unwrap_or(DEFAULT_LIMIT);
     let page = state
         .run(caller, move |conn, actor| {
-            let rows = service::list(
-                conn,
-                actor,
-                service::ListQuery {
-                    filter,
-                    sort: sort.store(),
-                    after,
-                    fetch: fetch_size(params.limit),
-                },
-            )?;
-            let page = into_page_keyed(
-                rows,
-                params.limit,
-                |r| list_cursor(sort, &r.view.row),
-                OpportunityDto::from_read,
-            )?;
+            let page = page(conn, actor, params.cursor.as_deref(), limit)?;
             Ok(JsonBytes::written(
                 &page,
                 64 + page.items.len() * ITEM_JSON_BYTES,

@@ -3,9 +3,10 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, get, patch, post, web};
 use chrono::{DateTime, Utc};
+use prm_domain::Actor;
 use prm_domain::org::OrgKind;
-use prm_store::Connection;
 use prm_store::orgs::Org;
+use prm_store::{Connection, PgConnection};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -16,6 +17,7 @@ use crate::dto::{OrgKindDto, TierDto, double_option, not_blank, valid_countries,
 use crate::error::ApiError;
 use crate::extract::{IfMatch, JsonBody, QueryParams};
 use crate::pagination::{Page, decode_cursor, fetch_size, into_page};
+use crate::routes::csv::{self, ListFormat};
 use crate::routes::{created, single};
 use crate::service::orgs;
 use crate::state::AppState;
@@ -220,17 +222,25 @@ pub async fn list_orgs(
     state: web::Data<AppState>,
     caller: Caller,
     params: QueryParams<OrgListParams>,
+    format: ListFormat,
 ) -> Result<HttpResponse, ApiError> {
     let params = params.0;
-    let after = decode_cursor(params.cursor.as_deref())?;
     let kind = params.kind.map(OrgKind::from);
-    let rows = state
-        .run(caller, move |conn, actor| {
-            orgs::list(conn, actor, kind, after, fetch_size(params.limit))
-        })
-        .await?;
-    let page = into_page(rows, params.limit, |o| o.id.0, OrgDto::from_row)?;
-    Ok(HttpResponse::Ok().json(page))
+    let page = move |conn: &mut PgConnection, actor: &Actor, cursor: Option<&str>, limit| {
+        let after = decode_cursor(cursor)?;
+        let rows = orgs::list(conn, actor, kind, after, fetch_size(Some(limit)))?;
+        into_page(rows, Some(limit), |o| o.id.0, OrgDto::from_row)
+    };
+    csv::answer(
+        state,
+        caller,
+        format,
+        "orgs",
+        params.cursor,
+        params.limit,
+        page,
+    )
+    .await
 }
 
 /// Get one org.

@@ -3,8 +3,9 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, get, patch, post, web};
 use chrono::{DateTime, Utc};
-use prm_store::Connection;
+use prm_domain::Actor;
 use prm_store::users::User;
+use prm_store::{Connection, PgConnection};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -15,6 +16,7 @@ use crate::dto::{RoleDto, not_blank, valid_email};
 use crate::error::{ApiError, Problem};
 use crate::extract::{IfMatch, JsonBody, QueryParams};
 use crate::pagination::{Page, decode_cursor, fetch_size, into_page};
+use crate::routes::csv::{self, ListFormat};
 use crate::routes::{created, single};
 use crate::service::users;
 use crate::state::AppState;
@@ -158,17 +160,25 @@ pub async fn list_users(
     state: web::Data<AppState>,
     caller: Caller,
     params: QueryParams<UserListParams>,
+    format: ListFormat,
 ) -> Result<HttpResponse, ApiError> {
     let params = params.0;
-    let after = decode_cursor(params.cursor.as_deref())?;
     let only = params.org_id.map(Into::into);
-    let rows = state
-        .run(caller, move |conn, actor| {
-            users::list(conn, actor, only, after, fetch_size(params.limit))
-        })
-        .await?;
-    let page = into_page(rows, params.limit, |u| u.id.0, UserDto::from_row)?;
-    Ok(HttpResponse::Ok().json(page))
+    let page = move |conn: &mut PgConnection, actor: &Actor, cursor: Option<&str>, limit| {
+        let after = decode_cursor(cursor)?;
+        let rows = users::list(conn, actor, only, after, fetch_size(Some(limit)))?;
+        into_page(rows, Some(limit), |u| u.id.0, UserDto::from_row)
+    };
+    csv::answer(
+        state,
+        caller,
+        format,
+        "users",
+        params.cursor,
+        params.limit,
+        page,
+    )
+    .await
 }
 
 /// Get one user.

@@ -1,12 +1,15 @@
 //! `/webhooks`: signed HTTP callbacks per org, and `/events`: the pollable feed.
 
+use std::sync::Arc;
+
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, delete, get, post, web};
 use chrono::{DateTime, Utc};
+use prm_domain::Actor;
 use prm_domain::events::{DeliveryState, EventType};
-use prm_store::Connection;
 use prm_store::outbox::EventRow;
-use prm_store::webhooks::Webhook;
+use prm_store::webhooks::{Delivery, Webhook};
+use prm_store::{Connection, PgConnection};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -16,9 +19,10 @@ use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::extract::{JsonBody, QueryParams};
 use crate::pagination::{
-    Page, decode_cursor, decode_time_cursor, decode_token, encode_time_cursor, encode_token,
-    fetch_size, into_page, into_page_keyed,
+    DEFAULT_LIMIT, Page, decode_cursor, decode_time_cursor, decode_token, encode_time_cursor,
+    encode_token, fetch_size, into_page, into_page_keyed,
 };
+use crate::routes::csv::{self, ListFormat};
 use crate::routes::{created, single};
 use crate::service::webhooks;
 use crate::state::AppState;
@@ -271,16 +275,24 @@ pub async fn list(
     state: web::Data<AppState>,
     caller: Caller,
     params: QueryParams<ListParams>,
+    format: ListFormat,
 ) -> Result<HttpResponse, ApiError> {
     let params = params.0;
-    let after = decode_cursor(params.cursor.as_deref())?;
-    let page = state
-        .run(caller, move |conn, actor| {
-            webhooks::list(conn, actor, after, fetch_size(params.limit))
-        })
-        .await?;
-    let page = into_page(page, params.limit, |w| w.id, dto)?;
-    Ok(HttpResponse::Ok().json(page))
+    let page = move |conn: &mut PgConnection, actor: &Actor, cursor: Option<&str>, limit| {
+        let after = decode_cursor(cursor)?;
+        let rows = webhooks::list(conn, actor, after, fetch_size(Some(limit)))?;
+        into_page(rows, Some(limit), |w| w.id, dto)
+    };
+    csv::answer(
+        state,
+        caller,
+        format,
+        "webhooks",
+        params.cursor,
+        params.limit,
+        page,
+    )
+    .await
 }
 
 /// One of the caller's org's webhooks (never its secret).
@@ -357,39 +369,49 @@ pub async fn deliveries(
     caller: Caller,
     id: web::Path<Uuid>,
     params: QueryParams<ListParams>,
+    format: ListFormat,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let params = params.0;
-    let after = decode_time_cursor(params.cursor.as_deref())?;
-    let rows = state
-        .run(caller, move |conn, actor| {
-            webhooks::deliveries(conn, actor, id, after, fetch_size(params.limit))
-        })
-        .await?;
-    let page = into_page_keyed(
-        rows,
+    let page = move |conn: &mut PgConnection, actor: &Actor, cursor: Option<&str>, limit| {
+        let after = decode_time_cursor(cursor)?;
+        let rows = webhooks::deliveries(conn, actor, id, after, fetch_size(Some(limit)))?;
+        into_page_keyed(
+            rows,
+            Some(limit),
+            |(d, _)| encode_time_cursor(d.created_at, d.id),
+            delivery,
+        )
+    };
+    csv::answer(
+        state,
+        caller,
+        format,
+        "deliveries",
+        params.cursor,
         params.limit,
-        |(d, _)| encode_time_cursor(d.created_at, d.id),
-        |(d, event_type)| {
-            Ok::<_, ApiError>(DeliveryDto {
-                status: match d.status {
-                    DeliveryState::Pending => DeliveryStatus::Pending,
-                    DeliveryState::Succeeded => DeliveryStatus::Succeeded,
-                    DeliveryState::Failed => DeliveryStatus::Failed,
-                },
-                id: d.id,
-                event_id: d.event_id,
-                event_type,
-                attempts: d.attempts,
-                last_status_code: d.last_status_code,
-                last_error: d.last_error,
-                next_attempt_at: d.next_attempt_at,
-                delivered_at: d.delivered_at,
-                created_at: d.created_at,
-            })
+        page,
+    )
+    .await
+}
+
+fn delivery((d, event_type): (Delivery, String)) -> Result<DeliveryDto, ApiError> {
+    Ok(DeliveryDto {
+        status: match d.status {
+            DeliveryState::Pending => DeliveryStatus::Pending,
+            DeliveryState::Succeeded => DeliveryStatus::Succeeded,
+            DeliveryState::Failed => DeliveryStatus::Failed,
         },
-    )?;
-    Ok(HttpResponse::Ok().json(page))
+        id: d.id,
+        event_id: d.event_id,
+        event_type,
+        attempts: d.attempts,
+        last_status_code: d.last_status_code,
+        last_error: d.last_error,
+        next_attempt_at: d.next_attempt_at,
+        delivered_at: d.delivered_at,
+        created_at: d.created_at,
+    })
 }
 
 /// An event as the feed and webhooks carry it.
@@ -459,22 +481,33 @@ pub async fn event_feed(
     state: web::Data<AppState>,
     caller: Caller,
     params: QueryParams<FeedParams>,
+    format: ListFormat,
 ) -> Result<HttpResponse, ApiError> {
     let params = params.0;
-    let bad = || ApiError::validation("after", "is not a cursor this service issued");
-    let after: Option<i64> = decode_token(params.after.as_deref())
-        .map_err(|_| bad())?
-        .map(|t| t.parse().map_err(|_| bad()))
-        .transpose()?;
-    let limit = i64::from(params.limit.unwrap_or(50));
-    let rows = state
+    let page = |conn: &mut PgConnection, actor: &Actor, cursor: Option<&str>, limit| {
+        let bad = || ApiError::validation("after", "is not a cursor this service issued");
+        let after: Option<i64> = decode_token(cursor)
+            .map_err(|_| bad())?
+            .map(|t| t.parse().map_err(|_| bad()))
+            .transpose()?;
+        let rows = webhooks::feed(conn, actor, after, i64::from(limit))?;
+        let last = rows.last().and_then(|e| e.feed_position).or(after);
+        Ok(Page {
+            items: rows.into_iter().map(EventDto::from).collect(),
+            next_cursor: last.map(|s| encode_token(&s.to_string())),
+        })
+    };
+    if format == ListFormat::Csv {
+        return csv::stream(state, caller, "events", params.after, Arc::new(page)).await;
+    }
+    let limit = params.limit.unwrap_or(DEFAULT_LIMIT);
+    let page = state
         .run(caller, move |conn, actor| {
-            webhooks::feed(conn, actor, after, limit)
+            page(conn, actor, params.after.as_deref(), limit)
         })
         .await?;
-    let last = rows.last().and_then(|e| e.feed_position).or(after);
     Ok(HttpResponse::Ok().json(FeedDto {
-        items: rows.into_iter().map(EventDto::from).collect(),
-        next_cursor: last.map(|s| encode_token(&s.to_string())),
+        items: page.items,
+        next_cursor: page.next_cursor,
     }))
 }
