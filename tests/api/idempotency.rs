@@ -171,65 +171,6 @@ async fn a_replay_authenticates_the_caller_first() {
     assert!(refused.header("idempotency-replayed").is_none());
 }
 
-/// The real `prm` binary, serving `db` on a free port of 127.0.0.1.
-struct Served {
-    child: std::process::Child,
-    base: String,
-}
-
-fn binary() -> std::path::PathBuf {
-    // Built here so that `cargo test` alone runs this test too (a no-op
-    // after `make test`'s build step).
-    let built = std::process::Command::new(env!("CARGO"))
-        .args(["build", "-q", "-p", "prm-api", "--bin", "prm"])
-        .status()
-        .expect("cargo runs");
-    assert!(built.success(), "the prm binary builds");
-    let exe = std::env::current_exe().expect("the test binary's path");
-    let bin = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .unwrap()
-        .join("prm");
-    assert!(bin.exists(), "{} exists", bin.display());
-    bin
-}
-
-async fn serve(bin: &std::path::Path, db_url: &str) -> Served {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port();
-    let child = std::process::Command::new(bin)
-        .arg("serve")
-        .env("DATABASE_URL", db_url)
-        .env("PRM_LISTEN", format!("127.0.0.1:{port}"))
-        .env("PRM_JWT_SECRET", prm_tests::TEST_SECRET)
-        .env("PRM_BOOTSTRAP_ADMIN_SUBJECT", prm_tests::ADMIN)
-        .env("PRM_WORKER", "false")
-        .env("PRM_DB_POOL_SIZE", "8")
-        .env("RUST_LOG", "error")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("prm starts");
-    let base = format!("http://127.0.0.1:{port}");
-    let client = reqwest::Client::new();
-    let started = std::time::Instant::now();
-    loop {
-        let up = client.get(format!("{base}/readyz")).send().await;
-        if up.map(|r| r.status().is_success()).unwrap_or(false) {
-            break;
-        }
-        assert!(
-            started.elapsed() < std::time::Duration::from_secs(30),
-            "prm became ready"
-        );
-        actix_web::rt::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    Served { child, base }
-}
-
 /// Crash-safe idempotency (API.md, "Idempotency"): the real binary is killed
 /// (SIGKILL) in the middle of a burst of keyed creates, three times at
 /// different moments. After a restart every key, retried with its body,
@@ -241,14 +182,14 @@ async fn a_request_cut_by_a_crash_is_replayed_or_performed_once_on_retry_never_s
     let app = TestApp::spawn().await;
     let vendor = app.vendor_id().await;
     let token = app.admin();
-    let bin = binary();
+    let bin = prm_tests::prm_binary();
     let client = reqwest::Client::builder()
         .timeout(std::time::Duration::from_secs(30))
         .build()
         .unwrap();
     let (mut cut, mut replayed, mut performed) = (0, 0, 0);
     for (round, kill_after_ms) in [(0, 40u64), (1, 120), (2, 250)] {
-        let served = serve(&bin, &app.db.url).await;
+        let served = prm_tests::serve_binary(&bin, &app.db.url).await;
         let bodies: Vec<(String, Value)> = (0..80)
             .map(|i| {
                 let name = format!("crash {round}-{i}");
@@ -279,7 +220,7 @@ async fn a_request_cut_by_a_crash_is_replayed_or_performed_once_on_retry_never_s
             .collect();
         cut += answered.iter().filter(|a| !**a).count();
 
-        let mut served = serve(&bin, &app.db.url).await;
+        let mut served = prm_tests::serve_binary(&bin, &app.db.url).await;
         for ((key, body), was_answered) in bodies.iter().zip(&answered) {
             let retry = client
                 .post(format!("{}/api/v1/customers", served.base))

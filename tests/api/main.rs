@@ -8,6 +8,7 @@ mod customers;
 mod deals;
 mod distribution;
 mod errors;
+mod export;
 mod external_refs;
 mod feed;
 mod health;

@@ -732,3 +732,62 @@ impl DbProxy {
         self.down.store(false, std::sync::atomic::Ordering::SeqCst);
     }
 }
+
+/// The real `prm` binary, serving `db` on a free port of 127.0.0.1.
+pub struct Served {
+    pub child: std::process::Child,
+    pub base: String,
+}
+
+pub fn prm_binary() -> std::path::PathBuf {
+    // Built here so that `cargo test` alone runs this test too (a no-op
+    // after `make test`'s build step).
+    let built = std::process::Command::new(env!("CARGO"))
+        .args(["build", "-q", "-p", "prm-api", "--bin", "prm"])
+        .status()
+        .expect("cargo runs");
+    assert!(built.success(), "the prm binary builds");
+    let exe = std::env::current_exe().expect("the test binary's path");
+    let bin = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .unwrap()
+        .join("prm");
+    assert!(bin.exists(), "{} exists", bin.display());
+    bin
+}
+
+pub async fn serve_binary(bin: &std::path::Path, db_url: &str) -> Served {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let child = std::process::Command::new(bin)
+        .arg("serve")
+        .env("DATABASE_URL", db_url)
+        .env("PRM_LISTEN", format!("127.0.0.1:{port}"))
+        .env("PRM_JWT_SECRET", TEST_SECRET)
+        .env("PRM_BOOTSTRAP_ADMIN_SUBJECT", ADMIN)
+        .env("PRM_WORKER", "false")
+        .env("PRM_DB_POOL_SIZE", "8")
+        .env("RUST_LOG", "error")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("prm starts");
+    let base = format!("http://127.0.0.1:{port}");
+    let client = reqwest::Client::new();
+    let started = std::time::Instant::now();
+    loop {
+        let up = client.get(format!("{base}/readyz")).send().await;
+        if up.map(|r| r.status().is_success()).unwrap_or(false) {
+            break;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(30),
+            "prm became ready"
+        );
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    Served { child, base }
+}

@@ -223,7 +223,10 @@ fn add_csv_exports(api: &mut utoipa::openapi::OpenApi) {
     let lookup = |name: &str| schemas.get(name);
     let mut headers = Vec::new();
     for (path, item) in &api.paths.paths {
-        let Some(RefOr::T(ok)) = item.get.as_ref().and_then(|op| op.responses.responses.get("200"))
+        let Some(RefOr::T(ok)) = item
+            .get
+            .as_ref()
+            .and_then(|op| op.responses.responses.get("200"))
         else {
             continue;
         };
@@ -258,7 +261,11 @@ fn add_csv_exports(api: &mut utoipa::openapi::OpenApi) {
             continue;
         };
         ok.content.insert(
-            crate::routes::csv::CSV_CONTENT_TYPE.split(';').next().unwrap_or("text/csv").to_owned(),
+            crate::routes::csv::CSV_CONTENT_TYPE
+                .split(';')
+                .next()
+                .unwrap_or("text/csv")
+                .to_owned(),
             ContentBuilder::new()
                 .schema(Some(
                     utoipa::openapi::ObjectBuilder::new()
