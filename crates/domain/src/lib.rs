@@ -11,6 +11,7 @@ pub mod error;
 pub mod events;
 pub mod external_ref;
 pub mod ids;
+pub mod import;
 pub mod kind;
 pub mod lifecycle;
 pub mod opportunity;

@@ -50,6 +50,11 @@ impl Role {
         matches!(self, Role::VendorViewer | Role::AccountManagerDirector)
     }
 
+    /// An org's administrators: the vendor admin, a partner admin.
+    pub fn is_admin(&self) -> bool {
+        matches!(self, Role::VendorAdmin | Role::PartnerAdmin)
+    }
+
     /// Vendor writers create, edit, distribute, approve and cancel.
     pub fn is_vendor_writer(&self) -> bool {
         matches!(self, Role::VendorAdmin | Role::ChannelManager)

@@ -12,6 +12,7 @@ pub mod deals;
 pub mod error;
 pub mod external_refs;
 pub mod idempotency;
+pub mod imports;
 pub mod listing;
 pub mod marketing;
 pub mod migrate;

@@ -86,6 +86,39 @@ diesel::table! {
 }
 
 diesel::table! {
+    import_errors (import_id, row, seq) {
+        import_id -> Uuid,
+        row -> Int4,
+        seq -> Int4,
+        field -> Nullable<Text>,
+        code -> Text,
+        message -> Text,
+        existing_id -> Nullable<Uuid>,
+    }
+}
+
+diesel::table! {
+    imports (id) {
+        id -> Uuid,
+        org_id -> Uuid,
+        user_id -> Uuid,
+        kind -> Text,
+        status -> Text,
+        body -> Nullable<Text>,
+        rows -> Int4,
+        processed -> Int4,
+        created -> Int4,
+        rejected -> Int4,
+        failure -> Nullable<Text>,
+        lease_until -> Nullable<Timestamptz>,
+        created_at -> Timestamptz,
+        started_at -> Nullable<Timestamptz>,
+        finished_at -> Nullable<Timestamptz>,
+        updated_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     marketing_tasks (id) {
         id -> Uuid,
         name -> Text,
@@ -301,6 +334,9 @@ diesel::joinable!(deal_registrations -> opportunities (opportunity_id));
 diesel::joinable!(deal_registrations -> orgs (org_id));
 diesel::joinable!(events -> opportunities (opportunity_id));
 diesel::joinable!(external_refs -> orgs (org_id));
+diesel::joinable!(import_errors -> imports (import_id));
+diesel::joinable!(imports -> orgs (org_id));
+diesel::joinable!(imports -> users (user_id));
 diesel::joinable!(marketing_tasks -> users (created_by_user_id));
 diesel::joinable!(notes -> opportunities (opportunity_id));
 diesel::joinable!(notes -> orgs (author_org_id));
@@ -329,6 +365,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     events,
     external_refs,
     idempotency_keys,
+    import_errors,
+    imports,
     marketing_tasks,
     notes,
     opportunities,

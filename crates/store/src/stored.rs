@@ -19,6 +19,7 @@ use prm_domain::customer::Registration;
 use prm_domain::deal::RegStatus;
 use prm_domain::events::{DeliveryState, EventType};
 use prm_domain::ids::{OrgId, UserId};
+use prm_domain::import::{ImportKind, ImportStatus};
 use prm_domain::opportunity::{Origin, Phase, Status};
 use prm_domain::org::{OrgKind, Tier};
 use prm_domain::role::Role;
@@ -152,6 +153,8 @@ text_values!(
     RegStatus,
     Registration,
     CurrencyCode,
+    ImportKind,
+    ImportStatus,
 );
 
 /// Domain values in a text array column.
