@@ -15,6 +15,7 @@ pub mod lifecycle;
 pub mod opportunity;
 pub mod org;
 pub mod policy;
+pub mod reason;
 pub mod role;
 pub mod user;
 pub mod values;
