@@ -9,6 +9,7 @@ use prm_domain::customer::Registration;
 use prm_domain::deal::{RegAction, RegStatus};
 use prm_domain::opportunity::{Action, Origin, Phase, Status};
 use prm_domain::org::{OrgKind, Tier};
+use prm_domain::reason::{ReasonCode, ReasonInput};
 use prm_domain::role::Role;
 use prm_domain::values::{CountryCode, CurrencyCode, Email, Money, labels, parse_amount};
 use serde::{Deserialize, Deserializer, Serialize};
@@ -105,14 +106,56 @@ wire_enum!(
     RegActionDto as DealRegistrationAction <=> RegAction { Approve, Reject, Withdraw }
 );
 
-/// A reason, required by decline, return, reject and cancel.
+/// A reason code: one of the vendor's list in the policy
+/// (`GET /policies`, `reason_codes`). The default list is `no_capacity`,
+/// `not_our_territory`, `customer_not_interested`, `budget`, `competitor`,
+/// `timing`, `duplicate` and `other`; `other` needs a reason text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(transparent)]
+#[schema(as = ReasonCode, example = "no_capacity", pattern = "^[a-z][a-z0-9_]{0,39}$")]
+pub struct ReasonCodeDto(pub String);
+
+impl From<ReasonCode> for ReasonCodeDto {
+    fn from(c: ReasonCode) -> Self {
+        Self(c.as_str().to_owned())
+    }
+}
+
+impl crate::json::WriteJson for ReasonCodeDto {
+    fn write_json(&self, out: &mut Vec<u8>) {
+        crate::json::WriteJson::write_json(self.0.as_str(), out)
+    }
+}
+
+/// Why: a reason code from the policy's list, and a text. Decline, return,
+/// reject and cancel take it. A body with only `reason` (the form before
+/// codes existed) means `reason_code: "other"`; one with neither is a 422
+/// naming `reason_code`. `other` needs `reason`.
 #[derive(Debug, Clone, Deserialize, ToSchema, Validate)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"reason": "no capacity this quarter"}))]
+#[schema(example = json!({"reason_code": "no_capacity", "reason": "no capacity this quarter"}))]
 pub struct ReasonBody {
+    /// One of the policy's `reason_codes` (422 listing them otherwise).
+    /// Absent: `other`, when a `reason` is given.
+    pub reason_code: Option<ReasonCodeDto>,
+    /// Free text, optional beside a code other than `other`.
     #[validate(length(min = 1, max = 1000), custom(function = "not_blank"))]
-    #[schema(min_length = 1, max_length = 1000)]
-    pub reason: String,
+    #[schema(
+        min_length = 1,
+        max_length = 1000,
+        example = "no capacity this quarter"
+    )]
+    pub reason: Option<String>,
+}
+
+impl ReasonBody {
+    /// The reason as the domain checks it against the policy.
+    pub fn into_input(self) -> ReasonInput {
+        ReasonInput {
+            code: self.reason_code.map(|c| c.0),
+            text: self.reason,
+        }
+    }
 }
 
 crate::json_struct! {
