@@ -10,11 +10,11 @@ use prm_store::Connection;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
-use validator::Validate;
+use validator::{Validate, ValidationErrors};
 
 use crate::auth::Caller;
 use crate::dto::FullDate;
-use crate::dto::{MoneyDto, ReasonBody, ReasonCodeDto, not_blank};
+use crate::dto::{MoneyDto, ReasonBody, ReasonCodeDto, reason_fields, validation_result};
 use crate::error::{ApiError, Problem};
 use crate::extract::{IfMatch, JsonBody};
 use crate::routes::opportunities::{OpportunityDto, read_response};
@@ -274,7 +274,7 @@ pub enum CloseOutcome {
 /// Close won or lost. A loss takes a `reason_code` from the policy's list
 /// (as decline does: a body with only `reason` means `other`, which needs
 /// the text); a win takes no code, and its `reason` text is optional.
-#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"outcome": "lost", "reason_code": "competitor", "reason": "chose a local provider"}))]
 pub struct CloseBody {
@@ -284,12 +284,21 @@ pub struct CloseBody {
     /// with a code is a 422.
     pub reason_code: Option<ReasonCodeDto>,
     /// Free text; `lost` with `other` needs it.
-    #[validate(length(min = 1, max = 1000), custom(function = "not_blank"))]
     #[schema(min_length = 1, max_length = 1000, example = "signed")]
     pub reason: Option<String>,
     /// Required when won; in the opportunity's currency.
-    #[validate(nested)]
     pub actual_revenue: Option<MoneyDto>,
+}
+
+impl Validate for CloseBody {
+    fn validate(&self) -> Result<(), ValidationErrors> {
+        let lost = matches!(self.outcome, CloseOutcome::Lost);
+        let mut errors = reason_fields(self.reason_code.as_ref(), self.reason.as_deref(), lost);
+        if let Some(m) = &self.actual_revenue {
+            errors.merge_self("actual_revenue", m.validate());
+        }
+        validation_result(errors)
+    }
 }
 
 /// Close an accepted opportunity won or lost (vendor writers; the primary
