@@ -703,7 +703,8 @@ async fn every_status_event_is_recorded_with_actor_time_and_reason() {
     change.as_object_mut().unwrap().remove("changes");
     assert_eq!(
         change,
-        json!({"action": "decline", "from": "delivered", "to": "declined", "reason": "too small"})
+        json!({"action": "decline", "from": "delivered", "to": "declined", "reason": "too small",
+               "reason_code": "other"})
     );
     // The declined offer's answer deadline ends with it.
     assert_eq!(side_effects[0]["field"], "accept_by", "{side_effects}");

@@ -23,6 +23,7 @@ mod operations;
 mod opportunities;
 mod orgs;
 mod queue;
+mod reasons;
 mod startup;
 mod sweep;
 mod tasks_and_dashboards;

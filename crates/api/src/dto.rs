@@ -9,11 +9,12 @@ use prm_domain::customer::Registration;
 use prm_domain::deal::{RegAction, RegStatus};
 use prm_domain::opportunity::{Action, Origin, Phase, Status};
 use prm_domain::org::{OrgKind, Tier};
+use prm_domain::reason::{self, ReasonCode, ReasonInput};
 use prm_domain::role::Role;
 use prm_domain::values::{CountryCode, CurrencyCode, Email, Money, labels, parse_amount};
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::ToSchema;
-use validator::{Validate, ValidationError};
+use validator::{Validate, ValidationError, ValidationErrors};
 
 use crate::error::ApiError;
 
@@ -105,14 +106,108 @@ wire_enum!(
     RegActionDto as DealRegistrationAction <=> RegAction { Approve, Reject, Withdraw }
 );
 
-/// A reason, required by decline, return, reject and cancel.
-#[derive(Debug, Clone, Deserialize, ToSchema, Validate)]
+/// A reason code: one of the vendor's list in the policy
+/// (`GET /policies`, `reason_codes`). The default list is `no_capacity`,
+/// `not_our_territory`, `customer_not_interested`, `budget`, `competitor`,
+/// `timing`, `duplicate` and `other`; `other` needs a reason text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(transparent)]
+#[schema(as = ReasonCode, example = "no_capacity", pattern = "^[a-z][a-z0-9_]{0,39}$")]
+pub struct ReasonCodeDto(pub String);
+
+impl From<ReasonCode> for ReasonCodeDto {
+    fn from(c: ReasonCode) -> Self {
+        Self(c.as_str().to_owned())
+    }
+}
+
+impl crate::json::WriteJson for ReasonCodeDto {
+    fn write_json(&self, out: &mut Vec<u8>) {
+        crate::json::WriteJson::write_json(self.0.as_str(), out)
+    }
+}
+
+/// Why: a reason code from the policy's list, and a text. Decline, return,
+/// reject and cancel take it. A body with only `reason` (the form before
+/// codes existed) means `reason_code: "other"`; one with neither is a 422
+/// naming `reason_code`. `other` needs `reason`.
+#[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"reason": "no capacity this quarter"}))]
+#[schema(example = json!({"reason_code": "no_capacity", "reason": "no capacity this quarter"}))]
 pub struct ReasonBody {
-    #[validate(length(min = 1, max = 1000), custom(function = "not_blank"))]
-    #[schema(min_length = 1, max_length = 1000)]
-    pub reason: String,
+    /// One of the policy's `reason_codes` (422 listing them otherwise).
+    /// Absent: `other`, when a `reason` is given.
+    pub reason_code: Option<ReasonCodeDto>,
+    /// Free text, optional beside a code other than `other`.
+    #[schema(
+        min_length = 1,
+        max_length = 1000,
+        example = "no capacity this quarter"
+    )]
+    pub reason: Option<String>,
+}
+
+/// Checks of a reason's fields that need no policy, so that a body lacking
+/// one is refused before anything is looked up, as when `reason` was
+/// required: a text is 1 to 1000 characters and not blank; and, where a
+/// reason is required (`required`), a code or a text is given. The policy's
+/// rules are the domain's ([`prm_domain::reason::Reason::parse`]).
+pub fn reason_fields(
+    code: Option<&ReasonCodeDto>,
+    text: Option<&str>,
+    required: bool,
+) -> ValidationErrors {
+    let mut errors = ValidationErrors::new();
+    if let Some(t) = text {
+        let (min, max) = (1, reason::TEXT_MAX_CHARS);
+        if !(min..=max).contains(&t.chars().count()) {
+            let mut e = ValidationError::new("length");
+            e.add_param(Cow::from("min"), &min);
+            e.add_param(Cow::from("max"), &max);
+            errors.add("reason", e);
+        } else if let Err(e) = not_blank(t) {
+            errors.add("reason", e);
+        }
+    }
+    if required && code.is_none() && text.is_none() {
+        errors.add(
+            "reason_code",
+            invalid(
+                "required",
+                "give a reason_code from the policy's list, or a reason text (recorded as `other`)",
+            ),
+        );
+    }
+    errors
+}
+
+/// The errors, or none.
+pub fn validation_result(errors: ValidationErrors) -> Result<(), ValidationErrors> {
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors)
+    }
+}
+
+impl Validate for ReasonBody {
+    fn validate(&self) -> Result<(), ValidationErrors> {
+        validation_result(reason_fields(
+            self.reason_code.as_ref(),
+            self.reason.as_deref(),
+            true,
+        ))
+    }
+}
+
+impl ReasonBody {
+    /// The reason as the domain checks it against the policy.
+    pub fn into_input(self) -> ReasonInput {
+        ReasonInput {
+            code: self.reason_code.map(|c| c.0),
+            text: self.reason,
+        }
+    }
 }
 
 crate::json_struct! {

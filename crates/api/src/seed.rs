@@ -28,6 +28,7 @@ use prm_domain::ids::{CustomerId, OpportunityId, OrgId, UserId};
 use prm_domain::lifecycle::Command;
 use prm_domain::opportunity::Phase;
 use prm_domain::org::{OrgKind, Tier};
+use prm_domain::reason::ReasonInput;
 use prm_domain::values::Money;
 
 /// A demo user to print a token for.
@@ -479,7 +480,7 @@ fn story(conn: &mut PgConnection, c: &Customers, task: Uuid) -> Result<(), ApiEr
         &any,
         Request::Command(Command::Close {
             won: true,
-            reason: "Signed a three-year contract".to_owned(),
+            reason: ReasonInput::text("Signed a three-year contract"),
             actual: Some(eur("84000.00")?),
         }),
     )?;
@@ -504,11 +505,12 @@ fn story(conn: &mut PgConnection, c: &Customers, task: Uuid) -> Result<(), ApiEr
         &any,
         Request::Command(Command::Close {
             won: false,
-            reason: "Lost on price".to_owned(),
+            reason: ReasonInput::coded("budget", Some("Lost on price".to_owned())),
             actual: None,
         }),
     )?;
-    // declined by Tailspin
+    // declined by Northwind (a code alone), then by Tailspin (a code and a
+    // text): the vendor dashboard counts both by reason
     let o = create(
         conn,
         &cm,
@@ -520,6 +522,16 @@ fn story(conn: &mut PgConnection, c: &Customers, task: Uuid) -> Result<(), ApiEr
             None,
         ),
     )?;
+    perform(conn, &cm, o, &any, to(nw.org_id))?;
+    perform(
+        conn,
+        &nw,
+        o,
+        &any,
+        Request::Command(Command::Decline {
+            reason: ReasonInput::coded("not_our_territory", None),
+        }),
+    )?;
     perform(conn, &cm, o, &any, to(ts.org_id))?;
     perform(
         conn,
@@ -527,7 +539,7 @@ fn story(conn: &mut PgConnection, c: &Customers, task: Uuid) -> Result<(), ApiEr
         o,
         &any,
         Request::Command(Command::Decline {
-            reason: "No capacity this quarter".to_owned(),
+            reason: ReasonInput::coded("no_capacity", Some("No capacity this quarter".to_owned())),
         }),
     )?;
     // Keep this one declined in the demo rather than re-assigned at once.
@@ -552,7 +564,10 @@ fn story(conn: &mut PgConnection, c: &Customers, task: Uuid) -> Result<(), ApiEr
         o,
         &any,
         Request::Command(Command::Return {
-            reason: "Customer went quiet".to_owned(),
+            reason: ReasonInput::coded(
+                "customer_not_interested",
+                Some("Customer went quiet".to_owned()),
+            ),
         }),
     )?;
     // rejected
@@ -573,7 +588,10 @@ fn story(conn: &mut PgConnection, c: &Customers, task: Uuid) -> Result<(), ApiEr
         o,
         &any,
         Request::Command(Command::Reject {
-            reason: "Already in the vendor's pipeline".to_owned(),
+            reason: ReasonInput::coded(
+                "duplicate",
+                Some("Already in the vendor's pipeline".to_owned()),
+            ),
         }),
     )?;
     // canceled
@@ -594,7 +612,10 @@ fn story(conn: &mut PgConnection, c: &Customers, task: Uuid) -> Result<(), ApiEr
         o,
         &any,
         Request::Command(Command::Cancel {
-            reason: "Customer chose another vendor".to_owned(),
+            reason: ReasonInput::coded(
+                "competitor",
+                Some("Customer chose another vendor".to_owned()),
+            ),
         }),
     )?;
     // expired: offered to Contoso, whose answer never came. The deadline

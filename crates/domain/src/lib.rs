@@ -17,6 +17,7 @@ pub mod lifecycle;
 pub mod opportunity;
 pub mod org;
 pub mod policy;
+pub mod reason;
 pub mod role;
 pub mod user;
 pub mod values;

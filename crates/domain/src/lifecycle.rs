@@ -12,6 +12,7 @@ use crate::error::DomainError;
 use crate::ids::{OrgId, UserId};
 use crate::opportunity::{OpportunityFacts, Origin, Status, can_view};
 use crate::policy::Policy;
+use crate::reason::{Reason, ReasonCode, ReasonInput};
 use crate::role::Role;
 use crate::values::{CurrencyCode, Money};
 
@@ -735,7 +736,7 @@ mod tests {
 pub enum Command {
     Approve,
     Reject {
-        reason: String,
+        reason: ReasonInput,
     },
     Withdraw,
     /// To one partner, who must answer before the deadline (default: now
@@ -756,21 +757,22 @@ pub enum Command {
     },
     Accept,
     Decline {
-        reason: String,
+        reason: ReasonInput,
     },
     Return {
-        reason: String,
+        reason: ReasonInput,
     },
+    /// Won (an optional reason text, no code) or lost (a reason code).
     Close {
         won: bool,
-        reason: String,
+        reason: ReasonInput,
         actual: Option<Money>,
     },
     Extend {
         expires_on: NaiveDate,
     },
     Cancel {
-        reason: String,
+        reason: ReasonInput,
     },
     /// The system: an offer whose `accept_by` has passed.
     Expire,
@@ -805,14 +807,23 @@ impl Command {
         }
     }
 
-    fn reason(&self) -> Option<String> {
+    /// The reason the command records, checked against the policy's codes
+    /// (see [`Reason::parse`]): a user's decline, return, reject, cancel and
+    /// lost close have a code, a won close at most a text.
+    fn reason(&self, policy: &Policy) -> Result<(Option<ReasonCode>, Option<String>), DomainError> {
         match self {
+            Command::Close {
+                won: true, reason, ..
+            } => Ok((None, Reason::parse_won(reason)?)),
             Command::Reject { reason }
             | Command::Decline { reason }
             | Command::Return { reason }
             | Command::Cancel { reason }
-            | Command::Close { reason, .. } => Some(reason.trim().to_owned()),
-            _ => None,
+            | Command::Close { reason, .. } => {
+                let r = Reason::parse(&policy.reason_codes, reason)?;
+                Ok((Some(r.code), r.text))
+            }
+            _ => Ok((None, None)),
         }
     }
 }
@@ -881,8 +892,26 @@ pub struct Outcome {
     /// Whether the system should re-assign it next (policy on decline and
     /// expiry, within its limit).
     pub reassign_pending: bool,
-    /// The reason recorded with the event.
+    /// The reason's text recorded with the event (and a close's).
     pub reason: Option<String>,
+    /// The reason's code from the policy's list: a user's decline, return,
+    /// reject, cancel or lost close; `None` for every other transition.
+    pub reason_code: Option<ReasonCode>,
+}
+
+/// Both checks' results: every failing field of both when both refuse.
+fn together<T>(
+    first: Result<T, DomainError>,
+    second: Result<(), DomainError>,
+) -> Result<T, DomainError> {
+    match (first, second) {
+        (Err(DomainError::Invalid(mut a)), Err(DomainError::Invalid(b))) => {
+            a.extend(b);
+            Err(DomainError::Invalid(a))
+        }
+        (Err(e), _) | (Ok(_), Err(e)) => Err(e),
+        (Ok(v), Ok(())) => Ok(v),
+    }
 }
 
 fn check_system(
@@ -925,6 +954,8 @@ const REDISTRIBUTABLE: &[Status] = &[
 /// follow the extension policy; a close records outcome, reason and actual
 /// revenue, and closes approved registrations; leaving the partner ends
 /// them; the system expires overdue offers and re-assigns by the policy.
+/// A user's reason takes a code from the policy's list (see
+/// [`Reason::parse`]); the system's transitions record a text and no code.
 pub fn transition(
     by: By<'_>,
     opp: &OpportunityFacts,
@@ -945,6 +976,11 @@ pub fn transition(
         })
     };
     let window = || ctx.now + chrono::Duration::hours(i64::from(policy.acceptance_window_hours));
+    let close_check = match command {
+        Command::Close { won, actual, .. } => check_close(*won, actual.as_ref(), opp.currency),
+        _ => Ok(()),
+    };
+    let (reason_code, reason) = together(command.reason(policy), close_check)?;
     let mut out = Outcome {
         to: opp.status,
         primary: None,
@@ -960,7 +996,8 @@ pub fn transition(
         offered_to: None,
         automatic: false,
         reassign_pending: false,
-        reason: command.reason(),
+        reason,
+        reason_code,
     };
     match command {
         Command::Approve => {
@@ -1029,7 +1066,6 @@ pub fn transition(
                 (opp.origin == Origin::Vendor).then_some((ctx.vendor_org, opp.creator_user_id));
         }
         Command::Close { won, actual, .. } => {
-            check_close(*won, actual.as_ref(), opp.currency)?;
             out.to = if *won { Status::Won } else { Status::Lost };
             out.accept_by = Some(None);
             if opp.currency.is_none() {
@@ -1306,7 +1342,7 @@ mod rule_tests {
             by_user(&admin),
             &o,
             &Command::Return {
-                reason: " quiet ".into(),
+                reason: ReasonInput::text(" quiet "),
             },
             &c,
         )
@@ -1315,6 +1351,7 @@ mod rule_tests {
         assert_eq!(out.owner, Some((c.vendor_org, o.creator_user_id)));
         assert_eq!(out.registrations, RegistrationEffect::End);
         assert_eq!(out.reason.as_deref(), Some("quiet"));
+        assert_eq!(out.reason_code, Some(ReasonCode::other()));
     }
 
     #[test]
@@ -1519,7 +1556,7 @@ mod rule_tests {
             &o,
             &Command::Close {
                 won: true,
-                reason: "signed".into(),
+                reason: ReasonInput::text("signed"),
                 actual: Some(m.clone()),
             },
             &ctx(&p),
@@ -1529,6 +1566,7 @@ mod rule_tests {
         assert_eq!(out.registrations, RegistrationEffect::Close);
         assert_eq!(out.currency, Some(usd));
         assert_eq!(out.reason.as_deref(), Some("signed"));
+        assert_eq!(out.reason_code, None, "only a loss has a reason code");
         let closing = out.closing.unwrap();
         assert_eq!(closing.actual_revenue, Some(m));
     }
@@ -1612,13 +1650,123 @@ mod rule_tests {
             by_user(&admin),
             &offered,
             &Command::Decline {
-                reason: "busy".into(),
+                reason: ReasonInput::coded("no_capacity", None),
             },
             &ctx(&p),
         )
         .unwrap();
         assert!(out.reassign_pending);
         assert_eq!(out.accept_by, Some(None));
+    }
+
+    fn offered_to(admin: &Actor) -> OpportunityFacts {
+        let mut o = facts(
+            Status::Delivered,
+            Origin::Vendor,
+            OrgId::new(),
+            UserId::new(),
+        );
+        o.primary_partner_id = Some(admin.org_id);
+        o
+    }
+
+    #[test]
+    fn a_decline_takes_a_reason_code_from_the_vendors_policy() {
+        let admin = reseller_admin();
+        let o = offered_to(&admin);
+        let p = Policy {
+            reason_codes: vec![ReasonCode::parse("too_small").unwrap(), ReasonCode::other()],
+            ..Policy::default()
+        };
+        let decline = |code: &str| Command::Decline {
+            reason: ReasonInput::coded(code, None),
+        };
+        let out = transition(by_user(&admin), &o, &decline("too_small"), &ctx(&p)).unwrap();
+        assert_eq!(out.reason_code, ReasonCode::parse("too_small").ok());
+        assert_eq!(out.reason, None);
+        match transition(by_user(&admin), &o, &decline("budget"), &ctx(&p)) {
+            Err(DomainError::Invalid(f)) => assert_eq!(f[0].field, "reason_code"),
+            other => panic!("a default code the vendor dropped: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_lost_close_takes_a_reason_code_and_a_won_one_none() {
+        let cm = vendor(Role::ChannelManager);
+        let mut o = accepted_until("2099-01-01", 0);
+        o.primary_partner_id = Some(OrgId::new());
+        let p = Policy::default();
+        let lost = Command::Close {
+            won: false,
+            reason: ReasonInput::coded("competitor", Some("chose Fabrikam".into())),
+            actual: None,
+        };
+        let out = transition(by_user(&cm), &o, &lost, &ctx(&p)).unwrap();
+        assert_eq!(out.to, Status::Lost);
+        assert_eq!(out.reason_code, ReasonCode::parse("competitor").ok());
+        assert_eq!(out.reason.as_deref(), Some("chose Fabrikam"));
+        let eur: CurrencyCode = "EUR".parse().unwrap();
+        let won = Command::Close {
+            won: true,
+            reason: ReasonInput::coded("competitor", None),
+            actual: Some(Money::parse("10", eur).unwrap()),
+        };
+        match transition(by_user(&cm), &o, &won, &ctx(&p)) {
+            Err(DomainError::Invalid(f)) => assert_eq!(f[0].field, "reason_code"),
+            other => panic!("{other:?}"),
+        }
+        let won = Command::Close {
+            won: true,
+            reason: ReasonInput::default(),
+            actual: Some(Money::parse("10", eur).unwrap()),
+        };
+        let out = transition(by_user(&cm), &o, &won, &ctx(&p)).unwrap();
+        assert_eq!(
+            (out.reason, out.reason_code),
+            (None, None),
+            "no text needed"
+        );
+    }
+
+    #[test]
+    fn a_close_reports_its_reason_and_its_revenue_failures_together() {
+        let cm = vendor(Role::ChannelManager);
+        let o = accepted_until("2099-01-01", 0);
+        let p = Policy::default();
+        let won = Command::Close {
+            won: true,
+            reason: ReasonInput::coded("budget", None),
+            actual: None,
+        };
+        match transition(by_user(&cm), &o, &won, &ctx(&p)) {
+            Err(DomainError::Invalid(f)) => {
+                let fields: Vec<_> = f.iter().map(|e| e.field.as_str()).collect();
+                assert_eq!(fields, ["reason_code", "actual_revenue"]);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_systems_transitions_record_a_text_and_no_reason_code() {
+        let now = Utc::now();
+        let mut o = offered_to(&reseller_admin());
+        o.accept_by = Some(now - chrono::Duration::seconds(1));
+        let p = Policy::default();
+        let c = Context { now, ..ctx(&p) };
+        let out = transition(By::System, &o, &Command::Expire, &c).unwrap();
+        assert_eq!(out.reason_code, None);
+        assert!(out.reason.is_some());
+        let declined = facts(
+            Status::Declined,
+            Origin::Vendor,
+            OrgId::new(),
+            UserId::new(),
+        );
+        let partner = OrgId::new();
+        let out = transition(By::System, &declined, &Command::AutoAssign { partner }, &c).unwrap();
+        assert_eq!(out.reason_code, None);
+        assert_eq!(out.reason.as_deref(), Some("automatic re-assignment"));
     }
 
     #[test]

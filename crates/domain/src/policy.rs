@@ -1,7 +1,8 @@
 //! The vendor's policy: acceptance window, extensions, exclusivity,
-//! automatic re-assignment and ranking weights.
+//! automatic re-assignment, ranking weights and reason codes.
 
 use crate::error::{DomainError, Violations};
+use crate::reason::{self, ReasonCode};
 
 /// Weights of the automatic-distribution score parts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,6 +31,8 @@ pub struct Policy {
     /// Days an opportunity stays valid after it is accepted.
     pub opportunity_validity_days: u32,
     pub weights: Weights,
+    /// The codes decline, return, reject, cancel and a lost close take.
+    pub reason_codes: Vec<ReasonCode>,
 }
 
 impl Default for Policy {
@@ -50,6 +53,7 @@ impl Default for Policy {
                 capacity: 10,
                 history: 5,
             },
+            reason_codes: ReasonCode::defaults(),
         }
     }
 }
@@ -66,7 +70,8 @@ pub mod limits {
 }
 
 impl Policy {
-    /// Rule: every number within its bounds, and at least one weight above 0.
+    /// Rules: every number within its bounds, at least one weight above 0,
+    /// and the reason codes' list rule ([`reason::check_codes`]).
     pub fn validate(&self) -> Result<(), DomainError> {
         let mut v = Violations::new();
         let mut check = |field: &str, value: u32, (min, max): (u32, u32)| {
@@ -118,6 +123,7 @@ impl Policy {
         if w.country + w.industry + w.product_lines + w.tier + w.capacity + w.history == 0 {
             v.add("weights", "at least one weight must be above 0");
         }
+        reason::check_codes(&self.reason_codes, &mut v);
         v.into_result()
     }
 }
@@ -132,6 +138,19 @@ mod tests {
         assert!(p.validate().is_ok());
         assert_eq!(p.acceptance_window_hours, 72);
         assert_eq!(p.weights.country, 30);
+        assert_eq!(p.reason_codes, ReasonCode::defaults());
+    }
+
+    #[test]
+    fn a_policy_without_the_other_reason_code_is_invalid() {
+        let p = Policy {
+            reason_codes: vec![ReasonCode::parse("budget").unwrap()],
+            ..Policy::default()
+        };
+        match p.validate() {
+            Err(DomainError::Invalid(f)) => assert_eq!(f[0].field, "reason_codes"),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

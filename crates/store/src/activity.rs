@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use prm_domain::ids::{OpportunityId, OrgId, UserId};
 use prm_domain::opportunity::{Phase, Status};
+use prm_domain::reason::ReasonCode;
 use uuid::Uuid;
 
 use crate::stored::{Key, Text};
@@ -119,6 +120,9 @@ pub struct Event {
     pub partner_org_id: Option<OrgId>,
     /// What else the action changed: `[{field, old, new}]`.
     pub changes: serde_json::Value,
+    /// A user's reason code (decline, return, reject, cancel, a lost close).
+    #[diesel(deserialize_as = Text<Option<ReasonCode>>)]
+    pub reason_code: Option<ReasonCode>,
 }
 
 /// One change to an opportunity's description (field history): its fields'

@@ -3,6 +3,7 @@
 use bigdecimal::BigDecimal;
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Double, Nullable, Numeric, Text};
+use prm_domain::reason::ReasonCode;
 use uuid::Uuid;
 
 use crate::prepared::prepared;
@@ -38,6 +39,21 @@ pub struct PartnerValue {
     pub value: BigDecimal,
 }
 
+/// How often one partner declined or lost with one reason code.
+#[derive(Debug, Clone, QueryableByName)]
+pub struct ReasonCount {
+    #[diesel(sql_type = diesel::sql_types::Uuid)]
+    pub org_id: Uuid,
+    #[diesel(sql_type = Text)]
+    pub name: String,
+    #[diesel(sql_type = Text, deserialize_as = crate::stored::Text<ReasonCode>)]
+    pub reason_code: ReasonCode,
+    #[diesel(sql_type = BigInt)]
+    pub declined: i64,
+    #[diesel(sql_type = BigInt)]
+    pub lost: i64,
+}
+
 #[derive(Debug, Clone, QueryableByName)]
 struct Rates {
     #[diesel(sql_type = BigInt)]
@@ -65,6 +81,39 @@ pub struct VendorFigures {
     pub pending_approvals: i64,
     pub pending_registrations: i64,
     pub stalled: i64,
+    /// Declines and losses of the last 90 days by partner and reason code,
+    /// by partner name, then code.
+    pub reasons: Vec<ReasonCount>,
+}
+
+/// Declines (by the declining partner, from its status events) and losses
+/// (by the primary partner, as `lost_90d` counts them) since `since`, per
+/// partner and reason code, in one statement. Each side is a range scan of
+/// its partial index, which holds every column read here
+/// (`opportunity_events_declines`, `opportunities_lost`).
+pub fn reasons_since(
+    conn: &mut PgConnection,
+    since: chrono::DateTime<chrono::Utc>,
+) -> QueryResult<Vec<ReasonCount>> {
+    prepared(
+        "SELECT o.id AS org_id, o.name, r.reason_code,
+                count(*) FILTER (WHERE r.declined) AS declined,
+                count(*) FILTER (WHERE NOT r.declined) AS lost
+         FROM (SELECT e.partner_org_id AS org_id, e.reason_code, true AS declined
+                 FROM opportunity_events e
+                WHERE e.action = 'decline' AND e.created_at >= $1
+                  AND e.reason_code IS NOT NULL
+               UNION ALL
+               SELECT p.primary_partner_id, p.close_reason_code, false
+                 FROM opportunities p
+                WHERE p.status = 'lost' AND p.closed_at >= $1
+                  AND p.close_reason_code IS NOT NULL) r
+         JOIN orgs o ON o.id = r.org_id
+         GROUP BY o.id, o.name, r.reason_code
+         ORDER BY o.name, o.id, r.reason_code",
+    )
+    .bind(since)
+    .load(conn)
 }
 
 pub fn vendor_figures(conn: &mut PgConnection) -> QueryResult<VendorFigures> {
@@ -116,6 +165,7 @@ pub fn vendor_figures(conn: &mut PgConnection) -> QueryResult<VendorFigures> {
     .bind(recent)
     .bind(stalled)
     .get_result(conn)?;
+    let reasons = reasons_since(conn, recent)?;
     Ok(VendorFigures {
         partners,
         values,
@@ -125,5 +175,6 @@ pub fn vendor_figures(conn: &mut PgConnection) -> QueryResult<VendorFigures> {
         pending_approvals: rates.pending_approvals,
         pending_registrations: rates.pending_registrations,
         stalled: rates.stalled,
+        reasons,
     })
 }

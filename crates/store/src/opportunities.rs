@@ -10,6 +10,7 @@ use diesel::query_builder::{AstPass, QueryFragment, QueryId};
 use diesel::row::{Field, Row};
 use prm_domain::ids::{CustomerId, OpportunityId, OrgId, UserId};
 use prm_domain::opportunity::{OpportunityFacts, Origin, Phase, Status};
+use prm_domain::reason::ReasonCode;
 use prm_domain::values::{CurrencyCode, Money};
 use uuid::Uuid;
 
@@ -150,6 +151,8 @@ columns_struct! {
         pub expires_on: Option<NaiveDate>,
         pub extension_count: i32,
         pub close_reason: Option<String>,
+        /// A loss's reason code.
+        pub close_reason_code: Option<ReasonCode> as Text<Option<ReasonCode>>,
         pub actual_revenue: Option<BigDecimal>,
         pub closed_at: Option<DateTime<Utc>>,
         pub version: i32,
@@ -220,6 +223,8 @@ pub struct StateChanges {
     pub expires_on: Option<Option<NaiveDate>>,
     pub extension_count: Option<i32>,
     pub close_reason: Option<Option<String>>,
+    #[diesel(serialize_as = Text<Option<ReasonCode>>)]
+    pub close_reason_code: Option<Option<ReasonCode>>,
     pub actual_revenue: Option<Option<BigDecimal>>,
     pub closed_at: Option<Option<DateTime<Utc>>>,
     #[diesel(serialize_as = Text<Option<Phase>>)]
@@ -610,6 +615,9 @@ pub struct NewEvent<'a> {
     pub reason: Option<&'a str>,
     /// What else the action changed (field history): `[{field, old, new}]`.
     pub changes: serde_json::Value,
+    /// A user's reason code; `None` for the system's transitions.
+    #[diesel(serialize_as = Text<Option<ReasonCode>>)]
+    pub reason_code: Option<ReasonCode>,
 }
 
 /// Records a status event; call inside the transaction that made the change.

@@ -3,8 +3,10 @@
 use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use prm_domain::policy::{Policy, Weights};
+use prm_domain::reason::ReasonCode;
 
 use crate::schema::policies;
+use crate::stored::Texts;
 
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = policies, check_for_backend(diesel::pg::Pg))]
@@ -24,6 +26,8 @@ pub struct PolicyRow {
     pub weight_history: i32,
     pub version: i32,
     pub updated_at: DateTime<Utc>,
+    #[diesel(deserialize_as = Texts<ReasonCode>)]
+    pub reason_codes: Vec<ReasonCode>,
 }
 
 fn n(v: i32) -> u32 {
@@ -52,6 +56,7 @@ impl PolicyRow {
                 capacity: n(self.weight_capacity),
                 history: n(self.weight_history),
             },
+            reason_codes: self.reason_codes.clone(),
         }
     }
 
@@ -84,6 +89,7 @@ impl PolicyRow {
                 policies::weight_tier.eq(i(w.tier)),
                 policies::weight_capacity.eq(i(w.capacity)),
                 policies::weight_history.eq(i(w.history)),
+                policies::reason_codes.eq(Texts(p.reason_codes.clone())),
                 policies::version.eq(policies::version + 1),
                 policies::updated_at.eq(diesel::dsl::now),
             ))

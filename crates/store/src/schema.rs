@@ -185,6 +185,7 @@ diesel::table! {
         auto_assignments -> Int4,
         reassign_pending -> Bool,
         collaborator_ids -> Array<Uuid>,
+        close_reason_code -> Nullable<Text>,
     }
 }
 
@@ -221,6 +222,7 @@ diesel::table! {
         actor_org_id -> Nullable<Uuid>,
         partner_org_id -> Nullable<Uuid>,
         changes -> Jsonb,
+        reason_code -> Nullable<Text>,
     }
 }
 
@@ -262,6 +264,7 @@ diesel::table! {
         weight_history -> Int4,
         version -> Int4,
         updated_at -> Timestamptz,
+        reason_codes -> Array<Text>,
     }
 }
 

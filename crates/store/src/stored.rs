@@ -22,6 +22,7 @@ use prm_domain::ids::{OrgId, UserId};
 use prm_domain::import::{ImportKind, ImportStatus};
 use prm_domain::opportunity::{Origin, Phase, Status};
 use prm_domain::org::{OrgKind, Tier};
+use prm_domain::reason::ReasonCode;
 use prm_domain::role::Role;
 use prm_domain::values::CurrencyCode;
 use uuid::Uuid;
@@ -155,6 +156,7 @@ text_values!(
     CurrencyCode,
     ImportKind,
     ImportStatus,
+    ReasonCode,
 );
 
 /// Domain values in a text array column.
@@ -192,7 +194,7 @@ macro_rules! text_arrays {
     )+};
 }
 
-text_arrays!(EventType, CurrencyCode);
+text_arrays!(EventType, CurrencyCode, ReasonCode);
 
 /// The one mapping of each nullable id column's type.
 macro_rules! keys {

@@ -11,7 +11,7 @@ use uuid::Uuid;
 use validator::Validate;
 
 use crate::auth::Caller;
-use crate::dto::{PhaseDto, not_blank};
+use crate::dto::{PhaseDto, ReasonCodeDto, not_blank};
 use crate::error::ApiError;
 use crate::extract::{JsonBody, QueryParams};
 use crate::pagination::{
@@ -131,7 +131,11 @@ pub struct StatusChangeDto {
     pub action: String,
     pub from: Option<String>,
     pub to: String,
+    /// The reason's text.
     pub reason: Option<String>,
+    /// A user's decline, return, reject, cancel or lost close: its code from
+    /// the policy's list. `null` for other actions and the system's.
+    pub reason_code: Option<ReasonCodeDto>,
     /// What else the action changed: deadlines, the extension count, the
     /// close fields.
     pub changes: Vec<FieldChangeDto>,
@@ -172,7 +176,7 @@ pub enum TimelineKind {
 #[schema(as = TimelineItem, example = json!({"kind": "status_change", "id": "0193a2cb-7777-7cc3-9d5e-5b3c2a1f0e9d",
     "created_at": "2026-11-14T10:00:00Z", "actor_user_id": "0193a2c5-1111-7cc3-9d5e-5b3c2a1f0e9d",
     "actor_org_id": "0193a2c4-7c1e-7cc3-9d5e-5b3c2a1f0e9d", "note": null, "progress": null,
-    "status_change": {"action": "accept", "from": "delivered", "to": "accepted", "reason": null,
+    "status_change": {"action": "accept", "from": "delivered", "to": "accepted", "reason": null, "reason_code": null,
         "changes": [{"field": "accept_by", "old": "2026-11-16T10:00:00Z", "new": null, "withheld": false},
                     {"field": "expires_on", "old": null, "new": "2027-02-12", "withheld": false}]},
     "changes": null}))]
@@ -224,6 +228,7 @@ impl TimelineItemDto {
                     from: e.from_status.map(|s| s.as_str().to_owned()),
                     to: e.to_status.as_str().to_owned(),
                     reason: e.reason,
+                    reason_code: e.reason_code.map(ReasonCodeDto::from),
                     changes: field_changes(seen),
                 });
             }

@@ -5,13 +5,13 @@ use actix_web::{HttpResponse, get, web};
 use chrono::{DateTime, Utc};
 use prm_domain::deal::RegStatus;
 use prm_domain::values::{CurrencyCode, Money};
-use prm_store::dashboard::VendorFigures;
+use prm_store::dashboard::{ReasonCount, VendorFigures};
 use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::auth::Caller;
-use crate::dto::MoneyDto;
+use crate::dto::{MoneyDto, ReasonCodeDto};
 use crate::error::ApiError;
 use crate::service::dashboard::{self, DashboardRead, PartnerFigures};
 use crate::state::AppState;
@@ -96,6 +96,25 @@ pub struct PartnerPipelineDto {
     pub lost_90d: i64,
 }
 
+/// How often one partner declined or lost with one reason code in the last
+/// 90 days.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(as = ReasonFigures, example = json!({"partner_id": "0193a2c4-7c1e-7cc3-9d5e-5b3c2a1f0e9d",
+    "partner_name": "Northwind Distribution", "reason_code": "no_capacity", "declined": 2, "lost": 0}))]
+pub struct ReasonFiguresDto {
+    pub partner_id: Uuid,
+    #[schema(example = "Northwind Distribution")]
+    pub partner_name: String,
+    pub reason_code: ReasonCodeDto,
+    /// Offers the partner declined with this code.
+    #[schema(minimum = 0)]
+    pub declined: i64,
+    /// Opportunities lost with this code, the partner being the primary
+    /// partner (counted as `lost_90d` counts them).
+    #[schema(minimum = 0)]
+    pub lost: i64,
+}
+
 /// What a vendor user sees.
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(example = json!({"kind": "vendor",
@@ -103,7 +122,11 @@ pub struct PartnerPipelineDto {
                   "delivered": 2, "accepted": 7, "pipeline": [{"amount": "910000.00", "currency": "EUR"}],
                   "won_90d": 3, "lost_90d": 1}],
     "acceptance_rate": 0.82, "median_hours_to_accept": 9.5, "pending_approvals": 4,
-    "pending_registrations": 2, "stalled": 1}))]
+    "pending_registrations": 2, "stalled": 1,
+    "reasons_90d": [{"partner_id": "0193a2c4-7c1e-7cc3-9d5e-5b3c2a1f0e9d", "partner_name": "Northwind Distribution",
+                     "reason_code": "competitor", "declined": 0, "lost": 1},
+                    {"partner_id": "0193a2c4-7c1e-7cc3-9d5e-5b3c2a1f0e9d", "partner_name": "Northwind Distribution",
+                     "reason_code": "no_capacity", "declined": 2, "lost": 0}]}))]
 pub struct VendorDashboard {
     /// Always `vendor`.
     #[schema(example = "vendor")]
@@ -117,6 +140,10 @@ pub struct VendorDashboard {
     pub pending_registrations: i64,
     /// Accepted opportunities unchanged for 30 days.
     pub stalled: i64,
+    /// Declines and losses of the last 90 days (the window of `won_90d` and
+    /// `lost_90d`) by partner and reason code: one row per partner and code
+    /// that has any, sorted by partner name, then code.
+    pub reasons_90d: Vec<ReasonFiguresDto>,
 }
 
 /// The dashboard: `kind` tells which shape it is.
@@ -208,6 +235,17 @@ fn vendor(f: VendorFigures) -> VendorDashboard {
         pending_approvals: f.pending_approvals,
         pending_registrations: f.pending_registrations,
         stalled: f.stalled,
+        reasons_90d: f.reasons.into_iter().map(reason_figures).collect(),
+    }
+}
+
+fn reason_figures(r: ReasonCount) -> ReasonFiguresDto {
+    ReasonFiguresDto {
+        partner_id: r.org_id,
+        partner_name: r.name,
+        reason_code: r.reason_code.into(),
+        declined: r.declined,
+        lost: r.lost,
     }
 }
 

@@ -15,7 +15,7 @@ use validator::Validate;
 
 use crate::auth::Caller;
 use crate::dto::FullDate;
-use crate::dto::{ReasonBody, RegActionDto, RegStatusDto, valid_labels};
+use crate::dto::{RegActionDto, RegStatusDto, not_blank, valid_labels};
 use crate::error::{ApiError, Problem};
 use crate::extract::{IfMatch, JsonBody, QueryParams};
 use crate::pagination::{Page, decode_cursor, fetch_size, into_page};
@@ -267,12 +267,23 @@ pub async fn approve(
     Ok(single(StatusCode::OK, reg.version, &reg))
 }
 
+/// Why a registration is rejected: a text (registrations take no reason
+/// code; those are the opportunity's).
+#[derive(Debug, Clone, Deserialize, ToSchema, Validate)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"reason": "another partner holds this customer"}))]
+pub struct RejectRegistrationBody {
+    #[validate(length(min = 1, max = 1000), custom(function = "not_blank"))]
+    #[schema(min_length = 1, max_length = 1000)]
+    pub reason: String,
+}
+
 /// Reject a submitted registration, with a reason (vendor writers).
 #[utoipa::path(
     operation_id = "reject_deal_registration",
     tag = "deal-registrations",
     params(("id" = Uuid, Path), IfMatch),
-    request_body = ReasonBody,
+    request_body = RejectRegistrationBody,
     responses((status = 200, body = RegistrationDto, headers(("ETag" = String))),
               (status = 409, description = "Not `submitted` (`invalid_transition`)", body = Problem, content_type = "application/problem+json"))
 )]
@@ -282,7 +293,7 @@ pub async fn reject(
     caller: Caller,
     id: web::Path<Uuid>,
     if_match: IfMatch,
-    body: JsonBody<ReasonBody>,
+    body: JsonBody<RejectRegistrationBody>,
 ) -> Result<HttpResponse, ApiError> {
     let id = id.into_inner();
     let reason = body.0.reason;

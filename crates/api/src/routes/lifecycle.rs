@@ -10,11 +10,11 @@ use prm_store::Connection;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
-use validator::Validate;
+use validator::{Validate, ValidationErrors};
 
 use crate::auth::Caller;
 use crate::dto::FullDate;
-use crate::dto::{MoneyDto, ReasonBody, not_blank};
+use crate::dto::{MoneyDto, ReasonBody, ReasonCodeDto, reason_fields, validation_result};
 use crate::error::{ApiError, Problem};
 use crate::extract::{IfMatch, JsonBody};
 use crate::routes::opportunities::{OpportunityDto, read_response};
@@ -23,6 +23,7 @@ use crate::state::AppState;
 use prm_domain::OrgId;
 use prm_domain::ids::{OpportunityId, UserId};
 use prm_domain::lifecycle::Command;
+use prm_domain::reason::ReasonInput;
 
 /// Runs one lifecycle request as its own unit of work and answers the
 /// opportunity as the caller now sees it: the one handler helper every
@@ -91,7 +92,7 @@ pub async fn reject(
         id.into_inner(),
         if_match,
         Request::Command(Command::Reject {
-            reason: body.0.reason,
+            reason: body.0.into_input(),
         }),
     )
     .await
@@ -226,7 +227,7 @@ pub async fn decline(
         id.into_inner(),
         if_match,
         Request::Command(Command::Decline {
-            reason: body.0.reason,
+            reason: body.0.into_input(),
         }),
     )
     .await
@@ -256,7 +257,7 @@ pub async fn return_(
         id.into_inner(),
         if_match,
         Request::Command(Command::Return {
-            reason: body.0.reason,
+            reason: body.0.into_input(),
         }),
     )
     .await
@@ -270,18 +271,34 @@ pub enum CloseOutcome {
     Lost,
 }
 
-/// Close won or lost.
-#[derive(Debug, Deserialize, Validate, ToSchema)]
+/// Close won or lost. A loss takes a `reason_code` from the policy's list
+/// (as decline does: a body with only `reason` means `other`, which needs
+/// the text); a win takes no code, and its `reason` text is optional.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-#[schema(example = json!({"outcome": "won", "reason": "signed", "actual_revenue": {"amount": "118000.00", "currency": "EUR"}}))]
+#[schema(example = json!({"outcome": "lost", "reason_code": "competitor", "reason": "chose a local provider"}))]
 pub struct CloseBody {
     pub outcome: CloseOutcome,
-    #[validate(length(min = 1, max = 1000), custom(function = "not_blank"))]
-    #[schema(min_length = 1, max_length = 1000)]
-    pub reason: String,
+    /// `lost` only: one of the policy's `reason_codes` (422 listing them
+    /// otherwise); absent, `other` when a `reason` is given. A `won` close
+    /// with a code is a 422.
+    pub reason_code: Option<ReasonCodeDto>,
+    /// Free text; `lost` with `other` needs it.
+    #[schema(min_length = 1, max_length = 1000, example = "signed")]
+    pub reason: Option<String>,
     /// Required when won; in the opportunity's currency.
-    #[validate(nested)]
     pub actual_revenue: Option<MoneyDto>,
+}
+
+impl Validate for CloseBody {
+    fn validate(&self) -> Result<(), ValidationErrors> {
+        let lost = matches!(self.outcome, CloseOutcome::Lost);
+        let mut errors = reason_fields(self.reason_code.as_ref(), self.reason.as_deref(), lost);
+        if let Some(m) = &self.actual_revenue {
+            errors.merge_self("actual_revenue", m.validate());
+        }
+        validation_result(errors)
+    }
 }
 
 /// Close an accepted opportunity won or lost (vendor writers; the primary
@@ -316,7 +333,10 @@ pub async fn close(
         if_match,
         Request::Command(Command::Close {
             won: matches!(body.outcome, CloseOutcome::Won),
-            reason: body.reason,
+            reason: ReasonInput {
+                code: body.reason_code.map(|c| c.0),
+                text: body.reason,
+            },
             actual,
         }),
     )
@@ -386,7 +406,7 @@ pub async fn cancel(
         id.into_inner(),
         if_match,
         Request::Command(Command::Cancel {
-            reason: body.0.reason,
+            reason: body.0.into_input(),
         }),
     )
     .await

@@ -24,8 +24,8 @@ use validator::Validate;
 use crate::auth::Caller;
 use crate::dto::FullDate;
 use crate::dto::{
-    ActionDto, MoneyDto, OriginDto, PhaseDto, StatusDto, double_option, not_blank, valid_country,
-    valid_email, valid_external_ref, valid_labels,
+    ActionDto, MoneyDto, OriginDto, PhaseDto, ReasonCodeDto, StatusDto, double_option, not_blank,
+    valid_country, valid_email, valid_external_ref, valid_labels,
 };
 use crate::error::ApiError;
 use crate::extract::{IfMatch, JsonBody, JsonChecked, QueryParams};
@@ -86,7 +86,7 @@ crate::json_struct! {
         "owner_org_id": "0193a2c4-7c1e-7cc3-9d5e-5b3c2a1f0e9d", "owner_user_id": "0193a2c5-1111-7cc3-9d5e-5b3c2a1f0e9d",
         "primary_partner_id": "0193a2c4-7c1e-7cc3-9d5e-5b3c2a1f0e9d", "collaborator_ids": [],
         "pipeline_phase": "propose", "win_probability": 60, "accept_by": null, "expires_on": "2027-02-19",
-        "extension_count": 0, "close_reason": null, "actual_revenue": null, "version": 5,
+        "extension_count": 0, "close_reason": null, "close_reason_code": null, "actual_revenue": null, "version": 5,
         "created_at": "2026-11-10T08:00:00Z", "updated_at": "2026-11-20T16:30:00Z",
         "allowed_actions": ["edit", "return", "close", "extend", "assign_owner", "add_note", "add_progress"]}))]
     pub struct OpportunityDto {
@@ -127,7 +127,10 @@ crate::json_struct! {
         pub accept_by: Option<DateTime<Utc>>,
         pub expires_on: Option<NaiveDate>,
         pub extension_count: i32,
+        /// The close's reason text (a win's is optional).
         pub close_reason: Option<String>,
+        /// A loss's reason code from the policy's list; `null` otherwise.
+        pub close_reason_code: Option<ReasonCodeDto>,
         pub actual_revenue: Option<MoneyDto>,
         pub version: i32,
         pub created_at: DateTime<Utc>,
@@ -205,6 +208,7 @@ impl OpportunityDto {
             expires_on: o.expires_on,
             extension_count: o.extension_count,
             close_reason: o.close_reason,
+            close_reason_code: o.close_reason_code.map(ReasonCodeDto::from),
             version: o.version,
             created_at: o.created_at,
             updated_at: o.updated_at,
@@ -917,6 +921,7 @@ mod tests {
             expires_on: full.then(|| at.date_naive()),
             extension_count: if full { 2 } else { 0 },
             close_reason: some(text),
+            close_reason_code: full.then(|| ReasonCodeDto(text.to_owned())),
             actual_revenue: full.then(|| MoneyDto {
                 amount: "5".into(),
                 currency: "JPY".into(),

@@ -3,7 +3,10 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, get, put, web};
 use chrono::{DateTime, Utc};
+use prm_domain::DomainError;
+use prm_domain::error::one_per_field;
 use prm_domain::policy::{Policy, Weights};
+use prm_domain::reason;
 use prm_store::Connection;
 use prm_store::policies::PolicyRow;
 use serde::{Deserialize, Serialize};
@@ -11,8 +14,9 @@ use utoipa::ToSchema;
 use validator::Validate;
 
 use crate::auth::Caller;
+use crate::dto::ReasonCodeDto;
 use crate::error::ApiError;
-use crate::extract::{IfMatch, JsonBody};
+use crate::extract::{IfMatch, JsonChecked};
 use crate::routes::single;
 use crate::service::policies;
 use crate::state::AppState;
@@ -47,13 +51,16 @@ pub struct WeightsDto {
     pub history: u32,
 }
 
-/// The policy, as written by `PUT` (every field required).
+/// The policy, as written by `PUT` (every field required, `reason_codes`
+/// too: a `PUT` replaces the whole policy; read it first to change a part).
 #[derive(Debug, Clone, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"acceptance_window_hours": 72, "auto_reassign": true, "max_auto_reassignments": 3,
     "max_extensions": 2, "max_extension_days": 90, "registration_exclusivity_days": 90,
     "opportunity_validity_days": 90,
-    "weights": {"country": 30, "industry": 20, "product_lines": 25, "tier": 10, "capacity": 10, "history": 5}}))]
+    "weights": {"country": 30, "industry": 20, "product_lines": 25, "tier": 10, "capacity": 10, "history": 5},
+    "reason_codes": ["no_capacity", "not_our_territory", "customer_not_interested", "budget",
+                     "competitor", "timing", "duplicate", "other"]}))]
 pub struct PolicyInput {
     /// Hours a partner has to accept or decline an offer (default 72).
     #[validate(range(min = 1, max = 2160))]
@@ -82,6 +89,14 @@ pub struct PolicyInput {
     pub opportunity_validity_days: u32,
     #[validate(nested)]
     pub weights: WeightsDto,
+    /// The reason codes decline, return, reject, cancel and a lost close
+    /// take: 1 to 50 distinct codes, `other` among them (it is the code of
+    /// a reason given only as text, and needs the text). Default:
+    /// `no_capacity`, `not_our_territory`, `customer_not_interested`,
+    /// `budget`, `competitor`, `timing`, `duplicate`, `other`. Past reasons
+    /// keep the code they were given when it leaves the list.
+    #[schema(min_items = 1, max_items = 50)]
+    pub reason_codes: Vec<ReasonCodeDto>,
 }
 
 /// The vendor's policy.
@@ -90,6 +105,8 @@ pub struct PolicyInput {
     "max_extensions": 2, "max_extension_days": 90, "registration_exclusivity_days": 90,
     "opportunity_validity_days": 90,
     "weights": {"country": 30, "industry": 20, "product_lines": 25, "tier": 10, "capacity": 10, "history": 5},
+    "reason_codes": ["no_capacity", "not_our_territory", "customer_not_interested", "budget",
+                     "competitor", "timing", "duplicate", "other"],
     "version": 1, "updated_at": "2026-11-01T08:00:00Z"}))]
 pub struct PolicyDto {
     pub acceptance_window_hours: u32,
@@ -100,6 +117,9 @@ pub struct PolicyDto {
     pub registration_exclusivity_days: u32,
     pub opportunity_validity_days: u32,
     pub weights: WeightsDto,
+    /// The reason codes decline, return, reject, cancel and a lost close
+    /// take (see `PolicyInput`).
+    pub reason_codes: Vec<ReasonCodeDto>,
     pub version: i32,
     pub updated_at: DateTime<Utc>,
 }
@@ -123,6 +143,11 @@ fn dto(row: PolicyRow) -> PolicyDto {
             capacity: w.capacity,
             history: w.history,
         },
+        reason_codes: p
+            .reason_codes
+            .into_iter()
+            .map(ReasonCodeDto::from)
+            .collect(),
         version: row.version,
         updated_at: row.updated_at,
     }
@@ -151,9 +176,22 @@ pub async fn put(
     state: web::Data<AppState>,
     caller: Caller,
     if_match: IfMatch,
-    body: JsonBody<PolicyInput>,
+    body: JsonChecked<PolicyInput>,
 ) -> Result<HttpResponse, ApiError> {
-    let b = body.0;
+    let JsonChecked(b, mut errors) = body;
+    // The codes' rules are the domain's; told in the same 422 as the rest.
+    let codes: Vec<&str> = b.reason_codes.iter().map(|c| c.0.as_str()).collect();
+    let reason_codes = match reason::parse_codes(&codes) {
+        Ok(codes) => codes,
+        Err(DomainError::Invalid(found)) => {
+            errors.extend(found);
+            Vec::new()
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(one_per_field(errors)));
+    }
     let w = b.weights;
     let policy = Policy {
         acceptance_window_hours: b.acceptance_window_hours,
@@ -171,6 +209,7 @@ pub async fn put(
             capacity: w.capacity,
             history: w.history,
         },
+        reason_codes,
     };
     let row = state
         .run(caller, move |conn, actor| {

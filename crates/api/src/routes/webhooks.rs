@@ -421,7 +421,7 @@ fn delivery((d, event_type): (Delivery, String)) -> Result<DeliveryDto, ApiError
     "data": {"opportunity_id": "0193a2c7-3333-7cc3-9d5e-5b3c2a1f0e9d", "reference": "OPP-000123",
              "status": "delivered", "previous_status": "draft",
              "primary_partner_id": "0193a2c4-7c1e-7cc3-9d5e-5b3c2a1f0e9d", "version": 2,
-             "action": "distribute", "reason": null}}))]
+             "action": "distribute", "reason": null, "reason_code": null}}))]
 pub struct EventDto {
     /// Stable id: the same in the feed and in `Prm-Event-Id`.
     pub id: Uuid,
@@ -429,6 +429,9 @@ pub struct EventDto {
     pub event_type: String,
     pub created_at: DateTime<Utc>,
     /// What changed; always carries the opportunity or registration id.
+    /// A user's lifecycle action also carries `action`, `reason` (its text)
+    /// and `reason_code` (decline, return, reject, cancel, a lost close: the
+    /// code from the policy's list; otherwise `null`).
     /// `opportunity.updated` also carries `changes`, the edited fields as
     /// a list of `FieldChange` (`field`, `old`, `new`, `withheld`); the
     /// contact's e-mail and phone are withheld while the opportunity is

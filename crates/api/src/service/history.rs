@@ -151,6 +151,13 @@ pub fn side_effects(before: &Opportunity, c: &StateChanges) -> Vec<Change> {
         json!(before.close_reason),
         c.close_reason.as_ref().map(|v| json!(v)),
     );
+    field(
+        "close_reason_code",
+        json!(before.close_reason_code.as_ref().map(|v| v.as_str())),
+        c.close_reason_code
+            .as_ref()
+            .map(|v| json!(v.as_ref().map(|v| v.as_str()))),
+    );
     let currency = c.currency.unwrap_or(before.details.currency);
     field(
         "actual_revenue",

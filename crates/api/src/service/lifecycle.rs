@@ -119,6 +119,7 @@ fn apply(
             .extension_count
             .map(|n| i32::try_from(n).unwrap_or(i32::MAX)),
         close_reason: closing.map(|_| outcome.reason.clone()),
+        close_reason_code: closing.map(|_| outcome.reason_code.clone()),
         actual_revenue: closing.map(|c| c.actual_revenue.as_ref().map(|m| m.amount().clone())),
         closed_at: closing.map(|c| Some(c.closed_at)),
         pipeline_phase: None,
@@ -163,6 +164,7 @@ fn apply(
             to_status: outcome.to,
             reason: outcome.reason.as_deref(),
             changes: history::stored(&side_effects),
+            reason_code: outcome.reason_code.clone(),
         },
     )?;
     Ok((outcome, side_effects))
@@ -208,8 +210,9 @@ pub fn perform(
         event_kind(&command, &outcome),
         Some(&locked.before),
         id,
-        json!({"action": command.name(), "reason": outcome.reason, "actor_org_id": actor.org_id.0,
-               "changes": history::as_seen(&side_effects, true)}),
+        json!({"action": command.name(), "reason": outcome.reason,
+               "reason_code": outcome.reason_code.as_ref().map(|c| c.as_str()),
+               "actor_org_id": actor.org_id.0, "changes": history::as_seen(&side_effects, true)}),
     )
 }
 

@@ -233,6 +233,7 @@ pub fn create(
             to_status: row.status,
             reason: None,
             changes: super::history::stored(&[]),
+            reason_code: None,
         },
     )?;
     changed(
