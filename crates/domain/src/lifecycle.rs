@@ -854,7 +854,7 @@ pub(super) mod tests {
     /// agree, and read-only roles are refused everything.
     #[test]
     fn allowed_actions_agree_with_decide_for_every_status_action_and_role() {
-        let mut cells = 0;
+        let mut count = 0;
         for Cell {
             actor,
             opp: o,
@@ -866,7 +866,7 @@ pub(super) mod tests {
             let (status, origin) = (o.status, o.origin);
             let allowed = allowed_actions(&actor, &o);
             for action in Action::ALL {
-                cells += 1;
+                count += 1;
                 let decided = decide(&actor, &o, action);
                 assert_eq!(
                     allowed.contains(&action),
@@ -890,7 +890,7 @@ pub(super) mod tests {
                 }
             }
         }
-        assert!(cells > 15000, "{cells} cells");
+        assert!(count > 15000, "{count} cells");
     }
 }
 
