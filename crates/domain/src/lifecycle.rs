@@ -15,6 +15,9 @@ use crate::policy::Policy;
 use crate::role::Role;
 use crate::values::{CurrencyCode, Money};
 
+mod describe;
+pub use describe::{ActionDescription, SystemTransition, WhoMay, system_transitions, table};
+
 /// Something a caller may do to an existing opportunity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Action {
@@ -87,8 +90,8 @@ impl Action {
 
     /// The rows of the transition table for this action.
     fn rows(&self) -> &'static [Row] {
-        use Status::*;
         use Relation::*;
+        use Status::*;
         const OPEN: &[Status] = &[
             Draft,
             PendingApproval,
@@ -267,7 +270,7 @@ impl Relation {
             }
             Relation::Collaborator => "a user of a collaborating partner org",
             Relation::ResellersDistributor => {
-                "a user of the distributor above its primary partner, or above the reseller that created it"
+                "the distributor above its primary partner, or above the reseller that created it"
             }
             Relation::AnyWriter => "any user whose role may write",
         }
@@ -280,11 +283,14 @@ impl Relation {
         const PARTNER_WRITERS: &[Role] = &[Role::PartnerAdmin, Role::AccountManager];
         match self {
             Relation::VendorWriter | Relation::VendorWriterOnVendorOwned => VENDOR_WRITERS,
-            Relation::OfferedAdmin | Relation::HoldingPartnerAdmin => &[Role::PartnerAdmin],
+            // A distributor's account manager sees only what it owns, never
+            // its resellers' opportunities.
+            Relation::OfferedAdmin
+            | Relation::HoldingPartnerAdmin
+            | Relation::ResellersDistributor => &[Role::PartnerAdmin],
             Relation::CreatorAdminOrOwner
             | Relation::PrimaryAdminOrOwner
-            | Relation::Collaborator
-            | Relation::ResellersDistributor => PARTNER_WRITERS,
+            | Relation::Collaborator => PARTNER_WRITERS,
             Relation::AnyWriter => &[
                 Role::VendorAdmin,
                 Role::ChannelManager,
@@ -1056,7 +1062,7 @@ fn check_system(
 ) -> Result<(), DomainError> {
     let ok = match command {
         Command::Expire => {
-            opp.status == Status::Delivered && opp.accept_by.is_some_and(|t| t <= now)
+            EXPIRABLE.contains(&opp.status) && opp.accept_by.is_some_and(|t| t <= now)
         }
         Command::AutoAssign { .. } => REDISTRIBUTABLE.contains(&opp.status),
         _ => false,
@@ -1071,6 +1077,9 @@ fn check_system(
         })
     }
 }
+
+/// What the system expires (once past `accept_by`): an offer.
+const EXPIRABLE: &[Status] = &[Status::Delivered];
 
 const REDISTRIBUTABLE: &[Status] = &[
     Status::Draft,
