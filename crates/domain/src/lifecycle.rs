@@ -16,7 +16,9 @@ use crate::role::Role;
 use crate::values::{CurrencyCode, Money};
 
 mod describe;
+mod edit;
 pub use describe::{ActionDescription, SystemTransition, WhoMay, system_transitions, table};
+pub use edit::{Field, authorize_edit, editable_fields};
 
 /// Something a caller may do to an existing opportunity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
