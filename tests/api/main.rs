@@ -21,6 +21,7 @@ mod operations;
 mod opportunities;
 mod orgs;
 mod queue;
+mod self_description;
 mod startup;
 mod sweep;
 mod tasks_and_dashboards;

@@ -7,6 +7,7 @@ use chrono::NaiveDate;
 
 use prm_domain::customer::Registration;
 use prm_domain::deal::{RegAction, RegStatus};
+use prm_domain::lifecycle::Field;
 use prm_domain::opportunity::{Action, Origin, Phase, Status};
 use prm_domain::org::{OrgKind, Tier};
 use prm_domain::role::Role;
@@ -91,6 +92,15 @@ wire_enum!(
     ActionDto as OpportunityAction <=> Action {
         Edit, Approve, Reject, Withdraw, Distribute, AutoAssign, Accept, Decline, Return, Close, Extend,
         Cancel, AssignOwner, ManageCollaborators, AddNote, AddProgress, RegisterDeal
+    }
+);
+
+wire_enum!(
+    /// A field of an opportunity an edit (`PATCH`) may change, by its name
+    /// in the edit body.
+    FieldDto as EditableField <=> Field {
+        Topic, Contact, EstimatedRevenue, ExpectedCloseDate, CustomerSituation, CustomerNeed,
+        ProposedSolution, Country, Industry, ProductLines
     }
 );
 
@@ -313,6 +323,7 @@ mod tests {
             OriginDto,
             PhaseDto,
             ActionDto,
+            FieldDto,
             RegStatusDto,
             RegActionDto
         );

@@ -6,6 +6,7 @@
 use bigdecimal::BigDecimal;
 use prm_domain::Actor;
 use prm_domain::ids::OpportunityId;
+use prm_domain::lifecycle::Field;
 use prm_domain::opportunity::{CONTACT_DETAIL_FIELDS, OpportunityFacts};
 use prm_domain::values::{CurrencyCode, Money};
 use prm_store::PgConnection;
@@ -96,6 +97,17 @@ fn changes(before: &Details, after: &Details) -> Vec<Change> {
     out
 }
 
+/// The field of the API a column of the description is written to: the
+/// contact's columns are `contact`, the currency belongs to the estimated
+/// revenue; `None` for a column no edit sets (the marketing task).
+pub fn field_of_column(column: &str) -> Option<Field> {
+    match column {
+        "currency" => Some(Field::EstimatedRevenue),
+        c if c.starts_with("contact_") => Some(Field::Contact),
+        c => c.parse().ok(),
+    }
+}
+
 fn entry(field: &str, old: Value, new: Value) -> Change {
     Change {
         field: field.to_owned(),
@@ -178,4 +190,45 @@ pub fn as_seen(changes: &[Change], contact_visible: bool) -> Vec<Seen> {
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use super::*;
+
+    /// Every column an edit sets is one of the fields `editable_fields`
+    /// lists, and every such field is set through some column: an edit is
+    /// authorized by the same names the caller reads.
+    #[test]
+    fn every_column_an_edit_sets_is_an_editable_field() {
+        let text = || Some("x".to_owned());
+        let after = Details {
+            topic: "t".to_owned(),
+            contact_name: text(),
+            contact_email: text(),
+            contact_phone: text(),
+            contact_title: text(),
+            currency: "EUR".parse().ok(),
+            estimated_revenue: Some(BigDecimal::from(1)),
+            expected_close_date: chrono::NaiveDate::from_ymd_opt(2027, 1, 1),
+            customer_situation: text(),
+            customer_need: text(),
+            proposed_solution: text(),
+            country: text(),
+            industry: text(),
+            product_lines: vec!["cloud".to_owned()],
+            marketing_task_id: Some(Uuid::nil()),
+        };
+        let columns: Vec<&str> = Details::default()
+            .changes(&after)
+            .into_iter()
+            .map(|(c, _, _)| c)
+            .collect();
+        assert_eq!(columns.len(), 15, "every column differs: {columns:?}");
+        let fields: HashSet<Field> = columns.iter().filter_map(|c| field_of_column(c)).collect();
+        assert_eq!(fields, Field::ALL.into_iter().collect());
+        assert_eq!(field_of_column("marketing_task_id"), None);
+    }
 }

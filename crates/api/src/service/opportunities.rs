@@ -4,6 +4,7 @@
 use prm_domain::error::one_per_field;
 use prm_domain::events::EventType;
 use prm_domain::ids::{CustomerId, OpportunityId};
+use prm_domain::lifecycle::{Field, authorize_edit, editable_fields};
 use prm_domain::opportunity::{
     self as rules, Action, CreateRequest, OpportunityFacts, Origin, contact_details_visible,
 };
@@ -31,6 +32,9 @@ pub struct OpportunityRead {
     pub facts: OpportunityFacts,
     /// Exactly the actions `decide` allows this caller now.
     pub allowed: Vec<Action>,
+    /// What this caller may change with an edit now: the list an edit is
+    /// authorized by.
+    pub editable: &'static [Field],
     /// The contact's e-mail and phone may be shown.
     pub contact_visible: bool,
     /// The customer's name is masked for this caller.
@@ -42,6 +46,7 @@ pub fn read_as(view: OpportunityView, actor: &Actor) -> Result<OpportunityRead, 
     let facts = view.facts();
     Ok(OpportunityRead {
         allowed: rules::allowed_actions(actor, &facts),
+        editable: editable_fields(actor, &facts),
         contact_visible: contact_details_visible(actor, &facts),
         name_masked: prm_domain::customer::name_is_masked(actor, facts.customer_org_id),
         facts,
@@ -261,7 +266,9 @@ fn normalized(d: Details) -> Result<Details, FieldError> {
 
 /// Edits an opportunity's description (vendor writers: any open one; the
 /// creating partner's admin or owner while `pending_approval`; the primary
-/// partner's admin or owner while `accepted`). The edited description is
+/// partner's admin or owner while `accepted`), authorized by the fields it
+/// touches: each must be one of the caller's `editable_fields`, the list
+/// every read of the opportunity carries. The edited description is
 /// checked as a whole: a partner-created opportunity keeps its revenue
 /// information, a closed one its currency.
 pub fn update(
@@ -271,7 +278,14 @@ pub fn update(
     if_match: &IfMatch,
     edit: DetailsEdit,
 ) -> Result<OpportunityRead, ApiError> {
-    let (view, facts) = locked_for(conn, actor, id, Action::Edit)?;
+    let (view, facts) = locked(conn, id)?;
+    let mut touched: Vec<Field> = edit
+        .columns()
+        .into_iter()
+        .filter_map(super::history::field_of_column)
+        .collect();
+    touched.dedup();
+    authorize_edit(actor, &facts, &touched)?;
     if_match.check(view.row.version)?;
     let before = &view.row.details;
     let mut details = before.clone();
