@@ -92,6 +92,24 @@ async fn editable_fields_a_caller_with_none_cannot_patch() {
         )
         .await
         .expect_problem(403, "forbidden");
+    // Lists carry the same list as the single read.
+    for user in [&w.res.admin, &w.other.admin] {
+        let list = w
+            .app
+            .get("/api/v1/opportunities?limit=200", &user.token)
+            .await
+            .expect(200);
+        let items = list.body["items"].as_array().unwrap();
+        assert!(!items.is_empty(), "the partner lists the one it holds");
+        for item in items {
+            let one = w
+                .app
+                .get(&opp_path(item["id"].as_str().unwrap()), &user.token)
+                .await
+                .expect(200);
+            assert_eq!(item["editable_fields"], one.body["editable_fields"]);
+        }
+    }
     // Read-only roles: the same.
     let viewer = w.app.get(&opp_path(&id), &w.viewer.token).await.expect(200);
     assert!(editable(&viewer).is_empty());
@@ -116,20 +134,209 @@ async fn editable_fields_a_caller_with_none_cannot_patch() {
         .patch(&opp_path(&id), &w.cm.token, &json!({"topic": "Late"}))
         .await
         .expect_problem(409, "invalid_transition");
-    // Lists carry the same list as the single read.
-    let list = w
+}
+
+/// `GET /lifecycle` as `token` sees it.
+async fn lifecycle(w: &World, token: &str) -> Value {
+    w.app.get("/api/v1/lifecycle", token).await.expect(200).body
+}
+
+/// Names of a JSON list of strings.
+fn names(v: &Value) -> Vec<String> {
+    v.as_array()
+        .unwrap_or_else(|| panic!("not a list: {v}"))
+        .iter()
+        .map(|s| s.as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn status_names(list: &[prm_domain::opportunity::Status]) -> Vec<String> {
+    list.iter().map(|s| s.as_str().to_owned()).collect()
+}
+
+#[actix_web::test]
+async fn lifecycle_is_the_domains_table_with_the_served_documents_endpoints_and_bodies() {
+    let w = world().await;
+    w.app
+        .send(w.app.client.get(format!("{}/api/v1/lifecycle", w.app.base)))
+        .await
+        .expect_problem(401, "missing_token");
+    let lc = lifecycle(&w, &w.res.director.token).await;
+    assert_eq!(
+        lc,
+        lifecycle(&w, &w.cm.token).await,
+        "the same for everyone"
+    );
+    let doc = w
         .app
-        .get("/api/v1/opportunities?limit=200", &w.res.admin.token)
+        .send(
+            w.app
+                .client
+                .get(format!("{}/api-docs/openapi.json", w.app.base)),
+        )
+        .await
+        .expect(200)
+        .body;
+
+    // Every endpoint is an operation of the served document, and its body
+    // is the component schema that operation takes.
+    let actions = lc["actions"].as_array().unwrap();
+    for a in actions {
+        let endpoints = a["endpoints"].as_array().unwrap();
+        assert_eq!(a["method"], endpoints[0]["method"]);
+        assert_eq!(a["path"], endpoints[0]["path"]);
+        assert_eq!(a["body"], endpoints[0]["body"]);
+        for e in endpoints {
+            let method = e["method"].as_str().unwrap().to_lowercase();
+            let path = e["path"].as_str().unwrap();
+            let op = &doc["paths"][path][method.as_str()];
+            assert!(
+                op.is_object(),
+                "{} {method} {path} is not in the document",
+                a["name"]
+            );
+            let declared = op["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+                .as_str()
+                .map(|r| r.trim_start_matches("#/components/schemas/").to_owned());
+            assert_eq!(
+                e["body"].as_str().map(str::to_owned),
+                declared,
+                "{method} {path}"
+            );
+            if let Some(body) = declared {
+                assert!(
+                    doc["components"]["schemas"][&body].is_object(),
+                    "{body} is a component schema"
+                );
+            }
+        }
+    }
+    let body_of = |name: &str| actions.iter().find(|a| a["name"] == name).unwrap()["body"].clone();
+    assert_eq!(body_of("decline"), "ReasonBody");
+    assert_eq!(body_of("edit"), "UpdateOpportunity");
+    assert_eq!(body_of("accept"), Value::Null);
+
+    // Served from the domain's table, row for row.
+    let table = prm_domain::lifecycle::table();
+    assert_eq!(actions.len(), table.len());
+    for (a, d) in actions.iter().zip(&table) {
+        assert_eq!(a["name"], d.action.as_str());
+        assert_eq!(names(&a["from"]), status_names(&d.from), "{}", d.action);
+        assert_eq!(names(&a["to"]), status_names(&d.to), "{}", d.action);
+        assert_eq!(a["changes_status"], d.changes_status);
+        let who = a["who"].as_array().unwrap();
+        assert_eq!(who.len(), d.who.len());
+        for (row, w) in who.iter().zip(&d.who) {
+            assert_eq!(row["relation"], w.relation.as_str());
+            assert_eq!(row["description"], w.relation.description());
+            assert_eq!(
+                names(&row["roles"]),
+                w.roles
+                    .iter()
+                    .map(|r| r.as_str().to_owned())
+                    .collect::<Vec<_>>()
+            );
+            assert_eq!(names(&row["from"]), status_names(w.from));
+        }
+    }
+    let extend = actions.iter().find(|a| a["name"] == "extend").unwrap();
+    assert_eq!(extend["conditions"][0]["code"], "extension_limit_reached");
+    assert_eq!(extend["to"], json!(["accepted"]));
+    let close = actions.iter().find(|a| a["name"] == "close").unwrap();
+    assert_eq!(close["to"], json!(["won", "lost"]));
+    let statuses = lc["statuses"].as_array().unwrap();
+    assert_eq!(statuses.len(), 11);
+    for s in statuses {
+        let terminal =
+            ["won", "lost", "canceled", "rejected"].contains(&s["name"].as_str().unwrap());
+        assert_eq!(s["terminal"], terminal, "{s}");
+        assert!(!s["description"].as_str().unwrap().is_empty());
+    }
+    assert_eq!(lc["relations"].as_array().unwrap().len(), 9);
+    assert_eq!(lc["system_transitions"][0]["name"], "expire");
+}
+
+/// The actions the description lets a caller of `role` holding
+/// `relations` take from `status`.
+fn predicted(lc: &Value, role: &str, relations: &[&str], status: &str) -> Vec<String> {
+    lc["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| {
+            a["who"].as_array().unwrap().iter().any(|row| {
+                relations.contains(&row["relation"].as_str().unwrap())
+                    && names(&row["roles"]).iter().any(|r| r == role)
+                    && names(&row["from"]).iter().any(|s| s == status)
+            })
+        })
+        .map(|a| a["name"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Applied to real callers, the description gives exactly the
+/// `allowed_actions` each reads.
+#[actix_web::test]
+async fn lifecycle_applied_to_a_caller_gives_its_allowed_actions() {
+    let w = world().await;
+    let lc = lifecycle(&w, &w.cm.token).await;
+    let allowed = |r: &Resp| -> Vec<String> { names(&r.body["allowed_actions"]) };
+
+    let d = draft(&w).await;
+    let seen = w.app.get(&opp_path(&d), &w.cm.token).await.expect(200);
+    assert_eq!(
+        allowed(&seen),
+        predicted(
+            &lc,
+            "channel_manager",
+            &[
+                "vendor_writer",
+                "vendor_writer_on_vendor_owned",
+                "any_writer"
+            ],
+            "draft"
+        )
+    );
+
+    let offered = crate::world::delivered_to(&w, &w.res.id).await;
+    let seen = w
+        .app
+        .get(&opp_path(&offered), &w.res.admin.token)
         .await
         .expect(200);
-    let items = list.body["items"].as_array().unwrap();
-    assert!(!items.is_empty(), "the partner lists the one it holds");
-    for item in items {
-        let one = w
-            .app
-            .get(&opp_path(item["id"].as_str().unwrap()), &w.res.admin.token)
-            .await
-            .expect(200);
-        assert_eq!(item["editable_fields"], one.body["editable_fields"]);
-    }
+    let admin_of_primary = [
+        "offered_admin",
+        "primary_admin_or_owner",
+        "holding_partner_admin",
+        "any_writer",
+    ];
+    assert_eq!(
+        allowed(&seen),
+        predicted(&lc, "partner_admin", &admin_of_primary, "delivered")
+    );
+    let accepted = w
+        .app
+        .act(&offered, "accept", &w.res.admin.token, None)
+        .await
+        .expect(200);
+    assert_eq!(
+        allowed(&accepted),
+        predicted(&lc, "partner_admin", &admin_of_primary, "accepted")
+    );
+    // The reseller's distributor, on its reseller's accepted opportunity.
+    let seen = w
+        .app
+        .get(&opp_path(&offered), &w.dist.admin.token)
+        .await
+        .expect(200);
+    assert_eq!(
+        allowed(&seen),
+        predicted(
+            &lc,
+            "partner_admin",
+            &["resellers_distributor", "any_writer"],
+            "accepted"
+        )
+    );
+    assert_eq!(allowed(&seen), ["add_note", "add_progress"]);
 }

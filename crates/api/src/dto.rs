@@ -7,7 +7,7 @@ use chrono::NaiveDate;
 
 use prm_domain::customer::Registration;
 use prm_domain::deal::{RegAction, RegStatus};
-use prm_domain::lifecycle::Field;
+use prm_domain::lifecycle::{Field, Relation};
 use prm_domain::opportunity::{Action, Origin, Phase, Status};
 use prm_domain::org::{OrgKind, Tier};
 use prm_domain::role::Role;
@@ -101,6 +101,15 @@ wire_enum!(
     FieldDto as EditableField <=> Field {
         Topic, Contact, EstimatedRevenue, ExpectedCloseDate, CustomerSituation, CustomerNeed,
         ProposedSolution, Country, Industry, ProductLines
+    }
+);
+
+wire_enum!(
+    /// How a caller relates to an opportunity, as the lifecycle table's rows
+    /// name it (`GET /lifecycle` describes each).
+    RelationDto as ActorRelation <=> Relation {
+        VendorWriter, VendorWriterOnVendorOwned, CreatorAdminOrOwner, OfferedAdmin,
+        PrimaryAdminOrOwner, HoldingPartnerAdmin, Collaborator, ResellersDistributor, AnyWriter
     }
 );
 
@@ -324,6 +333,7 @@ mod tests {
             PhaseDto,
             ActionDto,
             FieldDto,
+            RelationDto,
             RegStatusDto,
             RegActionDto
         );

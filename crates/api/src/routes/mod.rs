@@ -18,6 +18,7 @@ pub mod dashboard;
 pub mod deals;
 pub mod health;
 pub mod lifecycle;
+pub mod lifecycle_description;
 pub mod marketing;
 pub mod me;
 pub mod opportunities;
@@ -45,6 +46,7 @@ pub fn api_v1(cfg: &mut ServiceConfig) {
         .service(opportunities::list_opportunities)
         .service(opportunities::get_opportunity)
         .service(opportunities::update_opportunity)
+        .service(lifecycle_description::describe)
         .service(lifecycle::approve)
         .service(lifecycle::reject)
         .service(lifecycle::withdraw)
