@@ -79,6 +79,28 @@ pub fn locked_for(
     Ok((view, facts))
 }
 
+/// `If-Match` on an opportunity: a stale one is a 412 with the current
+/// version and the fields changed since the version the client sent. Every
+/// write on an opportunity that takes `If-Match` checks it here.
+pub fn check_version(
+    conn: &mut PgConnection,
+    row: &Opportunity,
+    if_match: &IfMatch,
+) -> Result<(), ApiError> {
+    if if_match.matches(row.version) {
+        return Ok(());
+    }
+    Err(ApiError::VersionMismatch {
+        current: row.version,
+        changed_fields: Some(super::history::changed_since(
+            conn,
+            row.id,
+            if_match.oldest(),
+            row.version,
+        )?),
+    })
+}
+
 /// The opportunity as the caller may read it, or 404.
 pub fn visible(
     conn: &mut PgConnection,
@@ -286,7 +308,7 @@ pub fn update(
         .collect();
     touched.dedup();
     authorize_edit(actor, &facts, &touched)?;
-    if_match.check(view.row.version)?;
+    check_version(conn, &view.row, if_match)?;
     let before = &view.row.details;
     let mut details = before.clone();
     edit.apply(&mut details);
@@ -321,18 +343,19 @@ pub fn update(
     };
     let changes = super::history::record(conn, actor, id, &facts, before, &details)?;
     Opportunity::update(conn, id, details)?;
+    let after = super::history::versioned(conn, &view)?;
     // One event for every org of its audience: contact details are
     // withheld while any of them may not see them.
     let seen = super::history::as_seen(
         &changes,
         prm_domain::opportunity::contact_details_visible_to_partners(&facts),
     );
-    changed(
+    announce(
         conn,
         actor,
         EventType::OpportunityUpdated,
         Some(&facts),
-        id,
+        after,
         json!({ "changes": seen }),
     )
 }
@@ -348,6 +371,19 @@ pub fn changed(
     extra: serde_json::Value,
 ) -> Result<OpportunityRead, ApiError> {
     let view = store::find_view(conn, id)?.ok_or(ApiError::NotFound)?;
+    announce(conn, actor, kind, before, view, extra)
+}
+
+/// [`changed`], from the read the caller made after its change (see
+/// `history::versioned`).
+pub fn announce(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    kind: EventType,
+    before: Option<&OpportunityFacts>,
+    view: OpportunityView,
+    extra: serde_json::Value,
+) -> Result<OpportunityRead, ApiError> {
     let after = view.facts();
     events::opportunity_after(conn, kind, before, &view.row, &after, extra)?;
     read_as(view, actor)
