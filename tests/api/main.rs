@@ -24,6 +24,7 @@ mod opportunities;
 mod orgs;
 mod queue;
 mod reasons;
+mod self_description;
 mod startup;
 mod sweep;
 mod tasks_and_dashboards;

@@ -7,6 +7,7 @@ use chrono::NaiveDate;
 
 use prm_domain::customer::Registration;
 use prm_domain::deal::{RegAction, RegStatus};
+use prm_domain::lifecycle::{Field, Relation};
 use prm_domain::opportunity::{Action, Origin, Phase, Status};
 use prm_domain::org::{OrgKind, Tier};
 use prm_domain::reason::{self, ReasonCode, ReasonInput};
@@ -92,6 +93,24 @@ wire_enum!(
     ActionDto as OpportunityAction <=> Action {
         Edit, Approve, Reject, Withdraw, Distribute, AutoAssign, Accept, Decline, Return, Close, Extend,
         Cancel, AssignOwner, ManageCollaborators, AddNote, AddProgress, RegisterDeal
+    }
+);
+
+wire_enum!(
+    /// A field of an opportunity an edit (`PATCH`) may change, by its name
+    /// in the edit body.
+    FieldDto as EditableField <=> Field {
+        Topic, Contact, EstimatedRevenue, ExpectedCloseDate, CustomerSituation, CustomerNeed,
+        ProposedSolution, Country, Industry, ProductLines
+    }
+);
+
+wire_enum!(
+    /// How a caller relates to an opportunity, as the lifecycle table's rows
+    /// name it (`GET /lifecycle` describes each).
+    RelationDto as ActorRelation <=> Relation {
+        VendorWriter, VendorWriterOnVendorOwned, CreatorAdminOrOwner, OfferedAdmin,
+        PrimaryAdminOrOwner, HoldingPartnerAdmin, Collaborator, ResellersDistributor, AnyWriter
     }
 );
 
@@ -414,6 +433,8 @@ mod tests {
             OriginDto,
             PhaseDto,
             ActionDto,
+            FieldDto,
+            RelationDto,
             RegStatusDto,
             RegActionDto
         );

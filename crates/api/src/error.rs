@@ -54,6 +54,15 @@ pub struct Problem {
     /// exists.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub existing_id: Option<uuid::Uuid>,
+    /// For `version_mismatch` on an opportunity (not given for other
+    /// resources): the fields of the opportunity, as its representation
+    /// names them, that changed after the version `If-Match` named (the
+    /// oldest, when it named several). When that cannot be known (a
+    /// version it never had, or one older than the history the service
+    /// keeps), every field that can change is listed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = json!(["topic", "status"]))]
+    pub changed_fields: Option<Vec<String>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -81,7 +90,12 @@ pub enum ApiError {
         allowed: Vec<String>,
     },
     #[error("If-Match does not match the current version {current}")]
-    VersionMismatch { current: i32 },
+    VersionMismatch {
+        current: i32,
+        /// The fields changed since the version the client sent, where
+        /// the resource keeps that history.
+        changed_fields: Option<Vec<String>>,
+    },
     #[error("request body exceeds {limit} bytes")]
     PayloadTooLarge { limit: usize },
     #[error("{detail}")]
@@ -149,7 +163,13 @@ impl ApiError {
                 p.current_status = Some(status.clone());
                 p.allowed_actions = Some(allowed.clone());
             }
-            ApiError::VersionMismatch { current } => p.current_version = Some(*current),
+            ApiError::VersionMismatch {
+                current,
+                changed_fields,
+            } => {
+                p.current_version = Some(*current);
+                p.changed_fields = changed_fields.clone();
+            }
             ApiError::Duplicate { existing_id, .. } => p.existing_id = Some(*existing_id),
             _ => {}
         }
@@ -170,6 +190,7 @@ pub fn problem(status: StatusCode, code: &str, detail: impl Into<String>) -> Pro
         allowed_actions: None,
         current_version: None,
         existing_id: None,
+        changed_fields: None,
     }
 }
 

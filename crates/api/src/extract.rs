@@ -326,12 +326,33 @@ impl IfMatch {
         )
     }
 
-    /// 412 unless the current version is one the client named.
-    pub fn check(&self, current: i32) -> Result<(), ApiError> {
+    /// Whether a write on the resource at `current` may go ahead.
+    pub fn matches(&self, current: i32) -> bool {
         match self {
-            IfMatch::Absent | IfMatch::Any => Ok(()),
-            IfMatch::Versions(v) if v.contains(&current) => Ok(()),
-            IfMatch::Versions(_) => Err(ApiError::VersionMismatch { current }),
+            IfMatch::Absent | IfMatch::Any => true,
+            IfMatch::Versions(v) => v.contains(&current),
+        }
+    }
+
+    /// The oldest version the client named, if it named one.
+    pub fn oldest(&self) -> Option<i32> {
+        match self {
+            IfMatch::Versions(v) => v.iter().copied().min(),
+            IfMatch::Absent | IfMatch::Any => None,
+        }
+    }
+
+    /// 412 unless the current version is one the client named. (An
+    /// opportunity's is checked by `service::opportunities::check_version`,
+    /// which also names the fields changed since.)
+    pub fn check(&self, current: i32) -> Result<(), ApiError> {
+        if self.matches(current) {
+            Ok(())
+        } else {
+            Err(ApiError::VersionMismatch {
+                current,
+                changed_fields: None,
+            })
         }
     }
 }
@@ -389,5 +410,8 @@ mod tests {
         assert!(IfMatch::parse(Some("\"1\", \"2\"")).check(2).is_ok());
         assert!(IfMatch::parse(Some("garbage")).check(1).is_err());
         assert!(IfMatch::parse(None).check(1).is_ok());
+        assert_eq!(IfMatch::parse(Some("\"4\", \"2\"")).oldest(), Some(2));
+        assert_eq!(IfMatch::parse(Some("*")).oldest(), None);
+        assert_eq!(IfMatch::parse(Some("garbage")).oldest(), None);
     }
 }

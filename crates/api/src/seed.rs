@@ -640,6 +640,7 @@ fn story(conn: &mut PgConnection, c: &Customers, task: Uuid) -> Result<(), ApiEr
 /// transition, after moving its deadline into the past; it stays expired
 /// (not re-assigned) in the demo.
 fn expire_for_demo(conn: &mut PgConnection, id: OpportunityId) -> Result<(), ApiError> {
+    let (before, _) = crate::service::opportunities::locked(conn, id)?;
     Opportunity::change_state(
         conn,
         id,
@@ -648,6 +649,7 @@ fn expire_for_demo(conn: &mut PgConnection, id: OpportunityId) -> Result<(), Api
             ..StateChanges::default()
         },
     )?;
+    crate::service::history::versioned(conn, &before, None)?;
     if !lifecycle::expire(conn, id)? {
         return Err(ApiError::Internal("demo offer did not expire".into()));
     }

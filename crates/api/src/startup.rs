@@ -295,12 +295,16 @@ impl Application {
         });
         let doc = openapi_document();
         let table = web::Data::new(RouteTable::from_openapi(&doc));
+        let lifecycle = web::Data::new(routes::lifecycle_description::LifecycleJson::from_openapi(
+            &doc,
+        ));
         let metrics = web::Data::new(crate::observe::Metrics::default());
         let cors_origins = config.cors_origins.clone();
         let server = HttpServer::new(move || {
             let (app, _) = App::new()
                 .app_data(state.clone())
                 .app_data(table.clone())
+                .app_data(lifecycle.clone())
                 .app_data(metrics.clone())
                 .app_data(web::PathConfig::default().error_handler(path_error))
                 .into_utoipa_app()

@@ -16,6 +16,11 @@ use crate::reason::{Reason, ReasonCode, ReasonInput};
 use crate::role::Role;
 use crate::values::{CurrencyCode, Money};
 
+mod describe;
+mod edit;
+pub use describe::{ActionDescription, SystemTransition, WhoMay, system_transitions, table};
+pub use edit::{Field, authorize_edit, editable_fields};
+
 /// Something a caller may do to an existing opportunity.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Action {
@@ -88,8 +93,8 @@ impl Action {
 
     /// The rows of the transition table for this action.
     fn rows(&self) -> &'static [Row] {
+        use Relation::*;
         use Status::*;
-        use Who::*;
         const OPEN: &[Status] = &[
             Draft,
             PendingApproval,
@@ -189,11 +194,13 @@ impl fmt::Display for Action {
 }
 
 /// One row of the table: an actor relation and the statuses it may act from.
-struct Row(Who, &'static [Status]);
+struct Row(Relation, &'static [Status]);
 
-/// How an actor relates to an opportunity.
-#[derive(Debug, Clone, Copy)]
-enum Who {
+/// How an actor relates to an opportunity: who a row of the table names.
+/// Public with a stable name and a description each, so that the table can
+/// be described (`GET /lifecycle`) without handing out how it is matched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Relation {
     /// `vendor_admin` or `channel_manager`.
     VendorWriter,
     /// A vendor writer, on an opportunity the vendor owns.
@@ -214,35 +221,113 @@ enum Who {
     AnyWriter,
 }
 
-impl Who {
+impl Relation {
     /// How many relations there are.
-    const COUNT: usize = Who::AnyWriter as usize + 1;
+    const COUNT: usize = Relation::AnyWriter as usize + 1;
+
+    pub const ALL: [Relation; Relation::COUNT] = [
+        Relation::VendorWriter,
+        Relation::VendorWriterOnVendorOwned,
+        Relation::CreatorAdminOrOwner,
+        Relation::OfferedAdmin,
+        Relation::PrimaryAdminOrOwner,
+        Relation::HoldingPartnerAdmin,
+        Relation::Collaborator,
+        Relation::ResellersDistributor,
+        Relation::AnyWriter,
+    ];
+
+    /// The stable name clients see.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Relation::VendorWriter => "vendor_writer",
+            Relation::VendorWriterOnVendorOwned => "vendor_writer_on_vendor_owned",
+            Relation::CreatorAdminOrOwner => "creator_admin_or_owner",
+            Relation::OfferedAdmin => "offered_admin",
+            Relation::PrimaryAdminOrOwner => "primary_admin_or_owner",
+            Relation::HoldingPartnerAdmin => "holding_partner_admin",
+            Relation::Collaborator => "collaborator",
+            Relation::ResellersDistributor => "resellers_distributor",
+            Relation::AnyWriter => "any_writer",
+        }
+    }
+
+    /// What the relation means, in one line.
+    pub fn description(&self) -> &'static str {
+        match self {
+            Relation::VendorWriter => "a vendor admin or channel manager",
+            Relation::VendorWriterOnVendorOwned => {
+                "a vendor admin or channel manager, while the vendor owns the opportunity"
+            }
+            Relation::CreatorAdminOrOwner => {
+                "on a partner-created opportunity still owned by the creating org: that org's admin, the user who created it or its owner"
+            }
+            Relation::OfferedAdmin => {
+                "the admin of the partner org it is offered to (its primary partner)"
+            }
+            Relation::PrimaryAdminOrOwner => {
+                "the primary partner's admin, or its owner when the owner is a user of the primary partner"
+            }
+            Relation::HoldingPartnerAdmin => {
+                "the admin of the partner org holding it: its owner org or its primary partner"
+            }
+            Relation::Collaborator => "a user of a collaborating partner org",
+            Relation::ResellersDistributor => {
+                "the distributor above its primary partner, or above the reseller that created it"
+            }
+            Relation::AnyWriter => "any user whose role may write",
+        }
+    }
+
+    /// The roles whose users can hold the relation. Read-only roles hold
+    /// none: they are refused every write whatever their relation.
+    pub fn roles(&self) -> &'static [Role] {
+        const VENDOR_WRITERS: &[Role] = &[Role::VendorAdmin, Role::ChannelManager];
+        const PARTNER_WRITERS: &[Role] = &[Role::PartnerAdmin, Role::AccountManager];
+        match self {
+            Relation::VendorWriter | Relation::VendorWriterOnVendorOwned => VENDOR_WRITERS,
+            // A distributor's account manager sees only what it owns, never
+            // its resellers' opportunities.
+            Relation::OfferedAdmin
+            | Relation::HoldingPartnerAdmin
+            | Relation::ResellersDistributor => &[Role::PartnerAdmin],
+            Relation::CreatorAdminOrOwner
+            | Relation::PrimaryAdminOrOwner
+            | Relation::Collaborator => PARTNER_WRITERS,
+            Relation::AnyWriter => &[
+                Role::VendorAdmin,
+                Role::ChannelManager,
+                Role::PartnerAdmin,
+                Role::AccountManager,
+            ],
+        }
+    }
 
     fn matches(self, a: &Actor, o: &OpportunityFacts) -> bool {
         let admin = a.role == Role::PartnerAdmin;
         let partner = !a.is_vendor();
         match self {
-            Who::VendorWriter => a.role.is_vendor_writer(),
-            Who::VendorWriterOnVendorOwned => {
+            Relation::VendorWriter => a.role.is_vendor_writer(),
+            Relation::VendorWriterOnVendorOwned => {
                 a.role.is_vendor_writer() && o.owner_org_id == a.org_id
             }
-            Who::CreatorAdminOrOwner => {
+            Relation::CreatorAdminOrOwner => {
                 partner
                     && o.origin == Origin::Partner
                     && o.owner_org_id == a.org_id
                     && (admin || o.owner_user_id == a.user_id || o.creator_user_id == a.user_id)
             }
-            Who::OfferedAdmin => admin && o.primary_partner_id == Some(a.org_id),
-            Who::PrimaryAdminOrOwner => {
+            Relation::OfferedAdmin => admin && o.primary_partner_id == Some(a.org_id),
+            Relation::PrimaryAdminOrOwner => {
                 partner
                     && o.primary_partner_id == Some(a.org_id)
                     && (admin || o.owner_user_id == a.user_id)
             }
-            Who::HoldingPartnerAdmin => {
+            Relation::HoldingPartnerAdmin => {
                 admin && (o.owner_org_id == a.org_id || o.primary_partner_id == Some(a.org_id))
             }
-            Who::Collaborator => partner && o.collaborator_ids.contains(&a.org_id),
-            Who::ResellersDistributor => {
+            Relation::Collaborator => partner && o.collaborator_ids.contains(&a.org_id),
+            Relation::ResellersDistributor => {
                 partner
                     && (o
                         .primary_partner_id
@@ -250,7 +335,79 @@ impl Who {
                         || (o.origin == Origin::Partner
                             && a.reseller_ids.contains(&o.owner_org_id)))
             }
-            Who::AnyWriter => true,
+            Relation::AnyWriter => true,
+        }
+    }
+}
+
+impl fmt::Display for Relation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A condition beyond the status table that can close an action the table
+/// allows: a 409 with its own code.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Condition {
+    /// The policy's `max_extensions` are used up.
+    ExtensionLimit,
+    /// A submitted or approved deal registration exists on it.
+    LiveRegistration,
+}
+
+impl Condition {
+    pub const ALL: [Condition; 2] = [Condition::ExtensionLimit, Condition::LiveRegistration];
+
+    /// The `code` of the 409 it answers.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Condition::ExtensionLimit => "extension_limit_reached",
+            Condition::LiveRegistration => "registration_exists",
+        }
+    }
+
+    /// What closes the action, in one line.
+    pub fn description(&self) -> &'static str {
+        match self {
+            Condition::ExtensionLimit => {
+                "closed once the opportunity has been extended the policy's `max_extensions` times"
+            }
+            Condition::LiveRegistration => {
+                "closed while a submitted or approved deal registration exists on the opportunity"
+            }
+        }
+    }
+
+    /// The action it can close.
+    pub fn action(&self) -> Action {
+        match self {
+            Condition::ExtensionLimit => Action::Extend,
+            Condition::LiveRegistration => Action::RegisterDeal,
+        }
+    }
+
+    /// Whether it stands in the way on `opp`.
+    pub fn blocks(&self, opp: &OpportunityFacts) -> bool {
+        match self {
+            Condition::ExtensionLimit => opp.extension_count >= opp.max_extensions,
+            Condition::LiveRegistration => opp.live_registration,
+        }
+    }
+
+    fn error(&self, opp: &OpportunityFacts) -> DomainError {
+        let detail = match self {
+            Condition::ExtensionLimit => format!(
+                "the policy allows {} extensions and {} have been used",
+                opp.max_extensions, opp.extension_count
+            ),
+            Condition::LiveRegistration => {
+                "this opportunity already has a submitted or approved registration".to_owned()
+            }
+        };
+        DomainError::Conflict {
+            code: self.code(),
+            detail,
         }
     }
 }
@@ -269,7 +426,7 @@ enum Verdict {
     WrongStatus,
     /// Allowed by the table, but a condition beyond it stands in the way
     /// (the policy's extension limit, a live deal registration).
-    Blocked,
+    Blocked(Condition),
 }
 
 fn judge(actor: &Actor, opp: &OpportunityFacts, action: Action) -> Verdict {
@@ -289,10 +446,9 @@ fn in_table(actor: &Actor, opp: &OpportunityFacts, action: Action) -> Verdict {
         if who.matches(actor, opp) {
             in_a_row = true;
             if from.contains(&opp.status) {
-                return if is_blocked(opp, action) {
-                    Verdict::Blocked
-                } else {
-                    Verdict::Allowed
+                return match blocking(opp, action) {
+                    Some(condition) => Verdict::Blocked(condition),
+                    None => Verdict::Allowed,
                 };
             }
         }
@@ -304,32 +460,14 @@ fn in_table(actor: &Actor, opp: &OpportunityFacts, action: Action) -> Verdict {
     }
 }
 
-/// Rule: conditions beyond the status table. An accepted opportunity is
-/// extended at most `max_extensions` times; a deal is registered only while
-/// no submitted or approved registration exists on the opportunity.
-fn is_blocked(opp: &OpportunityFacts, action: Action) -> bool {
-    match action {
-        Action::Extend => opp.extension_count >= opp.max_extensions,
-        Action::RegisterDeal => opp.live_registration,
-        _ => false,
-    }
-}
-
-/// The 409 of a condition [`is_blocked`] found.
-fn blocked_error(opp: &OpportunityFacts, action: Action) -> DomainError {
-    match action {
-        Action::Extend => DomainError::Conflict {
-            code: "extension_limit_reached",
-            detail: format!(
-                "the policy allows {} extensions and {} have been used",
-                opp.max_extensions, opp.extension_count
-            ),
-        },
-        _ => DomainError::Conflict {
-            code: "registration_exists",
-            detail: "this opportunity already has a submitted or approved registration".into(),
-        },
-    }
+/// Rule: conditions beyond the status table ([`Condition`]). An accepted
+/// opportunity is extended at most `max_extensions` times; a deal is
+/// registered only while no submitted or approved registration exists on
+/// the opportunity.
+fn blocking(opp: &OpportunityFacts, action: Action) -> Option<Condition> {
+    Condition::ALL
+        .into_iter()
+        .find(|c| c.action() == action && c.blocks(opp))
 }
 
 /// Decides whether `actor` may take `action` on `opp` now.
@@ -338,14 +476,14 @@ fn blocked_error(opp: &OpportunityFacts, action: Action) -> DomainError {
 /// read-only roles get 403 on every write whatever the status; an actor not
 /// in any of the action's rows gets 403; a status not in the actor's rows is
 /// a 409 naming the status and what the actor may do instead; a condition
-/// beyond the table (see [`blocked`]) is a 409 with its own code.
+/// beyond the table (see [`Condition`]) is a 409 with its own code.
 pub fn decide(actor: &Actor, opp: &OpportunityFacts, action: Action) -> Result<(), DomainError> {
     match judge(actor, opp, action) {
         Verdict::Allowed => Ok(()),
         Verdict::Invisible => Err(DomainError::NotFound),
         Verdict::ReadOnly => actor.ensure_can_write(),
         Verdict::NotInRow => Err(DomainError::forbidden(action.refusal())),
-        Verdict::Blocked => Err(blocked_error(opp, action)),
+        Verdict::Blocked(condition) => Err(condition.error(opp)),
         Verdict::WrongStatus => Err(DomainError::InvalidTransition {
             status: opp.status.to_string(),
             action: action.to_string(),
@@ -366,14 +504,14 @@ pub fn allowed_actions(actor: &Actor, opp: &OpportunityFacts) -> Vec<Action> {
     if !can_view(actor, opp) || actor.role.is_read_only() {
         return Vec::new();
     }
-    let mut relation = [None::<bool>; Who::COUNT];
+    let mut relation = [None::<bool>; Relation::COUNT];
     let mut allowed = Vec::with_capacity(Action::ALL.len());
     for action in Action::ALL {
         let in_a_row = action.rows().iter().any(|Row(who, from)| {
             from.contains(&opp.status)
                 && *relation[*who as usize].get_or_insert_with(|| who.matches(actor, opp))
         });
-        if in_a_row && !is_blocked(opp, action) {
+        if in_a_row && blocking(opp, action).is_none() {
             allowed.push(action);
         }
     }
@@ -381,7 +519,7 @@ pub fn allowed_actions(actor: &Actor, opp: &OpportunityFacts) -> Vec<Action> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::actor::tests::{distributor_admin, reseller_admin, vendor};
     use crate::ids::{OrgId, UserId};
@@ -661,12 +799,22 @@ mod tests {
         }
     }
 
-    /// Every status × action × role × relation: `allowed_actions` and `decide`
-    /// agree, and read-only roles are refused everything.
-    #[test]
-    fn allowed_actions_agree_with_decide_for_every_status_action_and_role() {
+    /// One cell's actor and opportunity, and how they were made.
+    pub(super) struct Cell {
+        pub actor: Actor,
+        pub opp: OpportunityFacts,
+        /// 0: primary partner, 1: collaborator, 2: not the owner, 3: owner org.
+        pub relation: u8,
+        /// 0: none, 1: extensions used up, 2: a live registration.
+        pub condition: u8,
+    }
+
+    /// Every status × role × relation × condition: actors of every role (a
+    /// partner's of its own org and of the distributor above it), facts
+    /// relating them to the opportunity every way the table tells apart.
+    pub(super) fn cells() -> Vec<Cell> {
         let partner_org = OrgId::new();
-        let mut cells = 0;
+        let mut out = Vec::new();
         for role in Role::ALL {
             let actors: Vec<Actor> = if role.is_vendor_role() {
                 vec![vendor(role)]
@@ -697,37 +845,61 @@ mod tests {
                                 1 => o.extension_count = o.max_extensions,
                                 _ => o.live_registration = true,
                             }
-                            let allowed = allowed_actions(&actor, &o);
-                            for action in Action::ALL {
-                                cells += 1;
-                                let decided = decide(&actor, &o, action);
-                                assert_eq!(
-                                    allowed.contains(&action),
-                                    decided.is_ok(),
-                                    "{role} {status} {origin:?} relation {relation} condition {condition} {action}: {decided:?}"
-                                );
-                                if role.is_read_only() && can_view(&actor, &o) {
-                                    assert!(forbidden(decided.clone()), "{role} is read-only");
-                                }
-                                // The conditions beyond the table close exactly their action.
-                                let closed = match (condition, action) {
-                                    (1, Action::Extend) => Some("extension_limit_reached"),
-                                    (2, Action::RegisterDeal) => Some("registration_exists"),
-                                    _ => None,
-                                };
-                                if let Some(code) = closed {
-                                    assert!(!allowed.contains(&action), "{action} listed");
-                                    if let Err(DomainError::Conflict { code: c, .. }) = &decided {
-                                        assert_eq!(*c, code);
-                                    }
-                                }
-                            }
+                            out.push(Cell {
+                                actor: actor.clone(),
+                                opp: o,
+                                relation,
+                                condition,
+                            });
                         }
                     }
                 }
             }
         }
-        assert!(cells > 15000, "{cells} cells");
+        out
+    }
+
+    /// Every status × action × role × relation: `allowed_actions` and `decide`
+    /// agree, and read-only roles are refused everything.
+    #[test]
+    fn allowed_actions_agree_with_decide_for_every_status_action_and_role() {
+        let mut count = 0;
+        for Cell {
+            actor,
+            opp: o,
+            relation,
+            condition,
+        } in cells()
+        {
+            let role = actor.role;
+            let (status, origin) = (o.status, o.origin);
+            let allowed = allowed_actions(&actor, &o);
+            for action in Action::ALL {
+                count += 1;
+                let decided = decide(&actor, &o, action);
+                assert_eq!(
+                    allowed.contains(&action),
+                    decided.is_ok(),
+                    "{role} {status} {origin:?} relation {relation} condition {condition} {action}: {decided:?}"
+                );
+                if role.is_read_only() && can_view(&actor, &o) {
+                    assert!(forbidden(decided.clone()), "{role} is read-only");
+                }
+                // The conditions beyond the table close exactly their action.
+                let closed = match (condition, action) {
+                    (1, Action::Extend) => Some("extension_limit_reached"),
+                    (2, Action::RegisterDeal) => Some("registration_exists"),
+                    _ => None,
+                };
+                if let Some(code) = closed {
+                    assert!(!allowed.contains(&action), "{action} listed");
+                    if let Err(DomainError::Conflict { code: c, .. }) = &decided {
+                        assert_eq!(*c, code);
+                    }
+                }
+            }
+        }
+        assert!(count > 15000, "{count} cells");
     }
 }
 
@@ -921,7 +1093,7 @@ fn check_system(
 ) -> Result<(), DomainError> {
     let ok = match command {
         Command::Expire => {
-            opp.status == Status::Delivered && opp.accept_by.is_some_and(|t| t <= now)
+            EXPIRABLE.contains(&opp.status) && opp.accept_by.is_some_and(|t| t <= now)
         }
         Command::AutoAssign { .. } => REDISTRIBUTABLE.contains(&opp.status),
         _ => false,
@@ -936,6 +1108,9 @@ fn check_system(
         })
     }
 }
+
+/// What the system expires (once past `accept_by`): an offer.
+const EXPIRABLE: &[Status] = &[Status::Delivered];
 
 const REDISTRIBUTABLE: &[Status] = &[
     Status::Draft,
@@ -1194,7 +1369,7 @@ pub fn check_distribution(
 
 /// Rule (extension policy): each extension moves the current expiry forward
 /// by at most `max_extension_days` (from today when it has none), to a later
-/// date. How many are left is `decide`'s (see [`blocked`]).
+/// date. How many are left is `decide`'s (see [`Condition`]).
 pub fn check_extension(
     policy: &Policy,
     opp: &OpportunityFacts,

@@ -57,6 +57,29 @@ impl Status {
         }
     }
 
+    /// What the status means, in one line (DOMAIN.md's status table).
+    pub fn description(&self) -> &'static str {
+        match self {
+            Status::Draft => "vendor-created, not yet distributed",
+            Status::PendingApproval => "partner-created, awaiting the vendor's approval",
+            Status::Delivered => {
+                "offered to one partner, awaiting its accept or decline before `accept_by`"
+            }
+            Status::Accepted => "a partner (and any collaborators) is working it",
+            Status::Declined => {
+                "declined by the offered partner; back with the vendor to distribute again"
+            }
+            Status::Returned => "returned by the partner; back with the vendor to distribute again",
+            Status::Expired => {
+                "not answered before `accept_by`; back with the vendor to distribute again"
+            }
+            Status::Won => "closed as won, with its reason and actual revenue",
+            Status::Lost => "closed as lost, with its reason",
+            Status::Canceled => "ended by the vendor, or withdrawn by its creator",
+            Status::Rejected => "a partner-created opportunity the vendor refused",
+        }
+    }
+
     /// Closed for good: nothing changes it any more.
     pub fn is_terminal(&self) -> bool {
         matches!(

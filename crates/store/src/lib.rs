@@ -25,6 +25,7 @@ pub mod prepared;
 pub mod schema;
 pub mod stored;
 pub mod users;
+pub mod versions;
 pub mod webhooks;
 
 pub use diesel::PgConnection;

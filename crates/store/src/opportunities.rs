@@ -52,6 +52,13 @@ macro_rules! columns_struct {
             pub fn apply(self, to: &mut $name) {
                 $( if let Some(v) = self.$field { to.$field = v; } )*
             }
+
+            /// The columns the change sets, in declaration order.
+            pub fn columns(&self) -> Vec<&'static str> {
+                let mut out = Vec::new();
+                $( if self.$field.is_some() { out.push(stringify!($field)); } )*
+                out
+            }
         }
 
         impl $name {

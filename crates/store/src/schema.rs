@@ -227,6 +227,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    opportunity_versions (opportunity_id, version) {
+        opportunity_id -> Uuid,
+        version -> Int4,
+        fields -> Array<Text>,
+        created_at -> Timestamptz,
+    }
+}
+
+diesel::table! {
     orgs (id) {
         id -> Uuid,
         name -> Text,
@@ -353,6 +362,7 @@ diesel::joinable!(opportunity_changes -> orgs (actor_org_id));
 diesel::joinable!(opportunity_changes -> users (actor_user_id));
 diesel::joinable!(opportunity_events -> opportunities (opportunity_id));
 diesel::joinable!(opportunity_events -> users (actor_user_id));
+diesel::joinable!(opportunity_versions -> opportunities (opportunity_id));
 diesel::joinable!(progress_entries -> opportunities (opportunity_id));
 diesel::joinable!(progress_entries -> orgs (author_org_id));
 diesel::joinable!(progress_entries -> users (author_user_id));
@@ -376,6 +386,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     opportunity_collaborators,
     opportunity_changes,
     opportunity_events,
+    opportunity_versions,
     orgs,
     policies,
     progress_entries,

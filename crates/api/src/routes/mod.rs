@@ -19,6 +19,7 @@ pub mod dashboard;
 pub mod deals;
 pub mod health;
 pub mod lifecycle;
+pub mod lifecycle_description;
 pub mod marketing;
 pub mod me;
 pub mod opportunities;
@@ -50,6 +51,7 @@ pub fn api_v1(cfg: &mut ServiceConfig) {
         .service(opportunities::update_opportunity)
         .service(opportunities::set_external_ref)
         .service(opportunities::remove_external_ref)
+        .service(lifecycle_description::describe)
         .service(lifecycle::approve)
         .service(lifecycle::reject)
         .service(lifecycle::withdraw)

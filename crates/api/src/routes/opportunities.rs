@@ -24,8 +24,8 @@ use validator::Validate;
 use crate::auth::Caller;
 use crate::dto::FullDate;
 use crate::dto::{
-    ActionDto, MoneyDto, OriginDto, PhaseDto, ReasonCodeDto, StatusDto, double_option, not_blank,
-    valid_country, valid_email, valid_external_ref, valid_labels,
+    ActionDto, FieldDto, MoneyDto, OriginDto, PhaseDto, ReasonCodeDto, StatusDto, double_option,
+    not_blank, valid_country, valid_email, valid_external_ref, valid_labels,
 };
 use crate::error::ApiError;
 use crate::extract::{IfMatch, JsonBody, JsonChecked, QueryParams};
@@ -88,7 +88,10 @@ crate::json_struct! {
         "pipeline_phase": "propose", "win_probability": 60, "accept_by": null, "expires_on": "2027-02-19",
         "extension_count": 0, "close_reason": null, "close_reason_code": null, "actual_revenue": null, "version": 5,
         "created_at": "2026-11-10T08:00:00Z", "updated_at": "2026-11-20T16:30:00Z",
-        "allowed_actions": ["edit", "return", "close", "extend", "assign_owner", "add_note", "add_progress"]}))]
+        "allowed_actions": ["edit", "return", "close", "extend", "assign_owner", "add_note", "add_progress"],
+        "editable_fields": ["topic", "contact", "estimated_revenue", "expected_close_date",
+            "customer_situation", "customer_need", "proposed_solution", "country", "industry",
+            "product_lines"]}))]
     pub struct OpportunityDto {
         pub id: Uuid,
         /// Human reference.
@@ -137,6 +140,9 @@ crate::json_struct! {
         pub updated_at: DateTime<Utc>,
         /// Exactly what the caller may do to this opportunity now.
         pub allowed_actions: Vec<ActionDto>,
+        /// The fields the caller may change with `PATCH` now (empty when it
+        /// may not edit it); a `PATCH` touching any other is refused.
+        pub editable_fields: Vec<FieldDto>,
     }
 }
 
@@ -161,6 +167,7 @@ impl OpportunityDto {
             view,
             facts,
             allowed,
+            editable,
             contact_visible,
             name_masked,
         } = r;
@@ -213,6 +220,7 @@ impl OpportunityDto {
             created_at: o.created_at,
             updated_at: o.updated_at,
             allowed_actions: allowed.into_iter().map(ActionDto::from).collect(),
+            editable_fields: editable.iter().copied().map(FieldDto::from).collect(),
         })
     }
 }
@@ -771,9 +779,11 @@ pub async fn get_opportunity(
     read_response(StatusCode::OK, read)
 }
 
-/// Edit an opportunity's fields. Vendor writers: any open opportunity; the
-/// creating partner's admin or owner: while `pending_approval`; the primary
-/// partner's admin or owner: while `accepted`. Collaborators cannot.
+/// Edit an opportunity's fields: those the opportunity's `editable_fields`
+/// lists for the caller. Vendor writers: any open opportunity; the creating
+/// partner's admin or owner: while `pending_approval`; the primary
+/// partner's admin or owner: while `accepted`. Collaborators cannot. A
+/// field the caller may not change is a 403 naming it.
 #[utoipa::path(
     tag = "opportunities",
     params(("id" = Uuid, Path, description = "Opportunity id"),
@@ -934,6 +944,7 @@ mod tests {
             } else {
                 vec![]
             },
+            editable_fields: if full { FieldDto::ALL.to_vec() } else { vec![] },
         }
     }
 

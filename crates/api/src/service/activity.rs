@@ -37,7 +37,7 @@ pub fn add_progress(
     id: OpportunityId,
     cmd: NewProgressCommand,
 ) -> Result<ProgressEntry, ApiError> {
-    locked_for(conn, actor, id, Action::AddProgress)?;
+    let (view, _) = locked_for(conn, actor, id, Action::AddProgress)?;
     let latest = latest_phase(conn, id)?;
     check_phase(actor, latest, cmd.development_phase)?;
     let entry = ProgressEntry::insert(
@@ -63,11 +63,13 @@ pub fn add_progress(
             ..StateChanges::default()
         },
     )?;
-    events::opportunity(
+    let after = history::versioned(conn, &view, Some(actor.org_id))?;
+    events::opportunity_after(
         conn,
         EventType::ProgressAdded,
         None,
-        id,
+        &after.row,
+        &after.facts(),
         json!({"progress_entry_id": entry.id, "development_phase": entry.development_phase.as_str(),
                "win_probability": entry.win_probability}),
     )?;

@@ -5,12 +5,14 @@
 
 use bigdecimal::BigDecimal;
 use prm_domain::Actor;
-use prm_domain::ids::OpportunityId;
+use prm_domain::ids::{OpportunityId, OrgId};
+use prm_domain::lifecycle::Field;
 use prm_domain::opportunity::{CONTACT_DETAIL_FIELDS, OpportunityFacts};
 use prm_domain::values::{CurrencyCode, Money};
 use prm_store::PgConnection;
 use prm_store::activity::{FieldChanges, NewFieldChanges};
-use prm_store::opportunities::{Details, Opportunity, StateChanges};
+use prm_store::opportunities::{Details, Opportunity, OpportunityView, StateChanges, find_view};
+use prm_store::versions;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -96,6 +98,17 @@ fn changes(before: &Details, after: &Details) -> Vec<Change> {
     out
 }
 
+/// The field of the API a column of the description is written to: the
+/// contact's columns are `contact`, the currency belongs to the estimated
+/// revenue; `None` for a column no edit sets (the marketing task).
+pub fn field_of_column(column: &str) -> Option<Field> {
+    match column {
+        "currency" => Some(Field::EstimatedRevenue),
+        c if c.starts_with("contact_") => Some(Field::Contact),
+        c => c.parse().ok(),
+    }
+}
+
 fn entry(field: &str, old: Value, new: Value) -> Change {
     Change {
         field: field.to_owned(),
@@ -169,6 +182,136 @@ pub fn side_effects(before: &Opportunity, c: &StateChanges) -> Vec<Change> {
     out
 }
 
+/// Every field of an opportunity a change can touch, as its representation
+/// names them, in the representation's order (`version` and `updated_at`
+/// change with each of them).
+pub const CHANGEABLE: [&str; 22] = [
+    "topic",
+    "status",
+    "contact",
+    "estimated_revenue",
+    "expected_close_date",
+    "customer_situation",
+    "customer_need",
+    "proposed_solution",
+    "country",
+    "industry",
+    "product_lines",
+    "owner_org_id",
+    "owner_user_id",
+    "primary_partner_id",
+    "collaborator_ids",
+    "pipeline_phase",
+    "win_probability",
+    "accept_by",
+    "expires_on",
+    "extension_count",
+    "close_reason",
+    "actual_revenue",
+];
+
+/// The fields of the opportunity, as its representation names them, that
+/// differ between two reads of it, in the representation's order.
+pub fn changed_fields(before: &OpportunityView, after: &OpportunityView) -> Vec<&'static str> {
+    let (b, a) = (&before.row, &after.row);
+    let mut changed: Vec<&'static str> = Vec::new();
+    for (column, _, _) in b.details.changes(&a.details) {
+        changed.extend(field_of_column(column).map(|f| f.as_str()));
+        // The currency is the actual revenue's too.
+        if column == "currency" && (b.actual_revenue.is_some() || a.actual_revenue.is_some()) {
+            changed.push("actual_revenue");
+        }
+    }
+    for (field, differs) in [
+        ("status", b.status != a.status),
+        ("owner_org_id", b.owner_org_id != a.owner_org_id),
+        ("owner_user_id", b.owner_user_id != a.owner_user_id),
+        (
+            "primary_partner_id",
+            b.primary_partner_id != a.primary_partner_id,
+        ),
+        (
+            "collaborator_ids",
+            before.collaborator_ids != after.collaborator_ids,
+        ),
+        ("pipeline_phase", b.pipeline_phase != a.pipeline_phase),
+        ("win_probability", b.win_probability != a.win_probability),
+        ("accept_by", b.accept_by != a.accept_by),
+        ("expires_on", b.expires_on != a.expires_on),
+        ("extension_count", b.extension_count != a.extension_count),
+        ("close_reason", b.close_reason != a.close_reason),
+        ("actual_revenue", b.actual_revenue != a.actual_revenue),
+    ] {
+        if differs {
+            changed.push(field);
+        }
+    }
+    in_representation_order(changed)
+}
+
+fn in_representation_order(mut fields: Vec<&'static str>) -> Vec<&'static str> {
+    fields.sort_by_key(|f| CHANGEABLE.iter().position(|c| c == f));
+    fields.dedup();
+    fields
+}
+
+/// Reads the opportunity after a change that bumped its version, and
+/// records which fields that version changed, compared with `before` (its
+/// read under the row lock, before the change). Every change that bumps an
+/// opportunity's version ends with this, in its transaction; the read it
+/// returns serves the change's answer and events.
+pub fn versioned(
+    conn: &mut PgConnection,
+    before: &OpportunityView,
+    reader: Option<OrgId>,
+) -> Result<OpportunityView, ApiError> {
+    let after = find_view(conn, before.row.id, reader)?.ok_or(ApiError::NotFound)?;
+    if after.row.version != before.row.version {
+        versions::record(
+            conn,
+            after.row.id,
+            after.row.version,
+            &changed_fields(before, &after),
+        )?;
+    }
+    Ok(after)
+}
+
+/// The fields of the opportunity changed after version `sent` up to
+/// `current`, in the representation's order. When the history does not
+/// cover every version in between (no version sent, one it never had, or
+/// versions older than the history), every field that can change.
+pub fn changed_since(
+    conn: &mut PgConnection,
+    id: OpportunityId,
+    sent: Option<i32>,
+    current: i32,
+) -> Result<Vec<String>, ApiError> {
+    let every = || CHANGEABLE.iter().map(|f| (*f).to_owned()).collect();
+    let Some(sent) = sent.filter(|s| (1..current).contains(s)) else {
+        return Ok(every());
+    };
+    let versions = versions::between(conn, id, sent, current)?;
+    if versions.len() != usize::try_from(current - sent).unwrap_or(usize::MAX) {
+        return Ok(every());
+    }
+    let mut fields: Vec<String> = Vec::new();
+    for (_, changed) in versions {
+        for f in changed {
+            if !fields.contains(&f) {
+                fields.push(f);
+            }
+        }
+    }
+    fields.sort_by_key(|f| {
+        CHANGEABLE
+            .iter()
+            .position(|c| c == f)
+            .unwrap_or(CHANGEABLE.len())
+    });
+    Ok(fields)
+}
+
 /// Changes as a reader sees them: the contact details it may not see
 /// withheld, with no values.
 pub fn as_seen(changes: &[Change], contact_visible: bool) -> Vec<Seen> {
@@ -185,4 +328,45 @@ pub fn as_seen(changes: &[Change], contact_visible: bool) -> Vec<Seen> {
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use super::*;
+
+    /// Every column an edit sets is one of the fields `editable_fields`
+    /// lists, and every such field is set through some column: an edit is
+    /// authorized by the same names the caller reads.
+    #[test]
+    fn every_column_an_edit_sets_is_an_editable_field() {
+        let text = || Some("x".to_owned());
+        let after = Details {
+            topic: "t".to_owned(),
+            contact_name: text(),
+            contact_email: text(),
+            contact_phone: text(),
+            contact_title: text(),
+            currency: "EUR".parse().ok(),
+            estimated_revenue: Some(BigDecimal::from(1)),
+            expected_close_date: chrono::NaiveDate::from_ymd_opt(2027, 1, 1),
+            customer_situation: text(),
+            customer_need: text(),
+            proposed_solution: text(),
+            country: text(),
+            industry: text(),
+            product_lines: vec!["cloud".to_owned()],
+            marketing_task_id: Some(Uuid::nil()),
+        };
+        let columns: Vec<&str> = Details::default()
+            .changes(&after)
+            .into_iter()
+            .map(|(c, _, _)| c)
+            .collect();
+        assert_eq!(columns.len(), 15, "every column differs: {columns:?}");
+        let fields: HashSet<Field> = columns.iter().filter_map(|c| field_of_column(c)).collect();
+        assert_eq!(fields, Field::ALL.into_iter().collect());
+        assert_eq!(field_of_column("marketing_task_id"), None);
+    }
 }

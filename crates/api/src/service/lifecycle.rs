@@ -28,7 +28,7 @@ use uuid::Uuid;
 use crate::error::ApiError;
 use crate::extract::IfMatch;
 use crate::service::assignment::{best_with_slot, lock_partner, ranking_for};
-use crate::service::opportunities::{OpportunityRead, changed, locked, locked_for};
+use crate::service::opportunities::{OpportunityRead, announce, check_version, locked, locked_for};
 use crate::service::{events, history};
 
 /// A user's lifecycle request: a domain command, or one whose partner is
@@ -75,14 +75,23 @@ fn lock(conn: &mut PgConnection, id: OpportunityId) -> Result<Locked, ApiError> 
     })
 }
 
+/// What an applied command did: the domain's outcome, what it changed
+/// beside the status, and the opportunity read after it.
+struct Applied {
+    outcome: Outcome,
+    side_effects: Vec<history::Change>,
+    after: OpportunityView,
+}
+
 /// Applies one command to the locked opportunity: the domain decides every
-/// effect, then they are written with the status event.
+/// effect, then they are written with the status event and the version's
+/// changed fields.
 fn apply(
     conn: &mut PgConnection,
     by: By<'_>,
     locked: &Locked,
     command: &Command,
-) -> Result<(Outcome, Vec<history::Change>), ApiError> {
+) -> Result<Applied, ApiError> {
     let Locked {
         view,
         before,
@@ -167,7 +176,12 @@ fn apply(
             reason_code: outcome.reason_code.clone(),
         },
     )?;
-    Ok((outcome, side_effects))
+    let after = history::versioned(conn, view, actor.map(|a| a.org_id))?;
+    Ok(Applied {
+        outcome,
+        side_effects,
+        after,
+    })
 }
 
 fn event_kind(command: &Command, outcome: &Outcome) -> EventType {
@@ -201,15 +215,19 @@ pub fn perform(
     // Decided again by `transition`, with the effects; here so that a caller
     // who may not act learns nothing about targets or versions.
     decide(actor, &locked.before, action)?;
-    if_match.check(locked.view.row.version)?;
+    check_version(conn, &locked.view.row, if_match)?;
     let command = command_for(conn, &locked, request)?;
-    let (outcome, side_effects) = apply(conn, By::User(actor), &locked, &command)?;
-    changed(
+    let Applied {
+        outcome,
+        side_effects,
+        after,
+    } = apply(conn, By::User(actor), &locked, &command)?;
+    announce(
         conn,
         actor,
         event_kind(&command, &outcome),
         Some(&locked.before),
-        id,
+        after,
         json!({"action": command.name(), "reason": outcome.reason,
                "reason_code": outcome.reason_code.as_ref().map(|c| c.as_str()),
                "actor_org_id": actor.org_id.0, "changes": history::as_seen(&side_effects, true)}),
@@ -270,16 +288,21 @@ fn by_system(
     locked: &Locked,
     command: &Command,
 ) -> Result<bool, ApiError> {
-    let (outcome, side_effects) = match apply(conn, By::System, locked, command) {
+    let Applied {
+        outcome,
+        side_effects,
+        after,
+    } = match apply(conn, By::System, locked, command) {
         Ok(done) => done,
         Err(ApiError::InvalidTransition { .. }) => return Ok(false),
         Err(e) => return Err(e),
     };
-    events::opportunity(
+    events::opportunity_after(
         conn,
         event_kind(command, &outcome),
         Some(&locked.before),
-        locked.view.row.id,
+        &after.row,
+        &after.facts(),
         json!({"action": command.name(), "changes": history::as_seen(&side_effects, true)}),
     )?;
     Ok(true)
@@ -324,7 +347,7 @@ pub fn assign_owner(
     target: UserId,
 ) -> Result<OpportunityRead, ApiError> {
     let (view, _) = locked_for(conn, actor, id, Action::AssignOwner)?;
-    if_match.check(view.row.version)?;
+    check_version(conn, &view.row, if_match)?;
     // Same answer for a user of another org as for no user at all.
     let user = User::find(conn, target)?
         .filter(|u| u.org_id == actor.org_id)
@@ -344,12 +367,13 @@ pub fn assign_owner(
             ..StateChanges::default()
         },
     )?;
-    changed(
+    let after = history::versioned(conn, &view, Some(actor.org_id))?;
+    announce(
         conn,
         actor,
         EventType::OpportunityOwnerAssigned,
         None,
-        id,
+        after,
         json!({"owner_user_id": target}),
     )
 }
@@ -365,7 +389,7 @@ pub fn change_collaborators(
     add: bool,
 ) -> Result<OpportunityRead, ApiError> {
     let (view, facts) = locked_for(conn, actor, id, Action::ManageCollaborators)?;
-    if_match.check(view.row.version)?;
+    check_version(conn, &view.row, if_match)?;
     if add {
         if facts.collaborator_ids.contains(&org) {
             return Err(ApiError::validation("org_id", "already collaborates"));
@@ -383,12 +407,13 @@ pub fn change_collaborators(
         return Err(ApiError::NotFound);
     }
     Opportunity::change_state(conn, id, StateChanges::default())?;
-    changed(
+    let after = history::versioned(conn, &view, Some(actor.org_id))?;
+    announce(
         conn,
         actor,
         EventType::OpportunityCollaboratorsChanged,
         Some(&facts),
-        id,
+        after,
         json!({"org_id": org.0, "added": add}),
     )
 }

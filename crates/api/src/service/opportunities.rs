@@ -5,6 +5,7 @@ use prm_domain::error::one_per_field;
 use prm_domain::events::EventType;
 use prm_domain::external_ref::{ExternalRef, RefKind};
 use prm_domain::ids::{CustomerId, OpportunityId};
+use prm_domain::lifecycle::{Field, authorize_edit, editable_fields};
 use prm_domain::opportunity::{
     self as rules, Action, CreateRequest, OpportunityFacts, Origin, contact_details_visible,
 };
@@ -32,6 +33,9 @@ pub struct OpportunityRead {
     pub facts: OpportunityFacts,
     /// Exactly the actions `decide` allows this caller now.
     pub allowed: Vec<Action>,
+    /// What this caller may change with an edit now: the list an edit is
+    /// authorized by.
+    pub editable: &'static [Field],
     /// The contact's e-mail and phone may be shown.
     pub contact_visible: bool,
     /// The customer's name is masked for this caller.
@@ -43,6 +47,7 @@ pub fn read_as(view: OpportunityView, actor: &Actor) -> Result<OpportunityRead, 
     let facts = view.facts();
     Ok(OpportunityRead {
         allowed: rules::allowed_actions(actor, &facts),
+        editable: editable_fields(actor, &facts),
         contact_visible: contact_details_visible(actor, &facts),
         name_masked: prm_domain::customer::name_is_masked(actor, facts.customer_org_id),
         facts,
@@ -73,6 +78,28 @@ pub fn locked_for(
     let (view, facts) = locked(conn, id)?;
     rules::decide(actor, &facts, action)?;
     Ok((view, facts))
+}
+
+/// `If-Match` on an opportunity: a stale one is a 412 with the current
+/// version and the fields changed since the version the client sent. Every
+/// write on an opportunity that takes `If-Match` checks it here.
+pub fn check_version(
+    conn: &mut PgConnection,
+    row: &Opportunity,
+    if_match: &IfMatch,
+) -> Result<(), ApiError> {
+    if if_match.matches(row.version) {
+        return Ok(());
+    }
+    Err(ApiError::VersionMismatch {
+        current: row.version,
+        changed_fields: Some(super::history::changed_since(
+            conn,
+            row.id,
+            if_match.oldest(),
+            row.version,
+        )?),
+    })
 }
 
 /// The opportunity as the caller may read it, or 404.
@@ -268,7 +295,9 @@ fn normalized(d: Details) -> Result<Details, FieldError> {
 
 /// Edits an opportunity's description (vendor writers: any open one; the
 /// creating partner's admin or owner while `pending_approval`; the primary
-/// partner's admin or owner while `accepted`). The edited description is
+/// partner's admin or owner while `accepted`), authorized by the fields it
+/// touches: each must be one of the caller's `editable_fields`, the list
+/// every read of the opportunity carries. The edited description is
 /// checked as a whole: a partner-created opportunity keeps its revenue
 /// information, a closed one its currency.
 pub fn update(
@@ -278,8 +307,15 @@ pub fn update(
     if_match: &IfMatch,
     edit: DetailsEdit,
 ) -> Result<OpportunityRead, ApiError> {
-    let (view, facts) = locked_for(conn, actor, id, Action::Edit)?;
-    if_match.check(view.row.version)?;
+    let (view, facts) = locked(conn, id)?;
+    let mut touched: Vec<Field> = edit
+        .columns()
+        .into_iter()
+        .filter_map(super::history::field_of_column)
+        .collect();
+    touched.dedup();
+    authorize_edit(actor, &facts, &touched)?;
+    check_version(conn, &view.row, if_match)?;
     let before = &view.row.details;
     let mut details = before.clone();
     edit.apply(&mut details);
@@ -314,18 +350,19 @@ pub fn update(
     };
     let changes = super::history::record(conn, actor, id, &facts, before, &details)?;
     Opportunity::update(conn, id, details)?;
+    let after = super::history::versioned(conn, &view, Some(actor.org_id))?;
     // One event for every org of its audience: contact details are
     // withheld while any of them may not see them.
     let seen = super::history::as_seen(
         &changes,
         prm_domain::opportunity::contact_details_visible_to_partners(&facts),
     );
-    changed(
+    announce(
         conn,
         actor,
         EventType::OpportunityUpdated,
         Some(&facts),
-        id,
+        after,
         json!({ "changes": seen }),
     )
 }
@@ -341,6 +378,19 @@ pub fn changed(
     extra: serde_json::Value,
 ) -> Result<OpportunityRead, ApiError> {
     let view = store::find_view(conn, id, Some(actor.org_id))?.ok_or(ApiError::NotFound)?;
+    announce(conn, actor, kind, before, view, extra)
+}
+
+/// [`changed`], from the read the caller made after its change (see
+/// `history::versioned`).
+pub fn announce(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    kind: EventType,
+    before: Option<&OpportunityFacts>,
+    view: OpportunityView,
+    extra: serde_json::Value,
+) -> Result<OpportunityRead, ApiError> {
     let after = view.facts();
     events::opportunity_after(conn, kind, before, &view.row, &after, extra)?;
     read_as(view, actor)
