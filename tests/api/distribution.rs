@@ -413,7 +413,9 @@ async fn two_workers_never_handle_one_offer_twice() {
         let pool = prm_store::pool::build_pool(&w.app.db.url, &w.app.config.pool);
         let settings = w.app.config.webhooks.clone();
         std::thread::spawn(move || {
-            let worker = prm_api::worker::Worker::new(pool, settings).unwrap();
+            let worker =
+                prm_api::worker::Worker::new(pool, settings, prm_api::startup::import_rows())
+                    .unwrap();
             let mut expired = 0;
             for _ in 0..10 {
                 expired += worker.tick().unwrap().expired;
@@ -444,7 +446,8 @@ async fn the_worker_survives_the_database_going_away_and_coming_back() {
     let pool = prm_store::pool::build_pool(&proxy.url(&w.app.db), &settings);
     let hooks = w.app.config.webhooks.clone();
     let worker = std::thread::spawn(move || {
-        let worker = prm_api::worker::Worker::new(pool, hooks).unwrap();
+        let worker =
+            prm_api::worker::Worker::new(pool, hooks, prm_api::startup::import_rows()).unwrap();
         worker.tick().unwrap();
         worker
     })

@@ -14,6 +14,7 @@ mod feed;
 mod health;
 mod history;
 mod idempotency;
+mod imports;
 mod input;
 mod invariants;
 mod lifecycle;

@@ -418,6 +418,7 @@ async fn delivery_latency_is_measured() {
     let (stop, handle) = prm_api::worker::spawn(
         pool,
         w.app.config.webhooks.clone(),
+        prm_api::startup::import_rows(),
         Duration::from_millis(50),
     )
     .unwrap();

@@ -647,7 +647,7 @@ impl TestApp {
         let pool = prm_store::pool::build_pool(&self.db.url, &self.config.pool);
         let settings = self.config.webhooks.clone();
         std::thread::spawn(move || {
-            prm_api::worker::Worker::new(pool, settings)
+            prm_api::worker::Worker::new(pool, settings, prm_api::startup::import_rows())
                 .unwrap()
                 .tick()
                 .unwrap()

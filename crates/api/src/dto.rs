@@ -7,6 +7,7 @@ use chrono::NaiveDate;
 
 use prm_domain::customer::Registration;
 use prm_domain::deal::{RegAction, RegStatus};
+use prm_domain::import::{ImportKind, ImportStatus};
 use prm_domain::lifecycle::{Field, Relation};
 use prm_domain::opportunity::{Action, Origin, Phase, Status};
 use prm_domain::org::{OrgKind, Tier};
@@ -123,6 +124,16 @@ wire_enum!(
 wire_enum!(
     /// Something the caller may do to a deal registration now.
     RegActionDto as DealRegistrationAction <=> RegAction { Approve, Reject, Withdraw }
+);
+wire_enum!(
+    /// What an import creates.
+    ImportKindDto as ImportKind <=> ImportKind { Customers, Opportunities }
+);
+wire_enum!(
+    /// Where an import stands: `queued` (no row has run), `running`,
+    /// `done` (every row created or rejected) or `failed` (stopped; see
+    /// `failure`).
+    ImportStatusDto as ImportStatus <=> ImportStatus { Queued, Running, Done, Failed }
 );
 
 /// A reason code: one of the vendor's list in the policy

@@ -21,6 +21,16 @@ use crate::error::ApiError;
 /// Largest request body accepted, in bytes.
 pub const BODY_LIMIT: usize = 64 * 1024;
 
+/// The largest body a request to `path` may send: an import's CSV, or a
+/// JSON body.
+pub fn body_limit(path: &str) -> usize {
+    if path == "/api/v1/imports" {
+        prm_domain::import::MAX_BYTES
+    } else {
+        BODY_LIMIT
+    }
+}
+
 /// A JSON request body, checked and validated.
 #[derive(Debug)]
 pub struct JsonBody<T>(pub T);
@@ -70,7 +80,23 @@ fn read_json(
     req: &HttpRequest,
     payload: &mut Payload,
 ) -> LocalBoxFuture<'static, Result<web::BytesMut, ApiError>> {
-    let content_type_ok = is_json_content_type(req);
+    read_body(
+        req,
+        payload,
+        is_json_content_type(req),
+        "application/json",
+        BODY_LIMIT,
+    )
+}
+
+/// The bytes of a body of the expected media type, at most `limit` of them.
+fn read_body(
+    req: &HttpRequest,
+    payload: &mut Payload,
+    content_type_ok: bool,
+    expected: &'static str,
+    limit: usize,
+) -> LocalBoxFuture<'static, Result<web::BytesMut, ApiError>> {
     let declared_len = req
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -80,11 +106,11 @@ fn read_json(
     Box::pin(async move {
         if !content_type_ok {
             return Err(ApiError::UnsupportedMediaType {
-                detail: "send the body as `Content-Type: application/json`".to_owned(),
+                detail: format!("send the body as `Content-Type: {expected}`"),
             });
         }
-        if declared_len.is_some_and(|n| n > BODY_LIMIT) {
-            return Err(ApiError::PayloadTooLarge { limit: BODY_LIMIT });
+        if declared_len.is_some_and(|n| n > limit) {
+            return Err(ApiError::PayloadTooLarge { limit });
         }
         let mut body = web::BytesMut::new();
         while let Some(chunk) = payload.next().await {
@@ -92,13 +118,50 @@ fn read_json(
                 code: "unreadable_body",
                 detail: format!("the request body could not be read: {e}"),
             })?;
-            if body.len() + chunk.len() > BODY_LIMIT {
-                return Err(ApiError::PayloadTooLarge { limit: BODY_LIMIT });
+            if body.len() + chunk.len() > limit {
+                return Err(ApiError::PayloadTooLarge { limit });
             }
             body.extend_from_slice(&chunk);
         }
         Ok(body)
     })
+}
+
+/// A CSV request body (`Content-Type: text/csv`), up to an import's size:
+/// UTF-8 text (a leading byte-order mark dropped) without NUL, which
+/// Postgres cannot store.
+#[derive(Debug)]
+pub struct CsvBody(pub String);
+
+impl FromRequest for CsvBody {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let is_csv = matches!(
+            req.mime_type(),
+            Ok(Some(m)) if m.type_() == "text" && m.subtype() == "csv"
+        );
+        let raw = read_body(
+            req,
+            payload,
+            is_csv,
+            "text/csv",
+            prm_domain::import::MAX_BYTES,
+        );
+        Box::pin(async move {
+            let bytes = raw.await?;
+            let text = String::from_utf8(bytes.to_vec())
+                .map_err(|_| ApiError::validation("body", "is not UTF-8 text"))?;
+            if text.contains('\0') {
+                return Err(ApiError::validation("body", NUL_REFUSED));
+            }
+            Ok(CsvBody(match text.strip_prefix('\u{feff}') {
+                Some(rest) => rest.to_owned(),
+                None => text,
+            }))
+        })
+    }
 }
 
 fn is_json_content_type(req: &HttpRequest) -> bool {
@@ -124,6 +187,14 @@ where
             code: "malformed_json",
             detail: format!("the body is not valid JSON: {e}"),
         })?;
+    parse_value_checked(value)
+}
+
+/// [`parse_body_checked`] on a body already read as JSON (an imported row).
+pub fn parse_value_checked<T>(value: serde_json::Value) -> Result<(T, Vec<FieldError>), ApiError>
+where
+    T: DeserializeOwned + Validate + PartialSchema,
+{
     let Some(object) = value.as_object() else {
         return Err(ApiError::BadRequest {
             code: "malformed_json",

@@ -16,7 +16,7 @@ use prm_store::idempotency::{Answer, Claim, abandon, claim, commit, record_refus
 use sha2::{Digest, Sha256};
 
 use crate::error::{ApiError, problem, problem_response};
-use crate::extract::BODY_LIMIT;
+use crate::extract::body_limit;
 use crate::queue::{Kind, Pinned};
 use crate::state::{AppState, Caller};
 
@@ -53,14 +53,15 @@ pub async fn middleware(
     let subject = caller.subject.clone();
 
     let (http_req, mut payload) = req.into_parts();
+    let limit = body_limit(http_req.path());
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
         let chunk = chunk?;
-        if body.len() + chunk.len() > BODY_LIMIT {
+        if body.len() + chunk.len() > limit {
             let res = problem_response(&problem(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "payload_too_large",
-                format!("request body exceeds {BODY_LIMIT} bytes"),
+                format!("request body exceeds {limit} bytes"),
             ));
             return Ok(ServiceResponse::new(http_req, res));
         }

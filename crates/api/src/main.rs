@@ -86,7 +86,11 @@ fn main() -> ExitCode {
         Command::SeedDemo => seed_demo(&config),
         Command::Worker => match prepare_database(&config) {
             Err(e) => fail(&e.to_string()),
-            Ok(pool) => match prm_api::worker::Worker::new(pool, config.webhooks.clone()) {
+            Ok(pool) => match prm_api::worker::Worker::new(
+                pool,
+                config.webhooks.clone(),
+                prm_api::startup::import_rows(),
+            ) {
                 Err(e) => fail(&e),
                 Ok(w) => {
                     tracing::info!(
@@ -123,6 +127,7 @@ fn serve(config: Config) -> ExitCode {
         match prm_api::worker::spawn(
             pool.clone(),
             config.webhooks.clone(),
+            prm_api::startup::import_rows(),
             config.worker_interval,
         ) {
             Ok(w) => Some(w),

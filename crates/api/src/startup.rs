@@ -77,6 +77,11 @@ pub fn prepare_database(config: &Config) -> Result<PgPool, StartupError> {
     Ok(build_pool(&config.database_url, &config.pool))
 }
 
+/// How the worker reads an import's rows: as the API's create bodies.
+pub fn import_rows() -> std::sync::Arc<dyn crate::service::imports::RowReader> {
+    std::sync::Arc::new(crate::routes::imports::WireRows)
+}
+
 /// The OpenAPI document, exactly as served at `/api-docs/openapi.json`.
 pub fn openapi_document() -> utoipa::openapi::OpenApi {
     let (_, api) = App::new()

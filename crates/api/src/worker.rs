@@ -19,11 +19,16 @@ use prm_store::{Connection, PgConnection, PgPool, StoreError};
 use serde_json::json;
 
 use crate::error::ApiError;
+use crate::service::imports::{self, RowReader};
 use crate::service::{deals, lifecycle};
 use crate::webhook_send::{Sent, WebhookSettings, client, send};
 
 /// Items handled per batch and transaction.
 const BATCH: i64 = 50;
+
+/// The longest a pass runs imports before the other queues get their turn;
+/// a pass that ran import rows is followed by the next one at once.
+const IMPORT_BUDGET: Duration = Duration::from_secs(2);
 
 /// What one pass did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -35,12 +40,16 @@ pub struct TickReport {
     pub delivery_failures: usize,
     /// Events given their feed position (see `outbox::sequence`).
     pub sequenced: usize,
+    /// Import rows run (created or rejected).
+    pub imported: usize,
 }
 
 pub struct Worker {
     pool: PgPool,
     settings: WebhookSettings,
     http: reqwest::blocking::Client,
+    /// How an import's rows become creates (the edge's reading of a row).
+    rows: Arc<dyn RowReader>,
 }
 
 impl std::fmt::Debug for Worker {
@@ -70,12 +79,17 @@ fn batch<Id>(
 }
 
 impl Worker {
-    pub fn new(pool: PgPool, settings: WebhookSettings) -> Result<Self, String> {
+    pub fn new(
+        pool: PgPool,
+        settings: WebhookSettings,
+        rows: Arc<dyn RowReader>,
+    ) -> Result<Self, String> {
         let http = client(&settings)?;
         Ok(Self {
             pool,
             settings,
             http,
+            rows,
         })
     }
 
@@ -104,6 +118,7 @@ impl Worker {
         // reader's batch small when the feed is read rarely.
         let sequenced = crate::service::webhooks::sequence_feed(conn)?;
         prm_store::idempotency::purge(conn)?;
+        let imported = imports::run(conn, self.rows.as_ref(), IMPORT_BUDGET)?;
         Ok(TickReport {
             expired,
             reassigned,
@@ -111,6 +126,7 @@ impl Worker {
             delivered,
             delivery_failures,
             sequenced,
+            imported,
         })
     }
 
@@ -174,6 +190,10 @@ impl Worker {
                     if report != TickReport::default() {
                         tracing::info!(?report, "worker tick");
                     }
+                    if report.imported > 0 {
+                        // More of an import may be waiting: no pause.
+                        continue;
+                    }
                 }
                 Err(e) => {
                     if !failing {
@@ -193,13 +213,14 @@ impl Worker {
 pub fn spawn(
     pool: PgPool,
     settings: WebhookSettings,
+    rows: Arc<dyn RowReader>,
     interval: Duration,
 ) -> Result<(Arc<AtomicBool>, std::thread::JoinHandle<()>), String> {
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
     let handle = std::thread::Builder::new()
         .name("prm-worker".to_owned())
-        .spawn(move || match Worker::new(pool, settings) {
+        .spawn(move || match Worker::new(pool, settings, rows) {
             Ok(worker) => worker.run(interval, &flag),
             Err(e) => tracing::error!(error = %e, "worker could not start"),
         })

@@ -99,6 +99,29 @@ pub fn schema_columns<'s>(
     schema: &'s RefOr<Schema>,
     lookup: &dyn Fn(&str) -> Option<&'s RefOr<Schema>>,
 ) -> Vec<String> {
+    schema_leaves(schema, lookup)
+        .into_iter()
+        .map(|(name, _)| name)
+        .collect()
+}
+
+/// What a column holds, so that a cell reads back as its JSON value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Leaf {
+    Text,
+    Number,
+    Bool,
+    /// A list, written as JSON.
+    List,
+    /// A free-form object, written as JSON.
+    Json,
+}
+
+/// The dotted columns of `schema` with what each holds.
+pub fn schema_leaves<'s>(
+    schema: &'s RefOr<Schema>,
+    lookup: &dyn Fn(&str) -> Option<&'s RefOr<Schema>>,
+) -> Vec<(String, Leaf)> {
     let mut out = Vec::new();
     flatten("", schema, lookup, &mut out, 0);
     out
@@ -108,13 +131,9 @@ fn flatten<'s>(
     prefix: &str,
     schema: &'s RefOr<Schema>,
     lookup: &dyn Fn(&str) -> Option<&'s RefOr<Schema>>,
-    out: &mut Vec<String>,
+    out: &mut Vec<(String, Leaf)>,
     depth: usize,
 ) {
-    let leaf = |out: &mut Vec<String>| out.push(prefix.to_owned());
-    if depth > 8 {
-        return leaf(out);
-    }
     let joined = |name: &str| {
         if prefix.is_empty() {
             name.to_owned()
@@ -122,12 +141,16 @@ fn flatten<'s>(
             format!("{prefix}.{name}")
         }
     };
+    let leaf = |out: &mut Vec<(String, Leaf)>, kind: Leaf| out.push((prefix.to_owned(), kind));
+    if depth > 8 {
+        return leaf(out, Leaf::Json);
+    }
     match schema {
         RefOr::Ref(r) => {
             let name = r.ref_location.rsplit('/').next().unwrap_or_default();
             match lookup(name) {
                 Some(s) => flatten(prefix, s, lookup, out, depth + 1),
-                None => leaf(out),
+                None => leaf(out, Leaf::Json),
             }
         }
         RefOr::T(Schema::Object(o)) if !o.properties.is_empty() => {
@@ -135,17 +158,33 @@ fn flatten<'s>(
                 flatten(&joined(name), s, lookup, out, depth + 1);
             }
         }
+        RefOr::T(Schema::Object(o)) => {
+            let types = match &o.schema_type {
+                SchemaType::Type(t) => vec![t.clone()],
+                SchemaType::Array(ts) => ts.clone(),
+                SchemaType::AnyValue => Vec::new(),
+            };
+            let kind = match types.iter().find(|t| **t != Type::Null) {
+                Some(Type::String) => Leaf::Text,
+                Some(Type::Integer | Type::Number) => Leaf::Number,
+                Some(Type::Boolean) => Leaf::Bool,
+                Some(Type::Array) => Leaf::List,
+                _ => Leaf::Json,
+            };
+            leaf(out, kind);
+        }
+        RefOr::T(Schema::Array(_)) => leaf(out, Leaf::List),
         RefOr::T(Schema::OneOf(one)) => {
             let mut shapes = one.items.iter().filter(|s| !is_null(s));
             match (shapes.next(), shapes.next()) {
                 (Some(only), None) => flatten(prefix, only, lookup, out, depth + 1),
-                _ => leaf(out),
+                _ => leaf(out, Leaf::Json),
             }
         }
         RefOr::T(Schema::AllOf(all)) if all.items.len() == 1 => {
             flatten(prefix, &all.items[0], lookup, out, depth + 1);
         }
-        _ => leaf(out),
+        _ => leaf(out, Leaf::Json),
     }
 }
 
@@ -228,6 +267,15 @@ pub fn defused(text: String) -> String {
         format!("'{text}")
     } else {
         text
+    }
+}
+
+/// A cell as the export wrote it, with the `'` it put before a
+/// formula-like value taken off again.
+pub fn undefused(cell: &str) -> &str {
+    match cell.strip_prefix('\'') {
+        Some(rest) if rest.starts_with(['=', '+', '-', '@', '\t', '\r']) => rest,
+        _ => cell,
     }
 }
 

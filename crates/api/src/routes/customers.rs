@@ -128,6 +128,22 @@ pub struct CreateCustomer {
     pub external_ref: Option<String>,
 }
 
+impl CreateCustomer {
+    /// The use case's command.
+    pub fn command(self) -> Result<customers::NewCustomerCommand, ApiError> {
+        Ok(customers::NewCustomerCommand {
+            external_ref: parse_ref(self.external_ref.as_deref())?,
+            org_id: self.org_id.map(Into::into),
+            name: self.name,
+            country: self.country,
+            industry: self.industry,
+            tax_id: self.tax_id,
+            web_domain: self.web_domain,
+            registration: self.registration.map(Into::into),
+        })
+    }
+}
+
 /// Which of a distributor's customer lists to show.
 #[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
@@ -191,18 +207,7 @@ pub async fn create_customer(
     caller: Caller,
     body: JsonBody<CreateCustomer>,
 ) -> Result<HttpResponse, ApiError> {
-    let body = body.0;
-    let external_ref = parse_ref(body.external_ref.as_deref())?;
-    let command = customers::NewCustomerCommand {
-        external_ref,
-        org_id: body.org_id.map(Into::into),
-        name: body.name,
-        country: body.country,
-        industry: body.industry,
-        tax_id: body.tax_id,
-        web_domain: body.web_domain,
-        registration: body.registration.map(Into::into),
-    };
+    let command = body.0.command()?;
     let customer = state
         .run(caller, move |conn, actor| {
             conn.transaction(|conn| customers::create(conn, actor, command))

@@ -18,6 +18,7 @@ pub mod customers;
 pub mod dashboard;
 pub mod deals;
 pub mod health;
+pub mod imports;
 pub mod lifecycle;
 pub mod lifecycle_description;
 pub mod marketing;
@@ -91,7 +92,10 @@ pub fn api_v1(cfg: &mut ServiceConfig) {
         .service(webhooks::get)
         .service(webhooks::remove)
         .service(webhooks::deliveries)
-        .service(webhooks::event_feed);
+        .service(webhooks::event_feed)
+        .service(imports::create)
+        .service(imports::get)
+        .service(imports::list_errors);
 }
 
 /// A single resource with its strong `ETag`.

@@ -97,6 +97,11 @@ pub fn create(
     };
     let org = org.ok_or_else(|| ApiError::validation("org_id", "no such org"))?;
     let registration = rules::decide_registration(actor, (org_id, org.kind), cmd.registration)?;
+    // The org's own reference names what a sync already made: said first,
+    // with its id, before the identity checks would refuse it too.
+    if let Some(r) = &cmd.external_ref {
+        super::external_refs::ensure_free(conn, actor, RefKind::Customer, r)?;
+    }
     let country: CountryCode = cmd
         .country
         .parse()

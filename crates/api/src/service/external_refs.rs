@@ -29,6 +29,20 @@ pub fn claim(
     }
 }
 
+/// Refuses a reference the actor's org already gave a resource of the kind,
+/// before anything is created for it; `claim` still decides a race.
+pub fn ensure_free(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    kind: RefKind,
+    external_ref: &ExternalRef,
+) -> Result<(), ApiError> {
+    match store::find(conn, actor.org_id, kind, external_ref)? {
+        Some(holder) => Err(rules::taken(kind, external_ref, holder).into()),
+        None => Ok(()),
+    }
+}
+
 /// Sets (`Some`) or removes the actor's org's reference to an opportunity
 /// it can see, and answers the opportunity as the caller now meets it.
 pub fn set_on_opportunity(

@@ -11,6 +11,7 @@ pub mod deals;
 pub mod events;
 pub mod external_refs;
 pub mod history;
+pub mod imports;
 pub mod lifecycle;
 pub mod marketing;
 pub mod opportunities;

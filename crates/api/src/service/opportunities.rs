@@ -231,6 +231,9 @@ pub fn create(
     let (Some(creation), Some(customer), Some(mut details)) = (creation, customer, details) else {
         return Err(ApiError::validation("customer_id", "no such customer"));
     };
+    if let Some(r) = &cmd.external_ref {
+        super::external_refs::ensure_free(conn, actor, RefKind::Opportunity, r)?;
+    }
     details.country = details.country.or(Some(customer.country));
     details.industry = details.industry.or(customer.industry);
     let new = NewOpportunity {
