@@ -150,6 +150,18 @@ fn extend(conn: &mut PgConnection, id: Uuid, lease_seconds: i32) -> QueryResult<
     .map(|_| ())
 }
 
+/// Gives up a worker's hold on a running import between batches, so that
+/// the next claim (any worker's) goes on with it at once.
+pub fn release(conn: &mut PgConnection, id: Uuid) -> QueryResult<()> {
+    diesel::sql_query(
+        "UPDATE imports SET lease_until = now() - interval '1 millisecond'
+          WHERE id = $1 AND status = 'running'",
+    )
+    .bind::<diesel::sql_types::Uuid, _>(id)
+    .execute(conn)
+    .map(|_| ())
+}
+
 /// Locks a running import for one batch, extending its lease; `None` when
 /// it is no longer running (another worker finished it).
 pub fn lock_running(

@@ -130,7 +130,9 @@ pub fn run(
         while let Some(n) = conn.transaction(|c| run_batch(c, reader, id))? {
             ran += n;
             if started.elapsed() >= budget {
-                // Its lease lets this worker or another go on next time.
+                // Its batches so far have committed: let this worker or
+                // another go on with it next time, at once.
+                store::release(conn, id)?;
                 return Ok(ran);
             }
         }
