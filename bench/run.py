@@ -85,6 +85,69 @@ def rss_kib(pid):
     except Exception:
         return 0
 
+def export_case(tok):
+    """Every opportunity as one CSV (Accept: text/csv), read to the end: the
+    rows per second and how much the server's resident memory grew while
+    streaming it (sampled every 20 ms)."""
+    import threading
+    before = rss_kib(SERVER_PID)
+    peak = [before]
+    done = threading.Event()
+    def sample():
+        while not done.is_set():
+            peak[0] = max(peak[0], rss_kib(SERVER_PID))
+            time.sleep(0.02)
+    sampler = threading.Thread(target=sample); sampler.start()
+    req = urllib.request.Request(f"http://127.0.0.1:{PORT}/api/v1/opportunities",
+                                 headers={"Authorization": f"Bearer {tok}", "Accept": "text/csv"})
+    t = time.time(); size = 0; lines = 0
+    with urllib.request.urlopen(req, timeout=600) as res:
+        while True:
+            chunk = res.read(1 << 16)
+            if not chunk:
+                break
+            size += len(chunk); lines += chunk.count(b"\n")
+    took = time.time() - t
+    done.set(); sampler.join()
+    rows = lines - 1
+    entry = {"rows": rows, "seconds": round(took, 2), "rows_per_s": round(rows / took),
+             "mib": round(size / 2**20, 1), "rss_growth_mib": round((peak[0] - before) / 1024, 1)}
+    print(f"  export         {rows} rows in {took:.1f}s ({entry['rows_per_s']} rows/s), "
+          f"resident memory +{entry['rss_growth_mib']} MiB", flush=True)
+    return entry
+
+def import_case(tok, customer, env, rows=10_000):
+    """10,000 opportunities posted as one CSV and run by a `prm worker`
+    beside the server: seconds from the POST to the import's `done`."""
+    run = int(time.time())
+    body = ("topic,customer_id,contact.name,estimated_revenue.amount,estimated_revenue.currency,"
+            "expected_close_date,product_lines,external_ref\r\n" +
+            "".join(f"Imported {run}-{i},{customer},Jo Park,{1000 + i}.00,EUR,2027-06-30,cloud,IMP-{run}-{i}\r\n"
+                    for i in range(rows))).encode()
+    worker = subprocess.Popen([PRM, "worker"], env=env, stdout=subprocess.DEVNULL,
+                              stderr=open(os.path.join(OUT, "worker.log"), "w"))
+    try:
+        t = time.time()
+        req = urllib.request.Request(f"http://127.0.0.1:{PORT}/api/v1/imports?kind=opportunities", data=body,
+                                     headers={"Authorization": f"Bearer {tok}", "Content-Type": "text/csv"})
+        with urllib.request.urlopen(req, timeout=60) as res:
+            location = res.headers["Location"]
+        while True:
+            with urllib.request.urlopen(urllib.request.Request(f"http://127.0.0.1:{PORT}{location}",
+                                        headers={"Authorization": f"Bearer {tok}"}), timeout=10) as res:
+                state = json.loads(res.read())
+            if state["status"] in ("done", "failed") or time.time() - t > 600:
+                break
+            time.sleep(0.2)
+        took = time.time() - t
+    finally:
+        worker.terminate(); worker.wait(timeout=30)
+    if state["status"] != "done" or state["created"] != rows:
+        sys.exit(f"the import did not create every row: {json.dumps(state)[:2000]}")
+    entry = {"rows": rows, "seconds": round(took, 2), "rows_per_s": round(rows / took)}
+    print(f"  import         {rows} rows in {took:.1f}s ({entry['rows_per_s']} rows/s)", flush=True)
+    return entry
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     print(f"bench: scale {SCALE} ({PARTNERS} partners, {OPPS} opportunities), {SECONDS}s x {ROUNDS} rounds", flush=True)
@@ -211,6 +274,8 @@ def main():
     PORT = free_port()
     server = subprocess.Popen([PRM, "serve"], env=dict(env, PRM_LISTEN=f"127.0.0.1:{PORT}"),
                               stdout=subprocess.DEVNULL, stderr=open(os.path.join(OUT, "server.log"), "w"))
+    global SERVER_PID
+    SERVER_PID = server.pid
     # A failed case exits the run; the server must not outlive it.
     import atexit
     atexit.register(lambda: server.poll() is None and server.kill())
@@ -313,6 +378,11 @@ def main():
             results.setdefault(key, []).append((rps, p50, p99, db))
             print(f"  round {r + 1} {key:14s} http {rps:9.0f} rps  p50 {p50:6.2f} ms  p99 {p99:6.2f} ms" +
                   (f"   db {db:9.0f} tps  ratio {rps / db:.2f}" if db else ""), flush=True)
+    bulk = {}
+    if not CASES or "export" in CASES:
+        bulk["export"] = export_case(cm)
+    if not CASES or "import" in CASES:
+        bulk["import"] = import_case(cm, vcust, env)
     server.terminate(); server.wait(timeout=30)
 
     report = {}
@@ -328,6 +398,7 @@ def main():
     if auth and "get" in report:
         report["get"]["auth_share"] = round(statistics.median(a[0] for a in auth), 4)
         report["get"]["auth_us"] = round(statistics.median(a[1] for a in auth), 2)
+    report.update(bulk)
     report["_meta"] = {"scale": SCALE, "partners": PARTNERS, "opportunities": OPPS, "seconds": SECONDS,
                        "rounds": ROUNDS, "peak_rss_mib": round(peak_rss / 1024, 1), "cores": os.cpu_count()}
     path = os.path.join(OUT, "report.json" if SCALE == "100k" else f"report-{SCALE}.json")
@@ -343,6 +414,11 @@ def main():
     summary = ", ".join(f"{k} {v['ratio']:.2f}" for k, v in report.items() if "ratio" in v)
     if "auth_share" in report.get("get", {}):
         summary += f"; auth {100 * report['get']['auth_share']:.1f}% of get"
+    if "import" in report:
+        summary += f"; import {report['import']['rows']} rows in {report['import']['seconds']} s"
+    if "export" in report:
+        summary += (f"; export {report['export']['rows']} rows in {report['export']['seconds']} s"
+                    f" (+{report['export']['rss_growth_mib']} MiB)")
     print(f"bench {SCALE}: ratio to raw database (rps/db_rps): {summary}; peak RSS {report['_meta']['peak_rss_mib']} MiB; report {os.path.relpath(path, ROOT)}")
 
 if __name__ == "__main__":
