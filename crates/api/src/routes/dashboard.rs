@@ -72,9 +72,8 @@ pub struct RegistrationCounts {
     "closed_90d": {"won": 4, "lost": 2}, "win_rate": 0.67,
     "deal_registrations": {"submitted": 1, "approved": 3, "rejected": 0, "withdrawn": 0, "expired": 0, "closed": 2}}))]
 pub struct PartnerDashboard {
-    /// Always `partner`.
-    #[schema(example = "partner")]
-    pub kind: String,
+    #[schema(inline)]
+    pub kind: PartnerDashboardKind,
     pub distributed: DistributedFigures,
     pub managed: ManagedFigures,
     /// Won and lost in the last 90 days with the caller's org as primary partner.
@@ -85,6 +84,7 @@ pub struct PartnerDashboard {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = PartnerPipeline)]
 pub struct PartnerPipelineDto {
     pub org_id: Uuid,
     pub name: String,
@@ -105,9 +105,8 @@ pub struct PartnerPipelineDto {
     "acceptance_rate": 0.82, "median_hours_to_accept": 9.5, "pending_approvals": 4,
     "pending_registrations": 2, "stalled": 1}))]
 pub struct VendorDashboard {
-    /// Always `vendor`.
-    #[schema(example = "vendor")]
-    pub kind: String,
+    #[schema(inline)]
+    pub kind: VendorDashboardKind,
     pub partners: Vec<PartnerPipelineDto>,
     /// Offers accepted / offers answered or expired, last 90 days; `null` when none.
     pub acceptance_rate: Option<f64>,
@@ -119,9 +118,27 @@ pub struct VendorDashboard {
     pub stalled: i64,
 }
 
+/// Always `partner`: the dashboard's shape.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PartnerDashboardKind {
+    Partner,
+}
+
+/// Always `vendor`: the dashboard's shape.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum VendorDashboardKind {
+    Vendor,
+}
+
 /// The dashboard: `kind` tells which shape it is.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(untagged)]
+#[schema(discriminator(property_name = "kind", mapping(
+    ("partner" = "#/components/schemas/PartnerDashboard"),
+    ("vendor" = "#/components/schemas/VendorDashboard")
+)))]
 pub enum Dashboard {
     Partner(PartnerDashboard),
     Vendor(VendorDashboard),
@@ -151,7 +168,7 @@ fn partner(f: PartnerFigures) -> PartnerDashboard {
         }
     }
     PartnerDashboard {
-        kind: "partner".to_owned(),
+        kind: PartnerDashboardKind::Partner,
         distributed: DistributedFigures {
             count: s.distributed,
             value: money(s.offer_currencies.into_iter().zip(s.offer_values).collect()),
@@ -201,7 +218,7 @@ fn vendor(f: VendorFigures) -> VendorDashboard {
         })
         .collect();
     VendorDashboard {
-        kind: "vendor".to_owned(),
+        kind: VendorDashboardKind::Vendor,
         partners,
         acceptance_rate: ratio(f.accepted_90d, f.refused_90d),
         median_hours_to_accept: f.median_hours_to_accept,
