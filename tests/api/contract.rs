@@ -228,11 +228,7 @@ async fn topic_and_product_lines_cannot_be_cleared_with_null_but_an_empty_list_e
     let mut fields = res.error_fields();
     fields.sort();
     assert_eq!(fields, ["product_lines", "topic"]);
-    assert!(
-        res.text.contains("cannot be cleared"),
-        "{}",
-        res.text
-    );
+    assert!(res.text.contains("cannot be cleared"), "{}", res.text);
     let o = w
         .app
         .patch(&opp_path(&id), &w.cm.token, &json!({"product_lines": []}))
@@ -240,4 +236,70 @@ async fn topic_and_product_lines_cannot_be_cleared_with_null_but_an_empty_list_e
         .expect(200);
     assert_eq!(o.body["product_lines"], json!([]));
     assert_eq!(o.body["topic"], "Vendor lead");
+}
+
+#[actix_web::test]
+async fn the_status_filter_is_a_comma_list_of_statuses_or_the_name_repeated() {
+    let w = world().await;
+    let draft = crate::world::draft(&w).await;
+    let offered = crate::world::delivered_to(&w, &w.dist.id).await;
+    let ids = |r: prm_tests::Resp| -> Vec<String> {
+        let mut ids: Vec<String> = r.expect(200).body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o["id"].as_str().unwrap().to_owned())
+            .collect();
+        ids.sort();
+        ids
+    };
+    let mut both = vec![draft.clone(), offered.clone()];
+    both.sort();
+    let list = |q: &str| format!("/api/v1/opportunities?{q}");
+    // As documented: `style: form, explode: false`.
+    assert_eq!(
+        ids(w
+            .app
+            .get(&list("status=draft,delivered"), &w.cm.token)
+            .await),
+        both
+    );
+    assert_eq!(
+        ids(w.app.get(&list("status=delivered"), &w.cm.token).await),
+        vec![offered.clone()]
+    );
+    // As clients that ignore `explode` send it, with other parameters around.
+    assert_eq!(
+        ids(w
+            .app
+            .get(
+                &list("limit=10&status=draft&status=delivered&sort=-created_at"),
+                &w.cm.token
+            )
+            .await),
+        both
+    );
+    for bad in [
+        "status=delivered,shipped",
+        "status=",
+        "status=won&status=nope",
+    ] {
+        let r = w
+            .app
+            .get(&list(bad), &w.cm.token)
+            .await
+            .expect_problem(422, "validation_failed");
+        assert_eq!(r.error_fields(), ["status"], "{bad}");
+    }
+    // At most the 11 statuses there are.
+    let twelve = vec!["draft"; 12].join(",");
+    w.app
+        .get(&list(&format!("status={twelve}")), &w.cm.token)
+        .await
+        .expect_problem(422, "validation_failed");
+    // Any other repeated parameter is still refused.
+    w.app
+        .get(&list("limit=1&limit=2"), &w.cm.token)
+        .await
+        .expect_problem(422, "validation_failed");
 }

@@ -371,14 +371,58 @@ pub struct QueryParams<T>(pub T);
 
 impl<T> FromRequest for QueryParams<T>
 where
-    T: DeserializeOwned + Validate + 'static,
+    T: DeserializeOwned + Validate + utoipa::IntoParams + 'static,
 {
     type Error = ApiError;
     type Future = Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(parse_query(req.query_string()).map(QueryParams))
+        let query = req.query_string();
+        let result = match joined_lists::<T>(query) {
+            Some(joined) => parse_query(&joined),
+            None => parse_query(query),
+        };
+        ready(result.map(QueryParams))
     }
+}
+
+/// A list parameter is documented as one comma-separated value
+/// (`style: form, explode: false`: `status=delivered,accepted`). Generated
+/// clients that ignore `explode` repeat the name instead
+/// (`status=delivered&status=accepted`); such a query is read as the
+/// comma-separated one. `None` when no list parameter repeats.
+fn joined_lists<T: utoipa::IntoParams>(query: &str) -> Option<String> {
+    use utoipa::openapi::path::ParameterIn;
+    let pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let lists: Vec<String> = T::into_params(|| Some(ParameterIn::Query))
+        .into_iter()
+        .filter(|p| {
+            matches!(p.schema, Some(RefOr::T(Schema::Array(_))))
+                && pairs.iter().filter(|(k, _)| *k == p.name).count() > 1
+        })
+        .map(|p| p.name)
+        .collect();
+    if lists.is_empty() {
+        return None;
+    }
+    let mut out = form_urlencoded::Serializer::new(String::new());
+    let mut done: Vec<&str> = Vec::new();
+    for (key, value) in &pairs {
+        if !lists.contains(key) {
+            out.append_pair(key, value);
+        } else if !done.contains(&key.as_str()) {
+            let values: Vec<&str> = pairs
+                .iter()
+                .filter(|(k, _)| k == key)
+                .map(|(_, v)| v.as_str())
+                .collect();
+            out.append_pair(key, &values.join(","));
+            done.push(key);
+        }
+    }
+    Some(out.finish())
 }
 
 pub fn parse_query<T: DeserializeOwned + Validate>(query: &str) -> Result<T, ApiError> {

@@ -4,12 +4,12 @@
 //! added in one pass so no handler can forget them.
 
 use utoipa::OpenApi;
-use utoipa::openapi::header::HeaderBuilder;
-use utoipa::openapi::path::{Operation, ParameterIn};
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::extensions::Extensions;
+use utoipa::openapi::header::HeaderBuilder;
 use utoipa::openapi::link::LinkBuilder;
+use utoipa::openapi::path::{Operation, ParameterIn};
 use utoipa::openapi::path::{PathItem, Paths};
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Object, Ref, RefOr, Response, ResponseBuilder, Type};
 
 use prm_domain::FieldError;
@@ -139,7 +139,10 @@ const SHARED: &[Shared] = &[
         example: || {
             ApiError::Validation(vec![
                 FieldError::new("topic", "must not be blank"),
-                FieldError::new("estimated_revenue.currency", "`EURO` is not an active ISO 4217 currency code"),
+                FieldError::new(
+                    "estimated_revenue.currency",
+                    "`EURO` is not an active ISO 4217 currency code",
+                ),
             ])
         },
     },
@@ -349,7 +352,10 @@ fn body_ref(response: Option<&RefOr<Response>>) -> Option<&str> {
 /// endpoints added later are linked without listing them here.
 fn add_links(paths: &mut Paths) {
     fn only_id_parameter(path: &str) -> bool {
-        path.split('{').skip(1).map(|p| p.split('}').next()).eq([Some("id")])
+        path.split('{')
+            .skip(1)
+            .map(|p| p.split('}').next())
+            .eq([Some("id")])
     }
     let targets: Vec<(String, String)> = paths
         .paths

@@ -427,7 +427,9 @@ impl UpdateOpportunity {
                 edit.contact_email,
                 edit.contact_phone,
                 edit.contact_title,
-            ] = contact.map_or_else(Default::default, ContactInput::columns).map(Some);
+            ] = contact
+                .map_or_else(Default::default, ContactInput::columns)
+                .map(Some);
         }
         if let Some(money) = self.estimated_revenue {
             edit.set_estimated_money(money.map(|m| m.parse("estimated_revenue")).transpose()?);
