@@ -345,8 +345,8 @@ fn body_ref(response: Option<&RefOr<Response>>) -> Option<&str> {
 
 /// OpenAPI links from each create (a `POST` answering 201 with a body that
 /// has an `id`) to every operation on what it created: the operations under
-/// `<collection>/{id}` whose only path parameter is `id`, where the
-/// collection is the create's own path or that of the `GET` returning the
+/// `<collection>/{id}` whose only path parameter is `id`.
+/// A create's collection is its own path or that of the `GET` returning the
 /// same schema (`POST …/deal-registration` → `/deal-registrations/{id}`).
 /// Clients, and schemathesis' stateful phase, follow them to chain calls;
 /// endpoints added later are linked without listing them here.
@@ -377,46 +377,51 @@ fn add_links(paths: &mut Paths) {
             Some((schema.to_owned(), collection.to_owned()))
         })
         .collect();
+    let on = |collections: &[String], target: &str| {
+        collections.iter().any(|c| {
+            target
+                .strip_prefix(c)
+                .and_then(|rest| rest.strip_prefix("/{id}"))
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+        })
+    };
     for (path, item) in paths.paths.iter_mut() {
-        let Some(op) = item.post.as_mut() else {
-            continue;
-        };
-        let schema = body_ref(op.responses.responses.get("201")).map(str::to_owned);
-        let Some(RefOr::T(created)) = op.responses.responses.get_mut("201") else {
-            continue;
-        };
-        let collections: Vec<&str> = std::iter::once(path.as_str())
-            .chain(
-                readers
-                    .iter()
-                    .filter(|(s, _)| Some(s) == schema.as_ref())
-                    .map(|(_, c)| c.as_str()),
-            )
-            .collect();
-        for (target, operation_id) in &targets {
-            let on_created = collections.iter().any(|c| {
-                target
-                    .strip_prefix(c)
-                    .and_then(|rest| rest.strip_prefix("/{id}"))
-                    .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
-            });
-            if on_created {
-                // utoipa 5 writes `LinkBuilder::operation_id` as
-                // `operation_id`; the field OpenAPI names is `operationId`.
-                let named = Extensions::from_iter([("operationId", operation_id.clone())]);
-                created.links.insert(
-                    operation_id.clone(),
-                    RefOr::T(
-                        LinkBuilder::new()
-                            .parameter("id", "$response.body#/id")
-                            .description(format!("`{operation_id}` on what was created"))
-                            .extensions(Some(named))
-                            .build(),
-                    ),
-                );
+        if let Some(op) = item.post.as_mut() {
+            let schema = body_ref(op.responses.responses.get("201")).map(str::to_owned);
+            let collections: Vec<String> = std::iter::once(path.clone())
+                .chain(
+                    readers
+                        .iter()
+                        .filter(|(s, _)| Some(s) == schema.as_ref())
+                        .map(|(_, c)| c.clone()),
+                )
+                .collect();
+            if let Some(RefOr::T(created)) = op.responses.responses.get_mut("201") {
+                for (target, operation_id) in &targets {
+                    if on(&collections, target) {
+                        link(created, operation_id);
+                    }
+                }
             }
         }
     }
+}
+
+/// A link to `operation_id` on what the response created.
+fn link(created: &mut Response, operation_id: &str) {
+    // utoipa 5 writes `LinkBuilder::operation_id` as `operation_id`; the
+    // field OpenAPI names is `operationId`.
+    let named = Extensions::from_iter([("operationId", operation_id)]);
+    created.links.insert(
+        operation_id.to_owned(),
+        RefOr::T(
+            LinkBuilder::new()
+                .parameter("id", "$response.body#/id")
+                .description(format!("`{operation_id}` on what was created"))
+                .extensions(Some(named))
+                .build(),
+        ),
+    );
 }
 
 /// Every POST takes `Idempotency-Key`; a retry with the same key and body
