@@ -292,7 +292,7 @@ async fn the_status_filter_is_a_comma_list_of_statuses_or_the_name_repeated() {
         assert_eq!(r.error_fields(), ["status"], "{bad}");
     }
     // At most the 11 statuses there are.
-    let twelve = vec!["draft"; 12].join(",");
+    let twelve = ["draft"; 12].join(",");
     w.app
         .get(&list(&format!("status={twelve}")), &w.cm.token)
         .await
