@@ -447,3 +447,33 @@ fn add_idempotency(op: &mut Operation) {
     add(op, "409");
     add(op, "422");
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_summary_is_the_first_sentence_outside_parentheses_and_code() {
+        assert_eq!(first_sentence("Get one org."), "Get one org");
+        assert_eq!(
+            first_sentence("Change an org: the vendor admin any field."),
+            "Change an org"
+        );
+        assert_eq!(
+            first_sentence("The policy (every user may read it: partners too). More."),
+            "The policy (every user may read it: partners too)"
+        );
+        assert_eq!(
+            first_sentence("Reveal with `?reveal=true: yes`. Recorded."),
+            "Reveal with `?reveal=true: yes`"
+        );
+    }
+
+    #[test]
+    fn every_shared_response_example_has_the_status_it_is_shared_for() {
+        for shared in SHARED {
+            let problem = (shared.example)().problem();
+            assert_eq!(problem.status.to_string(), shared.status, "{}", shared.name);
+        }
+    }
+}
