@@ -60,7 +60,7 @@ unit-and-api-tests: ## Domain unit tests, store tests, black-box API tests (incl
 	@awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($$(i) ~ /^passed;?$$/) p += $$(i-1); if ($$(i) ~ /^failed;?$$/) f += $$(i-1) } } \
 		END { printf "%d passed, %d failed\n", p, f }' target/test-output.txt
 
-contract: build ## Outside tools: Spectral lint, generated TypeScript client scenario, schemathesis (pinned, installed on first use)
+contract: build ## Outside tools: Spectral and Redocly lint, generated TypeScript and Python client scenarios, schemathesis with its stateful phase (pinned, installed on first use)
 	bash tools/contract.sh
 
 bench: deps ## Service vs raw database, side by side (BENCH_SCALE=1m for a million opportunities); writes target/bench/report.json

@@ -4,6 +4,7 @@
 
 mod auth;
 mod concurrency;
+mod contract;
 mod customers;
 mod deals;
 mod distribution;

@@ -1,7 +1,7 @@
 //! The OpenAPI contract: committed, served, complete.
 
 use prm_tests::TestApp;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 fn committed() -> Value {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../openapi/openapi.json");
@@ -188,5 +188,202 @@ fn every_operation_has_request_and_response_examples() {
     assert!(
         missing.is_empty(),
         "operations without examples: {missing:#?}"
+    );
+}
+
+/// A `$ref`'s schema name.
+fn ref_name(schema: &Value) -> Option<&str> {
+    schema["$ref"].as_str().and_then(|r| r.rsplit('/').next())
+}
+
+#[test]
+fn public_names_carry_no_dto_and_every_page_refers_to_its_item() {
+    let doc = committed();
+    let schemas = doc["components"]["schemas"].as_object().unwrap();
+    let leaked: Vec<&String> = schemas.keys().filter(|k| k.contains("Dto")).collect();
+    assert!(leaked.is_empty(), "schema names with Dto: {leaked:?}");
+    let mut pages = 0;
+    for (name, schema) in schemas {
+        let Some(item) = name.strip_prefix("Page_") else {
+            continue;
+        };
+        pages += 1;
+        assert_eq!(schema["properties"]["items"]["type"], "array", "{name}");
+        assert_eq!(
+            ref_name(&schema["properties"]["items"]["items"]),
+            Some(item),
+            "{name}: its items must be the named {item} schema a GET returns, not a copy"
+        );
+        assert!(schemas.contains_key(item), "{name}: {item} is defined");
+    }
+    assert!(pages >= 11, "found {pages} Page_ schemas");
+}
+
+#[test]
+fn every_shared_error_response_has_its_own_example() {
+    let doc = committed();
+    let responses = doc["components"]["responses"].as_object().unwrap();
+    let mut codes = Vec::new();
+    for (name, r) in responses {
+        let content = &r["content"]["application/problem+json"];
+        let example = &content["example"];
+        assert!(example.is_object(), "{name}: example");
+        // A problem body, with its own status and code.
+        let status = example["status"].as_u64().unwrap();
+        assert_eq!(
+            example["type"],
+            format!("urn:prm:problem:{}", example["code"].as_str().unwrap()),
+            "{name}"
+        );
+        for field in ["title", "detail", "code"] {
+            assert!(example[field].is_string(), "{name}: {field}");
+        }
+        assert!(example["errors"].is_array(), "{name}: errors");
+        codes.push((status, example["code"].as_str().unwrap().to_owned()));
+    }
+    // Where operations use them, the example's status is the one answered.
+    for item in doc["paths"].as_object().unwrap().values() {
+        for op in item.as_object().unwrap().values() {
+            for (status, r) in op["responses"].as_object().unwrap() {
+                if let Some(name) = ref_name(r) {
+                    let example =
+                        &responses[name]["content"]["application/problem+json"]["example"];
+                    assert_eq!(example["status"].to_string(), *status, "{name} as {status}");
+                }
+            }
+        }
+    }
+    let distinct: std::collections::HashSet<_> = codes.iter().collect();
+    assert_eq!(distinct.len(), codes.len(), "one example each: {codes:?}");
+    for expected in [
+        (401, "invalid_token"),
+        (404, "not_found"),
+        (412, "version_mismatch"),
+        (503, "service_unavailable"),
+    ] {
+        assert!(
+            codes.contains(&(expected.0, expected.1.to_owned())),
+            "{expected:?} in {codes:?}"
+        );
+    }
+    let mismatch =
+        &responses["PreconditionFailed"]["content"]["application/problem+json"]["example"];
+    assert!(mismatch["current_version"].is_i64(), "{mismatch}");
+}
+
+#[test]
+fn the_dashboard_is_a_discriminated_one_of() {
+    let doc = committed();
+    let dashboard = &doc["components"]["schemas"]["Dashboard"];
+    assert_eq!(dashboard["discriminator"]["propertyName"], "kind");
+    let mapping = dashboard["discriminator"]["mapping"].as_object().unwrap();
+    let shapes = dashboard["oneOf"].as_array().unwrap();
+    assert_eq!(mapping.len(), shapes.len());
+    for (kind, target) in mapping {
+        let name = target.as_str().unwrap().rsplit('/').next().unwrap();
+        assert!(
+            shapes.iter().any(|s| ref_name(s) == Some(name)),
+            "{kind} maps to one of the shapes"
+        );
+        let shape = &doc["components"]["schemas"][name];
+        assert_eq!(shape["properties"]["kind"]["enum"], json!([kind]), "{name}");
+        assert!(
+            shape["required"]
+                .as_array()
+                .unwrap()
+                .contains(&json!("kind")),
+            "{name}: kind is required"
+        );
+    }
+}
+
+#[test]
+fn servers_are_given_and_every_create_links_to_what_acts_on_it() {
+    let doc = committed();
+    let servers = doc["servers"].as_array().unwrap();
+    assert!(!servers.is_empty() && servers[0]["url"].is_string());
+    let ids: Vec<&str> = doc["paths"]
+        .as_object()
+        .unwrap()
+        .values()
+        .flat_map(|item| item.as_object().unwrap().values())
+        .map(|op| op["operationId"].as_str().unwrap())
+        .collect();
+    let links_of = |path: &str, op: &str, status: &str| -> Vec<String> {
+        let links = &doc["paths"][path][op]["responses"][status]["links"];
+        for (name, link) in links.as_object().into_iter().flatten() {
+            let target = link["operationId"].as_str().unwrap();
+            assert_eq!(name, target, "{path}");
+            assert!(ids.contains(&target), "{path}: {target} exists");
+            assert_eq!(link["parameters"]["id"], "$response.body#/id", "{path}");
+        }
+        let mut names: Vec<String> = links
+            .as_object()
+            .map(|l| l.keys().cloned().collect())
+            .unwrap_or_default();
+        names.sort();
+        names
+    };
+    let opp = links_of("/api/v1/opportunities", "post", "201");
+    for expected in [
+        "get_opportunity",
+        "update_opportunity",
+        "distribute_opportunity",
+        "accept_opportunity",
+        "close_opportunity",
+        "add_note",
+        "register_deal",
+    ] {
+        assert!(opp.contains(&expected.to_owned()), "{expected} in {opp:?}");
+    }
+    assert_eq!(
+        links_of("/api/v1/customers", "post", "201"),
+        ["get_customer"]
+    );
+    assert_eq!(
+        links_of("/api/v1/orgs", "post", "201"),
+        ["get_org", "update_org"]
+    );
+    assert_eq!(
+        links_of("/api/v1/users", "post", "201"),
+        ["get_user", "update_user"]
+    );
+    assert!(links_of("/api/v1/webhooks", "post", "201").contains(&"get_webhook".to_owned()));
+    assert!(
+        links_of(
+            "/api/v1/opportunities/{id}/deal-registration",
+            "post",
+            "201"
+        )
+        .contains(&"approve_deal_registration".to_owned())
+    );
+    // Every create whose resource can be read back links to its GET.
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        let created = &item["post"]["responses"]["201"];
+        let readable = doc["paths"]
+            .get(format!("{path}/{{id}}"))
+            .is_some_and(|i| i.get("get").is_some());
+        if created.is_object() && readable {
+            assert!(
+                !links_of(path, "post", "201").is_empty(),
+                "POST {path}: links to {path}/{{id}}"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_status_filter_is_a_form_array_of_the_status_enum() {
+    let doc = committed();
+    let params = doc["paths"]["/api/v1/opportunities"]["get"]["parameters"]
+        .as_array()
+        .unwrap();
+    let status = params.iter().find(|p| p["name"] == "status").unwrap();
+    assert_eq!(status["style"], "form");
+    assert_eq!(status["explode"], false);
+    assert_eq!(status["schema"]["type"], "array");
+    assert_eq!(
+        ref_name(&status["schema"]["items"]),
+        Some("OpportunityStatus")
     );
 }

@@ -2,7 +2,7 @@
 // create → distribute → accept → progress → close. Type-checked by tsc,
 // run by `make contract` against a live server with demo tokens.
 import createClient from "openapi-fetch";
-import type { paths } from "./schema";
+import type { components, paths } from "./schema";
 
 const baseUrl = process.env.PRM_URL ?? "http://127.0.0.1:8080";
 const as = (token: string | undefined) =>
@@ -62,6 +62,20 @@ const closed = must(
 if (closed.status !== "won" || closed.actual_revenue?.amount !== "14500.00") {
   throw new Error(`unexpected close: ${JSON.stringify(closed)}`);
 }
+// A list's status filter is an array of the status enum, sent as documented
+// (`style: form, explode: false`: `status=won,lost`); its items are the
+// `Opportunity` schema a GET returns.
+const lists = createClient<paths>({
+  baseUrl,
+  headers: { Authorization: `Bearer ${process.env.PARTNER_TOKEN}` },
+  querySerializer: { array: { style: "form", explode: false } },
+});
+const page = must(
+  "list",
+  await lists.GET("/api/v1/opportunities", { params: { query: { status: ["won", "lost"], limit: 200 } } }),
+);
+const listed: components["schemas"]["Opportunity"] | undefined = page.items.find((o) => o.id === id);
+if (listed?.status !== "won") throw new Error(`the closed opportunity should be listed as won: ${JSON.stringify(listed)}`);
 // Errors come back typed as problems.
 const again = await partner.POST("/api/v1/opportunities/{id}/close", {
   params: { path: { id } },

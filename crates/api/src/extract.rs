@@ -1,7 +1,8 @@
 //! Request extractors whose failures are problem+json: JSON bodies (content
 //! type, size, syntax, required fields, types, validation, all fields at
 //! once), query strings, and `If-Match`. Text Postgres cannot store (NUL)
-//! is refused here, for every body and query, naming each field.
+//! is refused here, for every body and query, naming each field; so is a
+//! `null` where the body's documented schema does not allow one.
 
 use std::future::{Ready, ready};
 
@@ -12,8 +13,9 @@ use futures_util::StreamExt;
 use futures_util::future::LocalBoxFuture;
 use prm_domain::FieldError;
 use serde::de::DeserializeOwned;
-use utoipa::PartialSchema;
+use utoipa::openapi::schema::{SchemaType, Type};
 use utoipa::openapi::{RefOr, Schema};
+use utoipa::{PartialSchema, ToSchema};
 use validator::{Validate, ValidationErrors, ValidationErrorsKind};
 
 use crate::error::ApiError;
@@ -37,7 +39,7 @@ pub struct JsonBody<T>(pub T);
 
 impl<T> FromRequest for JsonBody<T>
 where
-    T: DeserializeOwned + Validate + PartialSchema + 'static,
+    T: DeserializeOwned + Validate + ToSchema + 'static,
 {
     type Error = ApiError;
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
@@ -61,7 +63,7 @@ pub struct JsonChecked<T>(pub T, pub Vec<FieldError>);
 
 impl<T> FromRequest for JsonChecked<T>
 where
-    T: DeserializeOwned + Validate + PartialSchema + 'static,
+    T: DeserializeOwned + Validate + ToSchema + 'static,
 {
     type Error = ApiError;
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
@@ -180,7 +182,7 @@ fn is_json_content_type(req: &HttpRequest) -> bool {
 /// in one 422.
 pub fn parse_body_checked<T>(bytes: &[u8]) -> Result<(T, Vec<FieldError>), ApiError>
 where
-    T: DeserializeOwned + Validate + PartialSchema,
+    T: DeserializeOwned + Validate + ToSchema,
 {
     let value: serde_json::Value =
         serde_json::from_slice(bytes).map_err(|e| ApiError::BadRequest {
@@ -193,7 +195,7 @@ where
 /// [`parse_body_checked`] on a body already read as JSON (an imported row).
 pub fn parse_value_checked<T>(value: serde_json::Value) -> Result<(T, Vec<FieldError>), ApiError>
 where
-    T: DeserializeOwned + Validate + PartialSchema,
+    T: DeserializeOwned + Validate + ToSchema,
 {
     let Some(object) = value.as_object() else {
         return Err(ApiError::BadRequest {
@@ -207,6 +209,7 @@ where
         .map(|f| FieldError::new(f, "is required"))
         .collect();
     nul_fields(&value, &mut String::new(), &mut refused);
+    refused_nulls::<T>(&value, &mut refused);
     if !refused.is_empty() {
         return Err(ApiError::Validation(refused));
     }
@@ -259,6 +262,116 @@ fn nul_fields(value: &serde_json::Value, path: &mut String, out: &mut Vec<FieldE
             }
         }
         _ => {}
+    }
+}
+
+/// What a field sent as `null` is told when its schema is not nullable.
+pub const NULL_REFUSED: &str = "cannot be cleared: leave it out to keep it, or send a value";
+
+/// Adds a `NULL_REFUSED` error for every optional field of the body (nested
+/// objects included) sent as `null` that its documented schema does not
+/// allow to be `null`. So `null` clears exactly the fields the document
+/// declares nullable, in every body, instead of being read as "absent" by
+/// serde and silently ignored.
+fn refused_nulls<T: ToSchema>(value: &serde_json::Value, out: &mut Vec<FieldError>) {
+    if !holds_null(value) {
+        return;
+    }
+    let mut named = Vec::new();
+    T::schemas(&mut named);
+    let schemas = Schemas(named);
+    nulls_against(&schemas, &T::schema(), value, &mut String::new(), out);
+}
+
+fn holds_null(value: &serde_json::Value) -> bool {
+    match value {
+        serde_json::Value::Null => true,
+        serde_json::Value::Object(fields) => fields.values().any(holds_null),
+        _ => false,
+    }
+}
+
+/// The component schemas a body refers to, by name.
+struct Schemas(Vec<(String, RefOr<Schema>)>);
+
+impl Schemas {
+    /// The schema itself: a reference followed to its component.
+    fn resolve<'s>(&'s self, schema: &'s RefOr<Schema>) -> Option<&'s Schema> {
+        let mut schema = schema;
+        for _ in 0..8 {
+            match schema {
+                RefOr::T(s) => return Some(s),
+                RefOr::Ref(r) => {
+                    let name = r.ref_location.rsplit('/').next()?;
+                    schema = &self.0.iter().find(|(n, _)| n == name)?.1;
+                }
+            }
+        }
+        None
+    }
+
+    fn allows_null(&self, schema: &RefOr<Schema>) -> bool {
+        let nullable = |t: &SchemaType| match t {
+            SchemaType::AnyValue => true,
+            SchemaType::Type(t) => *t == Type::Null,
+            SchemaType::Array(types) => types.contains(&Type::Null),
+        };
+        match self.resolve(schema) {
+            Some(Schema::Object(o)) => nullable(&o.schema_type),
+            Some(Schema::Array(a)) => nullable(&a.schema_type),
+            Some(Schema::OneOf(one)) => one.items.iter().any(|s| self.allows_null(s)),
+            Some(Schema::AnyOf(any)) => any.items.iter().any(|s| self.allows_null(s)),
+            // Unknown shapes are left to serde.
+            _ => true,
+        }
+    }
+
+    /// The object schema a non-null value is checked against: the schema,
+    /// or the one non-null alternative of a nullable `oneOf`.
+    fn object<'s>(&'s self, schema: &'s RefOr<Schema>) -> Option<&'s utoipa::openapi::Object> {
+        match self.resolve(schema)? {
+            Schema::Object(o) => Some(o),
+            Schema::OneOf(one) => {
+                let mut objects = one.items.iter().filter_map(|s| match self.resolve(s) {
+                    Some(Schema::Object(o)) if !o.properties.is_empty() => Some(o),
+                    _ => None,
+                });
+                let first = objects.next();
+                objects.next().is_none().then_some(first).flatten()
+            }
+            _ => None,
+        }
+    }
+}
+
+fn nulls_against(
+    schemas: &Schemas,
+    schema: &RefOr<Schema>,
+    value: &serde_json::Value,
+    path: &mut String,
+    out: &mut Vec<FieldError>,
+) {
+    let (Some(object), serde_json::Value::Object(fields)) = (schemas.object(schema), value) else {
+        return;
+    };
+    let here = path.len();
+    for (name, item) in fields {
+        let Some(property) = object.properties.get(name) else {
+            continue;
+        };
+        if !path.is_empty() {
+            path.push('.');
+        }
+        path.push_str(name);
+        if item.is_null() {
+            // A required field's `null` is refused by serde as a wrong type.
+            if !object.required.contains(name) && !schemas.allows_null(property) {
+                out.push(FieldError::new(path.clone(), NULL_REFUSED));
+            }
+        } else {
+            nulls_against(schemas, property, item, path, out);
+        }
+        path.truncate(here);
     }
 }
 
@@ -329,14 +442,58 @@ pub struct QueryParams<T>(pub T);
 
 impl<T> FromRequest for QueryParams<T>
 where
-    T: DeserializeOwned + Validate + 'static,
+    T: DeserializeOwned + Validate + utoipa::IntoParams + 'static,
 {
     type Error = ApiError;
     type Future = Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(parse_query(req.query_string()).map(QueryParams))
+        let query = req.query_string();
+        let result = match joined_lists::<T>(query) {
+            Some(joined) => parse_query(&joined),
+            None => parse_query(query),
+        };
+        ready(result.map(QueryParams))
     }
+}
+
+/// A list parameter is documented as one comma-separated value
+/// (`style: form, explode: false`: `status=delivered,accepted`). Generated
+/// clients that ignore `explode` repeat the name instead
+/// (`status=delivered&status=accepted`); such a query is read as the
+/// comma-separated one. `None` when no list parameter repeats.
+fn joined_lists<T: utoipa::IntoParams>(query: &str) -> Option<String> {
+    use utoipa::openapi::path::ParameterIn;
+    let pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let lists: Vec<String> = T::into_params(|| Some(ParameterIn::Query))
+        .into_iter()
+        .filter(|p| {
+            matches!(p.schema, Some(RefOr::T(Schema::Array(_))))
+                && pairs.iter().filter(|(k, _)| *k == p.name).count() > 1
+        })
+        .map(|p| p.name)
+        .collect();
+    if lists.is_empty() {
+        return None;
+    }
+    let mut out = form_urlencoded::Serializer::new(String::new());
+    let mut done: Vec<&str> = Vec::new();
+    for (key, value) in &pairs {
+        if !lists.contains(key) {
+            out.append_pair(key, value);
+        } else if !done.contains(&key.as_str()) {
+            let values: Vec<&str> = pairs
+                .iter()
+                .filter(|(k, _)| k == key)
+                .map(|(_, v)| v.as_str())
+                .collect();
+            out.append_pair(key, &values.join(","));
+            done.push(key);
+        }
+    }
+    Some(out.finish())
 }
 
 pub fn parse_query<T: DeserializeOwned + Validate>(query: &str) -> Result<T, ApiError> {

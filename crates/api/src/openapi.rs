@@ -4,12 +4,17 @@
 //! added in one pass so no handler can forget them.
 
 use utoipa::OpenApi;
+use utoipa::openapi::extensions::Extensions;
 use utoipa::openapi::header::HeaderBuilder;
+use utoipa::openapi::link::LinkBuilder;
 use utoipa::openapi::path::{Operation, ParameterIn};
+use utoipa::openapi::path::{PathItem, Paths};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Object, Ref, RefOr, Response, ResponseBuilder, Type};
 
-use crate::error::{PROBLEM_CONTENT_TYPE, Problem, ProblemField};
+use prm_domain::FieldError;
+
+use crate::error::{ApiError, PROBLEM_CONTENT_TYPE, Problem, ProblemField};
 use crate::extract::BODY_LIMIT;
 
 #[derive(OpenApi)]
@@ -26,8 +31,13 @@ pagination (`limit` 1–200, default 50; `cursor` = the previous page's `next_cu
 single resource carries `version` and an `ETag`; writes accept `If-Match` and answer 412 \
 when it is stale. Every error is `application/problem+json` with a stable `code`. Request \
 bodies are limited to 65536 bytes.",
-        license(name = "Proprietary")
+        license(name = "Proprietary", identifier = "LicenseRef-Proprietary"),
+        contact(name = "prm maintainers")
     ),
+    // Relative: the server that serves this document (Swagger UI's "Try it
+    // out" calls the same origin). Generated clients are given their base
+    // URL, locally `http://127.0.0.1:8080`.
+    servers((url = "/", description = "The server that serves this document")),
     tags(
         (name = "me", description = "The caller"),
         (name = "orgs", description = "The vendor, distributors and resellers, with assignment profiles"),
@@ -49,60 +59,125 @@ bodies are limited to 65536 bytes.",
 #[derive(Debug)]
 pub struct ApiDoc;
 
-const SHARED: &[(&str, &str, &str)] = &[
-    (
-        "BadRequest",
-        "400",
-        "Malformed request: bad JSON, or a path parameter that is not a UUID",
-    ),
-    (
-        "Unauthorized",
-        "401",
-        "Missing, invalid or expired bearer token, or an unknown subject",
-    ),
-    (
-        "Forbidden",
-        "403",
-        "Visible but not allowed to the caller, or the caller's user or org is deactivated",
-    ),
-    ("NotFound", "404", "Absent, or not visible to the caller"),
-    (
-        "PreconditionFailed",
-        "412",
-        "`If-Match` does not match the current version; nothing changed",
-    ),
-    ("PayloadTooLarge", "413", "The body exceeds 65536 bytes"),
-    (
-        "UnsupportedMediaType",
-        "415",
-        "The body is not `application/json`",
-    ),
-    (
-        "ValidationFailed",
-        "422",
-        "Invalid input; `errors` lists every failing field",
-    ),
-    (
-        "InternalError",
-        "500",
-        "Unexpected failure; logged, details withheld",
-    ),
-    (
-        "ServiceUnavailable",
-        "503",
-        "The database is unavailable; retry after `Retry-After` seconds",
-    ),
+/// A response every operation of a kind shares: its component name, status,
+/// description, and the error it documents, whose problem body (as the
+/// service writes it) is the response's example.
+struct Shared {
+    name: &'static str,
+    status: &'static str,
+    description: &'static str,
+    example: fn() -> ApiError,
+}
+
+const SHARED: &[Shared] = &[
+    Shared {
+        name: "BadRequest",
+        status: "400",
+        description: "Malformed request: bad JSON, or a path parameter that is not a UUID",
+        example: || ApiError::BadRequest {
+            code: "malformed_json",
+            detail: "the body is not valid JSON: EOF while parsing an object at line 1 column 9"
+                .to_owned(),
+        },
+    },
+    Shared {
+        name: "Unauthorized",
+        status: "401",
+        description: "Missing, invalid or expired bearer token, or an unknown subject",
+        example: || ApiError::Unauthorized {
+            code: "invalid_token",
+            detail: "the token has expired".to_owned(),
+        },
+    },
+    Shared {
+        name: "Forbidden",
+        status: "403",
+        description: "Visible but not allowed to the caller, or the caller's user or org is deactivated",
+        example: || ApiError::Forbidden {
+            code: "forbidden",
+            detail: "the vendor_viewer role is read-only".to_owned(),
+        },
+    },
+    Shared {
+        name: "NotFound",
+        status: "404",
+        description: "Absent, or not visible to the caller",
+        example: || ApiError::NotFound,
+    },
+    Shared {
+        name: "Conflict",
+        status: "409",
+        description: "A request with this `Idempotency-Key` is still being processed; retry later",
+        example: || ApiError::Conflict {
+            code: "idempotency_key_in_flight",
+            detail: "a request with this Idempotency-Key is still being processed".to_owned(),
+        },
+    },
+    Shared {
+        name: "PreconditionFailed",
+        status: "412",
+        description: "`If-Match` does not match the current version; nothing changed",
+        example: || ApiError::VersionMismatch {
+            current: 7,
+            changed_fields: Some(vec!["topic".to_owned(), "status".to_owned()]),
+        },
+    },
+    Shared {
+        name: "PayloadTooLarge",
+        status: "413",
+        description: "The body exceeds 65536 bytes",
+        example: || ApiError::PayloadTooLarge { limit: BODY_LIMIT },
+    },
+    Shared {
+        name: "UnsupportedMediaType",
+        status: "415",
+        description: "The body is not `application/json`",
+        example: || ApiError::UnsupportedMediaType {
+            detail: "send the body as `Content-Type: application/json`".to_owned(),
+        },
+    },
+    Shared {
+        name: "ValidationFailed",
+        status: "422",
+        description: "Invalid input; `errors` lists every failing field",
+        example: || {
+            ApiError::Validation(vec![
+                FieldError::new("topic", "must not be blank"),
+                FieldError::new(
+                    "estimated_revenue.currency",
+                    "`EURO` is not an active ISO 4217 currency code",
+                ),
+            ])
+        },
+    },
+    Shared {
+        name: "InternalError",
+        status: "500",
+        description: "Unexpected failure; logged, details withheld",
+        example: || ApiError::Internal(String::new()),
+    },
+    Shared {
+        name: "ServiceUnavailable",
+        status: "503",
+        description: "The database is unavailable; retry after `Retry-After` seconds",
+        example: || ApiError::Unavailable(String::new()),
+    },
 ];
 
-fn shared_response(name: &str, description: &str) -> Response {
-    let mut b = ResponseBuilder::new().description(description).content(
+fn shared_response(shared: &Shared) -> Response {
+    let Shared {
+        name, description, ..
+    } = shared;
+    let example = serde_json::to_value((shared.example)().problem()).ok();
+    let mut b = ResponseBuilder::new().description(*description).content(
         PROBLEM_CONTENT_TYPE,
         ContentBuilder::new()
             .schema(Some(Ref::from_schema_name("Problem")))
+            .example(example)
             .build(),
     );
     let string = || Object::with_type(Type::String);
-    if name == "Unauthorized" {
+    if *name == "Unauthorized" {
         b = b.header(
             "WWW-Authenticate",
             HeaderBuilder::new()
@@ -113,7 +188,7 @@ fn shared_response(name: &str, description: &str) -> Response {
                 .build(),
         );
     }
-    if name == "ServiceUnavailable" {
+    if *name == "ServiceUnavailable" {
         b = b.header(
             "Retry-After",
             HeaderBuilder::new()
@@ -125,15 +200,17 @@ fn shared_response(name: &str, description: &str) -> Response {
     b.build()
 }
 
+/// Adds the shared response of `status` unless the operation documents its
+/// own.
 fn add(op: &mut Operation, status: &str) {
-    let name = SHARED
-        .iter()
-        .find(|(_, s, _)| *s == status)
-        .map_or("InternalError", |(n, _, _)| *n);
+    let Some(shared) = SHARED.iter().find(|shared| shared.status == status) else {
+        debug_assert!(false, "no shared response for {status}");
+        return;
+    };
     op.responses
         .responses
         .entry(status.to_owned())
-        .or_insert_with(|| RefOr::Ref(Ref::from_response_name(name)));
+        .or_insert_with(|| RefOr::Ref(Ref::from_response_name(shared.name)));
 }
 
 /// Adds security, shared responses and the bearer scheme to the collected
@@ -151,11 +228,10 @@ pub fn finalize(mut api: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
                 .build(),
         ),
     );
-    for (name, _, description) in SHARED {
-        components.responses.insert(
-            (*name).to_owned(),
-            RefOr::T(shared_response(name, description)),
-        );
+    for shared in SHARED {
+        components
+            .responses
+            .insert(shared.name.to_owned(), RefOr::T(shared_response(shared)));
     }
 
     for (path, item) in api.paths.paths.iter_mut() {
@@ -207,7 +283,11 @@ pub fn finalize(mut api: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
         if is_api && let Some(op) = item.post.as_mut() {
             add_idempotency(op);
         }
+        for op in operations(item) {
+            summarize(op);
+        }
     }
+    add_links(&mut api.paths);
     add_csv_exports(&mut api);
     api
 }
@@ -286,6 +366,143 @@ fn add_csv_exports(api: &mut utoipa::openapi::OpenApi) {
     }
 }
 
+fn operations(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
+    [
+        &mut item.get,
+        &mut item.post,
+        &mut item.put,
+        &mut item.patch,
+        &mut item.delete,
+    ]
+    .into_iter()
+    .filter_map(Option::as_mut)
+}
+
+/// utoipa makes a handler's whole first doc paragraph its `summary`; a
+/// summary is a title, so it becomes the first sentence, and the paragraph
+/// the `description`.
+fn summarize(op: &mut Operation) {
+    if op.description.is_some() {
+        return;
+    }
+    let Some(text) = op.summary.take() else {
+        return;
+    };
+    let line = text.replace('\n', " ");
+    op.summary = Some(first_sentence(&line).to_owned());
+    op.description = Some(text);
+}
+
+/// Up to the first `. ` or `: ` outside parentheses and code, without its
+/// full stop.
+fn first_sentence(text: &str) -> &str {
+    let (mut depth, mut code) = (0_u32, false);
+    for (i, c) in text.char_indices() {
+        match c {
+            '`' => code = !code,
+            '(' if !code => depth += 1,
+            ')' if !code => depth = depth.saturating_sub(1),
+            '.' | ':' if !code && depth == 0 && text[i + 1..].starts_with(' ') => {
+                return &text[..i];
+            }
+            _ => {}
+        }
+    }
+    text.trim_end_matches('.')
+}
+
+/// The `$ref` of a response's JSON body, if it names a schema.
+fn body_ref(response: Option<&RefOr<Response>>) -> Option<&str> {
+    let RefOr::T(response) = response? else {
+        return None;
+    };
+    match response.content.get("application/json")?.schema.as_ref()? {
+        RefOr::Ref(r) => Some(r.ref_location.as_str()),
+        RefOr::T(_) => None,
+    }
+}
+
+/// OpenAPI links from each create (a `POST` answering 201 with a body that
+/// has an `id`) to every operation on what it created: the operations under
+/// `<collection>/{id}` whose only path parameter is `id`.
+/// A create's collection is its own path or that of the `GET` returning the
+/// same schema (`POST …/deal-registration` → `/deal-registrations/{id}`).
+/// Clients, and schemathesis' stateful phase, follow them to chain calls;
+/// endpoints added later are linked without listing them here.
+fn add_links(paths: &mut Paths) {
+    fn only_id_parameter(path: &str) -> bool {
+        path.split('{')
+            .skip(1)
+            .map(|p| p.split('}').next())
+            .eq([Some("id")])
+    }
+    let targets: Vec<(String, String)> = paths
+        .paths
+        .iter_mut()
+        .filter(|(path, _)| only_id_parameter(path))
+        .flat_map(|(path, item)| {
+            operations(item)
+                .filter_map(|op| op.operation_id.clone())
+                .map(|id| (path.clone(), id))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let readers: Vec<(String, String)> = paths
+        .paths
+        .iter()
+        .filter_map(|(path, item)| {
+            let collection = path.strip_suffix("/{id}")?;
+            let schema = body_ref(item.get.as_ref()?.responses.responses.get("200"))?;
+            Some((schema.to_owned(), collection.to_owned()))
+        })
+        .collect();
+    let on = |collections: &[String], target: &str| {
+        collections.iter().any(|c| {
+            target
+                .strip_prefix(c)
+                .and_then(|rest| rest.strip_prefix("/{id}"))
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+        })
+    };
+    for (path, item) in paths.paths.iter_mut() {
+        if let Some(op) = item.post.as_mut() {
+            let schema = body_ref(op.responses.responses.get("201")).map(str::to_owned);
+            let collections: Vec<String> = std::iter::once(path.clone())
+                .chain(
+                    readers
+                        .iter()
+                        .filter(|(s, _)| Some(s) == schema.as_ref())
+                        .map(|(_, c)| c.clone()),
+                )
+                .collect();
+            if let Some(RefOr::T(created)) = op.responses.responses.get_mut("201") {
+                for (target, operation_id) in &targets {
+                    if on(&collections, target) {
+                        link(created, operation_id);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A link to `operation_id` on what the response created.
+fn link(created: &mut Response, operation_id: &str) {
+    // utoipa 5 writes `LinkBuilder::operation_id` as `operation_id`; the
+    // field OpenAPI names is `operationId`.
+    let named = Extensions::from_iter([("operationId", operation_id)]);
+    created.links.insert(
+        operation_id.to_owned(),
+        RefOr::T(
+            LinkBuilder::new()
+                .parameter("id", "$response.body#/id")
+                .description(format!("`{operation_id}` on what was created"))
+                .extensions(Some(named))
+                .build(),
+        ),
+    );
+}
+
 /// Every POST takes `Idempotency-Key`; a retry with the same key and body
 /// returns the first response, the same key with another body is a 422, and
 /// one still running is a 409.
@@ -308,4 +525,34 @@ fn add_idempotency(op: &mut Operation) {
     op.parameters.get_or_insert_with(Vec::new).push(param);
     add(op, "409");
     add(op, "422");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_summary_is_the_first_sentence_outside_parentheses_and_code() {
+        assert_eq!(first_sentence("Get one org."), "Get one org");
+        assert_eq!(
+            first_sentence("Change an org: the vendor admin any field."),
+            "Change an org"
+        );
+        assert_eq!(
+            first_sentence("The policy (every user may read it: partners too). More."),
+            "The policy (every user may read it: partners too)"
+        );
+        assert_eq!(
+            first_sentence("Reveal with `?reveal=true: yes`. Recorded."),
+            "Reveal with `?reveal=true: yes`"
+        );
+    }
+
+    #[test]
+    fn every_shared_response_example_has_the_status_it_is_shared_for() {
+        for shared in SHARED {
+            let problem = (shared.example)().problem();
+            assert_eq!(problem.status.to_string(), shared.status, "{}", shared.name);
+        }
+    }
 }

@@ -125,11 +125,14 @@ pub struct CreateNote {
 
 /// A status change in the timeline.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = StatusChange)]
 pub struct StatusChangeDto {
     /// The action taken, e.g. `distribute`, `accept`, `close`.
     #[schema(example = "accept")]
     pub action: String,
+    #[schema(value_type = Option<crate::dto::StatusDto>)]
     pub from: Option<String>,
+    #[schema(value_type = crate::dto::StatusDto)]
     pub to: String,
     /// The reason's text.
     pub reason: Option<String>,

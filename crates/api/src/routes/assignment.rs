@@ -18,6 +18,7 @@ use crate::state::AppState;
 
 /// Each part of a candidate's score, already weighted by the policy.
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = ScoreParts)]
 pub struct ScorePartsDto {
     #[schema(example = 30.0)]
     pub country: f64,

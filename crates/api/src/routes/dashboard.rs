@@ -72,9 +72,8 @@ pub struct RegistrationCounts {
     "closed_90d": {"won": 4, "lost": 2}, "win_rate": 0.67,
     "deal_registrations": {"submitted": 1, "approved": 3, "rejected": 0, "withdrawn": 0, "expired": 0, "closed": 2}}))]
 pub struct PartnerDashboard {
-    /// Always `partner`.
-    #[schema(example = "partner")]
-    pub kind: String,
+    #[schema(inline)]
+    pub kind: PartnerDashboardKind,
     pub distributed: DistributedFigures,
     pub managed: ManagedFigures,
     /// Won and lost in the last 90 days with the caller's org as primary partner.
@@ -85,6 +84,7 @@ pub struct PartnerDashboard {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
+#[schema(as = PartnerPipeline)]
 pub struct PartnerPipelineDto {
     pub org_id: Uuid,
     pub name: String,
@@ -128,9 +128,8 @@ pub struct ReasonFiguresDto {
                     {"partner_id": "0193a2c4-7c1e-7cc3-9d5e-5b3c2a1f0e9d", "partner_name": "Northwind Distribution",
                      "reason_code": "no_capacity", "declined": 2, "lost": 0}]}))]
 pub struct VendorDashboard {
-    /// Always `vendor`.
-    #[schema(example = "vendor")]
-    pub kind: String,
+    #[schema(inline)]
+    pub kind: VendorDashboardKind,
     pub partners: Vec<PartnerPipelineDto>,
     /// Offers accepted / offers answered or expired, last 90 days; `null` when none.
     pub acceptance_rate: Option<f64>,
@@ -146,9 +145,27 @@ pub struct VendorDashboard {
     pub reasons_90d: Vec<ReasonFiguresDto>,
 }
 
+/// Always `partner`: the dashboard's shape.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum PartnerDashboardKind {
+    Partner,
+}
+
+/// Always `vendor`: the dashboard's shape.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum VendorDashboardKind {
+    Vendor,
+}
+
 /// The dashboard: `kind` tells which shape it is.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(untagged)]
+#[schema(discriminator(property_name = "kind", mapping(
+    ("partner" = "#/components/schemas/PartnerDashboard"),
+    ("vendor" = "#/components/schemas/VendorDashboard")
+)))]
 pub enum Dashboard {
     Partner(PartnerDashboard),
     Vendor(VendorDashboard),
@@ -178,7 +195,7 @@ fn partner(f: PartnerFigures) -> PartnerDashboard {
         }
     }
     PartnerDashboard {
-        kind: "partner".to_owned(),
+        kind: PartnerDashboardKind::Partner,
         distributed: DistributedFigures {
             count: s.distributed,
             value: money(s.offer_currencies.into_iter().zip(s.offer_values).collect()),
@@ -228,7 +245,7 @@ fn vendor(f: VendorFigures) -> VendorDashboard {
         })
         .collect();
     VendorDashboard {
-        kind: "vendor".to_owned(),
+        kind: VendorDashboardKind::Vendor,
         partners,
         acceptance_rate: ratio(f.accepted_90d, f.refused_90d),
         median_hours_to_accept: f.median_hours_to_accept,

@@ -250,9 +250,10 @@ fn money_in(m: Option<&MoneyDto>, field: &str, errors: &mut Vec<FieldError>) -> 
 
 /// Declares an opportunity's create and edit bodies with the description's
 /// plain fields written once, in four groups that say how each is edited:
-/// `required` (the create must give it; an edit may change it), `clearable`
-/// (optional; an edit's `null` clears it), `list` (optional, absent is
-/// empty; an edit replaces it) and `create_only`. Each becomes a field of
+/// `required` (the create must give it; an edit may change it, not clear
+/// it), `clearable` (optional; an edit's `null` clears it), `list` (optional,
+/// absent is empty; an edit replaces it, `[]` empties it, `null` is refused)
+/// and `create_only`. Each becomes a field of
 /// both bodies with its attributes (after `required`, the body's own fields,
 /// as written), and `take_details` / `take_edit` carry them into the store's
 /// [`Details`] / [`DetailsEdit`].
@@ -278,14 +279,14 @@ macro_rules! opportunity_bodies {
 
         $(#[$edit_meta])*
         pub struct $edit {
-            $( $(#[$rm])* pub $rf: Option<$rty>, )*
+            $( $(#[$rm])* #[schema(nullable = false)] pub $rf: Option<$rty>, )*
             $($edit_own)*
             $(
                 $(#[$om])*
                 #[serde(default, deserialize_with = "double_option")]
                 pub $of: Option<Option<$oty>>,
             )*
-            $( $(#[$lm])* pub $lf: Option<$lty>, )*
+            $( $(#[$lm])* #[schema(nullable = false)] pub $lf: Option<$lty>, )*
         }
 
         impl $create {
@@ -363,16 +364,19 @@ opportunity_bodies! {
         pub external_ref: Option<String>,
     }
 
-    /// Field changes. Absent fields stay as they are; `null` clears an optional
-    /// field. A partner-created opportunity keeps its revenue and close date.
+    /// Field changes. Absent fields stay as they are; `null` clears exactly the
+    /// fields documented as nullable (`[]` empties `product_lines`). A
+    /// partner-created opportunity keeps its revenue and close date.
     #[derive(Debug, Deserialize, Validate, ToSchema)]
     #[serde(deny_unknown_fields)]
     #[schema(example = json!({"topic": "Cloud migration, phase 1",
         "estimated_revenue": {"amount": "95000.00", "currency": "EUR"}}))]
     pub struct UpdateOpportunity {
-        /// Replaces the whole contact.
+        /// Replaces the whole contact; `null` clears it (all four fields).
         #[validate(nested)]
-        pub contact: Option<ContactInput>,
+        #[serde(default, deserialize_with = "double_option")]
+        #[schema(value_type = Option<ContactInput>)]
+        pub contact: Option<Option<ContactInput>>,
         #[serde(default, deserialize_with = "double_option")]
         #[schema(value_type = Option<MoneyDto>)]
         pub estimated_revenue: Option<Option<MoneyDto>>,
@@ -464,7 +468,9 @@ impl UpdateOpportunity {
                 edit.contact_email,
                 edit.contact_phone,
                 edit.contact_title,
-            ] = contact.columns().map(Some);
+            ] = contact
+                .map_or_else(Default::default, ContactInput::columns)
+                .map(Some);
         }
         if let Some(money) = self.estimated_revenue {
             edit.set_estimated_money(money.map(|m| m.parse("estimated_revenue")).transpose()?);
@@ -548,12 +554,15 @@ pub struct OpportunityListParams {
     /// `next_cursor` of the previous page (with the same `sort`).
     #[param(max_length = 200)]
     pub cursor: Option<String>,
-    /// Comma-separated statuses, e.g. `delivered,accepted`.
+    /// Only these statuses, comma-separated: `status=delivered,accepted`.
     #[validate(length(max = 300))]
     #[param(
-        max_length = 300,
-        example = "delivered,accepted",
-        pattern = "^(draft|pending_approval|delivered|accepted|declined|returned|expired|won|lost|canceled|rejected)(,(draft|pending_approval|delivered|accepted|declined|returned|expired|won|lost|canceled|rejected))*$"
+        value_type = Option<Vec<StatusDto>>,
+        style = Form,
+        explode = false,
+        min_items = 1,
+        max_items = 11,
+        example = json!(["delivered", "accepted"])
     )]
     pub status: Option<String>,
     #[param(inline)]
@@ -593,14 +602,7 @@ impl OpportunityListParams {
     fn filter(&self) -> Result<listing::Filter, ApiError> {
         let statuses = match &self.status {
             None => Vec::new(),
-            Some(list) => list
-                .split(',')
-                .map(|s| {
-                    s.trim()
-                        .parse::<Status>()
-                        .map_err(|e| ApiError::validation("status", e))
-                })
-                .collect::<Result<_, _>>()?,
+            Some(list) => status_list(list)?,
         };
         Ok(listing::Filter {
             statuses,
@@ -626,6 +628,28 @@ impl OpportunityListParams {
             external_ref: parse_ref(self.external_ref.as_deref())?,
         })
     }
+}
+
+/// The statuses of a `status` filter as documented: a comma-separated list
+/// of 1 to 11 known statuses (a repeated one counts once).
+fn status_list(list: &str) -> Result<Vec<Status>, ApiError> {
+    let mut statuses = Vec::new();
+    for (i, s) in list.split(',').enumerate() {
+        if i == StatusDto::ALL.len() {
+            return Err(ApiError::validation(
+                "status",
+                format!("lists more than {} statuses", StatusDto::ALL.len()),
+            ));
+        }
+        let status = s
+            .trim()
+            .parse::<Status>()
+            .map_err(|e| ApiError::validation("status", e))?;
+        if !statuses.contains(&status) {
+            statuses.push(status);
+        }
+    }
+    Ok(statuses)
 }
 
 /// The cursor continuing after `o` in `sort` order.

@@ -93,22 +93,25 @@ impl OrgDto {
 }
 
 /// Assignment profile fields; in a PATCH, absent fields stay as they are.
+/// None can be cleared (`null` is refused); `[]` empties a list.
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProfileInput {
     #[validate(length(max = 250), custom(function = "valid_countries"))]
-    #[schema(max_items = 250, example = json!(["DE", "AT"]))]
+    #[schema(nullable = false, max_items = 250, example = json!(["DE", "AT"]))]
     pub countries: Option<Vec<String>>,
     #[validate(length(max = 50), custom(function = "valid_labels"))]
-    #[schema(max_items = 50, example = json!(["retail"]))]
+    #[schema(nullable = false, max_items = 50, example = json!(["retail"]))]
     pub industries: Option<Vec<String>>,
     #[validate(length(max = 50), custom(function = "valid_labels"))]
-    #[schema(max_items = 50, example = json!(["cloud"]))]
+    #[schema(nullable = false, max_items = 50, example = json!(["cloud"]))]
     pub product_lines: Option<Vec<String>>,
+    #[schema(nullable = false)]
     pub tier: Option<TierDto>,
     #[validate(range(min = 0, max = 100000))]
-    #[schema(minimum = 0, maximum = 100000, example = 25)]
+    #[schema(nullable = false, minimum = 0, maximum = 100000, example = 25)]
     pub capacity: Option<i32>,
+    #[schema(nullable = false)]
     pub accepting: Option<bool>,
 }
 
@@ -143,20 +146,23 @@ pub struct CreateOrg {
     pub profile: Option<ProfileInput>,
 }
 
-/// Changes to an org. Absent fields stay; `parent_id: null` removes the link.
+/// Changes to an org. Absent fields stay; `parent_id: null` removes the
+/// link, the only field a `null` clears.
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"profile": {"accepting": false}}))]
 pub struct UpdateOrg {
     #[validate(length(min = 1, max = 200), custom(function = "not_blank"))]
-    #[schema(min_length = 1, max_length = 200)]
+    #[schema(nullable = false, min_length = 1, max_length = 200)]
     pub name: Option<String>,
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<Uuid>)]
     pub parent_id: Option<Option<Uuid>>,
     /// Vendor admin only: switch the org (and so its users) off or on.
+    #[schema(nullable = false)]
     pub active: Option<bool>,
     #[validate(nested)]
+    #[schema(nullable = false)]
     pub profile: Option<ProfileInput>,
 }
 

@@ -83,19 +83,22 @@ pub struct CreateUser {
     pub email: String,
 }
 
-/// Changes to a user; absent fields stay as they are.
+/// Changes to a user; absent fields stay as they are. None can be cleared
+/// (`null` is refused).
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"active": false}))]
 pub struct UpdateUser {
+    #[schema(nullable = false)]
     pub role: Option<RoleDto>,
     #[validate(length(min = 1, max = 200), custom(function = "not_blank"))]
-    #[schema(min_length = 1, max_length = 200)]
+    #[schema(nullable = false, min_length = 1, max_length = 200)]
     pub name: Option<String>,
     #[validate(length(max = 254), custom(function = "valid_email"))]
-    #[schema(max_length = 254, format = "email")]
+    #[schema(nullable = false, max_length = 254, format = "email")]
     pub email: Option<String>,
     /// `false` deactivates: the user's next request is refused.
+    #[schema(nullable = false)]
     pub active: Option<bool>,
 }
 
