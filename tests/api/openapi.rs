@@ -338,7 +338,11 @@ fn servers_are_given_and_every_create_links_to_what_acts_on_it() {
     }
     assert_eq!(
         links_of("/api/v1/customers", "post", "201"),
-        ["get_customer"]
+        [
+            "get_customer",
+            "remove_customer_external_ref",
+            "set_customer_external_ref"
+        ]
     );
     assert_eq!(
         links_of("/api/v1/orgs", "post", "201"),
