@@ -131,6 +131,16 @@ impl ApiError {
         }
     }
 
+    /// The problem to answer, the cause of a 5xx logged (never shown).
+    pub fn logged_problem(&self) -> Problem {
+        match self {
+            ApiError::Internal(cause) => tracing::error!(error = %cause, "internal error"),
+            ApiError::Unavailable(cause) => tracing::warn!(error = %cause, "database unavailable"),
+            _ => {}
+        }
+        self.problem()
+    }
+
     pub fn problem(&self) -> Problem {
         let status = self.status_code();
         let detail = match self {
@@ -222,12 +232,7 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        match self {
-            ApiError::Internal(cause) => tracing::error!(error = %cause, "internal error"),
-            ApiError::Unavailable(cause) => tracing::warn!(error = %cause, "database unavailable"),
-            _ => {}
-        }
-        let mut res = problem_response(&self.problem());
+        let mut res = problem_response(&self.logged_problem());
         let headers = res.headers_mut();
         match self {
             ApiError::Unauthorized { code, .. } => {

@@ -6,7 +6,8 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, delete, get, post, web};
 use chrono::{DateTime, Utc};
-use prm_store::Connection;
+use prm_domain::Actor;
+use prm_store::{Connection, PgConnection};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -19,25 +20,56 @@ use crate::error::{ApiError, Problem};
 use crate::extract::{IfMatch, JsonBody};
 use crate::routes::opportunities::{OpportunityDto, read_response};
 use crate::service::lifecycle::{self, Request};
+use crate::service::opportunities::OpportunityRead;
 use crate::state::AppState;
 use prm_domain::OrgId;
 use prm_domain::ids::{OpportunityId, UserId};
 use prm_domain::lifecycle::Command;
 use prm_domain::reason::ReasonInput;
 
-/// Runs one lifecycle request as its own unit of work and answers the
-/// opportunity as the caller now sees it: the one handler helper every
-/// lifecycle endpoint shares.
+/// What a `POST /opportunities/{id}/<action>` asks for: a lifecycle
+/// request, or a new owner.
+#[derive(Debug, Clone)]
+pub enum Act {
+    Lifecycle(Request),
+    AssignOwner(UserId),
+}
+
+impl From<Request> for Act {
+    fn from(r: Request) -> Self {
+        Act::Lifecycle(r)
+    }
+}
+
+/// Runs one action in its own transaction (a savepoint of a keyed
+/// request's): what each action endpoint, and each item of a batch, runs.
+pub fn perform(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    id: OpportunityId,
+    if_match: &IfMatch,
+    act: Act,
+) -> Result<OpportunityRead, ApiError> {
+    conn.transaction(|conn| match act {
+        Act::Lifecycle(request) => lifecycle::perform(conn, actor, id, if_match, request),
+        Act::AssignOwner(target) => lifecycle::assign_owner(conn, actor, id, if_match, target),
+    })
+}
+
+/// Runs one action as its own unit of work and answers the opportunity as
+/// the caller now sees it: the one handler helper every action endpoint
+/// shares.
 pub async fn respond(
     state: web::Data<AppState>,
     caller: Caller,
     id: Uuid,
     if_match: IfMatch,
-    request: Request,
+    act: impl Into<Act>,
 ) -> Result<HttpResponse, ApiError> {
+    let act = act.into();
     let read = state
         .run(caller, move |conn, actor| {
-            conn.transaction(|conn| lifecycle::perform(conn, actor, id.into(), &if_match, request))
+            perform(conn, actor, id.into(), &if_match, act)
         })
         .await?;
     read_response(StatusCode::OK, read)
@@ -160,21 +192,20 @@ pub async fn distribute(
     if_match: IfMatch,
     body: JsonBody<DistributeBody>,
 ) -> Result<HttpResponse, ApiError> {
-    respond(
-        state,
-        caller,
-        id.into_inner(),
-        if_match,
+    respond(state, caller, id.into_inner(), if_match, body.0.request()).await
+}
+
+impl DistributeBody {
+    /// The lifecycle request this body asks for.
+    pub fn request(self) -> Request {
         Request::Distribute {
-            partner: body.0.partner_id.into(),
-            accept_by: body.0.accept_by,
-            collaborators: body
-                .0
+            partner: self.partner_id.into(),
+            accept_by: self.accept_by,
+            collaborators: self
                 .collaborator_ids
                 .map(|c| c.into_iter().map(OrgId::from).collect()),
-        },
-    )
-    .await
+        }
+    }
 }
 
 /// Accept an offer (the offered org's admin): `accepted`, owned by the
@@ -320,27 +351,27 @@ pub async fn close(
     if_match: IfMatch,
     body: JsonBody<CloseBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let body = body.0;
-    let actual = body
-        .actual_revenue
-        .as_ref()
-        .map(|m| m.parse("actual_revenue"))
-        .transpose()?;
-    respond(
-        state,
-        caller,
-        id.into_inner(),
-        if_match,
-        Request::Command(Command::Close {
-            won: matches!(body.outcome, CloseOutcome::Won),
+    let request = body.0.request()?;
+    respond(state, caller, id.into_inner(), if_match, request).await
+}
+
+impl CloseBody {
+    /// The lifecycle request this body asks for.
+    pub fn request(self) -> Result<Request, ApiError> {
+        let actual = self
+            .actual_revenue
+            .as_ref()
+            .map(|m| m.parse("actual_revenue"))
+            .transpose()?;
+        Ok(Request::Command(Command::Close {
+            won: matches!(self.outcome, CloseOutcome::Won),
             reason: ReasonInput {
-                code: body.reason_code.map(|c| c.0),
-                text: body.reason,
+                code: self.reason_code.map(|c| c.0),
+                text: self.reason,
             },
             actual,
-        }),
-    )
-    .await
+        }))
+    }
 }
 
 /// Extend an accepted opportunity's expiry.
@@ -371,16 +402,16 @@ pub async fn extend(
     if_match: IfMatch,
     body: JsonBody<ExtendBody>,
 ) -> Result<HttpResponse, ApiError> {
-    respond(
-        state,
-        caller,
-        id.into_inner(),
-        if_match,
+    respond(state, caller, id.into_inner(), if_match, body.0.request()).await
+}
+
+impl ExtendBody {
+    /// The lifecycle request this body asks for.
+    pub fn request(self) -> Request {
         Request::Command(Command::Extend {
-            expires_on: body.0.expires_on.into(),
-        }),
-    )
-    .await
+            expires_on: self.expires_on.into(),
+        })
+    }
 }
 
 /// Cancel an opportunity that is not closed, with a reason (vendor writers).
@@ -438,14 +469,8 @@ pub async fn assign_owner(
     if_match: IfMatch,
     body: JsonBody<AssignOwnerBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let target = UserId::from(body.0.user_id);
-    let id = OpportunityId::from(id.into_inner());
-    let read = state
-        .run(caller, move |conn, actor| {
-            conn.transaction(|conn| lifecycle::assign_owner(conn, actor, id, &if_match, target))
-        })
-        .await?;
-    read_response(StatusCode::OK, read)
+    let act = Act::AssignOwner(body.0.user_id.into());
+    respond(state, caller, id.into_inner(), if_match, act).await
 }
 
 /// A collaborating org.

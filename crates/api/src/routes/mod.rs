@@ -13,6 +13,7 @@ use crate::json::WriteJson;
 
 pub mod activity;
 pub mod assignment;
+pub mod batch;
 pub mod csv;
 pub mod customers;
 pub mod dashboard;
@@ -53,6 +54,7 @@ pub fn api_v1(cfg: &mut ServiceConfig) {
         .service(opportunities::set_external_ref)
         .service(opportunities::remove_external_ref)
         .service(lifecycle_description::describe)
+        .service(batch::run)
         .service(lifecycle::approve)
         .service(lifecycle::reject)
         .service(lifecycle::withdraw)
