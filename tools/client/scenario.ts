@@ -2,11 +2,14 @@
 // create → distribute → accept → progress → close. Type-checked by tsc,
 // run by `make contract` against a live server with demo tokens.
 import createClient from "openapi-fetch";
+// Lists also answer text/csv (Accept: text/csv); this client reads JSON, so
+// it is created for JSON (and problem+json) alone and its lists are typed
+// as pages.
 import type { components, paths } from "./schema";
 
 const baseUrl = process.env.PRM_URL ?? "http://127.0.0.1:8080";
 const as = (token: string | undefined) =>
-  createClient<paths>({ baseUrl, headers: { Authorization: `Bearer ${token}` } });
+  createClient<paths, "application/json" | "application/problem+json">({ baseUrl, headers: { Authorization: `Bearer ${token}` } });
 
 const cm = as(process.env.CM_TOKEN);
 const partner = as(process.env.PARTNER_TOKEN);
@@ -65,7 +68,7 @@ if (closed.status !== "won" || closed.actual_revenue?.amount !== "14500.00") {
 // A list's status filter is an array of the status enum, sent as documented
 // (`style: form, explode: false`: `status=won,lost`); its items are the
 // `Opportunity` schema a GET returns.
-const lists = createClient<paths>({
+const lists = createClient<paths, "application/json" | "application/problem+json">({
   baseUrl,
   headers: { Authorization: `Bearer ${process.env.PARTNER_TOKEN}` },
   querySerializer: { array: { style: "form", explode: false } },

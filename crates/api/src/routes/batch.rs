@@ -105,7 +105,12 @@ pub struct BatchItemResult {
 
 /// Each action's answer, in the order asked.
 #[derive(Debug, Serialize, ToSchema)]
-#[schema(as = BatchResult)]
+#[schema(as = BatchResult, example = json!({"items": [
+    {"id": "0193a2c7-4444-7cc3-9d5e-5b3c2a1f0e9d", "action": "cancel", "status": 412, "etag": null,
+     "opportunity": null, "problem": {"type": "urn:prm:problem:version_mismatch",
+       "title": "Precondition Failed", "status": 412,
+       "detail": "If-Match does not match the current version 3", "code": "version_mismatch",
+       "errors": [], "current_version": 3, "changed_fields": ["topic"]}}]}))]
 pub struct BatchResult {
     pub items: Vec<BatchItemResult>,
 }
