@@ -70,7 +70,7 @@ fi
 # A live server on its own database and a free loopback port.
 DB=prm_contract_$$
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-export DATABASE_URL=$SERVER/$DB PRM_LISTEN=127.0.0.1:$PORT PRM_WORKER=false RUST_LOG=error
+export DATABASE_URL=$SERVER/$DB PRM_LISTEN=127.0.0.1:$PORT PRM_WORKER=true PRM_WORKER_INTERVAL_MS=200 RUST_LOG=error
 cleanup() {
   [ -n "${PID:-}" ] && kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null || true
   psql "$SERVER/postgres" -qc "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null 2>&1 || true

@@ -61,6 +61,12 @@ async fn unknown_route_is_404_problem_and_wrong_method_is_405_with_allow() {
         .await
         .expect_problem(405, "method_not_allowed");
     assert_eq!(res.header("allow"), Some("GET, PATCH"));
+    // A literal route beside an id's: its own methods, not the id's 400.
+    let res = app
+        .patch("/api/v1/opportunities/batch", &app.admin(), &json!({}))
+        .await
+        .expect_problem(405, "method_not_allowed");
+    assert_eq!(res.header("allow"), Some("POST"));
 }
 
 #[actix_web::test]

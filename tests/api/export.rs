@@ -37,6 +37,10 @@ async fn json_items(app: &TestApp, path: &str, token: &str) -> Result<Vec<Value>
         if page.status != 200 {
             return Err(page);
         }
+        if let Some(all) = page.body.as_array() {
+            // A list small enough to come whole (collaborators).
+            return Ok(all.clone());
+        }
         let got = page.body["items"].as_array().unwrap().clone();
         let short = got.len() < 2;
         items.extend(got);
@@ -164,7 +168,7 @@ async fn busy_world() -> (World, String, String, Receiver) {
 async fn every_list_exports_as_csv_exactly_the_rows_and_values_of_its_json_pages() {
     let (w, opp, hook, _rx) = busy_world().await;
     let lists = documented_lists(&w.app).await;
-    assert!(lists.len() >= 12, "{lists:?}");
+    assert!(lists.len() >= 14, "{lists:?}");
     let callers: [(&str, &TestUser); 5] = [
         ("channel manager", &w.cm),
         ("distributor admin", &w.dist.admin),

@@ -4,14 +4,19 @@ list read whose items are the class a GET returns, the dashboard's shapes
 told apart by its discriminator, and an edit whose null clears a field. Run
 by `make contract` against a live server with demo tokens."""
 
+import csv
+import io
 import os
 import time
 
 from prm_client import AuthenticatedClient
+from prm_client.types import File
 from prm_client.api.customers import create_customer
 from prm_client.api.dashboard import get_dashboard
 from prm_client.api.lifecycle import accept_opportunity, close_opportunity, distribute_opportunity
 from prm_client.api.activity import add_progress
+from prm_client.api.imports import create_import, get_import
+from prm_client.api.lifecycle import run_opportunity_batch
 from prm_client.api.me import get_me
 from prm_client.api.opportunities import (
     create_opportunity,
@@ -20,7 +25,15 @@ from prm_client.api.opportunities import (
     update_opportunity,
 )
 from prm_client.models import (
+    BatchAction,
+    BatchRequest,
+    BatchItem,
+    BatchItemBodyType0,
+    BatchResult,
     CloseBody,
+    CreateImportKind,
+    Import,
+    ImportStatus,
     CloseOutcome,
     ContactInput,
     CreateCustomer,
@@ -145,7 +158,57 @@ again = close_opportunity.sync_detailed(
 if again.status_code != 409 or not isinstance(again.parsed, Problem) or again.parsed.code != "invalid_transition":
     raise SystemExit(f"expected a 409 invalid_transition, got {again.status_code}")
 
+# Bulk: customers imported from CSV (the raw body, as the generator is told
+# in python-client.yaml), run by the server's worker; the import's counts.
+run = time.time_ns()
+csv_text = f"name,country,external_ref\r\nPy Import A {run},DE,PY-{run}-A\r\nPy Import B {run},FR,PY-{run}-B\r\n"
+posted = must(
+    "import",
+    create_import.sync_detailed(
+        client=cm,
+        kind=CreateImportKind.CUSTOMERS,
+        body=File(payload=io.BytesIO(csv_text.encode()), mime_type="text/csv"),
+    ),
+    Import,
+)
+for _ in range(200):
+    state = must("import progress", get_import.sync_detailed(posted.id, client=cm), Import)
+    if state.status in (ImportStatus.DONE, ImportStatus.FAILED):
+        break
+    time.sleep(0.1)
+if state.status != ImportStatus.DONE or state.created != 2:
+    raise SystemExit(f"the import should create both rows: {state.to_dict()}")
+
+# The same list as CSV: the header the document shows, a row per item.
+exported = cm.get_httpx_client().get(
+    "/api/v1/opportunities", params={"status": "won"}, headers={"Accept": "text/csv"}
+)
+rows = list(csv.reader(io.StringIO(exported.text)))
+if exported.status_code != 200 or rows[0][:2] != ["id", "reference"] or not any(r[0] == str(oid) for r in rows[1:]):
+    raise SystemExit(f"the export should list the closed opportunity: {exported.status_code} {rows[:2]}")
+
+# A batch answers each item as its own request: here a 409 for the closed one.
+result = must(
+    "batch",
+    run_opportunity_batch.sync_detailed(
+        client=cm,
+        body=BatchRequest(
+            items=[
+                BatchItem(
+                    id=oid,
+                    action=BatchAction.CANCEL,
+                    body=BatchItemBodyType0.from_dict({"reason_code": "duplicate"}),
+                )
+            ]
+        ),
+    ),
+    BatchResult,
+)
+if result.items[0].status != 409 or result.items[0].problem.code != "invalid_transition":
+    raise SystemExit(f"the batch item should be refused as its request: {result.to_dict()}")
+
 print(
     f"python client scenario: {closed.reference} created, contact cleared, distributed, "
-    "accepted, progressed, closed won, listed as the GET's class; dashboards discriminated"
+    "accepted, progressed, closed won, listed as the GET's class; dashboards discriminated; "
+    "2 customers imported from CSV, the list exported as CSV, a batch item refused as its request"
 )

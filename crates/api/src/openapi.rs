@@ -295,8 +295,33 @@ pub fn finalize(mut api: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
 /// Every list (a `GET` answering a page) also answers `text/csv` (API.md,
 /// "Bulk"): its columns, as the export writes them, are the flattened item
 /// schema, shown as the example header.
+/// The item schema of a list's JSON body: a page (`items` beside
+/// `next_cursor`), or a plain array.
+fn list_item<'s>(
+    body: &'s RefOr<utoipa::openapi::schema::Schema>,
+    lookup: &dyn Fn(&str) -> Option<&'s RefOr<utoipa::openapi::schema::Schema>>,
+) -> Option<&'s RefOr<utoipa::openapi::schema::Schema>> {
+    use utoipa::openapi::schema::{ArrayItems, Schema};
+    let items = |array: &'s utoipa::openapi::schema::Array| match &array.items {
+        ArrayItems::RefOrSchema(item) => Some(item.as_ref()),
+        ArrayItems::False => None,
+    };
+    match body {
+        RefOr::T(Schema::Array(array)) => items(array),
+        RefOr::Ref(r) => match lookup(r.ref_location.rsplit('/').next()?)? {
+            RefOr::T(Schema::Object(page)) if page.properties.contains_key("next_cursor") => {
+                match page.properties.get("items")? {
+                    RefOr::T(Schema::Array(array)) => items(array),
+                    _ => None,
+                }
+            }
+            _ => None,
+        },
+        RefOr::T(_) => None,
+    }
+}
+
 fn add_csv_exports(api: &mut utoipa::openapi::OpenApi) {
-    use utoipa::openapi::schema::Schema;
     let Some(components) = api.components.as_ref() else {
         return;
     };
@@ -311,26 +336,16 @@ fn add_csv_exports(api: &mut utoipa::openapi::OpenApi) {
         else {
             continue;
         };
-        let Some(RefOr::Ref(page)) = ok
+        let Some(body) = ok
             .content
             .get("application/json")
             .and_then(|c| c.schema.as_ref())
         else {
             continue;
         };
-        let name = page.ref_location.rsplit('/').next().unwrap_or_default();
-        let Some(RefOr::T(Schema::Object(page))) = schemas.get(name) else {
+        let Some(item) = list_item(body, &lookup) else {
             continue;
         };
-        let Some(RefOr::T(Schema::Array(items))) = page.properties.get("items") else {
-            continue;
-        };
-        let utoipa::openapi::schema::ArrayItems::RefOrSchema(item) = &items.items else {
-            continue;
-        };
-        if !page.properties.contains_key("next_cursor") {
-            continue;
-        }
         let columns = crate::routes::csv::schema_columns(item, &lookup);
         headers.push((path.clone(), columns.join(",")));
     }

@@ -126,27 +126,45 @@ impl RouteTable {
     }
 
     /// The methods served at `path`, or `None` when no route matches it.
+    /// The most literal templates win: `/opportunities/batch` is its own
+    /// route, not an `/opportunities/{id}`.
     pub fn methods_for(&self, path: &str) -> Option<Vec<Method>> {
         let segs: Vec<&str> = path.split('/').collect();
-        let mut found: Option<Vec<Method>> = None;
+        let mut found: Option<(usize, Vec<Method>)> = None;
         for (template, methods) in &self.0 {
             let matches = template.len() == segs.len()
                 && template
                     .iter()
                     .zip(&segs)
                     .all(|(t, s)| (t.starts_with('{') && !s.is_empty()) || t == s);
-            if matches {
-                found
-                    .get_or_insert_with(Vec::new)
-                    .extend(methods.iter().cloned());
+            if !matches {
+                continue;
+            }
+            let literal = template.iter().filter(|t| !t.starts_with('{')).count();
+            match &mut found {
+                Some((best, all)) if *best == literal => all.extend(methods.iter().cloned()),
+                Some((best, _)) if *best > literal => {}
+                _ => found = Some((literal, methods.clone())),
             }
         }
-        found
+        found.map(|(_, methods)| methods)
     }
 }
 
 /// Unknown route → 404, known route with another method → 405 with `Allow`.
 async fn fallback(req: HttpRequest, table: web::Data<RouteTable>) -> HttpResponse {
+    not_served(&req, &table).unwrap_or_else(|| {
+        problem_response(&problem(
+            StatusCode::NOT_FOUND,
+            "route_not_found",
+            format!("no route {}", req.path()),
+        ))
+    })
+}
+
+/// The 405 (with `Allow`) for a known route asked with a method it does
+/// not serve.
+fn not_served(req: &HttpRequest, table: &RouteTable) -> Option<HttpResponse> {
     match table.methods_for(req.path()) {
         Some(methods) if !methods.contains(req.method()) => {
             let allow = methods
@@ -162,13 +180,9 @@ async fn fallback(req: HttpRequest, table: web::Data<RouteTable>) -> HttpRespons
             if let Ok(v) = HeaderValue::from_str(&allow) {
                 res.headers_mut().insert(header::ALLOW, v);
             }
-            res
+            Some(res)
         }
-        _ => problem_response(&problem(
-            StatusCode::NOT_FOUND,
-            "route_not_found",
-            format!("no route {}", req.path()),
-        )),
+        _ => None,
     }
 }
 
@@ -230,7 +244,15 @@ fn problemize<B: MessageBody + 'static>(
     ))
 }
 
-fn path_error(_: actix_web::error::PathError, _: &HttpRequest) -> actix_web::Error {
+/// A path parameter that does not read; but a method the path's own route
+/// does not serve (`PATCH /opportunities/batch`, which also fits
+/// `/opportunities/{id}`) is a 405 first.
+fn path_error(e: actix_web::error::PathError, req: &HttpRequest) -> actix_web::Error {
+    if let Some(table) = req.app_data::<web::Data<RouteTable>>()
+        && let Some(res) = not_served(req, table)
+    {
+        return actix_web::error::InternalError::from_response(e, res).into();
+    }
     ApiError::BadRequest {
         code: "invalid_path_parameter",
         detail: "a path parameter is malformed; ids are UUIDs".to_owned(),
@@ -390,6 +412,11 @@ mod tests {
         let m = t.methods_for("/api/v1/orgs/123").unwrap();
         assert!(m.contains(&Method::GET) && m.contains(&Method::PATCH));
         assert!(!m.contains(&Method::DELETE));
+        // A literal segment is its own route, not an id.
+        assert_eq!(
+            t.methods_for("/api/v1/opportunities/batch").unwrap(),
+            [Method::POST]
+        );
     }
 
     #[test]

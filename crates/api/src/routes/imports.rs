@@ -123,6 +123,11 @@ impl ImportDto {
     }
 }
 
+/// A CSV document: UTF-8 text, RFC 4180, a header row first.
+#[derive(Debug, ToSchema)]
+#[schema(value_type = String, format = Binary)]
+pub struct CsvDocument(pub String);
+
 #[derive(Debug, Deserialize, Validate, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
@@ -350,7 +355,7 @@ fn insert(body: &mut Map<String, Value>, path: &str, value: Value) {
     operation_id = "create_import",
     tag = "imports",
     params(ImportParams),
-    request_body(content = String, content_type = "text/csv",
+    request_body(content = CsvDocument, content_type = "text/csv",
         example = json!("name,country,industry,external_ref\r\nFabrikam GmbH,DE,retail,ACC-1\r\n")),
     responses(
         (status = 202, description = "Accepted: queued to run in the background", body = ImportDto,

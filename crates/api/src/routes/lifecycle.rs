@@ -18,6 +18,8 @@ use crate::dto::FullDate;
 use crate::dto::{MoneyDto, ReasonBody, ReasonCodeDto, reason_fields, validation_result};
 use crate::error::{ApiError, Problem};
 use crate::extract::{IfMatch, JsonBody};
+use crate::pagination::Page;
+use crate::routes::csv::{self, ListFormat};
 use crate::routes::opportunities::{OpportunityDto, read_response};
 use crate::service::lifecycle::{self, Request};
 use crate::service::opportunities::OpportunityRead;
@@ -501,21 +503,37 @@ pub async fn list_collaborators(
     state: web::Data<AppState>,
     caller: Caller,
     id: web::Path<Uuid>,
+    format: ListFormat,
 ) -> Result<HttpResponse, ApiError> {
     let id = OpportunityId::from(id.into_inner());
+    // At most 20 collaborators: one page, whole.
+    let page = move |conn: &mut PgConnection, actor: &Actor, _: Option<&str>, _| {
+        let items = lifecycle::collaborators(conn, actor, id)?
+            .into_iter()
+            .map(|org| CollaboratorDto {
+                org_id: org.id.into(),
+                name: org.name,
+            })
+            .collect();
+        Ok(Page {
+            items,
+            next_cursor: None,
+        })
+    };
+    if format == ListFormat::Csv {
+        return csv::stream(
+            state,
+            caller,
+            "collaborators",
+            None,
+            std::sync::Arc::new(page),
+        )
+        .await;
+    }
     let list = state
-        .run(caller, move |conn, actor| {
-            lifecycle::collaborators(conn, actor, id)
-        })
+        .run(caller, move |conn, actor| page(conn, actor, None, 0))
         .await?;
-    let list: Vec<CollaboratorDto> = list
-        .into_iter()
-        .map(|org| CollaboratorDto {
-            org_id: org.id.into(),
-            name: org.name,
-        })
-        .collect();
-    Ok(HttpResponse::Ok().json(list))
+    Ok(HttpResponse::Ok().json(list.items))
 }
 
 /// Add a collaborating partner to an accepted opportunity (vendor writers;
