@@ -72,9 +72,9 @@ bench: deps ## Service vs raw database, side by side (BENCH_SCALE=1m for a milli
 openapi: ## Regenerate openapi/openapi.json from the code
 	$(CARGO) run -q -p prm-api --bin prm -- openapi > openapi/openapi.json
 
-clean-test-dbs: ## Drop test databases left by interrupted runs
+clean-test-dbs: ## Drop test databases left by interrupted runs, and test templates of other migration sets
 	@psql "$(PRM_TEST_DATABASE_SERVER)/postgres" -Atc \
-		"SELECT datname FROM pg_database WHERE datname LIKE 'prm\_test\_%'" 2>/dev/null | \
+		"SELECT datname FROM pg_database WHERE datname LIKE 'prm\_test\_%' OR datname LIKE 'prm\_tpl\_%'" 2>/dev/null | \
 		while read -r db; do psql "$(PRM_TEST_DATABASE_SERVER)/postgres" -qc "DROP DATABASE IF EXISTS \"$$db\" WITH (FORCE)"; done; true
 
 bench-clean: ## Drop the bench's databases, including the seeded datasets it keeps for re-runs

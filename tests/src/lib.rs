@@ -103,12 +103,8 @@ fn ensure_template() -> &'static str {
             admin
                 .batch_execute(&format!("ALTER DATABASE {building} RENAME TO {name}"))
                 .unwrap();
-            for stale in databases_like(&mut admin, "prm_tpl_%") {
-                if stale != name {
-                    let _ = admin
-                        .batch_execute(&format!("DROP DATABASE IF EXISTS {stale} WITH (FORCE)"));
-                }
-            }
+            // Templates of other migration sets stay: another checkout may be
+            // testing with one right now. `make clean-test-dbs` drops them.
         }
         diesel::sql_query("SELECT pg_advisory_unlock($1)")
             .bind::<BigInt, _>(0x7072_6d2d_7465_7374_i64)
