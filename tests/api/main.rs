@@ -27,6 +27,7 @@ mod opportunities;
 mod orgs;
 mod queue;
 mod reasons;
+mod replicas;
 mod self_description;
 mod startup;
 mod sweep;

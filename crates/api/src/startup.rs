@@ -308,11 +308,15 @@ impl Application {
         let port = listener.local_addr()?.port();
         let verifier = JwtVerifier::new(&config.jwt).map_err(StartupError::Auth)?;
         let draining = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let actors = crate::state::ActorCache::new(config.auth_cache_ttl);
+        if !config.auth_cache_ttl.is_zero() {
+            crate::invalidation::spawn(config.database_url.clone(), actors.watch())?;
+        }
         let state = web::Data::new(AppState {
             verifier,
             webhooks: config.webhooks.clone(),
             draining: draining.clone(),
-            actors: crate::state::ActorCache::new(config.auth_cache_ttl),
+            actors,
             queue: crate::queue::DbQueue::start(
                 pool.clone(),
                 config.db_readers,

@@ -43,7 +43,7 @@ pub struct AppState {
 #[derive(Debug, Clone)]
 pub struct ActorCache {
     ttl: std::time::Duration,
-    entries: std::sync::Arc<std::sync::Mutex<HashMap<String, (Actor, std::time::Instant)>>>,
+    entries: std::sync::Arc<Entries>,
 }
 
 impl ActorCache {
@@ -82,6 +82,33 @@ impl ActorCache {
     /// Forgets every entry (an org changed: memberships may have).
     pub fn clear(&self) {
         if let Ok(mut map) = self.entries.lock() {
+            map.clear();
+        }
+    }
+
+    /// A handle that clears this cache while it exists, and tells when it
+    /// is gone (see `invalidation`).
+    pub fn watch(&self) -> CacheWatch {
+        CacheWatch(std::sync::Arc::downgrade(&self.entries))
+    }
+}
+
+type Entries = std::sync::Mutex<HashMap<String, (Actor, std::time::Instant)>>;
+
+/// A cache's entries, held weakly: the listener for changes made elsewhere
+/// clears them, and stops once the server that owned them is gone.
+#[derive(Debug, Clone)]
+pub struct CacheWatch(std::sync::Weak<Entries>);
+
+impl CacheWatch {
+    pub fn alive(&self) -> bool {
+        self.0.strong_count() > 0
+    }
+
+    pub fn clear(&self) {
+        if let Some(entries) = self.0.upgrade()
+            && let Ok(mut map) = entries.lock()
+        {
             map.clear();
         }
     }

@@ -16,6 +16,7 @@ pub mod imports;
 pub mod listing;
 pub mod marketing;
 pub mod migrate;
+pub mod notifications;
 pub mod opportunities;
 pub mod orgs;
 pub mod outbox;
