@@ -12,7 +12,7 @@ export PRM_TEST_DATABASE_SERVER ?= postgres://postgres@127.0.0.1:5432
 DIESEL_CLI_VERSION := 2.3.2
 TOOLS := $(CURDIR)/target/tools
 
-.PHONY: help deps build run test fmt-check lint unit-and-api-tests contract bench bench-clean openapi schema clean-test-dbs
+.PHONY: help deps build run test fmt-check lint unit-and-api-tests contract bench bench-clean openapi schema clean-test-dbs cluster cluster-test
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -31,6 +31,10 @@ deps: ## Install what building needs: libpq headers, rustfmt and clippy
 		echo "installing curl, npm and python3-venv (contract tools)"; \
 		$(if $(filter 0,$(shell id -u)),,sudo) apt-get update -qq && \
 		$(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y -qq curl npm python3-venv >/dev/null; }
+	@command -v haproxy >/dev/null || { \
+		echo "installing haproxy (the cluster tests' load balancer)"; \
+		$(if $(filter 0,$(shell id -u)),,sudo) apt-get update -qq && \
+		$(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y -qq haproxy >/dev/null; }
 	@command -v psql >/dev/null || { \
 		echo "installing postgresql-client (used to clean up test databases)"; \
 		$(if $(filter 0,$(shell id -u)),,sudo) apt-get update -qq && \
@@ -59,6 +63,12 @@ unit-and-api-tests: ## Domain unit tests, store tests, black-box API tests (incl
 	@# One closing line summing every test binary's result.
 	@awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($$(i) ~ /^passed;?$$/) p += $$(i-1); if ($$(i) ~ /^failed;?$$/) f += $$(i-1) } } \
 		END { printf "%d passed, %d failed\n", p, f }' target/test-output.txt
+
+cluster: build ## Three replicas with their workers behind HAProxy on 127.0.0.1:8080, on the local database (demo data seeded)
+	bash tools/cluster.sh
+
+cluster-test: deps ## The cluster tests alone: three real replicas behind HAProxy, driven through it (also part of make test)
+	$(CARGO) test --locked -p prm-tests --test cluster -- --nocapture
 
 contract: build ## Outside tools: Spectral and Redocly lint, generated TypeScript and Python client scenarios, schemathesis with its stateful phase (pinned, installed on first use)
 	bash tools/contract.sh

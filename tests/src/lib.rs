@@ -729,12 +729,14 @@ impl DbProxy {
     }
 }
 
-/// The real `prm` binary, serving `db` on a free port of 127.0.0.1.
+/// The real `prm` binary, running and ready.
 pub struct Served {
     pub child: std::process::Child,
     pub base: String,
+    pub port: u16,
 }
 
+/// The `prm` binary of this build, built first if need be.
 pub fn prm_binary() -> std::path::PathBuf {
     // Built here so that `cargo test` alone runs this test too (a no-op
     // after `make test`'s build step).
@@ -753,12 +755,30 @@ pub fn prm_binary() -> std::path::PathBuf {
     bin
 }
 
-pub async fn serve_binary(bin: &std::path::Path, db_url: &str) -> Served {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
+/// A free port of 127.0.0.1.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("a free port")
-        .port();
-    let child = std::process::Command::new(bin)
+        .port()
+}
+
+/// The real `prm` binary, serving `db_url` on a free port of 127.0.0.1.
+pub async fn serve_binary(bin: &std::path::Path, db_url: &str) -> Served {
+    serve_binary_on(bin, db_url, free_port(), &[]).await
+}
+
+/// The real `prm` binary serving `db_url` on `port`, with `env` beside the
+/// tests' defaults (the test secret, the bootstrap admin, no worker), once
+/// it is ready.
+pub async fn serve_binary_on(
+    bin: &std::path::Path,
+    db_url: &str,
+    port: u16,
+    env: &[(&str, &str)],
+) -> Served {
+    let mut command = std::process::Command::new(bin);
+    command
         .arg("serve")
         .env("DATABASE_URL", db_url)
         .env("PRM_LISTEN", format!("127.0.0.1:{port}"))
@@ -768,9 +788,11 @@ pub async fn serve_binary(bin: &std::path::Path, db_url: &str) -> Served {
         .env("PRM_DB_POOL_SIZE", "8")
         .env("RUST_LOG", "error")
         .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("prm starts");
+        .stderr(std::process::Stdio::null());
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    let child = command.spawn().expect("prm starts");
     let base = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::new();
     let started = std::time::Instant::now();
@@ -785,5 +807,5 @@ pub async fn serve_binary(bin: &std::path::Path, db_url: &str) -> Served {
         );
         actix_web::rt::time::sleep(std::time::Duration::from_millis(50)).await;
     }
-    Served { child, base }
+    Served { child, base, port }
 }
