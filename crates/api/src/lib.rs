@@ -9,6 +9,7 @@ pub mod error;
 pub mod extract;
 pub mod idempotency;
 pub mod json;
+pub mod jwks;
 pub mod jwt;
 pub mod observe;
 pub mod openapi;
