@@ -56,13 +56,29 @@ pub struct JwtVerifier {
 enum Keys {
     Fixed {
         key: DecodingKey,
-        validation: Validation,
+        validation: Box<Validation>,
     },
     Jwks {
         keys: Jwks,
         /// One per algorithm a JWKS key may verify.
         validations: Vec<(Algorithm, Validation)>,
     },
+}
+
+/// The keys one verification uses: a JWKS's set in use, taken once.
+enum KeysNow<'a> {
+    Fixed(&'a DecodingKey, &'a Validation),
+    Set(Arc<Current>, &'a [(Algorithm, Validation)]),
+}
+
+impl KeysNow<'_> {
+    /// Bumped when the key set changes; a fixed key never does.
+    fn generation(&self) -> u64 {
+        match self {
+            KeysNow::Fixed(..) => 0,
+            KeysNow::Set(current, _) => current.generation,
+        }
+    }
 }
 
 /// Why a token was not verified.
@@ -138,11 +154,11 @@ impl JwtVerifier {
         let keys = match &cfg.key {
             JwtKey::Hs256 { secret, .. } => Keys::Fixed {
                 key: DecodingKey::from_secret(secret),
-                validation: validation(cfg, Algorithm::HS256),
+                validation: Box::new(validation(cfg, Algorithm::HS256)),
             },
             JwtKey::Rs256 { public_key_pem } => Keys::Fixed {
                 key: DecodingKey::from_rsa_pem(public_key_pem).map_err(|e| e.to_string())?,
-                validation: validation(cfg, Algorithm::RS256),
+                validation: Box::new(validation(cfg, Algorithm::RS256)),
             },
             JwtKey::Jwks(settings) => Keys::Jwks {
                 keys: Jwks::start(settings)?,
@@ -168,20 +184,16 @@ impl JwtVerifier {
     /// (worth `refetch_keys` and a second try) from a bad token.
     pub fn try_verify(&self, token: &str) -> Result<Claims, Refusal> {
         let now = Utc::now().timestamp();
-        let (generation, current) = self.generation();
+        let keys = self.keys_now();
+        let generation = keys.generation();
         if let Some(claims) = self.remembered(token, now, generation) {
             return Ok(claims);
         }
-        let claims = match (&self.keys, current) {
-            (Keys::Jwks { validations, .. }, Some(current)) => {
-                check_with_set(token, &current.set, validations)?
-            }
-            (Keys::Fixed { key, validation }, _) => {
+        let claims = match keys {
+            KeysNow::Fixed(key, validation) => {
                 check(token, key, validation).map_err(Refusal::Invalid)?
             }
-            (Keys::Jwks { .. }, None) => {
-                return Err(Refusal::Invalid(unauthorized("no key set is loaded")));
-            }
+            KeysNow::Set(current, validations) => check_with_set(token, &current.set, validations)?,
         };
         if let Ok(mut verified) = self.verified.lock() {
             if verified.len() >= VERIFIED_TOKENS {
@@ -218,14 +230,11 @@ impl JwtVerifier {
         }
     }
 
-    /// The key set's generation (0 for a fixed key) and the set itself.
-    fn generation(&self) -> (u64, Option<Arc<Current>>) {
+    /// The keys to verify with now: a JWKS's set in use is taken once.
+    fn keys_now(&self) -> KeysNow<'_> {
         match &self.keys {
-            Keys::Fixed { .. } => (0, None),
-            Keys::Jwks { keys, .. } => {
-                let current = keys.current();
-                (current.generation, Some(current))
-            }
+            Keys::Fixed { key, validation } => KeysNow::Fixed(key, validation),
+            Keys::Jwks { keys, validations } => KeysNow::Set(keys.current(), validations),
         }
     }
 
@@ -234,7 +243,7 @@ impl JwtVerifier {
     /// leeway only widens the window, would pass too.
     #[cfg(test)]
     fn already_verified(&self, token: &str, now: i64) -> Option<Claims> {
-        self.remembered(token, now, self.generation().0)
+        self.remembered(token, now, self.keys_now().generation())
     }
 
     /// The same, for a token verified under the key set `generation`.
