@@ -340,6 +340,35 @@ async fn a_flood_of_unknown_kids_fetches_the_set_at_most_once() {
     );
 }
 
+/// A fetch runs on the JWKS thread: while a token with an unknown `kid`
+/// waits for a slow provider, the one event loop serves other requests.
+#[actix_web::test]
+async fn a_slow_provider_never_holds_up_other_requests() {
+    let key = TestKey::generate("k1", Algorithm::ES256);
+    let server = JwksServer::start(&jwks(&[&key]));
+    let app = app_on(&server, 300_000, 5_000).await;
+    assert_eq!(app.config.workers, 1);
+    server.set_delay(Duration::from_millis(1_500));
+    let unknown = key.token_with(Some("k9"), Algorithm::ES256, &claims(ADMIN));
+    let waiting = async {
+        let started = Instant::now();
+        (me(&app, &unknown).await, started.elapsed())
+    };
+    let meanwhile = async {
+        actix_web::rt::time::sleep(Duration::from_millis(200)).await;
+        let started = Instant::now();
+        (me(&app, &key.token(ADMIN)).await, started.elapsed())
+    };
+    let ((refused, waited), (served, took)) = futures_util::future::join(waiting, meanwhile).await;
+    assert_eq!(refused, 401);
+    assert!(waited >= Duration::from_millis(1_400), "{waited:?}");
+    assert_eq!(served, 200);
+    assert!(
+        took < Duration::from_millis(700),
+        "served in {took:?} meanwhile"
+    );
+}
+
 #[actix_web::test]
 async fn cached_keys_still_work_while_the_provider_is_down() {
     let k1 = TestKey::generate("k1", Algorithm::RS256);
