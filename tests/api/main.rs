@@ -19,6 +19,7 @@ mod idempotency;
 mod imports;
 mod input;
 mod invariants;
+mod jwks;
 mod lifecycle;
 mod notifications;
 mod openapi;

@@ -637,6 +637,100 @@ impl Receiver {
     }
 }
 
+/// A tiny identity provider on 127.0.0.1 serving a JWKS document: every
+/// request gets the current body (`set` swaps it), or a 503 while `down`.
+/// It counts the requests it answered, and stops when dropped.
+pub struct JwksServer {
+    pub url: String,
+    addr: std::net::SocketAddr,
+    body: std::sync::Arc<std::sync::Mutex<String>>,
+    down: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    delay: std::sync::Arc<std::sync::Mutex<Duration>>,
+    hits: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl JwksServer {
+    pub fn start(jwks: &Value) -> Self {
+        use std::io::{BufRead, BufReader, Write};
+        use std::sync::atomic::Ordering;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = Self {
+            url: format!("http://{addr}/realms/prm/protocol/openid-connect/certs"),
+            addr,
+            body: std::sync::Arc::new(std::sync::Mutex::new(jwks.to_string())),
+            down: Default::default(),
+            delay: Default::default(),
+            hits: Default::default(),
+            stop: Default::default(),
+        };
+        let (body, down, delay, hits, stop) = (
+            server.body.clone(),
+            server.down.clone(),
+            server.delay.clone(),
+            server.hits.clone(),
+            server.stop.clone(),
+        );
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                if stop.load(Ordering::SeqCst) {
+                    return;
+                }
+                let Ok(mut stream) = stream else { continue };
+                let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut line = String::new();
+                while reader.read_line(&mut line).unwrap_or(0) > 0 && line != "\r\n" {
+                    line.clear();
+                }
+                std::thread::sleep(*delay.lock().unwrap());
+                hits.fetch_add(1, Ordering::SeqCst);
+                let (status, text) = if down.load(Ordering::SeqCst) {
+                    ("503 Service Unavailable", String::new())
+                } else {
+                    ("200 OK", body.lock().unwrap().clone())
+                };
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 {status}\r\nContent-Type: application/json\r\n\
+                     Content-Length: {}\r\nConnection: close\r\n\r\n{text}",
+                    text.len()
+                );
+            }
+        });
+        server
+    }
+
+    /// Serves another document from now on (a rotation at the provider).
+    pub fn set(&self, jwks: &Value) {
+        *self.body.lock().unwrap() = jwks.to_string();
+    }
+
+    /// Answers 503 while `down`.
+    pub fn set_down(&self, down: bool) {
+        self.down.store(down, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// Waits this long before answering each request.
+    pub fn set_delay(&self, delay: Duration) {
+        *self.delay.lock().unwrap() = delay;
+    }
+
+    /// Requests answered so far.
+    pub fn hits(&self) -> usize {
+        self.hits.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+impl Drop for JwksServer {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        // Wakes the accept loop so that it sees the flag.
+        let _ = std::net::TcpStream::connect(self.addr);
+    }
+}
+
 impl TestApp {
     /// One worker pass, on a plain thread (the worker's HTTP client blocks).
     pub fn tick(&self) -> prm_api::worker::TickReport {

@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use prm_store::PoolSettings;
 
-/// The clearly-labelled local demo secret used when neither
-/// `PRM_JWT_SECRET` nor `PRM_JWT_PUBLIC_KEY_FILE` is set. Never for production.
+/// The clearly-labelled local demo secret used when no way of verifying
+/// tokens is configured (`PRM_JWT_SECRET`, `PRM_JWT_PUBLIC_KEY_FILE`,
+/// `PRM_JWT_JWKS_URL`, `PRM_JWT_JWKS_FILE`). Never for production.
 pub const DEMO_JWT_SECRET: &str = "prm-local-demo-secret-do-not-use-in-production";
 
 pub const DEFAULT_DATABASE_URL: &str = "postgres://postgres@127.0.0.1:5432/prm";
@@ -20,6 +21,47 @@ pub enum JwtKey {
     Hs256 { secret: Vec<u8>, is_demo: bool },
     /// RS256 with a PEM public key.
     Rs256 { public_key_pem: Vec<u8> },
+    /// The signing keys an identity provider publishes as a JWKS, selected
+    /// by each token's `kid` (see `jwks`).
+    Jwks(JwksSettings),
+}
+
+/// Where the key set comes from and how often it is fetched again.
+#[derive(Debug, Clone)]
+pub struct JwksSettings {
+    pub source: JwksSource,
+    /// Time between two periodic fetches (`PRM_JWT_JWKS_REFRESH_MS`).
+    pub refresh: Duration,
+    /// Least time between two fetches caused by tokens with an unknown
+    /// `kid` (`PRM_JWT_JWKS_MIN_REFETCH_MS`).
+    pub min_refetch: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JwksSource {
+    /// `https://`, or `http://` to a loopback host only.
+    Url(String),
+    /// A file holding the JWKS document, read like the URL.
+    File(std::path::PathBuf),
+}
+
+impl JwksSource {
+    /// The variable that configured it, for messages.
+    pub fn var(&self) -> &'static str {
+        match self {
+            JwksSource::Url(_) => "PRM_JWT_JWKS_URL",
+            JwksSource::File(_) => "PRM_JWT_JWKS_FILE",
+        }
+    }
+}
+
+impl std::fmt::Display for JwksSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            JwksSource::Url(url) => f.write_str(url),
+            JwksSource::File(path) => write!(f, "{}", path.display()),
+        }
+    }
 }
 
 impl std::fmt::Debug for JwtKey {
@@ -28,6 +70,7 @@ impl std::fmt::Debug for JwtKey {
         match self {
             JwtKey::Hs256 { is_demo, .. } => write!(f, "Hs256 {{ demo: {is_demo} }}"),
             JwtKey::Rs256 { .. } => write!(f, "Rs256"),
+            JwtKey::Jwks(settings) => write!(f, "Jwks {{ {} }}", settings.source),
         }
     }
 }
@@ -107,44 +150,7 @@ impl Config {
             )
         })?;
 
-        let key = match (var("PRM_JWT_SECRET"), var("PRM_JWT_PUBLIC_KEY_FILE")) {
-            (Some(_), Some(_)) => {
-                return Err(err(
-                    "PRM_JWT_SECRET",
-                    "set either PRM_JWT_SECRET (HS256) or PRM_JWT_PUBLIC_KEY_FILE (RS256), not both",
-                ));
-            }
-            (Some(secret), None) => {
-                if secret.len() < 32 {
-                    return Err(err("PRM_JWT_SECRET", "must be at least 32 bytes for HS256"));
-                }
-                JwtKey::Hs256 {
-                    secret: secret.into_bytes(),
-                    is_demo: false,
-                }
-            }
-            (None, Some(path)) => {
-                let pem = std::fs::read(&path).map_err(|e| {
-                    err(
-                        "PRM_JWT_PUBLIC_KEY_FILE",
-                        format!("cannot read {path}: {e}"),
-                    )
-                })?;
-                jsonwebtoken::DecodingKey::from_rsa_pem(&pem).map_err(|e| {
-                    err(
-                        "PRM_JWT_PUBLIC_KEY_FILE",
-                        format!("{path} is not an RSA public key in PEM: {e}"),
-                    )
-                })?;
-                JwtKey::Rs256 {
-                    public_key_pem: pem,
-                }
-            }
-            (None, None) => JwtKey::Hs256 {
-                secret: DEMO_JWT_SECRET.as_bytes().to_vec(),
-                is_demo: true,
-            },
-        };
+        let key = jwt_key(&var)?;
 
         let pool_size = parse_num(&var, "PRM_DB_POOL_SIZE", default_pool_size(), 1, 200)?;
         let readers = parse_num(&var, "PRM_DB_READERS", default_readers(), 1, 200)?;
@@ -216,6 +222,105 @@ impl Config {
             shutdown_grace: Duration::from_millis(grace_ms),
             auth_cache_ttl: Duration::from_millis(auth_cache_ms),
         })
+    }
+}
+
+/// The one way of verifying tokens that is configured: two set at once is
+/// an error naming both, none is the labelled demo secret.
+fn jwt_key(var: &impl Fn(&str) -> Option<String>) -> Result<JwtKey, ConfigError> {
+    const WAYS: [&str; 4] = [
+        "PRM_JWT_SECRET",
+        "PRM_JWT_PUBLIC_KEY_FILE",
+        "PRM_JWT_JWKS_URL",
+        "PRM_JWT_JWKS_FILE",
+    ];
+    let set: Vec<&'static str> = WAYS.into_iter().filter(|w| var(w).is_some()).collect();
+    if let [first, second, ..] = set[..] {
+        return Err(err(
+            first,
+            format!(
+                "{first} and {second} are both set; set one of PRM_JWT_SECRET (HS256), \
+                 PRM_JWT_PUBLIC_KEY_FILE (RS256), PRM_JWT_JWKS_URL or PRM_JWT_JWKS_FILE"
+            ),
+        ));
+    }
+    // Read whether or not a JWKS is configured, so a bad value is never
+    // silently ignored.
+    let refresh_ms = parse_num(var, "PRM_JWT_JWKS_REFRESH_MS", 300_000, 1_000, 86_400_000)?;
+    let min_refetch_ms = parse_num(var, "PRM_JWT_JWKS_MIN_REFETCH_MS", 5_000, 500, 600_000)?;
+    let jwks = |source: JwksSource| {
+        JwtKey::Jwks(JwksSettings {
+            source,
+            refresh: Duration::from_millis(refresh_ms),
+            min_refetch: Duration::from_millis(min_refetch_ms),
+        })
+    };
+    if let Some(secret) = var("PRM_JWT_SECRET") {
+        if secret.len() < 32 {
+            return Err(err("PRM_JWT_SECRET", "must be at least 32 bytes for HS256"));
+        }
+        return Ok(JwtKey::Hs256 {
+            secret: secret.into_bytes(),
+            is_demo: false,
+        });
+    }
+    if let Some(path) = var("PRM_JWT_PUBLIC_KEY_FILE") {
+        let pem = std::fs::read(&path).map_err(|e| {
+            err(
+                "PRM_JWT_PUBLIC_KEY_FILE",
+                format!("cannot read {path}: {e}"),
+            )
+        })?;
+        jsonwebtoken::DecodingKey::from_rsa_pem(&pem).map_err(|e| {
+            err(
+                "PRM_JWT_PUBLIC_KEY_FILE",
+                format!("{path} is not an RSA public key in PEM: {e}"),
+            )
+        })?;
+        return Ok(JwtKey::Rs256 {
+            public_key_pem: pem,
+        });
+    }
+    if let Some(url) = var("PRM_JWT_JWKS_URL") {
+        let url = jwks_url(url.trim()).map_err(|m| err("PRM_JWT_JWKS_URL", m))?;
+        return Ok(jwks(JwksSource::Url(url)));
+    }
+    if let Some(path) = var("PRM_JWT_JWKS_FILE") {
+        // Read and parsed now, so a wrong path or document stops start-up
+        // with this variable's name; the server reads it again (`jwks`).
+        let body = std::fs::read(&path)
+            .map_err(|e| err("PRM_JWT_JWKS_FILE", format!("cannot read {path}: {e}")))?;
+        crate::jwks::KeySet::parse(&body)
+            .map_err(|e| err("PRM_JWT_JWKS_FILE", format!("{path}: {e}")))?;
+        return Ok(jwks(JwksSource::File(path.into())));
+    }
+    Ok(JwtKey::Hs256 {
+        secret: DEMO_JWT_SECRET.as_bytes().to_vec(),
+        is_demo: true,
+    })
+}
+
+/// A JWKS URL: `https://`, or `http://` to a loopback host (a local test
+/// provider). Keys fetched in clear over a network could be replaced by
+/// anyone on the path, who could then sign tokens for any subject.
+fn jwks_url(raw: &str) -> Result<String, String> {
+    let url = reqwest::Url::parse(raw)
+        .map_err(|e| format!("`{raw}` is not a URL such as https://idp.example/certs ({e})"))?;
+    let host = url.host_str().unwrap_or("");
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    let loopback = bare.eq_ignore_ascii_case("localhost")
+        || bare
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback());
+    match url.scheme() {
+        "https" if !host.is_empty() => Ok(url.into()),
+        "http" if loopback => Ok(url.into()),
+        "http" => Err(format!(
+            "`{raw}` is plain HTTP to a host that is not loopback; use https://"
+        )),
+        _ => Err(format!(
+            "`{raw}` must be an https:// URL such as https://idp.example/certs"
+        )),
     }
 }
 
@@ -355,5 +460,107 @@ mod tests {
                 .var,
             "PRM_JWT_PUBLIC_KEY_FILE"
         );
+    }
+
+    #[test]
+    fn two_ways_of_verifying_tokens_name_both_variables() {
+        let pairs = [
+            ("PRM_JWT_SECRET", "PRM_JWT_JWKS_URL"),
+            ("PRM_JWT_PUBLIC_KEY_FILE", "PRM_JWT_JWKS_FILE"),
+            ("PRM_JWT_JWKS_URL", "PRM_JWT_JWKS_FILE"),
+            ("PRM_JWT_SECRET", "PRM_JWT_PUBLIC_KEY_FILE"),
+        ];
+        for (a, b) in pairs {
+            let e = cfg(&[
+                (a, "https://idp.example/certs"),
+                (b, "https://idp.example/certs"),
+            ])
+            .unwrap_err();
+            assert_eq!(e.var, a);
+            let line = e.to_string();
+            assert!(line.contains(b) && !line.contains('\n'), "{line}");
+        }
+    }
+
+    #[test]
+    fn a_jwks_url_is_https_or_plain_http_to_loopback_only() {
+        let jwks = |url: &str| cfg(&[("PRM_JWT_JWKS_URL", url)]);
+        for ok in [
+            "https://login.microsoftonline.com/tenant/discovery/v2.0/keys",
+            "https://kc.example/realms/prm/protocol/openid-connect/certs",
+            "http://127.0.0.1:8081/certs",
+            "http://localhost/certs",
+            "http://[::1]:9000/jwks.json",
+        ] {
+            let c = jwks(ok).unwrap();
+            let JwtKey::Jwks(settings) = c.jwt.key else {
+                panic!("{ok} configures a JWKS");
+            };
+            assert_eq!(settings.source, JwksSource::Url(ok.to_owned()));
+            assert_eq!(settings.refresh, Duration::from_secs(300));
+            assert_eq!(settings.min_refetch, Duration::from_secs(5));
+        }
+        for bad in [
+            "http://idp.example/certs",
+            "http://10.0.0.5/certs",
+            "ftp://idp.example/certs",
+            "idp.example/certs",
+            "file:///etc/jwks.json",
+        ] {
+            let e = jwks(bad).unwrap_err();
+            assert_eq!(e.var, "PRM_JWT_JWKS_URL", "{bad}");
+            assert!(!e.to_string().contains('\n'));
+        }
+    }
+
+    #[test]
+    fn jwks_intervals_are_validated_and_apply() {
+        let c = cfg(&[
+            ("PRM_JWT_JWKS_URL", "https://idp.example/certs"),
+            ("PRM_JWT_JWKS_REFRESH_MS", "60000"),
+            ("PRM_JWT_JWKS_MIN_REFETCH_MS", "1000"),
+        ])
+        .unwrap();
+        let JwtKey::Jwks(settings) = c.jwt.key else {
+            panic!("a JWKS is configured");
+        };
+        assert_eq!(settings.refresh, Duration::from_secs(60));
+        assert_eq!(settings.min_refetch, Duration::from_secs(1));
+        for (var, value) in [
+            ("PRM_JWT_JWKS_REFRESH_MS", "10"),
+            ("PRM_JWT_JWKS_REFRESH_MS", "soon"),
+            ("PRM_JWT_JWKS_MIN_REFETCH_MS", "0"),
+        ] {
+            assert_eq!(cfg(&[(var, value)]).unwrap_err().var, var);
+        }
+    }
+
+    #[test]
+    fn a_jwks_file_is_read_and_checked_at_start() {
+        assert_eq!(
+            cfg(&[("PRM_JWT_JWKS_FILE", "/nonexistent/jwks.json")])
+                .unwrap_err()
+                .var,
+            "PRM_JWT_JWKS_FILE"
+        );
+        let dir = std::env::temp_dir().join(format!("prm-jwks-cfg-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let empty = dir.join("empty.json");
+        std::fs::write(&empty, r#"{"keys": []}"#).unwrap();
+        let e = cfg(&[("PRM_JWT_JWKS_FILE", empty.to_str().unwrap())]).unwrap_err();
+        assert_eq!(e.var, "PRM_JWT_JWKS_FILE");
+        assert!(e.to_string().contains("no usable signing key"), "{e}");
+        let good = dir.join("good.json");
+        std::fs::write(
+            &good,
+            r#"{"keys": [{"kty": "OKP", "crv": "Ed25519", "kid": "k1",
+                "x": "WGZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmZmY"}]}"#,
+        )
+        .unwrap();
+        let c = cfg(&[("PRM_JWT_JWKS_FILE", good.to_str().unwrap())]).unwrap();
+        assert!(
+            matches!(&c.jwt.key, JwtKey::Jwks(s) if s.source == JwksSource::File(good.clone()))
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

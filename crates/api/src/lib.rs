@@ -10,6 +10,7 @@ pub mod extract;
 pub mod idempotency;
 pub mod invalidation;
 pub mod json;
+pub mod jwks;
 pub mod jwt;
 pub mod observe;
 pub mod openapi;

@@ -116,7 +116,7 @@ fn fail(message: &str) -> ExitCode {
 fn serve(config: Config) -> ExitCode {
     if matches!(config.jwt.key, JwtKey::Hs256 { is_demo: true, .. }) {
         tracing::warn!(
-            "using the built-in demo JWT secret: set PRM_JWT_SECRET or PRM_JWT_PUBLIC_KEY_FILE outside local development"
+            "using the built-in demo JWT secret: set PRM_JWT_SECRET, PRM_JWT_PUBLIC_KEY_FILE or PRM_JWT_JWKS_URL outside local development"
         );
     }
     let pool = match prepare_database(&config) {

@@ -233,7 +233,8 @@ pub async fn middleware(
 }
 
 /// Prometheus metrics: request counts and latency by route template and
-/// status, and database pool use.
+/// status, database pool use, and JWKS fetches when tokens are verified
+/// against an identity provider's key set.
 #[utoipa::path(tag = "operations", security(()),
     responses((status = 200, description = "Prometheus text exposition format", content_type = "text/plain", body = String)))]
 #[get("/metrics")]
@@ -241,7 +242,9 @@ pub async fn metrics(
     metrics: web::Data<Metrics>,
     state: web::Data<crate::state::AppState>,
 ) -> HttpResponse {
+    let mut body = metrics.render(&state.pool, &state.queue);
+    state.verifier.write_metrics(&mut body);
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4")
-        .body(metrics.render(&state.pool, &state.queue))
+        .body(body)
 }
