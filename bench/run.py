@@ -240,8 +240,8 @@ def per_cpu(run):
     _, _, _, requests, cpu = run
     return requests / max(cpu, 1 / CLOCK_TICKS)
 
-def wrk(svc, path, tok, conns, script=None, args=()):
-    cmd = ["wrk", "-t2", f"-c{conns}", f"-d{SECONDS}s", "--latency", "--timeout", "5s",
+def wrk(svc, path, tok, conns, script=None, args=(), seconds=None):
+    cmd = ["wrk", "-t2", f"-c{conns}", f"-d{seconds or SECONDS}s", "--latency", "--timeout", "5s",
            "-H", f"Authorization: Bearer {tok}"]
     if script:
         cmd += ["-s", os.path.join(ROOT, "bench", "wrk", script)]
@@ -512,14 +512,14 @@ def main():
         print(f"  accept: the offers' pool grows to {max(size, have)}", flush=True)
         return max(size, have)
 
-    def case_http(svc, name, conns):
+    def case_http(svc, name, conns, seconds=None):
         nonlocal accepted_so_far
         if name == "healthz":
-            return wrk(svc, "/healthz", cm, conns)
+            return wrk(svc, "/healthz", cm, conns, seconds=seconds)
         if name == "get":
-            measure = svc is prm
+            measure = svc is prm and seconds is None  # not while warming up
             before = auth_metrics() if measure else None
-            r = wrk(svc, "/", cm, conns, "ids.lua", [ids])
+            r = wrk(svc, "/", cm, conns, "ids.lua", [ids], seconds=seconds)
             if measure and conns == 16:
                 # Time spent authenticating, as a share of the machine's CPU
                 # over the run: what the same run would gain without it.
@@ -528,14 +528,14 @@ def main():
                 auth.append((spent / (SECONDS * (os.cpu_count() or 1)), spent / max(count, 1) * 1e6))
             return r
         if name == "list":
-            return wrk(svc, "/api/v1/opportunities?view=managed&limit=50", admin, conns)
+            return wrk(svc, "/api/v1/opportunities?view=managed&limit=50", admin, conns, seconds=seconds)
         if name in TERMS:
             who = admin if name == "search_partner" else cm
-            return wrk(svc, f"/api/v1/opportunities?q={urllib.parse.quote(TERMS[name])}&limit=50", who, conns)
+            return wrk(svc, f"/api/v1/opportunities?q={urllib.parse.quote(TERMS[name])}&limit=50", who, conns, seconds=seconds)
         if name == "list_updated":
-            return wrk(svc, f"/api/v1/opportunities?partner_id={org0}&sort=-updated_at&limit=50", admin, conns)
+            return wrk(svc, f"/api/v1/opportunities?partner_id={org0}&sort=-updated_at&limit=50", admin, conns, seconds=seconds)
         if name == "create":
-            return wrk(svc, "/", cm, conns, "create.lua", [vcust])
+            return wrk(svc, "/", cm, conns, "create.lua", [vcust], seconds=seconds)
         if name == "accept":
             # Each run (prm's or the peer's) accepts offers from the start of
             # the pool; what the last run accepted is offered again first,
@@ -546,12 +546,12 @@ def main():
                 reoffer(min(accepted_so_far, pool))
             if 2 * accepted_so_far > pool:
                 pool = grow_pool(2 * accepted_so_far)
-            r = wrk(svc, "/", acceptor, conns, "accept.lua", [accepts, 2, 0])
+            r = wrk(svc, "/", acceptor, conns, "accept.lua", [accepts, 2, 0], seconds=seconds)
             # Threads may not take equal shares: count past anything used.
             accepted_so_far = 2 * r[3] + 4 * conns
             return r
         if name == "dashboard":
-            return wrk(svc, "/api/v1/dashboard", admin, conns)
+            return wrk(svc, "/api/v1/dashboard", admin, conns, seconds=seconds)
 
     cases = [("healthz", 16), ("get", 16), ("list", 16), ("list_updated", 16), ("search", 16), ("search_rare", 16), ("search_partner", 16), ("create", 16), ("accept", 16), ("dashboard", 16), ("get", 64), ("list", 64)]
     if CASES:  # BENCH_CASES=get,list runs only those (for profiling; the report then holds only them)
@@ -559,11 +559,13 @@ def main():
     services = [prm] + ([peer] if peer else [])
     results = {}
     peak_rss = 0
-    # Warm caches and connections once (and the peer's JIT).
-    for name in ("get", "list"):
-        if not CASES or name in CASES:
-            for svc in services:
-                case_http(svc, name, 16)
+    # Warm caches, connections and their prepared statements on every case
+    # first, and the peer's JIT (V8 optimizes a route's code only once it
+    # has run a while, so a cold route would charge its compilation to the
+    # first round).
+    for name in dict.fromkeys(name for name, _ in cases):
+        for svc in services:
+            case_http(svc, name, 16, seconds=min(SECONDS, 2))
     for r in range(ROUNDS):
         for name, conns in cases:
             key = name if conns == 16 else f"{name}_c{conns}"

@@ -29,6 +29,7 @@ const AUTH_CACHE_MS = Number(env('PEER_AUTH_CACHE_MS', '5000'))
 
 pg.types.setTypeParser(pg.types.builtins.DATE, (v) => v) // a date stays YYYY-MM-DD
 pg.types.setTypeParser(pg.types.builtins.INT8, Number) // counts and reference numbers
+pg.types.setTypeParser(1231, pg.types.getTypeParser(1009)) // numeric[] as strings, as numeric is: exact amounts
 const pool = new pg.Pool({ connectionString: env('DATABASE_URL'), max: Number(env('PEER_POOL_SIZE')) })
 
 // HS256 with prm's secret; like prm, verified tokens are remembered (by
