@@ -12,7 +12,7 @@ export PRM_TEST_DATABASE_SERVER ?= postgres://postgres@127.0.0.1:5432
 DIESEL_CLI_VERSION := 2.3.2
 TOOLS := $(CURDIR)/target/tools
 
-.PHONY: help deps build run test fmt-check lint unit-and-api-tests contract bench bench-clean openapi schema clean-test-dbs cluster cluster-test
+.PHONY: help deps build run test fmt-check lint unit-and-api-tests contract bench bench-peer bench-clean openapi schema clean-test-dbs cluster cluster-test
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -73,11 +73,17 @@ cluster-test: deps ## The cluster tests alone: three real replicas behind HAProx
 contract: build ## Outside tools: Spectral and Redocly lint, generated TypeScript and Python client scenarios, schemathesis with its stateful phase (pinned, installed on first use)
 	bash tools/contract.sh
 
-bench: deps ## Service vs raw database, side by side (BENCH_SCALE=1m for a million opportunities); writes target/bench/report.json
+bench: deps ## Service vs raw database and vs a Fastify + pg peer, side by side (BENCH_SCALE=1m for a million opportunities, BENCH_PEER=0 without the peer); writes target/bench/report.json
 	@command -v wrk >/dev/null || { $(if $(filter 0,$(shell id -u)),,sudo) apt-get update -qq && $(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y -qq wrk >/dev/null; }
 	@command -v pgbench >/dev/null || { $(if $(filter 0,$(shell id -u)),,sudo) apt-get update -qq && $(if $(filter 0,$(shell id -u)),,sudo) apt-get install -y -qq postgresql-client >/dev/null; }
+	@# The peer's pinned packages, installed again only when its lockfile changes.
+	@if [ "$${BENCH_PEER:-1}" != 0 ] && { [ ! -f bench/peer/node_modules/.stamp ] || [ bench/peer/package-lock.json -nt bench/peer/node_modules/.stamp ]; }; then \
+		(cd bench/peer && npm ci --no-audit --no-fund --loglevel=error) && touch bench/peer/node_modules/.stamp; fi
 	$(CARGO) build --release --locked -p prm-api --bin prm
 	python3 bench/run.py
+
+bench-peer: ## make bench's HTTP cases only (no export or import), prm beside the peer and the database
+	BENCH_CASES=$${BENCH_CASES:-healthz,get,list,list_updated,search,search_rare,search_partner,create,accept,dashboard} $(MAKE) bench
 
 openapi: ## Regenerate openapi/openapi.json from the code
 	$(CARGO) run -q -p prm-api --bin prm -- openapi > openapi/openapi.json

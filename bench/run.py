@@ -27,6 +27,166 @@ TERMS = {"search": "fabrikam 1", "search_rare": "fabrikam 12-3", "search_partner
 # libpq's default (sslmode=prefer) encrypts even 127.0.0.1, which cost the
 # list about 14 % of its throughput and helps neither side's figures.
 URL = f"{SERVER}/{DB}?sslmode=disable"
+# The peer (bench/peer: Fastify + pg over the same tables, with the same SQL
+# per request) runs beside prm unless BENCH_PEER=0.
+PEER = os.environ.get("BENCH_PEER", "1") != "0"
+# The cases whose target is ≥ 2× the peer's requests per service CPU-second.
+READS = ("get", "list", "list_updated", "search", "search_rare", "search_partner", "dashboard", "get_c64", "list_c64")
+# Both servers verify the bench's tokens with this HS256 secret (prm's own
+# from the environment, if one is set there).
+JWT_SECRET = os.environ.get("PRM_JWT_SECRET") or "prm-bench-loopback-only-hs256-secret-0001"
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+# The statements the service sends per request, each defined once with named
+# parameters (`:name`; `::type` stays a cast). Two things are written from
+# them: the pgbench scripts of the database side (`ratio`), each parameter
+# rendered as the SQL text the case gives it (a literal, or a sub-select that
+# picks a random row by pgbench's `:n`); and target/bench/peer-sql.json for
+# the peer (bench/peer), each parameter numbered $1.. and bound, each
+# statement prepared under its name.
+PARAM = re.compile(r"(?<![:\w]):([a-z_]+)")
+LIVE = "'delivered','accepted','won','lost'"
+# What a partner's org scope (its own org and, for a distributor, its
+# resellers) may see: the service's visibility rule.
+VISIBLE = ("((o.origin = 'partner' AND o.owner_org_id = ANY(:scope)) OR (o.status IN (" + LIVE + ") AND "
+           "(o.primary_partner_id = ANY(:scope) OR EXISTS (SELECT 1 FROM opportunity_collaborators oc "
+           "WHERE oc.opportunity_id = o.id AND oc.org_id = ANY(:scope)))))")
+# What the service reads with every opportunity (store::opportunities::
+# joined_view_columns): the row (o.* includes its collaborator_ids column),
+# the customer's name and holder (for masking), whether a live deal
+# registration exists and the policy's extension limit (for
+# allowed_actions), and the reader's org's own external reference. The
+# database side runs the same, or the ratio would compare the service's
+# statement with a cheaper one.
+COLS = ("o.*, c.name AS customer_name, c.org_id AS customer_org_id, EXISTS (SELECT 1 FROM deal_registrations r"
+        " WHERE r.opportunity_id = o.id AND r.status IN ('submitted', 'approved')) AS registered,"
+        " coalesce((SELECT p.max_extensions FROM policies p ORDER BY p.id LIMIT 1), 0) AS max_extensions,"
+        " (SELECT x.external_ref FROM external_refs x WHERE x.org_id = :org AND x.kind = 'opportunity'"
+        " AND x.resource_id = o.id) AS external_ref")
+VIEW = f"SELECT {COLS} FROM opportunities o JOIN customers c ON c.id = o.customer_id"
+# The service's ids are UUIDv7 (time-ordered, so inserts append to the
+# indexes); random v4 ids would make the database's side slower at scale.
+V7 = ("(lpad(to_hex((extract(epoch FROM clock_timestamp()) * 1000)::bigint), 12, '0')"
+      " || substr(md5(random()::text), 1, 20))::uuid")
+
+def page_first(where, order):
+    # The service's statement for a search or an order no index gives
+    # (store::listing): the page's ids chosen first, then only the page read
+    # whole.
+    return (f"{VIEW} WHERE o.id = ANY(ARRAY(SELECT o.id FROM opportunities o WHERE {where} ORDER BY {order}"
+            f" LIMIT :limit)) ORDER BY {order}")
+
+def search(where):
+    # The customers' ids that match, once, probing the customer index beside
+    # the topic's trigrams; a distributor's resellers' customer names are
+    # masked for it (`:masked`), so not searched.
+    return page_first(f"{where} AND (o.topic ILIKE :pattern OR o.customer_id = ANY(ARRAY(SELECT m.id FROM "
+                      "customers m WHERE m.name ILIKE :pattern AND m.org_id <> ALL(:masked::uuid[]))))",
+                      "o.id DESC")
+
+SQL = {
+    # The actor behind a token's subject, and a distributor's resellers
+    # (store::actors::load_actor). The service keeps both 5 s per subject
+    # (PRM_AUTH_CACHE_MS), and so does the peer; the database side runs
+    # neither, as nearly every request is served from the cache.
+    "actor": ("SELECT u.id, u.role, u.active, o.id AS org_id, o.kind, o.active AS org_active"
+              " FROM users u JOIN orgs o ON o.id = u.org_id WHERE u.subject = :subject"),
+    "resellers": "SELECT id FROM orgs WHERE parent_id = :org ORDER BY id",
+    # One opportunity by id (get, and the view a write answers with).
+    "opportunity": f"{VIEW} WHERE o.id = :id",
+    # view=managed: accepted with the reader's org as primary partner.
+    "list_managed": (f"{VIEW} WHERE {VISIBLE} AND o.status = 'accepted' AND o.primary_partner_id = :org"
+                     " ORDER BY o.id DESC LIMIT :limit"),
+    # q= over topic and customer name: vendor-wide, and a partner's.
+    "search_vendor": search("TRUE"),
+    "search_partner": search(VISIBLE),
+    # partner_id=&sort=-updated_at: one partner's, latest changes first.
+    "list_updated": page_first(f"{VISIBLE} AND o.primary_partner_id = :partner", "o.updated_at DESC, o.id DESC"),
+    # create: customer look-up, insert, status event, locked view, org
+    # parents, outbox event, webhook fan-out, view.
+    "customer": "SELECT * FROM customers WHERE id = :customer_id",
+    "create_insert": ("INSERT INTO opportunities (id, topic, customer_id, currency, estimated_revenue, product_lines,"
+                      " origin, status, owner_org_id, owner_user_id, created_by_user_id, country)"
+                      f" VALUES ({V7}, :topic, :customer_id, :currency, :amount, :product_lines, :origin, 'draft',"
+                      " :org, :user, :user, :country) RETURNING id"),
+    "create_event": ("INSERT INTO opportunity_events (id, opportunity_id, actor_user_id, actor_org_id, action, to_status)"
+                     f" VALUES ({V7}, :id, :user, :org, 'create', 'draft')"),
+    "opportunity_lock": f"{VIEW} WHERE o.id = :id FOR UPDATE OF o",
+    "org_parent": "SELECT id, parent_id FROM orgs WHERE id = :org",
+    "outbox_created": ("INSERT INTO events (id, type, opportunity_id, audience, data)"
+                       f" VALUES ({V7}, 'opportunity.created', :id, '{{}}', '{{}}')"),
+    "webhooks_vendor": "SELECT count(*) FROM webhooks w JOIN orgs o ON o.id = w.org_id WHERE w.active AND o.kind = 'vendor'",
+    # accept: row lock, vendor, policy, update, re-assignment state, event,
+    # view, version, org parents, outbox, fan-out.
+    "accept_lock": "SELECT o.* FROM opportunities o WHERE o.id = :id FOR UPDATE",
+    "vendor_org": "SELECT * FROM orgs WHERE kind = 'vendor'",
+    "policies": "SELECT * FROM policies",
+    "accept_update": ("UPDATE opportunities SET status = 'accepted', owner_org_id = :org, owner_user_id = :user,"
+                      " expires_on = current_date + :validity_days::int, accept_by = NULL, version = version + 1,"
+                      " updated_at = now() WHERE id = :id"),
+    "reassign_clear": "UPDATE opportunities SET reassign_pending = false WHERE id = :id",
+    "accept_event": ("INSERT INTO opportunity_events (id, opportunity_id, actor_user_id, actor_org_id, partner_org_id,"
+                     f" action, from_status, to_status) VALUES ({V7}, :id, :user, :org, :org, 'accept', 'delivered',"
+                     " 'accepted')"),
+    "version_insert": ("INSERT INTO opportunity_versions (opportunity_id, version, fields) SELECT id, version,"
+                       " ARRAY['status', 'owner_org_id', 'owner_user_id', 'accept_by', 'expires_on']"
+                       " FROM opportunities WHERE id = :id"),
+    "owner_parents": ("SELECT id, parent_id FROM orgs WHERE id = ANY(ARRAY(SELECT owner_org_id FROM opportunities"
+                      " WHERE id = :id))"),
+    "outbox_accepted": ("INSERT INTO events (id, type, opportunity_id, audience, data)"
+                        f" VALUES ({V7}, 'opportunity.accepted', :id, ARRAY[:org::uuid], '{{}}')"),
+    "webhooks_all": "SELECT count(*) FROM webhooks w JOIN orgs o ON o.id = w.org_id WHERE w.active",
+    # dashboard: partner_summary (counts, deadlines and offers' value by
+    # currency) as one statement, then Registration::count_by_status.
+    "dashboard_summary": (
+        "WITH mine AS (SELECT o.status, o.accept_by, o.pipeline_phase, o.expires_on, o.closed_at, o.currency,"
+        " o.estimated_revenue FROM opportunities o WHERE o.primary_partner_id = :org AND (o.status IN (" + LIVE + ")"
+        " OR (o.origin = 'partner' AND o.owner_org_id = ANY(:scope))) AND (:owner::uuid IS NULL OR"
+        " o.owner_user_id = :owner::uuid)), offered AS (SELECT currency, sum(estimated_revenue) AS value FROM mine"
+        " WHERE status = 'delivered' AND currency IS NOT NULL GROUP BY currency)"
+        " SELECT count(*) FILTER (WHERE status = 'delivered') AS distributed,"
+        " min(accept_by) FILTER (WHERE status = 'delivered') AS next_deadline,"
+        " count(*) FILTER (WHERE status = 'accepted') AS managed,"
+        " count(*) FILTER (WHERE status = 'accepted' AND pipeline_phase = 'qualify') AS qualify,"
+        " count(*) FILTER (WHERE status = 'accepted' AND pipeline_phase = 'develop') AS develop,"
+        " count(*) FILTER (WHERE status = 'accepted' AND pipeline_phase = 'propose') AS propose,"
+        " count(*) FILTER (WHERE status = 'accepted' AND pipeline_phase = 'negotiate') AS negotiate,"
+        " count(*) FILTER (WHERE status = 'accepted' AND pipeline_phase = 'commit') AS commit,"
+        " (SELECT count(*) FROM opportunity_collaborators oc JOIN opportunities o ON o.id = oc.opportunity_id"
+        " WHERE oc.org_id = :org AND o.status = 'accepted' AND (:owner::uuid IS NULL OR"
+        " o.owner_user_id = :owner::uuid)) AS collaborating,"
+        " count(*) FILTER (WHERE status = 'accepted' AND expires_on <= current_date + 14) AS expiring,"
+        " count(*) FILTER (WHERE status = 'won' AND closed_at >= now() - interval '90 days') AS won,"
+        " count(*) FILTER (WHERE status = 'lost' AND closed_at >= now() - interval '90 days') AS lost,"
+        " ARRAY(SELECT currency FROM offered ORDER BY currency) AS offer_currencies,"
+        " ARRAY(SELECT value FROM offered ORDER BY currency) AS offer_values FROM mine"),
+    "registrations_by_status": "SELECT status, count(*) FROM deal_registrations WHERE org_id = ANY(:scope) GROUP BY status",
+}
+
+def numbered(sql):
+    """The statement as the peer prepares it: each named parameter as $n, in
+    order of first use, and the names in that order."""
+    names = []
+    def sub(m):
+        if m.group(1) not in names:
+            names.append(m.group(1))
+        return f"${names.index(m.group(1)) + 1}"
+    return PARAM.sub(sub, sql), names
+
+def rendered(sql, values):
+    """The statement as pgbench runs it: each named parameter replaced by the
+    SQL text `values` gives it."""
+    def sub(m):
+        if m.group(1) not in values:
+            sys.exit(f"bench: no value for :{m.group(1)} in {sql[:80]}…")
+        return values[m.group(1)]
+    return PARAM.sub(sub, sql)
+
+def lit(s):
+    return "'" + str(s).replace("'", "''") + "'"
+
+def uuids(ids):
+    return "ARRAY[" + ",".join(f"{lit(i)}::uuid" for i in ids) + "]"
 
 def seed_key():
     """A digest of what the dataset depends on: the migrations and the seed."""
@@ -49,27 +209,57 @@ def psql(sql):
 def free_port():
     s = socket.socket(); s.bind(("127.0.0.1", 0)); p = s.getsockname()[1]; s.close(); return p
 
-def token(subject):
-    return sh([PRM, "token", "--subject", subject, "--ttl-hours", "2"]).strip()
+def token(subject, env):
+    return sh([PRM, "token", "--subject", subject, "--ttl-hours", "2"], env=env).strip()
 
-def wrk(path, tok, conns, script=None, args=()):
-    cmd = ["wrk", "-t2", f"-c{conns}", f"-d{SECONDS}s", "--latency", "--timeout", "5s",
+class Service:
+    """A server under load: its name in the report, loopback port and process."""
+    def __init__(self, name, port, pid):
+        self.name, self.port, self.pid = name, port, pid
+
+def wait_ready(port, proc):
+    for _ in range(200):
+        if proc.poll() is not None:
+            sys.exit(f"bench: the server on port {port} exited ({proc.returncode}); see target/bench/*.log")
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1); return
+        except Exception:
+            time.sleep(0.05)
+    sys.exit(f"bench: the server on port {port} did not become ready")
+
+def cpu_seconds(pid):
+    """User and system CPU time of a process, all its threads, and its
+    children that it waited for: fields 14-17 of /proc/<pid>/stat (utime,
+    stime, cutime, cstime), in seconds."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()  # from field 3 on (the name may hold spaces)
+    return sum(int(v) for v in fields[11:15]) / CLOCK_TICKS
+
+def per_cpu(run):
+    """Requests per second of the service's own CPU over one wrk run."""
+    _, _, _, requests, cpu = run
+    return requests / max(cpu, 1 / CLOCK_TICKS)
+
+def wrk(svc, path, tok, conns, script=None, args=(), seconds=None):
+    cmd = ["wrk", "-t2", f"-c{conns}", f"-d{seconds or SECONDS}s", "--latency", "--timeout", "5s",
            "-H", f"Authorization: Bearer {tok}"]
     if script:
         cmd += ["-s", os.path.join(ROOT, "bench", "wrk", script)]
-    cmd += [f"http://127.0.0.1:{PORT}{path}"]
+    cmd += [f"http://127.0.0.1:{svc.port}{path}"]
     if args:
         cmd += ["--", *map(str, args)]
+    cpu = cpu_seconds(svc.pid)
     out = sh(cmd)
+    cpu = cpu_seconds(svc.pid) - cpu
     if "Non-2xx" in out or "Socket errors" in out:
-        sys.exit(f"non-2xx responses or socket errors in {path}:\n{out}")
+        sys.exit(f"non-2xx responses or socket errors in {path} ({svc.name}):\n{out}")
     def lat(p):
         m = re.search(rf"^\s+{p}%\s+([\d.]+)(us|ms|s)", out, re.M)
         v, unit = float(m.group(1)), m.group(2)
         return v / 1000 if unit == "us" else v * 1000 if unit == "s" else v
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     requests = int(re.search(r"(\d+) requests in", out).group(1))
-    return rps, lat(50), lat(99), requests
+    return rps, lat(50), lat(99), requests, cpu
 
 def pgbench(script, conns, seconds=None):
     path = os.path.join(OUT, f"{script}.sql")
@@ -84,6 +274,19 @@ def rss_kib(pid):
         return int(sh(["ps", "-o", "rss=", "-p", str(pid)]).strip())
     except Exception:
         return 0
+
+def peer_ready():
+    """The peer needs Node 20 or later and its pinned packages (make bench
+    runs `npm ci` in bench/peer when its lockfile changes)."""
+    try:
+        major = int(sh(["node", "--version"]).strip().lstrip("v").split(".")[0])
+    except (OSError, subprocess.CalledProcessError, ValueError):
+        major = 0
+    if major < 20:
+        sys.exit("bench: the peer needs Node.js 20 or later (`node`); BENCH_PEER=0 runs without it")
+    if not os.path.isdir(os.path.join(ROOT, "bench", "peer", "node_modules", "fastify")):
+        sys.exit("bench: the peer's packages are not installed: run `make bench`, or "
+                 "`npm ci` in bench/peer; BENCH_PEER=0 runs without the peer")
 
 def export_case(tok):
     """Every opportunity as one CSV (Accept: text/csv), read to the end: the
@@ -151,7 +354,10 @@ def import_case(tok, customer, env, rows=10_000):
 def main():
     os.makedirs(OUT, exist_ok=True)
     print(f"bench: scale {SCALE} ({PARTNERS} partners, {OPPS} opportunities), {SECONDS}s x {ROUNDS} rounds", flush=True)
-    env = dict(os.environ, DATABASE_URL=URL, RUST_LOG="warn", PRM_WORKER="false")
+    env = dict(os.environ, DATABASE_URL=URL, RUST_LOG="warn", PRM_WORKER="false", PRM_JWT_SECRET=JWT_SECRET)
+    env.pop("PRM_JWT_PUBLIC_KEY_FILE", None)  # the bench signs its own HS256 tokens
+    if PEER:
+        peer_ready()
     # The seeded dataset is kept as a template database named after what it
     # depends on, so a second run copies it instead of seeding again.
     seed_db = f"prm_bench_{SCALE}_seed_{seed_key()}"
@@ -181,110 +387,96 @@ def main():
     with open(os.path.join(OUT, "accept_ids.txt"), "w") as f:
         f.write(psql("SELECT id FROM bench_accept_ids WHERE n <= 30000 ORDER BY n") + "\n")
     org0 = psql("SELECT id FROM orgs WHERE name = 'Bench Partner 00000'")
-    scope = psql(f"SELECT string_agg(quote_literal(id::text) || '::uuid', ',') FROM (SELECT '{org0}'::uuid AS id UNION ALL SELECT id FROM orgs WHERE parent_id = '{org0}') s")
+    resellers = psql(f"SELECT id FROM orgs WHERE parent_id = '{org0}' ORDER BY id").split()
+    scope = [org0, *resellers]
     vendor = psql("SELECT id FROM orgs WHERE kind = 'vendor'")
     vcust = psql("SELECT id FROM customers WHERE name = 'Vendor Account 7 Ltd'")
     cm_user = psql("SELECT id FROM users WHERE subject = 'bench-cm'")
     admin_user = psql("SELECT id FROM users WHERE subject = 'bench-p1-admin'")
     org1 = psql("SELECT id FROM orgs WHERE name = 'Bench Partner 00001'")
-    live = "'delivered','accepted','won','lost'"
-    visible = (f"((o.origin = 'partner' AND o.owner_org_id = ANY(ARRAY[{scope}])) OR (o.status IN ({live}) AND "
-               f"(o.primary_partner_id = ANY(ARRAY[{scope}]) OR EXISTS (SELECT 1 FROM opportunity_collaborators oc "
-               f"WHERE oc.opportunity_id = o.id AND oc.org_id = ANY(ARRAY[{scope}])))))")
-    # What the service reads with every opportunity (store::opportunities::
-    # joined_view_columns): the row (o.* includes its collaborator_ids
-    # column), the customer's name and holder (for masking), whether a live
-    # deal registration exists and the policy's extension limit (for
-    # allowed_actions), and the reader's org's own external reference. The
-    # database side runs the same, or the ratio would compare the service's
-    # statement with a cheaper one.
-    cols = ("o.*, c.name, c.org_id, EXISTS (SELECT 1 FROM deal_registrations r WHERE r.opportunity_id = o.id"
-            " AND r.status IN ('submitted', 'approved')),"
-            " coalesce((SELECT p.max_extensions FROM policies p ORDER BY p.id LIMIT 1), 0),"
-            f" (SELECT x.external_ref FROM external_refs x WHERE x.org_id = '{org0}' AND x.kind = 'opportunity'"
-            " AND x.resource_id = o.id)")
-    # The service's ids are UUIDv7 (time-ordered, so inserts append to the
-    # indexes); random v4 ids would make the database's side slower at scale.
-    v7 = ("(lpad(to_hex((extract(epoch FROM clock_timestamp()) * 1000)::bigint), 12, '0')"
-          " || substr(md5(random()::text), 1, 20))::uuid")
-    resellers = psql(f"SELECT string_agg(quote_literal(id::text) || '::uuid', ',') FROM orgs WHERE parent_id = '{org0}'")
-    def page_first(where, order):
-        # The service's statement for a search or an order no index gives
-        # (store::listing): the page's ids chosen first, then only the page
-        # read whole.
-        return (f"SELECT {cols} FROM opportunities o JOIN customers c ON c.id = o.customer_id WHERE o.id = "
-                f"ANY(ARRAY(SELECT o.id FROM opportunities o WHERE {where} ORDER BY {order} LIMIT 51)) ORDER BY {order};")
-    def search(term, where, masked):
-        # The customers' ids that match, once, probing the customer index
-        # beside the topic's trigrams.
-        return page_first(f"{where} AND (o.topic ILIKE '%{term}%' OR o.customer_id = ANY(ARRAY(SELECT m.id FROM "
-                          f"customers m WHERE m.name ILIKE '%{term}%' AND m.org_id <> ALL(ARRAY[{masked}]::uuid[]))))",
-                          "o.id DESC")
-    scripts = {
-        # The statements the service sends for each request (actor lookups
-        # are served from the auth cache after the first request).
-        "get": ["\\set n random(1, %d)" % OPPS,
-                f"SELECT {cols} FROM opportunities o JOIN customers c ON c.id = o.customer_id WHERE o.id = (SELECT id FROM bench_ids WHERE n = :n);"],
-        "list": [f"SELECT {cols} FROM opportunities o JOIN customers c ON c.id = o.customer_id WHERE {visible} AND o.status = 'accepted' AND o.primary_partner_id = '{org0}' ORDER BY o.id DESC LIMIT 51;"],
-        # Vendor-wide for a common and a rare term, and a distributor's (its
-        # resellers' customer names are masked for it, so not searched).
-        "search": [search(TERMS["search"], "TRUE", "")],
-        "search_rare": [search(TERMS["search_rare"], "TRUE", "")],
-        "search_partner": [search(TERMS["search_partner"], visible, resellers)],
-        # A partner's list of one partner's opportunities, latest changes first.
-        "list_updated": [page_first(f"{visible} AND o.primary_partner_id = '{org0}'", "o.updated_at DESC, o.id DESC")],
-        "create": ["BEGIN;",
-                   f"SELECT * FROM customers WHERE id = '{vcust}';",
-                   f"INSERT INTO opportunities (id, topic, customer_id, currency, estimated_revenue, product_lines, origin, status, owner_org_id, owner_user_id, created_by_user_id, country) VALUES ({v7}, 'Benchmark lead', '{vcust}', 'EUR', 12500, ARRAY['cloud'], 'vendor', 'draft', '{vendor}', '{cm_user}', '{cm_user}', 'GB') RETURNING id \\gset",
-                   f"INSERT INTO opportunity_events (id, opportunity_id, actor_user_id, actor_org_id, action, to_status) VALUES ({v7}, :id, '{cm_user}', '{vendor}', 'create', 'draft');",
-                   f"SELECT {cols} FROM opportunities o JOIN customers c ON c.id = o.customer_id WHERE o.id = :id FOR UPDATE OF o;",
-                   f"SELECT id, parent_id FROM orgs WHERE id = '{vendor}';",
-                   f"INSERT INTO events (id, type, opportunity_id, audience, data) VALUES ({v7}, 'opportunity.created', :id, '{{}}', '{{}}');",
-                   "SELECT count(*) FROM webhooks w JOIN orgs o ON o.id = w.org_id WHERE w.active AND o.kind = 'vendor';",
-                   f"SELECT {cols} FROM opportunities o JOIN customers c ON c.id = o.customer_id WHERE o.id = :id;",
-                   "COMMIT;"],
-        # HTTP consumes offers 1..30000 once each; pgbench re-accepts 30001..60000.
-        "accept": ["\\set n random(30001, 60000)",
-                   "BEGIN;",
-                   "SELECT o.* FROM opportunities o WHERE o.id = (SELECT id FROM bench_accept_ids WHERE n = :n) FOR UPDATE;",
-                   "SELECT * FROM orgs WHERE kind = 'vendor';",
-                   "SELECT * FROM policies;",
-                   f"UPDATE opportunities SET status = 'accepted', owner_org_id = '{org1}', owner_user_id = '{admin_user}', expires_on = current_date + 90, accept_by = NULL, version = version + 1, updated_at = now() WHERE id = (SELECT id FROM bench_accept_ids WHERE n = :n);",
-                   "UPDATE opportunities SET reassign_pending = false WHERE id = (SELECT id FROM bench_accept_ids WHERE n = :n);",
-                   f"INSERT INTO opportunity_events (id, opportunity_id, actor_user_id, actor_org_id, partner_org_id, action, from_status, to_status) VALUES ({v7}, (SELECT id FROM bench_accept_ids WHERE n = :n), '{admin_user}', '{org1}', '{org1}', 'accept', 'delivered', 'accepted');",
-                   f"SELECT {cols} FROM opportunities o JOIN customers c ON c.id = o.customer_id WHERE o.id = (SELECT id FROM bench_accept_ids WHERE n = :n);",
-                   "INSERT INTO opportunity_versions (opportunity_id, version, fields) SELECT id, version, ARRAY['status', 'owner_org_id', 'owner_user_id', 'accept_by', 'expires_on'] FROM opportunities WHERE id = (SELECT id FROM bench_accept_ids WHERE n = :n);",
-                   "SELECT id, parent_id FROM orgs WHERE id = ANY(ARRAY(SELECT owner_org_id FROM opportunities WHERE id = (SELECT id FROM bench_accept_ids WHERE n = :n)));",
-                   f"INSERT INTO events (id, type, opportunity_id, audience, data) VALUES ({v7}, 'opportunity.accepted', (SELECT id FROM bench_accept_ids WHERE n = :n), ARRAY['{org1}'::uuid], '{{}}');",
-                   "SELECT count(*) FROM webhooks w JOIN orgs o ON o.id = w.org_id WHERE w.active;",
-                   "COMMIT;"],
-        # partner_summary (counts and offers' value), Registration::count_by_status.
-        "dashboard": [f"""WITH mine AS (SELECT o.status, o.accept_by, o.pipeline_phase, o.expires_on, o.closed_at, o.currency, o.estimated_revenue FROM opportunities o WHERE o.primary_partner_id = '{org0}' AND (o.status IN ({live}) OR (o.origin = 'partner' AND o.owner_org_id = ANY(ARRAY[{scope}]))) AND (NULL::uuid IS NULL OR o.owner_user_id = NULL::uuid)), offered AS (SELECT currency, sum(estimated_revenue) AS value FROM mine WHERE status = 'delivered' AND currency IS NOT NULL GROUP BY currency) SELECT count(*) FILTER (WHERE status = 'delivered'), min(accept_by) FILTER (WHERE status = 'delivered'), count(*) FILTER (WHERE status = 'accepted'), count(*) FILTER (WHERE status = 'accepted' AND pipeline_phase = 'qualify'), count(*) FILTER (WHERE status = 'accepted' AND pipeline_phase = 'develop'), count(*) FILTER (WHERE status = 'accepted' AND pipeline_phase = 'propose'), count(*) FILTER (WHERE status = 'accepted' AND pipeline_phase = 'negotiate'), count(*) FILTER (WHERE status = 'accepted' AND pipeline_phase = 'commit'), (SELECT count(*) FROM opportunity_collaborators oc JOIN opportunities o ON o.id = oc.opportunity_id WHERE oc.org_id = '{org0}' AND o.status = 'accepted' AND (NULL::uuid IS NULL OR o.owner_user_id = NULL::uuid)), count(*) FILTER (WHERE status = 'accepted' AND expires_on <= current_date + 14), count(*) FILTER (WHERE status = 'won' AND closed_at >= now() - interval '90 days'), count(*) FILTER (WHERE status = 'lost' AND closed_at >= now() - interval '90 days'), ARRAY(SELECT currency FROM offered ORDER BY currency), ARRAY(SELECT value FROM offered ORDER BY currency) FROM mine;""",
-                      f"SELECT status, count(*) FROM deal_registrations WHERE org_id = ANY(ARRAY[{scope}]) GROUP BY status;"],
+
+    # Each case's pgbench script: pgbench's own lines (`\set`, BEGIN, COMMIT)
+    # and statements of SQL by name, with the SQL text of their parameters
+    # for the case's caller. A random opportunity or offer per transaction
+    # is a sub-select on pgbench's `:n`; create's new id comes back through
+    # `\gset`. The peer runs the same statements in the same order, binding
+    # what its request and caller give (its `cases` in peer-sql.json).
+    GSET = "\\gset"
+    random_opp = "(SELECT id FROM bench_ids WHERE n = :n)"
+    # HTTP consumes offers 1..30000 (and any added past 60000) once each;
+    # pgbench re-accepts 30001..60000.
+    random_offer = "(SELECT id FROM bench_accept_ids WHERE n = :n)"
+    as_vendor = {"org": lit(vendor), "user": lit(cm_user)}  # bench-cm, a channel manager
+    as_partner = {"org": lit(org0), "scope": uuids(scope)}  # bench-p0-admin, a distributor's admin
+    page = {"limit": "51"}  # limit=50, and one more to tell whether a next page exists
+    cases_sql = {
+        "get": (["\\set n random(1, %d)" % OPPS, "opportunity"], dict(as_vendor, id=random_opp)),
+        "list": (["list_managed"], dict(as_partner, **page)),
+        "search": (["search_vendor"], dict(as_vendor, pattern=lit(f"%{TERMS['search']}%"), masked="ARRAY[]", **page)),
+        "search_rare": (["search_vendor"], dict(as_vendor, pattern=lit(f"%{TERMS['search_rare']}%"), masked="ARRAY[]", **page)),
+        "search_partner": (["search_partner"], dict(as_partner, pattern=lit(f"%{TERMS['search_partner']}%"),
+                                                    masked=uuids(resellers), **page)),
+        "list_updated": (["list_updated"], dict(as_partner, partner=lit(org0), **page)),
+        "create": (["BEGIN;", "customer", ("create_insert", GSET), "create_event", "opportunity_lock", "org_parent",
+                    "outbox_created", "webhooks_vendor", "opportunity", "COMMIT;"],
+                   dict(as_vendor, id=":id", customer_id=lit(vcust), topic=lit("Benchmark lead"), currency=lit("EUR"),
+                        amount="12500", product_lines="ARRAY['cloud']", origin=lit("vendor"), country=lit("GB"))),
+        "accept": (["\\set n random(30001, 60000)", "BEGIN;", "accept_lock", "vendor_org", "policies", "accept_update",
+                    "reassign_clear", "accept_event", "opportunity", "version_insert", "owner_parents",
+                    "outbox_accepted", "webhooks_all", "COMMIT;"],
+                   {"id": random_offer, "org": lit(org1), "user": lit(admin_user), "validity_days": "90"}),
+        "dashboard": (["dashboard_summary", "registrations_by_status"], dict(as_partner, owner="NULL")),
     }
+    scripts, peer_cases = {}, {}
+    for name, (steps, values) in cases_sql.items():
+        lines, used = [], []
+        for step in steps:
+            stmt, end = step if isinstance(step, tuple) else (step, ";")
+            if stmt in SQL:
+                lines.append(rendered(SQL[stmt], values) + ("" if end == ";" else " ") + end)
+                used.append(stmt)
+            elif stmt.startswith("\\") or stmt in ("BEGIN;", "COMMIT;"):
+                lines.append(stmt)
+            else:
+                sys.exit(f"bench: {name} names no statement of SQL: {stmt}")
+        scripts[name], peer_cases[name] = lines, used
+    with open(os.path.join(OUT, "peer-sql.json"), "w") as f:
+        json.dump({"statements": {k: dict(zip(("text", "params"), numbered(v))) for k, v in SQL.items()},
+                   "cases": peer_cases}, f, indent=1)
     for name, lines in scripts.items():
         with open(os.path.join(OUT, f"{name}.sql"), "w") as f:
             f.write("\n".join(lines) + "\n")
-
     for name in scripts:
         if CASES and name not in CASES:
             continue
         pgbench(name, 1, seconds=1)  # every script runs cleanly before timing
-    global PORT
+    global PORT, SERVER_PID
     PORT = free_port()
     server = subprocess.Popen([PRM, "serve"], env=dict(env, PRM_LISTEN=f"127.0.0.1:{PORT}"),
                               stdout=subprocess.DEVNULL, stderr=open(os.path.join(OUT, "server.log"), "w"))
-    global SERVER_PID
     SERVER_PID = server.pid
-    # A failed case exits the run; the server must not outlive it.
+    # A failed case exits the run; the servers must not outlive it.
     import atexit
     atexit.register(lambda: server.poll() is None and server.kill())
-    for _ in range(200):
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{PORT}/readyz", timeout=1); break
-        except Exception:
-            time.sleep(0.05)
-    cm, admin, acceptor = token("bench-cm"), token("bench-p0-admin"), token("bench-p1-admin")
+    wait_ready(PORT, server)
+    prm = Service("prm", PORT, server.pid)
+    peer = None
+    if PEER:
+        # The peer's pool is the size of prm's, as prm reports it.
+        metrics = urllib.request.urlopen(f"http://127.0.0.1:{PORT}/metrics", timeout=5).read().decode()
+        pool_size = re.search(r'^prm_db_pool_connections\{state="max"\} (\d+)$', metrics, re.M).group(1)
+        peer_port = free_port()
+        peer_proc = subprocess.Popen(
+            ["node", os.path.join(ROOT, "bench", "peer", "server.js")],
+            env=dict(env, PEER_LISTEN=f"127.0.0.1:{peer_port}", PEER_SQL=os.path.join(OUT, "peer-sql.json"),
+                     PEER_POOL_SIZE=pool_size, PEER_JWT_SECRET=env["PRM_JWT_SECRET"],
+                     PEER_AUTH_CACHE_MS=env.get("PRM_AUTH_CACHE_MS", "5000"), NODE_ENV="production"),
+            stdout=subprocess.DEVNULL, stderr=open(os.path.join(OUT, "peer.log"), "w"))
+        atexit.register(lambda: peer_proc.poll() is None and peer_proc.kill())
+        wait_ready(peer_port, peer_proc)
+        peer = Service("peer", peer_port, peer_proc.pid)
+        print(f"bench: the peer (Fastify + pg, pool of {pool_size}) beside prm", flush=True)
+    cm, admin, acceptor = token("bench-cm", env), token("bench-p0-admin", env), token("bench-p1-admin", env)
     ids, accepts = os.path.join(OUT, "ids.txt"), os.path.join(OUT, "accept_ids.txt")
     accepted_so_far = 0
     auth = []
@@ -320,87 +512,119 @@ def main():
         print(f"  accept: the offers' pool grows to {max(size, have)}", flush=True)
         return max(size, have)
 
-    def case_http(name, conns):
+    def case_http(svc, name, conns, seconds=None):
         nonlocal accepted_so_far
         if name == "healthz":
-            return wrk("/healthz", cm, conns)
+            return wrk(svc, "/healthz", cm, conns, seconds=seconds)
         if name == "get":
-            before = auth_metrics()
-            r = wrk("/", cm, conns, "ids.lua", [ids])
-            after = auth_metrics()
-            if conns == 16:
+            measure = svc is prm and seconds is None  # not while warming up
+            before = auth_metrics() if measure else None
+            r = wrk(svc, "/", cm, conns, "ids.lua", [ids], seconds=seconds)
+            if measure and conns == 16:
                 # Time spent authenticating, as a share of the machine's CPU
                 # over the run: what the same run would gain without it.
+                after = auth_metrics()
                 spent, count = after[0] - before[0], after[1] - before[1]
                 auth.append((spent / (SECONDS * (os.cpu_count() or 1)), spent / max(count, 1) * 1e6))
             return r
         if name == "list":
-            return wrk("/api/v1/opportunities?view=managed&limit=50", admin, conns)
+            return wrk(svc, "/api/v1/opportunities?view=managed&limit=50", admin, conns, seconds=seconds)
         if name in TERMS:
             who = admin if name == "search_partner" else cm
-            return wrk(f"/api/v1/opportunities?q={urllib.parse.quote(TERMS[name])}&limit=50", who, conns)
+            return wrk(svc, f"/api/v1/opportunities?q={urllib.parse.quote(TERMS[name])}&limit=50", who, conns, seconds=seconds)
         if name == "list_updated":
-            return wrk(f"/api/v1/opportunities?partner_id={org0}&sort=-updated_at&limit=50", admin, conns)
+            return wrk(svc, f"/api/v1/opportunities?partner_id={org0}&sort=-updated_at&limit=50", admin, conns, seconds=seconds)
         if name == "create":
-            return wrk("/", cm, conns, "create.lua", [vcust])
+            return wrk(svc, "/", cm, conns, "create.lua", [vcust], seconds=seconds)
         if name == "accept":
-            # Each round accepts offers from the start of the pool; what the
-            # last round accepted is offered again first, and a pool that
-            # the last round used more than half of is doubled, so no
-            # machine is fast enough to run the case dry.
+            # Each run (prm's or the peer's) accepts offers from the start of
+            # the pool; what the last run accepted is offered again first,
+            # and a pool that the last run used more than half of is
+            # doubled, so no machine is fast enough to run the case dry.
             nonlocal pool
             if accepted_so_far:
                 reoffer(min(accepted_so_far, pool))
             if 2 * accepted_so_far > pool:
                 pool = grow_pool(2 * accepted_so_far)
-            r = wrk("/", acceptor, conns, "accept.lua", [accepts, 2, 0])
+            r = wrk(svc, "/", acceptor, conns, "accept.lua", [accepts, 2, 0], seconds=seconds)
             # Threads may not take equal shares: count past anything used.
             accepted_so_far = 2 * r[3] + 4 * conns
             return r
         if name == "dashboard":
-            return wrk("/api/v1/dashboard", admin, conns)
+            return wrk(svc, "/api/v1/dashboard", admin, conns, seconds=seconds)
 
     cases = [("healthz", 16), ("get", 16), ("list", 16), ("list_updated", 16), ("search", 16), ("search_rare", 16), ("search_partner", 16), ("create", 16), ("accept", 16), ("dashboard", 16), ("get", 64), ("list", 64)]
     if CASES:  # BENCH_CASES=get,list runs only those (for profiling; the report then holds only them)
         cases = [c for c in cases if c[0] in CASES]
+    services = [prm] + ([peer] if peer else [])
     results = {}
     peak_rss = 0
-    # Warm caches and connections once.
-    for name in ("get", "list"):
-        if not CASES or name in CASES:
-            case_http(name, 16)
+    # Warm caches, connections and their prepared statements on every case
+    # first, and the peer's JIT (V8 optimizes a route's code only once it
+    # has run a while, so a cold route would charge its compilation to the
+    # first round).
+    for name in dict.fromkeys(name for name, _ in cases):
+        for svc in services:
+            case_http(svc, name, 16, seconds=min(SECONDS, 2))
     for r in range(ROUNDS):
         for name, conns in cases:
             key = name if conns == 16 else f"{name}_c{conns}"
-            rps, p50, p99, _ = case_http(name, conns)
-            peak_rss = max(peak_rss, rss_kib(server.pid))
+            # prm and the peer take turns at going first, so neither always
+            # meets the state the other's load left (dirty pages, a longer
+            # table) or always the fresher one.
+            runs = {}
+            for svc in (services if r % 2 == 0 else services[::-1]):
+                runs[svc.name] = case_http(svc, name, conns)
+                if svc is prm:
+                    peak_rss = max(peak_rss, rss_kib(server.pid))
             db = pgbench(name, conns) if name != "healthz" else None
-            results.setdefault(key, []).append((rps, p50, p99, db))
-            print(f"  round {r + 1} {key:14s} http {rps:9.0f} rps  p50 {p50:6.2f} ms  p99 {p99:6.2f} ms" +
-                  (f"   db {db:9.0f} tps  ratio {rps / db:.2f}" if db else ""), flush=True)
+            results.setdefault(key, []).append((runs, db))
+            rps, p50, p99, _, _ = runs["prm"]
+            line = f"  round {r + 1} {key:14s} http {rps:9.0f} rps  p50 {p50:6.2f} ms  p99 {p99:6.2f} ms"
+            if db:
+                line += f"   db {db:9.0f} tps  ratio {rps / db:.2f}"
+            if "peer" in runs:
+                p_rps, p_p50, p_p99 = runs["peer"][:3]
+                line += (f"   peer {p_rps:9.0f} rps  p99 {p_p99:6.2f} ms  ratio {rps / p_rps:.2f}"
+                         f"  per CPU-s {per_cpu(runs['prm']) / per_cpu(runs['peer']):.2f}")
+            print(line, flush=True)
     bulk = {}
     if not CASES or "export" in CASES:
         bulk["export"] = export_case(cm)
     if not CASES or "import" in CASES:
         bulk["import"] = import_case(cm, vcust, env)
     server.terminate(); server.wait(timeout=30)
+    if peer:
+        peer_proc.terminate(); peer_proc.wait(timeout=30)
 
     report = {}
     for key, rows in results.items():
-        med = lambda i: statistics.median(x[i] for x in rows)
-        entry = {"rps": round(med(0), 1), "p50_ms": round(med(1), 3), "p99_ms": round(med(2), 3)}
-        if rows[0][3] is not None:
-            entry["db_rps"] = round(med(3), 1)
+        med = lambda f: statistics.median(f(runs, db) for runs, db in rows)
+        entry = {"rps": round(med(lambda s, d: s["prm"][0]), 1), "p50_ms": round(med(lambda s, d: s["prm"][1]), 3),
+                 "p99_ms": round(med(lambda s, d: s["prm"][2]), 3)}
+        if rows[0][1] is not None:
+            entry["db_rps"] = round(med(lambda s, d: d), 1)
             # Each round's ratio comes from two runs side by side; their
             # median keeps one round's drift out of the other rounds' figures.
-            entry["ratio"] = round(statistics.median(x[0] / x[3] for x in rows), 3)
+            entry["ratio"] = round(med(lambda s, d: s["prm"][0] / d), 3)
+        # Requests per second of the service's own CPU (user + system, read
+        # from /proc over its wrk run).
+        entry["per_cpu_s"] = round(med(lambda s, d: per_cpu(s["prm"])), 1)
+        if "peer" in rows[0][0]:
+            entry["peer_rps"] = round(med(lambda s, d: s["peer"][0]), 1)
+            entry["peer_p50_ms"] = round(med(lambda s, d: s["peer"][1]), 3)
+            entry["peer_p99_ms"] = round(med(lambda s, d: s["peer"][2]), 3)
+            entry["peer_per_cpu_s"] = round(med(lambda s, d: per_cpu(s["peer"])), 1)
+            entry["ratio_peer"] = round(med(lambda s, d: s["prm"][0] / s["peer"][0]), 3)
+            entry["ratio_peer_cpu"] = round(med(lambda s, d: per_cpu(s["prm"]) / per_cpu(s["peer"])), 3)
         report[key] = entry
     if auth and "get" in report:
         report["get"]["auth_share"] = round(statistics.median(a[0] for a in auth), 4)
         report["get"]["auth_us"] = round(statistics.median(a[1] for a in auth), 2)
     report.update(bulk)
     report["_meta"] = {"scale": SCALE, "partners": PARTNERS, "opportunities": OPPS, "seconds": SECONDS,
-                       "rounds": ROUNDS, "peak_rss_mib": round(peak_rss / 1024, 1), "cores": os.cpu_count()}
+                       "rounds": ROUNDS, "peak_rss_mib": round(peak_rss / 1024, 1), "cores": os.cpu_count(),
+                       "peer": "fastify + pg (bench/peer)" if peer else None}
     path = os.path.join(OUT, "report.json" if SCALE == "100k" else f"report-{SCALE}.json")
     with open(path, "w") as f:
         json.dump(report, f, indent=2)
@@ -419,6 +643,12 @@ def main():
     if "export" in report:
         summary += (f"; export {report['export']['rows']} rows in {report['export']['seconds']} s"
                     f" (+{report['export']['rss_growth_mib']} MiB)")
+    versus = [(k, v) for k, v in report.items() if "ratio_peer" in v]
+    if versus:
+        summary += "; to the peer, requests/s (per service CPU-second): " + ", ".join(
+            f"{k} {v['ratio_peer']:.2f} ({v['ratio_peer_cpu']:.2f})" for k, v in versus)
+        short = [f"{k} {v['ratio_peer_cpu']:.2f}" for k, v in versus if k in READS and v["ratio_peer_cpu"] < 2]
+        summary += "; reads ≥ 2× the peer per CPU-second: " + (f"missed by {', '.join(short)}" if short else "met")
     print(f"bench {SCALE}: ratio to raw database (rps/db_rps): {summary}; peak RSS {report['_meta']['peak_rss_mib']} MiB; report {os.path.relpath(path, ROOT)}")
 
 if __name__ == "__main__":
