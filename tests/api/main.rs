@@ -20,6 +20,7 @@ mod imports;
 mod input;
 mod invariants;
 mod lifecycle;
+mod list_plans;
 mod notifications;
 mod openapi;
 mod operations;
