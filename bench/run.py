@@ -31,7 +31,7 @@ URL = f"{SERVER}/{DB}?sslmode=disable"
 # per request) runs beside prm unless BENCH_PEER=0.
 PEER = os.environ.get("BENCH_PEER", "1") != "0"
 # The cases whose target is ≥ 2× the peer's requests per service CPU-second.
-READS = ("get", "list", "list_updated", "search", "search_rare", "search_partner", "dashboard", "get_c64", "list_c64")
+READS = ("get", "list", "list_updated", "list_close_date", "search", "search_rare", "search_partner", "dashboard", "get_c64", "list_c64")
 # Both servers verify the bench's tokens with this HS256 secret (prm's own
 # from the environment, if one is set there).
 JWT_SECRET = os.environ.get("PRM_JWT_SECRET") or "prm-bench-loopback-only-hs256-secret-0001"
@@ -49,8 +49,8 @@ LIVE = "'delivered','accepted','won','lost'"
 # What a partner's org scope (its own org and, for a distributor, its
 # resellers) may see: the service's visibility rule.
 VISIBLE = ("((o.origin = 'partner' AND o.owner_org_id = ANY(:scope)) OR (o.status IN (" + LIVE + ") AND "
-           "(o.primary_partner_id = ANY(:scope) OR EXISTS (SELECT 1 FROM opportunity_collaborators oc "
-           "WHERE oc.opportunity_id = o.id AND oc.org_id = ANY(:scope)))))")
+           "o.primary_partner_id = ANY(:scope)) OR (o.status IN (" + LIVE + ") AND o.id = ANY(ARRAY("
+           "SELECT oc.opportunity_id FROM opportunity_collaborators oc WHERE oc.org_id = ANY(:scope)))))")
 # What the service reads with every opportunity (store::opportunities::
 # joined_view_columns): the row (o.* includes its collaborator_ids column),
 # the customer's name and holder (for masking), whether a live deal
@@ -70,19 +70,26 @@ V7 = ("(lpad(to_hex((extract(epoch FROM clock_timestamp()) * 1000)::bigint), 12,
       " || substr(md5(random()::text), 1, 20))::uuid")
 
 def page_first(where, order):
-    # The service's statement for a search or an order no index gives
-    # (store::listing): the page's ids chosen first, then only the page read
-    # whole.
+    # The service's statement for every list (store::listing): the page's
+    # ids chosen first, reading nothing else, then only the page read whole.
     return (f"{VIEW} WHERE o.id = ANY(ARRAY(SELECT o.id FROM opportunities o WHERE {where} ORDER BY {order}"
             f" LIMIT :limit)) ORDER BY {order}")
 
-def search(where):
+def gathered_first(where, order):
+    # A partner's list that names no partner and no owner: every match
+    # gathered in order, the page the first of them.
+    return (f"{VIEW} WHERE o.id = ANY((ARRAY(SELECT o.id FROM opportunities o WHERE {where} ORDER BY {order}))"
+            f"[1:(:limit)]) ORDER BY {order}")
+
+def search(where, pick=page_first):
     # The customers' ids that match, once, probing the customer index beside
     # the topic's trigrams; a distributor's resellers' customer names are
     # masked for it (`:masked`), so not searched.
-    return page_first(f"{where} AND (o.topic ILIKE :pattern OR o.customer_id = ANY(ARRAY(SELECT m.id FROM "
-                      "customers m WHERE m.name ILIKE :pattern AND m.org_id <> ALL(:masked::uuid[]))))",
-                      "o.id DESC")
+    return pick(f"{where} AND (o.topic ILIKE :pattern OR o.customer_id = ANY(ARRAY(SELECT m.id FROM "
+                "customers m WHERE m.name ILIKE :pattern AND m.org_id <> ALL(:masked::uuid[]))))",
+                "o.id DESC")
+
+CLOSE_KEY = "coalesce(o.expected_close_date, DATE '9999-12-31')"
 
 SQL = {
     # The actor behind a token's subject, and a distributor's resellers
@@ -95,13 +102,14 @@ SQL = {
     # One opportunity by id (get, and the view a write answers with).
     "opportunity": f"{VIEW} WHERE o.id = :id",
     # view=managed: accepted with the reader's org as primary partner.
-    "list_managed": (f"{VIEW} WHERE {VISIBLE} AND o.status = 'accepted' AND o.primary_partner_id = :org"
-                     " ORDER BY o.id DESC LIMIT :limit"),
+    "list_managed": page_first(f"{VISIBLE} AND o.status = 'accepted' AND o.primary_partner_id = :org", "o.id DESC"),
     # q= over topic and customer name: vendor-wide, and a partner's.
     "search_vendor": search("TRUE"),
-    "search_partner": search(VISIBLE),
+    "search_partner": search(VISIBLE, gathered_first),
     # partner_id=&sort=-updated_at: one partner's, latest changes first.
     "list_updated": page_first(f"{VISIBLE} AND o.primary_partner_id = :partner", "o.updated_at DESC, o.id DESC"),
+    # partner_id=&sort=expected_close_date: the same by close date (none last).
+    "list_close_date": page_first(f"{VISIBLE} AND o.primary_partner_id = :partner", f"{CLOSE_KEY} ASC, o.id ASC"),
     # create: customer look-up, insert, status event, locked view, org
     # parents, outbox event, webhook fan-out, view.
     "customer": "SELECT * FROM customers WHERE id = :customer_id",
@@ -417,6 +425,7 @@ def main():
         "search_partner": (["search_partner"], dict(as_partner, pattern=lit(f"%{TERMS['search_partner']}%"),
                                                     masked=uuids(resellers), **page)),
         "list_updated": (["list_updated"], dict(as_partner, partner=lit(org0), **page)),
+        "list_close_date": (["list_close_date"], dict(as_partner, partner=lit(org0), **page)),
         "create": (["BEGIN;", "customer", ("create_insert", GSET), "create_event", "opportunity_lock", "org_parent",
                     "outbox_created", "webhooks_vendor", "opportunity", "COMMIT;"],
                    dict(as_vendor, id=":id", customer_id=lit(vcust), topic=lit("Benchmark lead"), currency=lit("EUR"),
@@ -534,6 +543,8 @@ def main():
             return wrk(svc, f"/api/v1/opportunities?q={urllib.parse.quote(TERMS[name])}&limit=50", who, conns, seconds=seconds)
         if name == "list_updated":
             return wrk(svc, f"/api/v1/opportunities?partner_id={org0}&sort=-updated_at&limit=50", admin, conns, seconds=seconds)
+        if name == "list_close_date":
+            return wrk(svc, f"/api/v1/opportunities?partner_id={org0}&sort=expected_close_date&limit=50", admin, conns, seconds=seconds)
         if name == "create":
             return wrk(svc, "/", cm, conns, "create.lua", [vcust], seconds=seconds)
         if name == "accept":
@@ -553,7 +564,7 @@ def main():
         if name == "dashboard":
             return wrk(svc, "/api/v1/dashboard", admin, conns, seconds=seconds)
 
-    cases = [("healthz", 16), ("get", 16), ("list", 16), ("list_updated", 16), ("search", 16), ("search_rare", 16), ("search_partner", 16), ("create", 16), ("accept", 16), ("dashboard", 16), ("get", 64), ("list", 64)]
+    cases = [("healthz", 16), ("get", 16), ("list", 16), ("list_updated", 16), ("list_close_date", 16), ("search", 16), ("search_rare", 16), ("search_partner", 16), ("create", 16), ("accept", 16), ("dashboard", 16), ("get", 64), ("list", 64)]
     if CASES:  # BENCH_CASES=get,list runs only those (for profiling; the report then holds only them)
         cases = [c for c in cases if c[0] in CASES]
     services = [prm] + ([peer] if peer else [])
@@ -630,7 +641,7 @@ def main():
         json.dump(report, f, indent=2)
     # The plans behind the read cases at this scale, for docs/performance.md.
     with open(os.path.join(OUT, f"plans-{SCALE}.txt"), "w") as f:
-        for name in ("get", "list", "list_updated", "search", "search_rare", "search_partner", "dashboard"):
+        for name in ("get", "list", "list_updated", "list_close_date", "search", "search_rare", "search_partner", "dashboard"):
             first = [l for l in scripts[name] if l.startswith(("SELECT", "WITH"))][0].rstrip(";")
             first = first.replace(":n", "1")
             f.write(f"== {name}\n" + sh(["psql", URL, "-Atc", f"EXPLAIN (ANALYZE, BUFFERS OFF, TIMING OFF, SUMMARY ON) {first}"]) + "\n")

@@ -9,7 +9,7 @@
 //   PEER_POOL_SIZE=8 PEER_JWT_SECRET=… DATABASE_URL=postgres://… node server.js
 //
 // What it serves: GET /healthz, /readyz, /api/v1/opportunities/:id,
-// /api/v1/opportunities (view=managed | q= | partner_id=&sort=-updated_at),
+// /api/v1/opportunities (view=managed | q= | partner_id=&sort=-updated_at or expected_close_date),
 // /api/v1/dashboard (partner roles), POST /api/v1/opportunities and
 // /api/v1/opportunities/:id/accept. Anything else is a 400 or 404.
 
@@ -263,7 +263,7 @@ app.register(async (api) => {
           view: { enum: ['managed'] },
           q: { type: 'string', minLength: 1, maxLength: 200 },
           partner_id: { type: 'string', format: 'uuid' },
-          sort: { enum: ['-updated_at'] },
+          sort: { enum: ['-updated_at', 'expected_close_date'] },
           limit: { type: 'integer', minimum: 1, maximum: 200, default: 50 }
         }
       }
@@ -282,12 +282,13 @@ app.register(async (api) => {
     } else if (view === 'managed' && q === undefined && partner === undefined && sort === undefined) {
       partnerOnly(actor)
       ;[kase, statement] = ['list', 'list_managed']
-    } else if (partner !== undefined && sort === '-updated_at' && view === undefined && q === undefined) {
+    } else if (partner !== undefined && sort !== undefined && view === undefined && q === undefined) {
       partnerOnly(actor)
       values.partner = partner
-      ;[kase, statement] = ['list_updated', 'list_updated']
+      const name = sort === '-updated_at' ? 'list_updated' : 'list_close_date'
+      ;[kase, statement] = [name, name]
     } else {
-      throw new Problem(400, 'unsupported', 'the peer serves view=managed, q=, or partner_id= with sort=-updated_at')
+      throw new Problem(400, 'unsupported', 'the peer serves view=managed, q=, or partner_id= with sort=-updated_at or expected_close_date')
     }
     const steps = new Steps(pool, kase)
     const { rows } = await steps.q(statement, values)

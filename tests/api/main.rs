@@ -21,6 +21,7 @@ mod input;
 mod invariants;
 mod jwks;
 mod lifecycle;
+mod list_plans;
 mod notifications;
 mod openapi;
 mod operations;

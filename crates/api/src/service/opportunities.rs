@@ -7,7 +7,8 @@ use prm_domain::external_ref::{ExternalRef, RefKind};
 use prm_domain::ids::{CustomerId, OpportunityId};
 use prm_domain::lifecycle::{Field, authorize_edit, editable_fields};
 use prm_domain::opportunity::{
-    self as rules, Action, CreateRequest, OpportunityFacts, Origin, contact_details_visible,
+    self as rules, Action, CreateRequest, OpportunityFacts, Origin, Visibility,
+    contact_details_visible,
 };
 use prm_domain::values::labels;
 use prm_domain::{Actor, FieldError};
@@ -135,34 +136,56 @@ pub struct ListQuery {
     pub fetch: i64,
 }
 
-/// What the caller may see, filtered and sorted; a name masked for the
-/// caller is never matched by `q`.
+/// What the store's list statement is built from for this caller: its
+/// visibility and identity, and the query with the orgs whose customer
+/// names are masked for it (a masked name is never matched by `q`).
+#[derive(Debug, Clone)]
+pub struct ListScope {
+    pub visibility: Visibility,
+    pub me: listing::Me,
+    pub query: ListQuery,
+}
+
+impl ListScope {
+    pub fn new(actor: &Actor, mut query: ListQuery) -> Self {
+        query.filter.q_masked_orgs = prm_domain::customer::masked_orgs(actor)
+            .into_iter()
+            .map(|o| o.0)
+            .collect();
+        Self {
+            visibility: rules::visibility(actor),
+            me: listing::Me {
+                org: actor.org_id.0,
+                user: actor.user_id.0,
+            },
+            query,
+        }
+    }
+
+    /// The page the store reads.
+    pub fn request(&self) -> listing::PageRequest<'_> {
+        listing::PageRequest {
+            visibility: &self.visibility,
+            me: self.me,
+            filter: &self.query.filter,
+            sort: self.query.sort,
+            after: self.query.after.as_ref(),
+            limit: self.query.fetch,
+        }
+    }
+}
+
+/// What the caller may see, filtered and sorted.
 pub fn list(
     conn: &mut PgConnection,
     actor: &Actor,
-    mut query: ListQuery,
+    query: ListQuery,
 ) -> Result<Vec<OpportunityRead>, ApiError> {
-    let visibility = rules::visibility(actor);
-    query.filter.q_masked_orgs = prm_domain::customer::masked_orgs(actor)
+    let scope = ListScope::new(actor, query);
+    listing::list(conn, &scope.request())?
         .into_iter()
-        .map(|o| o.0)
-        .collect();
-    let me = listing::Me {
-        org: actor.org_id.0,
-        user: actor.user_id.0,
-    };
-    listing::list(
-        conn,
-        &visibility,
-        me,
-        &query.filter,
-        query.sort,
-        query.after.as_ref(),
-        query.fetch,
-    )?
-    .into_iter()
-    .map(|v| read_as(v, actor))
-    .collect()
+        .map(|v| read_as(v, actor))
+        .collect()
 }
 
 /// A new opportunity. `input_errors` are what the edge already found wrong

@@ -1,0 +1,9 @@
+CREATE INDEX opportunities_close_date ON opportunities (expected_close_date, id);
+DROP INDEX opportunities_owner_user_revenue_key;
+DROP INDEX opportunities_owner_user_close_key;
+DROP INDEX opportunities_owner_user_updated;
+DROP INDEX opportunities_primary_revenue_key;
+DROP INDEX opportunities_primary_close_key;
+DROP INDEX opportunities_primary_updated;
+DROP INDEX opportunities_revenue_key;
+DROP INDEX opportunities_close_key;
