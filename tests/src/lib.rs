@@ -223,6 +223,7 @@ pub fn test_config(database_url: &str) -> Config {
         cors_origins: vec!["https://portal.example".to_owned()],
         shutdown_grace: std::time::Duration::from_millis(300),
         auth_cache_ttl: std::time::Duration::from_secs(5),
+        otlp: None,
     }
 }
 

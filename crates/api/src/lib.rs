@@ -12,6 +12,7 @@ pub mod json;
 pub mod jwt;
 pub mod observe;
 pub mod openapi;
+pub mod otlp;
 pub mod pagination;
 pub mod queue;
 pub mod routes;
@@ -19,6 +20,7 @@ pub mod seed;
 pub mod service;
 pub mod startup;
 pub mod state;
+pub mod trace;
 pub mod webhook_send;
 pub mod worker;
 
