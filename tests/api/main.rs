@@ -31,5 +31,6 @@ mod self_description;
 mod startup;
 mod sweep;
 mod tasks_and_dashboards;
+mod traces;
 mod users;
 mod world;

@@ -565,8 +565,12 @@ pub fn partner_opportunity(customer_id: &str) -> Value {
 /// A request the test receiver got.
 #[derive(Debug, Clone)]
 pub struct Received {
+    /// `POST /hook HTTP/1.1`
+    pub request_line: String,
     pub headers: Vec<(String, String)>,
     pub body: String,
+    /// The body as it came, for binary ones.
+    pub raw: Vec<u8>,
     pub at: chrono::DateTime<chrono::Utc>,
 }
 
@@ -601,7 +605,8 @@ impl Receiver {
                 let mut reader = BufReader::new(stream.try_clone().unwrap());
                 let mut headers = Vec::new();
                 let mut line = String::new();
-                let _ = reader.read_line(&mut line); // request line
+                let _ = reader.read_line(&mut line);
+                let request_line = line.trim_end().to_owned();
                 loop {
                     line.clear();
                     if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
@@ -619,8 +624,10 @@ impl Receiver {
                 let mut body = vec![0u8; len];
                 let _ = reader.read_exact(&mut body);
                 log.lock().unwrap().push(Received {
+                    request_line,
                     headers,
                     body: String::from_utf8_lossy(&body).into_owned(),
+                    raw: body,
                     at: chrono::Utc::now(),
                 });
                 let status = statuses.get(i).or(statuses.last()).copied().unwrap_or(200);
@@ -755,6 +762,17 @@ pub fn prm_binary() -> std::path::PathBuf {
 }
 
 pub async fn serve_binary(bin: &std::path::Path, db_url: &str) -> Served {
+    serve_binary_with(bin, db_url, &[], std::process::Stdio::null()).await
+}
+
+/// The same, with more environment variables (or others' values) and its
+/// stderr, where it logs, sent to `stderr`.
+pub async fn serve_binary_with(
+    bin: &std::path::Path,
+    db_url: &str,
+    env: &[(&str, &str)],
+    stderr: std::process::Stdio,
+) -> Served {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("a free port")
@@ -768,8 +786,9 @@ pub async fn serve_binary(bin: &std::path::Path, db_url: &str) -> Served {
         .env("PRM_WORKER", "false")
         .env("PRM_DB_POOL_SIZE", "8")
         .env("RUST_LOG", "error")
+        .envs(env.iter().copied())
         .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
+        .stderr(stderr)
         .spawn()
         .expect("prm starts");
     let base = format!("http://127.0.0.1:{port}");
