@@ -17,7 +17,7 @@ use prm_store::PgPool;
 use tracing::Instrument;
 
 use crate::otlp::{Exporter, FinishedRequest};
-use crate::trace::{RequestTrace, TRACEPARENT, TRACESTATE};
+use crate::trace::{RequestTrace, TRACEPARENT_HEADER, TRACESTATE_HEADER};
 
 pub const REQUEST_ID: &str = "x-request-id";
 
@@ -234,14 +234,13 @@ pub async fn middleware(
             .insert(HeaderName::from_static(REQUEST_ID), v);
     }
     res.headers_mut()
-        .insert(HeaderName::from_static(TRACEPARENT), trace.traceparent());
+        .insert(TRACEPARENT_HEADER.clone(), trace.traceparent());
     if let Some(v) = trace
         .tracestate
         .as_deref()
         .and_then(|s| HeaderValue::from_str(s).ok())
     {
-        res.headers_mut()
-            .insert(HeaderName::from_static(TRACESTATE), v);
+        res.headers_mut().insert(TRACESTATE_HEADER.clone(), v);
     }
     if let Some(m) = recorder {
         m.observe(&method, route, status, seconds);

@@ -272,8 +272,8 @@ fn cors(origins: &[String]) -> actix_cors::Cors {
             header::IF_MATCH,
             header::HeaderName::from_static("idempotency-key"),
             header::HeaderName::from_static("x-request-id"),
-            header::HeaderName::from_static(crate::trace::TRACEPARENT),
-            header::HeaderName::from_static(crate::trace::TRACESTATE),
+            crate::trace::TRACEPARENT_HEADER.clone(),
+            crate::trace::TRACESTATE_HEADER.clone(),
         ])
         .expose_headers([
             header::ETAG,
@@ -281,8 +281,8 @@ fn cors(origins: &[String]) -> actix_cors::Cors {
             header::RETRY_AFTER,
             header::HeaderName::from_static("x-request-id"),
             header::HeaderName::from_static("idempotency-replayed"),
-            header::HeaderName::from_static(crate::trace::TRACEPARENT),
-            header::HeaderName::from_static(crate::trace::TRACESTATE),
+            crate::trace::TRACEPARENT_HEADER.clone(),
+            crate::trace::TRACESTATE_HEADER.clone(),
         ])
         .max_age(600);
     for o in origins {
