@@ -34,5 +34,6 @@ mod self_description;
 mod startup;
 mod sweep;
 mod tasks_and_dashboards;
+mod traces;
 mod users;
 mod world;

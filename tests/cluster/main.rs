@@ -42,7 +42,9 @@ impl Cluster {
         let bin = prm_binary();
         let mut replicas = Vec::new();
         for _ in 0..3 {
-            replicas.push(serve_binary_on(&bin, &db.url, free_port(), REPLICA_ENV).await);
+            replicas.push(
+                serve_binary_on(&bin, &db.url, free_port(), REPLICA_ENV, Stdio::null()).await,
+            );
         }
         let port = free_port();
         let balancer = balance(port, &replicas.iter().map(|r| r.port).collect::<Vec<_>>());
@@ -193,7 +195,8 @@ impl Cluster {
             );
             actix_web::rt::time::sleep(Duration::from_millis(20)).await;
         }
-        self.replicas[i] = serve_binary_on(&self.bin, &self.db.url, port, REPLICA_ENV).await;
+        self.replicas[i] =
+            serve_binary_on(&self.bin, &self.db.url, port, REPLICA_ENV, Stdio::null()).await;
         // Back in the rotation after two passing checks.
         actix_web::rt::time::sleep(Duration::from_millis(700)).await;
     }

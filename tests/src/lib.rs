@@ -223,6 +223,7 @@ pub fn test_config(database_url: &str) -> Config {
         cors_origins: vec!["https://portal.example".to_owned()],
         shutdown_grace: std::time::Duration::from_millis(300),
         auth_cache_ttl: std::time::Duration::from_secs(5),
+        otlp: None,
     }
 }
 
@@ -564,8 +565,12 @@ pub fn partner_opportunity(customer_id: &str) -> Value {
 /// A request the test receiver got.
 #[derive(Debug, Clone)]
 pub struct Received {
+    /// `POST /hook HTTP/1.1`
+    pub request_line: String,
     pub headers: Vec<(String, String)>,
     pub body: String,
+    /// The body as it came, for binary ones.
+    pub raw: Vec<u8>,
     pub at: chrono::DateTime<chrono::Utc>,
 }
 
@@ -600,7 +605,8 @@ impl Receiver {
                 let mut reader = BufReader::new(stream.try_clone().unwrap());
                 let mut headers = Vec::new();
                 let mut line = String::new();
-                let _ = reader.read_line(&mut line); // request line
+                let _ = reader.read_line(&mut line);
+                let request_line = line.trim_end().to_owned();
                 loop {
                     line.clear();
                     if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
@@ -618,8 +624,10 @@ impl Receiver {
                 let mut body = vec![0u8; len];
                 let _ = reader.read_exact(&mut body);
                 log.lock().unwrap().push(Received {
+                    request_line,
                     headers,
                     body: String::from_utf8_lossy(&body).into_owned(),
+                    raw: body,
                     at: chrono::Utc::now(),
                 });
                 let status = statuses.get(i).or(statuses.last()).copied().unwrap_or(200);
@@ -859,20 +867,31 @@ pub fn free_port() -> u16 {
 
 /// The real `prm` binary, serving `db_url` on a free port of 127.0.0.1.
 pub async fn serve_binary(bin: &std::path::Path, db_url: &str) -> Served {
-    serve_binary_on(bin, db_url, free_port(), &[]).await
+    serve_binary_with(bin, db_url, &[], std::process::Stdio::null()).await
+}
+
+/// The same, with more environment variables (or others' values) and its
+/// stderr, where it logs, sent to `stderr`.
+pub async fn serve_binary_with(
+    bin: &std::path::Path,
+    db_url: &str,
+    env: &[(&str, &str)],
+    stderr: std::process::Stdio,
+) -> Served {
+    serve_binary_on(bin, db_url, free_port(), env, stderr).await
 }
 
 /// The real `prm` binary serving `db_url` on `port`, with `env` beside the
-/// tests' defaults (the test secret, the bootstrap admin, no worker), once
-/// it is ready.
+/// tests' defaults (the test secret, the bootstrap admin, no worker) and
+/// its log on `stderr`, once it is ready.
 pub async fn serve_binary_on(
     bin: &std::path::Path,
     db_url: &str,
     port: u16,
     env: &[(&str, &str)],
+    stderr: std::process::Stdio,
 ) -> Served {
-    let mut command = std::process::Command::new(bin);
-    command
+    let child = std::process::Command::new(bin)
         .arg("serve")
         .env("DATABASE_URL", db_url)
         .env("PRM_LISTEN", format!("127.0.0.1:{port}"))
@@ -881,12 +900,11 @@ pub async fn serve_binary_on(
         .env("PRM_WORKER", "false")
         .env("PRM_DB_POOL_SIZE", "8")
         .env("RUST_LOG", "error")
+        .envs(env.iter().copied())
         .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null());
-    for (k, v) in env {
-        command.env(k, v);
-    }
-    let child = command.spawn().expect("prm starts");
+        .stderr(stderr)
+        .spawn()
+        .expect("prm starts");
     let base = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::new();
     let started = std::time::Instant::now();

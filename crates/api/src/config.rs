@@ -107,6 +107,8 @@ pub struct Config {
     pub shutdown_grace: Duration,
     /// How long a resolved subject → user is reused (0 disables).
     pub auth_cache_ttl: Duration,
+    /// Span export over OTLP/HTTP, when `OTEL_EXPORTER_OTLP_ENDPOINT` is set.
+    pub otlp: Option<crate::otlp::OtlpSettings>,
 }
 
 /// A bad configuration value: which variable, and what is wrong with it.
@@ -193,6 +195,21 @@ impl Config {
                 .collect::<Result<_, _>>()?,
         };
 
+        let otlp = match var("OTEL_EXPORTER_OTLP_ENDPOINT") {
+            None => None,
+            Some(endpoint) => Some(crate::otlp::OtlpSettings {
+                traces_url: otlp_traces_url(&endpoint)?,
+                service_name: var("OTEL_SERVICE_NAME").unwrap_or_else(|| "prm".to_owned()),
+                schedule_delay: Duration::from_millis(parse_num(
+                    &var,
+                    "OTEL_BSP_SCHEDULE_DELAY",
+                    5_000,
+                    1,
+                    60_000,
+                )?),
+            }),
+        };
+
         Ok(Config {
             database_url,
             listen,
@@ -221,6 +238,7 @@ impl Config {
             cors_origins,
             shutdown_grace: Duration::from_millis(grace_ms),
             auth_cache_ttl: Duration::from_millis(auth_cache_ms),
+            otlp,
         })
     }
 }
@@ -324,6 +342,32 @@ fn jwks_url(raw: &str) -> Result<String, String> {
     }
 }
 
+/// The traces URL of an OTLP/HTTP endpoint: an `http(s)://` base URL with
+/// `/v1/traces` appended to its path, as the OpenTelemetry specification
+/// says of `OTEL_EXPORTER_OTLP_ENDPOINT`.
+fn otlp_traces_url(endpoint: &str) -> Result<String, ConfigError> {
+    let invalid = || {
+        err(
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            format!(
+                "`{endpoint}` is not an http:// or https:// URL of a collector such as http://127.0.0.1:4318"
+            ),
+        )
+    };
+    let url = reqwest::Url::parse(endpoint.trim()).map_err(|_| invalid())?;
+    if !matches!(url.scheme(), "http" | "https")
+        || url.host_str().is_none_or(str::is_empty)
+        || url.query().is_some()
+        || url.fragment().is_some()
+    {
+        return Err(invalid());
+    }
+    let mut traces = url;
+    let path = format!("{}/v1/traces", traces.path().trim_end_matches('/'));
+    traces.set_path(&path);
+    Ok(traces.into())
+}
+
 fn parse_bool(
     var: &impl Fn(&str) -> Option<String>,
     name: &'static str,
@@ -406,6 +450,56 @@ mod tests {
         assert_eq!(c.database_url, DEFAULT_DATABASE_URL);
         assert_eq!(c.listen.to_string(), DEFAULT_LISTEN);
         assert!(matches!(c.jwt.key, JwtKey::Hs256 { is_demo: true, .. }));
+    }
+
+    #[test]
+    fn otlp_export_is_off_unless_its_endpoint_is_set() {
+        assert_eq!(
+            cfg(&[("OTEL_SERVICE_NAME", "crm-sync")]).unwrap().otlp,
+            None
+        );
+        let on = cfg(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4318")])
+            .unwrap()
+            .otlp
+            .unwrap();
+        assert_eq!(on.traces_url, "http://127.0.0.1:4318/v1/traces");
+        assert_eq!(on.service_name, "prm");
+        assert_eq!(on.schedule_delay, Duration::from_secs(5));
+        let named = cfg(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "https://otel.example/base/"),
+            ("OTEL_SERVICE_NAME", "prm-eu"),
+            ("OTEL_BSP_SCHEDULE_DELAY", "200"),
+        ])
+        .unwrap()
+        .otlp
+        .unwrap();
+        assert_eq!(named.traces_url, "https://otel.example/base/v1/traces");
+        assert_eq!(named.service_name, "prm-eu");
+        assert_eq!(named.schedule_delay, Duration::from_millis(200));
+    }
+
+    #[test]
+    fn an_otlp_endpoint_that_is_no_http_url_names_its_variable() {
+        for bad in [
+            "127.0.0.1:4318",
+            "grpc://collector:4317",
+            "http://",
+            "http://collector:4318/?x=1",
+            "not a url",
+        ] {
+            let e = cfg(&[("OTEL_EXPORTER_OTLP_ENDPOINT", bad)]).unwrap_err();
+            assert_eq!(e.var, "OTEL_EXPORTER_OTLP_ENDPOINT", "{bad}");
+            assert!(!e.to_string().contains('\n'));
+        }
+        assert_eq!(
+            cfg(&[
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4318"),
+                ("OTEL_BSP_SCHEDULE_DELAY", "0"),
+            ])
+            .unwrap_err()
+            .var,
+            "OTEL_BSP_SCHEDULE_DELAY"
+        );
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub mod jwks;
 pub mod jwt;
 pub mod observe;
 pub mod openapi;
+pub mod otlp;
 pub mod pagination;
 pub mod queue;
 pub mod routes;
@@ -21,6 +22,7 @@ pub mod seed;
 pub mod service;
 pub mod startup;
 pub mod state;
+pub mod trace;
 pub mod webhook_send;
 pub mod worker;
 

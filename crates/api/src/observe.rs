@@ -1,12 +1,12 @@
-//! Operations: a request id on every request and response, one structured
-//! log line per request, and Prometheus metrics (requests by route template
-//! and status, a latency histogram, pool use).
+//! Operations: a request id and a W3C trace span on every request and
+//! response, one structured log line per request, and Prometheus metrics
+//! (requests by route template and status, a latency histogram, pool use).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -15,6 +15,9 @@ use actix_web::middleware::Next;
 use actix_web::{HttpMessage, HttpResponse, get, web};
 use prm_store::PgPool;
 use tracing::Instrument;
+
+use crate::otlp::{Exporter, FinishedRequest};
+use crate::trace::{RequestTrace, TRACEPARENT_HEADER, TRACESTATE_HEADER};
 
 pub const REQUEST_ID: &str = "x-request-id";
 
@@ -187,8 +190,10 @@ fn valid_request_id(v: &str) -> bool {
     !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic())
 }
 
-/// Gives every request an id (honouring a valid `X-Request-Id`), returns it
-/// on the response, logs one JSON line and records metrics.
+/// Gives every request an id (honouring a valid `X-Request-Id`) and a span
+/// of a W3C trace (continuing a valid `traceparent`), returns both on the
+/// response, logs one JSON line, records metrics and, when OTLP export is
+/// on, queues the request's span.
 pub async fn middleware(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -200,28 +205,62 @@ pub async fn middleware(
         .and_then(|v| v.to_str().ok())
         .filter(|v| valid_request_id(v))
         .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned);
+    let trace = RequestTrace::from_headers(req.headers());
     req.extensions_mut().insert(RequestId(id.clone()));
     let method = req.method().to_string();
     let path = req.path().to_owned();
     let recorder = req.app_data::<web::Data<Metrics>>().cloned();
-    let span = tracing::info_span!("request", request_id = %id, method = %method, path = %path);
+    // Present only when export is configured; otherwise no clock reading.
+    let exporter = req.app_data::<web::Data<Exporter>>().cloned();
+    let wall_start = exporter.as_ref().map(|_| SystemTime::now());
+    // Every line logged inside the request, on a database queue thread too
+    // (see `queue`), carries this span's fields.
+    let span = tracing::info_span!(
+        "request",
+        request_id = %id,
+        trace_id = %trace.trace_id,
+        span_id = %trace.span_id,
+        method = %method,
+        path = %path
+    );
     let mut res = next.call(req).instrument(span).await?;
-    let route = res
-        .request()
-        .match_pattern()
-        .unwrap_or_else(|| "unmatched".to_owned());
+    let matched = res.request().match_pattern();
+    let route = matched.as_deref().unwrap_or("unmatched");
     let status = res.status().as_u16();
-    let seconds = started.elapsed().as_secs_f64();
+    let took = started.elapsed();
+    let seconds = took.as_secs_f64();
     if let Ok(v) = HeaderValue::from_str(&id) {
         res.headers_mut()
             .insert(HeaderName::from_static(REQUEST_ID), v);
     }
+    res.headers_mut()
+        .insert(TRACEPARENT_HEADER.clone(), trace.traceparent());
+    if let Some(v) = trace
+        .tracestate
+        .as_deref()
+        .and_then(|s| HeaderValue::from_str(s).ok())
+    {
+        res.headers_mut().insert(TRACESTATE_HEADER.clone(), v);
+    }
     if let Some(m) = recorder {
-        m.observe(&method, &route, status, seconds);
+        m.observe(&method, route, status, seconds);
+    }
+    if let (Some(exporter), Some(started)) = (exporter, wall_start) {
+        exporter.record(FinishedRequest {
+            trace: &trace,
+            method: &method,
+            route: matched.as_deref(),
+            status,
+            request_id: &id,
+            started,
+            took,
+        });
     }
     tracing::info!(
         target: "prm::http",
         request_id = %id,
+        trace_id = %trace.trace_id,
+        span_id = %trace.span_id,
         method = %method,
         route = %route,
         path = %path,

@@ -30,7 +30,9 @@ Conventions: JSON bodies with snake_case fields, UUID ids, RFC 3339 UTC timestam
 pagination (`limit` 1–200, default 50; `cursor` = the previous page's `next_cursor`). Every \
 single resource carries `version` and an `ETag`; writes accept `If-Match` and answer 412 \
 when it is stale. Every error is `application/problem+json` with a stable `code`. Request \
-bodies are limited to 65536 bytes.",
+bodies are limited to 65536 bytes. Every response carries `X-Request-Id` (the caller's, when \
+usable) and a W3C `traceparent` naming the request's own span, in the caller's trace when it \
+sent a valid `traceparent` (and its `tracestate`, passed back unchanged).",
         license(name = "Proprietary", identifier = "LicenseRef-Proprietary"),
         contact(name = "prm maintainers")
     ),

@@ -228,6 +228,10 @@ impl DbQueue {
         let (tx, mut rx) = tokio::sync::oneshot::channel();
         let status = Arc::new(AtomicU8::new(QUEUED));
         let withdraw = Withdraw(status.clone());
+        // The submitting request's span, entered around the job on the
+        // queue thread, so that what the job logs names the request (its id
+        // and its trace) as a line logged on the event loop does.
+        let span = tracing::Span::current();
         let run = Box::new(move |pool: &PgPool| {
             // Its request went away or gave up while it waited.
             if status
@@ -236,7 +240,7 @@ impl DbQueue {
             {
                 return;
             }
-            let result = catch_unwind(AssertUnwindSafe(|| work(pool)));
+            let result = span.in_scope(|| catch_unwind(AssertUnwindSafe(|| work(pool))));
             // A panic drops the sender: the request answers 500.
             if let Ok(result) = result {
                 let _ = tx.send(result);

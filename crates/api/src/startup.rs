@@ -36,6 +36,8 @@ pub enum StartupError {
     Io(#[from] std::io::Error),
     #[error("{0}")]
     Auth(String),
+    #[error("{0}")]
+    Telemetry(String),
 }
 
 /// Hides the password in a database URL before printing it.
@@ -270,6 +272,8 @@ fn cors(origins: &[String]) -> actix_cors::Cors {
             header::IF_MATCH,
             header::HeaderName::from_static("idempotency-key"),
             header::HeaderName::from_static("x-request-id"),
+            crate::trace::TRACEPARENT_HEADER.clone(),
+            crate::trace::TRACESTATE_HEADER.clone(),
         ])
         .expose_headers([
             header::ETAG,
@@ -277,6 +281,8 @@ fn cors(origins: &[String]) -> actix_cors::Cors {
             header::RETRY_AFTER,
             header::HeaderName::from_static("x-request-id"),
             header::HeaderName::from_static("idempotency-replayed"),
+            crate::trace::TRACEPARENT_HEADER.clone(),
+            crate::trace::TRACESTATE_HEADER.clone(),
         ])
         .max_age(600);
     for o in origins {
@@ -291,6 +297,8 @@ pub struct Application {
     port: u16,
     draining: std::sync::Arc<std::sync::atomic::AtomicBool>,
     grace: std::time::Duration,
+    /// Span export, when configured; flushed once the server has stopped.
+    exporter: Option<web::Data<crate::otlp::Exporter>>,
 }
 
 impl std::fmt::Debug for Application {
@@ -330,9 +338,22 @@ impl Application {
             &doc,
         ));
         let metrics = web::Data::new(crate::observe::Metrics::default());
+        let exporter = match &config.otlp {
+            None => None,
+            Some(settings) => Some(web::Data::new(
+                crate::otlp::Exporter::start(settings).map_err(StartupError::Telemetry)?,
+            )),
+        };
+        let exporting = exporter.clone();
         let cors_origins = config.cors_origins.clone();
         let server = HttpServer::new(move || {
-            let (app, _) = App::new()
+            let mut app = App::new();
+            // Absent unless configured: the request path then does no
+            // export work at all (see `observe::middleware`).
+            if let Some(e) = &exporting {
+                app = app.app_data(e.clone());
+            }
+            let (app, _) = app
                 .app_data(state.clone())
                 .app_data(table.clone())
                 .app_data(lifecycle.clone())
@@ -370,6 +391,7 @@ impl Application {
             port,
             draining,
             grace: config.shutdown_grace,
+            exporter,
         })
     }
 
@@ -400,8 +422,14 @@ impl Application {
         self.server.handle()
     }
 
+    /// Serves until stopped, then sends the spans still queued for export.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let served = self.server.await;
+        if let Some(exporter) = self.exporter {
+            // Blocks up to a few seconds: off the event loop.
+            let _ = actix_web::rt::task::spawn_blocking(move || exporter.shutdown()).await;
+        }
+        served
     }
 }
 
