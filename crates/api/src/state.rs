@@ -58,21 +58,36 @@ impl ActorCache {
         if self.ttl.is_zero() {
             return None;
         }
-        let map = self.entries.lock().ok()?;
-        map.get(subject)
+        let entries = self.entries.lock().ok()?;
+        entries
+            .map
+            .get(subject)
             .filter(|(_, at)| at.elapsed() < self.ttl)
             .map(|(a, _)| a.clone())
     }
 
-    pub fn put(&self, subject: &str, actor: &Actor) {
+    /// How many times the cache has been cleared: read before an actor is
+    /// looked up, and handed to `put` with it.
+    pub fn generation(&self) -> u64 {
+        self.entries.lock().map(|e| e.generation).unwrap_or(0)
+    }
+
+    /// Keeps `actor`, read when the cache was at `generation`, unless it
+    /// has been cleared since: a lookup that raced a change (read before
+    /// it committed, kept after its announcement cleared the cache) would
+    /// otherwise serve the old actor until it expired.
+    pub fn put(&self, subject: &str, actor: &Actor, generation: u64) {
         if self.ttl.is_zero() {
             return;
         }
-        if let Ok(mut map) = self.entries.lock() {
-            if map.len() > 10_000 {
-                map.retain(|_, (_, at)| at.elapsed() < self.ttl);
+        if let Ok(mut entries) = self.entries.lock() {
+            if entries.generation != generation {
+                return;
             }
-            map.insert(
+            if entries.map.len() > 10_000 {
+                entries.map.retain(|_, (_, at)| at.elapsed() < self.ttl);
+            }
+            entries.map.insert(
                 subject.to_owned(),
                 (actor.clone(), std::time::Instant::now()),
             );
@@ -81,8 +96,8 @@ impl ActorCache {
 
     /// Forgets every entry (an org changed: memberships may have).
     pub fn clear(&self) {
-        if let Ok(mut map) = self.entries.lock() {
-            map.clear();
+        if let Ok(mut entries) = self.entries.lock() {
+            entries.clear();
         }
     }
 
@@ -93,7 +108,20 @@ impl ActorCache {
     }
 }
 
-type Entries = std::sync::Mutex<HashMap<String, (Actor, std::time::Instant)>>;
+type Entries = std::sync::Mutex<Cached>;
+
+#[derive(Debug, Default)]
+struct Cached {
+    map: HashMap<String, (Actor, std::time::Instant)>,
+    generation: u64,
+}
+
+impl Cached {
+    fn clear(&mut self) {
+        self.map.clear();
+        self.generation += 1;
+    }
+}
 
 /// A cache's entries, held weakly: the listener for changes made elsewhere
 /// clears them, and stops once the server that owned them is gone.
@@ -107,9 +135,9 @@ impl CacheWatch {
 
     pub fn clear(&self) {
         if let Some(entries) = self.0.upgrade()
-            && let Ok(mut map) = entries.lock()
+            && let Ok(mut entries) = entries.lock()
         {
-            map.clear();
+            entries.clear();
         }
     }
 }
@@ -130,8 +158,9 @@ impl AppState {
                 let actor = match caller.cached {
                     Some(a) => a,
                     None => {
+                        let generation = cache.generation();
                         let a = resolve_actor(conn, &caller.subject)?;
-                        cache.put(&caller.subject, &a);
+                        cache.put(&caller.subject, &a, generation);
                         a
                     }
                 };
@@ -165,5 +194,37 @@ fn resolve_actor(conn: &mut PgConnection, subject: &str) -> Result<Actor, ApiErr
             code: "org_inactive",
             detail: "this user's organization has been deactivated".to_owned(),
         }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use prm_domain::org::OrgKind;
+    use prm_domain::{OrgId, Role, UserId};
+
+    use super::*;
+
+    fn actor() -> Actor {
+        Actor {
+            user_id: UserId::new(),
+            org_id: OrgId::new(),
+            org_kind: OrgKind::Reseller,
+            role: Role::AccountManager,
+            reseller_ids: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_lookup_that_raced_a_clear_is_not_kept() {
+        let cache = ActorCache::new(std::time::Duration::from_secs(60));
+        let read_at = cache.generation();
+        // The change commits and its announcement clears the cache while
+        // the lookup that read the old row is still on its way.
+        cache.watch().clear();
+        cache.put("sub", &actor(), read_at);
+        assert!(cache.get("sub").is_none());
+
+        cache.put("sub", &actor(), cache.generation());
+        assert!(cache.get("sub").is_some());
     }
 }

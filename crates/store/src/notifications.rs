@@ -17,6 +17,9 @@ impl Listener {
     pub fn connect(url: &str, channel: &str) -> Result<Self, crate::StoreError> {
         let mut conn = PgConnection::establish(url)
             .map_err(|e| crate::StoreError::Unavailable(e.to_string()))?;
+        // Named, so an operator (or a test) can find it in pg_stat_activity.
+        diesel::sql_query(format!("SET application_name = 'prm-listen-{channel}'"))
+            .execute(&mut conn)?;
         diesel::sql_query(format!("LISTEN {channel}")).execute(&mut conn)?;
         Ok(Self(conn))
     }
