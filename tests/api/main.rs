@@ -30,6 +30,7 @@ mod orgs;
 mod queue;
 mod reasons;
 mod replicas;
+mod search;
 mod self_description;
 mod startup;
 mod sweep;

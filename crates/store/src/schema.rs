@@ -186,6 +186,7 @@ diesel::table! {
         reassign_pending -> Bool,
         collaborator_ids -> Array<Uuid>,
         close_reason_code -> Nullable<Text>,
+        search_text -> Text,
     }
 }
 
