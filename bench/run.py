@@ -81,13 +81,26 @@ def gathered_first(where, order):
     return (f"{VIEW} WHERE o.id = ANY((ARRAY(SELECT o.id FROM opportunities o WHERE {where} ORDER BY {order}))"
             f"[1:(:limit)]) ORDER BY {order}")
 
-def search(where, pick=page_first):
-    # The customers' ids that match, once, probing the customer index beside
-    # the topic's trigrams; a distributor's resellers' customer names are
-    # masked for it (`:masked`), so not searched.
-    return pick(f"{where} AND (o.topic ILIKE :pattern OR o.customer_id = ANY(ARRAY(SELECT m.id FROM "
-                "customers m WHERE m.name ILIKE :pattern AND m.org_id <> ALL(:masked::uuid[]))))",
-                "o.id DESC")
+def search_walked():
+    # A vendor's search in creation order (store::listing::WalkOrGather):
+    # walk the index holding each opportunity's search_text in order, at
+    # most 5,000 entries, for the page; gather as above only when the walk
+    # comes back short.
+    gather = ("SELECT o.id FROM opportunities o WHERE (o.topic ILIKE :pattern OR o.customer_id = ANY(ARRAY("
+              "SELECT m.id FROM customers m WHERE m.name ILIKE :pattern AND m.org_id <> ALL(:masked::uuid[]))))"
+              " ORDER BY o.id DESC LIMIT :limit")
+    walk = ("SELECT x.id FROM (SELECT s.id, s.search_text FROM opportunities s ORDER BY s.id DESC LIMIT 5000) x"
+            " WHERE x.search_text LIKE (SELECT lower(:pattern)) LIMIT :limit")
+    return (f"{VIEW} WHERE o.id = ANY((SELECT CASE WHEN cardinality(w.a) >= :limit THEN w.a ELSE ARRAY({gather})"
+            f" END FROM (SELECT ARRAY({walk}) AS a) w)::uuid[]) ORDER BY o.id DESC")
+
+def search_rows(where):
+    # A partner's search (store::listing::row_match): each row it may see
+    # tested by its search_text; where a reseller's customer name is masked
+    # for it, only the topic may hold the term.
+    return gathered_first(f"{where} AND o.search_text LIKE (SELECT lower(:pattern)) AND (lower(o.topic) LIKE"
+                          " (SELECT lower(:pattern)) OR NOT o.customer_id = ANY(ARRAY(SELECT m.id FROM customers m"
+                          " WHERE m.org_id = ANY(:masked::uuid[]))))", "o.id DESC")
 
 CLOSE_KEY = "coalesce(o.expected_close_date, DATE '9999-12-31')"
 
@@ -104,8 +117,8 @@ SQL = {
     # view=managed: accepted with the reader's org as primary partner.
     "list_managed": page_first(f"{VISIBLE} AND o.status = 'accepted' AND o.primary_partner_id = :org", "o.id DESC"),
     # q= over topic and customer name: vendor-wide, and a partner's.
-    "search_vendor": search("TRUE"),
-    "search_partner": search(VISIBLE, gathered_first),
+    "search_vendor": search_walked(),
+    "search_partner": search_rows(VISIBLE),
     # partner_id=&sort=-updated_at: one partner's, latest changes first.
     "list_updated": page_first(f"{VISIBLE} AND o.primary_partner_id = :partner", "o.updated_at DESC, o.id DESC"),
     # partner_id=&sort=expected_close_date: the same by close date (none last).

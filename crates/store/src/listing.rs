@@ -538,7 +538,7 @@ fn gathered_first(visibility: &Visibility, filter: &Filter) -> bool {
 
 /// How many rows, at most, a search in creation order walks before it
 /// gathers its matches through the indexes instead.
-pub const SEARCH_WALK_BUDGET: i32 = 10_000;
+pub const SEARCH_WALK_BUDGET: i32 = 5_000;
 
 /// The case-folded pattern of a search that walks: a vendor-wide `q` in
 /// creation order, with no other filter. A common term is met early in
