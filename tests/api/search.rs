@@ -114,7 +114,10 @@ async fn a_search_follows_renamed_customers_and_edited_topics() {
         ids.reverse();
         ids
     };
-    assert_eq!(listed(&w, "q=vega", &w.cm, 2).await, std::slice::from_ref(&lead));
+    assert_eq!(
+        listed(&w, "q=vega", &w.cm, 2).await,
+        std::slice::from_ref(&lead)
+    );
     assert_eq!(
         listed(&w, "q=other%20customer", &w.other.admin, 1).await,
         mine
@@ -128,7 +131,10 @@ async fn a_search_follows_renamed_customers_and_edited_topics() {
         w.other.customer
     ));
     assert!(listed(&w, "q=vega", &w.cm, 2).await.is_empty());
-    assert_eq!(listed(&w, "q=LYRA", &w.cm, 2).await, std::slice::from_ref(&lead));
+    assert_eq!(
+        listed(&w, "q=LYRA", &w.cm, 2).await,
+        std::slice::from_ref(&lead)
+    );
     assert!(
         listed(&w, "q=other%20customer", &w.other.admin, 1)
             .await
