@@ -323,7 +323,7 @@ app.register(async (api) => {
     const view = await transaction('create', async (steps) => {
       const { rows: [customer] } = await steps.q('customer', { customer_id: body.customer_id })
       if (!customer) throw new Problem(422, 'unknown_customer', 'customer_id names no customer')
-      const { rows: [{ id }] } = await steps.q('create_insert', {
+      const { rows: [o] } = await steps.q('create_insert', {
         topic: body.topic,
         customer_id: customer.id,
         currency: body.estimated_revenue?.currency ?? null,
@@ -334,12 +334,7 @@ app.register(async (api) => {
         user: actor.user,
         country: customer.country
       })
-      await steps.q('create_event', { id, user: actor.user, org: actor.org })
-      await steps.q('opportunity_lock', { id, org: actor.org })
-      await steps.q('org_parent', { org: actor.org })
-      await steps.q('outbox_created', { id })
-      await steps.q('webhooks_vendor', {})
-      const { rows: [o] } = await steps.q('opportunity', { id, org: actor.org })
+      await steps.q('journal_created', { id: o.id, user: actor.user, org: actor.org })
       return opportunity(actor, o)
     })
     return reply.code(201).header('location', `/api/v1/opportunities/${view.id}`).send(view)
@@ -356,16 +351,10 @@ app.register(async (api) => {
       if (o.status !== 'delivered' || o.primary_partner_id !== actor.org) {
         throw new Problem(409, 'invalid_transition', `an opportunity ${o.status} cannot be accepted by this org`)
       }
-      await steps.q('vendor_org', {})
-      const { rows: [policy] } = await steps.q('policies', {})
+      const { rows: [policy] } = await steps.q('policy_vendor', {})
       await steps.q('accept_update', { id, org: actor.org, user: actor.user, validity_days: policy.opportunity_validity_days })
-      await steps.q('reassign_clear', { id })
-      await steps.q('accept_event', { id, user: actor.user, org: actor.org })
       const { rows: [view] } = await steps.q('opportunity', { id, org: actor.org })
-      await steps.q('version_insert', { id })
-      await steps.q('owner_parents', { id })
-      await steps.q('outbox_accepted', { id, org: actor.org })
-      await steps.q('webhooks_all', {})
+      await steps.q('journal_accepted', { id, user: actor.user, org: actor.org })
       return opportunity(actor, view)
     })
   })

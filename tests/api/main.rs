@@ -38,3 +38,4 @@ mod tasks_and_dashboards;
 mod traces;
 mod users;
 mod world;
+mod writes;

@@ -319,6 +319,7 @@ async fn an_event_rolled_back_with_its_transaction_is_never_delivered() {
                 type_: "opportunity.created".to_owned(),
                 opportunity_id: None,
                 audience: vec![],
+                with_distributors: false,
                 data: json!({"rolled": "back"}),
             },
         )?;

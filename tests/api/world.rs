@@ -39,7 +39,11 @@ pub async fn org(app: &TestApp, name: &str, kind: &str, parent: Option<&str>) ->
 }
 
 pub async fn world() -> World {
-    let app = TestApp::spawn().await;
+    world_on(TestApp::spawn().await).await
+}
+
+/// The same cast on an app started otherwise.
+pub async fn world_on(app: TestApp) -> World {
     let vendor = app.vendor_id().await;
     let dist = org(&app, "Dist", "distributor", None).await;
     let res = org(&app, "Res", "reseller", Some(&dist.id)).await;

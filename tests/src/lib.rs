@@ -775,16 +775,101 @@ pub struct DbProxy {
     pub port: u16,
     down: std::sync::Arc<std::sync::atomic::AtomicBool>,
     conns: std::sync::Arc<std::sync::Mutex<Vec<std::net::TcpStream>>>,
+    /// With [`DbProxy::counting`]: each connection's tally of statements.
+    tallies: Option<std::sync::Arc<std::sync::Mutex<Vec<std::sync::Arc<Tally>>>>>,
+}
+
+/// What one client connection sent: statements run (an `Execute` of the
+/// extended protocol, or a simple `Query`, so `BEGIN` and `COMMIT` count),
+/// and whether it is a `LISTEN`ing connection (whose keep-alive polls are
+/// not a request's work).
+#[derive(Debug, Default)]
+pub struct Tally {
+    statements: std::sync::atomic::AtomicU64,
+    listens: std::sync::atomic::AtomicBool,
+}
+
+/// Copies a client's bytes to Postgres message by message, counting the
+/// statements in `tally`. The first messages carry no type byte (an SSL or
+/// GSS encryption request, then the startup message); connect with
+/// `sslmode=disable` so the rest stays readable.
+fn copy_counting(
+    mut from: std::net::TcpStream,
+    mut to: std::net::TcpStream,
+    tally: &Tally,
+) -> std::io::Result<()> {
+    use std::io::{Read, Write};
+    use std::sync::atomic::Ordering;
+    let mut started = false;
+    loop {
+        let mut kind = [0u8; 1];
+        if started {
+            from.read_exact(&mut kind)?;
+        }
+        let mut len = [0u8; 4];
+        from.read_exact(&mut len)?;
+        let n = u32::from_be_bytes(len) as usize;
+        let mut body = vec![0u8; n.saturating_sub(4)];
+        from.read_exact(&mut body)?;
+        if started {
+            to.write_all(&kind)?;
+        } else {
+            // 80877103 asks for SSL, 80877104 for GSS encryption; anything
+            // else is the startup message.
+            let code = body
+                .get(..4)
+                .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]));
+            started = !(n == 8 && matches!(code, Some(80_877_103 | 80_877_104)));
+        }
+        to.write_all(&len)?;
+        to.write_all(&body)?;
+        match kind[0] {
+            b'E' | b'Q' => {
+                tally.statements.fetch_add(1, Ordering::SeqCst);
+            }
+            _ => {}
+        }
+        if matches!(kind[0], b'Q' | b'P') && body.windows(7).any(|w| w == b"LISTEN ") {
+            tally.listens.store(true, Ordering::SeqCst);
+        }
+    }
 }
 
 impl DbProxy {
+    /// A proxy that also counts the statements its clients send (see
+    /// [`DbProxy::statements`]); its URL must disable SSL.
+    pub fn counting() -> Self {
+        Self::open(true)
+    }
+
+    /// Statements sent so far through this proxy by every connection but
+    /// the `LISTEN`ing ones.
+    pub fn statements(&self) -> u64 {
+        use std::sync::atomic::Ordering;
+        self.tallies
+            .as_ref()
+            .expect("a counting proxy")
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|t| !t.listens.load(Ordering::SeqCst))
+            .map(|t| t.statements.load(Ordering::SeqCst))
+            .sum()
+    }
+
     pub fn start() -> Self {
+        Self::open(false)
+    }
+
+    fn open(counting: bool) -> Self {
         use std::sync::atomic::Ordering;
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let down = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
         let conns: std::sync::Arc<std::sync::Mutex<Vec<std::net::TcpStream>>> = Default::default();
-        let (d, c) = (down.clone(), conns.clone());
+        let tallies: Option<std::sync::Arc<std::sync::Mutex<Vec<std::sync::Arc<Tally>>>>> =
+            counting.then(Default::default);
+        let (d, c, t) = (down.clone(), conns.clone(), tallies.clone());
         std::thread::spawn(move || {
             for client in listener.incoming() {
                 let Ok(client) = client else { continue };
@@ -799,18 +884,40 @@ impl DbProxy {
                 list.push(client.try_clone().unwrap());
                 list.push(upstream.try_clone().unwrap());
                 drop(list);
-                for (mut from, mut to) in [
-                    (client.try_clone().unwrap(), upstream.try_clone().unwrap()),
-                    (upstream, client),
-                ] {
-                    std::thread::spawn(move || {
-                        let _ = std::io::copy(&mut from, &mut to);
+                let tally = t.as_ref().map(|all| {
+                    let one = std::sync::Arc::new(Tally::default());
+                    all.lock().unwrap().push(one.clone());
+                    one
+                });
+                let (sent, sent_to) = (client.try_clone().unwrap(), upstream.try_clone().unwrap());
+                std::thread::spawn(move || {
+                    let closing = sent_to.try_clone();
+                    match tally {
+                        Some(tally) => {
+                            let _ = copy_counting(sent, sent_to, &tally);
+                        }
+                        None => {
+                            let (mut from, mut to) = (sent, sent_to);
+                            let _ = std::io::copy(&mut from, &mut to);
+                        }
+                    }
+                    if let Ok(to) = closing {
                         let _ = to.shutdown(std::net::Shutdown::Both);
-                    });
-                }
+                    }
+                });
+                let (mut from, mut to) = (upstream, client);
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut from, &mut to);
+                    let _ = to.shutdown(std::net::Shutdown::Both);
+                });
             }
         });
-        Self { port, down, conns }
+        Self {
+            port,
+            down,
+            conns,
+            tallies,
+        }
     }
 
     /// The test database's URL through the proxy.

@@ -649,7 +649,9 @@ fn expire_for_demo(conn: &mut PgConnection, id: OpportunityId) -> Result<(), Api
             ..StateChanges::default()
         },
     )?;
-    crate::service::history::versioned(conn, &before, None)?;
+    let mut journal = prm_store::journal::Journal::new();
+    crate::service::history::versioned(conn, &mut journal, &before, None)?;
+    journal.write(conn)?;
     if !lifecycle::expire(conn, id)? {
         return Err(ApiError::Internal("demo offer did not expire".into()));
     }

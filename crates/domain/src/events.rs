@@ -122,8 +122,10 @@ pub fn for_transition(action: Action, to: Status) -> EventType {
 /// Rule (notifications): the partner orgs that may see an opportunity in
 /// this state — the creating org of a partner-created one, the primary
 /// partner and collaborators while the offer is live — and the distributor
-/// above each. The vendor sees every event.
-pub fn audience(o: &OpportunityFacts, parent_of: &dyn Fn(OrgId) -> Option<OrgId>) -> Vec<OrgId> {
+/// above each. The vendor sees every event. The distributors are added
+/// where the org tree is, as the event is written (the store's
+/// `Journal::write`, for every event whose audience asks for them).
+pub fn audience(o: &OpportunityFacts) -> Vec<OrgId> {
     let mut orgs = Vec::new();
     if o.origin == Origin::Partner {
         orgs.push(o.owner_org_id);
@@ -132,17 +134,14 @@ pub fn audience(o: &OpportunityFacts, parent_of: &dyn Fn(OrgId) -> Option<OrgId>
         orgs.extend(o.primary_partner_id);
         orgs.extend(o.collaborator_ids.iter().copied());
     }
-    with_parents(orgs, parent_of)
+    distinct(orgs)
 }
 
-/// Adds each org's distributor, without duplicates.
-pub fn with_parents(orgs: Vec<OrgId>, parent_of: &dyn Fn(OrgId) -> Option<OrgId>) -> Vec<OrgId> {
+fn distinct(orgs: Vec<OrgId>) -> Vec<OrgId> {
     let mut out: Vec<OrgId> = Vec::new();
     for o in orgs {
-        for x in [Some(o), parent_of(o)].into_iter().flatten() {
-            if !out.contains(&x) {
-                out.push(x);
-            }
+        if !out.contains(&o) {
+            out.push(o);
         }
     }
     out
@@ -150,20 +149,12 @@ pub fn with_parents(orgs: Vec<OrgId>, parent_of: &dyn Fn(OrgId) -> Option<OrgId>
 
 /// A change is sent to those who could see the opportunity before it or
 /// after it: a partner hears of its own decline, not of the next offer.
-pub fn change_audience(
-    before: Option<&OpportunityFacts>,
-    after: &OpportunityFacts,
-    parent_of: &dyn Fn(OrgId) -> Option<OrgId>,
-) -> Vec<OrgId> {
-    let mut orgs = audience(after, parent_of);
+pub fn change_audience(before: Option<&OpportunityFacts>, after: &OpportunityFacts) -> Vec<OrgId> {
+    let mut orgs = audience(after);
     if let Some(b) = before {
-        for o in audience(b, parent_of) {
-            if !orgs.contains(&o) {
-                orgs.push(o);
-            }
-        }
+        orgs.extend(audience(b));
     }
-    orgs
+    distinct(orgs)
 }
 
 #[cfg(test)]
@@ -185,7 +176,6 @@ mod tests {
     #[test]
     fn a_declining_partner_hears_of_its_decline_but_not_the_next_offer() {
         let (a, b) = (OrgId::new(), OrgId::new());
-        let none = |_: OrgId| None;
         let mut delivered = facts(
             Status::Delivered,
             Origin::Vendor,
@@ -195,22 +185,23 @@ mod tests {
         delivered.primary_partner_id = Some(a);
         let mut declined = delivered.clone();
         declined.status = Status::Declined;
-        assert_eq!(change_audience(Some(&delivered), &declined, &none), vec![a]);
+        assert_eq!(change_audience(Some(&delivered), &declined), vec![a]);
         let mut next = declined.clone();
         next.status = Status::Delivered;
         next.primary_partner_id = Some(b);
-        assert_eq!(change_audience(Some(&declined), &next, &none), vec![b]);
+        assert_eq!(change_audience(Some(&declined), &next), vec![b]);
     }
 
     #[test]
-    fn distributors_hear_what_their_resellers_may_see() {
-        let (res, dist) = (OrgId::new(), OrgId::new());
-        let parent = move |o: OrgId| (o == res).then_some(dist);
+    fn a_partner_created_opportunity_reaches_its_org_and_a_vendor_draft_none() {
+        // The distributor above each org is added as the event is written
+        // (tests/api/notifications.rs: the_feed_shows_each_caller_only_the_events_it_may_see_in_order).
+        let res = OrgId::new();
         let own = facts(Status::PendingApproval, Origin::Partner, res, UserId::new());
-        assert_eq!(audience(&own, &parent), vec![res, dist]);
+        assert_eq!(audience(&own), vec![res]);
         let draft = facts(Status::Draft, Origin::Vendor, OrgId::new(), UserId::new());
         assert!(
-            audience(&draft, &parent).is_empty(),
+            audience(&draft).is_empty(),
             "vendor drafts reach no partner"
         );
     }

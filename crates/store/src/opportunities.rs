@@ -237,6 +237,12 @@ pub struct StateChanges {
     #[diesel(serialize_as = Text<Option<Phase>>)]
     pub pipeline_phase: Option<Option<Phase>>,
     pub win_probability: Option<Option<i16>>,
+    /// Awaiting automatic re-assignment (set with the transition that
+    /// decides it, in the same statement).
+    pub reassign_pending: Option<bool>,
+    /// Automatic assignments so far (set under the row lock, so an
+    /// absolute count is safe).
+    pub auto_assignments: Option<i32>,
 }
 
 /// An opportunity with what a response and the rules need beside it.
@@ -254,33 +260,6 @@ pub struct OpportunityView {
     /// The reader's org's own reference to it (`external_ref`), when the
     /// view was read for a reader.
     pub external_ref: Option<String>,
-}
-
-/// Constant SQL in a select list: a correlated sub-select on the
-/// opportunity being read. Typed and static, so the statement stays
-/// prepared (a raw `sql()` fragment would make Diesel prepare it anew on
-/// every call), and it needs no join, so `FOR UPDATE` locks only the
-/// opportunity.
-macro_rules! correlated {
-    ($(#[$doc:meta])* $name:ident: $st:ty = $sql:literal) => {
-        $(#[$doc])*
-        #[derive(Debug, Clone, Copy, QueryId, ValidGrouping)]
-        pub struct $name;
-
-        impl Expression for $name {
-            type SqlType = $st;
-        }
-
-        impl QueryFragment<Pg> for $name {
-            fn walk_ast<'b>(&'b self, mut pass: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-                pass.push_sql($sql);
-                Ok(())
-            }
-        }
-
-        impl<QS> AppearsOnTable<QS> for $name {}
-        impl<QS> SelectableExpression<QS> for $name {}
-    };
 }
 
 correlated!(
@@ -323,6 +302,13 @@ pub type ViewSelection = ViewColumns<(
 /// The selection of a locked [`OpportunityView`], read for no one: the
 /// decisions made on it need no reader's reference.
 pub fn view_columns() -> ViewSelection {
+    view_columns_for(None)
+}
+
+/// The selection of an [`OpportunityView`] by correlated sub-selects only
+/// (no join), with `reader`'s own reference: it serves a `FOR UPDATE` and
+/// an insert's `RETURNING` alike.
+pub fn view_columns_for(reader: Option<OrgId>) -> ViewSelection {
     ViewColumns((
         Opportunity::as_select(),
         CustomerName,
@@ -330,7 +316,7 @@ pub fn view_columns() -> ViewSelection {
         opportunities::collaborator_ids,
         LiveRegistration,
         MaxExtensions,
-        OpportunityRefOf(Uuid::nil()),
+        OpportunityRefOf(reader.map_or(Uuid::nil(), |o| o.0)),
     ))
 }
 
@@ -482,10 +468,16 @@ impl OpportunityView {
 }
 
 impl Opportunity {
-    pub fn insert(conn: &mut PgConnection, new: NewOpportunity) -> QueryResult<Opportunity> {
+    /// Inserts an opportunity and returns it as `reader` meets it, in one
+    /// statement (the view's sub-selects read the inserted row).
+    pub fn insert(
+        conn: &mut PgConnection,
+        new: NewOpportunity,
+        reader: Option<OrgId>,
+    ) -> QueryResult<OpportunityView> {
         diesel::insert_into(opportunities::table)
             .values(new)
-            .returning(Opportunity::as_returning())
+            .returning(view_columns_for(reader))
             .get_result(conn)
     }
 

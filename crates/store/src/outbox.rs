@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use uuid::Uuid;
 
+use crate::journal::Journal;
 use crate::prepared::prepared;
 use crate::schema::{events, opportunities};
 
@@ -23,37 +24,25 @@ pub struct EventRow {
     pub feed_position: Option<i64>,
 }
 
-#[derive(Debug, Insertable)]
-#[diesel(table_name = events)]
+/// An event to write: its audience is the orgs whose users read it besides
+/// the vendor's, and with `with_distributors` each of their distributors too.
+#[derive(Debug, Clone)]
 pub struct NewEventRow {
     pub id: Uuid,
     pub type_: String,
     pub opportunity_id: Option<Uuid>,
     pub audience: Vec<Uuid>,
+    pub with_distributors: bool,
     pub data: serde_json::Value,
 }
 
-/// Writes an event and queues it for every active webhook that may receive
-/// it: the vendor's, and those of the orgs in its audience, filtered by the
-/// webhook's event types. Call inside the transaction of the change.
-pub fn write(conn: &mut PgConnection, event: &NewEventRow) -> QueryResult<EventRow> {
-    let row = diesel::insert_into(events::table)
-        .values(event)
-        .returning(EventRow::as_returning())
-        .get_result(conn)?;
-    prepared(
-        "INSERT INTO webhook_deliveries (id, webhook_id, event_id)
-         SELECT gen_random_uuid(), w.id, $1
-         FROM webhooks w JOIN orgs o ON o.id = w.org_id
-         WHERE w.active AND o.active
-           AND (o.kind = 'vendor' OR w.org_id = ANY($2))
-           AND (cardinality(w.event_types) = 0 OR $3 = ANY(w.event_types))",
-    )
-    .bind(row.id)
-    .bind(row.audience.clone())
-    .bind(row.type_.as_str())
-    .execute(conn)?;
-    Ok(row)
+/// Writes one event and queues it for every active webhook that may
+/// receive it, in one statement (see [`Journal::write`]). Call inside the
+/// transaction of the change.
+pub fn write(conn: &mut PgConnection, event: &NewEventRow) -> QueryResult<()> {
+    let mut journal = Journal::new();
+    journal.event(event);
+    journal.write(conn)
 }
 
 /// Who reads the feed.
@@ -126,17 +115,4 @@ pub fn feed(
         q = q.filter(events::feed_position.gt(p));
     }
     q.order(events::feed_position.asc()).limit(limit).load(conn)
-}
-
-/// Each org's distributor, for the given orgs.
-pub fn parents(conn: &mut PgConnection, orgs: &[Uuid]) -> QueryResult<Vec<(Uuid, Uuid)>> {
-    use crate::schema::orgs;
-    let rows: Vec<(Uuid, Option<Uuid>)> = orgs::table
-        .filter(orgs::id.eq_any(orgs.to_vec()))
-        .select((orgs::id, orgs::parent_id))
-        .load(conn)?;
-    Ok(rows
-        .into_iter()
-        .filter_map(|(o, p)| Some((o, p?)))
-        .collect())
 }

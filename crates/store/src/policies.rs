@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use diesel::prelude::*;
 use prm_domain::policy::{Policy, Weights};
 use prm_domain::reason::ReasonCode;
+use uuid::Uuid;
 
 use crate::schema::policies;
 use crate::stored::Texts;
@@ -29,6 +30,12 @@ pub struct PolicyRow {
     #[diesel(deserialize_as = Texts<ReasonCode>)]
     pub reason_codes: Vec<ReasonCode>,
 }
+
+correlated!(
+    /// The vendor org's id.
+    VendorOrg: diesel::sql_types::Nullable<diesel::sql_types::Uuid> =
+        "(SELECT o.id FROM orgs o WHERE o.kind = 'vendor' LIMIT 1)"
+);
 
 fn n(v: i32) -> u32 {
     u32::try_from(v).unwrap_or(0)
@@ -62,6 +69,14 @@ impl PolicyRow {
 
     pub fn load(conn: &mut PgConnection) -> QueryResult<PolicyRow> {
         policies::table.select(PolicyRow::as_select()).first(conn)
+    }
+
+    /// The policy and the vendor org's id, in one statement: what every
+    /// lifecycle transition is decided with.
+    pub fn load_with_vendor(conn: &mut PgConnection) -> QueryResult<(PolicyRow, Option<Uuid>)> {
+        policies::table
+            .select((PolicyRow::as_select(), VendorOrg))
+            .first(conn)
     }
 
     pub fn load_for_update(conn: &mut PgConnection) -> QueryResult<PolicyRow> {

@@ -27,6 +27,7 @@ pub enum Param {
     Numeric(BigDecimal),
     Date(NaiveDate),
     Time(DateTime<Utc>),
+    Json(serde_json::Value),
 }
 
 macro_rules! param_from {
@@ -49,6 +50,7 @@ param_from! {
     BigDecimal => Numeric,
     NaiveDate => Date,
     DateTime<Utc> => Time,
+    serde_json::Value => Json,
 }
 
 impl From<&str> for Param {
@@ -93,6 +95,7 @@ fn push_param<'b>(out: &mut AstPass<'_, 'b, Pg>, p: &'b Param) -> QueryResult<()
         Param::Numeric(v) => out.push_bind_param::<sql_types::Numeric, _>(v),
         Param::Date(v) => out.push_bind_param::<sql_types::Date, _>(v),
         Param::Time(v) => out.push_bind_param::<sql_types::Timestamptz, _>(v),
+        Param::Json(v) => out.push_bind_param::<sql_types::Jsonb, _>(v),
     }
 }
 

@@ -11,6 +11,7 @@ use prm_store::PgConnection;
 use prm_store::activity::{
     Event, FieldChanges, NewNote, NewProgress, Note, ProgressEntry, latest_phase,
 };
+use prm_store::journal::Journal;
 use prm_store::opportunities::{Opportunity, StateChanges};
 use serde_json::json;
 use uuid::Uuid;
@@ -63,9 +64,11 @@ pub fn add_progress(
             ..StateChanges::default()
         },
     )?;
-    let after = history::versioned(conn, &view, Some(actor.org_id))?;
+    let mut journal = Journal::new();
+    let after = history::versioned(conn, &mut journal, &view, Some(actor.org_id))?;
     events::opportunity_after(
         conn,
+        journal,
         EventType::ProgressAdded,
         None,
         &after.row,

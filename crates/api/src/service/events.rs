@@ -1,35 +1,19 @@
 //! Writes outbox events for every change, in the change's transaction, with
 //! the audience the domain's notification rule gives.
 
-use std::collections::HashMap;
-
 use prm_domain::OrgId;
-use prm_domain::events::{EventType, change_audience, with_parents};
+use prm_domain::events::{EventType, change_audience};
 use prm_domain::ids::{CustomerId, OpportunityId, UserId};
 use prm_domain::opportunity::OpportunityFacts;
 use prm_store::PgConnection;
 use prm_store::deals::Registration;
+use prm_store::journal::Journal;
 use prm_store::opportunities::Opportunity;
-use prm_store::outbox::{NewEventRow, parents, write};
+use prm_store::outbox::NewEventRow;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::error::ApiError;
-
-fn parent_map(conn: &mut PgConnection, orgs: &[OrgId]) -> Result<HashMap<OrgId, OrgId>, ApiError> {
-    let ids: Vec<Uuid> = orgs.iter().map(|o| o.0).collect();
-    Ok(parents(conn, &ids)?
-        .into_iter()
-        .map(|(o, p)| (o.into(), p.into()))
-        .collect())
-}
-
-fn involved(f: &OpportunityFacts) -> Vec<OrgId> {
-    let mut v = vec![f.owner_org_id];
-    v.extend(f.primary_partner_id);
-    v.extend(f.collaborator_ids.iter().copied());
-    v
-}
 
 /// Records an opportunity event for whoever could see it before or after,
 /// reading the opportunity as it is now.
@@ -42,25 +26,22 @@ pub fn opportunity(
 ) -> Result<(), ApiError> {
     let view = prm_store::opportunities::find_view(conn, id, None)?.ok_or(ApiError::NotFound)?;
     let after = view.facts();
-    opportunity_after(conn, kind, before, &view.row, &after, extra)
+    opportunity_after(conn, Journal::new(), kind, before, &view.row, &after, extra)
 }
 
 /// Records an opportunity event from the state the caller already read
-/// after its change.
+/// after its change, with what the change's `journal` already holds (its
+/// status event, its version), in one statement.
 pub fn opportunity_after(
     conn: &mut PgConnection,
+    mut journal: Journal,
     kind: EventType,
     before: Option<&OpportunityFacts>,
     row: &Opportunity,
     after: &OpportunityFacts,
     extra: Value,
 ) -> Result<(), ApiError> {
-    let mut orgs = involved(after);
-    if let Some(b) = before {
-        orgs.extend(involved(b));
-    }
-    let parents = parent_map(conn, &orgs)?;
-    let audience = change_audience(before, after, &|o| parents.get(&o).copied());
+    let audience = change_audience(before, after);
     let mut data = json!({
         "opportunity_id": row.id,
         "reference": prm_domain::opportunity::reference(row.reference_no),
@@ -70,7 +51,8 @@ pub fn opportunity_after(
         "version": row.version,
     });
     merge(&mut data, extra);
-    emit(conn, kind, Some(row.id), &audience, data)
+    journal.event(&event(kind, Some(row.id), &audience, true, data));
+    Ok(journal.write(conn)?)
 }
 
 /// Records a note event: an internal note reaches only its author's org.
@@ -90,10 +72,13 @@ pub fn note(
         };
         emit(
             conn,
-            EventType::NoteAdded,
-            Some(opportunity),
-            &audience,
-            data,
+            event(
+                EventType::NoteAdded,
+                Some(opportunity),
+                &audience,
+                false,
+                data,
+            ),
         )
     } else {
         self::opportunity(conn, EventType::NoteAdded, None, opportunity, data)
@@ -107,9 +92,6 @@ pub fn registration(
     kind: EventType,
     r: &Registration,
 ) -> Result<(), ApiError> {
-    let org = r.org_id;
-    let parents = parent_map(conn, &[org])?;
-    let audience = with_parents(vec![org], &|o| parents.get(&o).copied());
     let data = json!({
         "deal_registration_id": r.id,
         "opportunity_id": r.opportunity_id,
@@ -118,7 +100,10 @@ pub fn registration(
         "product_lines": r.product_lines,
         "exclusive_until": r.exclusive_until,
     });
-    emit(conn, kind, Some(r.opportunity_id), &audience, data)
+    emit(
+        conn,
+        event(kind, Some(r.opportunity_id), &[r.org_id], true, data),
+    )
 }
 
 fn merge(into: &mut Value, extra: Value) {
@@ -135,35 +120,39 @@ pub fn reveal(
     revealed_by: UserId,
     customers: &[(CustomerId, OrgId)],
 ) -> Result<(), ApiError> {
+    let mut journal = Journal::new();
     for (customer, holder) in customers {
-        emit(
-            conn,
+        journal.event(&event(
             EventType::CustomerRevealed,
             None,
             &[revealing_org],
+            false,
             json!({"customer_id": customer, "holder_org_id": holder,
                    "revealed_by_user_id": revealed_by, "revealing_org_id": revealing_org.0}),
-        )?;
+        ));
     }
-    Ok(())
+    Ok(journal.write(conn)?)
 }
 
-fn emit(
-    conn: &mut PgConnection,
+fn emit(conn: &mut PgConnection, event: NewEventRow) -> Result<(), ApiError> {
+    Ok(prm_store::outbox::write(conn, &event)?)
+}
+
+/// An event for `audience` (and, `with_distributors`, the distributor above
+/// each of its orgs); the vendor reads every event.
+fn event(
     kind: EventType,
     opportunity: Option<OpportunityId>,
     audience: &[OrgId],
+    with_distributors: bool,
     data: Value,
-) -> Result<(), ApiError> {
-    write(
-        conn,
-        &NewEventRow {
-            id: Uuid::now_v7(),
-            type_: kind.as_str().to_owned(),
-            opportunity_id: opportunity.map(Into::into),
-            audience: audience.iter().map(|o| o.0).collect(),
-            data,
-        },
-    )?;
-    Ok(())
+) -> NewEventRow {
+    NewEventRow {
+        id: Uuid::now_v7(),
+        type_: kind.as_str().to_owned(),
+        opportunity_id: opportunity.map(Into::into),
+        audience: audience.iter().map(|o| o.0).collect(),
+        with_distributors,
+        data,
+    }
 }

@@ -11,6 +11,7 @@ use prm_domain::opportunity::{CONTACT_DETAIL_FIELDS, OpportunityFacts};
 use prm_domain::values::{CurrencyCode, Money};
 use prm_store::PgConnection;
 use prm_store::activity::{FieldChanges, NewFieldChanges};
+use prm_store::journal::Journal;
 use prm_store::opportunities::{Details, Opportunity, OpportunityView, StateChanges, find_view};
 use prm_store::versions;
 use serde::{Deserialize, Serialize};
@@ -262,17 +263,17 @@ fn in_representation_order(mut fields: Vec<&'static str>) -> Vec<&'static str> {
 /// returns serves the change's answer and events.
 pub fn versioned(
     conn: &mut PgConnection,
+    journal: &mut Journal,
     before: &OpportunityView,
     reader: Option<OrgId>,
 ) -> Result<OpportunityView, ApiError> {
     let after = find_view(conn, before.row.id, reader)?.ok_or(ApiError::NotFound)?;
     if after.row.version != before.row.version {
-        versions::record(
-            conn,
+        journal.version(
             after.row.id,
             after.row.version,
             &changed_fields(before, &after),
-        )?;
+        );
     }
     Ok(after)
 }

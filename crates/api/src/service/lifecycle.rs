@@ -15,6 +15,7 @@ use prm_domain::opportunity::{Action, OpportunityFacts, decide};
 use prm_domain::policy::Policy;
 use prm_domain::{Actor, DomainError, OrgId};
 use prm_store::assignment::{mark_assigned, set_reassign};
+use prm_store::journal::Journal;
 use prm_store::opportunities::{
     self as store, NewEvent, Opportunity, OpportunityView, StateChanges,
 };
@@ -63,15 +64,19 @@ struct Locked {
     view: OpportunityView,
     before: OpportunityFacts,
     policy: Policy,
+    vendor: OrgId,
 }
 
 fn lock(conn: &mut PgConnection, id: OpportunityId) -> Result<Locked, ApiError> {
     let (view, before) = locked(conn, id)?;
-    let policy = PolicyRow::load(conn)?.policy();
+    let (policy, vendor) = PolicyRow::load_with_vendor(conn)?;
     Ok(Locked {
         view,
         before,
-        policy,
+        policy: policy.policy(),
+        vendor: vendor
+            .map(OrgId)
+            .ok_or_else(|| ApiError::Internal("no vendor org".into()))?,
     })
 }
 
@@ -81,6 +86,8 @@ struct Applied {
     outcome: Outcome,
     side_effects: Vec<history::Change>,
     after: OpportunityView,
+    /// Its status event and version, written with its outbox event.
+    journal: Journal,
 }
 
 /// Applies one command to the locked opportunity: the domain decides every
@@ -96,16 +103,16 @@ fn apply(
         view,
         before,
         policy,
+        vendor,
     } = locked;
     let id = view.row.id;
-    let vendor = Org::vendor(conn)?.ok_or_else(|| ApiError::Internal("no vendor org".into()))?;
     let outcome = transition(
         by,
         before,
         command,
         &Context {
             policy,
-            vendor_org: vendor.id,
+            vendor_org: *vendor,
             now: Utc::now(),
         },
     )?;
@@ -133,6 +140,10 @@ fn apply(
         closed_at: closing.map(|c| Some(c.closed_at)),
         pipeline_phase: None,
         win_probability: None,
+        reassign_pending: Some(outcome.reassign_pending),
+        auto_assignments: outcome
+            .automatic
+            .then(|| view.row.auto_assignments.saturating_add(1)),
     };
     let side_effects = history::side_effects(&view.row, &changes);
     Opportunity::change_state(conn, id, changes)?;
@@ -152,7 +163,6 @@ fn apply(
             }
         }
     }
-    set_reassign(conn, id, outcome.reassign_pending, outcome.automatic)?;
     if let Some(p) = outcome.offered_to {
         mark_assigned(conn, p)?;
     }
@@ -160,27 +170,26 @@ fn apply(
         By::User(a) => Some(a),
         By::System => None,
     };
-    store::record_event(
-        conn,
-        NewEvent {
-            id: Uuid::now_v7(),
-            opportunity_id: id,
-            actor_user_id: actor.map(|a| a.user_id),
-            actor_org_id: actor.map(|a| a.org_id),
-            partner_org_id: outcome.partner,
-            action: command.name(),
-            from_status: Some(before.status),
-            to_status: outcome.to,
-            reason: outcome.reason.as_deref(),
-            changes: history::stored(&side_effects),
-            reason_code: outcome.reason_code.clone(),
-        },
-    )?;
-    let after = history::versioned(conn, view, actor.map(|a| a.org_id))?;
+    let mut journal = Journal::new();
+    journal.status_event(NewEvent {
+        id: Uuid::now_v7(),
+        opportunity_id: id,
+        actor_user_id: actor.map(|a| a.user_id),
+        actor_org_id: actor.map(|a| a.org_id),
+        partner_org_id: outcome.partner,
+        action: command.name(),
+        from_status: Some(before.status),
+        to_status: outcome.to,
+        reason: outcome.reason.as_deref(),
+        changes: history::stored(&side_effects),
+        reason_code: outcome.reason_code.clone(),
+    });
+    let after = history::versioned(conn, &mut journal, view, actor.map(|a| a.org_id))?;
     Ok(Applied {
         outcome,
         side_effects,
         after,
+        journal,
     })
 }
 
@@ -221,9 +230,11 @@ pub fn perform(
         outcome,
         side_effects,
         after,
+        journal,
     } = apply(conn, By::User(actor), &locked, &command)?;
     announce(
         conn,
+        journal,
         actor,
         event_kind(&command, &outcome),
         Some(&locked.before),
@@ -292,6 +303,7 @@ fn by_system(
         outcome,
         side_effects,
         after,
+        journal,
     } = match apply(conn, By::System, locked, command) {
         Ok(done) => done,
         Err(ApiError::InvalidTransition { .. }) => return Ok(false),
@@ -299,6 +311,7 @@ fn by_system(
     };
     events::opportunity_after(
         conn,
+        journal,
         event_kind(command, &outcome),
         Some(&locked.before),
         &after.row,
@@ -367,9 +380,11 @@ pub fn assign_owner(
             ..StateChanges::default()
         },
     )?;
-    let after = history::versioned(conn, &view, Some(actor.org_id))?;
+    let mut journal = Journal::new();
+    let after = history::versioned(conn, &mut journal, &view, Some(actor.org_id))?;
     announce(
         conn,
+        journal,
         actor,
         EventType::OpportunityOwnerAssigned,
         None,
@@ -407,9 +422,11 @@ pub fn change_collaborators(
         return Err(ApiError::NotFound);
     }
     Opportunity::change_state(conn, id, StateChanges::default())?;
-    let after = history::versioned(conn, &view, Some(actor.org_id))?;
+    let mut journal = Journal::new();
+    let after = history::versioned(conn, &mut journal, &view, Some(actor.org_id))?;
     announce(
         conn,
+        journal,
         actor,
         EventType::OpportunityCollaboratorsChanged,
         Some(&facts),

@@ -14,6 +14,7 @@ use prm_domain::values::labels;
 use prm_domain::{Actor, FieldError};
 use prm_store::PgConnection;
 use prm_store::customers::Customer;
+use prm_store::journal::Journal;
 use prm_store::listing;
 use prm_store::marketing::MarketingTask;
 use prm_store::opportunities::{
@@ -269,32 +270,32 @@ pub fn create(
         created_by_user_id: actor.user_id,
         details,
     };
-    let row = Opportunity::insert(conn, new)?;
+    // The reference is claimed first, so the insert's own read carries it.
     if let Some(r) = &cmd.external_ref {
-        super::external_refs::claim(conn, actor, RefKind::Opportunity, row.id.0, r)?;
+        super::external_refs::claim(conn, actor, RefKind::Opportunity, new.id.0, r)?;
     }
-    store::record_event(
+    let view = Opportunity::insert(conn, new, Some(actor.org_id))?;
+    let mut journal = Journal::new();
+    journal.status_event(NewEvent {
+        id: Uuid::now_v7(),
+        opportunity_id: view.row.id,
+        actor_user_id: Some(actor.user_id),
+        action: "create",
+        actor_org_id: Some(actor.org_id),
+        partner_org_id: (creation.origin == Origin::Partner).then_some(actor.org_id),
+        from_status: None,
+        to_status: view.row.status,
+        reason: None,
+        changes: super::history::stored(&[]),
+        reason_code: None,
+    });
+    announce(
         conn,
-        NewEvent {
-            id: Uuid::now_v7(),
-            opportunity_id: row.id,
-            actor_user_id: Some(actor.user_id),
-            action: "create",
-            actor_org_id: Some(actor.org_id),
-            partner_org_id: (creation.origin == Origin::Partner).then_some(actor.org_id),
-            from_status: None,
-            to_status: row.status,
-            reason: None,
-            changes: super::history::stored(&[]),
-            reason_code: None,
-        },
-    )?;
-    changed(
-        conn,
+        journal,
         actor,
         EventType::OpportunityCreated,
         None,
-        row.id,
+        view,
         json!({}),
     )
 }
@@ -376,7 +377,8 @@ pub fn update(
     };
     let changes = super::history::record(conn, actor, id, &facts, before, &details)?;
     Opportunity::update(conn, id, details)?;
-    let after = super::history::versioned(conn, &view, Some(actor.org_id))?;
+    let mut journal = Journal::new();
+    let after = super::history::versioned(conn, &mut journal, &view, Some(actor.org_id))?;
     // One event for every org of its audience: contact details are
     // withheld while any of them may not see them.
     let seen = super::history::as_seen(
@@ -385,6 +387,7 @@ pub fn update(
     );
     announce(
         conn,
+        journal,
         actor,
         EventType::OpportunityUpdated,
         Some(&facts),
@@ -394,9 +397,11 @@ pub fn update(
 }
 
 /// Records `kind` for whoever could see the opportunity before or after a
-/// change, and returns it as the caller now meets it: one read serves both.
+/// change, with what the change's `journal` holds, and returns it as the
+/// caller now meets it: one read serves both.
 pub fn changed(
     conn: &mut PgConnection,
+    journal: Journal,
     actor: &Actor,
     kind: EventType,
     before: Option<&OpportunityFacts>,
@@ -404,13 +409,14 @@ pub fn changed(
     extra: serde_json::Value,
 ) -> Result<OpportunityRead, ApiError> {
     let view = store::find_view(conn, id, Some(actor.org_id))?.ok_or(ApiError::NotFound)?;
-    announce(conn, actor, kind, before, view, extra)
+    announce(conn, journal, actor, kind, before, view, extra)
 }
 
 /// [`changed`], from the read the caller made after its change (see
 /// `history::versioned`).
 pub fn announce(
     conn: &mut PgConnection,
+    journal: Journal,
     actor: &Actor,
     kind: EventType,
     before: Option<&OpportunityFacts>,
@@ -418,6 +424,6 @@ pub fn announce(
     extra: serde_json::Value,
 ) -> Result<OpportunityRead, ApiError> {
     let after = view.facts();
-    events::opportunity_after(conn, kind, before, &view.row, &after, extra)?;
+    events::opportunity_after(conn, journal, kind, before, &view.row, &after, extra)?;
     read_as(view, actor)
 }

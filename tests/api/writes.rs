@@ -1,0 +1,137 @@
+//! Writes in few round trips (issue 17, point 3): the statements a create
+//! and an accept send, counted off the wire by a proxy in front of the test
+//! database, `BEGIN` and `COMMIT` included. Each of the journal's parts
+//! (status event, version, outbox event, webhook fan-out) still lands.
+
+use prm_tests::{DbProxy, TestApp, TestDb};
+use serde_json::json;
+
+use crate::world::{delivered_to, world_on};
+
+/// Before this round: create 9, accept 13.
+const CREATE: u64 = 5;
+const ACCEPT: u64 = 7;
+
+#[actix_web::test]
+async fn a_create_and_an_accept_send_their_fewest_statements_and_record_everything() {
+    let proxy = DbProxy::counting();
+    let db = TestDb::migrated();
+    let url = format!("{}?sslmode=disable", proxy.url(&db));
+    let app = TestApp::spawn_on(db, |c| {
+        c.database_url = url;
+        // Every caller's actor stays cached for the whole test.
+        c.auth_cache_ttl = std::time::Duration::from_secs(600);
+    })
+    .await;
+    let w = world_on(app).await;
+    let admin = &w.dist.admin;
+    // A webhook of the vendor's, so the fan-out has someone to queue for.
+    w.app
+        .post(
+            "/api/v1/webhooks",
+            &w.app.admin(),
+            &json!({"url": "http://127.0.0.1:9/hook", "events": []}),
+        )
+        .await
+        .expect(201);
+    // Both callers' actors cached, and an offer waiting.
+    let warm = delivered_to(&w, &w.dist.id).await;
+    w.app
+        .act(&warm, "accept", &admin.token, None)
+        .await
+        .expect(200);
+    let offer = delivered_to(&w, &w.dist.id).await;
+
+    let at = proxy.statements();
+    let created = w
+        .app
+        .post(
+            "/api/v1/opportunities",
+            &w.cm.token,
+            &json!({"topic": "Counted", "customer_id": w.vendor_customer}),
+        )
+        .await
+        .expect(201);
+    let create = proxy.statements() - at;
+
+    let at = proxy.statements();
+    let accepted = w
+        .app
+        .act(&offer, "accept", &admin.token, None)
+        .await
+        .expect(200);
+    let accept = proxy.statements() - at;
+
+    assert_eq!(
+        (create, accept),
+        (CREATE, ACCEPT),
+        "statements per create and per accept, BEGIN and COMMIT included"
+    );
+    assert_eq!(accepted.body["status"], "accepted");
+    assert_eq!(created.body["status"], "draft");
+
+    // What the one journal statement wrote, read back.
+    let mut conn = w.app.db.conn();
+    let count = |conn: &mut prm_store::PgConnection, sql: &str, id: &str| -> i64 {
+        use diesel::RunQueryDsl;
+        #[derive(diesel::QueryableByName)]
+        struct N {
+            #[diesel(sql_type = diesel::sql_types::BigInt)]
+            n: i64,
+        }
+        diesel::sql_query(sql)
+            .bind::<diesel::sql_types::Uuid, _>(uuid::Uuid::parse_str(id).unwrap())
+            .get_result::<N>(conn)
+            .unwrap()
+            .n
+    };
+    for (id, action, event) in [
+        (created.id(), "create", "opportunity.created"),
+        (offer.clone(), "accept", "opportunity.accepted"),
+    ] {
+        assert_eq!(
+            count(
+                &mut conn,
+                &format!(
+                    "SELECT count(*) AS n FROM opportunity_events \
+                     WHERE opportunity_id = $1 AND action = '{action}'"
+                ),
+                &id
+            ),
+            1,
+            "{action}: its status event"
+        );
+        assert_eq!(
+            count(
+                &mut conn,
+                &format!(
+                    "SELECT count(*) AS n FROM events e JOIN webhook_deliveries d ON d.event_id = e.id \
+                     WHERE e.opportunity_id = $1 AND e.type = '{event}'"
+                ),
+                &id
+            ),
+            1,
+            "{action}: its outbox event, queued for the vendor's webhook"
+        );
+    }
+    assert_eq!(
+        count(
+            &mut conn,
+            "SELECT count(*) AS n FROM opportunity_versions WHERE opportunity_id = $1 \
+             AND version = 3 AND 'status' = ANY(fields)",
+            &offer
+        ),
+        1,
+        "the accept's version and what it changed"
+    );
+    assert_eq!(
+        count(
+            &mut conn,
+            "SELECT count(*) AS n FROM events WHERE opportunity_id = $1 \
+             AND type = 'opportunity.accepted' AND audience @> ARRAY[(SELECT id FROM orgs WHERE name = 'Dist')]",
+            &offer
+        ),
+        1,
+        "the accepting partner is in the event's audience"
+    );
+}
