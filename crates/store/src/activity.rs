@@ -145,29 +145,17 @@ pub struct FieldChanges {
     pub created_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Insertable)]
-#[diesel(table_name = opportunity_changes)]
+#[derive(Debug)]
 pub struct NewFieldChanges {
     pub id: Uuid,
-    #[diesel(serialize_as = Uuid)]
     pub opportunity_id: OpportunityId,
-    #[diesel(serialize_as = Key<Option<UserId>>)]
     pub actor_user_id: Option<UserId>,
-    #[diesel(serialize_as = Key<Option<OrgId>>)]
     pub actor_org_id: Option<OrgId>,
-    #[diesel(serialize_as = Text<Status>)]
     pub status: Status,
     pub changes: serde_json::Value,
 }
 
 impl FieldChanges {
-    pub fn insert(conn: &mut PgConnection, new: NewFieldChanges) -> QueryResult<()> {
-        diesel::insert_into(opportunity_changes::table)
-            .values(new)
-            .execute(conn)
-            .map(|_| ())
-    }
-
     /// Changes newest first, after a keyset position; `with_drafts: false`
     /// leaves out those made while the opportunity was a draft.
     pub fn page(

@@ -1,6 +1,7 @@
 //! What a change records beside itself, written in one statement at its
-//! end: the opportunity's status event, the fields its new version changed,
-//! and the outbox events with the webhook deliveries fanned out from them.
+//! end: the opportunity's status event, an edit's field history, the fields
+//! its new version changed, and the outbox events with the webhook
+//! deliveries fanned out from them.
 //!
 //! Each was its own statement before (five round trips for an accept); the
 //! rows are gathered here as the use case decides them and sent once, in the
@@ -11,6 +12,7 @@ use diesel::prelude::*;
 use prm_domain::ids::OpportunityId;
 use serde_json::{Value, json};
 
+use crate::activity::NewFieldChanges;
 use crate::opportunities::NewEvent;
 use crate::outbox::NewEventRow;
 use crate::prepared::prepared;
@@ -20,6 +22,7 @@ use crate::prepared::prepared;
 #[must_use = "a journal is written only by `write`"]
 pub struct Journal {
     status_events: Vec<Value>,
+    field_changes: Vec<Value>,
     versions: Vec<Value>,
     events: Vec<Value>,
 }
@@ -46,6 +49,18 @@ impl Journal {
         }));
     }
 
+    /// What an edit changed, field by field (the field history).
+    pub fn field_changes(&mut self, c: NewFieldChanges) {
+        self.field_changes.push(json!({
+            "id": c.id,
+            "opportunity_id": c.opportunity_id.0,
+            "actor_user_id": c.actor_user_id.map(|u| u.0),
+            "actor_org_id": c.actor_org_id.map(|o| o.0),
+            "status": c.status.as_str(),
+            "changes": c.changes,
+        }));
+    }
+
     /// That `version` of the opportunity changed `fields` (for a 412's
     /// `changed_fields`).
     pub fn version(&mut self, id: OpportunityId, version: i32, fields: &[&str]) {
@@ -69,7 +84,10 @@ impl Journal {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.status_events.is_empty() && self.versions.is_empty() && self.events.is_empty()
+        self.status_events.is_empty()
+            && self.field_changes.is_empty()
+            && self.versions.is_empty()
+            && self.events.is_empty()
     }
 
     /// Writes every row gathered, in one statement. Call inside the
@@ -93,6 +111,12 @@ impl Journal {
                FROM jsonb_to_recordset($1) AS r(id uuid, opportunity_id uuid, actor_user_id uuid,
                  actor_org_id uuid, partner_org_id uuid, action text, from_status text,
                  to_status text, reason text, changes jsonb, reason_code text)
+             ), field_changes AS (
+               INSERT INTO opportunity_changes (id, opportunity_id, actor_user_id, actor_org_id,
+                 status, changes)
+               SELECT r.id, r.opportunity_id, r.actor_user_id, r.actor_org_id, r.status, r.changes
+               FROM jsonb_to_recordset($4) AS r(id uuid, opportunity_id uuid, actor_user_id uuid,
+                 actor_org_id uuid, status text, changes jsonb)
              ), versions AS (
                INSERT INTO opportunity_versions (opportunity_id, version, fields)
                SELECT r.opportunity_id, r.version, r.fields
@@ -120,6 +144,7 @@ impl Journal {
         .bind(Value::Array(self.status_events))
         .bind(Value::Array(self.versions))
         .bind(Value::Array(self.events))
+        .bind(Value::Array(self.field_changes))
         .execute(conn)
         .map(|_| ())
     }

@@ -15,7 +15,7 @@ use prm_domain::values::{CurrencyCode, Money};
 use uuid::Uuid;
 
 use crate::external_refs::OpportunityRefOf;
-use crate::schema::{customers, opportunities, opportunity_collaborators, opportunity_events};
+use crate::schema::{customers, opportunities, opportunity_collaborators};
 use crate::stored::{Key, Text};
 
 /// Declares a struct of `$table`'s columns, one field per column of the same
@@ -594,37 +594,21 @@ pub fn find_view(
         .optional()
 }
 
-#[derive(Debug, Insertable)]
-#[diesel(table_name = opportunity_events)]
+#[derive(Debug)]
 pub struct NewEvent<'a> {
     pub id: Uuid,
-    #[diesel(serialize_as = Uuid)]
     pub opportunity_id: OpportunityId,
-    #[diesel(serialize_as = Key<Option<UserId>>)]
     pub actor_user_id: Option<UserId>,
-    #[diesel(serialize_as = Key<Option<OrgId>>)]
     pub actor_org_id: Option<OrgId>,
-    #[diesel(serialize_as = Key<Option<OrgId>>)]
     pub partner_org_id: Option<OrgId>,
     pub action: &'a str,
-    #[diesel(serialize_as = Text<Option<Status>>)]
     pub from_status: Option<Status>,
-    #[diesel(serialize_as = Text<Status>)]
     pub to_status: Status,
     pub reason: Option<&'a str>,
     /// What else the action changed (field history): `[{field, old, new}]`.
     pub changes: serde_json::Value,
     /// A user's reason code; `None` for the system's transitions.
-    #[diesel(serialize_as = Text<Option<ReasonCode>>)]
     pub reason_code: Option<ReasonCode>,
-}
-
-/// Records a status event; call inside the transaction that made the change.
-pub fn record_event(conn: &mut PgConnection, event: NewEvent<'_>) -> QueryResult<()> {
-    diesel::insert_into(opportunity_events::table)
-        .values(event)
-        .execute(conn)
-        .map(|_| ())
 }
 
 /// Sets what only later lifecycle steps normally set: collaborators, phase

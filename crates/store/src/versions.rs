@@ -7,24 +7,6 @@ use prm_domain::ids::OpportunityId;
 
 use crate::schema::opportunity_versions;
 
-/// Records that `version` of the opportunity changed `fields`; call in the
-/// transaction that bumped it.
-pub fn record(
-    conn: &mut PgConnection,
-    id: OpportunityId,
-    version: i32,
-    fields: &[&str],
-) -> QueryResult<()> {
-    diesel::insert_into(opportunity_versions::table)
-        .values((
-            opportunity_versions::opportunity_id.eq(id.0),
-            opportunity_versions::version.eq(version),
-            opportunity_versions::fields.eq(fields),
-        ))
-        .execute(conn)
-        .map(|_| ())
-}
-
 /// The recorded versions after `version` up to `until`, oldest first, each
 /// with the fields it changed (a version with no row is missing).
 pub fn between(

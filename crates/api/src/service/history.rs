@@ -10,7 +10,7 @@ use prm_domain::lifecycle::Field;
 use prm_domain::opportunity::{CONTACT_DETAIL_FIELDS, OpportunityFacts};
 use prm_domain::values::{CurrencyCode, Money};
 use prm_store::PgConnection;
-use prm_store::activity::{FieldChanges, NewFieldChanges};
+use prm_store::activity::NewFieldChanges;
 use prm_store::journal::Journal;
 use prm_store::opportunities::{Details, Opportunity, OpportunityView, StateChanges, find_view};
 use prm_store::versions;
@@ -38,31 +38,28 @@ pub struct Seen {
     pub withheld: bool,
 }
 
-/// Records what changed from `before` to `after`, if anything, and returns
-/// the changes (none when nothing changed).
+/// Records in `journal` what changed from `before` to `after`, if
+/// anything, and returns the changes (none when nothing changed).
 pub fn record(
-    conn: &mut PgConnection,
+    journal: &mut Journal,
     actor: &Actor,
     id: OpportunityId,
     facts: &OpportunityFacts,
     before: &Details,
     after: &Details,
-) -> Result<Vec<Change>, ApiError> {
+) -> Vec<Change> {
     let changes = changes(before, after);
     if !changes.is_empty() {
-        FieldChanges::insert(
-            conn,
-            NewFieldChanges {
-                id: Uuid::now_v7(),
-                opportunity_id: id,
-                actor_user_id: Some(actor.user_id),
-                actor_org_id: Some(actor.org_id),
-                status: facts.status,
-                changes: stored(&changes),
-            },
-        )?;
+        journal.field_changes(NewFieldChanges {
+            id: Uuid::now_v7(),
+            opportunity_id: id,
+            actor_user_id: Some(actor.user_id),
+            actor_org_id: Some(actor.org_id),
+            status: facts.status,
+            changes: stored(&changes),
+        });
     }
-    Ok(changes)
+    changes
 }
 
 /// Changes as they are stored: a JSON array of `{field, old, new}`.

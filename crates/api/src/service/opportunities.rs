@@ -375,9 +375,9 @@ pub fn update(
             return Err(ApiError::Validation(errors));
         }
     };
-    let changes = super::history::record(conn, actor, id, &facts, before, &details)?;
-    Opportunity::update(conn, id, details)?;
     let mut journal = Journal::new();
+    let changes = super::history::record(&mut journal, actor, id, &facts, before, &details);
+    Opportunity::update(conn, id, details)?;
     let after = super::history::versioned(conn, &mut journal, &view, Some(actor.org_id))?;
     // One event for every org of its audience: contact details are
     // withheld while any of them may not see them.
