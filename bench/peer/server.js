@@ -352,8 +352,7 @@ app.register(async (api) => {
         throw new Problem(409, 'invalid_transition', `an opportunity ${o.status} cannot be accepted by this org`)
       }
       const { rows: [policy] } = await steps.q('policy_vendor', {})
-      await steps.q('accept_update', { id, org: actor.org, user: actor.user, validity_days: policy.opportunity_validity_days })
-      const { rows: [view] } = await steps.q('opportunity', { id, org: actor.org })
+      const { rows: [view] } = await steps.q('accept_update', { id, org: actor.org, user: actor.user, validity_days: policy.opportunity_validity_days })
       await steps.q('journal_accepted', { id, user: actor.user, org: actor.org })
       return opportunity(actor, view)
     })

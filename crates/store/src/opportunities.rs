@@ -512,6 +512,24 @@ impl Opportunity {
             .get_result(conn)
     }
 
+    /// [`Opportunity::change_state`], returning the opportunity as `reader`
+    /// meets it after the change, in the same statement.
+    pub fn change_state_read(
+        conn: &mut PgConnection,
+        id: OpportunityId,
+        changes: StateChanges,
+        reader: Option<OrgId>,
+    ) -> QueryResult<OpportunityView> {
+        diesel::update(opportunities::table.find(id.0))
+            .set((
+                changes,
+                opportunities::version.eq(opportunities::version + 1),
+                opportunities::updated_at.eq(diesel::dsl::now),
+            ))
+            .returning(view_columns_for(reader))
+            .get_result(conn)
+    }
+
     /// Replaces the description and bumps the version.
     pub fn update(
         conn: &mut PgConnection,

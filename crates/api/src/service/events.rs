@@ -92,6 +92,11 @@ pub fn registration(
     kind: EventType,
     r: &Registration,
 ) -> Result<(), ApiError> {
+    emit(conn, registration_event(kind, r))
+}
+
+/// [`registration`]'s event, for a change that writes it with its own.
+pub fn registration_event(kind: EventType, r: &Registration) -> NewEventRow {
     let data = json!({
         "deal_registration_id": r.id,
         "opportunity_id": r.opportunity_id,
@@ -100,10 +105,7 @@ pub fn registration(
         "product_lines": r.product_lines,
         "exclusive_until": r.exclusive_until,
     });
-    emit(
-        conn,
-        event(kind, Some(r.opportunity_id), &[r.org_id], true, data),
-    )
+    event(kind, Some(r.opportunity_id), &[r.org_id], true, data)
 }
 
 fn merge(into: &mut Value, extra: Value) {

@@ -265,14 +265,20 @@ pub fn versioned(
     reader: Option<OrgId>,
 ) -> Result<OpportunityView, ApiError> {
     let after = find_view(conn, before.row.id, reader)?.ok_or(ApiError::NotFound)?;
+    record_version(journal, before, &after);
+    Ok(after)
+}
+
+/// Records in `journal` which fields the version of `after` changed,
+/// compared with `before`, when the change bumped it.
+pub fn record_version(journal: &mut Journal, before: &OpportunityView, after: &OpportunityView) {
     if after.row.version != before.row.version {
         journal.version(
             after.row.id,
             after.row.version,
-            &changed_fields(before, &after),
+            &changed_fields(before, after),
         );
     }
-    Ok(after)
 }
 
 /// The fields of the opportunity changed after version `sent` up to

@@ -146,22 +146,25 @@ fn apply(
             .then(|| view.row.auto_assignments.saturating_add(1)),
     };
     let side_effects = history::side_effects(&view.row, &changes);
-    Opportunity::change_state(conn, id, changes)?;
+    let mut journal = Journal::new();
+    // What the transition changes beside the row comes first, so that the
+    // row's update reads the opportunity as it is after all of it.
     if let Some(c) = &outcome.collaborators {
         store::set_collaborators(conn, id, c)?;
     }
-    match outcome.registrations {
-        RegistrationEffect::Unchanged => {}
-        RegistrationEffect::Close => {
-            for r in deals::close_for_opportunity(conn, id)? {
-                events::registration(conn, EventType::DealRegistrationClosed, &r)?;
-            }
-        }
-        RegistrationEffect::End => {
-            for r in deals::end_for_opportunity(conn, id)? {
-                events::registration(conn, EventType::DealRegistrationWithdrawn, &r)?;
-            }
-        }
+    let ended = match outcome.registrations {
+        RegistrationEffect::Unchanged => vec![],
+        RegistrationEffect::Close => deals::close_for_opportunity(conn, id)?
+            .into_iter()
+            .map(|r| (EventType::DealRegistrationClosed, r))
+            .collect(),
+        RegistrationEffect::End => deals::end_for_opportunity(conn, id)?
+            .into_iter()
+            .map(|r| (EventType::DealRegistrationWithdrawn, r))
+            .collect(),
+    };
+    for (kind, r) in &ended {
+        journal.event(&events::registration_event(*kind, r));
     }
     if let Some(p) = outcome.offered_to {
         mark_assigned(conn, p)?;
@@ -170,7 +173,7 @@ fn apply(
         By::User(a) => Some(a),
         By::System => None,
     };
-    let mut journal = Journal::new();
+    let after = Opportunity::change_state_read(conn, id, changes, actor.map(|a| a.org_id))?;
     journal.status_event(NewEvent {
         id: Uuid::now_v7(),
         opportunity_id: id,
@@ -184,7 +187,7 @@ fn apply(
         changes: history::stored(&side_effects),
         reason_code: outcome.reason_code.clone(),
     });
-    let after = history::versioned(conn, &mut journal, view, actor.map(|a| a.org_id))?;
+    history::record_version(&mut journal, view, &after);
     Ok(Applied {
         outcome,
         side_effects,
