@@ -182,7 +182,7 @@ fn is_json_content_type(req: &HttpRequest) -> bool {
 /// in one 422.
 pub fn parse_body_checked<T>(bytes: &[u8]) -> Result<(T, Vec<FieldError>), ApiError>
 where
-    T: DeserializeOwned + Validate + ToSchema,
+    T: DeserializeOwned + Validate + ToSchema + 'static,
 {
     let value: serde_json::Value =
         serde_json::from_slice(bytes).map_err(|e| ApiError::BadRequest {
@@ -195,7 +195,7 @@ where
 /// [`parse_body_checked`] on a body already read as JSON (an imported row).
 pub fn parse_value_checked<T>(value: serde_json::Value) -> Result<(T, Vec<FieldError>), ApiError>
 where
-    T: DeserializeOwned + Validate + ToSchema,
+    T: DeserializeOwned + Validate + ToSchema + 'static,
 {
     let Some(object) = value.as_object() else {
         return Err(ApiError::BadRequest {
@@ -204,9 +204,9 @@ where
         });
     };
     let mut refused: Vec<FieldError> = required_fields::<T>()
-        .into_iter()
-        .filter(|f| !object.contains_key(f))
-        .map(|f| FieldError::new(f, "is required"))
+        .iter()
+        .filter(|f| !object.contains_key(f.as_str()))
+        .map(|f| FieldError::new(f.clone(), "is required"))
         .collect();
     nul_fields(&value, &mut String::new(), &mut refused);
     refused_nulls::<T>(&value, &mut refused);
@@ -375,11 +375,26 @@ fn nulls_against(
     }
 }
 
-fn required_fields<T: PartialSchema>() -> Vec<String> {
-    match T::schema() {
-        RefOr::T(Schema::Object(o)) => o.required,
-        _ => Vec::new(),
+/// The body's required fields, from its documented schema. Composing a
+/// schema builds the whole document fragment (descriptions, examples), so
+/// each body type's list is worked out once per process.
+fn required_fields<T: PartialSchema + 'static>() -> std::sync::Arc<[String]> {
+    type Lists = std::collections::HashMap<std::any::TypeId, std::sync::Arc<[String]>>;
+    static LISTS: std::sync::OnceLock<std::sync::RwLock<Lists>> = std::sync::OnceLock::new();
+    let lists = LISTS.get_or_init(Default::default);
+    let key = std::any::TypeId::of::<T>();
+    if let Some(found) = lists.read().unwrap_or_else(|e| e.into_inner()).get(&key) {
+        return found.clone();
     }
+    let required: std::sync::Arc<[String]> = match T::schema() {
+        RefOr::T(Schema::Object(o)) => o.required.into(),
+        _ => std::sync::Arc::new([]),
+    };
+    lists
+        .write()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(key, required.clone());
+    required
 }
 
 /// Turns validator's nested errors into a flat list of `field.path` entries.

@@ -118,7 +118,7 @@ pub struct BatchResult {
 /// The body an item's action takes, checked as its endpoint checks it.
 fn body<T>(value: Option<serde_json::Value>) -> Result<T, ApiError>
 where
-    T: DeserializeOwned + Validate + ToSchema,
+    T: DeserializeOwned + Validate + ToSchema + 'static,
 {
     let (parsed, errors) = parse_value_checked::<T>(value.unwrap_or(serde_json::Value::Null))?;
     if errors.is_empty() {
