@@ -71,66 +71,41 @@ async fn a_create_and_an_accept_send_their_fewest_statements_and_record_everythi
     assert_eq!(created.body["status"], "draft");
 
     // What the one journal statement wrote, read back.
-    let mut conn = w.app.db.conn();
-    let count = |conn: &mut prm_store::PgConnection, sql: &str, id: &str| -> i64 {
-        use diesel::RunQueryDsl;
-        #[derive(diesel::QueryableByName)]
-        struct N {
-            #[diesel(sql_type = diesel::sql_types::BigInt)]
-            n: i64,
-        }
-        diesel::sql_query(sql)
-            .bind::<diesel::sql_types::Uuid, _>(uuid::Uuid::parse_str(id).unwrap())
-            .get_result::<N>(conn)
-            .unwrap()
-            .n
-    };
     for (id, action, event) in [
         (created.id(), "create", "opportunity.created"),
         (offer.clone(), "accept", "opportunity.accepted"),
     ] {
         assert_eq!(
-            count(
-                &mut conn,
-                &format!(
-                    "SELECT count(*) AS n FROM opportunity_events \
-                     WHERE opportunity_id = $1 AND action = '{action}'"
-                ),
-                &id
-            ),
+            w.app.count(&format!(
+                "SELECT count(*) AS n FROM opportunity_events \
+                 WHERE opportunity_id = '{id}' AND action = '{action}'"
+            )),
             1,
             "{action}: its status event"
         );
         assert_eq!(
-            count(
-                &mut conn,
-                &format!(
-                    "SELECT count(*) AS n FROM events e JOIN webhook_deliveries d ON d.event_id = e.id \
-                     WHERE e.opportunity_id = $1 AND e.type = '{event}'"
-                ),
-                &id
-            ),
+            w.app.count(&format!(
+                "SELECT count(*) AS n FROM events e JOIN webhook_deliveries d ON d.event_id = e.id \
+                 WHERE e.opportunity_id = '{id}' AND e.type = '{event}'"
+            )),
             1,
             "{action}: its outbox event, queued for the vendor's webhook"
         );
     }
     assert_eq!(
-        count(
-            &mut conn,
-            "SELECT count(*) AS n FROM opportunity_versions WHERE opportunity_id = $1 \
-             AND version = 3 AND 'status' = ANY(fields)",
-            &offer
-        ),
+        w.app.count(&format!(
+            "SELECT count(*) AS n FROM opportunity_versions WHERE opportunity_id = '{offer}' \
+             AND version = 3 AND 'status' = ANY(fields)"
+        )),
         1,
         "the accept's version and what it changed"
     );
     assert_eq!(
-        count(
-            &mut conn,
-            "SELECT count(*) AS n FROM events WHERE opportunity_id = $1 \
-             AND type = 'opportunity.accepted' AND audience @> ARRAY[(SELECT id FROM orgs WHERE name = 'Dist')]",
-            &offer
-        ),
+        w.app.count(&format!(
+            "SELECT count(*) AS n FROM events WHERE opportunity_id = '{offer}' \
+             AND type = 'opportunity.accepted' \
+             AND audience @> ARRAY[(SELECT id FROM orgs WHERE name = 'Dist')]"
+        )),
         1,
         "the accepting partner is in the event's audience"
     );

@@ -543,7 +543,7 @@ fn story(conn: &mut PgConnection, c: &Customers, task: Uuid) -> Result<(), ApiEr
         }),
     )?;
     // Keep this one declined in the demo rather than re-assigned at once.
-    prm_store::assignment::set_reassign(conn, o, false, false)?;
+    prm_store::assignment::clear_reassign(conn, o)?;
     // returned by Contoso
     let o = create(
         conn,
@@ -641,21 +641,22 @@ fn story(conn: &mut PgConnection, c: &Customers, task: Uuid) -> Result<(), ApiEr
 /// (not re-assigned) in the demo.
 fn expire_for_demo(conn: &mut PgConnection, id: OpportunityId) -> Result<(), ApiError> {
     let (before, _) = crate::service::opportunities::locked(conn, id)?;
-    Opportunity::change_state(
+    let after = Opportunity::change_state(
         conn,
         id,
         StateChanges {
             accept_by: Some(Some(Utc::now() - Duration::minutes(1))),
             ..StateChanges::default()
         },
+        None,
     )?;
     let mut journal = prm_store::journal::Journal::new();
-    crate::service::history::versioned(conn, &mut journal, &before, None)?;
+    crate::service::history::record_version(&mut journal, &before, &after);
     journal.write(conn)?;
     if !lifecycle::expire(conn, id)? {
         return Err(ApiError::Internal("demo offer did not expire".into()));
     }
-    prm_store::assignment::set_reassign(conn, id, false, false)?;
+    prm_store::assignment::clear_reassign(conn, id)?;
     Ok(())
 }
 

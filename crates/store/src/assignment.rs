@@ -126,19 +126,11 @@ pub fn lock_pending_reassignments(
         .map(crate::stored::ids)
 }
 
-/// Sets or clears the automatic re-assignment mark and bumps the count.
-pub fn set_reassign(
-    conn: &mut PgConnection,
-    id: OpportunityId,
-    pending: bool,
-    count_one: bool,
-) -> QueryResult<()> {
+/// Clears the automatic re-assignment mark (a transition sets it with its
+/// own update: `StateChanges::reassign_pending`).
+pub fn clear_reassign(conn: &mut PgConnection, id: OpportunityId) -> QueryResult<()> {
     diesel::update(opportunities::table.find(id.0))
-        .set((
-            opportunities::reassign_pending.eq(pending),
-            opportunities::auto_assignments
-                .eq(opportunities::auto_assignments + if count_one { 1 } else { 0 }),
-        ))
+        .set(opportunities::reassign_pending.eq(false))
         .execute(conn)
         .map(|_| ())
 }

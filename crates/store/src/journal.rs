@@ -115,12 +115,12 @@ impl Journal {
                INSERT INTO opportunity_changes (id, opportunity_id, actor_user_id, actor_org_id,
                  status, changes)
                SELECT r.id, r.opportunity_id, r.actor_user_id, r.actor_org_id, r.status, r.changes
-               FROM jsonb_to_recordset($4) AS r(id uuid, opportunity_id uuid, actor_user_id uuid,
+               FROM jsonb_to_recordset($2) AS r(id uuid, opportunity_id uuid, actor_user_id uuid,
                  actor_org_id uuid, status text, changes jsonb)
              ), versions AS (
                INSERT INTO opportunity_versions (opportunity_id, version, fields)
                SELECT r.opportunity_id, r.version, r.fields
-               FROM jsonb_to_recordset($2) AS r(opportunity_id uuid, version int, fields text[])
+               FROM jsonb_to_recordset($3) AS r(opportunity_id uuid, version int, fields text[])
              ), written AS (
                INSERT INTO events (id, type, opportunity_id, audience, data)
                SELECT r.id, r.type, r.opportunity_id,
@@ -130,7 +130,7 @@ impl Journal {
                           WHERE g.id = ANY(r.audience) AND g.parent_id IS NOT NULL)) AS a)
                    ELSE r.audience END,
                  r.data
-               FROM jsonb_to_recordset($3) AS r(id uuid, type text, opportunity_id uuid,
+               FROM jsonb_to_recordset($4) AS r(id uuid, type text, opportunity_id uuid,
                  audience uuid[], with_distributors boolean, data jsonb)
                RETURNING id, type, audience
              )
@@ -142,9 +142,9 @@ impl Journal {
              WHERE o.kind = 'vendor' OR w.org_id = ANY(e.audience)",
         )
         .bind(Value::Array(self.status_events))
+        .bind(Value::Array(self.field_changes))
         .bind(Value::Array(self.versions))
         .bind(Value::Array(self.events))
-        .bind(Value::Array(self.field_changes))
         .execute(conn)
         .map(|_| ())
     }

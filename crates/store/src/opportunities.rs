@@ -496,25 +496,10 @@ impl Opportunity {
             .optional()
     }
 
-    /// Applies a lifecycle change and bumps the version.
+    /// Applies a lifecycle change, bumps the version and returns the
+    /// opportunity as `reader` meets it after the change, in one statement
+    /// (the view's sub-selects see what the transaction did before it).
     pub fn change_state(
-        conn: &mut PgConnection,
-        id: OpportunityId,
-        changes: StateChanges,
-    ) -> QueryResult<Opportunity> {
-        diesel::update(opportunities::table.find(id.0))
-            .set((
-                changes,
-                opportunities::version.eq(opportunities::version + 1),
-                opportunities::updated_at.eq(diesel::dsl::now),
-            ))
-            .returning(Opportunity::as_returning())
-            .get_result(conn)
-    }
-
-    /// [`Opportunity::change_state`], returning the opportunity as `reader`
-    /// meets it after the change, in the same statement.
-    pub fn change_state_read(
         conn: &mut PgConnection,
         id: OpportunityId,
         changes: StateChanges,
@@ -530,19 +515,21 @@ impl Opportunity {
             .get_result(conn)
     }
 
-    /// Replaces the description and bumps the version.
+    /// Replaces the description, bumps the version and returns the
+    /// opportunity as `reader` meets it after the change.
     pub fn update(
         conn: &mut PgConnection,
         id: OpportunityId,
         details: Details,
-    ) -> QueryResult<Opportunity> {
+        reader: Option<OrgId>,
+    ) -> QueryResult<OpportunityView> {
         diesel::update(opportunities::table.find(id.0))
             .set((
                 details,
                 opportunities::version.eq(opportunities::version + 1),
                 opportunities::updated_at.eq(diesel::dsl::now),
             ))
-            .returning(Opportunity::as_returning())
+            .returning(view_columns_for(reader))
             .get_result(conn)
     }
 }

@@ -55,7 +55,7 @@ pub fn add_progress(
             progress_details: trimmed(cmd.progress_details),
         },
     )?;
-    Opportunity::change_state(
+    let after = Opportunity::change_state(
         conn,
         id,
         StateChanges {
@@ -63,9 +63,10 @@ pub fn add_progress(
             win_probability: Some(Some(entry.win_probability)),
             ..StateChanges::default()
         },
+        Some(actor.org_id),
     )?;
     let mut journal = Journal::new();
-    let after = history::versioned(conn, &mut journal, &view, Some(actor.org_id))?;
+    history::record_version(&mut journal, &view, &after);
     events::opportunity_after(
         conn,
         journal,

@@ -5,14 +5,14 @@
 
 use bigdecimal::BigDecimal;
 use prm_domain::Actor;
-use prm_domain::ids::{OpportunityId, OrgId};
+use prm_domain::ids::OpportunityId;
 use prm_domain::lifecycle::Field;
 use prm_domain::opportunity::{CONTACT_DETAIL_FIELDS, OpportunityFacts};
 use prm_domain::values::{CurrencyCode, Money};
 use prm_store::PgConnection;
 use prm_store::activity::NewFieldChanges;
 use prm_store::journal::Journal;
-use prm_store::opportunities::{Details, Opportunity, OpportunityView, StateChanges, find_view};
+use prm_store::opportunities::{Details, Opportunity, OpportunityView, StateChanges};
 use prm_store::versions;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -253,24 +253,10 @@ fn in_representation_order(mut fields: Vec<&'static str>) -> Vec<&'static str> {
     fields
 }
 
-/// Reads the opportunity after a change that bumped its version, and
-/// records which fields that version changed, compared with `before` (its
-/// read under the row lock, before the change). Every change that bumps an
-/// opportunity's version ends with this, in its transaction; the read it
-/// returns serves the change's answer and events.
-pub fn versioned(
-    conn: &mut PgConnection,
-    journal: &mut Journal,
-    before: &OpportunityView,
-    reader: Option<OrgId>,
-) -> Result<OpportunityView, ApiError> {
-    let after = find_view(conn, before.row.id, reader)?.ok_or(ApiError::NotFound)?;
-    record_version(journal, before, &after);
-    Ok(after)
-}
-
 /// Records in `journal` which fields the version of `after` changed,
-/// compared with `before`, when the change bumped it.
+/// compared with `before` (its read under the row lock, before the change),
+/// when the change bumped it. Every change that bumps an opportunity's
+/// version ends with this, on the view its own update returned.
 pub fn record_version(journal: &mut Journal, before: &OpportunityView, after: &OpportunityView) {
     if after.row.version != before.row.version {
         journal.version(

@@ -14,7 +14,7 @@ use prm_domain::lifecycle::{
 use prm_domain::opportunity::{Action, OpportunityFacts, decide};
 use prm_domain::policy::Policy;
 use prm_domain::{Actor, DomainError, OrgId};
-use prm_store::assignment::{mark_assigned, set_reassign};
+use prm_store::assignment::{clear_reassign, mark_assigned};
 use prm_store::journal::Journal;
 use prm_store::opportunities::{
     self as store, NewEvent, Opportunity, OpportunityView, StateChanges,
@@ -173,7 +173,7 @@ fn apply(
         By::User(a) => Some(a),
         By::System => None,
     };
-    let after = Opportunity::change_state_read(conn, id, changes, actor.map(|a| a.org_id))?;
+    let after = Opportunity::change_state(conn, id, changes, actor.map(|a| a.org_id))?;
     journal.status_event(NewEvent {
         id: Uuid::now_v7(),
         opportunity_id: id,
@@ -349,7 +349,7 @@ pub fn reassign(conn: &mut PgConnection, id: OpportunityId) -> Result<bool, ApiE
         Err(e) => return Err(e),
     };
     if !done {
-        set_reassign(conn, id, false, false)?;
+        clear_reassign(conn, id)?;
     }
     Ok(done)
 }
@@ -374,7 +374,7 @@ pub fn assign_owner(
             "the owner must be an active user who may write",
         ));
     }
-    Opportunity::change_state(
+    let after = Opportunity::change_state(
         conn,
         id,
         StateChanges {
@@ -382,9 +382,10 @@ pub fn assign_owner(
             owner_user_id: Some(user.id),
             ..StateChanges::default()
         },
+        Some(actor.org_id),
     )?;
     let mut journal = Journal::new();
-    let after = history::versioned(conn, &mut journal, &view, Some(actor.org_id))?;
+    history::record_version(&mut journal, &view, &after);
     announce(
         conn,
         journal,
@@ -424,9 +425,9 @@ pub fn change_collaborators(
     } else if !store::remove_collaborator(conn, id, org)? {
         return Err(ApiError::NotFound);
     }
-    Opportunity::change_state(conn, id, StateChanges::default())?;
+    let after = Opportunity::change_state(conn, id, StateChanges::default(), Some(actor.org_id))?;
     let mut journal = Journal::new();
-    let after = history::versioned(conn, &mut journal, &view, Some(actor.org_id))?;
+    history::record_version(&mut journal, &view, &after);
     announce(
         conn,
         journal,

@@ -377,8 +377,8 @@ pub fn update(
     };
     let mut journal = Journal::new();
     let changes = super::history::record(&mut journal, actor, id, &facts, before, &details);
-    Opportunity::update(conn, id, details)?;
-    let after = super::history::versioned(conn, &mut journal, &view, Some(actor.org_id))?;
+    let after = Opportunity::update(conn, id, details, Some(actor.org_id))?;
+    super::history::record_version(&mut journal, &view, &after);
     // One event for every org of its audience: contact details are
     // withheld while any of them may not see them.
     let seen = super::history::as_seen(
@@ -397,23 +397,9 @@ pub fn update(
 }
 
 /// Records `kind` for whoever could see the opportunity before or after a
-/// change, with what the change's `journal` holds, and returns it as the
-/// caller now meets it: one read serves both.
-pub fn changed(
-    conn: &mut PgConnection,
-    journal: Journal,
-    actor: &Actor,
-    kind: EventType,
-    before: Option<&OpportunityFacts>,
-    id: OpportunityId,
-    extra: serde_json::Value,
-) -> Result<OpportunityRead, ApiError> {
-    let view = store::find_view(conn, id, Some(actor.org_id))?.ok_or(ApiError::NotFound)?;
-    announce(conn, journal, actor, kind, before, view, extra)
-}
-
-/// [`changed`], from the read the caller made after its change (see
-/// `history::versioned`).
+/// change, with what the change's `journal` holds, and returns the
+/// opportunity as the caller now meets it: the read the change's own
+/// statement returned serves both.
 pub fn announce(
     conn: &mut PgConnection,
     journal: Journal,
