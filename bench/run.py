@@ -140,7 +140,7 @@ def search_walked():
     walk = ("SELECT x.id FROM (SELECT s.id, s.search_text FROM opportunities s ORDER BY s.id DESC LIMIT 5000) x"
             " WHERE x.search_text LIKE (SELECT lower(:pattern)) LIMIT :limit")
     return (f"{VIEW} WHERE o.id = ANY((SELECT CASE WHEN cardinality(w.a) >= :limit THEN w.a ELSE ARRAY({gather})"
-            f" END FROM (SELECT ARRAY({walk}) AS a) w)::uuid[]) ORDER BY o.id DESC")
+            f" END FROM (SELECT ARRAY({walk}) AS a OFFSET 0) w)::uuid[]) ORDER BY o.id DESC")
 
 def search_rows(where):
     # A partner's search (store::listing::row_match): each row it may see

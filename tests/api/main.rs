@@ -27,6 +27,7 @@ mod openapi;
 mod operations;
 mod opportunities;
 mod orgs;
+mod prepared;
 mod queue;
 mod reasons;
 mod replicas;

@@ -781,11 +781,15 @@ pub struct DbProxy {
 
 /// What one client connection sent: statements run (an `Execute` of the
 /// extended protocol, or a simple `Query`, so `BEGIN` and `COMMIT` count),
-/// and whether it is a `LISTEN`ing connection (whose keep-alive polls are
+/// statements parsed unnamed, and whether it is a `LISTEN`ing connection (whose keep-alive polls are
 /// not a request's work).
 #[derive(Debug, Default)]
 pub struct Tally {
     statements: std::sync::atomic::AtomicU64,
+    /// `Parse` messages of the unnamed statement: SQL that the client will
+    /// not run again as prepared, so Postgres parses and plans it on every
+    /// call.
+    unnamed_parses: std::sync::atomic::AtomicU64,
     listens: std::sync::atomic::AtomicBool,
 }
 
@@ -827,6 +831,11 @@ fn copy_counting(
             b'E' | b'Q' => {
                 tally.statements.fetch_add(1, Ordering::SeqCst);
             }
+            // A Parse's body starts with the statement's name, a C string:
+            // empty for the unnamed statement.
+            b'P' if body.first() == Some(&0) => {
+                tally.unnamed_parses.fetch_add(1, Ordering::SeqCst);
+            }
             _ => {}
         }
         if matches!(kind[0], b'Q' | b'P') && body.windows(7).any(|w| w == b"LISTEN ") {
@@ -845,6 +854,16 @@ impl DbProxy {
     /// Statements sent so far through this proxy by every connection but
     /// the `LISTEN`ing ones.
     pub fn statements(&self) -> u64 {
+        self.sum(|t| &t.statements)
+    }
+
+    /// Statements parsed as the unnamed statement so far (prepared anew on
+    /// every call) by every connection but the `LISTEN`ing ones.
+    pub fn unnamed_parses(&self) -> u64 {
+        self.sum(|t| &t.unnamed_parses)
+    }
+
+    fn sum(&self, of: impl Fn(&Tally) -> &std::sync::atomic::AtomicU64) -> u64 {
         use std::sync::atomic::Ordering;
         self.tallies
             .as_ref()
@@ -853,7 +872,7 @@ impl DbProxy {
             .unwrap()
             .iter()
             .filter(|t| !t.listens.load(Ordering::SeqCst))
-            .map(|t| t.statements.load(Ordering::SeqCst))
+            .map(|t| of(t).load(Ordering::SeqCst))
             .sum()
     }
 

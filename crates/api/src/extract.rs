@@ -375,26 +375,48 @@ fn nulls_against(
     }
 }
 
-/// The body's required fields, from its documented schema. Composing a
-/// schema builds the whole document fragment (descriptions, examples), so
-/// each body type's list is worked out once per process.
-fn required_fields<T: PartialSchema + 'static>() -> std::sync::Arc<[String]> {
-    type Lists = std::collections::HashMap<std::any::TypeId, std::sync::Arc<[String]>>;
-    static LISTS: std::sync::OnceLock<std::sync::RwLock<Lists>> = std::sync::OnceLock::new();
-    let lists = LISTS.get_or_init(Default::default);
+type Names = std::sync::Arc<[String]>;
+type NamesByType =
+    std::sync::OnceLock<std::sync::RwLock<std::collections::HashMap<std::any::TypeId, Names>>>;
+
+/// `build`'s names for the type `T`, worked out once per process and kept
+/// in `table`: composing a type's documentation builds its whole document
+/// fragment (descriptions, examples), too much to do on every request.
+fn once_per_type<T: 'static>(table: &'static NamesByType, build: impl FnOnce() -> Names) -> Names {
+    let lists = table.get_or_init(Default::default);
     let key = std::any::TypeId::of::<T>();
     if let Some(found) = lists.read().unwrap_or_else(|e| e.into_inner()).get(&key) {
         return found.clone();
     }
-    let required: std::sync::Arc<[String]> = match T::schema() {
-        RefOr::T(Schema::Object(o)) => o.required.into(),
-        _ => std::sync::Arc::new([]),
-    };
+    let names = build();
     lists
         .write()
         .unwrap_or_else(|e| e.into_inner())
-        .insert(key, required.clone());
-    required
+        .insert(key, names.clone());
+    names
+}
+
+/// The body's required fields, from its documented schema.
+fn required_fields<T: PartialSchema + 'static>() -> Names {
+    static TABLE: NamesByType = std::sync::OnceLock::new();
+    once_per_type::<T>(&TABLE, || match T::schema() {
+        RefOr::T(Schema::Object(o)) => o.required.into(),
+        _ => std::sync::Arc::new([]),
+    })
+}
+
+/// The query's list parameters (documented as arrays), from its documented
+/// parameters.
+fn list_parameters<T: utoipa::IntoParams + 'static>() -> Names {
+    use utoipa::openapi::path::ParameterIn;
+    static TABLE: NamesByType = std::sync::OnceLock::new();
+    once_per_type::<T>(&TABLE, || {
+        T::into_params(|| Some(ParameterIn::Query))
+            .into_iter()
+            .filter(|p| matches!(p.schema, Some(RefOr::T(Schema::Array(_)))))
+            .map(|p| p.name)
+            .collect()
+    })
 }
 
 /// Turns validator's nested errors into a flat list of `field.path` entries.
@@ -477,18 +499,18 @@ where
 /// clients that ignore `explode` repeat the name instead
 /// (`status=delivered&status=accepted`); such a query is read as the
 /// comma-separated one. `None` when no list parameter repeats.
-fn joined_lists<T: utoipa::IntoParams>(query: &str) -> Option<String> {
-    use utoipa::openapi::path::ParameterIn;
+fn joined_lists<T: utoipa::IntoParams + 'static>(query: &str) -> Option<String> {
+    let documented = list_parameters::<T>();
+    if documented.is_empty() {
+        return None;
+    }
     let pairs: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect();
-    let lists: Vec<String> = T::into_params(|| Some(ParameterIn::Query))
-        .into_iter()
-        .filter(|p| {
-            matches!(p.schema, Some(RefOr::T(Schema::Array(_))))
-                && pairs.iter().filter(|(k, _)| *k == p.name).count() > 1
-        })
-        .map(|p| p.name)
+    let lists: Vec<String> = documented
+        .iter()
+        .filter(|name| pairs.iter().filter(|(k, _)| k == *name).count() > 1)
+        .cloned()
         .collect();
     if lists.is_empty() {
         return None;

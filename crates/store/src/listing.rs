@@ -4,7 +4,6 @@
 
 use bigdecimal::BigDecimal;
 use chrono::{DateTime, NaiveDate, Utc};
-use diesel::dsl::sql;
 use diesel::expression::{AppearsOnTable, Expression, SelectableExpression};
 use diesel::pg::Pg;
 use diesel::prelude::*;
@@ -82,10 +81,19 @@ pub enum After {
     Amount(BigDecimal, Uuid),
 }
 
-/// Sorting keys of nullable columns, so NULLs sort last ascending and the
-/// keyset comparison stays a plain row comparison.
-const CLOSE_DATE_KEY: &str = "coalesce(opportunities.expected_close_date, DATE '9999-12-31')";
-const REVENUE_KEY: &str = "coalesce(opportunities.estimated_revenue, -1)";
+correlated! {
+    /// The close date as lists sort it: none sorts last ascending, so the
+    /// keyset comparison stays a plain row comparison (the indexes of
+    /// migration `list_plans` are on this expression). Static SQL, so the
+    /// statement stays prepared: a `sql()` order made Diesel send it
+    /// unnamed, parsed and planned on every call.
+    CloseDateKey: Date = "coalesce(opportunities.expected_close_date, DATE '9999-12-31')"
+}
+
+correlated! {
+    /// The estimated revenue as lists sort it (none sorts first ascending).
+    RevenueKey: Numeric = "coalesce(opportunities.estimated_revenue, -1)"
+}
 
 /// The null stand-ins above, for building cursors.
 pub fn close_date_key(d: Option<NaiveDate>) -> NaiveDate {
@@ -438,7 +446,6 @@ fn keyset<'a>(sort: Sort, after: &After) -> Option<Pred<'a>> {
         sort,
         Sort::CreatedDesc | Sort::UpdatedDesc | Sort::CloseDateDesc | Sort::RevenueDesc
     );
-    let op = if desc { "<" } else { ">" };
     Some(match (sort, after) {
         (Sort::CreatedDesc, After::Id(id)) => Box::new(opportunities::id.lt(*id)),
         (Sort::CreatedAsc, After::Id(id)) => Box::new(opportunities::id.gt(*id)),
@@ -463,35 +470,66 @@ fn keyset<'a>(sort: Sort, after: &After) -> Option<Pred<'a>> {
             };
             Box::new(reach.and(time.or(opportunities::updated_at.eq(*t).and(tie))))
         }
-        (Sort::CloseDateAsc | Sort::CloseDateDesc, After::Date(d, id)) => Box::new(
-            sql::<Bool>(&format!("({CLOSE_DATE_KEY}, opportunities.id) {op} ("))
-                .bind::<Date, _>(*d)
-                .sql(", ")
-                .bind::<diesel::sql_types::Uuid, _>(*id)
-                .sql(")"),
-        ),
-        (Sort::RevenueAsc | Sort::RevenueDesc, After::Amount(a, id)) => Box::new(
-            sql::<Bool>(&format!("({REVENUE_KEY}, opportunities.id) {op} ("))
-                .bind::<Numeric, _>(a.clone())
-                .sql(", ")
-                .bind::<diesel::sql_types::Uuid, _>(*id)
-                .sql(")"),
-        ),
+        (Sort::CloseDateAsc | Sort::CloseDateDesc, After::Date(d, id)) => Box::new(RowPast {
+            key: CloseDateKey,
+            value: *d,
+            id: *id,
+            desc,
+        }),
+        (Sort::RevenueAsc | Sort::RevenueDesc, After::Amount(a, id)) => Box::new(RowPast {
+            key: RevenueKey,
+            value: a.clone(),
+            id: *id,
+            desc,
+        }),
         _ => return None,
     })
 }
 
-fn order_sql(sort: Sort) -> String {
-    match sort {
-        Sort::CreatedDesc => "opportunities.id DESC".to_owned(),
-        Sort::CreatedAsc => "opportunities.id ASC".to_owned(),
-        Sort::UpdatedDesc => "opportunities.updated_at DESC, opportunities.id DESC".to_owned(),
-        Sort::UpdatedAsc => "opportunities.updated_at ASC, opportunities.id ASC".to_owned(),
-        Sort::CloseDateAsc => format!("{CLOSE_DATE_KEY} ASC, opportunities.id ASC"),
-        Sort::CloseDateDesc => format!("{CLOSE_DATE_KEY} DESC, opportunities.id DESC"),
-        Sort::RevenueDesc => format!("{REVENUE_KEY} DESC, opportunities.id DESC"),
-        Sort::RevenueAsc => format!("{REVENUE_KEY} ASC, opportunities.id ASC"),
+/// `(<key>, opportunities.id) < ($value, $id)` (or `>` ascending): a row
+/// past the cursor in a sort by a key expression, as one row comparison,
+/// which the key's index takes as its condition.
+#[derive(Debug, Clone, QueryId)]
+struct RowPast<K, T> {
+    key: K,
+    value: T,
+    id: Uuid,
+    desc: bool,
+}
+
+impl<K, T> Expression for RowPast<K, T> {
+    type SqlType = Bool;
+}
+
+impl<K, T> QueryFragment<Pg> for RowPast<K, T>
+where
+    K: Expression + QueryFragment<Pg>,
+    K::SqlType: diesel::sql_types::SqlType,
+    T: diesel::serialize::ToSql<K::SqlType, Pg>,
+    Pg: diesel::sql_types::HasSqlType<K::SqlType>,
+{
+    fn walk_ast<'b>(&'b self, mut pass: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        pass.push_sql("(");
+        self.key.walk_ast(pass.reborrow())?;
+        pass.push_sql(if self.desc {
+            ", opportunities.id) < ("
+        } else {
+            ", opportunities.id) > ("
+        });
+        pass.push_bind_param::<K::SqlType, T>(&self.value)?;
+        pass.push_sql(", ");
+        pass.push_bind_param::<diesel::sql_types::Uuid, _>(&self.id)?;
+        pass.push_sql(")");
+        Ok(())
     }
+}
+
+impl<K, T, QS> AppearsOnTable<QS> for RowPast<K, T> {}
+
+impl<K, T, QS> SelectableExpression<QS> for RowPast<K, T> {}
+
+impl<K, T> diesel::expression::ValidGrouping<()> for RowPast<K, T> {
+    type IsAggregate = diesel::expression::is_aggregate::Never;
 }
 
 /// Whether a cursor was made for this sort.
@@ -499,8 +537,8 @@ pub fn cursor_fits(sort: Sort, after: &After) -> bool {
     keyset(sort, after).is_some()
 }
 
-/// `$q` (a boxed query) in `$sort` order: typed orders where they exist,
-/// so that the statement is prepared once.
+/// `$q` (a boxed query) in `$sort` order, typed (static SQL), so that the
+/// statement is prepared once per connection.
 macro_rules! ordered {
     ($q:expr, $sort:expr) => {
         match $sort {
@@ -512,7 +550,10 @@ macro_rules! ordered {
             Sort::UpdatedAsc => {
                 $q.order((opportunities::updated_at.asc(), opportunities::id.asc()))
             }
-            sort => $q.order(sql::<diesel::sql_types::Text>(&order_sql(sort))),
+            Sort::CloseDateAsc => $q.order((CloseDateKey.asc(), opportunities::id.asc())),
+            Sort::CloseDateDesc => $q.order((CloseDateKey.desc(), opportunities::id.desc())),
+            Sort::RevenueDesc => $q.order((RevenueKey.desc(), opportunities::id.desc())),
+            Sort::RevenueAsc => $q.order((RevenueKey.asc(), opportunities::id.asc())),
         }
     };
 }
@@ -582,7 +623,7 @@ fn walked_search(visibility: &Visibility, filter: &Filter, sort: Sort) -> Option
 /// in one statement:
 ///
 /// `id = ANY((SELECT CASE WHEN cardinality(w.a) >= n THEN w.a ELSE
-/// ARRAY(<gather>) END FROM (SELECT ARRAY(<walk>) AS a) w)::uuid[])`
+/// ARRAY(<gather>) END FROM (SELECT ARRAY(<walk>) AS a OFFSET 0) w)::uuid[])`
 ///
 /// The walk reads the opportunities in the list's order from an index that
 /// holds each one's `search_text` (no row is visited), testing each, and
@@ -637,7 +678,10 @@ impl<G: QueryFragment<Pg>> QueryFragment<Pg> for WalkOrGather<G> {
         pass.push_bind_param::<diesel::sql_types::Text, _>(&self.pattern)?;
         pass.push_sql(")) LIMIT ");
         pass.push_bind_param::<diesel::sql_types::Integer, _>(&self.n)?;
-        pass.push_sql(") AS a) w)::uuid[])");
+        // `OFFSET 0` keeps `w` a sub-query of its own: pulled up, its array
+        // was planned once for each of the two places that name `w.a`, and a
+        // term the walk found was walked for twice.
+        pass.push_sql(") AS a OFFSET 0) w)::uuid[])");
         Ok(())
     }
 }
