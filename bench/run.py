@@ -132,14 +132,15 @@ def gathered_first(where, order):
 def search_walked():
     # A vendor's search in creation order (store::listing::WalkOrGather):
     # walk the index holding each opportunity's search_text in order, at
-    # most 5,000 entries, for the page; gather as above only when the walk
-    # comes back short.
-    gather = ("SELECT o.id FROM opportunities o WHERE (o.topic ILIKE :pattern OR o.customer_id = ANY(ARRAY("
-              "SELECT m.id FROM customers m WHERE m.name ILIKE :pattern AND m.org_id <> ALL(:masked::uuid[]))))"
-              " ORDER BY o.id DESC LIMIT :limit")
+    # most 5,000 entries, for the page; gather every match through the
+    # trigram indexes, in order, only when the walk comes back short. The
+    # term reaches each condition as a sub-select, as the service sends it
+    # (so one plan serves every term, and Postgres keeps it).
+    gather = ("SELECT o.id FROM opportunities o WHERE (o.topic ILIKE (SELECT :pattern) OR o.customer_id = ANY(ARRAY("
+              "SELECT m.id FROM customers m WHERE m.name ILIKE (SELECT :pattern)))) ORDER BY o.id DESC")
     walk = ("SELECT x.id FROM (SELECT s.id, s.search_text FROM opportunities s ORDER BY s.id DESC LIMIT 5000) x"
             " WHERE x.search_text LIKE (SELECT lower(:pattern)) LIMIT :limit")
-    return (f"{VIEW} WHERE o.id = ANY((SELECT CASE WHEN cardinality(w.a) >= :limit THEN w.a ELSE ARRAY({gather})"
+    return (f"{VIEW} WHERE o.id = ANY((SELECT CASE WHEN cardinality(w.a) >= :limit THEN w.a ELSE (ARRAY({gather}))[1:(:limit)]"
             f" END FROM (SELECT ARRAY({walk}) AS a OFFSET 0) w)::uuid[]) ORDER BY o.id DESC")
 
 def search_rows(where):

@@ -831,3 +831,136 @@ fn plan_rule_catches_scans_whole_sorts_and_customers_joined_whole() {
     assert_eq!((r.opportunities_read, r.largest_sort), (51, 0));
     assert!(r.problems.is_empty(), "{:?}", r.problems);
 }
+
+/// Rows this transaction has read from `opportunities` so far: heap rows a
+/// sequential scan returned and rows an index or bitmap scan fetched (an
+/// index-only scan of all-visible pages fetches none).
+fn opportunities_fetched(conn: &mut PgConnection) -> i64 {
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    diesel::sql_query(
+        "SELECT (coalesce(seq_tup_read, 0) + coalesce(idx_tup_fetch, 0))::bigint AS n
+         FROM pg_stat_xact_user_tables WHERE relname = 'opportunities'",
+    )
+    .get_result::<Row>(conn)
+    .unwrap()
+    .n
+}
+
+/// Rule (issue 17): a vendor's search in creation order is one statement
+/// whose plan does not depend on its term, so Postgres keeps one plan for
+/// it per connection (its generic plan) instead of planning each search
+/// anew; and that plan reads about a page, or a rare term's matches, for
+/// every kind of term. `EXPLAIN` shows only the plan made for the values
+/// given, so the generic plan is run as such (`plan_cache_mode =
+/// force_generic_plan`) and the rows it fetched are counted.
+#[test]
+fn a_vendor_search_keeps_one_plan_and_it_reads_about_a_page_for_every_term() {
+    let db = TestDb::migrated();
+    let mut conn = db.conn();
+    conn.batch_execute(&SEED.replace("{opportunities}", &OPPORTUNITIES.to_string()))
+        .unwrap();
+    conn.batch_execute("VACUUM ANALYZE").unwrap();
+    let actor = caller(&mut conn, "plan-cm-3");
+    // A rare term (two customers' names), a common one (a sixth of all
+    // names), one in topics, and one that nothing holds.
+    let terms = ["contoso 0-1", "contoso", "migration", "zzqx"];
+    let mut problems = Vec::new();
+    for term in terms {
+        let filter = Filter {
+            q: Some(term.to_owned()),
+            ..Filter::default()
+        };
+        for sort in [Sort::CreatedDesc, Sort::CreatedAsc] {
+            for after in [None, Some(cursor(&mut conn, sort))] {
+                let scope = ListScope::new(
+                    &actor,
+                    ListQuery {
+                        filter: filter.clone(),
+                        sort,
+                        after,
+                        fetch: PAGE,
+                    },
+                );
+                let (_, matched) = narrowest_condition(&mut conn, &scope);
+                let bound = if matched <= SELECTIVE {
+                    PAGE_BOUND.max(matched + matched / 4 + 2 * PAGE)
+                } else {
+                    PAGE_BOUND
+                };
+                let request = scope.request();
+                let (custom, generic) = conn
+                    .transaction(|conn| {
+                        let custom = listing::list(conn, &request)?;
+                        conn.batch_execute("SET LOCAL plan_cache_mode = force_generic_plan")?;
+                        let before = opportunities_fetched(conn);
+                        let generic = listing::list(conn, &request)?;
+                        let fetched = opportunities_fetched(conn) - before;
+                        if fetched > bound {
+                            problems.push(format!(
+                                "{term:?} {sort:?} after {}: its generic plan fetched {fetched} \
+                                 rows of opportunities, more than {bound} ({matched} match)",
+                                scope.query.after.is_some()
+                            ));
+                        }
+                        diesel::QueryResult::Ok((custom, generic))
+                    })
+                    .unwrap();
+                let ids = |page: &[prm_store::opportunities::OpportunityView]| {
+                    page.iter().map(|o| o.row.id).collect::<Vec<_>>()
+                };
+                assert_eq!(
+                    ids(&custom),
+                    ids(&generic),
+                    "{term:?} {sort:?}: the same page either way"
+                );
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+
+    // On a connection of its own, after a few searches, the statement runs
+    // its generic plan: one plan, made once, for every term.
+    let mut conn = db.conn();
+    for round in 0..3 {
+        for term in terms {
+            let scope = ListScope::new(
+                &actor,
+                ListQuery {
+                    filter: Filter {
+                        q: Some(term.to_owned()),
+                        ..Filter::default()
+                    },
+                    sort: Sort::CreatedDesc,
+                    after: None,
+                    fetch: PAGE,
+                },
+            );
+            listing::list(&mut conn, &scope.request())
+                .unwrap_or_else(|e| panic!("{round} {term}: {e}"));
+        }
+    }
+    #[derive(QueryableByName)]
+    struct Plans {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        generic_plans: i64,
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        custom_plans: i64,
+    }
+    let plans = diesel::sql_query(
+        "SELECT generic_plans, custom_plans FROM pg_prepared_statements
+         WHERE statement LIKE '%cardinality(w.a)%'",
+    )
+    .load::<Plans>(&mut conn)
+    .unwrap();
+    assert_eq!(plans.len(), 1, "the search is one prepared statement");
+    assert!(
+        plans[0].generic_plans >= 6,
+        "12 searches ran {} times on the generic plan and planned {} times",
+        plans[0].generic_plans,
+        plans[0].custom_plans
+    );
+}
