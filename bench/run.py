@@ -48,9 +48,13 @@ PARAM = re.compile(r"(?<![:\w]):([a-z_]+)")
 LIVE = "'delivered','accepted','won','lost'"
 # What a partner's org scope (its own org and, for a distributor, its
 # resellers) may see: the service's visibility rule.
-VISIBLE = ("((o.origin = 'partner' AND o.owner_org_id = ANY(:scope)) OR (o.status IN (" + LIVE + ") AND "
-           "o.primary_partner_id = ANY(:scope)) OR (o.status IN (" + LIVE + ") AND o.id = ANY(ARRAY("
-           "SELECT oc.opportunity_id FROM opportunity_collaborators oc WHERE oc.org_id = ANY(:scope)))))")
+# The caller's orgs reach the statement as a sub-select, as the service
+# sends them (store::listing::IsOneOf: one plan for every caller), and the
+# origin and live statuses as constants.
+SCOPE = "ANY((SELECT :scope::uuid[])::uuid[])"
+VISIBLE = ("((o.origin = 'partner' AND o.owner_org_id = " + SCOPE + ") OR (o.status IN (" + LIVE + ") AND "
+           "o.primary_partner_id = " + SCOPE + ") OR (o.status IN (" + LIVE + ") AND o.id = ANY(ARRAY("
+           "SELECT oc.opportunity_id FROM opportunity_collaborators oc WHERE oc.org_id = " + SCOPE + "))))")
 # What the service reads with every opportunity (store::opportunities::
 # joined_view_columns): the row (o.* includes its collaborator_ids column),
 # the customer's name and holder (for masking), whether a live deal
@@ -136,8 +140,8 @@ def search_walked():
     # trigram indexes, in order, only when the walk comes back short. The
     # term reaches each condition as a sub-select, as the service sends it
     # (so one plan serves every term, and Postgres keeps it).
-    gather = ("SELECT o.id FROM opportunities o WHERE (o.topic ILIKE (SELECT :pattern) OR o.customer_id = ANY(ARRAY("
-              "SELECT m.id FROM customers m WHERE m.name ILIKE (SELECT :pattern)))) ORDER BY o.id DESC")
+    gather = ("SELECT o.id FROM opportunities o WHERE (o.topic ILIKE (SELECT :pattern::text) OR o.customer_id = ANY(ARRAY("
+              "SELECT m.id FROM customers m WHERE m.name ILIKE (SELECT :pattern::text)))) ORDER BY o.id DESC")
     walk = ("SELECT x.id FROM (SELECT s.id, s.search_text FROM opportunities s ORDER BY s.id DESC LIMIT 5000) x"
             " WHERE x.search_text LIKE (SELECT lower(:pattern)) LIMIT :limit")
     return (f"{VIEW} WHERE o.id = ANY((SELECT CASE WHEN cardinality(w.a) >= :limit THEN w.a ELSE (ARRAY({gather}))[1:(:limit)]"
@@ -149,7 +153,7 @@ def search_rows(where):
     # for it, only the topic may hold the term.
     return gathered_first(f"{where} AND o.search_text LIKE (SELECT lower(:pattern)) AND (lower(o.topic) LIKE"
                           " (SELECT lower(:pattern)) OR NOT o.customer_id = ANY(ARRAY(SELECT m.id FROM customers m"
-                          " WHERE m.org_id = ANY(:masked::uuid[]))))", "o.id DESC")
+                          " WHERE m.org_id = ANY((SELECT :masked::uuid[])::uuid[]))))", "o.id DESC")
 
 CLOSE_KEY = "coalesce(o.expected_close_date, DATE '9999-12-31')"
 
@@ -169,9 +173,9 @@ SQL = {
     "search_vendor": search_walked(),
     "search_partner": search_rows(VISIBLE),
     # partner_id=&sort=-updated_at: one partner's, latest changes first.
-    "list_updated": page_first(f"{VISIBLE} AND o.primary_partner_id = :partner", "o.updated_at DESC, o.id DESC"),
+    "list_updated": page_first(f"{VISIBLE} AND o.primary_partner_id = (SELECT :partner::uuid)", "o.updated_at DESC, o.id DESC"),
     # partner_id=&sort=expected_close_date: the same by close date (none last).
-    "list_close_date": page_first(f"{VISIBLE} AND o.primary_partner_id = :partner", f"{CLOSE_KEY} ASC, o.id ASC"),
+    "list_close_date": page_first(f"{VISIBLE} AND o.primary_partner_id = (SELECT :partner::uuid)", f"{CLOSE_KEY} ASC, o.id ASC"),
     # create: customer look-up, the insert returning the view, and the
     # journal (status event, outbox event with its audience's distributors,
     # webhook fan-out) in one statement.

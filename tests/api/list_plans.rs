@@ -951,6 +951,11 @@ fn a_search_and_a_partners_lists_keep_one_plan_and_it_reads_about_a_page() {
         shapes.push((&admin, own.clone(), sort));
     }
     shapes.push((&admin, Filter::default(), Sort::CreatedDesc));
+    let search = Filter {
+        q: Some("contoso".to_owned()),
+        ..Filter::default()
+    };
+    shapes.push((&admin, search, Sort::CreatedDesc));
     let managed = Filter {
         view: Some(View::Managed),
         ..Filter::default()

@@ -390,7 +390,7 @@ fn row_match<'a>(pattern: String, masked_orgs: Vec<Uuid>) -> Pred<'a> {
         return holds;
     }
     let masked_customers = customers::table
-        .filter(customers::org_id.eq_any(masked_orgs))
+        .filter(IsOneOf(customers::org_id, masked_orgs))
         .select(customers::id);
     and(
         holds,
