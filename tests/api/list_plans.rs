@@ -598,6 +598,35 @@ fn caller(conn: &mut PgConnection, subject: &str) -> prm_domain::Actor {
     }
 }
 
+/// The list a caller asks for: `filter` in `sort`, a default page, after
+/// `after` if given.
+fn page_scope(
+    actor: &prm_domain::Actor,
+    filter: Filter,
+    sort: Sort,
+    after: Option<After>,
+) -> ListScope {
+    ListScope::new(
+        actor,
+        ListQuery {
+            filter,
+            sort,
+            after,
+            fetch: PAGE,
+        },
+    )
+}
+
+/// What a shape may read, given how many rows its narrowest condition
+/// matches by itself (see the module's rule).
+fn bound_for(matched: i64) -> i64 {
+    if matched <= SELECTIVE {
+        PAGE_BOUND.max(matched + matched / 4 + 2 * PAGE)
+    } else {
+        PAGE_BOUND
+    }
+}
+
 /// The statement of one shape, explained and judged; `narrowest` is what
 /// [`narrowest_condition`] found for its caller and filter.
 fn judge(
@@ -622,11 +651,7 @@ fn judge(
     let top = &explained[0];
     let mut reading = Reading::default();
     walk(&top["Plan"], &mut reading);
-    let bound = if matched <= SELECTIVE {
-        PAGE_BOUND.max(matched + matched / 4 + 2 * PAGE)
-    } else {
-        PAGE_BOUND
-    };
+    let bound = bound_for(matched);
     let mut problems = reading.problems;
     if reading.opportunities_read > bound {
         problems.push(format!(
@@ -689,17 +714,7 @@ fn every_list_shape_reads_about_a_page() {
     for (who, subject) in callers {
         let actor = caller(&mut conn, subject);
         for (name, filter) in filters(&mut conn, actor.org_id.0) {
-            let scope = |sort, after| {
-                ListScope::new(
-                    &actor,
-                    ListQuery {
-                        filter: filter.clone(),
-                        sort,
-                        after,
-                        fetch: PAGE,
-                    },
-                )
-            };
+            let scope = |sort, after| page_scope(&actor, filter.clone(), sort, after);
             let narrowest = narrowest_condition(&mut conn, &scope(Sort::default(), None));
             for sort in SORTS {
                 for after in [None, Some(cursor(&mut conn, sort))] {
@@ -878,21 +893,9 @@ fn a_search_and_a_partners_lists_keep_one_plan_and_it_reads_about_a_page() {
         };
         for sort in [Sort::CreatedDesc, Sort::CreatedAsc] {
             for after in [None, Some(cursor(&mut conn, sort))] {
-                let scope = ListScope::new(
-                    &actor,
-                    ListQuery {
-                        filter: filter.clone(),
-                        sort,
-                        after,
-                        fetch: PAGE,
-                    },
-                );
+                let scope = page_scope(&actor, filter.clone(), sort, after);
                 let (_, matched) = narrowest_condition(&mut conn, &scope);
-                let bound = if matched <= SELECTIVE {
-                    PAGE_BOUND.max(matched + matched / 4 + 2 * PAGE)
-                } else {
-                    PAGE_BOUND
-                };
+                let bound = bound_for(matched);
                 // The walk reads an index only, but fetches the rows of
                 // pages not yet marked all-visible: up to its budget.
                 let bound = bound + i64::from(listing::SEARCH_WALK_BUDGET);
@@ -963,15 +966,7 @@ fn a_search_and_a_partners_lists_keep_one_plan_and_it_reads_about_a_page() {
     shapes.push((&admin, managed, Sort::CreatedDesc));
     for round in 0..12 {
         for (who, filter, sort) in &shapes {
-            let scope = ListScope::new(
-                who,
-                ListQuery {
-                    filter: filter.clone(),
-                    sort: *sort,
-                    after: None,
-                    fetch: PAGE,
-                },
-            );
+            let scope = page_scope(who, filter.clone(), *sort, None);
             listing::list(&mut conn, &scope.request())
                 .unwrap_or_else(|e| panic!("{round} {filter:?} {sort:?}: {e}"));
         }

@@ -4,9 +4,9 @@
 //! it on every call: the close-date and revenue sorts were sent that way,
 //! and ran at 0.28 of the database's rate for the same SQL prepared.
 
-use prm_tests::{DbProxy, TestApp, TestDb, TestUser};
+use prm_tests::{DbProxy, TestUser};
 
-use crate::world::{World, accepted_by, delivered_to, world_on};
+use crate::world::{World, accepted_by, counted_world, delivered_to};
 
 const SORTS: [&str; 8] = [
     "-created_at",
@@ -38,15 +38,7 @@ async fn unnamed(
 
 #[actix_web::test]
 async fn every_list_shape_is_sent_as_a_prepared_statement() {
-    let proxy = DbProxy::counting();
-    let db = TestDb::migrated();
-    let url = format!("{}?sslmode=disable", proxy.url(&db));
-    let app = TestApp::spawn_on(db, |c| {
-        c.database_url = url;
-        c.auth_cache_ttl = std::time::Duration::from_secs(600);
-    })
-    .await;
-    let w = world_on(app).await;
+    let (proxy, w) = counted_world().await;
     // Enough rows for a second page at limit=1, for both callers.
     for _ in 0..2 {
         delivered_to(&w, &w.dist.id).await;

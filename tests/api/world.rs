@@ -2,7 +2,7 @@
 //! viewer, a distributor with a reseller under it, and an unrelated reseller,
 //! each partner with its four roles and a customer.
 
-use prm_tests::{Resp, TestApp, TestUser, partner_opportunity};
+use prm_tests::{DbProxy, Resp, TestApp, TestDb, TestUser, partner_opportunity};
 use serde_json::json;
 
 /// A vendor, a distributor with a reseller under it, and an unrelated reseller,
@@ -42,8 +42,22 @@ pub async fn world() -> World {
     world_on(TestApp::spawn().await).await
 }
 
-/// The same cast on an app started otherwise.
-pub async fn world_on(app: TestApp) -> World {
+/// The same cast on an app whose every statement goes through a counting
+/// proxy (`DbProxy::counting`), with every caller's actor cached for the
+/// whole test, so that what a request sends is its own work.
+pub async fn counted_world() -> (DbProxy, World) {
+    let proxy = DbProxy::counting();
+    let db = TestDb::migrated();
+    let url = format!("{}?sslmode=disable", proxy.url(&db));
+    let app = TestApp::spawn_on(db, |c| {
+        c.database_url = url;
+        c.auth_cache_ttl = std::time::Duration::from_secs(600);
+    })
+    .await;
+    (proxy, world_on(app).await)
+}
+
+async fn world_on(app: TestApp) -> World {
     let vendor = app.vendor_id().await;
     let dist = org(&app, "Dist", "distributor", None).await;
     let res = org(&app, "Res", "reseller", Some(&dist.id)).await;

@@ -3,10 +3,9 @@
 //! database, `BEGIN` and `COMMIT` included. Each of the journal's parts
 //! (status event, version, outbox event, webhook fan-out) still lands.
 
-use prm_tests::{DbProxy, TestApp, TestDb};
 use serde_json::json;
 
-use crate::world::{delivered_to, world_on};
+use crate::world::{counted_world, delivered_to};
 
 /// Before this round: create 9, accept 13.
 const CREATE: u64 = 5;
@@ -14,16 +13,7 @@ const ACCEPT: u64 = 6;
 
 #[actix_web::test]
 async fn a_create_and_an_accept_send_their_fewest_statements_and_record_everything() {
-    let proxy = DbProxy::counting();
-    let db = TestDb::migrated();
-    let url = format!("{}?sslmode=disable", proxy.url(&db));
-    let app = TestApp::spawn_on(db, |c| {
-        c.database_url = url;
-        // Every caller's actor stays cached for the whole test.
-        c.auth_cache_ttl = std::time::Duration::from_secs(600);
-    })
-    .await;
-    let w = world_on(app).await;
+    let (proxy, w) = counted_world().await;
     let admin = &w.dist.admin;
     // A webhook of the vendor's, so the fan-out has someone to queue for.
     w.app

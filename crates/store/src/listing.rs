@@ -25,6 +25,41 @@ use crate::stored::Text;
 type Source = opportunities::table;
 type Pred<'a> = Box<dyn BoxableExpression<Source, Pg, SqlType = Bool> + 'a>;
 
+/// What every SQL fragment of this module is beside its SQL: an expression
+/// of `$st`, on whatever table the column it tests (`on`) is on (on any,
+/// without one), and never an aggregate.
+macro_rules! fragment {
+    ($name:ident<$($g:ident),*>: $st:ty, on $on:ident) => {
+        impl<$($g),*> Expression for $name<$($g),*> {
+            type SqlType = $st;
+        }
+
+        impl<$($g,)* QS> AppearsOnTable<QS> for $name<$($g),*> where $on: AppearsOnTable<QS> {}
+
+        impl<$($g,)* QS> SelectableExpression<QS> for $name<$($g),*> where
+            $on: SelectableExpression<QS>
+        {
+        }
+
+        impl<$($g),*> diesel::expression::ValidGrouping<()> for $name<$($g),*> {
+            type IsAggregate = diesel::expression::is_aggregate::Never;
+        }
+    };
+    ($name:ident: $st:ty) => {
+        impl Expression for $name {
+            type SqlType = $st;
+        }
+
+        impl<QS> AppearsOnTable<QS> for $name {}
+
+        impl<QS> SelectableExpression<QS> for $name {}
+
+        impl diesel::expression::ValidGrouping<()> for $name {
+            type IsAggregate = diesel::expression::is_aggregate::Never;
+        }
+    };
+}
+
 /// The views of API.md, relative to the caller.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum View {
@@ -150,9 +185,7 @@ correlated! {
 #[derive(Debug, Clone, QueryId)]
 struct IsValue<C>(C, Uuid);
 
-impl<C: Expression> Expression for IsValue<C> {
-    type SqlType = Bool;
-}
+fragment!(IsValue<C>: Bool, on C);
 
 impl<C: QueryFragment<Pg>> QueryFragment<Pg> for IsValue<C> {
     fn walk_ast<'b>(&'b self, mut pass: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
@@ -164,22 +197,12 @@ impl<C: QueryFragment<Pg>> QueryFragment<Pg> for IsValue<C> {
     }
 }
 
-impl<C: AppearsOnTable<QS>, QS> AppearsOnTable<QS> for IsValue<C> {}
-
-impl<C: SelectableExpression<QS>, QS> SelectableExpression<QS> for IsValue<C> {}
-
-impl<C> diesel::expression::ValidGrouping<()> for IsValue<C> {
-    type IsAggregate = diesel::expression::is_aggregate::Never;
-}
-
 /// `<column> = ANY((SELECT $v)::uuid[])`: the column holds one of the
 /// caller's values, unseen by the planner (see [`IsValue`]).
 #[derive(Debug, Clone, QueryId)]
 struct IsOneOf<C>(C, Vec<Uuid>);
 
-impl<C: Expression> Expression for IsOneOf<C> {
-    type SqlType = Bool;
-}
+fragment!(IsOneOf<C>: Bool, on C);
 
 impl<C: QueryFragment<Pg>> QueryFragment<Pg> for IsOneOf<C> {
     fn walk_ast<'b>(&'b self, mut pass: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
@@ -189,14 +212,6 @@ impl<C: QueryFragment<Pg>> QueryFragment<Pg> for IsOneOf<C> {
         pass.push_sql(")::uuid[])");
         Ok(())
     }
-}
-
-impl<C: AppearsOnTable<QS>, QS> AppearsOnTable<QS> for IsOneOf<C> {}
-
-impl<C: SelectableExpression<QS>, QS> SelectableExpression<QS> for IsOneOf<C> {}
-
-impl<C> diesel::expression::ValidGrouping<()> for IsOneOf<C> {
-    type IsAggregate = diesel::expression::is_aggregate::Never;
 }
 
 /// Live offers to any of `orgs` as collaborator: `id = ANY(ARRAY(<the
@@ -409,9 +424,7 @@ fn row_match<'a>(pattern: String, masked_orgs: Vec<Uuid>) -> Pred<'a> {
 #[derive(Debug, Clone, QueryId)]
 struct FoldedLike<T>(T, String);
 
-impl<T: Expression> Expression for FoldedLike<T> {
-    type SqlType = Bool;
-}
+fragment!(FoldedLike<T>: Bool, on T);
 
 impl<T: QueryFragment<Pg>> QueryFragment<Pg> for FoldedLike<T> {
     fn walk_ast<'b>(&'b self, mut pass: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
@@ -423,21 +436,11 @@ impl<T: QueryFragment<Pg>> QueryFragment<Pg> for FoldedLike<T> {
     }
 }
 
-impl<T: AppearsOnTable<QS>, QS> AppearsOnTable<QS> for FoldedLike<T> {}
-
-impl<T: SelectableExpression<QS>, QS> SelectableExpression<QS> for FoldedLike<T> {}
-
-impl<T> diesel::expression::ValidGrouping<()> for FoldedLike<T> {
-    type IsAggregate = diesel::expression::is_aggregate::Never;
-}
-
 /// `lower(<text>)`.
 #[derive(Debug, Clone, Copy, QueryId)]
 struct Folded<T>(T);
 
-impl<T: Expression> Expression for Folded<T> {
-    type SqlType = diesel::sql_types::Text;
-}
+fragment!(Folded<T>: diesel::sql_types::Text, on T);
 
 impl<T: QueryFragment<Pg>> QueryFragment<Pg> for Folded<T> {
     fn walk_ast<'b>(&'b self, mut pass: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
@@ -446,14 +449,6 @@ impl<T: QueryFragment<Pg>> QueryFragment<Pg> for Folded<T> {
         pass.push_sql(")");
         Ok(())
     }
-}
-
-impl<T: AppearsOnTable<QS>, QS> AppearsOnTable<QS> for Folded<T> {}
-
-impl<T: SelectableExpression<QS>, QS> SelectableExpression<QS> for Folded<T> {}
-
-impl<T> diesel::expression::ValidGrouping<()> for Folded<T> {
-    type IsAggregate = diesel::expression::is_aggregate::Never;
 }
 
 /// `column = ANY(ARRAY(<sub-select>))`. The sub-select runs once, as an
@@ -465,9 +460,7 @@ impl<T> diesel::expression::ValidGrouping<()> for Folded<T> {
 #[derive(Debug, Clone, Copy, QueryId)]
 struct AnyOf<L, S>(L, S);
 
-impl<L: Expression, S> Expression for AnyOf<L, S> {
-    type SqlType = Bool;
-}
+fragment!(AnyOf<L, S>: Bool, on L);
 
 impl<L: QueryFragment<Pg>, S: QueryFragment<Pg>> QueryFragment<Pg> for AnyOf<L, S> {
     fn walk_ast<'b>(&'b self, mut pass: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
@@ -479,14 +472,6 @@ impl<L: QueryFragment<Pg>, S: QueryFragment<Pg>> QueryFragment<Pg> for AnyOf<L, 
     }
 }
 
-impl<L: AppearsOnTable<QS>, S, QS> AppearsOnTable<QS> for AnyOf<L, S> {}
-
-impl<L: SelectableExpression<QS>, S, QS> SelectableExpression<QS> for AnyOf<L, S> {}
-
-impl<L, S> diesel::expression::ValidGrouping<()> for AnyOf<L, S> {
-    type IsAggregate = diesel::expression::is_aggregate::Never;
-}
-
 /// `column = ANY((ARRAY(<ordered sub-select>))[1:n])`: the column is one of
 /// the sub-select's first `n` values. The sub-select has an order and no
 /// limit, so its plan reads every match once by whatever index finds them
@@ -494,9 +479,7 @@ impl<L, S> diesel::expression::ValidGrouping<()> for AnyOf<L, S> {
 #[derive(Debug, Clone, QueryId)]
 struct FirstOf<L, S>(L, S, i32);
 
-impl<L: Expression, S> Expression for FirstOf<L, S> {
-    type SqlType = Bool;
-}
+fragment!(FirstOf<L, S>: Bool, on L);
 
 impl<L: QueryFragment<Pg>, S: QueryFragment<Pg>> QueryFragment<Pg> for FirstOf<L, S> {
     fn walk_ast<'b>(&'b self, mut pass: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
@@ -508,14 +491,6 @@ impl<L: QueryFragment<Pg>, S: QueryFragment<Pg>> QueryFragment<Pg> for FirstOf<L
         pass.push_sql("])");
         Ok(())
     }
-}
-
-impl<L: AppearsOnTable<QS>, S, QS> AppearsOnTable<QS> for FirstOf<L, S> {}
-
-impl<L: SelectableExpression<QS>, S, QS> SelectableExpression<QS> for FirstOf<L, S> {}
-
-impl<L, S> diesel::expression::ValidGrouping<()> for FirstOf<L, S> {
-    type IsAggregate = diesel::expression::is_aggregate::Never;
 }
 
 /// `%`, `_` and `\` match themselves in a search.
@@ -581,9 +556,7 @@ struct RowPast<K, T> {
     desc: bool,
 }
 
-impl<K, T> Expression for RowPast<K, T> {
-    type SqlType = Bool;
-}
+fragment!(RowPast<K, T>: Bool, on K);
 
 impl<K, T> QueryFragment<Pg> for RowPast<K, T>
 where
@@ -606,14 +579,6 @@ where
         pass.push_sql(")");
         Ok(())
     }
-}
-
-impl<K, T, QS> AppearsOnTable<QS> for RowPast<K, T> {}
-
-impl<K, T, QS> SelectableExpression<QS> for RowPast<K, T> {}
-
-impl<K, T> diesel::expression::ValidGrouping<()> for RowPast<K, T> {
-    type IsAggregate = diesel::expression::is_aggregate::Never;
 }
 
 /// Whether a cursor was made for this sort.
@@ -664,9 +629,6 @@ fn gathered_first(visibility: &Visibility, filter: &Filter) -> bool {
 /// How many rows, at most, a search in creation order walks before it
 /// gathers its matches through the indexes instead.
 pub const SEARCH_WALK_BUDGET: i32 = 5_000;
-/// [`SEARCH_WALK_BUDGET`] as the statement spells it: a constant, not a
-/// bind, so the plan is costed for it.
-const SEARCH_WALK_BUDGET_SQL: &str = "5000";
 
 /// The case-folded pattern of a search that walks: a vendor-wide `q` in
 /// creation order, with no other filter. A common term is met early in
@@ -741,9 +703,7 @@ struct WalkOrGather {
     n: i32,
 }
 
-impl Expression for WalkOrGather {
-    type SqlType = Bool;
-}
+fragment!(WalkOrGather: Bool);
 
 impl QueryFragment<Pg> for WalkOrGather {
     fn walk_ast<'b>(&'b self, mut pass: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
@@ -789,8 +749,9 @@ impl QueryFragment<Pg> for WalkOrGather {
         }
         pass.push_sql(" ORDER BY s.id");
         pass.push_sql(order);
+        // A constant, not a bind, so the plan is costed for it.
         pass.push_sql(" LIMIT ");
-        pass.push_sql(SEARCH_WALK_BUDGET_SQL);
+        pass.push_sql(&SEARCH_WALK_BUDGET.to_string());
         pass.push_sql(") x WHERE x.search_text LIKE (SELECT lower(");
         pass.push_bind_param::<diesel::sql_types::Text, _>(&self.pattern)?;
         pass.push_sql(")) LIMIT ");
@@ -801,14 +762,6 @@ impl QueryFragment<Pg> for WalkOrGather {
         pass.push_sql(") AS a OFFSET 0) w)::uuid[])");
         Ok(())
     }
-}
-
-impl<QS> AppearsOnTable<QS> for WalkOrGather {}
-
-impl<QS> SelectableExpression<QS> for WalkOrGather {}
-
-impl diesel::expression::ValidGrouping<()> for WalkOrGather {
-    type IsAggregate = diesel::expression::is_aggregate::Never;
 }
 
 /// The statement of one list page: opportunities joined with their
@@ -1097,9 +1050,19 @@ mod tests {
 
     #[test]
     fn the_walk_budget_the_statement_spells_is_the_documented_one() {
-        assert_eq!(
-            SEARCH_WALK_BUDGET_SQL.parse::<i32>(),
-            Ok(SEARCH_WALK_BUDGET)
+        let walk = WalkOrGather {
+            pattern: "%term%".to_owned(),
+            after: None,
+            desc: true,
+            n: 51,
+        };
+        let sql = diesel::debug_query::<Pg, _>(
+            &opportunities::table.filter(walk).select(opportunities::id),
+        )
+        .to_string();
+        assert!(
+            sql.contains(&format!("ORDER BY s.id DESC LIMIT {SEARCH_WALK_BUDGET})")),
+            "{sql}"
         );
     }
 }
