@@ -150,6 +150,9 @@ fn and<'a>(a: Pred<'a>, b: Pred<'a>) -> Pred<'a> {
     Box::new(a.and(b))
 }
 
+/// The domain's live offers, which the SQL spells as constants; the tests
+/// hold each spelling to this list.
+#[cfg(test)]
 fn live_statuses() -> Vec<&'static str> {
     Status::ALL
         .iter()
@@ -962,6 +965,53 @@ pub struct PartnerSummary {
     pub offer_values: Vec<BigDecimal>,
 }
 
+/// The dashboard's statement ([`partner_summary`]).
+///
+/// Every figure but `collaborating` counts opportunities whose primary
+/// partner is the caller's org. For those the visibility rule reduces
+/// to "offered (live status), or created by the caller's org scope",
+/// and the covering index `opportunities_primary` holds every column
+/// used, so they are counted without visiting the table. Collaborating
+/// ones are live (accepted), hence visible through the collaboration.
+///
+/// The caller's org, scope and user reach the statement as
+/// sub-selects, and the live statuses as constant SQL (a test holds
+/// them to the domain's list), for the reason lists do (`IsValue`):
+/// shown the values, Postgres planned the statement on every call
+/// (0.14 ms of planning against 0.25 ms of running at a million
+/// opportunities); blind to them, every plan costs the same and the
+/// connection keeps one.
+pub const PARTNER_SUMMARY: &str = "WITH mine AS (
+           SELECT o.status, o.accept_by, o.pipeline_phase, o.expires_on, o.closed_at,
+                  o.currency, o.estimated_revenue
+           FROM opportunities o
+           WHERE o.primary_partner_id = (SELECT $1::uuid)
+             AND (o.status IN ('delivered', 'accepted', 'won', 'lost')
+                  OR (o.origin = 'partner' AND o.owner_org_id = ANY((SELECT $2::uuid[])::uuid[])))
+             AND ((SELECT $3::uuid) IS NULL OR o.owner_user_id = (SELECT $3::uuid))),
+         offered AS (
+           SELECT currency, sum(estimated_revenue) AS value FROM mine
+           WHERE status = 'delivered' AND currency IS NOT NULL GROUP BY currency)
+         SELECT
+           count(*) FILTER (WHERE status = 'delivered') AS distributed,
+           min(accept_by) FILTER (WHERE status = 'delivered') AS next_deadline,
+           count(*) FILTER (WHERE status = 'accepted') AS managed,
+           count(*) FILTER (WHERE status = 'accepted' AND pipeline_phase = 'qualify') AS qualify,
+           count(*) FILTER (WHERE status = 'accepted' AND pipeline_phase = 'develop') AS develop,
+           count(*) FILTER (WHERE status = 'accepted' AND pipeline_phase = 'propose') AS propose,
+           count(*) FILTER (WHERE status = 'accepted' AND pipeline_phase = 'negotiate') AS negotiate,
+           count(*) FILTER (WHERE status = 'accepted' AND pipeline_phase = 'commit') AS commit,
+           (SELECT count(*) FROM opportunity_collaborators oc
+              JOIN opportunities o ON o.id = oc.opportunity_id
+             WHERE oc.org_id = (SELECT $1::uuid) AND o.status = 'accepted'
+               AND ((SELECT $3::uuid) IS NULL OR o.owner_user_id = (SELECT $3::uuid))) AS collaborating,
+           count(*) FILTER (WHERE status = 'accepted' AND expires_on <= $4) AS expiring,
+           count(*) FILTER (WHERE status = 'won' AND closed_at >= $5) AS won,
+           count(*) FILTER (WHERE status = 'lost' AND closed_at >= $5) AS lost,
+           ARRAY(SELECT currency FROM offered ORDER BY currency) AS offer_currencies,
+           ARRAY(SELECT value FROM offered ORDER BY currency) AS offer_values
+         FROM mine";
+
 /// The dashboard's counts as one statement: each figure is the count of the
 /// list view it stands for (`view=distributed`, `view=managed` by phase,
 /// `view=collaborating&status=accepted`, `expires_before`, won and lost with
@@ -978,51 +1028,13 @@ pub fn partner_summary(
         return Ok(PartnerSummary::default());
     };
     let orgs: Vec<Uuid> = orgs.iter().map(|o| o.0).collect();
-    let live = live_statuses();
-    prepared(
-        // Every figure but `collaborating` counts opportunities whose primary
-        // partner is the caller's org. For those the visibility rule reduces
-        // to "offered (live status), or created by the caller's org scope",
-        // and the covering index `opportunities_primary` holds every column
-        // used, so they are counted without visiting the table. Collaborating
-        // ones are live (accepted), hence visible through the collaboration.
-        "WITH mine AS (
-           SELECT o.status, o.accept_by, o.pipeline_phase, o.expires_on, o.closed_at,
-                  o.currency, o.estimated_revenue
-           FROM opportunities o
-           WHERE o.primary_partner_id = $1
-             AND (o.status = ANY($6) OR (o.origin = 'partner' AND o.owner_org_id = ANY($2)))
-             AND ($3::uuid IS NULL OR o.owner_user_id = $3)),
-         offered AS (
-           SELECT currency, sum(estimated_revenue) AS value FROM mine
-           WHERE status = 'delivered' AND currency IS NOT NULL GROUP BY currency)
-         SELECT
-           count(*) FILTER (WHERE status = 'delivered') AS distributed,
-           min(accept_by) FILTER (WHERE status = 'delivered') AS next_deadline,
-           count(*) FILTER (WHERE status = 'accepted') AS managed,
-           count(*) FILTER (WHERE status = 'accepted' AND pipeline_phase = 'qualify') AS qualify,
-           count(*) FILTER (WHERE status = 'accepted' AND pipeline_phase = 'develop') AS develop,
-           count(*) FILTER (WHERE status = 'accepted' AND pipeline_phase = 'propose') AS propose,
-           count(*) FILTER (WHERE status = 'accepted' AND pipeline_phase = 'negotiate') AS negotiate,
-           count(*) FILTER (WHERE status = 'accepted' AND pipeline_phase = 'commit') AS commit,
-           (SELECT count(*) FROM opportunity_collaborators oc
-              JOIN opportunities o ON o.id = oc.opportunity_id
-             WHERE oc.org_id = $1 AND o.status = 'accepted'
-               AND ($3::uuid IS NULL OR o.owner_user_id = $3)) AS collaborating,
-           count(*) FILTER (WHERE status = 'accepted' AND expires_on <= $4) AS expiring,
-           count(*) FILTER (WHERE status = 'won' AND closed_at >= $5) AS won,
-           count(*) FILTER (WHERE status = 'lost' AND closed_at >= $5) AS lost,
-           ARRAY(SELECT currency FROM offered ORDER BY currency) AS offer_currencies,
-           ARRAY(SELECT value FROM offered ORDER BY currency) AS offer_values
-         FROM mine",
-    )
-    .bind(me.org)
-    .bind(orgs)
-    .bind(owner.map(|o| o.0))
-    .bind(expiring_by)
-    .bind(closed_since)
-    .bind(live.into_iter().map(str::to_owned).collect::<Vec<_>>())
-    .get_result(conn)
+    prepared(PARTNER_SUMMARY)
+        .bind(me.org)
+        .bind(orgs)
+        .bind(owner.map(|o| o.0))
+        .bind(expiring_by)
+        .bind(closed_since)
+        .get_result(conn)
 }
 
 #[cfg(test)]
@@ -1045,6 +1057,19 @@ mod tests {
         assert!(
             sql.contains(&format!("opportunities.status IN ({listed})")),
             "{sql} lists other statuses than {listed}"
+        );
+    }
+
+    #[test]
+    fn the_dashboards_live_offers_are_the_domains() {
+        let listed = live_statuses()
+            .iter()
+            .map(|s| format!("'{s}'"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        assert!(
+            PARTNER_SUMMARY.contains(&format!("o.status IN ({listed})")),
+            "{PARTNER_SUMMARY} lists other live statuses than {listed}"
         );
     }
 
