@@ -201,12 +201,13 @@ SQL = {
         version="ARRAY['status', 'owner_org_id', 'owner_user_id', 'accept_by', 'expires_on']",
         event="'opportunity.accepted', :id::uuid, ARRAY[:org::uuid]"),
     # dashboard: partner_summary (counts, deadlines and offers' value by
-    # currency) as one statement, then Registration::count_by_status.
+    # currency) as one statement, the caller's org, scope and user as
+    # sub-selects as the service sends them, then Registration::count_by_status.
     "dashboard_summary": (
         "WITH mine AS (SELECT o.status, o.accept_by, o.pipeline_phase, o.expires_on, o.closed_at, o.currency,"
-        " o.estimated_revenue FROM opportunities o WHERE o.primary_partner_id = :org AND (o.status IN (" + LIVE + ")"
-        " OR (o.origin = 'partner' AND o.owner_org_id = ANY(:scope))) AND (:owner::uuid IS NULL OR"
-        " o.owner_user_id = :owner::uuid)), offered AS (SELECT currency, sum(estimated_revenue) AS value FROM mine"
+        " o.estimated_revenue FROM opportunities o WHERE o.primary_partner_id = (SELECT :org::uuid) AND (o.status IN ("
+        + LIVE + ") OR (o.origin = 'partner' AND o.owner_org_id = ANY((SELECT :scope::uuid[])::uuid[])))"
+        " AND ((SELECT :owner::uuid) IS NULL OR o.owner_user_id = (SELECT :owner::uuid))), offered AS (SELECT currency, sum(estimated_revenue) AS value FROM mine"
         " WHERE status = 'delivered' AND currency IS NOT NULL GROUP BY currency)"
         " SELECT count(*) FILTER (WHERE status = 'delivered') AS distributed,"
         " min(accept_by) FILTER (WHERE status = 'delivered') AS next_deadline,"
@@ -217,8 +218,8 @@ SQL = {
         " count(*) FILTER (WHERE status = 'accepted' AND pipeline_phase = 'negotiate') AS negotiate,"
         " count(*) FILTER (WHERE status = 'accepted' AND pipeline_phase = 'commit') AS commit,"
         " (SELECT count(*) FROM opportunity_collaborators oc JOIN opportunities o ON o.id = oc.opportunity_id"
-        " WHERE oc.org_id = :org AND o.status = 'accepted' AND (:owner::uuid IS NULL OR"
-        " o.owner_user_id = :owner::uuid)) AS collaborating,"
+        " WHERE oc.org_id = (SELECT :org::uuid) AND o.status = 'accepted' AND ((SELECT :owner::uuid) IS NULL OR"
+        " o.owner_user_id = (SELECT :owner::uuid))) AS collaborating,"
         " count(*) FILTER (WHERE status = 'accepted' AND expires_on <= current_date + 14) AS expiring,"
         " count(*) FILTER (WHERE status = 'won' AND closed_at >= now() - interval '90 days') AS won,"
         " count(*) FILTER (WHERE status = 'lost' AND closed_at >= now() - interval '90 days') AS lost,"
