@@ -135,17 +135,27 @@ def gathered_first(where, order):
 
 def search_walked():
     # A vendor's search in creation order (store::listing::WalkOrGather):
-    # walk the index holding each opportunity's search_text in order, at
-    # most 5,000 entries, for the page; gather every match through the
-    # trigram indexes, in order, only when the walk comes back short. The
-    # term reaches each condition as a sub-select, as the service sends it
-    # (so one plan serves every term, and Postgres keeps it).
-    gather = ("SELECT o.id FROM opportunities o WHERE (o.topic ILIKE (SELECT :pattern::text) OR o.customer_id = ANY(ARRAY("
-              "SELECT m.id FROM customers m WHERE m.name ILIKE (SELECT :pattern::text)))) ORDER BY o.id DESC")
-    walk = ("SELECT x.id FROM (SELECT s.id, s.search_text FROM opportunities s ORDER BY s.id DESC LIMIT 5000) x"
-            " WHERE x.search_text LIKE (SELECT lower(:pattern)) LIMIT :limit")
-    return (f"{VIEW} WHERE o.id = ANY((SELECT CASE WHEN cardinality(w.a) >= :limit THEN w.a ELSE (ARRAY({gather}))[1:(:limit)]"
-            f" END FROM (SELECT ARRAY({walk}) AS a OFFSET 0) w)::uuid[]) ORDER BY o.id DESC")
+    # walk the index holding each opportunity's search_text in order, 1,000
+    # entries first, for the page; if they held some matches but not a
+    # page, on from the last match for 4,000 more; gather every match
+    # through the indexes of three-character windows (migration
+    # search_grams), in order, only when the walk comes back short or its
+    # first stretch held nothing. The term reaches each condition as a
+    # sub-select, as the service sends it (so one plan serves every term,
+    # and Postgres keeps it).
+    def holds(text):
+        return (f"(search_grams(lower({text})) @> (SELECT search_term_grams(lower(:term))) AND {text} ILIKE"
+                " (SELECT :pattern::text))")
+    gather = (f"(ARRAY(SELECT g.id FROM opportunities g WHERE ({holds('g.topic')} OR g.customer_id = ANY(ARRAY("
+              f"SELECT m.id FROM customers m WHERE {holds('m.name')}))) ORDER BY g.id DESC))[1:(:limit)]")
+    def walk(where, entries):
+        return (f"ARRAY(SELECT x.id FROM (SELECT s.id, s.search_text FROM opportunities s WHERE {where}"
+                f" ORDER BY s.id DESC LIMIT {entries}) x WHERE x.search_text LIKE (SELECT lower(:pattern)) LIMIT :limit)")
+    return (f"{VIEW} WHERE o.id = ANY((SELECT CASE WHEN cardinality(w.a) >= :limit THEN w.a"
+            f" WHEN cardinality(w.a) = 0 THEN {gather}"
+            f" ELSE (SELECT CASE WHEN cardinality(v.b) >= :limit THEN v.b[1:(:limit)] ELSE {gather} END"
+            f" FROM (SELECT w.a || {walk('s.id < w.a[cardinality(w.a)]', 4000)} AS b OFFSET 0) v)"
+            f" END FROM (SELECT {walk('true', 1000)} AS a OFFSET 0) w)::uuid[]) ORDER BY o.id DESC")
 
 def search_rows(where):
     # A partner's search (store::listing::row_match): each row it may see
@@ -477,8 +487,8 @@ def main():
     cases_sql = {
         "get": (["\\set n random(1, %d)" % OPPS, "opportunity"], dict(as_vendor, id=random_opp)),
         "list": (["list_managed"], dict(as_partner, **page)),
-        "search": (["search_vendor"], dict(as_vendor, pattern=lit(f"%{TERMS['search']}%"), masked="ARRAY[]", **page)),
-        "search_rare": (["search_vendor"], dict(as_vendor, pattern=lit(f"%{TERMS['search_rare']}%"), masked="ARRAY[]", **page)),
+        "search": (["search_vendor"], dict(as_vendor, term=lit(TERMS['search']), pattern=lit(f"%{TERMS['search']}%"), masked="ARRAY[]", **page)),
+        "search_rare": (["search_vendor"], dict(as_vendor, term=lit(TERMS['search_rare']), pattern=lit(f"%{TERMS['search_rare']}%"), masked="ARRAY[]", **page)),
         "search_partner": (["search_partner"], dict(as_partner, pattern=lit(f"%{TERMS['search_partner']}%"),
                                                     masked=uuids(resellers), **page)),
         "list_updated": (["list_updated"], dict(as_partner, partner=lit(org0), **page)),

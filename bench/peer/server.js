@@ -274,6 +274,7 @@ app.register(async (api) => {
     const values = { org: actor.org, scope: actor.scope, limit: limit + 1 }
     let kase, statement
     if (q !== undefined && view === undefined && partner === undefined && sort === undefined) {
+      values.term = q
       values.pattern = `%${q.replace(/[\\%_]/g, '\\$&')}%`
       // A distributor's resellers' customers are masked for it: their names
       // are not searched.

@@ -617,6 +617,50 @@ fn page_scope(
     )
 }
 
+/// A vendor's search page found the slow way: every opportunity joined
+/// with its customer and tested, in creation order, past `after`.
+fn brute_force_search(
+    conn: &mut PgConnection,
+    term: &str,
+    sort: Sort,
+    after: Option<&After>,
+) -> Vec<Uuid> {
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = diesel::sql_types::Uuid)]
+        id: Uuid,
+    }
+    let (past, order) = match sort {
+        Sort::CreatedDesc => ("<", "DESC"),
+        Sort::CreatedAsc => (">", "ASC"),
+        other => panic!("{other:?} is not a walked order"),
+    };
+    let after = match after {
+        Some(After::Id(id)) => Some(*id),
+        None => None,
+        Some(other) => panic!("{other:?} is no cursor of creation order"),
+    };
+    let pattern = format!(
+        "%{}%",
+        term.replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_")
+    );
+    diesel::sql_query(format!(
+        "SELECT o.id FROM opportunities o JOIN customers c ON c.id = o.customer_id
+         WHERE (o.topic ILIKE $1 OR c.name ILIKE $1)
+           AND ($2::uuid IS NULL OR o.id {past} $2)
+         ORDER BY o.id {order} LIMIT {PAGE}"
+    ))
+    .bind::<Text, _>(pattern)
+    .bind::<diesel::sql_types::Nullable<diesel::sql_types::Uuid>, _>(after)
+    .load::<Row>(conn)
+    .unwrap()
+    .into_iter()
+    .map(|r| r.id)
+    .collect()
+}
+
 /// What a shape may read, given how many rows its narrowest condition
 /// matches by itself (see the module's rule).
 fn bound_for(matched: i64) -> i64 {
@@ -882,9 +926,18 @@ fn a_search_and_a_partners_lists_keep_one_plan_and_it_reads_about_a_page() {
         .unwrap();
     conn.batch_execute("VACUUM ANALYZE").unwrap();
     let actor = caller(&mut conn, "plan-cm-3");
-    // A rare term (two customers' names), a common one (a sixth of all
-    // names), one in topics, and one that nothing holds.
-    let terms = ["contoso 0-1", "contoso", "migration", "zzqx"];
+    // A rare term (two customers' names, its selective part digits and a
+    // dash), a common one (a sixth of all names), one whose page the walk
+    // meets only past its first stretch, one it walks the whole budget for
+    // and then gathers, one in topics, and one that nothing holds.
+    let terms = [
+        "contoso 0-1",
+        "contoso",
+        "contoso 1",
+        "contoso 12",
+        "migration",
+        "zzqx",
+    ];
     let mut problems = Vec::new();
     for term in terms {
         let filter = Filter {
@@ -918,12 +971,18 @@ fn a_search_and_a_partners_lists_keep_one_plan_and_it_reads_about_a_page() {
                     })
                     .unwrap();
                 let ids = |page: &[prm_store::opportunities::OpportunityView]| {
-                    page.iter().map(|o| o.row.id).collect::<Vec<_>>()
+                    page.iter().map(|o| o.row.id.0).collect::<Vec<_>>()
                 };
                 assert_eq!(
                     ids(&custom),
                     ids(&generic),
                     "{term:?} {sort:?}: the same page either way"
+                );
+                assert_eq!(
+                    ids(&custom),
+                    brute_force_search(&mut conn, term, sort, scope.query.after.as_ref()),
+                    "{term:?} {sort:?} after {}: the page every row tested in order gives",
+                    scope.query.after.is_some()
                 );
             }
         }

@@ -2,8 +2,9 @@
 //! statement that serves it at a million opportunities does it
 //! (docs/performance.md, "Search at a million"): a vendor's search in
 //! creation order walks an index in that order and falls back to the
-//! trigram indexes when a page is not met early; a partner's tests each row
-//! it may see. Whichever way a page is found, it is the same page.
+//! indexes of three-character windows when a page is not met early; a
+//! partner's tests each row it may see. Whichever way a page is found, it
+//! is the same page.
 
 use prm_tests::{TestUser, partner_opportunity};
 use serde_json::json;
@@ -155,7 +156,7 @@ async fn a_search_follows_renamed_customers_and_edited_topics() {
     assert_eq!(listed(&w, "q=backup%20APPLIANCE", &w.cm, 2).await, [lead]);
 }
 
-/// The trigram indexes a search reads take a new topic or customer name at
+/// The indexes of windows a search reads take a new topic or customer name at
 /// once: with GIN's default fast update, new entries wait in a pending
 /// list that every search scans whole until a vacuum merges it (after the
 /// bench's creates, a rare term's search ran at a sixth of its rate).
@@ -168,11 +169,100 @@ async fn the_search_indexes_keep_no_pending_entries() {
         vendor_lead(&w, &format!("Quasar rollout {i}"), &account).await;
     }
     w.app.sql("CREATE EXTENSION IF NOT EXISTS pgstattuple");
-    for index in ["opportunities_topic_trgm", "customers_name_trgm"] {
+    for index in ["opportunities_topic_grams", "customers_name_grams"] {
         let pending = w.app.count(&format!(
             "SELECT pending_tuples::bigint AS n FROM pgstatginindex('{index}')"
         ));
         assert_eq!(pending, 0, "{index} holds entries in its pending list");
     }
     assert_eq!(listed(&w, "q=quasar", &w.cm, 50).await.len(), 3);
+}
+
+/// The windows of a term are every three characters of it, digits,
+/// punctuation and spaces included, so a term whose selective part is no
+/// word (`12-3`) is found by it, a `%` or `_` in it is a character like any
+/// other, and a term too short to have a window is still found.
+#[actix_web::test]
+async fn a_search_finds_terms_of_digits_and_punctuation_and_short_ones() {
+    let w = world().await;
+    let vendor = w.app.vendor_id().await;
+    let a = w.app.customer(&vendor, "Quill 12-3 AG").await;
+    let b = w.app.customer(&vendor, "Quill 12-34 AG").await;
+    let c = w.app.customer(&vendor, "Quill 1-23 AG").await;
+    let at_a = vendor_lead(&w, "Rollout", &a).await;
+    let at_b = vendor_lead(&w, "Rollout", &b).await;
+    let at_c = vendor_lead(&w, "Rollout", &c).await;
+    let percent = vendor_lead(&w, "Offer at 50% off_site", &w.vendor_customer).await;
+    vendor_lead(&w, "Offer at 50 offxsite", &w.vendor_customer).await;
+    for limit in [1, 50] {
+        assert_eq!(
+            listed(&w, "q=12-3", &w.cm, limit).await,
+            [at_b.clone(), at_a.clone()]
+        );
+        assert_eq!(
+            listed(&w, "q=2-3", &w.cm, limit).await,
+            [at_b.clone(), at_a.clone()]
+        );
+        assert_eq!(
+            listed(&w, "q=1-23", &w.cm, limit).await,
+            std::slice::from_ref(&at_c)
+        );
+        assert_eq!(
+            listed(&w, "q=50%25", &w.cm, limit).await,
+            std::slice::from_ref(&percent)
+        );
+        assert_eq!(
+            listed(&w, "q=F_S", &w.cm, limit).await,
+            std::slice::from_ref(&percent)
+        );
+        // `-3` has no window of three: every row is a candidate, and the
+        // pattern alone decides.
+        let short = listed(&w, "q=-3", &w.cm, limit).await;
+        assert!(short.contains(&at_a) && short.contains(&at_b), "{short:?}");
+        assert!(!short.contains(&at_c), "{short:?}");
+        // Another filter never walks, and finds the same rows.
+        assert_eq!(
+            listed(&w, "q=12-3&status=draft", &w.cm, limit).await,
+            [at_b.clone(), at_a.clone()]
+        );
+    }
+}
+
+/// The windows a term asks the index for are a subset of its windows (so
+/// no match is missed) that covers each of its characters: every third
+/// one and the last.
+#[actix_web::test]
+async fn a_term_asks_the_index_for_windows_that_cover_it() {
+    let w = world().await;
+    let asked = |term: &str| {
+        format!(
+            "SELECT count(*) AS n FROM unnest(search_term_grams('{term}')) g \
+             WHERE g = ANY(search_grams('{term}'))"
+        )
+    };
+    // f-a-b r-i-k a-m-␠ 1-2-- and the last, 2---3.
+    assert_eq!(w.app.count(&asked("fabrikam 12-3")), 5);
+    assert_eq!(
+        w.app.count(
+            "SELECT count(*) AS n FROM unnest(search_term_grams('fabrikam 12-3')) g \
+             WHERE g <> ALL(ARRAY['fab', 'rik', 'am ', '12-', '2-3'])"
+        ),
+        0
+    );
+    for (term, windows) in [
+        ("abc", 1),
+        ("abcd", 2),
+        ("abcdef", 2),
+        ("abcdefg", 3),
+        ("ab", 0),
+    ] {
+        assert_eq!(w.app.count(&asked(term)), windows, "{term}");
+        assert_eq!(
+            w.app.count(&format!(
+                "SELECT cardinality(search_term_grams('{term}'))::bigint AS n"
+            )),
+            windows,
+            "{term}: no window outside the term's"
+        );
+    }
 }

@@ -342,7 +342,7 @@ fn predicate<'a>(visibility: &Visibility, me: Me, f: &Filter) -> Pred<'a> {
     if let Some(q) = &f.q {
         let pattern = format!("%{}%", escape_like(q));
         let mut matches: Pred<'a> = match visibility {
-            Visibility::All => indexed_match(pattern, f.q_masked_orgs.clone()),
+            Visibility::All => indexed_match(q, pattern, f.q_masked_orgs.clone()),
             Visibility::Partner { .. } => row_match(pattern, f.q_masked_orgs.clone()),
         };
         if let Some(n) = prm_domain::opportunity::parse_reference(q) {
@@ -379,22 +379,53 @@ fn predicate<'a>(visibility: &Visibility, me: Me, f: &Filter) -> Pred<'a> {
 }
 
 /// `q` matched through indexes, for a caller who may see every
-/// opportunity: the topic's trigram index, or the customers' (their names'
-/// trigram index gathers the customers once, and their ids probe the
-/// opportunities' customer index), as a bitmap OR of the two.
-fn indexed_match<'a>(pattern: String, masked_orgs: Vec<Uuid>) -> Pred<'a> {
+/// opportunity: the topic's index of three-character windows, or the
+/// customers' (their names' windows gather the customers once, and their
+/// ids probe the opportunities' customer index), as a bitmap OR of the two.
+fn indexed_match<'a>(term: &str, pattern: String, masked_orgs: Vec<Uuid>) -> Pred<'a> {
     // A sub-select on customers (not the joined column) lets both sides
-    // use their trigram index.
+    // use their index.
     let matched = diesel::alias!(customers as matched_customers);
     let by_customer = matched
-        .filter(matched.field(customers::name).ilike(pattern.clone()))
+        .filter(Holds(
+            matched.field(customers::name),
+            term.to_owned(),
+            pattern.clone(),
+        ))
         .filter(matched.field(customers::org_id).ne_all(masked_orgs))
         .select(matched.field(customers::id));
     Box::new(
-        opportunities::topic
-            .ilike(pattern)
+        Holds(opportunities::topic, term.to_owned(), pattern)
             .or(AnyOf(opportunities::customer_id, by_customer)),
     )
+}
+
+/// `(search_grams(lower(<text>)) @> (SELECT search_term_grams(lower($term)))
+/// AND <text> ILIKE $pattern)`: the text holds the term, found through the
+/// text's index of three-character windows (migration `search_grams`) and
+/// rechecked by the pattern. Every window of the term is a window of any
+/// text that holds it, so the index misses no match; the index is asked
+/// for a third of them that still covers every character of the term (each
+/// common window is a long posting list to decode), and they are worked
+/// out once per statement (a sub-select), not once per row.
+#[derive(Debug, Clone, QueryId)]
+struct Holds<T>(T, String, String);
+
+fragment!(Holds<T>: Bool, on T);
+
+impl<T: QueryFragment<Pg>> QueryFragment<Pg> for Holds<T> {
+    fn walk_ast<'b>(&'b self, mut pass: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        pass.push_sql("(search_grams(lower(");
+        self.0.walk_ast(pass.reborrow())?;
+        pass.push_sql(")) @> (SELECT search_term_grams(lower(");
+        pass.push_bind_param::<diesel::sql_types::Text, _>(&self.1)?;
+        pass.push_sql("))) AND ");
+        self.0.walk_ast(pass.reborrow())?;
+        pass.push_sql(" ILIKE ");
+        pass.push_bind_param::<diesel::sql_types::Text, _>(&self.2)?;
+        pass.push_sql(")");
+        Ok(())
+    }
 }
 
 /// `q` tested on each row by itself, for a partner, whose visible rows the
@@ -456,7 +487,7 @@ impl<T: QueryFragment<Pg>> QueryFragment<Pg> for Folded<T> {
 
 /// `column = ANY(ARRAY(<sub-select>))`. The sub-select runs once, as an
 /// init plan, and its ids probe the column's index, so that with the
-/// topic's trigram index the search is a bitmap OR of two index scans.
+/// topic's index of windows the search is a bitmap OR of two index scans.
 /// `column IN (<sub-select>)` under an OR became a filter tried on every
 /// row in id order: a term that matched nothing read the whole table
 /// (192 ms at 100,000 opportunities; this way 0.6 ms).
@@ -633,11 +664,15 @@ fn gathered_first(visibility: &Visibility, filter: &Filter) -> bool {
 /// gathers its matches through the indexes instead.
 pub const SEARCH_WALK_BUDGET: i32 = 5_000;
 
-/// The case-folded pattern of a search that walks: a vendor-wide `q` in
-/// creation order, with no other filter. A common term is met early in
-/// that order, a rare one through the trigram indexes; which one a term
-/// is, the walk finds out (see [`WalkOrGather`]).
-fn walked_search(visibility: &Visibility, filter: &Filter, sort: Sort) -> Option<String> {
+/// How many of those rows the walk reads first: a term none of them holds
+/// is gathered at once, without walking the rest.
+pub const SEARCH_WALK_FIRST: i32 = 1_000;
+
+/// A search that walks: a vendor-wide `q` in creation order, with no other
+/// filter. A common term is met early in that order, a rare one through the
+/// indexes of three-character windows; which one a term is, the walk finds
+/// out (see [`WalkOrGather`]). Gives the term, raw.
+fn walked_search<'f>(visibility: &Visibility, filter: &'f Filter, sort: Sort) -> Option<&'f str> {
     let Filter {
         statuses,
         view,
@@ -663,31 +698,41 @@ fn walked_search(visibility: &Visibility, filter: &Filter, sort: Sort) -> Option
         && marketing_task_id.is_none()
         && expires_before.is_none()
         && external_ref.is_none();
-    let q = q.as_ref()?;
+    let q = q.as_deref()?;
     (matches!(visibility, Visibility::All)
         && matches!(sort, Sort::CreatedDesc | Sort::CreatedAsc)
         && only_q
         && prm_domain::opportunity::parse_reference(q).is_none())
-    .then(|| format!("%{}%", escape_like(q)))
+    .then_some(q)
 }
 
 /// A vendor-wide search's page, in creation order, found one of two ways
 /// in one statement:
 ///
-/// `id = ANY((SELECT CASE WHEN cardinality(w.a) >= n THEN w.a ELSE
-/// (ARRAY(<gather>))[1:n] END FROM (SELECT ARRAY(<walk>) AS a OFFSET 0) w)::uuid[])`
+/// ```text
+/// id = ANY((SELECT CASE
+///     WHEN cardinality(w.a) >= n THEN w.a
+///     WHEN cardinality(w.a) = 0 THEN (ARRAY(<gather>))[1:n]
+///     ELSE (SELECT CASE WHEN cardinality(v.b) >= n THEN v.b[1:n]
+///                       ELSE (ARRAY(<gather>))[1:n] END
+///           FROM (SELECT w.a || ARRAY(<walk on past w.a's last>) AS b OFFSET 0) v)
+///   END FROM (SELECT ARRAY(<walk>) AS a OFFSET 0) w)::uuid[])
+/// ```
 ///
 /// The walk reads the opportunities in the list's order from an index that
 /// holds each one's `search_text` (no row is visited), testing each, and
-/// stops at the page's `n` matches or after [`SEARCH_WALK_BUDGET`] rows: a term
-/// that many rows hold (`fabrikam`) is found in the first hundreds or
-/// thousands. Only when the walk comes back short does the gather run (an
-/// init plan runs when first needed): the trigram indexes find every match
-/// of a rare term, few by then, and they are sorted. Either way the page is
-/// exactly the first `n` matches: a walk that found `n` found the first `n`.
-/// Gathering a common term's matches read and sorted every one (10,682
-/// rows at a million opportunities for `fabrikam 1`, 38 ms); walking a rare
-/// one to the end of the table would read it all.
+/// stops at the page's `n` matches: first among [`SEARCH_WALK_FIRST`]
+/// entries, then, if it met some but not `n`, on from the last it met, so
+/// that it reads at most [`SEARCH_WALK_BUDGET`] entries in all. A term that many rows hold (`fabrikam`) is found in the
+/// first hundreds or thousands. Only when the walk comes back short, or met
+/// nothing in its first stretch, does the gather run (each sub-select runs
+/// when first needed, and only then): the indexes of three-character
+/// windows find every match of a rare term, few by then, and they are
+/// sorted. Either way the page is exactly the first `n` matches: a walk
+/// that found `n` found the first `n`, and the two stretches of the walk
+/// are consecutive. Gathering a common term's matches read and sorted every
+/// one (10,682 rows at a million opportunities for `fabrikam 1`, 38 ms);
+/// walking a rare one to the end of the table would read it all.
 ///
 /// The statement is written so that one plan serves every term, and
 /// Postgres keeps it: the term reaches each condition as a sub-select
@@ -700,6 +745,7 @@ fn walked_search(visibility: &Visibility, filter: &Filter, sort: Sort) -> Option
 /// (about 0.5 ms, as long as running it).
 #[derive(Debug, Clone, QueryId)]
 struct WalkOrGather {
+    term: String,
     pattern: String,
     after: Option<Uuid>,
     desc: bool,
@@ -708,61 +754,109 @@ struct WalkOrGather {
 
 fragment!(WalkOrGather: Bool);
 
-impl QueryFragment<Pg> for WalkOrGather {
-    fn walk_ast<'b>(&'b self, mut pass: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-        let (past, order) = if self.desc {
-            (" < ", " DESC")
-        } else {
-            (" > ", " ASC")
-        };
-        opportunities::id.walk_ast(pass.reborrow())?;
-        pass.push_sql(" = ANY((SELECT CASE WHEN cardinality(w.a) >= ");
-        pass.push_bind_param::<diesel::sql_types::Integer, _>(&self.n)?;
-        // The gather: every match, through the topic's and the customers'
-        // trigram indexes, in order; the page is the first `n`.
-        pass.push_sql(
-            " THEN w.a ELSE (ARRAY(SELECT g.id FROM opportunities g \
-             WHERE (g.topic ILIKE (SELECT ",
-        );
-        pass.push_bind_param::<diesel::sql_types::Text, _>(&self.pattern)?;
-        pass.push_sql(
-            ") OR g.customer_id = ANY(ARRAY(SELECT m.id FROM customers m \
-             WHERE m.name ILIKE (SELECT ",
-        );
-        pass.push_bind_param::<diesel::sql_types::Text, _>(&self.pattern)?;
-        pass.push_sql("))))");
-        if let Some(after) = &self.after {
-            pass.push_sql(" AND g.id");
-            pass.push_sql(past);
-            pass.push_bind_param::<diesel::sql_types::Uuid, _>(after)?;
-        }
+impl WalkOrGather {
+    /// Every match in the list's order, through the topic's and the
+    /// customers' indexes of windows; the page is the first `n`.
+    fn gather<'b>(&'b self, pass: &mut AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        pass.push_sql("(ARRAY(SELECT g.id FROM opportunities g WHERE (");
+        self.holds("g.topic", pass)?;
+        pass.push_sql(" OR g.customer_id = ANY(ARRAY(SELECT m.id FROM customers m WHERE ");
+        self.holds("m.name", pass)?;
+        pass.push_sql(")))");
+        self.past("g", pass)?;
         pass.push_sql(" ORDER BY g.id");
-        pass.push_sql(order);
+        pass.push_sql(self.order());
         pass.push_sql("))[1:");
         pass.push_bind_param::<diesel::sql_types::Integer, _>(&self.n)?;
-        // The walk: at most SEARCH_WALK_BUDGET index entries in order.
+        pass.push_sql("]");
+        Ok(())
+    }
+
+    /// `<text>` holds the term (see [`Holds`]), the term as a sub-select.
+    fn holds<'b>(&'b self, text: &str, pass: &mut AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        pass.push_sql("(search_grams(lower(");
+        pass.push_sql(text);
+        pass.push_sql(")) @> (SELECT search_term_grams(lower(");
+        pass.push_bind_param::<diesel::sql_types::Text, _>(&self.term)?;
+        pass.push_sql("))) AND ");
+        pass.push_sql(text);
+        pass.push_sql(" ILIKE (SELECT ");
+        pass.push_bind_param::<diesel::sql_types::Text, _>(&self.pattern)?;
+        pass.push_sql("))");
+        Ok(())
+    }
+
+    /// The walk over `entries` entries of the index in order (a constant,
+    /// not a bind, so the plan is costed for it): past the previous page,
+    /// or, `on` from the first stretch, past the last match it met.
+    fn walk<'b>(
+        &'b self,
+        entries: i32,
+        on: bool,
+        pass: &mut AstPass<'_, 'b, Pg>,
+    ) -> QueryResult<()> {
         pass.push_sql(
-            "] END FROM (SELECT ARRAY(SELECT x.id FROM (SELECT s.id, s.search_text \
-             FROM opportunities s",
+            "ARRAY(SELECT x.id FROM (SELECT s.id, s.search_text FROM opportunities s WHERE true",
         );
-        if let Some(after) = &self.after {
-            pass.push_sql(" WHERE s.id");
-            pass.push_sql(past);
-            pass.push_bind_param::<diesel::sql_types::Uuid, _>(after)?;
+        if on {
+            pass.push_sql(if self.desc {
+                " AND s.id < "
+            } else {
+                " AND s.id > "
+            });
+            pass.push_sql("w.a[cardinality(w.a)]");
+        } else {
+            self.past("s", pass)?;
         }
         pass.push_sql(" ORDER BY s.id");
-        pass.push_sql(order);
-        // A constant, not a bind, so the plan is costed for it.
+        pass.push_sql(self.order());
         pass.push_sql(" LIMIT ");
-        pass.push_sql(&SEARCH_WALK_BUDGET.to_string());
+        pass.push_sql(&entries.to_string());
         pass.push_sql(") x WHERE x.search_text LIKE (SELECT lower(");
         pass.push_bind_param::<diesel::sql_types::Text, _>(&self.pattern)?;
         pass.push_sql(")) LIMIT ");
         pass.push_bind_param::<diesel::sql_types::Integer, _>(&self.n)?;
-        // `OFFSET 0` keeps `w` a sub-query of its own: pulled up, its array
-        // was planned once for each of the two places that name `w.a`, and a
+        pass.push_sql(")");
+        Ok(())
+    }
+
+    /// ` AND <alias>.id < after` (or `>`), past the previous page.
+    fn past<'b>(&'b self, alias: &str, pass: &mut AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        if let Some(after) = &self.after {
+            pass.push_sql(" AND ");
+            pass.push_sql(alias);
+            pass.push_sql(if self.desc { ".id < " } else { ".id > " });
+            pass.push_bind_param::<diesel::sql_types::Uuid, _>(after)?;
+        }
+        Ok(())
+    }
+
+    fn order(&self) -> &'static str {
+        if self.desc { " DESC" } else { " ASC" }
+    }
+}
+
+impl QueryFragment<Pg> for WalkOrGather {
+    fn walk_ast<'b>(&'b self, mut pass: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        opportunities::id.walk_ast(pass.reborrow())?;
+        pass.push_sql(" = ANY((SELECT CASE WHEN cardinality(w.a) >= ");
+        pass.push_bind_param::<diesel::sql_types::Integer, _>(&self.n)?;
+        pass.push_sql(" THEN w.a WHEN cardinality(w.a) = 0 THEN ");
+        self.gather(&mut pass)?;
+        pass.push_sql(" ELSE (SELECT CASE WHEN cardinality(v.b) >= ");
+        pass.push_bind_param::<diesel::sql_types::Integer, _>(&self.n)?;
+        pass.push_sql(" THEN v.b[1:");
+        pass.push_bind_param::<diesel::sql_types::Integer, _>(&self.n)?;
+        pass.push_sql("] ELSE ");
+        self.gather(&mut pass)?;
+        pass.push_sql(" END FROM (SELECT w.a || ");
+        self.walk(SEARCH_WALK_BUDGET - SEARCH_WALK_FIRST, true, &mut pass)?;
+        // `OFFSET 0` keeps `v` and `w` sub-queries of their own: pulled up,
+        // an array was planned once for each place that names it, and a
         // term the walk found was walked for twice.
-        pass.push_sql(") AS a OFFSET 0) w)::uuid[])");
+        pass.push_sql(" AS b OFFSET 0) v) END FROM (SELECT ");
+        self.walk(SEARCH_WALK_FIRST, false, &mut pass)?;
+        pass.push_sql(" AS a OFFSET 0) w)::uuid[])");
         Ok(())
     }
 }
@@ -845,9 +939,10 @@ pub fn page_query<'a>(request: &PageRequest<'_>, horizon: Option<DateTime<Utc>>)
         .inner_join(customers::table)
         .select(joined_view_columns(Some(OrgId(me.org))))
         .into_boxed();
-    let q = if let Some(pattern) = walked_search(visibility, filter, sort) {
+    let q = if let Some(term) = walked_search(visibility, filter, sort) {
         q.filter(WalkOrGather {
-            pattern,
+            term: term.to_owned(),
+            pattern: format!("%{}%", escape_like(term)),
             after: match after {
                 Some(After::Id(id)) => Some(*id),
                 _ => None,
@@ -1076,6 +1171,7 @@ mod tests {
     #[test]
     fn the_walk_budget_the_statement_spells_is_the_documented_one() {
         let walk = WalkOrGather {
+            term: "term".to_owned(),
             pattern: "%term%".to_owned(),
             after: None,
             desc: true,
@@ -1085,8 +1181,16 @@ mod tests {
             &opportunities::table.filter(walk).select(opportunities::id),
         )
         .to_string();
+        // The first stretch, then the rest of the budget after it.
         assert!(
-            sql.contains(&format!("ORDER BY s.id DESC LIMIT {SEARCH_WALK_BUDGET})")),
+            sql.contains(&format!("ORDER BY s.id DESC LIMIT {SEARCH_WALK_FIRST})")),
+            "{sql}"
+        );
+        assert!(
+            sql.contains(&format!(
+                "s.id < w.a[cardinality(w.a)] ORDER BY s.id DESC LIMIT {}) x",
+                SEARCH_WALK_BUDGET - SEARCH_WALK_FIRST
+            )),
             "{sql}"
         );
     }
