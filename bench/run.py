@@ -139,15 +139,17 @@ def search_walked():
     # entries first, for the page; if they held some matches but not a
     # page, on from the last match for 4,000 more; gather every match
     # through the indexes of three-character windows (migration
-    # search_grams), in order, only when the walk comes back short or its
+    # search_grams; the customers' side index-only, a union with the
+    # topic's), in order, only when the walk comes back short or its
     # first stretch held nothing. The term reaches each condition as a
     # sub-select, as the service sends it (so one plan serves every term,
     # and Postgres keeps it).
     def holds(text):
         return (f"(search_grams(lower({text})) @> (SELECT search_term_grams(lower(:term))) AND {text} ILIKE"
                 " (SELECT :pattern::text))")
-    gather = (f"(ARRAY(SELECT g.id FROM opportunities g WHERE ({holds('g.topic')} OR g.customer_id = ANY(ARRAY("
-              f"SELECT m.id FROM customers m WHERE {holds('m.name')}))) ORDER BY g.id DESC))[1:(:limit)]")
+    gather = (f"(ARRAY(SELECT u.id FROM (SELECT g.id FROM opportunities g WHERE {holds('g.topic')} UNION"
+              f" SELECT g.id FROM opportunities g WHERE g.customer_id = ANY(ARRAY(SELECT m.id FROM customers m"
+              f" WHERE {holds('m.name')}))) u ORDER BY u.id DESC))[1:(:limit)]")
     def walk(where, entries):
         return (f"ARRAY(SELECT x.id FROM (SELECT s.id, s.search_text FROM opportunities s WHERE {where}"
                 f" ORDER BY s.id DESC LIMIT {entries}) x WHERE x.search_text LIKE (SELECT lower(:pattern)) LIMIT :limit)")

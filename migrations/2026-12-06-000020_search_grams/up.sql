@@ -46,3 +46,10 @@ CREATE INDEX customers_name_grams ON customers
 -- Only the search read them.
 DROP INDEX opportunities_topic_trgm;
 DROP INDEX customers_name_trgm;
+
+-- A gathered term's customers give its opportunities from this index
+-- alone, ids included, in one index-only scan; with the customer's id
+-- alone, every match's row was visited (`fabrikam 12` at a million
+-- opportunities: 1,119 rows on as many pages, 23-26 ms; this way 4-5 ms).
+CREATE INDEX opportunities_customer_id ON opportunities (customer_id, id);
+DROP INDEX opportunities_customer;
