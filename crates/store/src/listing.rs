@@ -340,7 +340,7 @@ fn predicate<'a>(visibility: &Visibility, me: Me, f: &Filter) -> Pred<'a> {
         );
     }
     if let Some(q) = &f.q {
-        let pattern = format!("%{}%", escape_like(q));
+        let pattern = containing(q);
         let mut matches: Pred<'a> = match visibility {
             Visibility::All => indexed_match(q, pattern, f.q_masked_orgs.clone()),
             Visibility::Partner { .. } => row_match(pattern, f.q_masked_orgs.clone()),
@@ -415,15 +415,55 @@ fragment!(Holds<T>: Bool, on T);
 
 impl<T: QueryFragment<Pg>> QueryFragment<Pg> for Holds<T> {
     fn walk_ast<'b>(&'b self, mut pass: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-        pass.push_sql("(search_grams(lower(");
-        self.0.walk_ast(pass.reborrow())?;
-        pass.push_sql(")) @> (SELECT search_term_grams(lower(");
-        pass.push_bind_param::<diesel::sql_types::Text, _>(&self.1)?;
-        pass.push_sql("))) AND ");
-        self.0.walk_ast(pass.reborrow())?;
-        pass.push_sql(" ILIKE ");
-        pass.push_bind_param::<diesel::sql_types::Text, _>(&self.2)?;
-        pass.push_sql(")");
+        push_holds(&self.0, &self.1, &self.2, Pattern::Shown, &mut pass)
+    }
+}
+
+/// How [`push_holds`] passes the pattern: as a value the planner reads, or
+/// as a sub-select it does not, so that one plan serves every term.
+#[derive(Debug, Clone, Copy)]
+enum Pattern {
+    Shown,
+    Unseen,
+}
+
+/// Writes [`Holds`]'s test of `text`, the one place it is spelled.
+fn push_holds<'b, T: QueryFragment<Pg>>(
+    text: &'b T,
+    term: &'b String,
+    pattern: &'b String,
+    shown: Pattern,
+    pass: &mut AstPass<'_, 'b, Pg>,
+) -> QueryResult<()> {
+    pass.push_sql("(search_grams(lower(");
+    text.walk_ast(pass.reborrow())?;
+    pass.push_sql(")) @> (SELECT search_term_grams(lower(");
+    pass.push_bind_param::<diesel::sql_types::Text, _>(term)?;
+    pass.push_sql("))) AND ");
+    text.walk_ast(pass.reborrow())?;
+    match shown {
+        Pattern::Shown => {
+            pass.push_sql(" ILIKE ");
+            pass.push_bind_param::<diesel::sql_types::Text, _>(pattern)?;
+        }
+        Pattern::Unseen => {
+            pass.push_sql(" ILIKE (SELECT ");
+            pass.push_bind_param::<diesel::sql_types::Text, _>(pattern)?;
+            pass.push_sql(")");
+        }
+    }
+    pass.push_sql(")");
+    Ok(())
+}
+
+/// A column as the statement around it names it (`g.topic`), for a
+/// fragment written inside hand-spelled SQL.
+#[derive(Debug, Clone, Copy)]
+struct Named(&'static str);
+
+impl QueryFragment<Pg> for Named {
+    fn walk_ast<'b>(&'b self, mut pass: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        pass.push_sql(self.0);
         Ok(())
     }
 }
@@ -527,11 +567,14 @@ impl<L: QueryFragment<Pg>, S: QueryFragment<Pg>> QueryFragment<Pg> for FirstOf<L
     }
 }
 
-/// `%`, `_` and `\` match themselves in a search.
-fn escape_like(q: &str) -> String {
-    q.replace('\\', "\\\\")
+/// The `LIKE` pattern of the texts that hold `q`: `%<q>%`, where `%`, `_`
+/// and `\` in `q` match themselves.
+fn containing(q: &str) -> String {
+    let escaped = q
+        .replace('\\', "\\\\")
         .replace('%', "\\%")
-        .replace('_', "\\_")
+        .replace('_', "\\_");
+    format!("%{escaped}%")
 }
 
 fn keyset<'a>(sort: Sort, after: &After) -> Option<Pred<'a>> {
@@ -762,13 +805,13 @@ impl WalkOrGather {
     /// every match's row.
     fn gather<'b>(&'b self, pass: &mut AstPass<'_, 'b, Pg>) -> QueryResult<()> {
         pass.push_sql("(ARRAY(SELECT u.id FROM (SELECT g.id FROM opportunities g WHERE ");
-        self.holds("g.topic", pass)?;
+        self.holds(&Named("g.topic"), pass)?;
         self.past("g", pass)?;
         pass.push_sql(
             " UNION SELECT g.id FROM opportunities g WHERE g.customer_id = ANY(ARRAY(\
              SELECT m.id FROM customers m WHERE ",
         );
-        self.holds("m.name", pass)?;
+        self.holds(&Named("m.name"), pass)?;
         pass.push_sql("))");
         self.past("g", pass)?;
         pass.push_sql(") u ORDER BY u.id");
@@ -779,18 +822,13 @@ impl WalkOrGather {
         Ok(())
     }
 
-    /// `<text>` holds the term (see [`Holds`]), the term as a sub-select.
-    fn holds<'b>(&'b self, text: &str, pass: &mut AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-        pass.push_sql("(search_grams(lower(");
-        pass.push_sql(text);
-        pass.push_sql(")) @> (SELECT search_term_grams(lower(");
-        pass.push_bind_param::<diesel::sql_types::Text, _>(&self.term)?;
-        pass.push_sql("))) AND ");
-        pass.push_sql(text);
-        pass.push_sql(" ILIKE (SELECT ");
-        pass.push_bind_param::<diesel::sql_types::Text, _>(&self.pattern)?;
-        pass.push_sql("))");
-        Ok(())
+    /// `<text>` holds the term (see [`Holds`]), the pattern unseen.
+    fn holds<'b>(
+        &'b self,
+        text: &'static Named,
+        pass: &mut AstPass<'_, 'b, Pg>,
+    ) -> QueryResult<()> {
+        push_holds(text, &self.term, &self.pattern, Pattern::Unseen, pass)
     }
 
     /// The walk over `entries` entries of the index in order (a constant,
@@ -949,7 +987,7 @@ pub fn page_query<'a>(request: &PageRequest<'_>, horizon: Option<DateTime<Utc>>)
     let q = if let Some(term) = walked_search(visibility, filter, sort) {
         q.filter(WalkOrGather {
             term: term.to_owned(),
-            pattern: format!("%{}%", escape_like(term)),
+            pattern: containing(term),
             after: match after {
                 Some(After::Id(id)) => Some(*id),
                 _ => None,
