@@ -1092,7 +1092,7 @@ fn the_dashboards_summary_keeps_one_plan() {
     let subjects = ["plan-p0-admin", "plan-p0-am", "plan-p61-admin"];
     let callers = subjects.map(|s| caller(&mut conn, s));
     conn.batch_execute(&format!(
-        "PREPARE summary(uuid, uuid[], uuid, date, timestamptz) AS {}",
+        "PREPARE summary(uuid, uuid[], uuid, date, timestamptz, uuid[]) AS {}",
         listing::PARTNER_SUMMARY
     ))
     .unwrap();
@@ -1111,11 +1111,17 @@ fn the_dashboards_summary_keeps_one_plan() {
             .collect::<Vec<_>>()
             .join(", ");
         let owner = owner.map_or("NULL".to_owned(), |o| format!("'{}'", o.0));
+        let scope = actor
+            .org_scope()
+            .iter()
+            .map(|o| format!("'{}'", o.0))
+            .collect::<Vec<_>>()
+            .join(", ");
         conn.batch_execute(&format!("SET plan_cache_mode = {mode}"))
             .unwrap();
         let explained = diesel::sql_query(format!(
             "EXPLAIN (FORMAT JSON) EXECUTE summary('{}', ARRAY[{orgs}]::uuid[], {owner}::uuid, \
-             current_date + 14, now() - interval '90 days')",
+             current_date + 14, now() - interval '90 days', ARRAY[{scope}]::uuid[])",
             actor.org_id.0
         ))
         .get_result::<Explained>(&mut conn)

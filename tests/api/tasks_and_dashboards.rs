@@ -1,7 +1,7 @@
 //! Marketing tasks, policies, dashboards (agreeing with lists), list filters
 //! and sorts, and customer-name masking.
 
-use crate::world::{World, world};
+use crate::world::{World, registered, world};
 use prm_tests::{Resp, TestUser, partner_opportunity};
 use serde_json::{Value, json};
 
@@ -311,6 +311,70 @@ async fn partner_dashboard_agrees_with_the_lists() {
         v.body["pending_approvals"].as_u64().unwrap() as usize,
         pending
     );
+}
+
+/// Rule (dashboards agree with lists): a partner's deal registrations by
+/// status count what the registration list shows the same caller: a
+/// distributor's include its resellers', no one's include an unrelated
+/// org's. The figures come in the dashboard's one statement.
+#[actix_web::test]
+async fn partner_dashboard_counts_registrations_as_the_list_shows_them() {
+    let w = world().await;
+    registered(&w, &w.res.am1, "Alpha Reseller Kunde").await;
+    let (_, approved) = registered(&w, &w.dist.admin, "Beta Distributor Kunde").await;
+    registered(&w, &w.dist.am1, "Gamma Distributor Kunde").await;
+    registered(&w, &w.other.admin, "Delta Other Kunde").await;
+    w.app
+        .post(
+            &format!("/api/v1/deal-registrations/{approved}/approve"),
+            &w.cm.token,
+            &json!({}),
+        )
+        .await
+        .expect(200);
+
+    let listed = |user: &TestUser, status: &'static str| {
+        let token = user.token.clone();
+        let w = &w;
+        async move {
+            w.app
+                .get(
+                    &format!("/api/v1/deal-registrations?status={status}&limit=200"),
+                    &token,
+                )
+                .await
+                .expect(200)
+                .body["items"]
+                .as_array()
+                .unwrap()
+                .len() as u64
+        }
+    };
+    let expected = [
+        (&w.dist.admin, 2, 1),
+        (&w.dist.am1, 2, 1),
+        (&w.res.admin, 1, 0),
+        (&w.other.admin, 1, 0),
+    ];
+    for (user, submitted, approved) in expected {
+        let d = w
+            .app
+            .get("/api/v1/dashboard", &user.token)
+            .await
+            .expect(200);
+        let regs = &d.body["deal_registrations"];
+        assert_eq!(regs["submitted"], submitted, "{}: {regs}", user.subject);
+        assert_eq!(regs["approved"], approved, "{}: {regs}", user.subject);
+        assert_eq!(regs["rejected"], 0, "{}: {regs}", user.subject);
+        for status in ["submitted", "approved", "rejected", "withdrawn"] {
+            assert_eq!(
+                regs[status].as_u64().unwrap(),
+                listed(user, status).await,
+                "{}: {status}",
+                user.subject
+            );
+        }
+    }
 }
 
 #[actix_web::test]

@@ -1,5 +1,5 @@
-//! Writes in few round trips (issue 17, point 3): the statements a create
-//! and an accept send, counted off the wire by a proxy in front of the test
+//! Few round trips (issue 17, points 3 and 4): the statements a create,
+//! an accept and a partner's dashboard send, counted off the wire by a proxy in front of the test
 //! database, `BEGIN` and `COMMIT` included. Each of the journal's parts
 //! (status event, version, outbox event, webhook fan-out) still lands.
 
@@ -99,4 +99,31 @@ async fn a_create_and_an_accept_send_their_fewest_statements_and_record_everythi
         1,
         "the accepting partner is in the event's audience"
     );
+}
+
+/// A partner's dashboard reads its figures and its org scope's deal
+/// registrations in one statement (before: two, the registrations by
+/// status on their own).
+#[actix_web::test]
+async fn a_partners_dashboard_sends_one_statement() {
+    let (proxy, w) = counted_world().await;
+    let admin = &w.dist.admin;
+    // The caller's actor cached.
+    w.app
+        .get("/api/v1/dashboard", &admin.token)
+        .await
+        .expect(200);
+    let at = proxy.statements();
+    let d = w
+        .app
+        .get("/api/v1/dashboard", &admin.token)
+        .await
+        .expect(200);
+    assert_eq!(
+        proxy.statements() - at,
+        1,
+        "statements per partner dashboard"
+    );
+    assert_eq!(d.body["kind"], "partner");
+    assert_eq!(d.body["deal_registrations"]["submitted"], 0);
 }

@@ -151,22 +151,6 @@ impl Registration {
             .load(conn)
     }
 
-    /// Counts by status for the given orgs (`None`: all).
-    pub fn count_by_status(
-        conn: &mut PgConnection,
-        orgs: Option<&[Uuid]>,
-    ) -> QueryResult<Vec<(RegStatus, i64)>> {
-        let mut q = deal_registrations::table
-            .group_by(deal_registrations::status)
-            .select((deal_registrations::status, diesel::dsl::count_star()))
-            .into_boxed();
-        if let Some(orgs) = orgs {
-            q = q.filter(deal_registrations::org_id.eq_any(orgs.to_vec()));
-        }
-        q.load::<(Text<RegStatus>, i64)>(conn)
-            .map(|rows| rows.into_iter().map(|(s, n)| (s.0, n)).collect())
-    }
-
     pub fn update(
         conn: &mut PgConnection,
         id: Uuid,

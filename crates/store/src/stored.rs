@@ -194,7 +194,7 @@ macro_rules! text_arrays {
     )+};
 }
 
-text_arrays!(EventType, CurrencyCode, ReasonCode);
+text_arrays!(EventType, CurrencyCode, ReasonCode, RegStatus);
 
 /// The one mapping of each nullable id column's type.
 macro_rules! keys {

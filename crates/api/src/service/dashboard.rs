@@ -8,7 +8,6 @@ use prm_domain::deal::RegStatus;
 use prm_domain::opportunity as rules;
 use prm_store::PgConnection;
 use prm_store::dashboard::{RECENT_DAYS, VendorFigures, vendor_figures};
-use prm_store::deals::Registration;
 use prm_store::listing::{self, Me, PartnerSummary};
 
 use crate::error::ApiError;
@@ -42,16 +41,18 @@ pub fn get(conn: &mut PgConnection, actor: &Actor) -> Result<DashboardRead, ApiE
         user: actor.user_id.0,
     };
     let now = Utc::now();
-    // One statement for the counts and the offers' value by currency.
+    let scope = crate::service::partner_scope(actor).unwrap_or_default();
+    // One statement for the counts, the offers' value by currency and the
+    // org scope's deal registrations by status.
     let summary = listing::partner_summary(
         conn,
         &rules::visibility(actor),
         me,
+        &scope,
         (now + Duration::days(EXPIRING_SOON_DAYS)).date_naive(),
         now - Duration::days(i64::from(RECENT_DAYS)),
     )?;
-    let scope = crate::service::partner_scope(actor);
-    let registrations = Registration::count_by_status(conn, scope.as_deref())?;
+    let registrations = summary.registrations();
     Ok(DashboardRead::Partner(PartnerFigures {
         summary,
         registrations,
