@@ -1,6 +1,6 @@
 //! Few round trips (issue 17, points 3 and 4): the statements a create,
-//! an accept and a partner's dashboard send, counted off the wire by a proxy in front of the test
-//! database, `BEGIN` and `COMMIT` included. Each of the journal's parts
+//! an accept and a partner's dashboard send, counted off the wire by a
+//! proxy in front of the test database, `BEGIN` and `COMMIT` included. Each of the journal's parts
 //! (status event, version, outbox event, webhook fan-out) still lands.
 
 use serde_json::json;
