@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use crate::world::{World, world};
+use crate::world::{World, approve, world};
 use serde_json::json;
 
 async fn draft(w: &World, country: &str) -> String {
@@ -355,14 +355,7 @@ async fn approved_registrations_expire_after_their_exclusivity() {
         .await
         .expect(201)
         .id();
-    w.app
-        .post(
-            &format!("/api/v1/deal-registrations/{reg}/approve"),
-            &w.cm.token,
-            &json!({}),
-        )
-        .await
-        .expect(200);
+    approve(&w, &reg).await;
     assert_eq!(w.app.tick().registrations_expired, 0);
     w.app.sql(&format!(
         "UPDATE deal_registrations SET exclusive_until = current_date - 1 WHERE id = '{reg}'"

@@ -8,7 +8,7 @@ use futures_util::future::join_all;
 use prm_tests::{Resp, TestApp, partner_opportunity};
 use serde_json::{Value, json};
 
-use crate::world::{accepted_by, actions, opp_path, registered, world};
+use crate::world::{accepted_by, actions, approve, opp_path, registered, world};
 
 fn has(list: &[String], action: &str) -> bool {
     list.iter().any(|a| a == action)
@@ -303,14 +303,7 @@ async fn a_registration_blocked_by_another_orgs_exclusivity_offers_no_approve() 
         regs.push(reg);
     }
     let (first, second) = (&regs[0], &regs[1]);
-    w.app
-        .post(
-            &format!("/api/v1/deal-registrations/{first}/approve"),
-            &w.cm.token,
-            &json!({}),
-        )
-        .await
-        .expect(200);
+    approve(&w, first).await;
     let blocked = w
         .app
         .get(&format!("/api/v1/deal-registrations/{second}"), &w.cm.token)

@@ -1105,18 +1105,14 @@ fn the_dashboards_summary_keeps_one_plan() {
         let Visibility::Partner { orgs, owner } = prm_domain::opportunity::visibility(actor) else {
             panic!("a partner's visibility");
         };
-        let orgs = orgs
-            .iter()
-            .map(|o| format!("'{}'", o.0))
-            .collect::<Vec<_>>()
-            .join(", ");
+        let listed = |orgs: &[prm_domain::ids::OrgId]| {
+            orgs.iter()
+                .map(|o| format!("'{}'", o.0))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let (orgs, scope) = (listed(&orgs), listed(&actor.org_scope()));
         let owner = owner.map_or("NULL".to_owned(), |o| format!("'{}'", o.0));
-        let scope = actor
-            .org_scope()
-            .iter()
-            .map(|o| format!("'{}'", o.0))
-            .collect::<Vec<_>>()
-            .join(", ");
         conn.batch_execute(&format!("SET plan_cache_mode = {mode}"))
             .unwrap();
         let explained = diesel::sql_query(format!(

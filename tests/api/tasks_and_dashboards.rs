@@ -1,7 +1,7 @@
 //! Marketing tasks, policies, dashboards (agreeing with lists), list filters
 //! and sorts, and customer-name masking.
 
-use crate::world::{World, registered, world};
+use crate::world::{World, approve, registered, world};
 use prm_tests::{Resp, TestUser, partner_opportunity};
 use serde_json::{Value, json};
 
@@ -324,14 +324,7 @@ async fn partner_dashboard_counts_registrations_as_the_list_shows_them() {
     let (_, approved) = registered(&w, &w.dist.admin, "Beta Distributor Kunde").await;
     registered(&w, &w.dist.am1, "Gamma Distributor Kunde").await;
     registered(&w, &w.other.admin, "Delta Other Kunde").await;
-    w.app
-        .post(
-            &format!("/api/v1/deal-registrations/{approved}/approve"),
-            &w.cm.token,
-            &json!({}),
-        )
-        .await
-        .expect(200);
+    approve(&w, &approved).await;
 
     let listed = |user: &TestUser, status: &'static str| {
         let token = user.token.clone();

@@ -154,6 +154,19 @@ pub async fn own_opportunity(w: &World, user: &TestUser, name: &str) -> (String,
     (customer, opp)
 }
 
+/// The vendor's channel manager approves registration `reg`, with no
+/// exclusivity date of its own.
+pub async fn approve(w: &World, reg: &str) {
+    w.app
+        .post(
+            &format!("/api/v1/deal-registrations/{reg}/approve"),
+            &w.cm.token,
+            &json!({}),
+        )
+        .await
+        .expect(200);
+}
+
 /// A pending opportunity of `user`'s org for a customer named `customer`
 /// held by that org, and the registration on it.
 pub async fn registered(w: &World, user: &TestUser, customer: &str) -> (String, String) {

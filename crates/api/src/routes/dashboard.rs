@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use prm_domain::deal::RegStatus;
 use prm_domain::values::{CurrencyCode, Money};
 use prm_store::dashboard::{ReasonCount, VendorFigures};
+use prm_store::listing::PartnerSummary;
 use serde::Serialize;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -13,7 +14,7 @@ use uuid::Uuid;
 use crate::auth::Caller;
 use crate::dto::{MoneyDto, ReasonCodeDto};
 use crate::error::ApiError;
-use crate::service::dashboard::{self, DashboardRead, PartnerFigures};
+use crate::service::dashboard::{self, DashboardRead};
 use crate::state::AppState;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -181,10 +182,9 @@ fn ratio(a: i64, b: i64) -> Option<f64> {
     (a + b > 0).then(|| a as f64 / (a + b) as f64)
 }
 
-fn partner(f: PartnerFigures) -> PartnerDashboard {
-    let s = f.summary;
+fn partner(s: PartnerSummary) -> PartnerDashboard {
     let mut regs = RegistrationCounts::default();
-    for (status, n) in f.registrations {
+    for (status, n) in s.registrations() {
         match status {
             RegStatus::Submitted => regs.submitted = n,
             RegStatus::Approved => regs.approved = n,

@@ -4,7 +4,6 @@
 
 use chrono::{Duration, Utc};
 use prm_domain::Actor;
-use prm_domain::deal::RegStatus;
 use prm_domain::opportunity as rules;
 use prm_store::PgConnection;
 use prm_store::dashboard::{RECENT_DAYS, VendorFigures, vendor_figures};
@@ -15,18 +14,12 @@ use crate::error::ApiError;
 /// Days ahead within which a managed opportunity counts as expiring soon.
 pub const EXPIRING_SOON_DAYS: i64 = 14;
 
-/// A partner's figures: its pipeline (an account manager's: what it owns)
-/// and its org's deal registrations by status.
-#[derive(Debug, Clone)]
-pub struct PartnerFigures {
-    pub summary: PartnerSummary,
-    pub registrations: Vec<(RegStatus, i64)>,
-}
-
-/// What the caller's role sees.
+/// What the caller's role sees: a partner its pipeline (an account
+/// manager's: what it owns) and its org scope's deal registrations by
+/// status.
 #[derive(Debug, Clone)]
 pub enum DashboardRead {
-    Partner(PartnerFigures),
+    Partner(PartnerSummary),
     Vendor(VendorFigures),
 }
 
@@ -52,9 +45,5 @@ pub fn get(conn: &mut PgConnection, actor: &Actor) -> Result<DashboardRead, ApiE
         (now + Duration::days(EXPIRING_SOON_DAYS)).date_naive(),
         now - Duration::days(i64::from(RECENT_DAYS)),
     )?;
-    let registrations = summary.registrations();
-    Ok(DashboardRead::Partner(PartnerFigures {
-        summary,
-        registrations,
-    }))
+    Ok(DashboardRead::Partner(summary))
 }
