@@ -53,7 +53,7 @@ pub struct ProgressEntry {
 }
 
 #[derive(Debug, Insertable)]
-#[diesel(table_name = progress_entries)]
+#[diesel(table_name = progress_entries, treat_none_as_default_value = false)]
 pub struct NewProgress {
     pub id: Uuid,
     #[diesel(serialize_as = Uuid)]
@@ -86,7 +86,7 @@ pub struct Note {
 }
 
 #[derive(Debug, Insertable)]
-#[diesel(table_name = notes)]
+#[diesel(table_name = notes, treat_none_as_default_value = false)]
 pub struct NewNote {
     pub id: Uuid,
     #[diesel(serialize_as = Uuid)]

@@ -86,7 +86,7 @@ pub fn partners_for(
 
 /// Notes when a partner was last offered an opportunity (ranking tie-break).
 pub fn mark_assigned(conn: &mut PgConnection, org: OrgId) -> QueryResult<()> {
-    diesel::update(orgs::table.find(org.0))
+    crate::prepared::update(orgs::table.find(org.0))
         .set(orgs::last_assigned_at.eq(Some(Utc::now())))
         .execute(conn)
         .map(|_| ())
@@ -129,7 +129,7 @@ pub fn lock_pending_reassignments(
 /// Clears the automatic re-assignment mark (a transition sets it with its
 /// own update: `StateChanges::reassign_pending`).
 pub fn clear_reassign(conn: &mut PgConnection, id: OpportunityId) -> QueryResult<()> {
-    diesel::update(opportunities::table.find(id.0))
+    crate::prepared::update(opportunities::table.find(id.0))
         .set(opportunities::reassign_pending.eq(false))
         .execute(conn)
         .map(|_| ())

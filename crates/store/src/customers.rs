@@ -33,7 +33,7 @@ pub struct Customer {
 }
 
 #[derive(Debug, Insertable)]
-#[diesel(table_name = customers)]
+#[diesel(table_name = customers, treat_none_as_default_value = false)]
 pub struct NewCustomer {
     #[diesel(serialize_as = Uuid)]
     pub id: CustomerId,

@@ -38,7 +38,7 @@ pub struct Registration {
 }
 
 #[derive(Debug, Insertable)]
-#[diesel(table_name = deal_registrations)]
+#[diesel(table_name = deal_registrations, treat_none_as_default_value = false)]
 pub struct NewRegistration {
     pub id: Uuid,
     #[diesel(serialize_as = Uuid)]
@@ -156,7 +156,7 @@ impl Registration {
         id: Uuid,
         changes: RegistrationChanges,
     ) -> QueryResult<Registration> {
-        diesel::update(deal_registrations::table.find(id))
+        crate::prepared::update(deal_registrations::table.find(id))
             .set((
                 changes,
                 deal_registrations::version.eq(deal_registrations::version + 1),
@@ -197,7 +197,7 @@ pub fn close_for_opportunity(
     conn: &mut PgConnection,
     opportunity: OpportunityId,
 ) -> QueryResult<Vec<Registration>> {
-    diesel::update(
+    crate::prepared::update(
         deal_registrations::table
             .filter(deal_registrations::opportunity_id.eq(opportunity.0))
             .filter(deal_registrations::status.eq(Text(RegStatus::Approved))),
@@ -217,7 +217,7 @@ pub fn end_for_opportunity(
     conn: &mut PgConnection,
     opportunity: OpportunityId,
 ) -> QueryResult<Vec<Registration>> {
-    diesel::update(
+    crate::prepared::update(
         deal_registrations::table
             .filter(deal_registrations::opportunity_id.eq(opportunity.0))
             .filter(

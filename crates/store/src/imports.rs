@@ -38,7 +38,7 @@ pub struct Import {
 }
 
 #[derive(Debug, Insertable)]
-#[diesel(table_name = imports)]
+#[diesel(table_name = imports, treat_none_as_default_value = false)]
 pub struct NewImport<'a> {
     pub id: Uuid,
     #[diesel(serialize_as = Uuid)]
@@ -53,7 +53,7 @@ pub struct NewImport<'a> {
 
 /// What was wrong with one row.
 #[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable, Insertable)]
-#[diesel(table_name = import_errors, check_for_backend(diesel::pg::Pg))]
+#[diesel(table_name = import_errors, check_for_backend(diesel::pg::Pg), treat_none_as_default_value = false)]
 pub struct RowError {
     pub import_id: Uuid,
     /// The data row, counted from 1 (the header is not counted).
@@ -220,7 +220,7 @@ pub fn progress(
 
 /// Stops an import for good, saying why; its body is dropped.
 pub fn fail(conn: &mut PgConnection, id: Uuid, failure: &str) -> QueryResult<()> {
-    diesel::update(imports::table.find(id))
+    crate::prepared::update(imports::table.find(id))
         .set((
             imports::status.eq(Text(ImportStatus::Failed)),
             imports::failure.eq(failure),

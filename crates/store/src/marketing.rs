@@ -22,7 +22,7 @@ pub struct MarketingTask {
 }
 
 #[derive(Debug, Insertable)]
-#[diesel(table_name = marketing_tasks)]
+#[diesel(table_name = marketing_tasks, treat_none_as_default_value = false)]
 pub struct NewMarketingTask {
     pub id: Uuid,
     pub name: String,

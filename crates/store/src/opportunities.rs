@@ -118,7 +118,9 @@ columns_struct! {
     /// What a user writes of an opportunity, its description: read, inserted
     /// and updated as one.
     #[derive(Debug, Clone, Default, Queryable, Selectable, Insertable, AsChangeset)]
-    #[diesel(table_name = opportunities, check_for_backend(diesel::pg::Pg), treat_none_as_null = true)]
+    // `None` is written as NULL, by an insert as by an update (see
+    // `crate::prepared`).
+    #[diesel(table_name = opportunities, check_for_backend(diesel::pg::Pg), treat_none_as_null = true, treat_none_as_default_value = false)]
     pub struct Details in opportunities, edited as DetailsEdit {
         pub topic: String,
         pub contact_name: Option<String>,
@@ -192,7 +194,7 @@ impl DetailsEdit {
 /// A new opportunity: who holds it and in which state it starts, and its
 /// description.
 #[derive(Debug, Insertable)]
-#[diesel(table_name = opportunities)]
+#[diesel(table_name = opportunities, treat_none_as_default_value = false)]
 pub struct NewOpportunity {
     #[diesel(serialize_as = Uuid)]
     pub id: OpportunityId,
@@ -505,7 +507,7 @@ impl Opportunity {
         changes: StateChanges,
         reader: Option<OrgId>,
     ) -> QueryResult<OpportunityView> {
-        diesel::update(opportunities::table.find(id.0))
+        crate::prepared::update(opportunities::table.find(id.0))
             .set((
                 changes,
                 opportunities::version.eq(opportunities::version + 1),
@@ -523,7 +525,7 @@ impl Opportunity {
         details: Details,
         reader: Option<OrgId>,
     ) -> QueryResult<OpportunityView> {
-        diesel::update(opportunities::table.find(id.0))
+        crate::prepared::update(opportunities::table.find(id.0))
             .set((
                 details,
                 opportunities::version.eq(opportunities::version + 1),
@@ -634,7 +636,7 @@ pub fn seed_details(
             .execute(conn)?;
     }
     if let Some((p, w)) = phase {
-        diesel::update(opportunities::table.find(id.0))
+        crate::prepared::update(opportunities::table.find(id.0))
             .set((
                 opportunities::pipeline_phase.eq(Text(p)),
                 opportunities::win_probability.eq(w),
@@ -642,7 +644,7 @@ pub fn seed_details(
             .execute(conn)?;
     }
     if let Some((reason, actual)) = closed {
-        diesel::update(opportunities::table.find(id.0))
+        crate::prepared::update(opportunities::table.find(id.0))
             .set((
                 opportunities::close_reason.eq(reason),
                 opportunities::actual_revenue.eq(actual),

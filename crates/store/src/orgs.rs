@@ -38,7 +38,7 @@ pub struct Org {
 }
 
 #[derive(Debug, Insertable)]
-#[diesel(table_name = orgs)]
+#[diesel(table_name = orgs, treat_none_as_default_value = false)]
 pub struct NewOrg {
     #[diesel(serialize_as = Uuid)]
     pub id: OrgId,
@@ -149,7 +149,7 @@ impl Org {
 
     /// Applies changes and bumps the version.
     pub fn update(conn: &mut PgConnection, id: OrgId, changes: OrgChanges) -> QueryResult<Org> {
-        diesel::update(orgs::table.find(id.0))
+        crate::prepared::update(orgs::table.find(id.0))
             .set((
                 changes,
                 orgs::version.eq(orgs::version + 1),

@@ -89,7 +89,7 @@ impl PolicyRow {
     /// Replaces the policy and bumps the version.
     pub fn save(conn: &mut PgConnection, p: &Policy) -> QueryResult<PolicyRow> {
         let w = p.weights;
-        diesel::update(policies::table)
+        crate::prepared::update(policies::table)
             .set((
                 policies::acceptance_window_hours.eq(i(p.acceptance_window_hours)),
                 policies::auto_reassign.eq(p.auto_reassign),

@@ -28,7 +28,7 @@ pub struct User {
 }
 
 #[derive(Debug, Insertable)]
-#[diesel(table_name = users)]
+#[diesel(table_name = users, treat_none_as_default_value = false)]
 pub struct NewUser {
     #[diesel(serialize_as = Uuid)]
     pub id: UserId,
@@ -65,7 +65,7 @@ impl User {
 
     /// Applies changes and bumps the version.
     pub fn update(conn: &mut PgConnection, id: UserId, changes: UserChanges) -> QueryResult<User> {
-        diesel::update(users::table.find(id.0))
+        crate::prepared::update(users::table.find(id.0))
             .set((
                 changes,
                 users::version.eq(users::version + 1),

@@ -29,7 +29,7 @@ pub struct Webhook {
 }
 
 #[derive(Debug, Insertable)]
-#[diesel(table_name = webhooks)]
+#[diesel(table_name = webhooks, treat_none_as_default_value = false)]
 pub struct NewWebhook {
     pub id: Uuid,
     #[diesel(serialize_as = Uuid)]
@@ -166,12 +166,14 @@ pub fn claim_due(
             return Ok(Vec::new());
         }
         let lease = now + chrono::Duration::seconds(i64::from(lease_secs));
-        diesel::update(webhook_deliveries::table.filter(webhook_deliveries::id.eq_any(&ids)))
-            .set((
-                webhook_deliveries::lease_until.eq(lease),
-                webhook_deliveries::attempts.eq(webhook_deliveries::attempts + 1),
-            ))
-            .execute(conn)?;
+        crate::prepared::update(
+            webhook_deliveries::table.filter(webhook_deliveries::id.eq_any(&ids)),
+        )
+        .set((
+            webhook_deliveries::lease_until.eq(lease),
+            webhook_deliveries::attempts.eq(webhook_deliveries::attempts + 1),
+        ))
+        .execute(conn)?;
         let rows: Vec<(Delivery, Webhook, EventRow)> = webhook_deliveries::table
             .inner_join(webhooks::table)
             .inner_join(events::table.on(events::id.eq(webhook_deliveries::event_id)))
@@ -196,7 +198,7 @@ pub fn claim_due(
 
 /// Records a successful send.
 pub fn succeeded(conn: &mut PgConnection, id: Uuid, status_code: i32) -> QueryResult<()> {
-    diesel::update(webhook_deliveries::table.find(id))
+    crate::prepared::update(webhook_deliveries::table.find(id))
         .set((
             webhook_deliveries::status.eq(Text(DeliveryState::Succeeded)),
             webhook_deliveries::last_status_code.eq(Some(status_code)),
@@ -221,7 +223,7 @@ pub fn attempt_failed(
     } else {
         DeliveryState::Failed
     });
-    diesel::update(webhook_deliveries::table.find(id))
+    crate::prepared::update(webhook_deliveries::table.find(id))
         .set((
             webhook_deliveries::status.eq(status),
             webhook_deliveries::last_status_code.eq(status_code),
