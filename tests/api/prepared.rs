@@ -133,12 +133,24 @@ async fn a_create_every_lifecycle_change_and_an_edit_are_sent_as_prepared_statem
         w.app.post(
             "/api/v1/opportunities",
             &w.cm.token,
-            &json!({"topic": "Prepared lead", "customer_id": w.vendor_customer}),
+            &json!({"topic": "Prepared lead", "customer_id": w.vendor_customer,
+                    "external_ref": "CRM-1"}),
         ),
     )
     .await;
     res.expect(201);
-    sent.push(("create (no contact, no revenue)", n));
+    sent.push(("create (no contact, no revenue, a reference)", n));
+    let (n, res) = unnamed_by(
+        &proxy,
+        w.app.post(
+            "/api/v1/customers",
+            &w.cm.token,
+            &json!({"name": "Prepared Customer", "country": "DE", "external_ref": "ACC-9"}),
+        ),
+    )
+    .await;
+    res.expect(201);
+    sent.push(("a customer, with a reference", n));
     let id = draft(&w).await;
     let (n, res) = unnamed_by(
         &proxy,

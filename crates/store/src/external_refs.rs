@@ -11,6 +11,7 @@ use prm_domain::external_ref::{ExternalRef, RefKind};
 use prm_domain::ids::OrgId;
 use uuid::Uuid;
 
+use crate::prepared::prepared;
 use crate::schema::external_refs;
 
 /// Gives `resource` the org's reference `external_ref`, replacing the one it
@@ -28,21 +29,18 @@ pub fn set(
     // transaction rolled back) frees the reference: try once more.
     for _ in 0..2 {
         let attempt = conn.transaction(|c| {
-            diesel::insert_into(external_refs::table)
-                .values((
-                    external_refs::org_id.eq(org.0),
-                    external_refs::kind.eq(kind.as_str()),
-                    external_refs::resource_id.eq(resource),
-                    external_refs::external_ref.eq(external_ref.as_str()),
-                ))
-                .on_conflict((
-                    external_refs::org_id,
-                    external_refs::kind,
-                    external_refs::resource_id,
-                ))
-                .do_update()
-                .set(external_refs::external_ref.eq(external_ref.as_str()))
-                .execute(c)
+            // Constant SQL: Diesel never keeps an `ON CONFLICT … DO UPDATE`
+            // prepared, and an import claims one reference a row.
+            prepared(
+                "INSERT INTO external_refs (org_id, kind, resource_id, external_ref)
+                 VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (org_id, kind, resource_id) DO UPDATE SET external_ref = $4",
+            )
+            .bind(org.0)
+            .bind(kind.as_str())
+            .bind(resource)
+            .bind(external_ref.as_str())
+            .execute(c)
         });
         match attempt {
             Ok(_) => return Ok(Ok(())),
