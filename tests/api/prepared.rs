@@ -201,6 +201,17 @@ async fn a_create_every_lifecycle_change_and_an_edit_are_sent_as_prepared_statem
     .await;
     res.expect(201);
     sent.push(("progress", n));
+    let (n, res) = unnamed_by(
+        &proxy,
+        w.app.post(
+            &format!("{}/collaborators", opp_path(&closed)),
+            &w.cm.token,
+            &json!({"org_id": w.res.id}),
+        ),
+    )
+    .await;
+    res.expect(200);
+    sent.push(("a collaborator added", n));
     let close = json!({"outcome": "won", "reason": "signed",
                        "actual_revenue": {"amount": "48000", "currency": "EUR"}});
     let (n, res) = unnamed_by(

@@ -15,6 +15,7 @@ use prm_domain::values::{CurrencyCode, Money};
 use uuid::Uuid;
 
 use crate::external_refs::OpportunityRefOf;
+use crate::prepared::prepared;
 use crate::schema::{customers, opportunities, opportunity_collaborators};
 use crate::stored::{Key, Text};
 
@@ -549,26 +550,25 @@ pub fn set_collaborators(
     add_collaborators(conn, id, orgs)
 }
 
-/// Adds collaborating orgs; ones already there stay.
+/// Adds collaborating orgs; ones already there stay. Constant SQL: Diesel
+/// never keeps an insert of a list of rows prepared (their number varies).
 pub fn add_collaborators(
     conn: &mut PgConnection,
     id: OpportunityId,
     orgs: &[OrgId],
 ) -> QueryResult<()> {
-    let rows: Vec<_> = orgs
-        .iter()
-        .map(|o| {
-            (
-                opportunity_collaborators::opportunity_id.eq(id.0),
-                opportunity_collaborators::org_id.eq(o.0),
-            )
-        })
-        .collect();
-    diesel::insert_into(opportunity_collaborators::table)
-        .values(rows)
-        .on_conflict_do_nothing()
-        .execute(conn)
-        .map(|_| ())
+    if orgs.is_empty() {
+        return Ok(());
+    }
+    prepared(
+        "INSERT INTO opportunity_collaborators (opportunity_id, org_id)
+         SELECT $1, o FROM unnest($2::uuid[]) AS o
+         ON CONFLICT DO NOTHING",
+    )
+    .bind(id.0)
+    .bind(orgs.iter().map(|o| o.0).collect::<Vec<Uuid>>())
+    .execute(conn)
+    .map(|_| ())
 }
 
 /// Removes one collaborating org; returns whether it was there.
