@@ -109,14 +109,23 @@ async fn every_list_shape_is_sent_as_a_prepared_statement() {
     );
 }
 
-/// The unnamed statements a write sent, beside its answer.
-async fn unnamed_by<F: std::future::Future<Output = Resp>>(
-    proxy: &DbProxy,
-    write: F,
-) -> (u64, Resp) {
-    let at = proxy.unnamed_parses();
-    let res = write.await;
-    (proxy.unnamed_parses() - at, res)
+/// The writes that sent an unnamed statement, and how many each sent.
+struct Anew<'p> {
+    proxy: &'p DbProxy,
+    found: Vec<String>,
+}
+
+impl Anew<'_> {
+    /// Sends `write`, which must answer `status`, and notes what it sent
+    /// that Postgres parses and plans on every call.
+    async fn check(&mut self, what: &str, status: u16, write: impl Future<Output = Resp>) {
+        let at = self.proxy.unnamed_parses();
+        write.await.expect(status);
+        let sent = self.proxy.unnamed_parses() - at;
+        if sent > 0 {
+            self.found.push(format!("{what}: {sent}"));
+        }
+    }
 }
 
 #[actix_web::test]
@@ -127,43 +136,32 @@ async fn a_create_every_lifecycle_change_and_an_edit_are_sent_as_prepared_statem
     let declined = delivered_to(&w, &w.other.id).await;
     let closed = delivered_to(&w, &w.other.id).await;
     let returned = delivered_to(&w, &w.other.id).await;
-    let mut sent = Vec::new();
-    let (n, res) = unnamed_by(
-        &proxy,
-        w.app.post(
-            "/api/v1/opportunities",
-            &w.cm.token,
-            &json!({"topic": "Prepared lead", "customer_id": w.vendor_customer,
-                    "external_ref": "CRM-1"}),
-        ),
+    let mut anew = Anew {
+        proxy: &proxy,
+        found: Vec::new(),
+    };
+    let create = json!({"topic": "Prepared lead", "customer_id": w.vendor_customer,
+                        "external_ref": "CRM-1"});
+    anew.check(
+        "create (no contact, no revenue, a reference)",
+        201,
+        w.app.post("/api/v1/opportunities", &w.cm.token, &create),
     )
     .await;
-    res.expect(201);
-    sent.push(("create (no contact, no revenue, a reference)", n));
-    let (n, res) = unnamed_by(
-        &proxy,
-        w.app.post(
-            "/api/v1/customers",
-            &w.cm.token,
-            &json!({"name": "Prepared Customer", "country": "DE", "external_ref": "ACC-9"}),
-        ),
+    let customer = json!({"name": "Prepared Customer", "country": "DE", "external_ref": "ACC-9"});
+    anew.check(
+        "a customer, with a reference",
+        201,
+        w.app.post("/api/v1/customers", &w.cm.token, &customer),
     )
     .await;
-    res.expect(201);
-    sent.push(("a customer, with a reference", n));
     let id = draft(&w).await;
-    let (n, res) = unnamed_by(
-        &proxy,
-        w.app.patch(
-            &opp_path(&id),
-            &w.cm.token,
-            &json!({"topic": "Renamed lead"}),
-        ),
-    )
-    .await;
-    res.expect(200);
-    sent.push(("edit", n));
-    let steps = [
+    let edit = json!({"topic": "Renamed lead"});
+    anew.check("edit", 200, w.app.patch(&opp_path(&id), &w.cm.token, &edit))
+        .await;
+    let close = json!({"outcome": "won", "reason": "signed",
+                       "actual_revenue": {"amount": "48000", "currency": "EUR"}});
+    let actions = [
         (
             "distribute",
             &id,
@@ -185,51 +183,36 @@ async fn a_create_every_lifecycle_change_and_an_edit_are_sent_as_prepared_statem
             Some(json!({"reason": "not ours"})),
         ),
     ];
-    for (action, on, user, body) in steps {
-        let (n, res) = unnamed_by(&proxy, w.app.act(on, action, &user.token, body)).await;
-        res.expect(200);
-        sent.push((action, n));
+    for (action, on, user, body) in actions {
+        anew.check(action, 200, w.app.act(on, action, &user.token, body))
+            .await;
     }
-    let (n, res) = unnamed_by(
-        &proxy,
-        w.app.post(
-            &format!("{}/progress", opp_path(&closed)),
-            &w.other.admin.token,
-            &json!({"development_phase": "propose", "win_probability": 60}),
-        ),
+    let progress = json!({"development_phase": "propose", "win_probability": 60});
+    let progress_path = format!("{}/progress", opp_path(&closed));
+    anew.check(
+        "progress",
+        201,
+        w.app.post(&progress_path, &w.other.admin.token, &progress),
     )
     .await;
-    res.expect(201);
-    sent.push(("progress", n));
-    let (n, res) = unnamed_by(
-        &proxy,
-        w.app.post(
-            &format!("{}/collaborators", opp_path(&closed)),
-            &w.cm.token,
-            &json!({"org_id": w.res.id}),
-        ),
+    let collaborator = json!({"org_id": w.res.id});
+    let collaborators_path = format!("{}/collaborators", opp_path(&closed));
+    anew.check(
+        "a collaborator added",
+        200,
+        w.app.post(&collaborators_path, &w.cm.token, &collaborator),
     )
     .await;
-    res.expect(200);
-    sent.push(("a collaborator added", n));
-    let close = json!({"outcome": "won", "reason": "signed",
-                       "actual_revenue": {"amount": "48000", "currency": "EUR"}});
-    let (n, res) = unnamed_by(
-        &proxy,
+    anew.check(
+        "close",
+        200,
         w.app
             .act(&closed, "close", &w.other.admin.token, Some(close)),
     )
     .await;
-    res.expect(200);
-    sent.push(("close", n));
-    let anew: Vec<String> = sent
-        .iter()
-        .filter(|(_, n)| *n > 0)
-        .map(|(what, n)| format!("{what}: {n}"))
-        .collect();
     assert!(
-        anew.is_empty(),
+        anew.found.is_empty(),
         "writes parsed and planned anew on every call (unnamed statements):\n{}",
-        anew.join("\n")
+        anew.found.join("\n")
     );
 }

@@ -1117,12 +1117,11 @@ pub struct PartnerSummary {
 
 impl PartnerSummary {
     /// The deal registrations by status (only statuses that have any).
-    pub fn registrations(&self) -> Vec<(prm_domain::deal::RegStatus, i64)> {
+    pub fn registrations(&self) -> impl Iterator<Item = (prm_domain::deal::RegStatus, i64)> + '_ {
         self.registration_statuses
             .iter()
             .copied()
             .zip(self.registration_counts.iter().copied())
-            .collect()
     }
 }
 
