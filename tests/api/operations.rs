@@ -244,7 +244,6 @@ async fn a_database_outage_under_load_gives_only_503s_and_recovers() {
 #[actix_web::test]
 async fn hand_written_statements_are_prepared_once_per_connection() {
     use diesel::RunQueryDsl;
-    use prm_store::prepared::prepared;
 
     #[derive(diesel::QueryableByName)]
     struct N {
@@ -255,7 +254,7 @@ async fn hand_written_statements_are_prepared_once_per_connection() {
     let mut conn = db.conn();
     for i in 0..3_i64 {
         // $1 twice, $2 once: each use is bound in order.
-        let n: N = prepared("SELECT $1 + $1 + $2 AS n -- prm-prepared-probe kept")
+        let n: N = prm_store::prepared!("SELECT $1 + $1 + $2 AS n -- prm-prepared-probe kept")
             .bind(i)
             .bind(10_i64)
             .get_result(&mut conn)
@@ -277,7 +276,7 @@ async fn hand_written_statements_are_prepared_once_per_connection() {
     assert_eq!(kept(&mut conn), 1);
     // A placeholder without a value is an error, not a statement sent as is.
     assert!(
-        prepared("SELECT $2 AS n")
+        prm_store::prepared!("SELECT $2 AS n")
             .bind(1_i64)
             .get_result::<N>(&mut conn)
             .is_err()

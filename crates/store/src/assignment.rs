@@ -14,7 +14,6 @@ use uuid::Uuid;
 
 use crate::stored::Text as Stored;
 
-use crate::prepared::prepared;
 use crate::schema::{deal_registrations, opportunities, orgs};
 
 #[derive(Debug, Clone, QueryableByName)]
@@ -59,7 +58,7 @@ pub fn partners_for(
     conn: &mut PgConnection,
     opportunity: OpportunityId,
 ) -> QueryResult<Vec<PartnerRow>> {
-    prepared(
+    crate::prepared!(
         "SELECT o.id, o.name, o.active, o.accepting, o.countries, o.industries, o.product_lines,
                 o.tier, o.capacity, o.last_assigned_at,
                 (SELECT count(*) FROM opportunities p

@@ -6,8 +6,6 @@ use diesel::sql_types::{BigInt, Double, Nullable, Numeric, Text};
 use prm_domain::reason::ReasonCode;
 use uuid::Uuid;
 
-use crate::prepared::prepared;
-
 /// Days a closed outcome counts as recent; days without change that make an
 /// accepted opportunity stalled.
 pub const RECENT_DAYS: i32 = 90;
@@ -95,7 +93,7 @@ pub fn reasons_since(
     conn: &mut PgConnection,
     since: chrono::DateTime<chrono::Utc>,
 ) -> QueryResult<Vec<ReasonCount>> {
-    prepared(
+    crate::prepared!(
         "SELECT o.id AS org_id, o.name, r.reason_code,
                 count(*) FILTER (WHERE r.declined) AS declined,
                 count(*) FILTER (WHERE NOT r.declined) AS lost
@@ -120,7 +118,7 @@ pub fn vendor_figures(conn: &mut PgConnection) -> QueryResult<VendorFigures> {
     let now = chrono::Utc::now();
     let recent = now - chrono::Duration::days(i64::from(RECENT_DAYS));
     let stalled = now - chrono::Duration::days(i64::from(STALLED_DAYS));
-    let partners = prepared(
+    let partners = crate::prepared!(
         "SELECT o.id AS org_id, o.name,
                 count(p.id) FILTER (WHERE p.status = 'delivered') AS delivered,
                 count(p.id) FILTER (WHERE p.status = 'accepted') AS accepted,
@@ -134,14 +132,14 @@ pub fn vendor_figures(conn: &mut PgConnection) -> QueryResult<VendorFigures> {
     )
     .bind(recent)
     .load::<PartnerPipeline>(conn)?;
-    let values = prepared(
+    let values = crate::prepared!(
         "SELECT primary_partner_id AS org_id, currency, sum(estimated_revenue) AS value
          FROM opportunities
          WHERE status = 'accepted' AND primary_partner_id IS NOT NULL AND currency IS NOT NULL
          GROUP BY primary_partner_id, currency ORDER BY currency",
     )
     .load::<PartnerValue>(conn)?;
-    let rates: Rates = prepared(
+    let rates: Rates = crate::prepared!(
         "SELECT
            (SELECT count(*) FROM opportunity_events WHERE action = 'accept'
               AND created_at >= $1) AS accepted,

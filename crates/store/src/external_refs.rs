@@ -11,7 +11,6 @@ use prm_domain::external_ref::{ExternalRef, RefKind};
 use prm_domain::ids::OrgId;
 use uuid::Uuid;
 
-use crate::prepared::prepared;
 use crate::schema::external_refs;
 
 /// Gives `resource` the org's reference `external_ref`, replacing the one it
@@ -31,7 +30,7 @@ pub fn set(
         let attempt = conn.transaction(|c| {
             // Constant SQL: Diesel never keeps an `ON CONFLICT … DO UPDATE`
             // prepared, and an import claims one reference a row.
-            prepared(
+            crate::prepared!(
                 "INSERT INTO external_refs (org_id, kind, resource_id, external_ref)
                  VALUES ($1, $2, $3, $4)
                  ON CONFLICT (org_id, kind, resource_id) DO UPDATE SET external_ref = $4",

@@ -8,7 +8,6 @@ use diesel::connection::{AnsiTransactionManager, TransactionManager};
 use diesel::prelude::*;
 use diesel::sql_types::{Bool, Timestamptz};
 
-use crate::prepared::prepared;
 use crate::schema::idempotency_keys;
 
 /// How long a key is remembered.
@@ -57,7 +56,7 @@ pub fn claim(conn: &mut PgConnection, subject: &str, key: &str) -> QueryResult<C
 
 fn held(conn: &mut PgConnection, subject: &str, key: &str) -> QueryResult<Claim> {
     // Two int4 keys: a space apart from the one-key locks elsewhere.
-    let locked = prepared(
+    let locked = crate::prepared!(
         "SELECT pg_try_advisory_xact_lock(1768187252, hashtext($1 || chr(10) || $2)) AS locked",
     )
     .bind(subject)

@@ -15,7 +15,6 @@ use serde_json::{Value, json};
 use crate::activity::NewFieldChanges;
 use crate::opportunities::NewEvent;
 use crate::outbox::NewEventRow;
-use crate::prepared::prepared;
 
 /// Rows to write with a change; empty parts write nothing.
 #[derive(Debug, Default)]
@@ -102,7 +101,7 @@ impl Journal {
         if self.is_empty() {
             return Ok(());
         }
-        prepared(
+        crate::prepared!(
             "WITH status_events AS (
                INSERT INTO opportunity_events (id, opportunity_id, actor_user_id, actor_org_id,
                  partner_org_id, action, from_status, to_status, reason, changes, reason_code)

@@ -16,7 +16,6 @@ use uuid::Uuid;
 
 use crate::external_refs;
 use crate::opportunities::{OpportunityView, joined_view_columns};
-use crate::prepared::prepared;
 use crate::schema::{customers, opportunities, opportunity_collaborators};
 use crate::stored::Text;
 
@@ -1044,7 +1043,7 @@ pub fn sync_horizon(conn: &mut PgConnection) -> QueryResult<DateTime<Utc>> {
         #[diesel(sql_type = diesel::sql_types::Timestamptz)]
         horizon: DateTime<Utc>,
     }
-    prepared(
+    crate::prepared!(
         "SELECT least(min(xact_start), clock_timestamp()) - interval '200 milliseconds' AS horizon
          FROM pg_stat_activity
          WHERE datname = current_database() AND pid <> pg_backend_pid()
@@ -1199,7 +1198,7 @@ pub fn partner_summary(
         return Ok(PartnerSummary::default());
     };
     let orgs: Vec<Uuid> = orgs.iter().map(|o| o.0).collect();
-    prepared(PARTNER_SUMMARY)
+    crate::prepared!(PARTNER_SUMMARY)
         .bind(me.org)
         .bind(orgs)
         .bind(owner.map(|o| o.0))

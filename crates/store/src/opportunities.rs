@@ -15,7 +15,6 @@ use prm_domain::values::{CurrencyCode, Money};
 use uuid::Uuid;
 
 use crate::external_refs::OpportunityRefOf;
-use crate::prepared::prepared;
 use crate::schema::{customers, opportunities, opportunity_collaborators};
 use crate::stored::{Key, Text};
 
@@ -560,7 +559,7 @@ pub fn add_collaborators(
     if orgs.is_empty() {
         return Ok(());
     }
-    prepared(
+    crate::prepared!(
         "INSERT INTO opportunity_collaborators (opportunity_id, org_id)
          SELECT $1, o FROM unnest($2::uuid[]) AS o
          ON CONFLICT DO NOTHING",

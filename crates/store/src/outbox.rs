@@ -7,7 +7,6 @@ use diesel::prelude::*;
 use uuid::Uuid;
 
 use crate::journal::Journal;
-use crate::prepared::prepared;
 use crate::schema::{events, opportunities};
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -76,10 +75,10 @@ pub fn sequence(conn: &mut PgConnection) -> QueryResult<usize> {
     if waiting.is_none() {
         return Ok(0);
     }
-    prepared("SELECT pg_advisory_xact_lock($1)")
+    crate::prepared!("SELECT pg_advisory_xact_lock($1)")
         .bind(SEQUENCER_LOCK)
         .execute(conn)?;
-    prepared(
+    crate::prepared!(
         "UPDATE events e SET feed_position = nextval('events_feed_position_seq')
          FROM (SELECT seq FROM events WHERE feed_position IS NULL ORDER BY seq) w
          WHERE e.seq = w.seq",

@@ -6,8 +6,6 @@ use diesel::PgConnection;
 use diesel::connection::SimpleConnection;
 use diesel::r2d2::{ConnectionManager, CustomizeConnection};
 
-use crate::prepared::prepared;
-
 pub type PgPool = r2d2::Pool<ConnectionManager<PgConnection>>;
 pub type PooledConn = r2d2::PooledConnection<ConnectionManager<PgConnection>>;
 
@@ -63,7 +61,7 @@ pub fn build_pool(database_url: &str, settings: &PoolSettings) -> PgPool {
 /// Takes a transaction-scoped advisory lock on `key`.
 pub fn advisory_xact_lock(conn: &mut PgConnection, key: i64) -> diesel::QueryResult<()> {
     use diesel::RunQueryDsl;
-    prepared("SELECT pg_advisory_xact_lock($1)")
+    crate::prepared!("SELECT pg_advisory_xact_lock($1)")
         .bind(key)
         .execute(conn)
         .map(|_| ())
