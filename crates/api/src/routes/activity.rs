@@ -281,7 +281,7 @@ pub struct ActivityParams {
     responses((status = 201, body = ProgressDto),
               (status = 409, description = "Not `accepted` (`invalid_transition`)", body = crate::error::Problem, content_type = "application/problem+json"))
 )]
-#[post("/opportunities/{id}/progress")]
+#[post("/progress")]
 pub async fn add_progress(
     state: web::Data<AppState>,
     caller: Caller,
@@ -312,7 +312,7 @@ pub async fn add_progress(
 
 /// Progress entries, newest first.
 #[utoipa::path(tag = "activity", params(("id" = Uuid, Path), ActivityParams), responses((status = 200, body = Page<ProgressDto>)))]
-#[get("/opportunities/{id}/progress")]
+#[get("/progress")]
 pub async fn list_progress(
     state: web::Data<AppState>,
     caller: Caller,
@@ -346,7 +346,7 @@ pub async fn list_progress(
 
 /// Add a note (anyone who sees the opportunity and may write; collaborators too).
 #[utoipa::path(tag = "activity", params(("id" = Uuid, Path)), request_body = CreateNote, responses((status = 201, body = NoteDto)))]
-#[post("/opportunities/{id}/notes")]
+#[post("/notes")]
 pub async fn add_note(
     state: web::Data<AppState>,
     caller: Caller,
@@ -370,7 +370,7 @@ pub async fn add_note(
 
 /// Notes the caller may read (shared ones and its org's internal ones), newest first.
 #[utoipa::path(tag = "activity", params(("id" = Uuid, Path), ActivityParams), responses((status = 200, body = Page<NoteDto>)))]
-#[get("/opportunities/{id}/notes")]
+#[get("/notes")]
 pub async fn list_notes(
     state: web::Data<AppState>,
     caller: Caller,
@@ -408,7 +408,7 @@ pub async fn list_notes(
 /// changes made since the opportunity left `draft`, contact details
 /// withheld while they may not see them.
 #[utoipa::path(tag = "activity", params(("id" = Uuid, Path), ActivityParams), responses((status = 200, body = Page<TimelineItemDto>)))]
-#[get("/opportunities/{id}/timeline")]
+#[get("/timeline")]
 pub async fn timeline(
     state: web::Data<AppState>,
     caller: Caller,

@@ -122,7 +122,7 @@ fn dto(r: Ranking) -> CandidatesDto {
     params(("id" = Uuid, Path)),
     responses((status = 200, body = CandidatesDto))
 )]
-#[get("/opportunities/{id}/candidates")]
+#[get("/candidates")]
 pub async fn candidates(
     state: web::Data<AppState>,
     caller: Caller,
@@ -147,7 +147,7 @@ pub async fn candidates(
     responses((status = 200, body = OpportunityDto, headers(("ETag" = String))),
               (status = 409, description = "Not distributable in its status (`invalid_transition`), or no partner can take it (`no_candidate`, saying why)", body = Problem, content_type = "application/problem+json"))
 )]
-#[post("/opportunities/{id}/auto-assign")]
+#[post("/auto-assign")]
 pub async fn auto_assign(
     state: web::Data<AppState>,
     caller: Caller,

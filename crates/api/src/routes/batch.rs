@@ -175,7 +175,7 @@ fn act(action: BatchAction, value: Option<serde_json::Value>) -> Result<Act, Api
     request_body = BatchBody,
     responses((status = 200, body = BatchResult))
 )]
-#[post("/opportunities/batch")]
+#[post("/batch")]
 pub async fn run(
     state: web::Data<AppState>,
     caller: Caller,

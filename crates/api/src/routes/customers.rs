@@ -201,7 +201,7 @@ pub struct CustomerGetParams {
          body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[post("/customers")]
+#[post("")]
 pub async fn create_customer(
     state: web::Data<AppState>,
     caller: Caller,
@@ -224,7 +224,7 @@ pub async fn create_customer(
 /// List the customers the caller may see. Distributors choose `scope=mine`
 /// or `scope=resellers`.
 #[utoipa::path(tag = "customers", params(CustomerListParams), responses((status = 200, body = Page<CustomerDto>)))]
-#[get("/customers")]
+#[get("")]
 pub async fn list_customers(
     state: web::Data<AppState>,
     caller: Caller,
@@ -275,7 +275,7 @@ pub async fn list_customers(
     params(("id" = Uuid, Path, description = "Customer id"), CustomerGetParams),
     responses((status = 200, body = CustomerDto, headers(("ETag" = String))))
 )]
-#[get("/customers/{id}")]
+#[get("/{id}")]
 pub async fn get_customer(
     state: web::Data<AppState>,
     caller: Caller,
@@ -327,7 +327,7 @@ pub struct ExternalRefBody {
          body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[put("/customers/{id}/external-ref")]
+#[put("/{id}/external-ref")]
 pub async fn set_external_ref(
     state: web::Data<AppState>,
     caller: Caller,
@@ -345,7 +345,7 @@ pub async fn set_external_ref(
     params(("id" = Uuid, Path, description = "Customer id")),
     responses((status = 200, body = CustomerDto, headers(("ETag" = String))))
 )]
-#[delete("/customers/{id}/external-ref")]
+#[delete("/{id}/external-ref")]
 pub async fn remove_external_ref(
     state: web::Data<AppState>,
     caller: Caller,

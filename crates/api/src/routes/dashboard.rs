@@ -270,7 +270,7 @@ fn reason_figures(r: ReasonCount) -> ReasonFiguresDto {
 /// managers: what they own); vendor roles get the program overview.
 #[utoipa::path(
     operation_id = "get_dashboard",tag = "dashboard", responses((status = 200, body = Dashboard)))]
-#[get("/dashboard")]
+#[get("")]
 pub async fn get(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
     let d = state.run(caller, dashboard::get).await?;
     let d = match d {

@@ -121,7 +121,7 @@ pub struct ApproveRegistration {
         (status = 409, description = "The opportunity is not open (`invalid_transition`) or already has a live registration (`registration_exists`)", body = Problem, content_type = "application/problem+json"),
     )
 )]
-#[post("/opportunities/{id}/deal-registration")]
+#[post("/deal-registration")]
 pub async fn register(
     state: web::Data<AppState>,
     caller: Caller,
@@ -154,7 +154,7 @@ pub async fn register(
     params(("id" = Uuid, Path, description = "Opportunity id")),
     responses((status = 200, body = RegistrationDto, headers(("ETag" = String))))
 )]
-#[get("/opportunities/{id}/deal-registration")]
+#[get("/deal-registration")]
 pub async fn get_for_opportunity(
     state: web::Data<AppState>,
     caller: Caller,
@@ -189,7 +189,7 @@ pub struct RegistrationListParams {
 /// org's (and its resellers').
 #[utoipa::path(
     operation_id = "list_deal_registrations",tag = "deal-registrations", params(RegistrationListParams), responses((status = 200, body = Page<RegistrationDto>)))]
-#[get("/deal-registrations")]
+#[get("")]
 pub async fn list(
     state: web::Data<AppState>,
     caller: Caller,
@@ -223,7 +223,7 @@ pub async fn list(
 /// One registration.
 #[utoipa::path(
     operation_id = "get_deal_registration",tag = "deal-registrations", params(("id" = Uuid, Path)), responses((status = 200, body = RegistrationDto, headers(("ETag" = String)))))]
-#[get("/deal-registrations/{id}")]
+#[get("/{id}")]
 pub async fn get(
     state: web::Data<AppState>,
     caller: Caller,
@@ -248,7 +248,7 @@ pub async fn get(
     responses((status = 200, body = RegistrationDto, headers(("ETag" = String))),
               (status = 409, description = "Not `submitted` (`invalid_transition`), or another org holds exclusivity (`registration_exclusivity`)", body = Problem, content_type = "application/problem+json"))
 )]
-#[post("/deal-registrations/{id}/approve")]
+#[post("/{id}/approve")]
 pub async fn approve(
     state: web::Data<AppState>,
     caller: Caller,
@@ -287,7 +287,7 @@ pub struct RejectRegistrationBody {
     responses((status = 200, body = RegistrationDto, headers(("ETag" = String))),
               (status = 409, description = "Not `submitted` (`invalid_transition`)", body = Problem, content_type = "application/problem+json"))
 )]
-#[post("/deal-registrations/{id}/reject")]
+#[post("/{id}/reject")]
 pub async fn reject(
     state: web::Data<AppState>,
     caller: Caller,
@@ -314,7 +314,7 @@ pub async fn reject(
     responses((status = 200, body = RegistrationDto, headers(("ETag" = String))),
               (status = 409, description = "Not `submitted` (`invalid_transition`)", body = Problem, content_type = "application/problem+json"))
 )]
-#[post("/deal-registrations/{id}/withdraw")]
+#[post("/{id}/withdraw")]
 pub async fn withdraw(
     state: web::Data<AppState>,
     caller: Caller,

@@ -366,7 +366,7 @@ fn insert(body: &mut Map<String, Value>, path: &str, value: Value) {
          content_type = "application/problem+json"),
     )
 )]
-#[post("/imports")]
+#[post("")]
 pub async fn create(
     state: web::Data<AppState>,
     caller: Caller,
@@ -395,7 +395,7 @@ pub async fn create(
     params(("id" = Uuid, Path, description = "Import id")),
     responses((status = 200, body = ImportDto))
 )]
-#[get("/imports/{id}")]
+#[get("/{id}")]
 pub async fn get(
     state: web::Data<AppState>,
     caller: Caller,
@@ -430,7 +430,7 @@ pub struct ImportErrorParams {
     params(("id" = Uuid, Path, description = "Import id"), ImportErrorParams),
     responses((status = 200, body = Page<ImportErrorDto>))
 )]
-#[get("/imports/{id}/errors")]
+#[get("/{id}/errors")]
 pub async fn list_errors(
     state: web::Data<AppState>,
     caller: Caller,

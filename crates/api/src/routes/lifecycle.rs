@@ -86,7 +86,7 @@ pub async fn respond(
     responses((status = 200, body = OpportunityDto, headers(("ETag" = String))),
               (status = 409, description = "Not `pending_approval` (`invalid_transition`)", body = Problem, content_type = "application/problem+json"))
 )]
-#[post("/opportunities/{id}/approve")]
+#[post("/approve")]
 pub async fn approve(
     state: web::Data<AppState>,
     caller: Caller,
@@ -112,7 +112,7 @@ pub async fn approve(
     responses((status = 200, body = OpportunityDto, headers(("ETag" = String))),
               (status = 409, description = "Not `pending_approval` (`invalid_transition`)", body = Problem, content_type = "application/problem+json"))
 )]
-#[post("/opportunities/{id}/reject")]
+#[post("/reject")]
 pub async fn reject(
     state: web::Data<AppState>,
     caller: Caller,
@@ -141,7 +141,7 @@ pub async fn reject(
     responses((status = 200, body = OpportunityDto, headers(("ETag" = String))),
               (status = 409, description = "Not `pending_approval` (`invalid_transition`)", body = Problem, content_type = "application/problem+json"))
 )]
-#[post("/opportunities/{id}/withdraw")]
+#[post("/withdraw")]
 pub async fn withdraw(
     state: web::Data<AppState>,
     caller: Caller,
@@ -186,7 +186,7 @@ pub struct DistributeBody {
     responses((status = 200, body = OpportunityDto, headers(("ETag" = String))),
               (status = 409, description = "Not distributable in its status (`invalid_transition`), or the partner paused itself (`partner_not_accepting`)", body = Problem, content_type = "application/problem+json"))
 )]
-#[post("/opportunities/{id}/distribute")]
+#[post("/distribute")]
 pub async fn distribute(
     state: web::Data<AppState>,
     caller: Caller,
@@ -219,7 +219,7 @@ impl DistributeBody {
     responses((status = 200, body = OpportunityDto, headers(("ETag" = String))),
               (status = 409, description = "Not `delivered` (`invalid_transition`)", body = Problem, content_type = "application/problem+json"))
 )]
-#[post("/opportunities/{id}/accept")]
+#[post("/accept")]
 pub async fn accept(
     state: web::Data<AppState>,
     caller: Caller,
@@ -246,7 +246,7 @@ pub async fn accept(
     responses((status = 200, body = OpportunityDto, headers(("ETag" = String))),
               (status = 409, description = "Not `delivered` (`invalid_transition`)", body = Problem, content_type = "application/problem+json"))
 )]
-#[post("/opportunities/{id}/decline")]
+#[post("/decline")]
 pub async fn decline(
     state: web::Data<AppState>,
     caller: Caller,
@@ -276,7 +276,7 @@ pub async fn decline(
     responses((status = 200, body = OpportunityDto, headers(("ETag" = String))),
               (status = 409, description = "Not `accepted` (`invalid_transition`)", body = Problem, content_type = "application/problem+json"))
 )]
-#[post("/opportunities/{id}/return")]
+#[post("/return")]
 pub async fn return_(
     state: web::Data<AppState>,
     caller: Caller,
@@ -345,7 +345,7 @@ impl Validate for CloseBody {
     responses((status = 200, body = OpportunityDto, headers(("ETag" = String))),
               (status = 409, description = "Not `accepted` (`invalid_transition`)", body = Problem, content_type = "application/problem+json"))
 )]
-#[post("/opportunities/{id}/close")]
+#[post("/close")]
 pub async fn close(
     state: web::Data<AppState>,
     caller: Caller,
@@ -396,7 +396,7 @@ pub struct ExtendBody {
     responses((status = 200, body = OpportunityDto, headers(("ETag" = String))),
               (status = 409, description = "Not `accepted` (`invalid_transition`), or no extensions left (`extension_limit_reached`)", body = Problem, content_type = "application/problem+json"))
 )]
-#[post("/opportunities/{id}/extend")]
+#[post("/extend")]
 pub async fn extend(
     state: web::Data<AppState>,
     caller: Caller,
@@ -425,7 +425,7 @@ impl ExtendBody {
     responses((status = 200, body = OpportunityDto, headers(("ETag" = String))),
               (status = 409, description = "Already ended (`invalid_transition`)", body = Problem, content_type = "application/problem+json"))
 )]
-#[post("/opportunities/{id}/cancel")]
+#[post("/cancel")]
 pub async fn cancel(
     state: web::Data<AppState>,
     caller: Caller,
@@ -463,7 +463,7 @@ pub struct AssignOwnerBody {
     request_body = AssignOwnerBody,
     responses((status = 200, body = OpportunityDto, headers(("ETag" = String))))
 )]
-#[post("/opportunities/{id}/assign-owner")]
+#[post("/assign-owner")]
 pub async fn assign_owner(
     state: web::Data<AppState>,
     caller: Caller,
@@ -498,7 +498,7 @@ pub struct AddCollaboratorBody {
     params(("id" = Uuid, Path)),
     responses((status = 200, body = Vec<CollaboratorDto>))
 )]
-#[get("/opportunities/{id}/collaborators")]
+#[get("/collaborators")]
 pub async fn list_collaborators(
     state: web::Data<AppState>,
     caller: Caller,
@@ -545,7 +545,7 @@ pub async fn list_collaborators(
     responses((status = 200, body = OpportunityDto, headers(("ETag" = String))),
               (status = 409, description = "Not `accepted` (`invalid_transition`)", body = Problem, content_type = "application/problem+json"))
 )]
-#[post("/opportunities/{id}/collaborators")]
+#[post("/collaborators")]
 pub async fn add_collaborator(
     state: web::Data<AppState>,
     caller: Caller,
@@ -564,7 +564,7 @@ pub async fn add_collaborator(
     responses((status = 200, body = OpportunityDto, headers(("ETag" = String))),
               (status = 409, description = "Not `accepted` (`invalid_transition`)", body = Problem, content_type = "application/problem+json"))
 )]
-#[delete("/opportunities/{id}/collaborators/{org_id}")]
+#[delete("/collaborators/{org_id}")]
 pub async fn remove_collaborator(
     state: web::Data<AppState>,
     caller: Caller,

@@ -341,7 +341,7 @@ impl LifecycleJson {
     tag = "lifecycle",
     responses((status = 200, body = LifecycleDto))
 )]
-#[get("/lifecycle")]
+#[get("")]
 pub async fn describe(
     state: web::Data<AppState>,
     description: web::Data<LifecycleJson>,

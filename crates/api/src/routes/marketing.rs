@@ -99,7 +99,7 @@ pub struct TaskListParams {
 #[utoipa::path(
     operation_id = "create_marketing_task",tag = "marketing-tasks", request_body = CreateMarketingTask,
     responses((status = 201, body = MarketingTaskDto, headers(("ETag" = String), ("Location" = String)))))]
-#[post("/marketing-tasks")]
+#[post("")]
 pub async fn create(
     state: web::Data<AppState>,
     caller: Caller,
@@ -128,7 +128,7 @@ pub async fn create(
 /// Marketing tasks (every user may read them).
 #[utoipa::path(
     operation_id = "list_marketing_tasks",tag = "marketing-tasks", params(TaskListParams), responses((status = 200, body = Page<MarketingTaskDto>)))]
-#[get("/marketing-tasks")]
+#[get("")]
 pub async fn list(
     state: web::Data<AppState>,
     caller: Caller,
@@ -161,7 +161,7 @@ pub async fn list(
 /// One marketing task, with how many opportunities it produced.
 #[utoipa::path(
     operation_id = "get_marketing_task",tag = "marketing-tasks", params(("id" = Uuid, Path)), responses((status = 200, body = MarketingTaskDto, headers(("ETag" = String)))))]
-#[get("/marketing-tasks/{id}")]
+#[get("/{id}")]
 pub async fn get(
     state: web::Data<AppState>,
     caller: Caller,

@@ -20,7 +20,7 @@ pub struct MeDto {
 
 /// The caller's user, role and org.
 #[utoipa::path(tag = "me", responses((status = 200, body = MeDto)))]
-#[get("/me")]
+#[get("")]
 pub async fn get_me(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
     let (user, org) = state.run(caller, crate::service::users::me).await?;
     Ok(HttpResponse::Ok().json(MeDto {

@@ -709,7 +709,7 @@ fn parse_list_cursor(
     responses((status = 201, description = "Created", body = OpportunityDto,
                headers(("ETag" = String), ("Location" = String))))
 )]
-#[post("/opportunities")]
+#[post("")]
 pub async fn create_opportunity(
     state: web::Data<AppState>,
     caller: Caller,
@@ -733,7 +733,7 @@ pub async fn create_opportunity(
     params(OpportunityListParams),
     responses((status = 200, body = Page<OpportunityDto>))
 )]
-#[get("/opportunities")]
+#[get("")]
 pub async fn list_opportunities(
     state: web::Data<AppState>,
     caller: Caller,
@@ -790,7 +790,7 @@ pub async fn list_opportunities(
     params(("id" = Uuid, Path, description = "Opportunity id")),
     responses((status = 200, body = OpportunityDto, headers(("ETag" = String))))
 )]
-#[get("/opportunities/{id}")]
+#[get("")]
 pub async fn get_opportunity(
     state: web::Data<AppState>,
     caller: Caller,
@@ -820,7 +820,7 @@ pub async fn get_opportunity(
          body = crate::error::Problem, content_type = "application/problem+json"),
     )
 )]
-#[patch("/opportunities/{id}")]
+#[patch("")]
 pub async fn update_opportunity(
     state: web::Data<AppState>,
     caller: Caller,
@@ -853,7 +853,7 @@ pub async fn update_opportunity(
          body = crate::error::Problem, content_type = "application/problem+json"),
     )
 )]
-#[put("/opportunities/{id}/external-ref")]
+#[put("/external-ref")]
 pub async fn set_external_ref(
     state: web::Data<AppState>,
     caller: Caller,
@@ -871,7 +871,7 @@ pub async fn set_external_ref(
     params(("id" = Uuid, Path, description = "Opportunity id")),
     responses((status = 200, body = OpportunityDto, headers(("ETag" = String))))
 )]
-#[delete("/opportunities/{id}/external-ref")]
+#[delete("/external-ref")]
 pub async fn remove_external_ref(
     state: web::Data<AppState>,
     caller: Caller,

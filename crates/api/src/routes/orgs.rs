@@ -192,7 +192,7 @@ pub struct OrgListParams {
          content_type = "application/problem+json"),
     )
 )]
-#[post("/orgs")]
+#[post("")]
 pub async fn create_org(
     state: web::Data<AppState>,
     caller: Caller,
@@ -223,7 +223,7 @@ pub async fn create_org(
 /// List the orgs the caller may see: all for vendor users; a partner's own
 /// org and, for a distributor, its resellers.
 #[utoipa::path(tag = "orgs", params(OrgListParams), responses((status = 200, body = Page<OrgDto>)))]
-#[get("/orgs")]
+#[get("")]
 pub async fn list_orgs(
     state: web::Data<AppState>,
     caller: Caller,
@@ -255,7 +255,7 @@ pub async fn list_orgs(
     params(("id" = Uuid, Path, description = "Org id")),
     responses((status = 200, body = OrgDto, headers(("ETag" = String))))
 )]
-#[get("/orgs/{id}")]
+#[get("/{id}")]
 pub async fn get_org(
     state: web::Data<AppState>,
     caller: Caller,
@@ -280,7 +280,7 @@ pub async fn get_org(
               (status = 409, description = "Name taken", body = crate::error::Problem,
                content_type = "application/problem+json"))
 )]
-#[patch("/orgs/{id}")]
+#[patch("/{id}")]
 pub async fn update_org(
     state: web::Data<AppState>,
     caller: Caller,

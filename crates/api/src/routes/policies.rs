@@ -156,7 +156,7 @@ fn dto(row: PolicyRow) -> PolicyDto {
 /// The policy (every user may read it: partners see extension limits).
 #[utoipa::path(
     operation_id = "get_policy",tag = "policies", responses((status = 200, body = PolicyDto, headers(("ETag" = String)))))]
-#[get("/policies")]
+#[get("")]
 pub async fn get(state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
     let row = state.run(caller, |conn, _| policies::get(conn)).await?;
     let d = dto(row);
@@ -171,7 +171,7 @@ pub async fn get(state: web::Data<AppState>, caller: Caller) -> Result<HttpRespo
     request_body = PolicyInput,
     responses((status = 200, body = PolicyDto, headers(("ETag" = String))))
 )]
-#[put("/policies")]
+#[put("")]
 pub async fn put(
     state: web::Data<AppState>,
     caller: Caller,

@@ -128,7 +128,7 @@ pub struct UserListParams {
          content_type = "application/problem+json"),
     )
 )]
-#[post("/users")]
+#[post("")]
 pub async fn create_user(
     state: web::Data<AppState>,
     caller: Caller,
@@ -158,7 +158,7 @@ pub async fn create_user(
 /// List users: vendor users see all (optionally one org's); partner users see
 /// their own org's.
 #[utoipa::path(tag = "users", params(UserListParams), responses((status = 200, body = Page<UserDto>)))]
-#[get("/users")]
+#[get("")]
 pub async fn list_users(
     state: web::Data<AppState>,
     caller: Caller,
@@ -190,7 +190,7 @@ pub async fn list_users(
     params(("id" = Uuid, Path, description = "User id")),
     responses((status = 200, body = UserDto, headers(("ETag" = String))))
 )]
-#[get("/users/{id}")]
+#[get("/{id}")]
 pub async fn get_user(
     state: web::Data<AppState>,
     caller: Caller,
@@ -212,7 +212,7 @@ pub async fn get_user(
     request_body = UpdateUser,
     responses((status = 200, body = UserDto, headers(("ETag" = String))))
 )]
-#[patch("/users/{id}")]
+#[patch("/{id}")]
 pub async fn update_user(
     state: web::Data<AppState>,
     caller: Caller,

@@ -215,7 +215,7 @@ pub struct CreateWebhook {
 #[utoipa::path(
     operation_id = "create_webhook",tag = "notifications", request_body = CreateWebhook,
     responses((status = 201, body = CreatedWebhookDto, headers(("Location" = String), ("ETag" = String)))))]
-#[post("/webhooks")]
+#[post("")]
 pub async fn create(
     state: web::Data<AppState>,
     caller: Caller,
@@ -270,7 +270,7 @@ pub struct ListParams {
 /// The caller's org's webhooks (its admin).
 #[utoipa::path(
     operation_id = "list_webhooks",tag = "notifications", params(ListParams), responses((status = 200, body = Page<WebhookDto>)))]
-#[get("/webhooks")]
+#[get("")]
 pub async fn list(
     state: web::Data<AppState>,
     caller: Caller,
@@ -298,7 +298,7 @@ pub async fn list(
 /// One of the caller's org's webhooks (never its secret).
 #[utoipa::path(
     operation_id = "get_webhook",tag = "notifications", params(("id" = Uuid, Path)), responses((status = 200, body = WebhookDto, headers(("ETag" = String)))))]
-#[get("/webhooks/{id}")]
+#[get("/{id}")]
 pub async fn get(
     state: web::Data<AppState>,
     caller: Caller,
@@ -315,7 +315,7 @@ pub async fn get(
 /// Delete a webhook and its delivery log.
 #[utoipa::path(
     operation_id = "delete_webhook",tag = "notifications", params(("id" = Uuid, Path)), responses((status = 204, description = "Deleted")))]
-#[delete("/webhooks/{id}")]
+#[delete("/{id}")]
 pub async fn remove(
     state: web::Data<AppState>,
     caller: Caller,
@@ -363,7 +363,7 @@ pub struct DeliveryDto {
 /// The delivery log of a webhook, newest first.
 #[utoipa::path(
     operation_id = "list_webhook_deliveries",tag = "notifications", params(("id" = Uuid, Path), ListParams), responses((status = 200, body = Page<DeliveryDto>)))]
-#[get("/webhooks/{id}/deliveries")]
+#[get("/{id}/deliveries")]
 pub async fn deliveries(
     state: web::Data<AppState>,
     caller: Caller,
@@ -479,7 +479,7 @@ pub struct FeedDto {
 /// also its resellers'); account managers those of opportunities they own.
 #[utoipa::path(
     operation_id = "list_events",tag = "notifications", params(FeedParams), responses((status = 200, body = FeedDto)))]
-#[get("/events")]
+#[get("")]
 pub async fn event_feed(
     state: web::Data<AppState>,
     caller: Caller,
