@@ -1017,16 +1017,130 @@ pub fn list(
     request: &PageRequest<'_>,
 ) -> QueryResult<Vec<OpportunityView>> {
     let horizon = page_horizon(conn, request.filter)?;
-    // Collected into a page-sized vector: `load` grows one row by row, and
-    // moving the rows at each doubling cost 2 % of a page's instructions.
-    let mut page = Vec::with_capacity(usize::try_from(request.limit).unwrap_or(0));
-    for view in page_query(request, horizon)
-        .load_iter::<OpportunityView, diesel::connection::DefaultLoadingMode>(conn)?
-    {
+    let query = page_query(request, horizon);
+    let limit = request.limit;
+    match walked_shape(request) {
+        Some((true, false)) => {
+            collect_page(conn, Keyed::<_, Walked<true, false>>::new(query), limit)
+        }
+        Some((true, true)) => collect_page(conn, Keyed::<_, Walked<true, true>>::new(query), limit),
+        Some((false, false)) => {
+            collect_page(conn, Keyed::<_, Walked<false, false>>::new(query), limit)
+        }
+        Some((false, true)) => {
+            collect_page(conn, Keyed::<_, Walked<false, true>>::new(query), limit)
+        }
+        None => collect_page(conn, query, limit),
+    }
+}
+
+/// Collected into a page-sized vector: `load` grows one row by row, and
+/// moving the rows at each doubling cost 2 % of a page's instructions.
+fn collect_page<'q, Q>(
+    conn: &mut PgConnection,
+    query: Q,
+    limit: i64,
+) -> QueryResult<Vec<OpportunityView>>
+where
+    Q: RunQueryDsl<PgConnection>
+        + diesel::query_dsl::LoadQuery<
+            'q,
+            PgConnection,
+            OpportunityView,
+            diesel::connection::DefaultLoadingMode,
+        > + 'q,
+{
+    let mut page = Vec::with_capacity(usize::try_from(limit).unwrap_or(0));
+    for view in query.load_iter::<OpportunityView, diesel::connection::DefaultLoadingMode>(conn)? {
         page.push(view?);
     }
     Ok(page)
 }
+
+/// The walked search's statement ([`WalkOrGather`]) has four texts: its
+/// order, and whether it starts past a cursor. Everything else it takes
+/// (the term, the page's size, the cursor, the caller's org) is bound. So
+/// its text is keyed by those two in Diesel's cache of prepared statements
+/// ([`Keyed`]) instead of by the text itself, which Diesel otherwise builds
+/// and hashes on every call to find the statement: about a fifth of a
+/// search's own instructions. `None` for every other list.
+fn walked_shape(request: &PageRequest<'_>) -> Option<(bool, bool)> {
+    walked_search(request.visibility, request.filter, request.sort)?;
+    match request.after {
+        None => Some((request.sort == Sort::CreatedDesc, false)),
+        Some(After::Id(_)) => Some((request.sort == Sort::CreatedDesc, true)),
+        Some(_) => None,
+    }
+}
+
+/// The key of a walked search's text: descending or not, past a cursor or
+/// not (see [`walked_shape`]).
+struct Walked<const DESC: bool, const AFTER: bool>;
+
+/// A statement whose text `K` names: Diesel keeps it prepared under `K`'s
+/// type id, building its text only to prepare it. Whoever picks `K` must
+/// pick it from exactly what the text depends on; in debug builds (the
+/// tests) every statement's text is compared with the first one seen under
+/// its key, and a difference panics.
+struct Keyed<Q, K> {
+    query: Q,
+    key: std::marker::PhantomData<fn() -> K>,
+}
+
+impl<Q: QueryFragment<Pg>, K: 'static> Keyed<Q, K> {
+    fn new(query: Q) -> Self {
+        #[cfg(debug_assertions)]
+        same_text_as_before::<K>(&query);
+        Self {
+            query,
+            key: std::marker::PhantomData,
+        }
+    }
+}
+
+/// Panics if `query`'s text differs from the first one seen under `K`.
+#[cfg(debug_assertions)]
+fn same_text_as_before<K: 'static>(query: &impl QueryFragment<Pg>) {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    static SEEN: OnceLock<Mutex<HashMap<std::any::TypeId, String>>> = OnceLock::new();
+    let rendered = diesel::debug_query::<Pg, _>(query).to_string();
+    let text = rendered
+        .split(" -- binds: ")
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    let mut seen = SEEN
+        .get_or_init(Mutex::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    let first = seen
+        .entry(std::any::TypeId::of::<K>())
+        .or_insert_with(|| text.clone());
+    assert_eq!(
+        *first,
+        text,
+        "two texts under one key ({})",
+        std::any::type_name::<K>()
+    );
+}
+
+impl<Q: diesel::query_builder::Query, K> diesel::query_builder::Query for Keyed<Q, K> {
+    type SqlType = Q::SqlType;
+}
+
+impl<Q: QueryFragment<Pg>, K> QueryFragment<Pg> for Keyed<Q, K> {
+    fn walk_ast<'b>(&'b self, pass: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        self.query.walk_ast(pass)
+    }
+}
+
+impl<Q, K: 'static> QueryId for Keyed<Q, K> {
+    type QueryId = K;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl<Q, K, Conn> RunQueryDsl<Conn> for Keyed<Q, K> {}
 
 /// The instant before which every change to a row has committed, for
 /// `updated_since` (API.md: a client that polls with the largest
@@ -1211,6 +1325,68 @@ pub fn partner_summary(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The walked search's text depends on its order and on a cursor's
+    /// presence alone, the keys it is kept prepared under: every other
+    /// input is bound. Another list is not keyed.
+    #[test]
+    fn a_walked_searchs_text_is_fixed_by_its_key() {
+        let text = |q: &str, sort: Sort, after: Option<After>, limit: i64, org: u128| {
+            let filter = Filter {
+                q: Some(q.to_owned()),
+                ..Filter::default()
+            };
+            let request = PageRequest {
+                visibility: &Visibility::All,
+                me: Me {
+                    org: Uuid::from_u128(org),
+                    user: Uuid::from_u128(org + 1),
+                },
+                filter: &filter,
+                sort,
+                after: after.as_ref(),
+                limit,
+            };
+            let shape = walked_shape(&request);
+            let rendered = diesel::debug_query::<Pg, _>(&page_query(&request, None)).to_string();
+            let sql = rendered.split(" -- binds: ").next().unwrap().to_owned();
+            (shape, sql)
+        };
+        let cursor = |n| Some(After::Id(Uuid::from_u128(n)));
+        let mut seen: Vec<(Option<(bool, bool)>, String)> = Vec::new();
+        for sort in [Sort::CreatedDesc, Sort::CreatedAsc] {
+            for after in [None, cursor(5)] {
+                let (shape, first) = text("fabrikam", sort, after.clone(), 51, 1);
+                let desc = sort == Sort::CreatedDesc;
+                assert_eq!(shape, Some((desc, after.is_some())));
+                for (q, limit, org) in [("12-3", 11, 7), ("o'brien %_", 101, 9)] {
+                    let after = after.as_ref().map(|_| cursor(77).unwrap());
+                    assert_eq!(text(q, sort, after, limit, org), (shape, first.clone()));
+                }
+                assert!(seen.iter().all(|(_, other)| *other != first));
+                seen.push((shape, first));
+            }
+        }
+        // Another order, or a filter beside the term: keyed by its text.
+        assert_eq!(text("fabrikam", Sort::UpdatedDesc, None, 51, 1).0, None);
+        let filter = Filter {
+            q: Some("fabrikam".to_owned()),
+            statuses: vec![Status::Accepted],
+            ..Filter::default()
+        };
+        let request = PageRequest {
+            visibility: &Visibility::All,
+            me: Me {
+                org: Uuid::from_u128(1),
+                user: Uuid::from_u128(2),
+            },
+            filter: &filter,
+            sort: Sort::CreatedDesc,
+            after: None,
+            limit: 51,
+        };
+        assert_eq!(walked_shape(&request), None);
+    }
 
     #[test]
     fn a_live_offer_in_sql_is_the_domains() {
