@@ -16,6 +16,7 @@ use uuid::Uuid;
 
 use crate::external_refs;
 use crate::opportunities::{OpportunityView, joined_view_columns};
+use crate::prepared::Keyed;
 use crate::schema::{customers, opportunities, opportunity_collaborators};
 use crate::stored::Text;
 
@@ -1020,16 +1021,10 @@ pub fn list(
     let query = page_query(request, horizon);
     let limit = request.limit;
     match walked_shape(request) {
-        Some((true, false)) => {
-            collect_page(conn, Keyed::<_, Walked<true, false>>::new(query), limit)
-        }
-        Some((true, true)) => collect_page(conn, Keyed::<_, Walked<true, true>>::new(query), limit),
-        Some((false, false)) => {
-            collect_page(conn, Keyed::<_, Walked<false, false>>::new(query), limit)
-        }
-        Some((false, true)) => {
-            collect_page(conn, Keyed::<_, Walked<false, true>>::new(query), limit)
-        }
+        Some((true, false)) => collect_page(conn, walked::<true, false, _>(query), limit),
+        Some((true, true)) => collect_page(conn, walked::<true, true, _>(query), limit),
+        Some((false, false)) => collect_page(conn, walked::<false, false, _>(query), limit),
+        Some((false, true)) => collect_page(conn, walked::<false, true, _>(query), limit),
         None => collect_page(conn, query, limit),
     }
 }
@@ -1077,70 +1072,12 @@ fn walked_shape(request: &PageRequest<'_>) -> Option<(bool, bool)> {
 /// not (see [`walked_shape`]).
 struct Walked<const DESC: bool, const AFTER: bool>;
 
-/// A statement whose text `K` names: Diesel keeps it prepared under `K`'s
-/// type id, building its text only to prepare it. Whoever picks `K` must
-/// pick it from exactly what the text depends on; in debug builds (the
-/// tests) every statement's text is compared with the first one seen under
-/// its key, and a difference panics.
-struct Keyed<Q, K> {
+/// A walked search's statement, kept under its shape's key.
+fn walked<const DESC: bool, const AFTER: bool, Q: QueryFragment<Pg>>(
     query: Q,
-    key: std::marker::PhantomData<fn() -> K>,
+) -> Keyed<Q, Walked<DESC, AFTER>> {
+    Keyed::new(query)
 }
-
-impl<Q: QueryFragment<Pg>, K: 'static> Keyed<Q, K> {
-    fn new(query: Q) -> Self {
-        #[cfg(debug_assertions)]
-        same_text_as_before::<K>(&query);
-        Self {
-            query,
-            key: std::marker::PhantomData,
-        }
-    }
-}
-
-/// Panics if `query`'s text differs from the first one seen under `K`.
-#[cfg(debug_assertions)]
-fn same_text_as_before<K: 'static>(query: &impl QueryFragment<Pg>) {
-    use std::collections::HashMap;
-    use std::sync::{Mutex, OnceLock};
-    static SEEN: OnceLock<Mutex<HashMap<std::any::TypeId, String>>> = OnceLock::new();
-    let rendered = diesel::debug_query::<Pg, _>(query).to_string();
-    let text = rendered
-        .split(" -- binds: ")
-        .next()
-        .unwrap_or_default()
-        .to_owned();
-    let mut seen = SEEN
-        .get_or_init(Mutex::default)
-        .lock()
-        .unwrap_or_else(|e| e.into_inner());
-    let first = seen
-        .entry(std::any::TypeId::of::<K>())
-        .or_insert_with(|| text.clone());
-    assert_eq!(
-        *first,
-        text,
-        "two texts under one key ({})",
-        std::any::type_name::<K>()
-    );
-}
-
-impl<Q: diesel::query_builder::Query, K> diesel::query_builder::Query for Keyed<Q, K> {
-    type SqlType = Q::SqlType;
-}
-
-impl<Q: QueryFragment<Pg>, K> QueryFragment<Pg> for Keyed<Q, K> {
-    fn walk_ast<'b>(&'b self, pass: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-        self.query.walk_ast(pass)
-    }
-}
-
-impl<Q, K: 'static> QueryId for Keyed<Q, K> {
-    type QueryId = K;
-    const HAS_STATIC_QUERY_ID: bool = true;
-}
-
-impl<Q, K, Conn> RunQueryDsl<Conn> for Keyed<Q, K> {}
 
 /// The instant before which every change to a row has committed, for
 /// `updated_since` (API.md: a client that polls with the largest
@@ -1331,26 +1268,31 @@ mod tests {
     /// input is bound. Another list is not keyed.
     #[test]
     fn a_walked_searchs_text_is_fixed_by_its_key() {
+        let shape_and_text =
+            |filter: &Filter, sort: Sort, after: Option<After>, limit: i64, org: u128| {
+                let request = PageRequest {
+                    visibility: &Visibility::All,
+                    me: Me {
+                        org: Uuid::from_u128(org),
+                        user: Uuid::from_u128(org + 1),
+                    },
+                    filter,
+                    sort,
+                    after: after.as_ref(),
+                    limit,
+                };
+                let shape = walked_shape(&request);
+                let rendered =
+                    diesel::debug_query::<Pg, _>(&page_query(&request, None)).to_string();
+                let sql = rendered.split(" -- binds: ").next().unwrap().to_owned();
+                (shape, sql)
+            };
         let text = |q: &str, sort: Sort, after: Option<After>, limit: i64, org: u128| {
             let filter = Filter {
                 q: Some(q.to_owned()),
                 ..Filter::default()
             };
-            let request = PageRequest {
-                visibility: &Visibility::All,
-                me: Me {
-                    org: Uuid::from_u128(org),
-                    user: Uuid::from_u128(org + 1),
-                },
-                filter: &filter,
-                sort,
-                after: after.as_ref(),
-                limit,
-            };
-            let shape = walked_shape(&request);
-            let rendered = diesel::debug_query::<Pg, _>(&page_query(&request, None)).to_string();
-            let sql = rendered.split(" -- binds: ").next().unwrap().to_owned();
-            (shape, sql)
+            shape_and_text(&filter, sort, after, limit, org)
         };
         let cursor = |n| Some(After::Id(Uuid::from_u128(n)));
         let mut seen: Vec<(Option<(bool, bool)>, String)> = Vec::new();
@@ -1374,18 +1316,10 @@ mod tests {
             statuses: vec![Status::Accepted],
             ..Filter::default()
         };
-        let request = PageRequest {
-            visibility: &Visibility::All,
-            me: Me {
-                org: Uuid::from_u128(1),
-                user: Uuid::from_u128(2),
-            },
-            filter: &filter,
-            sort: Sort::CreatedDesc,
-            after: None,
-            limit: 51,
-        };
-        assert_eq!(walked_shape(&request), None);
+        assert_eq!(
+            shape_and_text(&filter, Sort::CreatedDesc, None, 51, 1).0,
+            None
+        );
     }
 
     #[test]

@@ -13,6 +13,8 @@
 //! dashboard's 2.5 KB summary, with finding its placeholders, about a sixth
 //! of a request's own instructions); keyed by the call site, it finds it by
 //! a type id, and where the placeholders stand is found once per site.
+//! [`Keyed`] does the same for a statement Diesel builds whose text a few
+//! choices fix, each named by a type (the walked search's four shapes).
 //!
 //! Diesel's own writes are not kept either, unless built so:
 //! - Every `UPDATE` it builds is marked unsafe to cache; [`update`] here
@@ -241,6 +243,79 @@ impl<Site> Query for Prepared<Site> {
 }
 
 impl<Site, Conn> RunQueryDsl<Conn> for Prepared<Site> {}
+
+/// A statement whose text `K` names: Diesel keeps it prepared under `K`'s
+/// type id, building its text only to prepare it. Whoever picks `K` must
+/// pick it from exactly what the text depends on; in debug builds (the
+/// tests) every statement's text is compared with the first one seen under
+/// its key, and a difference panics.
+pub struct Keyed<Q, K> {
+    query: Q,
+    key: PhantomData<fn() -> K>,
+}
+
+impl<Q, K> std::fmt::Debug for Keyed<Q, K> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Keyed")
+            .field("key", &std::any::type_name::<K>())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<Q: QueryFragment<Pg>, K: 'static> Keyed<Q, K> {
+    pub fn new(query: Q) -> Self {
+        #[cfg(debug_assertions)]
+        same_text_as_before::<K>(&query);
+        Self {
+            query,
+            key: PhantomData,
+        }
+    }
+}
+
+/// Panics if `query`'s text differs from the first one seen under `K`.
+#[cfg(debug_assertions)]
+fn same_text_as_before<K: 'static>(query: &impl QueryFragment<Pg>) {
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    static SEEN: OnceLock<Mutex<HashMap<std::any::TypeId, String>>> = OnceLock::new();
+    let rendered = diesel::debug_query::<Pg, _>(query).to_string();
+    let text = rendered
+        .split(" -- binds: ")
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    let mut seen = SEEN
+        .get_or_init(Mutex::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    let first = seen
+        .entry(std::any::TypeId::of::<K>())
+        .or_insert_with(|| text.clone());
+    assert_eq!(
+        *first,
+        text,
+        "two texts under one key ({})",
+        std::any::type_name::<K>()
+    );
+}
+
+impl<Q: Query, K> Query for Keyed<Q, K> {
+    type SqlType = Q::SqlType;
+}
+
+impl<Q: QueryFragment<Pg>, K> QueryFragment<Pg> for Keyed<Q, K> {
+    fn walk_ast<'b>(&'b self, pass: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        self.query.walk_ast(pass)
+    }
+}
+
+impl<Q, K: 'static> QueryId for Keyed<Q, K> {
+    type QueryId = K;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl<Q, K, Conn> RunQueryDsl<Conn> for Keyed<Q, K> {}
 
 /// `UPDATE <target> SET <changes> [RETURNING <selection>]`, kept prepared
 /// per connection: [`diesel::update`]'s counterpart, with the same target
