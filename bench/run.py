@@ -150,13 +150,13 @@ def search_walked():
     gather = (f"(ARRAY(SELECT u.id FROM (SELECT g.id FROM opportunities g WHERE {holds('g.topic')} UNION"
               f" SELECT g.id FROM opportunities g WHERE g.customer_id = ANY(ARRAY(SELECT m.id FROM customers m"
               f" WHERE {holds('m.name')}))) u ORDER BY u.id DESC))[1:(:limit)]")
-    def walk(where, entries):
+    def walk(where, entries, wanted=":limit"):
         return (f"ARRAY(SELECT x.id FROM (SELECT s.id, s.search_text FROM opportunities s WHERE {where}"
-                f" ORDER BY s.id DESC LIMIT {entries}) x WHERE x.search_text LIKE (SELECT lower(:pattern)) LIMIT :limit)")
+                f" ORDER BY s.id DESC LIMIT {entries}) x WHERE x.search_text LIKE (SELECT lower(:pattern)) LIMIT {wanted})")
     return (f"{VIEW} WHERE o.id = ANY((SELECT CASE WHEN cardinality(w.a) >= :limit THEN w.a"
             f" WHEN cardinality(w.a) = 0 THEN {gather}"
             f" ELSE (SELECT CASE WHEN cardinality(v.b) >= :limit THEN v.b[1:(:limit)] ELSE {gather} END"
-            f" FROM (SELECT w.a || {walk('s.id < w.a[cardinality(w.a)]', 4000)} AS b OFFSET 0) v)"
+            f" FROM (SELECT w.a || {walk('s.id < w.a[cardinality(w.a)]', 4000, ':limit - cardinality(w.a)')} AS b OFFSET 0) v)"
             f" END FROM (SELECT {walk('true', 1000)} AS a OFFSET 0) w)::uuid[]) ORDER BY o.id DESC")
 
 def search_rows(where):

@@ -229,39 +229,65 @@ async fn a_search_finds_terms_of_digits_and_punctuation_and_short_ones() {
 }
 
 /// The windows a term asks the index for are a subset of its windows (so
-/// no match is missed) that covers each of its characters: every third
-/// one and the last.
+/// no match is missed): every one that holds a mark (a digit or a
+/// punctuation mark: few texts hold each) where the term has any, else a
+/// cover of its characters, every third window and the last.
 #[actix_web::test]
-async fn a_term_asks_the_index_for_windows_that_cover_it() {
+async fn a_term_asks_the_index_for_its_marked_windows_or_a_cover() {
     let w = world().await;
-    let asked = |term: &str| {
+    let outside = |term: &str| {
         format!(
             "SELECT count(*) AS n FROM unnest(search_term_grams('{term}')) g \
-             WHERE g = ANY(search_grams('{term}'))"
+             WHERE g <> ALL(search_grams('{term}'))"
         )
     };
-    // f-a-b r-i-k a-m-␠ 1-2-- and the last, 2---3.
-    assert_eq!(w.app.count(&asked("fabrikam 12-3")), 5);
+    let asked =
+        |term: &str| format!("SELECT cardinality(search_term_grams('{term}'))::bigint AS n");
+    let asked_but = |term: &str, windows: &str| {
+        format!(
+            "SELECT count(*) AS n FROM unnest(search_term_grams('{term}')) g \
+             WHERE g <> ALL(ARRAY[{windows}])"
+        )
+    };
+    // Marked: `m 1`, ` 12`, `12-`, `2-3`, and none of `fabrikam`'s own.
+    assert_eq!(w.app.count(&asked("fabrikam 12-3")), 4);
     assert_eq!(
-        w.app.count(
-            "SELECT count(*) AS n FROM unnest(search_term_grams('fabrikam 12-3')) g \
-             WHERE g <> ALL(ARRAY['fab', 'rik', 'am ', '12-', '2-3'])"
-        ),
+        w.app
+            .count(&asked_but("fabrikam 12-3", "'m 1', ' 12', '12-', '2-3'")),
+        0
+    );
+    assert_eq!(w.app.count(&asked_but("50% off", "'50%', '0% ', '% o'")), 0);
+    assert_eq!(w.app.count(&asked("50% off")), 3);
+    // A single marked window is asked alone.
+    assert_eq!(w.app.count(&asked_but("fabrikam 1", "'m 1'")), 0);
+    assert_eq!(w.app.count(&asked("fabrikam 1")), 1);
+    // Letters and spaces alone: the cover, f-a-b r-i-k and the last, k-a-m.
+    assert_eq!(
+        w.app.count(&asked_but("fabrikam", "'fab', 'rik', 'kam'")),
         0
     );
     for (term, windows) in [
+        ("fabrikam", 3),
         ("abc", 1),
         ("abcd", 2),
         ("abcdef", 2),
         ("abcdefg", 3),
         ("ab", 0),
+        ("a b c d", 3),
     ] {
         assert_eq!(w.app.count(&asked(term)), windows, "{term}");
+    }
+    for term in [
+        "fabrikam 12-3",
+        "50% off",
+        "fabrikam 1",
+        "fabrikam",
+        "a b c d",
+        "12-3",
+    ] {
         assert_eq!(
-            w.app.count(&format!(
-                "SELECT cardinality(search_term_grams('{term}'))::bigint AS n"
-            )),
-            windows,
+            w.app.count(&outside(term)),
+            0,
             "{term}: no window outside the term's"
         );
     }
