@@ -152,7 +152,7 @@ def search_walked():
               f" WHERE {holds('m.name')}))) u ORDER BY u.id DESC))[1:(:limit)]")
     def walk(where, entries, wanted=":limit"):
         return (f"ARRAY(SELECT x.id FROM (SELECT s.id, s.search_text FROM opportunities s WHERE {where}"
-                f" ORDER BY s.id DESC LIMIT {entries}) x WHERE x.search_text LIKE (SELECT lower(:pattern)) LIMIT {wanted})")
+                f" ORDER BY s.id DESC LIMIT {entries}) x WHERE strpos(x.search_text, (SELECT lower(:term))) > 0 LIMIT {wanted})")
     return (f"{VIEW} WHERE o.id = ANY((SELECT CASE WHEN cardinality(w.a) >= :limit THEN w.a"
             f" WHEN cardinality(w.a) = 0 THEN {gather}"
             f" ELSE (SELECT CASE WHEN cardinality(v.b) >= :limit THEN v.b[1:(:limit)] ELSE {gather} END"
@@ -163,8 +163,8 @@ def search_rows(where):
     # A partner's search (store::listing::row_match): each row it may see
     # tested by its search_text; where a reseller's customer name is masked
     # for it, only the topic may hold the term.
-    return gathered_first(f"{where} AND o.search_text LIKE (SELECT lower(:pattern)) AND (lower(o.topic) LIKE"
-                          " (SELECT lower(:pattern)) OR NOT o.customer_id = ANY(ARRAY(SELECT m.id FROM customers m"
+    return gathered_first(f"{where} AND strpos(o.search_text, (SELECT lower(:term))) > 0 AND (strpos(lower(o.topic),"
+                          " (SELECT lower(:term))) > 0 OR NOT o.customer_id = ANY(ARRAY(SELECT m.id FROM customers m"
                           " WHERE m.org_id = ANY((SELECT :masked::uuid[])::uuid[]))))", "o.id DESC")
 
 CLOSE_KEY = "coalesce(o.expected_close_date, DATE '9999-12-31')"
@@ -495,7 +495,7 @@ def main():
         "list": (["list_managed"], dict(as_partner, **page)),
         "search": (["search_vendor"], dict(as_vendor, term=lit(TERMS['search']), pattern=lit(f"%{TERMS['search']}%"), masked="ARRAY[]", **page)),
         "search_rare": (["search_vendor"], dict(as_vendor, term=lit(TERMS['search_rare']), pattern=lit(f"%{TERMS['search_rare']}%"), masked="ARRAY[]", **page)),
-        "search_partner": (["search_partner"], dict(as_partner, pattern=lit(f"%{TERMS['search_partner']}%"),
+        "search_partner": (["search_partner"], dict(as_partner, term=lit(TERMS['search_partner']),
                                                     masked=uuids(resellers), **page)),
         "list_updated": (["list_updated"], dict(as_partner, partner=lit(org0), **page)),
         "list_close_date": (["list_close_date"], dict(as_partner, partner=lit(org0), **page)),

@@ -226,6 +226,42 @@ async fn a_search_finds_terms_of_digits_and_punctuation_and_short_ones() {
             [at_b.clone(), at_a.clone()]
         );
     }
+    // A partner's search tests each row it may see by itself: there too
+    // `%`, `_` and `\` are characters like any other.
+    let partner_lead = |topic: &'static str| {
+        let mut body = partner_opportunity(&w.other.customer);
+        body["topic"] = json!(topic);
+        body
+    };
+    let mut literal = Vec::new();
+    for topic in ["Offer at 50% off_site", "Offer at 50 offxsite", "Path a\\b"] {
+        literal.push(
+            w.app
+                .post(
+                    "/api/v1/opportunities",
+                    &w.other.admin.token,
+                    &partner_lead(topic),
+                )
+                .await
+                .expect(201)
+                .id(),
+        );
+    }
+    for limit in [1, 50] {
+        assert_eq!(
+            listed(&w, "q=50%25%20OFF_s", &w.other.admin, limit).await,
+            std::slice::from_ref(&literal[0])
+        );
+        assert_eq!(
+            listed(&w, "q=A%5Cb", &w.other.admin, limit).await,
+            std::slice::from_ref(&literal[2])
+        );
+        assert!(
+            listed(&w, "q=a%5C%5Cb", &w.other.admin, limit)
+                .await
+                .is_empty()
+        );
+    }
 }
 
 /// The windows a term asks the index for are a subset of its windows (so
