@@ -19,8 +19,10 @@
 //! - a vendor's search in creation order may also walk, apart from that,
 //!   `listing::SEARCH_WALK_BUDGET` entries of the index that holds each
 //!   opportunity's `search_text` (index only), testing each, before it
-//!   gathers its matches; a partner's search tests each row its visibility
-//!   gathers, so for it the term is no condition of its own;
+//!   gathers its matches; a partner's search tests the term in the index
+//!   entries of each arm of its visibility and reads the rows that hold
+//!   it, so its visibility bounds it and the term is no condition of its
+//!   own;
 //! - so no `Sort` node sorts more than that bound.
 //!
 //! The values are typical ones: the largest partner (a tenth of all
@@ -460,9 +462,9 @@ fn narrowest_condition(conn: &mut PgConnection, scope: &ListScope) -> (String, i
             },
         ));
     }
-    // A partner's search tests each row it may see (docs/performance.md,
-    // "Search at a million"): its visibility, above, bounds it; the term
-    // is no index condition of it.
+    // A partner's search tests the term in its visibility's index entries
+    // (store::listing::SeenHolding): its visibility, above, bounds it; the
+    // term is no index condition of it.
     if f.q.is_some() && matches!(scope.visibility, Visibility::All) {
         parts.push(alone(
             "q",

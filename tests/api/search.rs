@@ -3,8 +3,9 @@
 //! (docs/performance.md, "Search at a million"): a vendor's search in
 //! creation order walks an index in that order and falls back to the
 //! indexes of three-character windows when a page is not met early; a
-//! partner's tests each row it may see. Whichever way a page is found, it
-//! is the same page.
+//! partner's tests the term in the index entries of the rows it may see
+//! and reads those that hold it. Whichever way a page is found, it is the
+//! same page.
 
 use prm_tests::{TestUser, partner_opportunity};
 use serde_json::json;
@@ -327,4 +328,119 @@ async fn a_term_asks_the_index_for_its_marked_windows_or_a_cover() {
             "{term}: no window outside the term's"
         );
     }
+}
+
+/// Rule (visibility, DOMAIN.md): a partner's search lists exactly the rows
+/// its unfiltered list shows that hold the term, whichever way each is its
+/// own: brought in by the org or by a reseller under it, offered to either
+/// (delivered or accepted), worked as a collaborator, or matched by the
+/// customer's name; never a vendor draft, another partner's offer or a
+/// declined one. The statement narrows a partner's search by the arms of
+/// its visibility first (store::listing::SeenHolding): an arm missing
+/// there would lose rows here.
+#[actix_web::test]
+async fn a_partners_search_lists_what_its_list_shows_by_every_arm_of_its_visibility() {
+    let w = world().await;
+    let vendor = w.app.vendor_id().await;
+    let brought = |user: &prm_tests::TestUser, customer: &str, topic: &str| {
+        let mut body = partner_opportunity(customer);
+        body["topic"] = json!(topic);
+        let (app, token) = (&w.app, user.token.clone());
+        async move {
+            app.post("/api/v1/opportunities", &token, &body)
+                .await
+                .expect(201)
+                .id()
+        }
+    };
+    let offered = |partner: String, topic: &'static str, extra: serde_json::Value| {
+        let w = &w;
+        async move {
+            let id = vendor_lead(w, topic, &w.vendor_customer).await;
+            let mut body = json!({"partner_id": partner});
+            if let Some(c) = extra.get("collaborator_ids") {
+                body["collaborator_ids"] = c.clone();
+            }
+            w.app
+                .act(&id, "distribute", &w.cm.token, Some(body))
+                .await
+                .expect(200);
+            id
+        }
+    };
+    let own = brought(&w.dist.am1, &w.dist.customer, "Zephyrine own").await;
+    let resellers = brought(&w.res.admin, &w.res.customer, "Zephyrine resold").await;
+    let to_dist = offered(w.dist.id.clone(), "Zephyrine offer", json!({})).await;
+    let to_res = offered(w.res.id.clone(), "Zephyrine for res", json!({})).await;
+    w.app
+        .act(&to_res, "accept", &w.res.admin.token, None)
+        .await
+        .expect(200);
+    let helping = offered(
+        w.other.id.clone(),
+        "Zephyrine together",
+        json!({"collaborator_ids": [w.dist.id]}),
+    )
+    .await;
+    let named = w.app.customer(&vendor, "Zephyrine Werke").await;
+    let by_name = vendor_lead(&w, "Rollout", &named).await;
+    w.app
+        .act(
+            &by_name,
+            "distribute",
+            &w.cm.token,
+            Some(json!({"partner_id": w.dist.id})),
+        )
+        .await
+        .expect(200);
+    // Rows the distributor may not see.
+    vendor_lead(&w, "Zephyrine draft", &w.vendor_customer).await;
+    offered(w.other.id.clone(), "Zephyrine elsewhere", json!({})).await;
+    brought(&w.other.admin, &w.other.customer, "Zephyrine other's").await;
+    let declined = offered(w.dist.id.clone(), "Zephyrine declined", json!({})).await;
+    w.app
+        .act(
+            &declined,
+            "decline",
+            &w.dist.admin.token,
+            Some(json!({"reason": "busy"})),
+        )
+        .await
+        .expect(200);
+    // And one the distributor sees that does not hold the term.
+    brought(&w.dist.admin, &w.dist.customer, "Unrelated").await;
+
+    let mut expected = vec![
+        own.clone(),
+        resellers,
+        to_dist,
+        to_res,
+        helping,
+        by_name.clone(),
+    ];
+    expected.sort();
+    let sorted = |mut v: Vec<String>| {
+        v.sort();
+        v
+    };
+    let everything = listed(&w, "sort=-created_at", &w.dist.admin, 50).await;
+    let seen: Vec<String> = everything
+        .iter()
+        .filter(|id| expected.contains(id) || *id == &declined)
+        .cloned()
+        .collect();
+    assert_eq!(sorted(seen), expected, "the oracle: the unfiltered list");
+    for limit in [1, 50] {
+        assert_eq!(
+            sorted(listed(&w, "q=zephyrine", &w.dist.admin, limit).await),
+            expected
+        );
+    }
+    // An account manager's search keeps to what it owns.
+    assert_eq!(
+        listed(&w, "q=ZEPHYRINE", &w.dist.am1, 50).await,
+        std::slice::from_ref(&own)
+    );
+    // The vendor's search finds every one of them.
+    assert_eq!(listed(&w, "q=zephyrine", &w.cm, 50).await.len(), 10);
 }
