@@ -48,7 +48,7 @@ pub async fn world() -> World {
 pub async fn counted_world() -> (DbProxy, World) {
     let proxy = DbProxy::counting();
     let db = TestDb::migrated();
-    let url = format!("{}?sslmode=disable", proxy.url(&db));
+    let url = proxy.url(&db);
     let app = TestApp::spawn_on(db, |c| {
         c.database_url = url;
         c.auth_cache_ttl = std::time::Duration::from_secs(600);
