@@ -108,8 +108,7 @@ fn ensure_template() -> &'static str {
                 .batch_execute(&format!("CREATE DATABASE {building}"))
                 .unwrap();
             {
-                let mut c =
-                    PgConnection::establish(&database_url(&building)).unwrap();
+                let mut c = PgConnection::establish(&database_url(&building)).unwrap();
                 prm_store::migrate::run_migrations(&mut c).unwrap();
             }
             admin
