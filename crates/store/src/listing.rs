@@ -487,8 +487,8 @@ impl QueryFragment<Pg> for Named {
     }
 }
 
-/// `q` tested on each row by itself, for a partner, whose visible rows the
-/// visibility's indexes gather: the row's `search_text` (its topic and
+/// `q` tested on each row by itself, for a partner, whose candidates
+/// [`SeenHolding`] gathers: the row's `search_text` (its topic and
 /// customer's name, case-folded; see the migration `search_text`) holds the
 /// term. Where the customer's name is masked for the caller, only the topic
 /// may hold it.
