@@ -166,16 +166,16 @@ def search_walked():
 
 def search_rows(where):
     # A partner's search (store::listing::SeenHolding, then row_match): the
-    # candidates first, from the index entries of each arm of the
-    # visibility that hold the term (migration partner_search_covering),
+    # candidates first, from each arm of the visibility (VISIBLE's three)
+    # where its index entries hold the term (migration partner_search_covering),
     # then each candidate tested by the whole predicate; where a reseller's
     # customer name is masked for it, only the topic may hold the term.
     holds = "strpos({}.search_text, (SELECT lower(:term))) > 0"
     seen = ("o.id = ANY(ARRAY(SELECT a.id FROM opportunities a WHERE a.origin = 'partner' AND a.owner_org_id = "
             f"{SCOPE} AND {holds.format('a')} UNION ALL SELECT b.id FROM opportunities b WHERE b.primary_partner_id = "
             f"{SCOPE} AND b.status IN ({LIVE}) AND {holds.format('b')} UNION ALL SELECT c.id FROM opportunities c"
-            " WHERE c.id = ANY(ARRAY(SELECT oc.opportunity_id FROM opportunity_collaborators oc WHERE oc.org_id = "
-            f"{SCOPE})) AND {holds.format('c')}))")
+            f" WHERE c.status IN ({LIVE}) AND c.id = ANY(ARRAY(SELECT oc.opportunity_id FROM opportunity_collaborators oc"
+            f" WHERE oc.org_id = {SCOPE})) AND {holds.format('c')}))")
     return gathered_first(f"{seen} AND {where} AND strpos(o.search_text, (SELECT lower(:term))) > 0 AND (strpos(lower(o.topic),"
                           " (SELECT lower(:term))) > 0 OR NOT o.customer_id = ANY(ARRAY(SELECT m.id FROM customers m"
                           " WHERE m.org_id = ANY((SELECT :masked::uuid[])::uuid[]))))", "o.id DESC")

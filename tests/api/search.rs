@@ -330,6 +330,38 @@ async fn a_term_asks_the_index_for_its_marked_windows_or_a_cover() {
     }
 }
 
+/// A partner-created opportunity of `user`'s org named `topic`.
+async fn brought(w: &World, user: &TestUser, customer: &str, topic: &str) -> String {
+    let mut body = partner_opportunity(customer);
+    body["topic"] = json!(topic);
+    w.app
+        .post("/api/v1/opportunities", &user.token, &body)
+        .await
+        .expect(201)
+        .id()
+}
+
+/// A vendor lead named `topic` for `customer`, distributed to `partner`
+/// with `collaborators`.
+async fn offered(
+    w: &World,
+    partner: &str,
+    topic: &str,
+    customer: &str,
+    collaborators: &[&str],
+) -> String {
+    let id = vendor_lead(w, topic, customer).await;
+    let mut body = json!({"partner_id": partner});
+    if !collaborators.is_empty() {
+        body["collaborator_ids"] = json!(collaborators);
+    }
+    w.app
+        .act(&id, "distribute", &w.cm.token, Some(body))
+        .await
+        .expect(200);
+    id
+}
+
 /// Rule (visibility, DOMAIN.md): a partner's search lists exactly the rows
 /// its unfiltered list shows that hold the term, whichever way each is its
 /// own: brought in by the org or by a reseller under it, offered to either
@@ -342,62 +374,30 @@ async fn a_term_asks_the_index_for_its_marked_windows_or_a_cover() {
 async fn a_partners_search_lists_what_its_list_shows_by_every_arm_of_its_visibility() {
     let w = world().await;
     let vendor = w.app.vendor_id().await;
-    let brought = |user: &prm_tests::TestUser, customer: &str, topic: &str| {
-        let mut body = partner_opportunity(customer);
-        body["topic"] = json!(topic);
-        let (app, token) = (&w.app, user.token.clone());
-        async move {
-            app.post("/api/v1/opportunities", &token, &body)
-                .await
-                .expect(201)
-                .id()
-        }
-    };
-    let offered = |partner: String, topic: &'static str, extra: serde_json::Value| {
-        let w = &w;
-        async move {
-            let id = vendor_lead(w, topic, &w.vendor_customer).await;
-            let mut body = json!({"partner_id": partner});
-            if let Some(c) = extra.get("collaborator_ids") {
-                body["collaborator_ids"] = c.clone();
-            }
-            w.app
-                .act(&id, "distribute", &w.cm.token, Some(body))
-                .await
-                .expect(200);
-            id
-        }
-    };
-    let own = brought(&w.dist.am1, &w.dist.customer, "Zephyrine own").await;
-    let resellers = brought(&w.res.admin, &w.res.customer, "Zephyrine resold").await;
-    let to_dist = offered(w.dist.id.clone(), "Zephyrine offer", json!({})).await;
-    let to_res = offered(w.res.id.clone(), "Zephyrine for res", json!({})).await;
+    let at_vendor = w.vendor_customer.as_str();
+    let own = brought(&w, &w.dist.am1, &w.dist.customer, "Zephyrine own").await;
+    let resellers = brought(&w, &w.res.admin, &w.res.customer, "Zephyrine resold").await;
+    let to_dist = offered(&w, &w.dist.id, "Zephyrine offer", at_vendor, &[]).await;
+    let to_res = offered(&w, &w.res.id, "Zephyrine for res", at_vendor, &[]).await;
     w.app
         .act(&to_res, "accept", &w.res.admin.token, None)
         .await
         .expect(200);
     let helping = offered(
-        w.other.id.clone(),
+        &w,
+        &w.other.id,
         "Zephyrine together",
-        json!({"collaborator_ids": [w.dist.id]}),
+        at_vendor,
+        &[&w.dist.id],
     )
     .await;
     let named = w.app.customer(&vendor, "Zephyrine Werke").await;
-    let by_name = vendor_lead(&w, "Rollout", &named).await;
-    w.app
-        .act(
-            &by_name,
-            "distribute",
-            &w.cm.token,
-            Some(json!({"partner_id": w.dist.id})),
-        )
-        .await
-        .expect(200);
+    let by_name = offered(&w, &w.dist.id, "Rollout", &named, &[]).await;
     // Rows the distributor may not see.
-    vendor_lead(&w, "Zephyrine draft", &w.vendor_customer).await;
-    offered(w.other.id.clone(), "Zephyrine elsewhere", json!({})).await;
-    brought(&w.other.admin, &w.other.customer, "Zephyrine other's").await;
-    let declined = offered(w.dist.id.clone(), "Zephyrine declined", json!({})).await;
+    vendor_lead(&w, "Zephyrine draft", at_vendor).await;
+    offered(&w, &w.other.id, "Zephyrine elsewhere", at_vendor, &[]).await;
+    brought(&w, &w.other.admin, &w.other.customer, "Zephyrine other's").await;
+    let declined = offered(&w, &w.dist.id, "Zephyrine declined", at_vendor, &[]).await;
     w.app
         .act(
             &declined,
@@ -408,16 +408,9 @@ async fn a_partners_search_lists_what_its_list_shows_by_every_arm_of_its_visibil
         .await
         .expect(200);
     // And one the distributor sees that does not hold the term.
-    brought(&w.dist.admin, &w.dist.customer, "Unrelated").await;
+    brought(&w, &w.dist.admin, &w.dist.customer, "Unrelated").await;
 
-    let mut expected = vec![
-        own.clone(),
-        resellers,
-        to_dist,
-        to_res,
-        helping,
-        by_name.clone(),
-    ];
+    let mut expected = vec![own.clone(), resellers, to_dist, to_res, helping, by_name];
     expected.sort();
     let sorted = |mut v: Vec<String>| {
         v.sort();
