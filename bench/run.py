@@ -140,29 +140,38 @@ def gathered_first(where, order):
 
 def search_walked():
     # A vendor's search in creation order (store::listing::WalkOrGather):
-    # walk the index holding each opportunity's search_text in order, 1,000
-    # entries first, for the page; if they held some matches but not a
-    # page, on from the last match for 4,000 more; gather every match
-    # through the indexes of three-character windows (migration
+    # walk in order the rows holding the term's mark (migration
+    # search_marks) where it has one, else every row, from an index holding
+    # each one's search_text: 1,000 entries first, for the page; if they
+    # held enough matches that the page is in reach within 5,000 entries,
+    # on from the last match for 4,000 more. A stretch that reaches the
+    # end of its rows ends in a NULL: its matches are all there are. Gather
+    # every match through the indexes of three-character windows (migration
     # search_grams; the customers' side index-only, a union with the
-    # topic's), in order, only when the walk comes back short or its
-    # first stretch held nothing. The term reaches each condition as a
-    # sub-select, as the service sends it (so one plan serves every term,
-    # and Postgres keeps it).
+    # topic's), in order, only when the walk comes back short. The term
+    # reaches each condition as a sub-select, as the service sends it (so
+    # one plan serves every term, and Postgres keeps it).
     def holds(text):
         return (f"(search_grams(lower({text})) @> (SELECT search_term_grams(lower(:term))) AND {text} ILIKE"
                 " (SELECT :pattern::text))")
     gather = (f"(ARRAY(SELECT u.id FROM (SELECT g.id FROM opportunities g WHERE {holds('g.topic')} UNION"
               f" SELECT g.id FROM opportunities g WHERE g.customer_id = ANY(ARRAY(SELECT m.id FROM customers m"
               f" WHERE {holds('m.name')}))) u ORDER BY u.id DESC))[1:(:limit)]")
-    def walk(where, entries, wanted=":limit"):
-        return (f"ARRAY(SELECT x.id FROM (SELECT s.id, s.search_text FROM opportunities s WHERE {where}"
-                f" ORDER BY s.id DESC LIMIT {entries}) x WHERE strpos(x.search_text, (SELECT lower(:term))) > 0 LIMIT {wanted})")
-    return (f"{VIEW} WHERE o.id = ANY((SELECT CASE WHEN cardinality(w.a) >= :limit THEN w.a"
-            f" WHEN cardinality(w.a) = 0 THEN {gather}"
-            f" ELSE (SELECT CASE WHEN cardinality(v.b) >= :limit THEN v.b[1:(:limit)] ELSE {gather} END"
-            f" FROM (SELECT w.a || {walk('s.id < w.a[cardinality(w.a)]', 4000, ':limit - cardinality(w.a)')} AS b OFFSET 0) v)"
-            f" END FROM (SELECT {walk('true', 1000)} AS a OFFSET 0) w)::uuid[]) ORDER BY o.id DESC")
+    mark = "(SELECT search_walk_mark(lower(:term)))"
+    def walk(past, entries, wanted=":limit"):
+        marked = past.format(id="s.opportunity_id")
+        every = past.format(id="s.id")
+        return (f"ARRAY(SELECT x.id FROM (SELECT y.id, y.search_text FROM ((SELECT s.opportunity_id AS id, s.search_text"
+                f" FROM opportunity_marks s WHERE s.mark = {mark}{marked} ORDER BY s.opportunity_id DESC LIMIT {entries})"
+                f" UNION ALL (SELECT s.id, s.search_text FROM opportunities s WHERE {mark} IS NULL{every}"
+                f" ORDER BY s.id DESC LIMIT {entries}) UNION ALL SELECT NULL, NULL) y LIMIT {entries}) x"
+                f" WHERE x.id IS NULL OR strpos(x.search_text, (SELECT lower(:term))) > 0 LIMIT {wanted})")
+    done = "cardinality({a}) >= :limit OR array_position({a}, NULL) IS NOT NULL"
+    return (f"{VIEW} WHERE o.id = ANY((SELECT CASE WHEN {done.format(a='w.a')} THEN w.a"
+            f" WHEN cardinality(w.a) * 5000 < :limit * 1000 THEN {gather}"
+            f" ELSE (SELECT CASE WHEN {done.format(a='v.b')} THEN v.b[1:(:limit)] ELSE {gather} END"
+            f" FROM (SELECT w.a || {walk(' AND {id} < w.a[cardinality(w.a)]', 4000, ':limit - cardinality(w.a)')} AS b OFFSET 0) v)"
+            f" END FROM (SELECT {walk('', 1000)} AS a OFFSET 0) w)::uuid[]) ORDER BY o.id DESC")
 
 def search_rows(where):
     # A partner's search (store::listing::SeenHolding, then row_match): the

@@ -829,28 +829,37 @@ fn walked_search<'f>(visibility: &Visibility, filter: &'f Filter, sort: Sort) ->
 ///
 /// ```text
 /// id = ANY((SELECT CASE
-///     WHEN cardinality(w.a) >= n THEN w.a
-///     WHEN cardinality(w.a) = 0 THEN (ARRAY(<gather>))[1:n]
-///     ELSE (SELECT CASE WHEN cardinality(v.b) >= n THEN v.b[1:n]
+///     WHEN <w.a is whole> THEN w.a
+///     WHEN cardinality(w.a) * BUDGET < n * FIRST THEN (ARRAY(<gather>))[1:n]
+///     ELSE (SELECT CASE WHEN <v.b is whole> THEN v.b[1:n]
 ///                       ELSE (ARRAY(<gather>))[1:n] END
 ///           FROM (SELECT w.a || ARRAY(<walk on past w.a's last>) AS b OFFSET 0) v)
 ///   END FROM (SELECT ARRAY(<walk>) AS a OFFSET 0) w)::uuid[])
 /// ```
 ///
-/// The walk reads the opportunities in the list's order from an index that
-/// holds each one's `search_text` (no row is visited), testing each, and
-/// stops at the page's `n` matches: first among [`SEARCH_WALK_FIRST`]
-/// entries, then, if it met some but not `n`, on from the last it met, so
-/// that it reads at most [`SEARCH_WALK_BUDGET`] entries in all. A term that many rows hold (`fabrikam`) is found in the
-/// first hundreds or thousands. Only when the walk comes back short, or met
-/// nothing in its first stretch, does the gather run (each sub-select runs
-/// when first needed, and only then): the indexes of three-character
-/// windows find every match of a rare term, few by then, and they are
-/// sorted. Either way the page is exactly the first `n` matches: a walk
-/// that found `n` found the first `n`, and the two stretches of the walk
-/// are consecutive. Gathering a common term's matches read and sorted every
-/// one (10,682 rows at a million opportunities for `fabrikam 1`, 38 ms);
-/// walking a rare one to the end of the table would read it all.
+/// The walk reads rows in the list's order from an index that holds each
+/// one's `search_text` (no row is visited), testing each, and stops at the
+/// page's `n` matches: first among [`SEARCH_WALK_FIRST`] entries, then, if
+/// it met them at a rate that finds the page within [`SEARCH_WALK_BUDGET`]
+/// entries in all, on from the last it met. The rows it reads are those
+/// holding the term's *mark* where the term has one (a three-character
+/// window with a digit or a punctuation mark, `search_walk_mark`; the list
+/// of rows holding each mark is `opportunity_marks`, kept by triggers), else
+/// every row: each row holding the term holds its mark, so either is every
+/// match in order, and a mark's rows are far fewer (`fabrikam 1` at a
+/// million: 51 entries for its page, where every row took about 3,700).
+/// An answer is whole when it holds the page, or when its walk reached the
+/// end of its rows (it then ends in a NULL, which `= ANY` ignores). A term
+/// that many rows hold (`fabrikam`) is found in the first hundreds or
+/// thousands. Only when the walk comes back short does the gather run (each
+/// sub-select runs when first needed, and only then): the indexes of
+/// three-character windows find every match of a rare term, few by then,
+/// and they are sorted. Either way the page is exactly the first `n`
+/// matches: a walk that found `n` found the first `n`, and the two
+/// stretches of the walk are consecutive. Gathering a common term's matches
+/// read and sorted every one (10,682 rows at a million opportunities for
+/// `fabrikam 1`, 38 ms); walking a rare one to the end of the table would
+/// read it all.
 ///
 /// The statement is written so that one plan serves every term, and
 /// Postgres keeps it: the term reaches each condition as a sub-select
@@ -881,14 +890,14 @@ impl WalkOrGather {
     fn gather<'b>(&'b self, pass: &mut AstPass<'_, 'b, Pg>) -> QueryResult<()> {
         pass.push_sql("(ARRAY(SELECT u.id FROM (SELECT g.id FROM opportunities g WHERE ");
         self.holds(&Named("g.topic"), pass)?;
-        self.past("g", pass)?;
+        self.past("g.id", pass)?;
         pass.push_sql(
             " UNION SELECT g.id FROM opportunities g WHERE g.customer_id = ANY(ARRAY(\
              SELECT m.id FROM customers m WHERE ",
         );
         self.holds(&Named("m.name"), pass)?;
         pass.push_sql("))");
-        self.past("g", pass)?;
+        self.past("g.id", pass)?;
         pass.push_sql(") u ORDER BY u.id");
         pass.push_sql(self.order());
         pass.push_sql("))[1:");
@@ -906,9 +915,18 @@ impl WalkOrGather {
         push_holds(text, &self.term, &self.pattern, Pattern::Unseen, pass)
     }
 
-    /// The walk over `entries` entries of the index in order (a constant,
-    /// not a bind, so the plan is costed for it): past the previous page,
-    /// or, `on` from the first stretch, past the last match it met.
+    /// One stretch of the walk: the matches among the next `entries` rows
+    /// in the list's order (a constant, not a bind, so the plan is costed
+    /// for it), past the previous page or, `on` from the first stretch,
+    /// past the last match it met; at most the page's `n` matches (walked
+    /// on, only those the first stretch lacks).
+    ///
+    /// The rows are those holding the term's mark (migration search_marks)
+    /// where it has one, else every row: two sources, each in the list's
+    /// order, of which the other's condition is false before it reads an
+    /// entry. Each holds its row's `search_text` in its index, so no row is
+    /// visited. A stretch that reaches the end of its rows before `entries`
+    /// ends in a NULL: its matches are then every match left.
     fn walk<'b>(
         &'b self,
         entries: i32,
@@ -916,23 +934,19 @@ impl WalkOrGather {
         pass: &mut AstPass<'_, 'b, Pg>,
     ) -> QueryResult<()> {
         pass.push_sql(
-            "ARRAY(SELECT x.id FROM (SELECT s.id, s.search_text FROM opportunities s WHERE true",
+            "ARRAY(SELECT x.id FROM (SELECT y.id, y.search_text FROM (\
+             (SELECT s.opportunity_id AS id, s.search_text FROM opportunity_marks s \
+             WHERE s.mark = ",
         );
-        if on {
-            pass.push_sql(if self.desc {
-                " AND s.id < "
-            } else {
-                " AND s.id > "
-            });
-            pass.push_sql("w.a[cardinality(w.a)]");
-        } else {
-            self.past("s", pass)?;
-        }
-        pass.push_sql(" ORDER BY s.id");
-        pass.push_sql(self.order());
-        pass.push_sql(" LIMIT ");
+        self.mark(pass)?;
+        self.stretch("s.opportunity_id", entries, on, pass)?;
+        pass.push_sql(") UNION ALL (SELECT s.id, s.search_text FROM opportunities s WHERE ");
+        self.mark(pass)?;
+        pass.push_sql(" IS NULL");
+        self.stretch("s.id", entries, on, pass)?;
+        pass.push_sql(") UNION ALL SELECT NULL, NULL) y LIMIT ");
         pass.push_sql(&entries.to_string());
-        pass.push_sql(") x WHERE ");
+        pass.push_sql(") x WHERE x.id IS NULL OR ");
         push_folded_holds(&Named("x.search_text"), &self.term, pass)?;
         pass.push_sql(" LIMIT ");
         pass.push_bind_param::<diesel::sql_types::Integer, _>(&self.n)?;
@@ -947,12 +961,61 @@ impl WalkOrGather {
         Ok(())
     }
 
-    /// ` AND <alias>.id < after` (or `>`), past the previous page.
-    fn past<'b>(&'b self, alias: &str, pass: &mut AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+    /// `<a>` is a whole answer: a page of matches, or a walk that reached
+    /// the end of its rows (its NULL).
+    fn done<'b>(&'b self, a: &'static str, pass: &mut AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        pass.push_sql("cardinality(");
+        pass.push_sql(a);
+        pass.push_sql(") >= ");
+        pass.push_bind_param::<diesel::sql_types::Integer, _>(&self.n)?;
+        pass.push_sql(" OR array_position(");
+        pass.push_sql(a);
+        pass.push_sql(", NULL) IS NOT NULL");
+        Ok(())
+    }
+
+    /// `(SELECT search_walk_mark(lower(<term>)))`: the mark whose rows the
+    /// walk reads, or NULL for a term with none.
+    fn mark<'b>(&'b self, pass: &mut AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        pass.push_sql("(SELECT search_walk_mark(lower(");
+        pass.push_bind_param::<diesel::sql_types::Text, _>(&self.term)?;
+        pass.push_sql(")))");
+        Ok(())
+    }
+
+    /// The rest of one source's stretch, its id named `id`: past the
+    /// previous page (or, `on` from the first stretch, past the last match
+    /// it met), in the list's order, `entries` of them (a constant, not a
+    /// bind, so the plan is costed for it).
+    fn stretch<'b>(
+        &'b self,
+        id: &'static str,
+        entries: i32,
+        on: bool,
+        pass: &mut AstPass<'_, 'b, Pg>,
+    ) -> QueryResult<()> {
+        if on {
+            pass.push_sql(" AND ");
+            pass.push_sql(id);
+            pass.push_sql(if self.desc { " < " } else { " > " });
+            pass.push_sql("w.a[cardinality(w.a)]");
+        } else {
+            self.past(id, pass)?;
+        }
+        pass.push_sql(" ORDER BY ");
+        pass.push_sql(id);
+        pass.push_sql(self.order());
+        pass.push_sql(" LIMIT ");
+        pass.push_sql(&entries.to_string());
+        Ok(())
+    }
+
+    /// ` AND <id> < after` (or `>`), past the previous page.
+    fn past<'b>(&'b self, id: &'static str, pass: &mut AstPass<'_, 'b, Pg>) -> QueryResult<()> {
         if let Some(after) = &self.after {
             pass.push_sql(" AND ");
-            pass.push_sql(alias);
-            pass.push_sql(if self.desc { ".id < " } else { ".id > " });
+            pass.push_sql(id);
+            pass.push_sql(if self.desc { " < " } else { " > " });
             pass.push_bind_param::<diesel::sql_types::Uuid, _>(after)?;
         }
         Ok(())
@@ -966,12 +1029,21 @@ impl WalkOrGather {
 impl QueryFragment<Pg> for WalkOrGather {
     fn walk_ast<'b>(&'b self, mut pass: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
         opportunities::id.walk_ast(pass.reborrow())?;
-        pass.push_sql(" = ANY((SELECT CASE WHEN cardinality(w.a) >= ");
+        pass.push_sql(" = ANY((SELECT CASE WHEN ");
+        self.done("w.a", &mut pass)?;
+        pass.push_sql(" THEN w.a WHEN cardinality(w.a) * ");
+        // Walked on only if the first stretch met the page's matches at a
+        // rate that finds them within the budget: a term met more rarely
+        // would walk the budget and be gathered after all.
+        pass.push_sql(&SEARCH_WALK_BUDGET.to_string());
+        pass.push_sql(" < ");
         pass.push_bind_param::<diesel::sql_types::Integer, _>(&self.n)?;
-        pass.push_sql(" THEN w.a WHEN cardinality(w.a) = 0 THEN ");
+        pass.push_sql(" * ");
+        pass.push_sql(&SEARCH_WALK_FIRST.to_string());
+        pass.push_sql(" THEN ");
         self.gather(&mut pass)?;
-        pass.push_sql(" ELSE (SELECT CASE WHEN cardinality(v.b) >= ");
-        pass.push_bind_param::<diesel::sql_types::Integer, _>(&self.n)?;
+        pass.push_sql(" ELSE (SELECT CASE WHEN ");
+        self.done("v.b", &mut pass)?;
         pass.push_sql(" THEN v.b[1:");
         pass.push_bind_param::<diesel::sql_types::Integer, _>(&self.n)?;
         pass.push_sql("] ELSE ");
@@ -1449,18 +1521,36 @@ mod tests {
             &opportunities::table.filter(walk).select(opportunities::id),
         )
         .to_string();
-        // The first stretch, then the rest of the budget after it.
+        // The first stretch, then the rest of the budget after it, from
+        // either source (a mark's rows, every row), each ending in its NULL.
+        let first = SEARCH_WALK_FIRST;
+        let rest = SEARCH_WALK_BUDGET - SEARCH_WALK_FIRST;
+        for id in ["s.opportunity_id", "s.id"] {
+            assert!(
+                sql.contains(&format!("ORDER BY {id} DESC LIMIT {first})")),
+                "{sql}"
+            );
+            assert!(
+                sql.contains(&format!(
+                    "{id} < w.a[cardinality(w.a)] ORDER BY {id} DESC LIMIT {rest})"
+                )),
+                "{sql}"
+            );
+        }
+        for entries in [first, rest] {
+            assert!(
+                sql.contains(&format!(
+                    "UNION ALL SELECT NULL, NULL) y LIMIT {entries}) x"
+                )),
+                "{sql}"
+            );
+        }
+        // Walked on only at a rate that meets the page within the budget.
         assert!(
-            sql.contains(&format!("ORDER BY s.id DESC LIMIT {SEARCH_WALK_FIRST})")),
+            sql.contains(&format!("WHEN cardinality(w.a) * {SEARCH_WALK_BUDGET} < $")),
             "{sql}"
         );
-        assert!(
-            sql.contains(&format!(
-                "s.id < w.a[cardinality(w.a)] ORDER BY s.id DESC LIMIT {}) x",
-                SEARCH_WALK_BUDGET - SEARCH_WALK_FIRST
-            )),
-            "{sql}"
-        );
+        assert!(sql.contains(&format!(" * {first} THEN ")), "{sql}");
         // Walked on, it asks only for the matches the first stretch lacks.
         assert!(sql.contains(" - cardinality(w.a)) AS b"), "{sql}");
     }

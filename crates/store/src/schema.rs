@@ -228,6 +228,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    opportunity_marks (mark, opportunity_id) {
+        mark -> Text,
+        opportunity_id -> Uuid,
+        search_text -> Text,
+    }
+}
+
+diesel::table! {
     opportunity_versions (opportunity_id, version) {
         opportunity_id -> Uuid,
         version -> Int4,
@@ -387,6 +395,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     opportunity_collaborators,
     opportunity_changes,
     opportunity_events,
+    opportunity_marks,
     opportunity_versions,
     orgs,
     policies,
