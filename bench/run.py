@@ -138,13 +138,16 @@ def gathered_first(where, order):
     return (f"{VIEW} WHERE o.id = ANY((ARRAY(SELECT o.id FROM opportunities o WHERE {where} ORDER BY {order}))"
             f"[1:(:limit)]) ORDER BY {order}")
 
+# store::listing::SEARCH_WALK_FIRST and SEARCH_WALK_BUDGET.
+WALK_FIRST, WALK_BUDGET = 250, 5000
+
 def search_walked():
     # A vendor's search in creation order (store::listing::WalkOrGather):
     # walk in order the rows holding the term's mark (migration
     # search_marks) where it has one, else every row, from an index holding
-    # each one's search_text: 1,000 entries first, for the page; if they
-    # held enough matches that the page is in reach within 5,000 entries,
-    # on from the last match for 4,000 more. A stretch that reaches the
+    # each one's search_text: 250 entries first, for the page; if they
+    # held enough matches that half the page is in reach within 5,000
+    # entries, on from the last match for 4,750 more. A stretch that reaches the
     # end of its rows ends in a NULL: its matches are all there are. Gather
     # every match through the indexes of three-character windows (migration
     # search_grams; the customers' side index-only, a union with the
@@ -158,6 +161,7 @@ def search_walked():
               f" SELECT g.id FROM opportunities g WHERE g.customer_id = ANY(ARRAY(SELECT m.id FROM customers m"
               f" WHERE {holds('m.name')}))) u ORDER BY u.id DESC))[1:(:limit)]")
     mark = "(SELECT search_walk_mark(lower(:term)))"
+    first, budget = WALK_FIRST, WALK_BUDGET
     def walk(past, entries, wanted=":limit"):
         marked = past.format(id="s.opportunity_id")
         every = past.format(id="s.id")
@@ -168,10 +172,10 @@ def search_walked():
                 f" WHERE x.id IS NULL OR strpos(x.search_text, (SELECT lower(:term))) > 0 LIMIT {wanted})")
     done = "cardinality({a}) >= :limit OR array_position({a}, NULL) IS NOT NULL"
     return (f"{VIEW} WHERE o.id = ANY((SELECT CASE WHEN {done.format(a='w.a')} THEN w.a"
-            f" WHEN cardinality(w.a) * 5000 < :limit * 1000 THEN {gather}"
+            f" WHEN cardinality(w.a) * {2 * budget} < :limit * {first} THEN {gather}"
             f" ELSE (SELECT CASE WHEN {done.format(a='v.b')} THEN v.b[1:(:limit)] ELSE {gather} END"
-            f" FROM (SELECT w.a || {walk(' AND {id} < w.a[cardinality(w.a)]', 4000, ':limit - cardinality(w.a)')} AS b OFFSET 0) v)"
-            f" END FROM (SELECT {walk('', 1000)} AS a OFFSET 0) w)::uuid[]) ORDER BY o.id DESC")
+            f" FROM (SELECT w.a || {walk(' AND {id} < w.a[cardinality(w.a)]', budget - first, ':limit - cardinality(w.a)')} AS b OFFSET 0) v)"
+            f" END FROM (SELECT {walk('', first)} AS a OFFSET 0) w)::uuid[]) ORDER BY o.id DESC")
 
 def search_rows(where):
     # A partner's search (store::listing::SeenHolding, then row_match): the

@@ -561,3 +561,73 @@ async fn a_search_by_a_mark_walks_rows_that_follow_every_write_of_the_text() {
     assert_eq!(w.app.count(&copy_marks), 0);
     assert_eq!(marks_mismatched(&w), 0, "after a delete");
 }
+
+/// The search's functions of text are loops (migration
+/// search_functions_compiled); each gives, as a set, what its definition
+/// as a statement over every three-character window gives: every window
+/// (`search_grams`); a term's marked ones, else every third and the last
+/// (`search_term_grams`); a text's marks, never across the unit separator
+/// (`search_text_marks`); and the mark a walk follows (`search_walk_mark`).
+#[actix_web::test]
+async fn the_search_functions_give_what_their_definitions_say() {
+    let w = world().await;
+    let texts = [
+        "",
+        "a",
+        "ab",
+        "abc",
+        "aaaaaa",
+        "fabrikam",
+        "fabrikam 1",
+        "fabrikam 12-3",
+        "50% off",
+        "a\\b",
+        "  9",
+        "a a a 1 1 1",
+        "ÄÖÜ straße 12",
+        "ünïcödé-9 ✓✓ 日本語 1",
+        "cloud migration for stores\u{1f}fabrikam 123-45 gmbh",
+        "rollout 7-1\u{1f}vega 2",
+    ];
+    let values = texts
+        .iter()
+        .map(|t| format!("({})", sql_text(t)))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sorted = |expr: &str| format!("ARRAY(SELECT DISTINCT x FROM unnest({expr}) x ORDER BY 1)");
+    let windows = "SELECT substr(t, i, 3) AS g, i FROM generate_series(1, char_length(t) - 2) AS i";
+    let marked = "g ~ '[^[:alpha:][:space:]]'";
+    let differing = w.app.count(&format!(
+        "SELECT count(*) AS n FROM (VALUES {values}) AS v(t) WHERE \
+           {grams} IS DISTINCT FROM ARRAY(SELECT DISTINCT g FROM ({windows}) w ORDER BY 1) \
+           OR {term} IS DISTINCT FROM coalesce( \
+                nullif(ARRAY(SELECT DISTINCT g FROM ({windows}) w WHERE {marked} ORDER BY 1), '{{}}'), \
+                ARRAY(SELECT DISTINCT g FROM ({windows}) w \
+                       WHERE i % 3 = 1 OR i = char_length(t) - 2 ORDER BY 1)) \
+           OR {marks} IS DISTINCT FROM ARRAY(SELECT DISTINCT g FROM ({windows}) w \
+                WHERE {marked} AND strpos(g, E'\\x1f') = 0 ORDER BY 1) \
+           OR search_walk_mark(t) IS DISTINCT FROM (SELECT g FROM ({windows}) w \
+                WHERE {marked} AND strpos(g, E'\\x1f') = 0 \
+                ORDER BY char_length(regexp_replace(g, '[[:alpha:][:space:]]', '', 'g')) DESC, i DESC \
+                LIMIT 1)",
+        grams = sorted("search_grams(t)"),
+        term = sorted("search_term_grams(t)"),
+        marks = sorted("search_text_marks(t)"),
+    ));
+    assert_eq!(differing, 0);
+    // And the statement above tells them apart: a window too many differs.
+    assert_eq!(
+        w.app.count(&format!(
+            "SELECT count(*) AS n FROM (VALUES ('fabrikam 1')) AS v(t) \
+             WHERE {} IS DISTINCT FROM ARRAY(SELECT DISTINCT g FROM ({windows}) w ORDER BY 1)",
+            sorted("search_grams(t || 'x')")
+        )),
+        1
+    );
+}
+
+/// `t` as a SQL string literal (an escape string, so that a control
+/// character is written as itself).
+fn sql_text(t: &str) -> String {
+    format!("E'{}'", t.replace('\\', "\\\\").replace('\'', "\\'"))
+}

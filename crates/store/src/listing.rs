@@ -782,9 +782,11 @@ fn gathered_first(visibility: &Visibility, filter: &Filter) -> bool {
 /// gathers its matches through the indexes instead.
 pub const SEARCH_WALK_BUDGET: i32 = 5_000;
 
-/// How many of those rows the walk reads first: a term none of them holds
-/// is gathered at once, without walking the rest.
-pub const SEARCH_WALK_FIRST: i32 = 1_000;
+/// How many of those rows the walk reads first: a term they hold too
+/// rarely to meet the page within the budget is gathered at once, without
+/// walking the rest. A rare term reads these before it is gathered: at a
+/// million opportunities, 1,000 of them were a quarter of its statement.
+pub const SEARCH_WALK_FIRST: i32 = 250;
 
 /// A search that walks: a vendor-wide `q` in creation order, with no other
 /// filter. A common term is met early in that order, a rare one through the
@@ -830,7 +832,7 @@ fn walked_search<'f>(visibility: &Visibility, filter: &'f Filter, sort: Sort) ->
 /// ```text
 /// id = ANY((SELECT CASE
 ///     WHEN <w.a is whole> THEN w.a
-///     WHEN cardinality(w.a) * BUDGET < n * FIRST THEN (ARRAY(<gather>))[1:n]
+///     WHEN cardinality(w.a) * 2 * BUDGET < n * FIRST THEN (ARRAY(<gather>))[1:n]
 ///     ELSE (SELECT CASE WHEN <v.b is whole> THEN v.b[1:n]
 ///                       ELSE (ARRAY(<gather>))[1:n] END
 ///           FROM (SELECT w.a || ARRAY(<walk on past w.a's last>) AS b OFFSET 0) v)
@@ -840,8 +842,8 @@ fn walked_search<'f>(visibility: &Visibility, filter: &'f Filter, sort: Sort) ->
 /// The walk reads rows in the list's order from an index that holds each
 /// one's `search_text` (no row is visited), testing each, and stops at the
 /// page's `n` matches: first among [`SEARCH_WALK_FIRST`] entries, then, if
-/// it met them at a rate that finds the page within [`SEARCH_WALK_BUDGET`]
-/// entries in all, on from the last it met. The rows it reads are those
+/// it met them at a rate that finds at least half the page within
+/// [`SEARCH_WALK_BUDGET`] entries in all, on from the last it met. The rows it reads are those
 /// holding the term's *mark* where the term has one (a three-character
 /// window with a digit or a punctuation mark, `search_walk_mark`; the list
 /// of rows holding each mark is `opportunity_marks`, kept by triggers), else
@@ -1032,10 +1034,12 @@ impl QueryFragment<Pg> for WalkOrGather {
         pass.push_sql(" = ANY((SELECT CASE WHEN ");
         self.done("w.a", &mut pass)?;
         pass.push_sql(" THEN w.a WHEN cardinality(w.a) * ");
-        // Walked on only if the first stretch met the page's matches at a
-        // rate that finds them within the budget: a term met more rarely
-        // would walk the budget and be gathered after all.
-        pass.push_sql(&SEARCH_WALK_BUDGET.to_string());
+        // Walked on unless the first stretch met the page's matches at a
+        // rate that finds not even half of them within the budget: such a
+        // term would walk the budget and be gathered after all. (Walking
+        // on costs at most the budget's entries; gathering a common term
+        // sorts every match, so a rate near the page's is walked on.)
+        pass.push_sql(&(2 * SEARCH_WALK_BUDGET).to_string());
         pass.push_sql(" < ");
         pass.push_bind_param::<diesel::sql_types::Integer, _>(&self.n)?;
         pass.push_sql(" * ");
@@ -1547,7 +1551,10 @@ mod tests {
         }
         // Walked on only at a rate that meets the page within the budget.
         assert!(
-            sql.contains(&format!("WHEN cardinality(w.a) * {SEARCH_WALK_BUDGET} < $")),
+            sql.contains(&format!(
+                "WHEN cardinality(w.a) * {} < $",
+                2 * SEARCH_WALK_BUDGET
+            )),
             "{sql}"
         );
         assert!(sql.contains(&format!(" * {first} THEN ")), "{sql}");
