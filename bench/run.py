@@ -57,9 +57,13 @@ LIVE = "'delivered','accepted','won','lost'"
 # sends them (store::listing::IsOneOf: one plan for every caller), and the
 # origin and live statuses as constants.
 SCOPE = "ANY((SELECT :scope::uuid[])::uuid[])"
-VISIBLE = ("((o.origin = 'partner' AND o.owner_org_id = " + SCOPE + ") OR (o.status IN (" + LIVE + ") AND "
-           "o.primary_partner_id = " + SCOPE + ") OR (o.status IN (" + LIVE + ") AND o.id = ANY(ARRAY("
-           "SELECT oc.opportunity_id FROM opportunity_collaborators oc WHERE oc.org_id = " + SCOPE + "))))")
+# Its three arms (store::listing::partner_arms): what its orgs brought in,
+# the live offers to them, their collaborations.
+ARMS = ["o.origin = 'partner' AND o.owner_org_id = " + SCOPE,
+        "o.status IN (" + LIVE + ") AND o.primary_partner_id = " + SCOPE,
+        "o.status IN (" + LIVE + ") AND o.id = ANY(ARRAY("
+        "SELECT oc.opportunity_id FROM opportunity_collaborators oc WHERE oc.org_id = " + SCOPE + "))"]
+VISIBLE = "(" + " OR ".join(f"({arm})" for arm in ARMS) + ")"
 # What the service reads with every opportunity (store::opportunities::
 # joined_view_columns): the row (o.* includes its collaborator_ids column),
 # the customer's name and holder (for masking), whether a live deal
@@ -179,16 +183,14 @@ def search_walked():
 
 def search_rows(where):
     # A partner's search (store::listing::SeenHolding, then row_match): the
-    # candidates first, from each arm of the visibility (VISIBLE's three)
-    # where its index entries hold the term (migration partner_search_covering),
-    # then each candidate tested by the whole predicate; where a reseller's
-    # customer name is masked for it, only the topic may hold the term.
-    holds = "strpos({}.search_text, (SELECT lower(:term))) > 0"
-    seen = ("o.id = ANY(ARRAY(SELECT a.id FROM opportunities a WHERE a.origin = 'partner' AND a.owner_org_id = "
-            f"{SCOPE} AND {holds.format('a')} UNION ALL SELECT b.id FROM opportunities b WHERE b.primary_partner_id = "
-            f"{SCOPE} AND b.status IN ({LIVE}) AND {holds.format('b')} UNION ALL SELECT c.id FROM opportunities c"
-            f" WHERE c.status IN ({LIVE}) AND c.id = ANY(ARRAY(SELECT oc.opportunity_id FROM opportunity_collaborators oc"
-            f" WHERE oc.org_id = {SCOPE})) AND {holds.format('c')}))")
+    # candidates first, from each arm of the visibility (ARMS, each in a
+    # sub-select whose `o` is its own rows) where its index entries hold the
+    # term (migration partner_search_covering), then each candidate tested
+    # by the whole predicate; where a reseller's customer name is masked for
+    # it, only the topic may hold the term.
+    seen = ("o.id = ANY(ARRAY(" + " UNION ALL ".join(
+        f"SELECT o.id FROM opportunities o WHERE ({arm}) AND strpos(o.search_text, (SELECT lower(:term))) > 0"
+        for arm in ARMS) + "))")
     return gathered_first(f"{seen} AND {where} AND strpos(o.search_text, (SELECT lower(:term))) > 0 AND (strpos(lower(o.topic),"
                           " (SELECT lower(:term))) > 0 OR NOT o.customer_id = ANY(ARRAY(SELECT m.id FROM customers m"
                           " WHERE m.org_id = ANY((SELECT :masked::uuid[])::uuid[]))))", "o.id DESC")

@@ -18,25 +18,51 @@
 -- the index entry, as the walk over every row does, without visiting a
 -- row. The unit separator between topic and customer name (E'\x1f') is
 -- never part of a mark: no term is searched across the two.
+--
+-- Both functions are PL/pgSQL loops, as the search's older functions of
+-- text are since migration search_functions_compiled, which gives the
+-- reason (a SQL function that selects is planned on every call).
 CREATE FUNCTION search_text_marks(t text) RETURNS text[]
-    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+    LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
 AS $$
-    SELECT coalesce(array_agg(DISTINCT g), '{}'::text[]) FROM (
-        SELECT substr(t, i, 3) AS g FROM generate_series(1, char_length(t) - 2) AS i) w
-     WHERE g ~ '[^[:alpha:][:space:]]' AND strpos(g, E'\x1f') = 0
+DECLARE
+    g text;
+    marks text[] := '{}';
+BEGIN
+    FOR i IN 1 .. char_length(t) - 2 LOOP
+        g := substr(t, i, 3);
+        IF g ~ '[^[:alpha:][:space:]]' AND strpos(g, E'\x1f') = 0 AND NOT g = ANY(marks) THEN
+            marks := marks || g;
+        END IF;
+    END LOOP;
+    RETURN marks;
+END
 $$;
 
--- The mark a term's walk follows: of its marks, the one with the most
+-- The mark a term's walk follows: of its marks, one with the most
 -- characters that are not letters or spaces (they repeat least), the last
 -- of those. NULL for a term with no mark: it walks every row, as before.
 CREATE FUNCTION search_walk_mark(t text) RETURNS text
-    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+    LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
 AS $$
-    SELECT g FROM (
-        SELECT substr(t, i, 3) AS g, i FROM generate_series(1, char_length(t) - 2) AS i) w
-     WHERE g ~ '[^[:alpha:][:space:]]' AND strpos(g, E'\x1f') = 0
-     ORDER BY char_length(regexp_replace(g, '[[:alpha:][:space:]]', '', 'g')) DESC, i DESC
-     LIMIT 1
+DECLARE
+    g text;
+    best text;
+    score int;
+    top int := 0;
+BEGIN
+    FOR i IN 1 .. char_length(t) - 2 LOOP
+        g := substr(t, i, 3);
+        IF g ~ '[^[:alpha:][:space:]]' AND strpos(g, E'\x1f') = 0 THEN
+            score := char_length(regexp_replace(g, '[[:alpha:][:space:]]', '', 'g'));
+            IF score >= top THEN
+                top := score;
+                best := g;
+            END IF;
+        END IF;
+    END LOOP;
+    RETURN best;
+END
 $$;
 
 CREATE TABLE opportunity_marks (

@@ -16,21 +16,3 @@ AS $$
            FROM generate_series(1, char_length(t) - 2) AS i
           WHERE i % 3 = 1 OR i = char_length(t) - 2))
 $$;
-
-CREATE OR REPLACE FUNCTION search_text_marks(t text) RETURNS text[]
-    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-AS $$
-    SELECT coalesce(array_agg(DISTINCT g), '{}'::text[]) FROM (
-        SELECT substr(t, i, 3) AS g FROM generate_series(1, char_length(t) - 2) AS i) w
-     WHERE g ~ '[^[:alpha:][:space:]]' AND strpos(g, E'\x1f') = 0
-$$;
-
-CREATE OR REPLACE FUNCTION search_walk_mark(t text) RETURNS text
-    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-AS $$
-    SELECT g FROM (
-        SELECT substr(t, i, 3) AS g, i FROM generate_series(1, char_length(t) - 2) AS i) w
-     WHERE g ~ '[^[:alpha:][:space:]]' AND strpos(g, E'\x1f') = 0
-     ORDER BY char_length(regexp_replace(g, '[[:alpha:][:space:]]', '', 'g')) DESC, i DESC
-     LIMIT 1
-$$;

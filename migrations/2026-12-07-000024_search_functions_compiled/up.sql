@@ -1,17 +1,17 @@
--- The search's functions of text, written as PL/pgSQL loops instead of
--- SQL statements (issue 17, points 1 and 3). Same results, as sets: what
--- `q` matches, what the indexes hold and which windows a term asks for do
--- not change.
+-- The search's older functions of text, search_grams and
+-- search_term_grams, written as PL/pgSQL loops instead of SQL statements
+-- (issue 17, points 1 and 3), as migration search_marks writes its own.
+-- Same results, as sets: what `q` matches, what the indexes hold and which
+-- windows a term asks for do not change.
 --
 -- A SQL function that is not inlined (these select FROM generate_series)
--- is planned again on each statement that calls it. Called with a value
--- the planner cannot fold, one call of search_walk_mark on a term of 13
--- characters cost about 110 us of the database's CPU, search_text_marks
--- on a search_text of 45 about 180 us (pgbench, 2 connections on 2
--- cores); as loops, 22 us and 47 us. A vendor's search calls the first
--- once or twice and a rare term's gather calls search_term_grams twice;
--- every create calls search_grams for the topic's index and
--- search_text_marks for the marks' list.
+-- is planned again on each statement that calls it. Measured on the marks'
+-- two functions while they were statements, called with a value the
+-- planner cannot fold: search_walk_mark on a term of 13 characters cost
+-- about 110 us of the database's CPU, search_text_marks on a search_text
+-- of 45 about 180 us (pgbench, 2 connections on 2 cores); as loops, 22 us
+-- and 47 us. A rare term's gather calls search_term_grams twice; every
+-- create calls search_grams for the topic's index.
 
 CREATE OR REPLACE FUNCTION search_grams(t text) RETURNS text[]
     LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
@@ -55,49 +55,5 @@ BEGIN
         RETURN marked;
     END IF;
     RETURN cover;
-END
-$$;
-
--- A text's marks (migration search_marks).
-CREATE OR REPLACE FUNCTION search_text_marks(t text) RETURNS text[]
-    LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
-AS $$
-DECLARE
-    g text;
-    marks text[] := '{}';
-BEGIN
-    FOR i IN 1 .. char_length(t) - 2 LOOP
-        g := substr(t, i, 3);
-        IF g ~ '[^[:alpha:][:space:]]' AND strpos(g, E'\x1f') = 0 AND NOT g = ANY(marks) THEN
-            marks := marks || g;
-        END IF;
-    END LOOP;
-    RETURN marks;
-END
-$$;
-
--- The mark a term's walk follows (migration search_marks): of its marks,
--- one with the most characters that are neither letters nor white space,
--- the last of those; NULL for a term with none.
-CREATE OR REPLACE FUNCTION search_walk_mark(t text) RETURNS text
-    LANGUAGE plpgsql IMMUTABLE STRICT PARALLEL SAFE
-AS $$
-DECLARE
-    g text;
-    best text;
-    score int;
-    top int := 0;
-BEGIN
-    FOR i IN 1 .. char_length(t) - 2 LOOP
-        g := substr(t, i, 3);
-        IF g ~ '[^[:alpha:][:space:]]' AND strpos(g, E'\x1f') = 0 THEN
-            score := char_length(regexp_replace(g, '[[:alpha:][:space:]]', '', 'g'));
-            IF score >= top THEN
-                top := score;
-                best := g;
-            END IF;
-        END IF;
-    END LOOP;
-    RETURN best;
 END
 $$;

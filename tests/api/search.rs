@@ -562,7 +562,7 @@ async fn a_search_by_a_mark_walks_rows_that_follow_every_write_of_the_text() {
     assert_eq!(marks_mismatched(&w), 0, "after a delete");
 }
 
-/// The search's functions of text are loops (migration
+/// The search's functions of text are loops (migrations search_marks and
 /// search_functions_compiled); each gives, as a set, what its definition
 /// as a statement over every three-character window gives: every window
 /// (`search_grams`); a term's marked ones, else every third and the last

@@ -1554,7 +1554,8 @@ mod tests {
                 "{sql}"
             );
         }
-        // Walked on only at a rate that meets the page within the budget.
+        // Walked on unless its rate meets under half the page within the
+        // budget.
         assert!(
             sql.contains(&format!(
                 "WHEN cardinality(w.a) * {} < $",
