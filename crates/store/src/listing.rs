@@ -793,6 +793,17 @@ pub const SEARCH_WALK_FIRST: i32 = 250;
 /// indexes of three-character windows; which one a term is, the walk finds
 /// out (see [`WalkOrGather`]). Gives the term, raw.
 fn walked_search<'f>(visibility: &Visibility, filter: &'f Filter, sort: Sort) -> Option<&'f str> {
+    let q = only_q(filter)?;
+    (matches!(visibility, Visibility::All)
+        && matches!(sort, Sort::CreatedDesc | Sort::CreatedAsc)
+        && filter.q_masked_orgs.is_empty()
+        && prm_domain::opportunity::parse_reference(q).is_none())
+    .then_some(q)
+}
+
+/// The term of a search that filters by nothing else (the names masked for
+/// the caller aside, which go with the term).
+fn only_q(filter: &Filter) -> Option<&str> {
     let Filter {
         statuses,
         view,
@@ -800,7 +811,7 @@ fn walked_search<'f>(visibility: &Visibility, filter: &'f Filter, sort: Sort) ->
         customer_id,
         phase,
         q,
-        q_masked_orgs,
+        q_masked_orgs: _,
         updated_since,
         closed_since,
         marketing_task_id,
@@ -812,18 +823,12 @@ fn walked_search<'f>(visibility: &Visibility, filter: &'f Filter, sort: Sort) ->
         && partner_id.is_none()
         && customer_id.is_none()
         && phase.is_none()
-        && q_masked_orgs.is_empty()
         && updated_since.is_none()
         && closed_since.is_none()
         && marketing_task_id.is_none()
         && expires_before.is_none()
         && external_ref.is_none();
-    let q = q.as_deref()?;
-    (matches!(visibility, Visibility::All)
-        && matches!(sort, Sort::CreatedDesc | Sort::CreatedAsc)
-        && only_q
-        && prm_domain::opportunity::parse_reference(q).is_none())
-    .then_some(q)
+    only_q.then_some(q.as_deref()?)
 }
 
 /// A vendor-wide search's page, in creation order, found one of two ways
@@ -1183,11 +1188,37 @@ pub fn list(
     let horizon = page_horizon(conn, request.filter)?;
     let query = page_query(request, horizon);
     let limit = request.limit;
-    match walked_shape(request) {
-        Some((true, false)) => collect_page(conn, walked::<true, false, _>(query), limit),
-        Some((true, true)) => collect_page(conn, walked::<true, true, _>(query), limit),
-        Some((false, false)) => collect_page(conn, walked::<false, false, _>(query), limit),
-        Some((false, true)) => collect_page(conn, walked::<false, true, _>(query), limit),
+    if let Some(shape) = walked_shape(request) {
+        return match shape {
+            (true, false) => collect_page(conn, walked::<true, false, _>(query), limit),
+            (true, true) => collect_page(conn, walked::<true, true, _>(query), limit),
+            (false, false) => collect_page(conn, walked::<false, false, _>(query), limit),
+            (false, true) => collect_page(conn, walked::<false, true, _>(query), limit),
+        };
+    }
+    match partner_search_shape(request) {
+        Some((false, false, false)) => {
+            collect_page(conn, sought::<false, false, false, _>(query), limit)
+        }
+        Some((false, false, true)) => {
+            collect_page(conn, sought::<false, false, true, _>(query), limit)
+        }
+        Some((false, true, false)) => {
+            collect_page(conn, sought::<false, true, false, _>(query), limit)
+        }
+        Some((false, true, true)) => {
+            collect_page(conn, sought::<false, true, true, _>(query), limit)
+        }
+        Some((true, false, false)) => {
+            collect_page(conn, sought::<true, false, false, _>(query), limit)
+        }
+        Some((true, false, true)) => {
+            collect_page(conn, sought::<true, false, true, _>(query), limit)
+        }
+        Some((true, true, false)) => {
+            collect_page(conn, sought::<true, true, false, _>(query), limit)
+        }
+        Some((true, true, true)) => collect_page(conn, sought::<true, true, true, _>(query), limit),
         None => collect_page(conn, query, limit),
     }
 }
@@ -1239,6 +1270,48 @@ struct Walked<const DESC: bool, const AFTER: bool>;
 fn walked<const DESC: bool, const AFTER: bool, Q: QueryFragment<Pg>>(
     query: Q,
 ) -> Keyed<Q, Walked<DESC, AFTER>> {
+    Keyed::new(query)
+}
+
+/// A partner's search by `q` alone, newest first (a search box's first
+/// page and the pages after it), has eight texts: whether an owner bounds
+/// the caller's visibility (an account manager's), whether names are masked
+/// for it (then only the topic may hold the term for those customers), and
+/// whether it starts past a cursor. Everything else it takes (its orgs, the
+/// term, the masked orgs, the page's size, the cursor) is bound. So it is
+/// kept under a key of those three ([`Keyed`]), as the walked search is:
+/// built and hashed on every call, its text was about a fifth of the
+/// request's own instructions (docs/performance.md). `None` for any other
+/// list, and for a term that reads as a reference (`OPP-12`), which adds a
+/// condition.
+fn partner_search_shape(request: &PageRequest<'_>) -> Option<(bool, bool, bool)> {
+    let Visibility::Partner { owner, .. } = request.visibility else {
+        return None;
+    };
+    let q = only_q(request.filter)?;
+    if request.sort != Sort::CreatedDesc || prm_domain::opportunity::parse_reference(q).is_some() {
+        return None;
+    }
+    let after = match request.after {
+        None => false,
+        Some(After::Id(_)) => true,
+        Some(_) => return None,
+    };
+    Some((
+        owner.is_some(),
+        !request.filter.q_masked_orgs.is_empty(),
+        after,
+    ))
+}
+
+/// The key of a partner's search's text: with an owner or not, with names
+/// masked or not, past a cursor or not (see [`partner_search_shape`]).
+struct Sought<const OWNER: bool, const MASKED: bool, const AFTER: bool>;
+
+/// A partner's search's statement, kept under its shape's key.
+fn sought<const OWNER: bool, const MASKED: bool, const AFTER: bool, Q: QueryFragment<Pg>>(
+    query: Q,
+) -> Keyed<Q, Sought<OWNER, MASKED, AFTER>> {
     Keyed::new(query)
 }
 
@@ -1483,6 +1556,92 @@ mod tests {
             shape_and_text(&filter, Sort::CreatedDesc, None, 51, 1).0,
             None
         );
+    }
+
+    /// A partner's search by `q` alone, newest first, has a text fixed by
+    /// its three keys (an owner, masked names, a cursor): its orgs however
+    /// many, the term, the masked orgs, the page's size and the cursor are
+    /// bound. The eight shapes have eight texts; any other list of a
+    /// partner's, and a term that reads as a reference, are not keyed.
+    #[test]
+    fn a_partners_searchs_text_is_fixed_by_its_key() {
+        let shape_and_text = |orgs: &[u128],
+                              owner: Option<u128>,
+                              filter: &Filter,
+                              sort: Sort,
+                              after: Option<After>,
+                              limit: i64| {
+            let visibility = Visibility::Partner {
+                orgs: orgs.iter().map(|o| OrgId(Uuid::from_u128(*o))).collect(),
+                owner: owner.map(|u| prm_domain::ids::UserId(Uuid::from_u128(u))),
+            };
+            let request = PageRequest {
+                visibility: &visibility,
+                me: Me {
+                    org: Uuid::from_u128(orgs[0]),
+                    user: Uuid::from_u128(owner.unwrap_or(99)),
+                },
+                filter,
+                sort,
+                after: after.as_ref(),
+                limit,
+            };
+            let shape = partner_search_shape(&request);
+            assert_eq!(walked_shape(&request), None);
+            let rendered = diesel::debug_query::<Pg, _>(&page_query(&request, None)).to_string();
+            let sql = rendered.split(" -- binds: ").next().unwrap().to_owned();
+            (shape, sql)
+        };
+        let search = |q: &str, masked: &[u128]| Filter {
+            q: Some(q.to_owned()),
+            q_masked_orgs: masked.iter().map(|o| Uuid::from_u128(*o)).collect(),
+            ..Filter::default()
+        };
+        let cursor = |n| Some(After::Id(Uuid::from_u128(n)));
+        let mut seen: Vec<String> = Vec::new();
+        for owner in [None, Some(41)] {
+            for masked in [&[][..], &[3][..]] {
+                for after in [None, cursor(5)] {
+                    let (shape, first) = shape_and_text(
+                        &[1],
+                        owner,
+                        &search("fabrikam", masked),
+                        Sort::CreatedDesc,
+                        after.clone(),
+                        51,
+                    );
+                    assert_eq!(
+                        shape,
+                        Some((owner.is_some(), !masked.is_empty(), after.is_some()))
+                    );
+                    // Other orgs, term, masked orgs, size, cursor and owner.
+                    let others: &[u128] = if masked.is_empty() { &[] } else { &[8, 9, 10] };
+                    let again = shape_and_text(
+                        &[2, 3, 4, 5],
+                        owner.map(|u| u + 1),
+                        &search("o'brien 0-12 %_", others),
+                        Sort::CreatedDesc,
+                        after.as_ref().map(|_| cursor(77).unwrap()),
+                        7,
+                    );
+                    assert_eq!(again, (shape, first.clone()));
+                    assert!(!seen.contains(&first), "two shapes share a text");
+                    seen.push(first);
+                }
+            }
+        }
+        // Another order, another filter, or a reference: keyed by its text.
+        let not_keyed =
+            |filter: &Filter, sort: Sort| shape_and_text(&[1], None, filter, sort, None, 51).0;
+        assert_eq!(not_keyed(&search("fabrikam", &[]), Sort::CreatedAsc), None);
+        assert_eq!(not_keyed(&search("OPP-12", &[]), Sort::CreatedDesc), None);
+        let filtered = Filter {
+            statuses: vec![Status::Accepted],
+            ..search("fabrikam", &[])
+        };
+        assert_eq!(not_keyed(&filtered, Sort::CreatedDesc), None);
+        let no_term = Filter::default();
+        assert_eq!(not_keyed(&no_term, Sort::CreatedDesc), None);
     }
 
     #[test]

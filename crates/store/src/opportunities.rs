@@ -291,7 +291,10 @@ correlated!(
 /// order of [`Opportunity`]'s fields, then what [`OpportunityView`] adds, in
 /// its order. The customer comes by correlated sub-selects, so `FOR UPDATE`
 /// locks only the opportunity.
-pub type ViewSelection = ViewColumns<(
+pub type ViewSelection = ViewColumns<CorrelatedParts>;
+
+/// The parts of a [`ViewSelection`].
+pub type CorrelatedParts = (
     diesel::helper_types::AsSelect<Opportunity, Pg>,
     CustomerName,
     CustomerOrg,
@@ -299,7 +302,7 @@ pub type ViewSelection = ViewColumns<(
     LiveRegistration,
     MaxExtensions,
     OpportunityRefOf,
-)>;
+);
 
 /// The selection of a locked [`OpportunityView`], read for no one: the
 /// decisions made on it need no reader's reference.
@@ -325,7 +328,10 @@ pub fn view_columns_for(reader: Option<OrgId>) -> ViewSelection {
 /// What a view is read with when nothing is locked: the same columns in the
 /// same order, with the customer joined (one probe per row instead of a
 /// sub-select each for its name and its holder).
-pub type JoinedSelection = ViewColumns<(
+pub type JoinedSelection = ViewColumns<JoinedParts>;
+
+/// The parts of a [`JoinedSelection`].
+pub type JoinedParts = (
     diesel::helper_types::AsSelect<Opportunity, Pg>,
     customers::name,
     customers::org_id,
@@ -333,7 +339,7 @@ pub type JoinedSelection = ViewColumns<(
     LiveRegistration,
     MaxExtensions,
     OpportunityRefOf,
-)>;
+);
 
 /// The selection of an [`OpportunityView`] over opportunities joined with
 /// their customers, with `reader`'s own reference to each.
@@ -370,9 +376,71 @@ impl<E: Expression> Expression for ViewColumns<E> {
     type SqlType = ViewRow;
 }
 
-impl<E: QueryFragment<Pg>> QueryFragment<Pg> for ViewColumns<E> {
-    fn walk_ast<'b>(&'b self, pass: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-        self.0.walk_ast(pass)
+/// Renders the columns from their text, built once per selection: only the
+/// reader's org is bound. Walked part by part, Diesel quoted each of the
+/// forty-odd column names anew (a string allocated and searched for quotes
+/// per name) every time it wrote a statement's text, which a list, a
+/// partner's search and a read by id each do on every call: about a sixth
+/// of a partner's search's own instructions (docs/performance.md).
+impl<E: ViewParts> QueryFragment<Pg> for ViewColumns<E> {
+    fn walk_ast<'b>(&'b self, mut pass: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        let Some(text) = E::text().get_or_init(|| SelectionText::of(&self.0)) else {
+            // Parts that bind other than the reader's org alone: walked.
+            return self.0.walk_ast(pass);
+        };
+        pass.push_sql(&text.head);
+        pass.push_bind_param::<diesel::sql_types::Uuid, _>(self.0.reader())?;
+        pass.push_sql(&text.tail);
+        Ok(())
+    }
+}
+
+/// The parts of a view's selection: constant columns around one bound
+/// value, the reader's org.
+pub trait ViewParts: QueryFragment<Pg> {
+    /// The text of this selection, once built (`None` if it does not bind
+    /// the reader's org, and only it, once).
+    fn text() -> &'static std::sync::OnceLock<Option<SelectionText>>;
+    /// The reader's org, bound where the parts bind it.
+    fn reader(&self) -> &Uuid;
+}
+
+macro_rules! view_parts {
+    ($($ty:ty),* $(,)?) => {
+        $(impl ViewParts for $ty {
+            fn text() -> &'static std::sync::OnceLock<Option<SelectionText>> {
+                static TEXT: std::sync::OnceLock<Option<SelectionText>> =
+                    std::sync::OnceLock::new();
+                &TEXT
+            }
+            fn reader(&self) -> &Uuid {
+                &self.6.0
+            }
+        })*
+    };
+}
+
+view_parts!(CorrelatedParts, JoinedParts);
+
+/// A selection's text, split where its one bound value stands.
+#[derive(Debug)]
+pub struct SelectionText {
+    head: String,
+    tail: String,
+}
+
+impl SelectionText {
+    /// The text Diesel writes for `parts` (the placeholder's number aside,
+    /// which depends on what precedes the selection in a statement), if
+    /// they bind exactly one value.
+    fn of(parts: &impl QueryFragment<Pg>) -> Option<Self> {
+        let rendered = diesel::debug_query::<Pg, _>(parts).to_string();
+        let text = rendered.split(" -- binds: ").next()?;
+        let (head, tail) = text.split_once("$1")?;
+        (!head.contains('$') && !tail.contains('$')).then(|| Self {
+            head: head.to_owned(),
+            tail: tail.to_owned(),
+        })
     }
 }
 
@@ -652,4 +720,57 @@ pub fn seed_details(
             .execute(conn)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn written(q: &impl QueryFragment<Pg>) -> String {
+        diesel::debug_query::<Pg, _>(q).to_string()
+    }
+
+    /// A view's selection, written from its text built once, is what its
+    /// parts write walked one by one, with the reader's org bound where its
+    /// reference is looked up: first in a select, after the condition's
+    /// value in a `RETURNING`.
+    #[test]
+    fn a_views_selection_writes_what_its_parts_write() {
+        let id = Uuid::from_u128(9);
+        for reader in [Some(OrgId(Uuid::from_u128(7))), None] {
+            let bound = OpportunityRefOf(reader.map_or(Uuid::nil(), |o| o.0));
+            let joined = (
+                Opportunity::as_select(),
+                customers::name,
+                customers::org_id,
+                opportunities::collaborator_ids,
+                LiveRegistration,
+                MaxExtensions,
+                bound,
+            );
+            let by_id = opportunities::table
+                .inner_join(customers::table)
+                .filter(opportunities::id.eq(id));
+            assert_eq!(
+                written(&by_id.select(joined_view_columns(reader))),
+                written(&by_id.select(joined)),
+            );
+            let correlated = (
+                Opportunity::as_select(),
+                CustomerName,
+                CustomerOrg,
+                opportunities::collaborator_ids,
+                LiveRegistration,
+                MaxExtensions,
+                bound,
+            );
+            let target = opportunities::table.filter(opportunities::id.eq(id));
+            let returned = written(&diesel::delete(target).returning(view_columns_for(reader)));
+            assert!(returned.contains("x.org_id = $2"), "{returned}");
+            assert_eq!(
+                returned,
+                written(&diesel::delete(target).returning(correlated))
+            );
+        }
+    }
 }
