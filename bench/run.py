@@ -151,11 +151,12 @@ def search_walked():
     # search_marks) where it has one, else every row, from an index holding
     # each one's search_text: 250 entries first, for the page; if they
     # held enough matches that half the page is in reach within 5,000
-    # entries, on from the last match for 4,750 more. A stretch that reaches the
-    # end of its rows ends in a NULL: its matches are all there are. Gather
-    # every match through the indexes of three-character windows (migration
-    # search_grams; the customers' side index-only, a union with the
-    # topic's), in order, only when the walk comes back short. The term
+    # entries, on from the last match for 4,750 more. A stretch that
+    # reaches the end of its rows ends in a NULL: its matches are all there
+    # are. Gather every match through the indexes of three-character
+    # windows (migration search_grams; the customers' side index-only, a
+    # union with the topic's), in order, only when the walk comes back
+    # short. The term
     # reaches each condition as a sub-select, as the service sends it (so
     # one plan serves every term, and Postgres keeps it).
     def holds(text):
@@ -165,7 +166,6 @@ def search_walked():
               f" SELECT g.id FROM opportunities g WHERE g.customer_id = ANY(ARRAY(SELECT m.id FROM customers m"
               f" WHERE {holds('m.name')}))) u ORDER BY u.id DESC))[1:(:limit)]")
     mark = "(SELECT search_walk_mark(lower(:term)))"
-    first, budget = WALK_FIRST, WALK_BUDGET
     def walk(past, entries, wanted=":limit"):
         marked = past.format(id="s.opportunity_id")
         every = past.format(id="s.id")
@@ -176,10 +176,10 @@ def search_walked():
                 f" WHERE x.id IS NULL OR strpos(x.search_text, (SELECT lower(:term))) > 0 LIMIT {wanted})")
     done = "cardinality({a}) >= :limit OR array_position({a}, NULL) IS NOT NULL"
     return (f"{VIEW} WHERE o.id = ANY((SELECT CASE WHEN {done.format(a='w.a')} THEN w.a"
-            f" WHEN cardinality(w.a) * {2 * budget} < :limit * {first} THEN {gather}"
+            f" WHEN cardinality(w.a) * {2 * WALK_BUDGET} < :limit * {WALK_FIRST} THEN {gather}"
             f" ELSE (SELECT CASE WHEN {done.format(a='v.b')} THEN v.b[1:(:limit)] ELSE {gather} END"
-            f" FROM (SELECT w.a || {walk(' AND {id} < w.a[cardinality(w.a)]', budget - first, ':limit - cardinality(w.a)')} AS b OFFSET 0) v)"
-            f" END FROM (SELECT {walk('', first)} AS a OFFSET 0) w)::uuid[]) ORDER BY o.id DESC")
+            f" FROM (SELECT w.a || {walk(' AND {id} < w.a[cardinality(w.a)]', WALK_BUDGET - WALK_FIRST, ':limit - cardinality(w.a)')} AS b OFFSET 0) v)"
+            f" END FROM (SELECT {walk('', WALK_FIRST)} AS a OFFSET 0) w)::uuid[]) ORDER BY o.id DESC")
 
 def search_rows(where):
     # A partner's search (store::listing::SeenHolding, then row_match): the

@@ -849,12 +849,13 @@ fn only_q(filter: &Filter) -> Option<&str> {
 /// page's `n` matches: first among [`SEARCH_WALK_FIRST`] entries, then, if
 /// it met them at a rate that finds at least half the page within
 /// [`SEARCH_WALK_BUDGET`] entries in all, on from the last it met. The
-/// rows it reads are those holding the term's *mark* where the term has one (a three-character
-/// window with a digit or a punctuation mark, `search_walk_mark`; the list
-/// of rows holding each mark is `opportunity_marks`, kept by triggers), else
-/// every row: each row holding the term holds its mark, so either is every
-/// match in order, and a mark's rows are far fewer (`fabrikam 1` at a
-/// million: 51 entries for its page, where every row took about 3,700).
+/// rows it reads are those holding the term's *mark* where the term has
+/// one (a three-character window with a digit or a punctuation mark,
+/// `search_walk_mark`; the list of rows holding each mark is
+/// `opportunity_marks`, kept by triggers), else every row: each row
+/// holding the term holds its mark, so either is every match in order, and
+/// a mark's rows are far fewer (`fabrikam 1` at a million: 51 entries for
+/// its page, where every row took about 3,700).
 /// An answer is whole when it holds the page, or when its walk reached the
 /// end of its rows (it then ends in a NULL, which `= ANY` ignores). A term
 /// that many rows hold (`fabrikam`) is found in the first hundreds or
@@ -1188,39 +1189,45 @@ pub fn list(
     let horizon = page_horizon(conn, request.filter)?;
     let query = page_query(request, horizon);
     let limit = request.limit;
-    if let Some(shape) = walked_shape(request) {
-        return match shape {
-            (true, false) => collect_page(conn, walked::<true, false, _>(query), limit),
-            (true, true) => collect_page(conn, walked::<true, true, _>(query), limit),
-            (false, false) => collect_page(conn, walked::<false, false, _>(query), limit),
-            (false, true) => collect_page(conn, walked::<false, true, _>(query), limit),
-        };
+    match (walked_shape(request), partner_search_shape(request)) {
+        (Some((true, false)), _) => keyed_page::<Walked<true, false>>(conn, query, limit),
+        (Some((true, true)), _) => keyed_page::<Walked<true, true>>(conn, query, limit),
+        (Some((false, false)), _) => keyed_page::<Walked<false, false>>(conn, query, limit),
+        (Some((false, true)), _) => keyed_page::<Walked<false, true>>(conn, query, limit),
+        (_, Some((false, false, false))) => {
+            keyed_page::<Sought<false, false, false>>(conn, query, limit)
+        }
+        (_, Some((false, false, true))) => {
+            keyed_page::<Sought<false, false, true>>(conn, query, limit)
+        }
+        (_, Some((false, true, false))) => {
+            keyed_page::<Sought<false, true, false>>(conn, query, limit)
+        }
+        (_, Some((false, true, true))) => {
+            keyed_page::<Sought<false, true, true>>(conn, query, limit)
+        }
+        (_, Some((true, false, false))) => {
+            keyed_page::<Sought<true, false, false>>(conn, query, limit)
+        }
+        (_, Some((true, false, true))) => {
+            keyed_page::<Sought<true, false, true>>(conn, query, limit)
+        }
+        (_, Some((true, true, false))) => {
+            keyed_page::<Sought<true, true, false>>(conn, query, limit)
+        }
+        (_, Some((true, true, true))) => keyed_page::<Sought<true, true, true>>(conn, query, limit),
+        (None, None) => collect_page(conn, query, limit),
     }
-    match partner_search_shape(request) {
-        Some((false, false, false)) => {
-            collect_page(conn, sought::<false, false, false, _>(query), limit)
-        }
-        Some((false, false, true)) => {
-            collect_page(conn, sought::<false, false, true, _>(query), limit)
-        }
-        Some((false, true, false)) => {
-            collect_page(conn, sought::<false, true, false, _>(query), limit)
-        }
-        Some((false, true, true)) => {
-            collect_page(conn, sought::<false, true, true, _>(query), limit)
-        }
-        Some((true, false, false)) => {
-            collect_page(conn, sought::<true, false, false, _>(query), limit)
-        }
-        Some((true, false, true)) => {
-            collect_page(conn, sought::<true, false, true, _>(query), limit)
-        }
-        Some((true, true, false)) => {
-            collect_page(conn, sought::<true, true, false, _>(query), limit)
-        }
-        Some((true, true, true)) => collect_page(conn, sought::<true, true, true, _>(query), limit),
-        None => collect_page(conn, query, limit),
-    }
+}
+
+/// A page whose statement is kept prepared under `K`, a key its text is
+/// fixed by ([`Walked`], [`Sought`]).
+fn keyed_page<K: 'static>(
+    conn: &mut PgConnection,
+    query: PageQuery<'_>,
+    limit: i64,
+) -> QueryResult<Vec<OpportunityView>> {
+    collect_page(conn, Keyed::<_, K>::new(query), limit)
 }
 
 /// Collected into a page-sized vector: `load` grows one row by row, and
@@ -1255,9 +1262,18 @@ where
 /// search's own instructions. `None` for every other list.
 fn walked_shape(request: &PageRequest<'_>) -> Option<(bool, bool)> {
     walked_search(request.visibility, request.filter, request.sort)?;
-    match request.after {
-        None => Some((request.sort == Sort::CreatedDesc, false)),
-        Some(After::Id(_)) => Some((request.sort == Sort::CreatedDesc, true)),
+    Some((
+        request.sort == Sort::CreatedDesc,
+        past_an_id(request.after)?,
+    ))
+}
+
+/// Whether a page in creation order starts past a cursor: `None` for a
+/// cursor of another order, which a keyed search's text has no place for.
+fn past_an_id(after: Option<&After>) -> Option<bool> {
+    match after {
+        None => Some(false),
+        Some(After::Id(_)) => Some(true),
         Some(_) => None,
     }
 }
@@ -1265,13 +1281,6 @@ fn walked_shape(request: &PageRequest<'_>) -> Option<(bool, bool)> {
 /// The key of a walked search's text: descending or not, past a cursor or
 /// not (see [`walked_shape`]).
 struct Walked<const DESC: bool, const AFTER: bool>;
-
-/// A walked search's statement, kept under its shape's key.
-fn walked<const DESC: bool, const AFTER: bool, Q: QueryFragment<Pg>>(
-    query: Q,
-) -> Keyed<Q, Walked<DESC, AFTER>> {
-    Keyed::new(query)
-}
 
 /// A partner's search by `q` alone, newest first (a search box's first
 /// page and the pages after it), has eight texts: whether an owner bounds
@@ -1292,28 +1301,16 @@ fn partner_search_shape(request: &PageRequest<'_>) -> Option<(bool, bool, bool)>
     if request.sort != Sort::CreatedDesc || prm_domain::opportunity::parse_reference(q).is_some() {
         return None;
     }
-    let after = match request.after {
-        None => false,
-        Some(After::Id(_)) => true,
-        Some(_) => return None,
-    };
     Some((
         owner.is_some(),
         !request.filter.q_masked_orgs.is_empty(),
-        after,
+        past_an_id(request.after)?,
     ))
 }
 
 /// The key of a partner's search's text: with an owner or not, with names
 /// masked or not, past a cursor or not (see [`partner_search_shape`]).
 struct Sought<const OWNER: bool, const MASKED: bool, const AFTER: bool>;
-
-/// A partner's search's statement, kept under its shape's key.
-fn sought<const OWNER: bool, const MASKED: bool, const AFTER: bool, Q: QueryFragment<Pg>>(
-    query: Q,
-) -> Keyed<Q, Sought<OWNER, MASKED, AFTER>> {
-    Keyed::new(query)
-}
 
 /// The instant before which every change to a row has committed, for
 /// `updated_since` (API.md: a client that polls with the largest

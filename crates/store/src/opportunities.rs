@@ -314,15 +314,25 @@ pub fn view_columns() -> ViewSelection {
 /// (no join), with `reader`'s own reference: it serves a `FOR UPDATE` and
 /// an insert's `RETURNING` alike.
 pub fn view_columns_for(reader: Option<OrgId>) -> ViewSelection {
-    ViewColumns((
+    ViewColumns(correlated_parts(reader))
+}
+
+/// The parts of [`view_columns_for`], each walked on its own.
+fn correlated_parts(reader: Option<OrgId>) -> CorrelatedParts {
+    (
         Opportunity::as_select(),
         CustomerName,
         CustomerOrg,
         opportunities::collaborator_ids,
         LiveRegistration,
         MaxExtensions,
-        OpportunityRefOf(reader.map_or(Uuid::nil(), |o| o.0)),
-    ))
+        reference_of(reader),
+    )
+}
+
+/// `reader`'s own reference; the nil id (no reader) finds none.
+fn reference_of(reader: Option<OrgId>) -> OpportunityRefOf {
+    OpportunityRefOf(reader.map_or(Uuid::nil(), |o| o.0))
 }
 
 /// What a view is read with when nothing is locked: the same columns in the
@@ -344,15 +354,20 @@ pub type JoinedParts = (
 /// The selection of an [`OpportunityView`] over opportunities joined with
 /// their customers, with `reader`'s own reference to each.
 pub fn joined_view_columns(reader: Option<OrgId>) -> JoinedSelection {
-    ViewColumns((
+    ViewColumns(joined_parts(reader))
+}
+
+/// The parts of [`joined_view_columns`], each walked on its own.
+fn joined_parts(reader: Option<OrgId>) -> JoinedParts {
+    (
         Opportunity::as_select(),
         customers::name,
         customers::org_id,
         opportunities::collaborator_ids,
         LiveRegistration,
         MaxExtensions,
-        OpportunityRefOf(reader.map_or(Uuid::nil(), |o| o.0)),
-    ))
+        reference_of(reader),
+    )
 }
 
 /// A selection typed as one [`ViewRow`], so that its rows are read by
@@ -738,39 +753,23 @@ mod tests {
     fn a_views_selection_writes_what_its_parts_write() {
         let id = Uuid::from_u128(9);
         for reader in [Some(OrgId(Uuid::from_u128(7))), None] {
-            let bound = OpportunityRefOf(reader.map_or(Uuid::nil(), |o| o.0));
-            let joined = (
-                Opportunity::as_select(),
-                customers::name,
-                customers::org_id,
-                opportunities::collaborator_ids,
-                LiveRegistration,
-                MaxExtensions,
-                bound,
-            );
             let by_id = opportunities::table
                 .inner_join(customers::table)
                 .filter(opportunities::id.eq(id));
             assert_eq!(
                 written(&by_id.select(joined_view_columns(reader))),
-                written(&by_id.select(joined)),
-            );
-            let correlated = (
-                Opportunity::as_select(),
-                CustomerName,
-                CustomerOrg,
-                opportunities::collaborator_ids,
-                LiveRegistration,
-                MaxExtensions,
-                bound,
+                written(&by_id.select(joined_parts(reader))),
             );
             let target = opportunities::table.filter(opportunities::id.eq(id));
             let returned = written(&diesel::delete(target).returning(view_columns_for(reader)));
             assert!(returned.contains("x.org_id = $2"), "{returned}");
             assert_eq!(
                 returned,
-                written(&diesel::delete(target).returning(correlated))
+                written(&diesel::delete(target).returning(correlated_parts(reader)))
             );
         }
+        // Written from their text, not walked part by part.
+        assert!(matches!(JoinedParts::text().get(), Some(Some(_))));
+        assert!(matches!(CorrelatedParts::text().get(), Some(Some(_))));
     }
 }
