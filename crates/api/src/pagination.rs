@@ -155,7 +155,7 @@ pub fn into_page_keyed<R, T: ToSchema, E>(
         None
     };
     Ok(Page {
-        items: rows.into_iter().map(to_dto).collect::<Result<_, E>>()?,
+        items: crate::service::map_rows(rows, to_dto)?,
         next_cursor,
     })
 }

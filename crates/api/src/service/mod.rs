@@ -36,6 +36,18 @@ pub fn partner_scope(actor: &Actor) -> Option<Vec<Uuid>> {
     (!actor.is_vendor()).then(|| actor.org_scope().into_iter().map(|o| o.0).collect())
 }
 
+/// Each row mapped, into a vector sized once: collecting a fallible map
+/// grows the vector by doubling (its size is not known to `collect`),
+/// moving every row built so far at each step, and a page of opportunity
+/// reads is about 2 % of a list's CPU in those moves (docs/performance.md).
+pub fn map_rows<R, T, E>(rows: Vec<R>, mut f: impl FnMut(R) -> Result<T, E>) -> Result<Vec<T>, E> {
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        out.push(f(row)?);
+    }
+    Ok(out)
+}
+
 /// Optional free text as stored: trimmed, and `None` when blank.
 pub fn trimmed(s: Option<String>) -> Option<String> {
     s.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())

@@ -183,10 +183,9 @@ pub fn list(
     query: ListQuery,
 ) -> Result<Vec<OpportunityRead>, ApiError> {
     let scope = ListScope::new(actor, query);
-    listing::list(conn, &scope.request())?
-        .into_iter()
-        .map(|v| read_as(v, actor))
-        .collect()
+    super::map_rows(listing::list(conn, &scope.request())?, |v| {
+        read_as(v, actor)
+    })
 }
 
 /// A new opportunity. `input_errors` are what the edge already found wrong
