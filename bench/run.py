@@ -65,29 +65,27 @@ ARMS = ["o.origin = 'partner' AND o.owner_org_id = " + SCOPE,
         "SELECT oc.opportunity_id FROM opportunity_collaborators oc WHERE oc.org_id = " + SCOPE + "))"]
 VISIBLE = "(" + " OR ".join(f"({arm})" for arm in ARMS) + ")"
 # What the service reads with every opportunity (store::opportunities::
-# joined_view_columns): the row (o.* includes its collaborator_ids column),
-# the customer's name and holder (for masking), whether a live deal
+# view_columns_for): the row (o.* includes its collaborator_ids column, and
+# its copies of the customer's name and holder, for masking), whether a live deal
 # registration exists and the policy's extension limit (for
 # allowed_actions), and the reader's org's own external reference. The
 # database side runs the same, or the ratio would compare the service's
 # statement with a cheaper one.
-COLS = ("o.*, c.name AS customer_name, c.org_id AS customer_org_id, EXISTS (SELECT 1 FROM deal_registrations r"
+COLS = ("o.*, EXISTS (SELECT 1 FROM deal_registrations r"
         " WHERE r.opportunity_id = o.id AND r.status IN ('submitted', 'approved')) AS registered,"
         " coalesce((SELECT p.max_extensions FROM policies p ORDER BY p.id LIMIT 1), 0) AS max_extensions,"
         " (SELECT x.external_ref FROM external_refs x WHERE x.org_id = :org AND x.kind = 'opportunity'"
         " AND x.resource_id = o.id) AS external_ref")
-VIEW = f"SELECT {COLS} FROM opportunities o JOIN customers c ON c.id = o.customer_id"
+VIEW = f"SELECT {COLS} FROM opportunities o"
 # The service's ids are UUIDv7 (time-ordered, so inserts append to the
 # indexes); random v4 ids would make the database's side slower at scale.
 V7 = ("(lpad(to_hex((extract(epoch FROM clock_timestamp()) * 1000)::bigint), 12, '0')"
       " || substr(md5(random()::text), 1, 20))::uuid")
 
 # What an insert returns and a lock reads (store::opportunities::
-# view_columns_for): the row and the same by correlated sub-selects, so
-# `FOR UPDATE` locks only the opportunity.
-CORRELATED = ("(SELECT c.name FROM customers c WHERE c.id = opportunities.customer_id) AS customer_name,"
-              " (SELECT c.org_id FROM customers c WHERE c.id = opportunities.customer_id) AS customer_org_id,"
-              " EXISTS (SELECT 1 FROM deal_registrations r WHERE r.opportunity_id = opportunities.id"
+# view_columns_for): the same, written for a statement on opportunities
+# unaliased.
+CORRELATED = ("EXISTS (SELECT 1 FROM deal_registrations r WHERE r.opportunity_id = opportunities.id"
               " AND r.status IN ('submitted', 'approved')) AS registered,"
               " coalesce((SELECT p.max_extensions FROM policies p ORDER BY p.id LIMIT 1), 0) AS max_extensions,"
               " (SELECT x.external_ref FROM external_refs x WHERE x.org_id = :org AND x.kind = 'opportunity'"
@@ -192,8 +190,8 @@ def search_rows(where):
         f"SELECT o.id FROM opportunities o WHERE ({arm}) AND strpos(o.search_text, (SELECT lower(:term))) > 0"
         for arm in ARMS) + "))")
     return gathered_first(f"{seen} AND {where} AND strpos(o.search_text, (SELECT lower(:term))) > 0 AND (strpos(lower(o.topic),"
-                          " (SELECT lower(:term))) > 0 OR NOT o.customer_id = ANY(ARRAY(SELECT m.id FROM customers m"
-                          " WHERE m.org_id = ANY((SELECT :masked::uuid[])::uuid[]))))", "o.id DESC")
+                          " (SELECT lower(:term))) > 0 OR NOT o.customer_org_id = ANY((SELECT :masked::uuid[])::uuid[]))",
+                          "o.id DESC")
 
 CLOSE_KEY = "coalesce(o.expected_close_date, DATE '9999-12-31')"
 

@@ -534,6 +534,72 @@ async fn a_masked_customer_name_is_masked_on_opportunities_lists_and_search() {
     }
 }
 
+/// The customer's name and holder that an opportunity is read with are
+/// copies on the opportunity (no read joins customers), kept by the
+/// database: a renamed customer, a customer passed to another org, and a
+/// copy written directly all read as the customer is, so masking follows the
+/// holder at once on a read by id and on a list.
+#[actix_web::test]
+async fn an_opportunitys_customer_name_and_holder_follow_the_customer() {
+    let w = world().await;
+    let (customer, id) = secret_customer_opportunity(&w).await;
+    let d = &w.dist.admin.token;
+    let read = |token: String| {
+        let app = &w.app;
+        let id = id.clone();
+        async move {
+            let got = app.get(&opp_path(&id), &token).await.expect(200);
+            let list = app.get("/api/v1/opportunities", &token).await.expect(200);
+            let item = list.body["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|i| i["id"] == id.as_str())
+                .unwrap_or_else(|| panic!("listed: {}", list.text))
+                .clone();
+            assert_eq!(
+                item["customer"], got.body["customer"],
+                "list and read agree"
+            );
+            got.body["customer"].clone()
+        }
+    };
+    let mismatched = "SELECT count(*) AS n FROM opportunities o JOIN customers c ON c.id = o.customer_id \
+                      WHERE o.customer_name <> c.name OR o.customer_org_id <> c.org_id";
+
+    // Passed to the distributor itself: no longer masked for it.
+    w.app.sql(&format!(
+        "UPDATE customers SET org_id = '{}' WHERE id = '{customer}'",
+        w.dist.id
+    ));
+    let shown = read(d.clone()).await;
+    assert_eq!(shown["name"], SECRET_NAME, "{shown}");
+    assert_eq!(shown["name_masked"], false);
+    assert_eq!(w.app.count(mismatched), 0);
+
+    // Back to the reseller, and renamed: masked again for the distributor,
+    // the new name in clear for the holder.
+    w.app.sql(&format!(
+        "UPDATE customers SET org_id = '{}', name = 'Qwertz Partners AG' WHERE id = '{customer}'",
+        w.res.id
+    ));
+    let masked = read(d.clone()).await;
+    assert_eq!(masked["name_masked"], true, "{masked}");
+    assert!(!masked.to_string().contains("Qwertz"), "{masked}");
+    let held = read(w.res.admin.token.clone()).await;
+    assert_eq!(held["name"], "Qwertz Partners AG");
+    assert_eq!(held["name_masked"], false);
+
+    // Copies written directly are set again from the customer.
+    w.app.sql(&format!(
+        "UPDATE opportunities SET customer_name = 'Forged', customer_org_id = '{}' WHERE id = '{id}'",
+        w.dist.id
+    ));
+    assert_eq!(read(d.clone()).await, masked);
+    assert_eq!(read(w.res.admin.token.clone()).await, held);
+    assert_eq!(w.app.count(mismatched), 0);
+}
+
 #[actix_web::test]
 async fn each_reveal_is_an_event_for_the_vendor_and_the_revealing_org() {
     let w = world().await;

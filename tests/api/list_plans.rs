@@ -5,7 +5,8 @@
 //!
 //! The rule, for a page of `P` rows (the service fetches 51 for 50):
 //! - no sequential scan of `opportunities`;
-//! - customers are joined for the page only: every scan of the joined
+//! - customers are never joined whole (a view reads its customer's name
+//!   and holder from the opportunity): every scan of the joined
 //!   `customers` is an index probe, at most one row per page row in all;
 //! - the rows the plan reads from `opportunities` (index entries or heap
 //!   rows returned, plus those a filter or a recheck removed, over all

@@ -15,7 +15,7 @@ use prm_domain::opportunity::{Status, Visibility};
 use uuid::Uuid;
 
 use crate::external_refs;
-use crate::opportunities::{OpportunityView, joined_view_columns};
+use crate::opportunities::{OpportunityView, view_columns_for};
 use crate::prepared::Keyed;
 use crate::schema::{customers, opportunities, opportunity_collaborators};
 use crate::stored::Text;
@@ -494,16 +494,14 @@ fn row_match<'a>(term: &str, masked_orgs: Vec<Uuid>) -> Pred<'a> {
     if masked_orgs.is_empty() {
         return holds;
     }
-    let masked_customers = customers::table
-        .filter(IsOneOf(customers::org_id, masked_orgs))
-        .select(customers::id);
+    // The row's own copy of its customer's holder (migration
+    // customer_on_opportunity) tells whether the name is masked.
     and(
         holds,
         Box::new(
-            FoldedHolds(Folded(opportunities::topic), term.to_owned()).or(diesel::dsl::not(AnyOf(
-                opportunities::customer_id,
-                masked_customers,
-            ))),
+            FoldedHolds(Folded(opportunities::topic), term.to_owned()).or(diesel::dsl::not(
+                IsOneOf(opportunities::customer_org_id, masked_orgs),
+            )),
         ),
     )
 }
@@ -1075,15 +1073,13 @@ impl QueryFragment<Pg> for WalkOrGather {
     }
 }
 
-/// The statement of one list page: opportunities joined with their
-/// customers, selected as [`OpportunityView`]s, filtered, sorted and limited.
+/// The statement of one list page: opportunities (their customers' names
+/// and orgs are their own columns) selected as [`OpportunityView`]s,
+/// filtered, sorted and limited.
 pub type PageQuery<'a> = diesel::dsl::Limit<
     diesel::dsl::IntoBoxed<
         'a,
-        diesel::dsl::Select<
-            diesel::dsl::InnerJoin<opportunities::table, customers::table>,
-            crate::opportunities::JoinedSelection,
-        >,
+        diesel::dsl::Select<opportunities::table, crate::opportunities::ViewSelection>,
         Pg,
     >,
 >;
@@ -1134,14 +1130,13 @@ pub fn page_query<'a>(request: &PageRequest<'_>, horizon: Option<DateTime<Utc>>)
         p = and(p, Box::new(opportunities::updated_at.lt(horizon)));
     }
     // The page's ids are chosen first, reading nothing else, and only the
-    // page is read whole: its customers joined, its registrations looked up.
-    // So customers are joined for the page alone whatever plan chooses the
-    // ids: read at once, a plan that gathered the matches and sorted them
-    // (a selective filter, or an order no index gives) joined every match
-    // first, and a hash join of all customers when it expected many. A
-    // partner's list by `-updated_at` serves 2.5 to 3.5 times the
-    // statements per second this way; the managed list, which an index
-    // gives in order, about a sixth fewer (docs/performance.md).
+    // page is read whole: its rows fetched, its registrations looked up.
+    // Read at once, a plan that gathered the matches and sorted them (a
+    // selective filter, or an order no index gives) read every match whole
+    // first, and, while customers were joined, hash-joined all of them when
+    // it expected many. A partner's list by `-updated_at` served 2.5 to 3.5
+    // times the statements per second this way; the managed list, which an
+    // index gives in order, about a sixth fewer (docs/performance.md).
     let ids = ordered!(
         opportunities::table
             .filter(p)
@@ -1150,8 +1145,7 @@ pub fn page_query<'a>(request: &PageRequest<'_>, horizon: Option<DateTime<Utc>>)
         sort
     );
     let q = opportunities::table
-        .inner_join(customers::table)
-        .select(joined_view_columns(Some(OrgId(me.org))))
+        .select(view_columns_for(Some(OrgId(me.org))))
         .into_boxed();
     let q = if let Some(term) = walked_search(visibility, filter, sort) {
         q.filter(WalkOrGather {

@@ -15,7 +15,7 @@ use prm_domain::values::{CurrencyCode, Money};
 use uuid::Uuid;
 
 use crate::external_refs::OpportunityRefOf;
-use crate::schema::{customers, opportunities, opportunity_collaborators};
+use crate::schema::{opportunities, opportunity_collaborators};
 use crate::stored::{Key, Text};
 
 /// Declares a struct of `$table`'s columns, one field per column of the same
@@ -265,16 +265,6 @@ pub struct OpportunityView {
 }
 
 correlated!(
-    /// The customer's name.
-    CustomerName: diesel::sql_types::Text =
-        "(SELECT c.name FROM customers c WHERE c.id = opportunities.customer_id)"
-);
-correlated!(
-    /// The org holding the customer.
-    CustomerOrg: diesel::sql_types::Uuid =
-        "(SELECT c.org_id FROM customers c WHERE c.id = opportunities.customer_id)"
-);
-correlated!(
     /// Whether a submitted or approved registration exists (served by the
     /// unique index on live registrations).
     LiveRegistration: diesel::sql_types::Bool =
@@ -287,17 +277,19 @@ correlated!(
         "coalesce((SELECT p.max_extensions FROM policies p ORDER BY p.id LIMIT 1), 0)"
 );
 
-/// What a locked view is selected with: the opportunity's columns in the
-/// order of [`Opportunity`]'s fields, then what [`OpportunityView`] adds, in
-/// its order. The customer comes by correlated sub-selects, so `FOR UPDATE`
-/// locks only the opportunity.
-pub type ViewSelection = ViewColumns<CorrelatedParts>;
+/// What a view is selected with: the opportunity's columns in the order of
+/// [`Opportunity`]'s fields, then what [`OpportunityView`] adds, in its
+/// order. The customer's name and org are the opportunity's own copies
+/// (kept by the database's triggers, migration customer_on_opportunity), so
+/// no read joins customers: not a list's page, a read by id, a `FOR UPDATE`
+/// (which then locks only the opportunity) or an insert's `RETURNING`.
+pub type ViewSelection = ViewColumns<SelectedParts>;
 
 /// The parts of a [`ViewSelection`].
-pub type CorrelatedParts = (
+pub type SelectedParts = (
     diesel::helper_types::AsSelect<Opportunity, Pg>,
-    CustomerName,
-    CustomerOrg,
+    opportunities::customer_name,
+    opportunities::customer_org_id,
     opportunities::collaborator_ids,
     LiveRegistration,
     MaxExtensions,
@@ -310,19 +302,18 @@ pub fn view_columns() -> ViewSelection {
     view_columns_for(None)
 }
 
-/// The selection of an [`OpportunityView`] by correlated sub-selects only
-/// (no join), with `reader`'s own reference: it serves a `FOR UPDATE` and
-/// an insert's `RETURNING` alike.
+/// The selection of an [`OpportunityView`], with `reader`'s own reference:
+/// it serves a read, a `FOR UPDATE` and an insert's `RETURNING` alike.
 pub fn view_columns_for(reader: Option<OrgId>) -> ViewSelection {
-    ViewColumns(correlated_parts(reader))
+    ViewColumns(selected_parts(reader))
 }
 
 /// The parts of [`view_columns_for`], each walked on its own.
-fn correlated_parts(reader: Option<OrgId>) -> CorrelatedParts {
+fn selected_parts(reader: Option<OrgId>) -> SelectedParts {
     (
         Opportunity::as_select(),
-        CustomerName,
-        CustomerOrg,
+        opportunities::customer_name,
+        opportunities::customer_org_id,
         opportunities::collaborator_ids,
         LiveRegistration,
         MaxExtensions,
@@ -333,41 +324,6 @@ fn correlated_parts(reader: Option<OrgId>) -> CorrelatedParts {
 /// `reader`'s own reference; the nil id (no reader) finds none.
 fn reference_of(reader: Option<OrgId>) -> OpportunityRefOf {
     OpportunityRefOf(reader.map_or(Uuid::nil(), |o| o.0))
-}
-
-/// What a view is read with when nothing is locked: the same columns in the
-/// same order, with the customer joined (one probe per row instead of a
-/// sub-select each for its name and its holder).
-pub type JoinedSelection = ViewColumns<JoinedParts>;
-
-/// The parts of a [`JoinedSelection`].
-pub type JoinedParts = (
-    diesel::helper_types::AsSelect<Opportunity, Pg>,
-    customers::name,
-    customers::org_id,
-    opportunities::collaborator_ids,
-    LiveRegistration,
-    MaxExtensions,
-    OpportunityRefOf,
-);
-
-/// The selection of an [`OpportunityView`] over opportunities joined with
-/// their customers, with `reader`'s own reference to each.
-pub fn joined_view_columns(reader: Option<OrgId>) -> JoinedSelection {
-    ViewColumns(joined_parts(reader))
-}
-
-/// The parts of [`joined_view_columns`], each walked on its own.
-fn joined_parts(reader: Option<OrgId>) -> JoinedParts {
-    (
-        Opportunity::as_select(),
-        customers::name,
-        customers::org_id,
-        opportunities::collaborator_ids,
-        LiveRegistration,
-        MaxExtensions,
-        reference_of(reader),
-    )
 }
 
 /// A selection typed as one [`ViewRow`], so that its rows are read by
@@ -435,7 +391,7 @@ macro_rules! view_parts {
     };
 }
 
-view_parts!(CorrelatedParts, JoinedParts);
+view_parts!(SelectedParts);
 
 /// A selection's text, split where its one bound value stands.
 #[derive(Debug)]
@@ -474,8 +430,8 @@ impl FromSqlRow<ViewRow, Pg> for OpportunityView {
         let row = Opportunity::read(&mut c)?;
         Ok(OpportunityView {
             row,
-            customer_name: c.value::<st::Text, _>()?,
-            customer_org_id: c.value::<st::Uuid, Uuid>()?.into(),
+            customer_name: c.next(o::customer_name)?,
+            customer_org_id: c.next::<_, Uuid>(o::customer_org_id)?.into(),
             collaborator_ids: c
                 .next::<_, Vec<Uuid>>(o::collaborator_ids)?
                 .into_iter()
@@ -676,9 +632,8 @@ pub fn find_view(
     reader: Option<OrgId>,
 ) -> QueryResult<Option<OpportunityView>> {
     opportunities::table
-        .inner_join(customers::table)
         .filter(opportunities::id.eq(id.0))
-        .select(joined_view_columns(reader))
+        .select(view_columns_for(reader))
         .first(conn)
         .optional()
 }
@@ -753,23 +708,19 @@ mod tests {
     fn a_views_selection_writes_what_its_parts_write() {
         let id = Uuid::from_u128(9);
         for reader in [Some(OrgId(Uuid::from_u128(7))), None] {
-            let by_id = opportunities::table
-                .inner_join(customers::table)
-                .filter(opportunities::id.eq(id));
+            let by_id = opportunities::table.filter(opportunities::id.eq(id));
             assert_eq!(
-                written(&by_id.select(joined_view_columns(reader))),
-                written(&by_id.select(joined_parts(reader))),
+                written(&by_id.select(view_columns_for(reader))),
+                written(&by_id.select(selected_parts(reader))),
             );
-            let target = opportunities::table.filter(opportunities::id.eq(id));
-            let returned = written(&diesel::delete(target).returning(view_columns_for(reader)));
+            let returned = written(&diesel::delete(by_id).returning(view_columns_for(reader)));
             assert!(returned.contains("x.org_id = $2"), "{returned}");
             assert_eq!(
                 returned,
-                written(&diesel::delete(target).returning(correlated_parts(reader)))
+                written(&diesel::delete(by_id).returning(selected_parts(reader)))
             );
         }
         // Written from their text, not walked part by part.
-        assert!(matches!(JoinedParts::text().get(), Some(Some(_))));
-        assert!(matches!(CorrelatedParts::text().get(), Some(Some(_))));
+        assert!(matches!(SelectedParts::text().get(), Some(Some(_))));
     }
 }

@@ -187,6 +187,8 @@ diesel::table! {
         collaborator_ids -> Array<Uuid>,
         close_reason_code -> Nullable<Text>,
         search_text -> Text,
+        customer_name -> Text,
+        customer_org_id -> Uuid,
     }
 }
 
