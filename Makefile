@@ -83,7 +83,7 @@ bench: deps ## Service vs raw database and vs a Fastify + pg peer, side by side 
 	python3 bench/run.py
 
 bench-peer: ## make bench's HTTP cases only (no export or import), prm beside the peer and the database
-	BENCH_CASES=$${BENCH_CASES:-healthz,get,list,list_updated,search,search_rare,search_partner,search_partner_rare,create,accept,dashboard} $(MAKE) bench
+	BENCH_CASES=$${BENCH_CASES:-healthz,get,list,list_updated,list_close_date,search,search_rare,search_partner,search_partner_rare,create,accept,dashboard} $(MAKE) bench
 
 openapi: ## Regenerate openapi/openapi.json from the code
 	$(CARGO) run -q -p prm-api --bin prm -- openapi > openapi/openapi.json
