@@ -397,8 +397,8 @@ fn predicate<'a>(visibility: &Visibility, me: Me, f: &Filter) -> Pred<'a> {
 /// customers' (their names' windows gather the customers once, and their
 /// ids probe the opportunities' customer index), as a bitmap OR of the two.
 fn indexed_match<'a>(term: &str, pattern: String, masked_orgs: Vec<Uuid>) -> Pred<'a> {
-    // A sub-select on customers (not the joined column) lets both sides
-    // use their index.
+    // A sub-select on customers (not the opportunity's copy of the name,
+    // which no index of windows holds) lets both sides use their index.
     let matched = diesel::alias!(customers as matched_customers);
     let by_customer = matched
         .filter(Holds(
