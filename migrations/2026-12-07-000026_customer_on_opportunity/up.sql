@@ -20,13 +20,10 @@ ALTER TABLE opportunities ALTER COLUMN customer_name SET NOT NULL,
                           ALTER COLUMN customer_org_id SET NOT NULL;
 
 CREATE OR REPLACE FUNCTION opportunity_search_text() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE
-    held customers%ROWTYPE;
 BEGIN
-    SELECT * INTO held FROM customers c WHERE c.id = NEW.customer_id;
-    NEW.customer_name := held.name;
-    NEW.customer_org_id := held.org_id;
-    NEW.search_text := lower(NEW.topic) || E'\x1f' || lower(coalesce(held.name, ''));
+    SELECT c.name, c.org_id INTO NEW.customer_name, NEW.customer_org_id
+      FROM customers c WHERE c.id = NEW.customer_id;
+    NEW.search_text := lower(NEW.topic) || E'\x1f' || lower(coalesce(NEW.customer_name, ''));
     RETURN NEW;
 END
 $$;

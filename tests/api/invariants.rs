@@ -432,6 +432,17 @@ fn list_ids(r: &Resp) -> Vec<String> {
         .collect()
 }
 
+/// The item of a list page with this id (`what` names the expectation).
+fn listed_item(list: &Resp, id: &str, what: &str) -> Value {
+    list.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["id"] == id)
+        .unwrap_or_else(|| panic!("{what}: {}", list.text))
+        .clone()
+}
+
 /// A reseller's customer with the distinctive name, and a partner-created
 /// opportunity for it whose topic does not contain the name.
 async fn secret_customer_opportunity(w: &crate::world::World) -> (String, String) {
@@ -471,13 +482,7 @@ async fn a_masked_customer_name_is_masked_on_opportunities_lists_and_search() {
     );
 
     let list = w.app.get("/api/v1/opportunities", d).await.expect(200);
-    let item = list.body["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|i| i["id"] == id.as_str())
-        .unwrap_or_else(|| panic!("the distributor lists its reseller's: {}", list.text))
-        .clone();
+    let item = listed_item(&list, &id, "the distributor lists its reseller's");
     assert_eq!(
         item["customer"]["name"], got.body["customer"]["name"],
         "the list shows the same masked name"
@@ -550,13 +555,7 @@ async fn an_opportunitys_customer_name_and_holder_follow_the_customer() {
         async move {
             let got = app.get(&opp_path(&id), &token).await.expect(200);
             let list = app.get("/api/v1/opportunities", &token).await.expect(200);
-            let item = list.body["items"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .find(|i| i["id"] == id.as_str())
-                .unwrap_or_else(|| panic!("listed: {}", list.text))
-                .clone();
+            let item = listed_item(&list, &id, "listed");
             assert_eq!(
                 item["customer"], got.body["customer"],
                 "list and read agree"

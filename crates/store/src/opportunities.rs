@@ -376,22 +376,15 @@ pub trait ViewParts: QueryFragment<Pg> {
     fn reader(&self) -> &Uuid;
 }
 
-macro_rules! view_parts {
-    ($($ty:ty),* $(,)?) => {
-        $(impl ViewParts for $ty {
-            fn text() -> &'static std::sync::OnceLock<Option<SelectionText>> {
-                static TEXT: std::sync::OnceLock<Option<SelectionText>> =
-                    std::sync::OnceLock::new();
-                &TEXT
-            }
-            fn reader(&self) -> &Uuid {
-                &self.6.0
-            }
-        })*
-    };
+impl ViewParts for SelectedParts {
+    fn text() -> &'static std::sync::OnceLock<Option<SelectionText>> {
+        static TEXT: std::sync::OnceLock<Option<SelectionText>> = std::sync::OnceLock::new();
+        &TEXT
+    }
+    fn reader(&self) -> &Uuid {
+        &self.6.0
+    }
 }
-
-view_parts!(SelectedParts);
 
 /// A selection's text, split where its one bound value stands.
 #[derive(Debug)]
