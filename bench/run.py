@@ -369,12 +369,33 @@ def wrk(svc, path, tok, conns, script=None, args=(), seconds=None):
     return rps, lat(50), lat(99), requests, cpu
 
 def pgbench(script, conns, seconds=None):
+    """The database's own rate for the case's statements, and its p99 in ms:
+    the floor under the service's p99 on this machine in this minute (a
+    round where the database alone is slower than 10 ms at its p99 says more
+    about the machine than about the service)."""
     path = os.path.join(OUT, f"{script}.sql")
-    r = subprocess.run(["pgbench", "-n", "-M", "prepared", f"-c{conns}", "-j2", f"-T{seconds or SECONDS}", "-f", path, URL],
+    # -l logs each transaction's latency (µs, the third field) to one file
+    # per pgbench thread.
+    logs = os.path.join(OUT, f"pgbench-log-{script}")
+    def drop_logs():
+        for name in os.listdir(OUT):
+            if name.startswith(os.path.basename(logs) + "."):
+                os.remove(os.path.join(OUT, name))
+    drop_logs()
+    r = subprocess.run(["pgbench", "-n", "-M", "prepared", f"-c{conns}", "-j2", f"-T{seconds or SECONDS}",
+                        "-l", f"--log-prefix={logs}", "-f", path, URL],
                        text=True, capture_output=True)
     if r.returncode != 0 or "aborted" in r.stderr:
         sys.exit(f"pgbench {script} failed:\n{r.stderr}")
-    return float(re.search(r"tps = ([\d.]+)", r.stdout).group(1))
+    latencies = []
+    for name in os.listdir(OUT):
+        if name.startswith(os.path.basename(logs) + "."):
+            with open(os.path.join(OUT, name)) as f:
+                latencies += [int(line.split()[2]) for line in f if line.strip()]
+    drop_logs()
+    latencies.sort()
+    p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] / 1000 if latencies else float("nan")
+    return float(re.search(r"tps = ([\d.]+)", r.stdout).group(1)), p99
 
 def rss_kib(pid):
     try:
@@ -668,6 +689,7 @@ def main():
         cases = [c for c in cases if c[0] in CASES]
     services = [prm] + ([peer] if peer else [])
     results = {}
+    db_p99s = {}
     peak_rss = 0
     # Warm caches, connections and their prepared statements on every case
     # first, and the peer's JIT (V8 optimizes a route's code only once it
@@ -687,12 +709,13 @@ def main():
                 runs[svc.name] = case_http(svc, name, conns)
                 if svc is prm:
                     peak_rss = max(peak_rss, rss_kib(server.pid))
-            db = pgbench(name, conns) if name != "healthz" else None
+            db, db_p99 = pgbench(name, conns) if name != "healthz" else (None, None)
             results.setdefault(key, []).append((runs, db))
+            db_p99s.setdefault(key, []).append(db_p99)
             rps, p50, p99, _, _ = runs["prm"]
             line = f"  round {r + 1} {key:14s} http {rps:9.0f} rps  p50 {p50:6.2f} ms  p99 {p99:6.2f} ms"
             if db:
-                line += f"   db {db:9.0f} tps  ratio {rps / db:.2f}"
+                line += f"   db {db:9.0f} tps  p99 {db_p99:6.2f} ms  ratio {rps / db:.2f}"
             if "peer" in runs:
                 p_rps, p_p50, p_p99 = runs["peer"][:3]
                 line += (f"   peer {p_rps:9.0f} rps  p99 {p_p99:6.2f} ms  ratio {rps / p_rps:.2f}"
@@ -717,6 +740,7 @@ def main():
             # Each round's ratio comes from two runs side by side; their
             # median keeps one round's drift out of the other rounds' figures.
             entry["ratio"] = round(med(lambda s, d: s["prm"][0] / d), 3)
+            entry["db_p99_ms"] = round(statistics.median(db_p99s[key]), 3)
         # Requests per second of the service's own CPU (user + system, read
         # from /proc over its wrk run).
         entry["per_cpu_s"] = round(med(lambda s, d: per_cpu(s["prm"])), 1)
@@ -759,6 +783,10 @@ def main():
             f"{k} {v['ratio_peer']:.2f} ({v['ratio_peer_cpu']:.2f})" for k, v in versus)
         short = [f"{k} {v['ratio_peer_cpu']:.2f}" for k, v in versus if k in READS and v["ratio_peer_cpu"] < 2]
         summary += "; reads ≥ 2× the peer per CPU-second: " + (f"missed by {', '.join(short)}" if short else "met")
+    tails = [(k, v) for k, v in report.items() if k in READS and "db_p99_ms" in v and not k.endswith("_c64")]
+    if tails:
+        summary += "; read p99 ms at 16 connections, prm (database alone): " + ", ".join(
+            f"{k} {v['p99_ms']:.2f} ({v['db_p99_ms']:.2f})" for k, v in tails)
     print(f"bench {SCALE}: ratio to raw database (rps/db_rps): {summary}; peak RSS {report['_meta']['peak_rss_mib']} MiB; report {os.path.relpath(path, ROOT)}")
 
 if __name__ == "__main__":
