@@ -375,24 +375,21 @@ def pgbench(script, conns, seconds=None):
     about the machine than about the service)."""
     path = os.path.join(OUT, f"{script}.sql")
     # -l logs each transaction's latency (µs, the third field) to one file
-    # per pgbench thread.
-    logs = os.path.join(OUT, f"pgbench-log-{script}")
-    def drop_logs():
-        for name in os.listdir(OUT):
-            if name.startswith(os.path.basename(logs) + "."):
-                os.remove(os.path.join(OUT, name))
-    drop_logs()
+    # per pgbench thread: <prefix>.<pid>[.<thread>].
+    prefix = f"pgbench-log-{script}."
+    logs = lambda: [os.path.join(OUT, n) for n in os.listdir(OUT) if n.startswith(prefix)]
+    for old in logs():
+        os.remove(old)
     r = subprocess.run(["pgbench", "-n", "-M", "prepared", f"-c{conns}", "-j2", f"-T{seconds or SECONDS}",
-                        "-l", f"--log-prefix={logs}", "-f", path, URL],
+                        "-l", f"--log-prefix={os.path.join(OUT, prefix[:-1])}", "-f", path, URL],
                        text=True, capture_output=True)
     if r.returncode != 0 or "aborted" in r.stderr:
         sys.exit(f"pgbench {script} failed:\n{r.stderr}")
     latencies = []
-    for name in os.listdir(OUT):
-        if name.startswith(os.path.basename(logs) + "."):
-            with open(os.path.join(OUT, name)) as f:
-                latencies += [int(line.split()[2]) for line in f if line.strip()]
-    drop_logs()
+    for log in logs():
+        with open(log) as f:
+            latencies += [int(line.split()[2]) for line in f if line.strip()]
+        os.remove(log)
     latencies.sort()
     p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] / 1000 if latencies else float("nan")
     return float(re.search(r"tps = ([\d.]+)", r.stdout).group(1)), p99
@@ -689,7 +686,6 @@ def main():
         cases = [c for c in cases if c[0] in CASES]
     services = [prm] + ([peer] if peer else [])
     results = {}
-    db_p99s = {}
     peak_rss = 0
     # Warm caches, connections and their prepared statements on every case
     # first, and the peer's JIT (V8 optimizes a route's code only once it
@@ -710,8 +706,7 @@ def main():
                 if svc is prm:
                     peak_rss = max(peak_rss, rss_kib(server.pid))
             db, db_p99 = pgbench(name, conns) if name != "healthz" else (None, None)
-            results.setdefault(key, []).append((runs, db))
-            db_p99s.setdefault(key, []).append(db_p99)
+            results.setdefault(key, []).append((runs, db, db_p99))
             rps, p50, p99, _, _ = runs["prm"]
             line = f"  round {r + 1} {key:14s} http {rps:9.0f} rps  p50 {p50:6.2f} ms  p99 {p99:6.2f} ms"
             if db:
@@ -732,7 +727,7 @@ def main():
 
     report = {}
     for key, rows in results.items():
-        med = lambda f: statistics.median(f(runs, db) for runs, db in rows)
+        med = lambda f: statistics.median(f(runs, db) for runs, db, _ in rows)
         entry = {"rps": round(med(lambda s, d: s["prm"][0]), 1), "p50_ms": round(med(lambda s, d: s["prm"][1]), 3),
                  "p99_ms": round(med(lambda s, d: s["prm"][2]), 3)}
         if rows[0][1] is not None:
@@ -740,7 +735,7 @@ def main():
             # Each round's ratio comes from two runs side by side; their
             # median keeps one round's drift out of the other rounds' figures.
             entry["ratio"] = round(med(lambda s, d: s["prm"][0] / d), 3)
-            entry["db_p99_ms"] = round(statistics.median(db_p99s[key]), 3)
+            entry["db_p99_ms"] = round(statistics.median(p99 for _, _, p99 in rows), 3)
         # Requests per second of the service's own CPU (user + system, read
         # from /proc over its wrk run).
         entry["per_cpu_s"] = round(med(lambda s, d: per_cpu(s["prm"])), 1)

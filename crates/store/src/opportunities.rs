@@ -283,7 +283,16 @@ correlated!(
 /// (kept by the database's triggers, migration customer_on_opportunity), so
 /// no read joins customers: not a list's page, a read by id, a `FOR UPDATE`
 /// (which then locks only the opportunity) or an insert's `RETURNING`.
-pub type ViewSelection = ViewColumns<SelectedParts>;
+/// Typed as one [`ViewRow`], so that its rows are read by
+/// [`OpportunityView`]'s own reader; it renders as the parts it wraps.
+#[derive(Clone, Copy, QueryId, ValidGrouping)]
+pub struct ViewSelection(SelectedParts);
+
+impl std::fmt::Debug for ViewSelection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ViewSelection").finish_non_exhaustive()
+    }
+}
 
 /// The parts of a [`ViewSelection`].
 pub type SelectedParts = (
@@ -305,7 +314,7 @@ pub fn view_columns() -> ViewSelection {
 /// The selection of an [`OpportunityView`], with `reader`'s own reference:
 /// it serves a read, a `FOR UPDATE` and an insert's `RETURNING` alike.
 pub fn view_columns_for(reader: Option<OrgId>) -> ViewSelection {
-    ViewColumns(selected_parts(reader))
+    ViewSelection(selected_parts(reader))
 }
 
 /// The parts of [`view_columns_for`], each walked on its own.
@@ -326,12 +335,7 @@ fn reference_of(reader: Option<OrgId>) -> OpportunityRefOf {
     OpportunityRefOf(reader.map_or(Uuid::nil(), |o| o.0))
 }
 
-/// A selection typed as one [`ViewRow`], so that its rows are read by
-/// [`OpportunityView`]'s own reader. It renders as the columns it wraps.
-#[derive(Debug, Clone, Copy, QueryId, ValidGrouping)]
-pub struct ViewColumns<E>(E);
-
-/// The SQL type of a [`ViewColumns`] row.
+/// The SQL type of a [`ViewSelection`] row.
 #[derive(Debug, Clone, Copy, diesel::sql_types::SqlType)]
 pub struct ViewRow;
 
@@ -343,52 +347,38 @@ impl diesel::sql_types::HasSqlType<ViewRow> for Pg {
     }
 }
 
-impl<E: Expression> Expression for ViewColumns<E> {
+impl Expression for ViewSelection {
     type SqlType = ViewRow;
 }
 
-/// Renders the columns from their text, built once per selection: only the
-/// reader's org is bound. Walked part by part, Diesel quoted each of the
+/// Renders the columns from their text, built once: only the reader's org
+/// is bound. Walked part by part, Diesel quoted each of the
 /// forty-odd column names anew (a string allocated and searched for quotes
 /// per name) every time it wrote a statement's text, which a list, a
 /// partner's search and a read by id each do on every call: about a sixth
 /// of a partner's search's own instructions (docs/performance.md).
-impl<E: ViewParts> QueryFragment<Pg> for ViewColumns<E> {
+impl QueryFragment<Pg> for ViewSelection {
     fn walk_ast<'b>(&'b self, mut pass: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
-        let Some(text) = E::text().get_or_init(|| SelectionText::of(&self.0)) else {
+        let Some(text) = SELECTION_TEXT.get_or_init(|| SelectionText::of(&self.0)) else {
             // Parts that bind other than the reader's org alone: walked.
             return self.0.walk_ast(pass);
         };
         pass.push_sql(&text.head);
-        pass.push_bind_param::<diesel::sql_types::Uuid, _>(self.0.reader())?;
+        // The reader's org, the one value the parts bind.
+        pass.push_bind_param::<diesel::sql_types::Uuid, _>(&self.0.6.0)?;
         pass.push_sql(&text.tail);
         Ok(())
     }
 }
 
-/// The parts of a view's selection: constant columns around one bound
-/// value, the reader's org.
-pub trait ViewParts: QueryFragment<Pg> {
-    /// The text of this selection, once built (`None` if it does not bind
-    /// the reader's org, and only it, once).
-    fn text() -> &'static std::sync::OnceLock<Option<SelectionText>>;
-    /// The reader's org, bound where the parts bind it.
-    fn reader(&self) -> &Uuid;
-}
-
-impl ViewParts for SelectedParts {
-    fn text() -> &'static std::sync::OnceLock<Option<SelectionText>> {
-        static TEXT: std::sync::OnceLock<Option<SelectionText>> = std::sync::OnceLock::new();
-        &TEXT
-    }
-    fn reader(&self) -> &Uuid {
-        &self.6.0
-    }
-}
+/// The text of [`ViewSelection`], once built: constant columns around one
+/// bound value, the reader's org (`None` if the parts did not bind it, and
+/// only it, once).
+static SELECTION_TEXT: std::sync::OnceLock<Option<SelectionText>> = std::sync::OnceLock::new();
 
 /// A selection's text, split where its one bound value stands.
 #[derive(Debug)]
-pub struct SelectionText {
+struct SelectionText {
     head: String,
     tail: String,
 }
@@ -408,9 +398,9 @@ impl SelectionText {
     }
 }
 
-impl<E: AppearsOnTable<QS>, QS> AppearsOnTable<QS> for ViewColumns<E> {}
+impl<QS> AppearsOnTable<QS> for ViewSelection where SelectedParts: AppearsOnTable<QS> {}
 
-impl<E: SelectableExpression<QS>, QS> SelectableExpression<QS> for ViewColumns<E> {}
+impl<QS> SelectableExpression<QS> for ViewSelection where SelectedParts: SelectableExpression<QS> {}
 
 /// Reads the columns by position, straight into the view. Diesel's own
 /// reader for a tuple builds each part first and moves them into place: a
@@ -714,6 +704,6 @@ mod tests {
             );
         }
         // Written from their text, not walked part by part.
-        assert!(matches!(SelectedParts::text().get(), Some(Some(_))));
+        assert!(matches!(SELECTION_TEXT.get(), Some(Some(_))));
     }
 }
